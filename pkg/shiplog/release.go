@@ -1,0 +1,154 @@
+package shiplog
+
+import (
+	"fmt"
+	"time"
+)
+
+// LatestLabel is the label that ECR pushes update, and the default label of a new release.
+const LatestLabel = "latest"
+
+// LatestRelease, in place of a release id, names a project's newest release.
+const LatestRelease = "latest"
+
+// Person identifies who asked for a release or a deployment.
+type Person struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Release is a snapshot of a project's images under a label. Its JSON names are the attribute
+// names of the releases table in the design note.
+type Release struct {
+	ID               string            `json:"release_id"`
+	ProjectID        string            `json:"project_id"`
+	ProjectName      string            `json:"project_name"`
+	CreatedAt        int64             `json:"created_at"`
+	LastDateDeployed int64             `json:"last_date_deployed,omitempty"`
+	Manifest         string            `json:"release_manifest"`
+	RequestedBy      Person            `json:"requested_by"`
+	Images           map[string]string `json:"images"`
+	Label            string            `json:"label"`
+	Description      string            `json:"description"`
+	Deployments      []Deployment      `json:"deployments"`
+}
+
+// Deployment is a statement of intent to deploy a release to an environment.
+type Deployment struct {
+	ID          string      `json:"deployment_id"`
+	Environment Environment `json:"environment"`
+	CreatedAt   int64       `json:"created_at"`
+	RequestedBy Person      `json:"requested_by"`
+	Description string      `json:"description"`
+}
+
+// DeploymentRecord is a deployment together with the release it deployed, as listed per project.
+type DeploymentRecord struct {
+	Deployment
+	ProjectID string `json:"project_id"`
+	ReleaseID string `json:"release_id"`
+}
+
+// EnvironmentState is what is deployed in one environment of a project: the release, the images,
+// and the bookkeeping that keeps the parameter store in step with it.
+type EnvironmentState struct {
+	ProjectID    string            `json:"project_id"`
+	Environment  Environment       `json:"environment"`
+	ReleaseID    string            `json:"release_id"`
+	DeploymentID string            `json:"deployment_id"`
+	DeployedAt   int64             `json:"deployed_at"`
+	RequestedBy  Person            `json:"requested_by"`
+	Description  string            `json:"description"`
+	Images       map[string]string `json:"images"`
+	// Pending lists services whose parameters the deployment has still to write. It is empty once
+	// the deployment has settled; a later deployment writes these again.
+	Pending []string `json:"pending,omitempty"`
+	// LockedUntil (Unix seconds) is set while a deployment writes parameters, so that two
+	// deployments to one environment cannot interleave their writes.
+	LockedUntil int64 `json:"locked_until,omitempty"`
+}
+
+// DeploymentChange is everything one deployment changes in the release store, applied at once.
+type DeploymentChange struct {
+	ReleaseID  string
+	Deployment Deployment
+	State      EnvironmentState
+	// PreviousDeploymentID is the environment's deployment that State replaces ("" for the first).
+	// The store refuses the change with Conflict if the environment has moved on since.
+	PreviousDeploymentID string
+}
+
+// DeployContext is what a deploy reads before it writes anything.
+type DeployContext struct {
+	Project Project
+	Release Release
+	// Current is the environment's state, nil if nothing was ever deployed there.
+	Current *EnvironmentState
+}
+
+// ImageRecord is the newest image pushed for a service, with the time of its push. The time
+// orders pushes that EventBridge delivers out of order.
+type ImageRecord struct {
+	ProjectID string `json:"project_id"`
+	ServiceID string `json:"service_id"`
+	URI       string `json:"uri"`
+	PushedAt  int64  `json:"pushed_at"`
+}
+
+// ImagePush is an ECR "ECR Image Action" event, in the domain's terms.
+type ImagePush struct {
+	Account    string
+	Region     string
+	Repository string
+	Digest     string
+	Tag        string
+	Action     string // PUSH or DELETE
+	Result     string // SUCCESS or FAILURE
+	Time       time.Time
+}
+
+// ImageURI is the digest-pinned URI of the pushed image.
+func (p ImagePush) ImageURI() string {
+	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s@%s", p.Account, p.Region, p.Repository, p.Digest)
+}
+
+// ParameterName is the SSM parameter that holds a service's image under a label.
+func ParameterName(projectID, label, serviceID string) string {
+	return ParameterPath(projectID, label) + serviceID
+}
+
+// ParameterPath is the SSM path under which a label's images live (it ends in "/").
+func ParameterPath(projectID, label string) string {
+	return "/" + projectID + "/images/" + label + "/"
+}
+
+// PageRequest asks for one page of a list.
+type PageRequest struct {
+	Limit  int
+	Cursor string
+}
+
+// DefaultPageLimit and MaxPageLimit bound every list.
+const (
+	DefaultPageLimit = 20
+	MaxPageLimit     = 100
+)
+
+func (p PageRequest) normalize() (PageRequest, error) {
+	switch {
+	case p.Limit == 0:
+		p.Limit = DefaultPageLimit
+	case p.Limit < 0 || p.Limit > MaxPageLimit:
+		return p, Errorf(Invalid, "limit: %d is not between 1 and %d", p.Limit, MaxPageLimit)
+	}
+	if len(p.Cursor) > 2048 {
+		return p, Errorf(Invalid, "cursor: is not a cursor this service returned")
+	}
+	return p, nil
+}
+
+// Page is one page of a list; NextCursor is empty on the last page.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
