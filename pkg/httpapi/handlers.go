@@ -1,0 +1,286 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// ItemsBody is the body of the unpaginated lists: projects and environments.
+type ItemsBody[T any] struct {
+	Items []T `json:"items"`
+}
+
+// ImagesBody is the body of GET /projects/{project}/images/{label}.
+type ImagesBody struct {
+	ProjectID string            `json:"project_id"`
+	Label     string            `json:"label"`
+	Images    map[string]string `json:"images"`
+}
+
+// CreateReleaseBody is the body of POST /projects/{project}/releases; an empty body means
+// {"label": "latest"}.
+type CreateReleaseBody struct {
+	Label       string `json:"label,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// DeployBody is the body of POST /projects/{project}/environments/{environment}/deployments.
+type DeployBody struct {
+	ReleaseID   string `json:"release_id"`
+	Description string `json:"description,omitempty"`
+}
+
+func (h *Handler) listProjects(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	ps, err := h.svc.Projects(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ItemsBody[shiplog.Project]{Items: nonNil(ps)})
+	return nil
+}
+
+func (h *Handler) getProject(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	p, err := h.svc.Project(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// putProject registers a project from its entry of .wellcome_project. Unknown fields in the entry
+// are allowed, as the manifest parser allows them: real manifests carry other tools' settings.
+func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	id, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	if _, err := identity(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if len(body) == 0 {
+		return shiplog.Errorf(shiplog.Invalid, "request body: is empty; want the project's entry of .wellcome_project (an object with name, environments and image_repositories)")
+	}
+	if wholeManifest(id, body) {
+		return shiplog.Errorf(shiplog.Invalid, "request body: looks like a whole .wellcome_project file; send only the entry of %s (the value under %q)", id, id)
+	}
+	p, err := h.svc.RegisterProject(r.Context(), id, body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// wholeManifest reports whether body is a whole manifest that holds the project's entry, rather
+// than the entry itself: the likeliest mistake when registering a project by hand.
+func wholeManifest(id string, body []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	_, hasEntry := top[id]
+	_, hasName := top["name"]
+	return hasEntry && !hasName
+}
+
+func (h *Handler) getImages(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	label, err := pathID(r, "label")
+	if err != nil {
+		return err
+	}
+	images, err := h.svc.Images(r.Context(), project, label)
+	if err != nil {
+		return err
+	}
+	if images == nil {
+		images = map[string]string{}
+	}
+	writeJSON(w, http.StatusOK, ImagesBody{ProjectID: project, Label: label, Images: images})
+	return nil
+}
+
+func (h *Handler) createRelease(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	by, err := identity(r)
+	if err != nil {
+		return err
+	}
+	var in CreateReleaseBody
+	if err := decodeBody(w, r, &in, false); err != nil {
+		return err
+	}
+	rel, err := h.svc.CreateRelease(r.Context(), shiplog.CreateReleaseInput{
+		ProjectID: project, Label: in.Label, Description: in.Description, RequestedBy: by,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", releaseLocation(rel.ProjectID, rel.ID))
+	writeJSON(w, http.StatusCreated, normalizeRelease(rel))
+	return nil
+}
+
+func (h *Handler) listReleases(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageRequest(r)
+	if err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	out, err := h.svc.Releases(r.Context(), project, page)
+	if err != nil {
+		return err
+	}
+	out.Items = nonNil(out.Items)
+	for i := range out.Items {
+		out.Items[i] = normalizeRelease(out.Items[i])
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) getRelease(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	release, err := pathID(r, "release")
+	if err != nil {
+		return err
+	}
+	rel, err := h.svc.Release(r.Context(), project, release)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, normalizeRelease(rel))
+	return nil
+}
+
+func (h *Handler) deploy(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	env, err := pathID(r, "environment")
+	if err != nil {
+		return err
+	}
+	by, err := identity(r)
+	if err != nil {
+		return err
+	}
+	var in DeployBody
+	if err := decodeBody(w, r, &in, true); err != nil {
+		return err
+	}
+	if in.ReleaseID == "" {
+		return shiplog.Errorf(shiplog.Invalid, "release_id: is required (a release id, or \"latest\")")
+	}
+	res, err := h.svc.Deploy(r.Context(), shiplog.DeployInput{
+		ProjectID: project, ReleaseID: in.ReleaseID, Environment: env, Description: in.Description, RequestedBy: by,
+	})
+	if err != nil {
+		return err
+	}
+	res.Release = normalizeRelease(res.Release)
+	writeJSON(w, http.StatusCreated, res)
+	return nil
+}
+
+func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageRequest(r, "environment")
+	if err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	env := r.URL.Query().Get("environment")
+	if env != "" {
+		if err := shiplog.ValidateID("environment", env); err != nil {
+			return err
+		}
+	}
+	out, err := h.svc.Deployments(r.Context(), project, env, page)
+	if err != nil {
+		return err
+	}
+	out.Items = nonNil(out.Items)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) listEnvironments(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	envs, err := h.svc.Environments(r.Context(), project)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ItemsBody[shiplog.EnvironmentStatus]{Items: nonNil(envs)})
+	return nil
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// normalizeRelease makes a release's empty collections encode as {} and [] rather than null.
+func normalizeRelease(r shiplog.Release) shiplog.Release {
+	if r.Images == nil {
+		r.Images = map[string]string{}
+	}
+	r.Deployments = nonNil(r.Deployments)
+	return r
+}
