@@ -1,0 +1,913 @@
+package shiplogtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// RunReleaseStoreTests runs the ReleaseStore contract against stores made by newStore, each of
+// which must be empty.
+func RunReleaseStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.ReleaseStore) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s shiplog.ReleaseStore)
+	}{
+		{"GetProjectMissingIsNotFound", testGetProjectMissing},
+		{"PutProjectRoundTrip", testPutProjectRoundTrip},
+		{"ListProjectsSorted", testListProjectsSorted},
+		{"PutProjectReplaces", testPutProjectReplaces},
+		{"RepositoryServicesAcrossProjects", testRepositoryServicesAcrossProjects},
+		{"RecordPushOrdering", testRecordPushOrdering},
+		{"CreateReleaseRoundTrip", testCreateReleaseRoundTrip},
+		{"CreateReleaseDuplicateIsConflict", testCreateReleaseDuplicate},
+		{"GetReleaseMissingIsNotFound", testGetReleaseMissing},
+		{"ListReleasesNewestFirst", testListReleasesNewestFirst},
+		{"ListReleasesPages", testListReleasesPages},
+		{"ListReleasesBadCursorIsInvalid", testListReleasesBadCursor},
+		{"DeployContext", testDeployContext},
+		{"RecordDeployment", testRecordDeployment},
+		{"RecordDeploymentStaleIsConflict", testRecordDeploymentStale},
+		{"RecordDeploymentMissingReleaseIsNotFound", testRecordDeploymentMissingRelease},
+		{"SettleEnvironment", testSettleEnvironment},
+		{"SettleEnvironmentWrongDeploymentIsConflict", testSettleEnvironmentWrong},
+		{"ListDeployments", testListDeployments},
+		{"ListDeploymentsBadCursorIsInvalid", testListDeploymentsBadCursor},
+		{"EnvironmentStatesSorted", testEnvironmentStates},
+		{"ConcurrentRecordDeployment", testConcurrentRecordDeployment},
+		{"ConcurrentRecordPush", testConcurrentRecordPush},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
+	}
+}
+
+// Fixtures.
+
+// releaseID and deploymentID make ids that, like ULIDs, are 26 characters and sort by n.
+func releaseID(n int) string    { return fmt.Sprintf("01HREL%020d", n) }
+func deploymentID(n int) string { return fmt.Sprintf("01HDEP%020d", n) }
+
+var (
+	alice = shiplog.Person{ID: "arn:aws:iam::760097843905:user/alice", Name: "Alice Example"}
+	bob   = shiplog.Person{ID: "bob", Name: "bob"}
+)
+
+// newProject returns a registered-looking project with the given environments; its repository
+// shared/base feeds two services listed out of order.
+func newProject(id string, envs ...string) shiplog.Project {
+	if len(envs) == 0 {
+		envs = []string{"stage", "prod"}
+	}
+	p := shiplog.Project{
+		ID:   id,
+		Name: "Project " + id,
+		ImageRepositories: []shiplog.ImageRepository{
+			{ID: "shared/base", Services: []string{"worker", "api"}},
+			{ID: "team/" + id + "-web", Services: []string{"web"}},
+		},
+	}
+	for _, e := range envs {
+		p.Environments = append(p.Environments, shiplog.Environment{ID: e, Name: "Env " + e})
+	}
+	manifest, err := json.Marshal(map[string]any{
+		"name":               p.Name,
+		"environments":       p.Environments,
+		"image_repositories": p.ImageRepositories,
+	})
+	if err != nil {
+		panic(err)
+	}
+	p.Manifest = manifest
+	return p
+}
+
+// newRelease returns release n of project p, created at second 1_800_000_000 + 60n.
+func newRelease(p shiplog.Project, n int) shiplog.Release {
+	images := map[string]string{}
+	for _, r := range p.ImageRepositories {
+		for _, svc := range r.Services {
+			images[svc] = imageURI(r.ID, n)
+		}
+	}
+	return shiplog.Release{
+		ID:          releaseID(n),
+		ProjectID:   p.ID,
+		ProjectName: p.Name,
+		CreatedAt:   1_800_000_000 + 60*int64(n),
+		Manifest:    string(p.Manifest),
+		RequestedBy: alice,
+		Images:      images,
+		Label:       shiplog.LatestLabel,
+		Description: fmt.Sprintf("release %d: fixes \"quotes\" & ünïcode", n),
+		Deployments: []shiplog.Deployment{},
+	}
+}
+
+// newDeployment returns deployment n of release r to environment env of project p, replacing
+// deployment prev ("" for none).
+func newDeployment(p shiplog.Project, r shiplog.Release, env string, n int, prev string) shiplog.DeploymentChange {
+	e, ok := p.Environment(env)
+	if !ok {
+		panic("no environment " + env)
+	}
+	d := shiplog.Deployment{
+		ID:          deploymentID(n),
+		Environment: e,
+		CreatedAt:   r.CreatedAt + 10*int64(n),
+		RequestedBy: bob,
+		Description: fmt.Sprintf("deployment %d", n),
+	}
+	return shiplog.DeploymentChange{
+		ReleaseID:  r.ID,
+		Deployment: d,
+		State: shiplog.EnvironmentState{
+			ProjectID:    p.ID,
+			Environment:  e,
+			ReleaseID:    r.ID,
+			DeploymentID: d.ID,
+			DeployedAt:   d.CreatedAt,
+			RequestedBy:  d.RequestedBy,
+			Description:  d.Description,
+			Images:       r.Images,
+		},
+		PreviousDeploymentID: prev,
+	}
+}
+
+func record(c shiplog.DeploymentChange) shiplog.DeploymentRecord {
+	return shiplog.DeploymentRecord{Deployment: c.Deployment, ProjectID: c.State.ProjectID, ReleaseID: c.ReleaseID}
+}
+
+// deployed returns r as it reads after the deployments cs.
+func deployed(r shiplog.Release, cs ...shiplog.DeploymentChange) shiplog.Release {
+	r.Deployments = append([]shiplog.Deployment{}, r.Deployments...)
+	for _, c := range cs {
+		r.Deployments = append(r.Deployments, c.Deployment)
+		r.LastDateDeployed = c.Deployment.CreatedAt
+	}
+	return r
+}
+
+func putProjects(t *testing.T, s shiplog.ReleaseStore, ps ...shiplog.Project) {
+	t.Helper()
+	for _, p := range ps {
+		mustOK(t, "PutProject "+p.ID, s.PutProject(t.Context(), p))
+	}
+}
+
+func createReleases(t *testing.T, s shiplog.ReleaseStore, rs ...shiplog.Release) {
+	t.Helper()
+	for _, r := range rs {
+		mustOK(t, "CreateRelease "+r.ID, s.CreateRelease(t.Context(), r))
+	}
+}
+
+func recordDeployments(t *testing.T, s shiplog.ReleaseStore, cs ...shiplog.DeploymentChange) {
+	t.Helper()
+	for _, c := range cs {
+		mustOK(t, "RecordDeployment "+c.Deployment.ID, s.RecordDeployment(t.Context(), c))
+	}
+}
+
+// allReleases walks every page of a project's releases.
+func allReleases(t *testing.T, s shiplog.ReleaseStore, projectID string, limit int) ([]shiplog.Release, int) {
+	t.Helper()
+	var out []shiplog.Release
+	seen := map[string]bool{}
+	req := shiplog.PageRequest{Limit: limit}
+	for pages := 1; ; pages++ {
+		page, err := s.ListReleases(t.Context(), projectID, req)
+		mustOK(t, fmt.Sprintf("ListReleases %s page %d", projectID, pages), err)
+		if len(page.Items) > limit {
+			t.Fatalf("ListReleases %s page %d: got %d items, want at most %d", projectID, pages, len(page.Items), limit)
+		}
+		if page.NextCursor != "" && len(page.Items) == 0 {
+			t.Fatalf("ListReleases %s page %d: got an empty page with a next cursor", projectID, pages)
+		}
+		for _, r := range page.Items {
+			if seen[r.ID] {
+				t.Fatalf("ListReleases %s page %d: release %s listed twice", projectID, pages, r.ID)
+			}
+			seen[r.ID] = true
+		}
+		out = append(out, page.Items...)
+		if page.NextCursor == "" {
+			return out, pages
+		}
+		if pages > 1000 {
+			t.Fatalf("ListReleases %s: cursor never ends", projectID)
+		}
+		req.Cursor = page.NextCursor
+	}
+}
+
+// allDeployments walks every page of a project's deployments (of one environment if given).
+func allDeployments(t *testing.T, s shiplog.ReleaseStore, projectID, env string, limit int) ([]shiplog.DeploymentRecord, int) {
+	t.Helper()
+	var out []shiplog.DeploymentRecord
+	seen := map[string]bool{}
+	req := shiplog.PageRequest{Limit: limit}
+	for pages := 1; ; pages++ {
+		page, err := s.ListDeployments(t.Context(), projectID, env, req)
+		mustOK(t, fmt.Sprintf("ListDeployments %s %q page %d", projectID, env, pages), err)
+		if len(page.Items) > limit {
+			t.Fatalf("ListDeployments %s %q page %d: got %d items, want at most %d", projectID, env, pages, len(page.Items), limit)
+		}
+		if page.NextCursor != "" && len(page.Items) == 0 {
+			t.Fatalf("ListDeployments %s %q page %d: got an empty page with a next cursor", projectID, env, pages)
+		}
+		for _, d := range page.Items {
+			if seen[d.ID] {
+				t.Fatalf("ListDeployments %s %q page %d: deployment %s listed twice", projectID, env, pages, d.ID)
+			}
+			seen[d.ID] = true
+		}
+		out = append(out, page.Items...)
+		if page.NextCursor == "" {
+			return out, pages
+		}
+		if pages > 1000 {
+			t.Fatalf("ListDeployments %s %q: cursor never ends", projectID, env)
+		}
+		req.Cursor = page.NextCursor
+	}
+}
+
+// snapshot is everything a store holds about a project's releases and deployments.
+type snapshot struct {
+	Releases    []shiplog.Release
+	States      []shiplog.EnvironmentState
+	Deployments []shiplog.DeploymentRecord
+}
+
+func takeSnapshot(t *testing.T, s shiplog.ReleaseStore, projectID string) snapshot {
+	t.Helper()
+	var snap snapshot
+	snap.Releases, _ = allReleases(t, s, projectID, shiplog.MaxPageLimit)
+	snap.Deployments, _ = allDeployments(t, s, projectID, "", shiplog.MaxPageLimit)
+	states, err := s.EnvironmentStates(t.Context(), projectID)
+	mustOK(t, "EnvironmentStates "+projectID, err)
+	snap.States = states
+	return snap
+}
+
+// sameSnapshot compares snapshots, treating nil and empty lists alike.
+func sameSnapshot(t *testing.T, what string, got, want snapshot) {
+	t.Helper()
+	if len(got.Releases)+len(want.Releases) > 0 {
+		diff(t, what+": releases", got.Releases, want.Releases)
+	}
+	if len(got.States)+len(want.States) > 0 {
+		diff(t, what+": environment states", got.States, want.States)
+	}
+	if len(got.Deployments)+len(want.Deployments) > 0 {
+		diff(t, what+": deployments", got.Deployments, want.Deployments)
+	}
+}
+
+func getRelease(t *testing.T, s shiplog.ReleaseStore, projectID, id string) shiplog.Release {
+	t.Helper()
+	r, err := s.GetRelease(t.Context(), projectID, id)
+	mustOK(t, "GetRelease "+id, err)
+	return r
+}
+
+func states(t *testing.T, s shiplog.ReleaseStore, projectID string) []shiplog.EnvironmentState {
+	t.Helper()
+	st, err := s.EnvironmentStates(t.Context(), projectID)
+	mustOK(t, "EnvironmentStates "+projectID, err)
+	return st
+}
+
+// Projects.
+
+func testGetProjectMissing(t *testing.T, s shiplog.ReleaseStore) {
+	_, err := s.GetProject(t.Context(), "storage")
+	wantKind(t, "GetProject on an empty store", err, shiplog.NotFound)
+	putProjects(t, s, newProject("storage-2"))
+	_, err = s.GetProject(t.Context(), "storage")
+	wantKind(t, "GetProject of an unregistered project", err, shiplog.NotFound)
+}
+
+func testPutProjectRoundTrip(t *testing.T, s shiplog.ReleaseStore) {
+	tagged := newProject("storage", "stage", "2026-11-25")
+	tagged.TagDeployedImages = true
+	plain := newProject("catalogue_pipeline")
+	putProjects(t, s, tagged, plain)
+	for _, want := range []shiplog.Project{tagged, plain} {
+		got, err := s.GetProject(t.Context(), want.ID)
+		mustOK(t, "GetProject "+want.ID, err)
+		diff(t, "GetProject "+want.ID, got, want)
+		if string(got.Manifest) != string(want.Manifest) {
+			t.Errorf("GetProject %s: got manifest %s, want %s", want.ID, got.Manifest, want.Manifest)
+		}
+	}
+}
+
+func testListProjectsSorted(t *testing.T, s shiplog.ReleaseStore) {
+	got, err := s.ListProjects(t.Context())
+	mustOK(t, "ListProjects on an empty store", err)
+	if len(got) != 0 {
+		t.Errorf("ListProjects on an empty store: got %d projects, want none", len(got))
+	}
+	zeta, alpha, mid, alphaX := newProject("zeta"), newProject("alpha"), newProject("Mid"), newProject("alpha-x")
+	putProjects(t, s, zeta, alpha, mid, alphaX)
+	got, err = s.ListProjects(t.Context())
+	mustOK(t, "ListProjects", err)
+	diff(t, "ListProjects", got, []shiplog.Project{mid, alpha, alphaX, zeta})
+}
+
+func testPutProjectReplaces(t *testing.T, s shiplog.ReleaseStore) {
+	ctx := t.Context()
+	old := newProject("p")
+	putProjects(t, s, old)
+
+	// The new registration renames the project, drops repository team/p-web, feeds web from a
+	// new repository, and no longer runs worker from shared/base.
+	updated := old
+	updated.Name = "Renamed"
+	updated.Environments = []shiplog.Environment{{ID: "prod", Name: "Production"}}
+	updated.ImageRepositories = []shiplog.ImageRepository{
+		{ID: "shared/base", Services: []string{"api"}},
+		{ID: "team/web-v2", Services: []string{"web"}},
+	}
+	updated.Manifest = json.RawMessage(`{"name":"Renamed"}`)
+	putProjects(t, s, updated)
+
+	got, err := s.GetProject(ctx, "p")
+	mustOK(t, "GetProject", err)
+	diff(t, "GetProject after re-registering", got, updated)
+	all, err := s.ListProjects(ctx)
+	mustOK(t, "ListProjects", err)
+	diff(t, "ListProjects after re-registering", all, []shiplog.Project{updated})
+
+	tests := []struct {
+		repository string
+		want       []shiplog.ServiceRef
+	}{
+		{"team/p-web", nil},
+		{"team/web-v2", []shiplog.ServiceRef{{ProjectID: "p", ServiceID: "web"}}},
+		{"shared/base", []shiplog.ServiceRef{{ProjectID: "p", ServiceID: "api"}}},
+	}
+	for _, tt := range tests {
+		refs, err := s.RepositoryServices(ctx, tt.repository)
+		mustOK(t, "RepositoryServices "+tt.repository, err)
+		if len(refs) == 0 && len(tt.want) == 0 {
+			continue
+		}
+		diff(t, "RepositoryServices "+tt.repository+" after re-registering", refs, tt.want)
+	}
+}
+
+func testRepositoryServicesAcrossProjects(t *testing.T, s shiplog.ReleaseStore) {
+	ctx := t.Context()
+	refs, err := s.RepositoryServices(ctx, "shared/base")
+	mustOK(t, "RepositoryServices on an empty store", err)
+	if len(refs) != 0 {
+		t.Errorf("RepositoryServices on an empty store: got %v, want none", refs)
+	}
+
+	b := newProject("b-proj") // shared/base feeds worker, api
+	a := newProject("a-proj")
+	a.ImageRepositories[0].Services = []string{"zeta", "alpha"}
+	putProjects(t, s, b, a)
+
+	tests := []struct {
+		repository string
+		want       []shiplog.ServiceRef
+	}{
+		{"shared/base", []shiplog.ServiceRef{
+			{ProjectID: "a-proj", ServiceID: "alpha"},
+			{ProjectID: "a-proj", ServiceID: "zeta"},
+			{ProjectID: "b-proj", ServiceID: "api"},
+			{ProjectID: "b-proj", ServiceID: "worker"},
+		}},
+		{"team/a-proj-web", []shiplog.ServiceRef{{ProjectID: "a-proj", ServiceID: "web"}}},
+		{"team/b-proj-web", []shiplog.ServiceRef{{ProjectID: "b-proj", ServiceID: "web"}}},
+		{"shared", nil},
+		{"shared/base-x", nil},
+	}
+	for _, tt := range tests {
+		refs, err := s.RepositoryServices(ctx, tt.repository)
+		mustOK(t, "RepositoryServices "+tt.repository, err)
+		if len(refs) == 0 && len(tt.want) == 0 {
+			continue
+		}
+		diff(t, "RepositoryServices "+tt.repository, refs, tt.want)
+	}
+}
+
+// Pushes.
+
+func testRecordPushOrdering(t *testing.T, s shiplog.ReleaseStore) {
+	ctx := t.Context()
+	_, err := s.LatestImage(ctx, "p", "api")
+	wantKind(t, "LatestImage with no push", err, shiplog.NotFound)
+
+	push := func(n int, at int64) shiplog.ImageRecord {
+		return shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: imageURI("shared/base", n), PushedAt: at}
+	}
+	steps := []struct {
+		name        string
+		rec         shiplog.ImageRecord
+		wantApplied bool
+		wantLatest  shiplog.ImageRecord
+	}{
+		{"first push", push(1, 1000), true, push(1, 1000)},
+		{"duplicate", push(1, 1000), true, push(1, 1000)},
+		{"older after newer", push(2, 999), false, push(1, 1000)},
+		{"another image at the same time", push(3, 1000), false, push(1, 1000)},
+		{"newer", push(4, 1001), true, push(4, 1001)},
+		{"the first again, now older", push(1, 1000), false, push(4, 1001)},
+		{"much newer", push(5, 2_000_000_000), true, push(5, 2_000_000_000)},
+	}
+	for _, st := range steps {
+		applied, err := s.RecordPush(ctx, st.rec)
+		mustOK(t, "RecordPush "+st.name, err)
+		if applied != st.wantApplied {
+			t.Errorf("RecordPush %s: got applied %v, want %v", st.name, applied, st.wantApplied)
+		}
+		got, err := s.LatestImage(ctx, "p", "api")
+		mustOK(t, "LatestImage after "+st.name, err)
+		diff(t, "LatestImage after "+st.name, got, st.wantLatest)
+	}
+
+	// Records are per project and service.
+	others := []shiplog.ImageRecord{
+		{ProjectID: "p", ServiceID: "worker", URI: imageURI("shared/base", 9), PushedAt: 10},
+		{ProjectID: "q", ServiceID: "api", URI: imageURI("shared/base", 8), PushedAt: 20},
+	}
+	for _, rec := range others {
+		applied, err := s.RecordPush(ctx, rec)
+		mustOK(t, "RecordPush "+rec.ProjectID+"/"+rec.ServiceID, err)
+		if !applied {
+			t.Errorf("RecordPush %s/%s, an older time for another service: got applied false, want true", rec.ProjectID, rec.ServiceID)
+		}
+	}
+	for _, want := range append(others, push(5, 2_000_000_000)) {
+		got, err := s.LatestImage(ctx, want.ProjectID, want.ServiceID)
+		mustOK(t, "LatestImage "+want.ProjectID+"/"+want.ServiceID, err)
+		diff(t, "LatestImage "+want.ProjectID+"/"+want.ServiceID, got, want)
+	}
+	_, err = s.LatestImage(ctx, "q", "worker")
+	wantKind(t, "LatestImage of a service with no push", err, shiplog.NotFound)
+}
+
+// Releases.
+
+func testCreateReleaseRoundTrip(t *testing.T, s shiplog.ReleaseStore) {
+	p := newProject("p")
+	putProjects(t, s, p)
+	full := newRelease(p, 1)
+	full.Label = "stage"
+	sparse := newRelease(p, 2)
+	sparse.Description = ""
+	sparse.Deployments = nil
+	sparse.RequestedBy = shiplog.AnonymousPerson
+	createReleases(t, s, full, sparse)
+
+	diff(t, "GetRelease of a full release", getRelease(t, s, "p", full.ID), full)
+
+	got := getRelease(t, s, "p", sparse.ID)
+	if got.Deployments == nil {
+		t.Errorf("GetRelease of a release created with nil deployments: got nil Deployments, want an empty slice")
+	}
+	want := sparse
+	want.Deployments = []shiplog.Deployment{}
+	diff(t, "GetRelease of a sparse release", got, want)
+}
+
+func testCreateReleaseDuplicate(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p"), newProject("q")
+	putProjects(t, s, p, q)
+	first := newRelease(p, 1)
+	createReleases(t, s, first)
+
+	again := first
+	again.Description = "a second release with the same id"
+	wantKind(t, "CreateRelease of an existing id", s.CreateRelease(t.Context(), again), shiplog.Conflict)
+	inQ := newRelease(q, 1)
+	wantKind(t, "CreateRelease of an existing id in another project", s.CreateRelease(t.Context(), inQ), shiplog.Conflict)
+
+	diff(t, "GetRelease after the conflicts", getRelease(t, s, "p", first.ID), first)
+	_, err := s.GetRelease(t.Context(), "q", first.ID)
+	wantKind(t, "GetRelease in the project of the refused duplicate", err, shiplog.NotFound)
+}
+
+func testGetReleaseMissing(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p"), newProject("q")
+	putProjects(t, s, p, q)
+	createReleases(t, s, newRelease(p, 1))
+	tests := []struct{ name, project, release string }{
+		{"missing id", "p", releaseID(2)},
+		{"release of another project", "q", releaseID(1)},
+		{"unregistered project", "nobody", releaseID(1)},
+	}
+	for _, tt := range tests {
+		_, err := s.GetRelease(t.Context(), tt.project, tt.release)
+		wantKind(t, "GetRelease, "+tt.name, err, shiplog.NotFound)
+	}
+}
+
+func testListReleasesNewestFirst(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p"), newProject("q")
+	putProjects(t, s, p, q)
+	rs := make([]shiplog.Release, 6)
+	for i := range rs {
+		rs[i] = newRelease(p, i+1)
+	}
+	// Releases 4 and 5 are made in the same second: the id decides.
+	rs[4].CreatedAt = rs[3].CreatedAt
+	// Create them out of order, with another project's releases in between.
+	createReleases(t, s, rs[2], rs[0], newRelease(q, 7), rs[5], rs[4], newRelease(q, 8), rs[1], rs[3])
+
+	got, pages := allReleases(t, s, "p", shiplog.MaxPageLimit)
+	if pages != 1 {
+		t.Errorf("ListReleases of 6 with limit %d: got %d pages, want 1", shiplog.MaxPageLimit, pages)
+	}
+	diff(t, "ListReleases", got, []shiplog.Release{rs[5], rs[4], rs[3], rs[2], rs[1], rs[0]})
+
+	page, err := s.ListReleases(t.Context(), "nobody", shiplog.PageRequest{Limit: 10})
+	mustOK(t, "ListReleases of a project with no releases", err)
+	if len(page.Items) != 0 || page.NextCursor != "" {
+		t.Errorf("ListReleases of a project with no releases: got %d items and cursor %q, want none", len(page.Items), page.NextCursor)
+	}
+}
+
+func testListReleasesPages(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p"), newProject("q")
+	putProjects(t, s, p, q)
+	var want []shiplog.Release
+	for n := 7; n >= 1; n-- {
+		want = append(want, newRelease(p, n))
+	}
+	createReleases(t, s, want...)
+	createReleases(t, s, newRelease(q, 100), newRelease(q, 0))
+
+	for _, limit := range []int{1, 2, 3, 6, 7, 8} {
+		got, pages := allReleases(t, s, "p", limit)
+		if wantPages := (len(want) + limit - 1) / limit; pages != wantPages {
+			t.Errorf("ListReleases of %d with limit %d: got %d pages, want %d", len(want), limit, pages, wantPages)
+		}
+		diff(t, fmt.Sprintf("ListReleases with limit %d, all pages", limit), got, want)
+	}
+}
+
+var badCursors = []string{"garbage!", "%%%", "bm90IGEgY3Vyc29y", "eyJrIjoxfQ", "AAAA"}
+
+func testListReleasesBadCursor(t *testing.T, s shiplog.ReleaseStore) {
+	p := newProject("p")
+	putProjects(t, s, p)
+	createReleases(t, s, newRelease(p, 1), newRelease(p, 2))
+	for _, c := range badCursors {
+		_, err := s.ListReleases(t.Context(), "p", shiplog.PageRequest{Limit: 1, Cursor: c})
+		wantKind(t, fmt.Sprintf("ListReleases with cursor %q", c), err, shiplog.Invalid)
+	}
+}
+
+// Deployments.
+
+func testDeployContext(t *testing.T, s shiplog.ReleaseStore) {
+	ctx := t.Context()
+	p, q := newProject("p"), newProject("q")
+	r, rq := newRelease(p, 1), newRelease(q, 2)
+
+	_, err := s.DeployContext(ctx, "p", r.ID, "stage")
+	wantKind(t, "DeployContext of an unregistered project", err, shiplog.NotFound)
+
+	putProjects(t, s, p, q)
+	_, err = s.DeployContext(ctx, "p", r.ID, "stage")
+	wantKind(t, "DeployContext of a missing release", err, shiplog.NotFound)
+
+	createReleases(t, s, r, rq)
+	_, err = s.DeployContext(ctx, "p", rq.ID, "stage")
+	wantKind(t, "DeployContext of another project's release", err, shiplog.NotFound)
+
+	got, err := s.DeployContext(ctx, "p", r.ID, "stage")
+	mustOK(t, "DeployContext", err)
+	diff(t, "DeployContext before any deployment", got, shiplog.DeployContext{Project: p, Release: r})
+
+	c := newDeployment(p, r, "stage", 1, "")
+	c.State.Pending = []string{"api", "web"}
+	c.State.LockedUntil = 1_900_000_000
+	recordDeployments(t, s, c)
+
+	got, err = s.DeployContext(ctx, "p", r.ID, "stage")
+	mustOK(t, "DeployContext", err)
+	diff(t, "DeployContext after a deployment", got, shiplog.DeployContext{Project: p, Release: deployed(r, c), Current: &c.State})
+
+	got, err = s.DeployContext(ctx, "p", r.ID, "prod")
+	mustOK(t, "DeployContext", err)
+	diff(t, "DeployContext of another environment", got, shiplog.DeployContext{Project: p, Release: deployed(r, c)})
+}
+
+func testRecordDeployment(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p"), newProject("q")
+	putProjects(t, s, p, q)
+	r1, r2, rq := newRelease(p, 1), newRelease(p, 2), newRelease(q, 3)
+	createReleases(t, s, r1, r2, rq)
+
+	d1 := newDeployment(p, r1, "stage", 1, "")
+	recordDeployments(t, s, d1)
+	diff(t, "release after one deployment", getRelease(t, s, "p", r1.ID), deployed(r1, d1))
+	diff(t, "states after one deployment", states(t, s, "p"), []shiplog.EnvironmentState{d1.State})
+	got, _ := allDeployments(t, s, "p", "", 10)
+	diff(t, "deployments after one deployment", got, []shiplog.DeploymentRecord{record(d1)})
+
+	d2 := newDeployment(p, r1, "prod", 2, "")
+	d3 := newDeployment(p, r1, "stage", 3, d1.Deployment.ID)
+	d3.Deployment.Description = "" // an empty description round-trips
+	d3.State.Description = ""
+	d4 := newDeployment(p, r2, "stage", 4, d3.Deployment.ID)
+	d5 := newDeployment(q, rq, "stage", 5, "")
+	recordDeployments(t, s, d2, d3, d4, d5)
+
+	diff(t, "release 1", getRelease(t, s, "p", r1.ID), deployed(r1, d1, d2, d3))
+	diff(t, "release 2", getRelease(t, s, "p", r2.ID), deployed(r2, d4))
+	diff(t, "q's release", getRelease(t, s, "q", rq.ID), deployed(rq, d5))
+	diff(t, "states", states(t, s, "p"), []shiplog.EnvironmentState{d2.State, d4.State})
+	diff(t, "q's states", states(t, s, "q"), []shiplog.EnvironmentState{d5.State})
+	got, _ = allDeployments(t, s, "p", "", 10)
+	diff(t, "deployments", got, []shiplog.DeploymentRecord{record(d4), record(d3), record(d2), record(d1)})
+	releases, _ := allReleases(t, s, "p", 10)
+	diff(t, "releases", releases, []shiplog.Release{deployed(r2, d4), deployed(r1, d1, d2, d3)})
+}
+
+func testRecordDeploymentStale(t *testing.T, s shiplog.ReleaseStore) {
+	p := newProject("p")
+	putProjects(t, s, p)
+	r1, r2 := newRelease(p, 1), newRelease(p, 2)
+	createReleases(t, s, r1, r2)
+	d1 := newDeployment(p, r1, "stage", 1, "")
+	recordDeployments(t, s, d1)
+	before := takeSnapshot(t, s, "p")
+
+	tests := []struct {
+		name   string
+		change shiplog.DeploymentChange
+	}{
+		{"no previous deployment given, but there is one", newDeployment(p, r2, "stage", 2, "")},
+		{"a previous deployment that is not the current one", newDeployment(p, r2, "stage", 3, deploymentID(99))},
+		{"a previous deployment to an environment never deployed to", newDeployment(p, r2, "prod", 4, d1.Deployment.ID)},
+	}
+	for _, tt := range tests {
+		wantKind(t, "RecordDeployment, "+tt.name, s.RecordDeployment(t.Context(), tt.change), shiplog.Conflict)
+		sameSnapshot(t, "after RecordDeployment, "+tt.name, takeSnapshot(t, s, "p"), before)
+	}
+}
+
+func testRecordDeploymentMissingRelease(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p"), newProject("q")
+	putProjects(t, s, p, q)
+	rq := newRelease(q, 1)
+	createReleases(t, s, rq)
+	before := takeSnapshot(t, s, "p")
+
+	gone := newDeployment(p, newRelease(p, 2), "stage", 1, "")
+	wantKind(t, "RecordDeployment of a missing release", s.RecordDeployment(t.Context(), gone), shiplog.NotFound)
+	sameSnapshot(t, "after RecordDeployment of a missing release", takeSnapshot(t, s, "p"), before)
+
+	other := newDeployment(p, rq, "stage", 2, "")
+	wantKind(t, "RecordDeployment of another project's release", s.RecordDeployment(t.Context(), other), shiplog.NotFound)
+	sameSnapshot(t, "after RecordDeployment of another project's release", takeSnapshot(t, s, "p"), before)
+	diff(t, "the other project's release", getRelease(t, s, "q", rq.ID), rq)
+}
+
+func testSettleEnvironment(t *testing.T, s shiplog.ReleaseStore) {
+	ctx := t.Context()
+	p := newProject("p")
+	putProjects(t, s, p)
+	r := newRelease(p, 1)
+	createReleases(t, s, r)
+	d1 := newDeployment(p, r, "stage", 1, "")
+	d1.State.Pending = []string{"api", "web", "worker"}
+	d1.State.LockedUntil = 1_900_000_000
+	recordDeployments(t, s, d1)
+
+	settled := d1.State
+	settled.Pending = nil
+	settled.LockedUntil = 0
+	partly := settled
+	partly.Pending = []string{"web"}
+	steps := []struct {
+		name    string
+		pending []string
+		want    shiplog.EnvironmentState
+	}{
+		{"with services left pending", []string{"web"}, partly},
+		{"with nothing pending", nil, settled},
+		{"again, with an empty list", []string{}, settled},
+	}
+	for _, st := range steps {
+		mustOK(t, "SettleEnvironment "+st.name, s.SettleEnvironment(ctx, "p", "stage", d1.Deployment.ID, st.pending))
+		got := states(t, s, "p")
+		diff(t, "states after SettleEnvironment "+st.name, got, []shiplog.EnvironmentState{st.want})
+		dc, err := s.DeployContext(ctx, "p", r.ID, "stage")
+		mustOK(t, "DeployContext", err)
+		diff(t, "DeployContext after SettleEnvironment "+st.name, dc.Current, &st.want)
+	}
+	diff(t, "release after settling", getRelease(t, s, "p", r.ID), deployed(r, d1))
+	deps, _ := allDeployments(t, s, "p", "", 10)
+	diff(t, "deployments after settling", deps, []shiplog.DeploymentRecord{record(d1)})
+}
+
+func testSettleEnvironmentWrong(t *testing.T, s shiplog.ReleaseStore) {
+	p := newProject("p")
+	putProjects(t, s, p)
+	r := newRelease(p, 1)
+	createReleases(t, s, r)
+	d1 := newDeployment(p, r, "stage", 1, "")
+	d1.State.Pending = []string{"api"}
+	d1.State.LockedUntil = 1_900_000_000
+	d2 := newDeployment(p, r, "stage", 2, d1.Deployment.ID)
+	d2.State.Pending = []string{"web"}
+	d2.State.LockedUntil = 1_900_000_100
+	recordDeployments(t, s, d1, d2)
+	before := takeSnapshot(t, s, "p")
+
+	tests := []struct{ name, env, deployment string }{
+		{"a replaced deployment", "stage", d1.Deployment.ID},
+		{"an unknown deployment", "stage", deploymentID(99)},
+		{"an environment never deployed to", "prod", d2.Deployment.ID},
+	}
+	for _, tt := range tests {
+		err := s.SettleEnvironment(t.Context(), "p", tt.env, tt.deployment, nil)
+		wantKind(t, "SettleEnvironment of "+tt.name, err, shiplog.Conflict)
+		sameSnapshot(t, "after SettleEnvironment of "+tt.name, takeSnapshot(t, s, "p"), before)
+	}
+}
+
+func testListDeployments(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p", "stage", "prod", "dev"), newProject("q")
+	putProjects(t, s, p, q)
+	r1, r2, rq := newRelease(p, 1), newRelease(p, 2), newRelease(q, 3)
+	createReleases(t, s, r1, r2, rq)
+
+	// Seven deployments over two releases and three environments, and one of project q.
+	current := map[string]string{}
+	var all []shiplog.DeploymentChange
+	plan := []struct {
+		r   shiplog.Release
+		env string
+	}{{r1, "stage"}, {r1, "prod"}, {r2, "stage"}, {r1, "dev"}, {r2, "prod"}, {r2, "stage"}, {r1, "stage"}}
+	for i, st := range plan {
+		c := newDeployment(p, st.r, st.env, i+1, current[st.env])
+		current[st.env] = c.Deployment.ID
+		all = append(all, c)
+	}
+	all[5].Deployment.CreatedAt = all[4].Deployment.CreatedAt // same second: the id decides
+	all[5].State.DeployedAt = all[5].Deployment.CreatedAt
+	recordDeployments(t, s, all...)
+	recordDeployments(t, s, newDeployment(q, rq, "stage", 20, ""))
+
+	newestFirst := func(env string) []shiplog.DeploymentRecord {
+		var out []shiplog.DeploymentRecord
+		for i := len(all) - 1; i >= 0; i-- {
+			if env == "" || all[i].Deployment.Environment.ID == env {
+				out = append(out, record(all[i]))
+			}
+		}
+		return out
+	}
+	for _, env := range []string{"", "stage", "prod", "dev"} {
+		want := newestFirst(env)
+		for _, limit := range []int{1, 2, 3, 100} {
+			got, pages := allDeployments(t, s, "p", env, limit)
+			if wantPages := (len(want) + limit - 1) / limit; pages != wantPages {
+				t.Errorf("ListDeployments %q of %d with limit %d: got %d pages, want %d", env, len(want), limit, pages, wantPages)
+			}
+			diff(t, fmt.Sprintf("ListDeployments %q with limit %d", env, limit), got, want)
+		}
+	}
+
+	for _, tt := range []struct{ project, env string }{{"p", "nowhere"}, {"nobody", ""}, {"q", "prod"}} {
+		page, err := s.ListDeployments(t.Context(), tt.project, tt.env, shiplog.PageRequest{Limit: 10})
+		mustOK(t, "ListDeployments "+tt.project+" "+tt.env, err)
+		if len(page.Items) != 0 || page.NextCursor != "" {
+			t.Errorf("ListDeployments %s %q: got %d items and cursor %q, want none", tt.project, tt.env, len(page.Items), page.NextCursor)
+		}
+	}
+}
+
+func testListDeploymentsBadCursor(t *testing.T, s shiplog.ReleaseStore) {
+	p := newProject("p")
+	putProjects(t, s, p)
+	r := newRelease(p, 1)
+	createReleases(t, s, r)
+	recordDeployments(t, s, newDeployment(p, r, "stage", 1, ""), newDeployment(p, r, "prod", 2, ""))
+	for _, env := range []string{"", "stage"} {
+		for _, c := range badCursors {
+			_, err := s.ListDeployments(t.Context(), "p", env, shiplog.PageRequest{Limit: 1, Cursor: c})
+			wantKind(t, fmt.Sprintf("ListDeployments %q with cursor %q", env, c), err, shiplog.Invalid)
+		}
+	}
+}
+
+func testEnvironmentStates(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p", "stage", "prod", "dev", "2026-11-25"), newProject("q")
+	putProjects(t, s, p, q)
+	if got := states(t, s, "p"); len(got) != 0 {
+		t.Errorf("EnvironmentStates before any deployment: got %v, want none", got)
+	}
+	r, rq := newRelease(p, 1), newRelease(q, 2)
+	createReleases(t, s, r, rq)
+	stage := newDeployment(p, r, "stage", 1, "")
+	dev := newDeployment(p, r, "dev", 2, "")
+	dated := newDeployment(p, r, "2026-11-25", 3, "")
+	dated.State.Pending = []string{"worker"}
+	recordDeployments(t, s, stage, dev, dated, newDeployment(q, rq, "prod", 4, ""))
+	diff(t, "EnvironmentStates", states(t, s, "p"), []shiplog.EnvironmentState{dated.State, dev.State, stage.State})
+}
+
+// retryable reports whether an optimistic store may refuse a concurrent write with err.
+func retryable(err error) bool {
+	return shiplog.IsKind(err, shiplog.Conflict) || shiplog.IsKind(err, shiplog.Unavailable)
+}
+
+func testConcurrentRecordDeployment(t *testing.T, s shiplog.ReleaseStore) {
+	const n = 8
+	envs := make([]string, n)
+	for i := range envs {
+		envs[i] = fmt.Sprintf("env-%d", i)
+	}
+	p := newProject("p", envs...)
+	putProjects(t, s, p)
+	r := newRelease(p, 1)
+	createReleases(t, s, r)
+
+	changes := make([]shiplog.DeploymentChange, n)
+	for i := range changes {
+		changes[i] = newDeployment(p, r, envs[i], i+1, "")
+		changes[i].Deployment.CreatedAt = r.CreatedAt + 5 // all in one second
+		changes[i].State.DeployedAt = changes[i].Deployment.CreatedAt
+	}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range changes {
+		wg.Go(func() {
+			<-start
+			for range 10 {
+				errs[i] = s.RecordDeployment(t.Context(), changes[i])
+				if !retryable(errs[i]) {
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		mustOK(t, "concurrent RecordDeployment to "+envs[i], err)
+	}
+
+	got := getRelease(t, s, "p", r.ID)
+	sort.Slice(got.Deployments, func(i, j int) bool { return got.Deployments[i].ID < got.Deployments[j].ID })
+	want := deployed(r, changes...)
+	diff(t, "release after concurrent deployments", got, want)
+
+	var wantStates []shiplog.EnvironmentState
+	for _, c := range changes {
+		wantStates = append(wantStates, c.State)
+	}
+	diff(t, "states after concurrent deployments", states(t, s, "p"), wantStates)
+	deps, _ := allDeployments(t, s, "p", "", 100)
+	if len(deps) != n {
+		t.Errorf("ListDeployments after %d concurrent deployments: got %d", n, len(deps))
+	}
+}
+
+func testConcurrentRecordPush(t *testing.T, s shiplog.ReleaseStore) {
+	const n = 10
+	recs := make([]shiplog.ImageRecord, n)
+	for i := range recs {
+		recs[i] = shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: imageURI("shared/base", i), PushedAt: 1_800_000_000 + int64(i)}
+	}
+	applied := make([]bool, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	// Start the pushes newest first, so that the newest has to survive the older ones.
+	for i := n - 1; i >= 0; i-- {
+		wg.Go(func() {
+			<-start
+			applied[i], errs[i] = s.RecordPush(t.Context(), recs[i])
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		mustOK(t, fmt.Sprintf("concurrent RecordPush %d", i), err)
+	}
+	if !applied[n-1] {
+		t.Errorf("concurrent RecordPush of the newest: got applied false, want true")
+	}
+	got, err := s.LatestImage(t.Context(), "p", "api")
+	mustOK(t, "LatestImage", err)
+	diff(t, "LatestImage after concurrent pushes", got, recs[n-1])
+}

@@ -1,0 +1,72 @@
+// Package shiplogtest holds the contract suites that every adapter of shiplog's ports must pass,
+// as net/http/httptest serves net/http: an adapter's own test calls RunParameterStoreTests or
+// RunReleaseStoreTests with a function that makes an empty store.
+//
+// Every call of newStore must return an empty store. The suites call it once per subtest and run
+// their subtests one after another, so an adapter may reset a shared backend (a moto_server, a
+// table) inside newStore.
+//
+// Decisions the suites hold every store to, beyond the doc comments of the ports:
+//   - "Newest first" means descending id order. Release and deployment ids sort by creation
+//     time (ULIDs), and two created in the same second must still list in id order, or "the
+//     newest release" would be ambiguous; the suites give some records the same created_at.
+//   - A page's NextCursor is empty exactly on the last page: a list of 6 in pages of 3 is two
+//     pages, never two and an empty third.
+//   - A release read back always has a non-nil Deployments slice (JSON "deployments": [], as in
+//     the design note's releases table), even if it was created with nil.
+//   - EnvironmentState.Pending: nil and empty mean the same ("nothing pending"); a store may
+//     return either.
+//   - Release ids are unique across projects (the releases table is keyed by release_id alone).
+//   - A store that uses optimistic transactions may refuse a concurrent RecordDeployment with
+//     Conflict or Unavailable; the concurrency subtests retry those a few times, as the Service
+//     does, and then require every deployment to have landed.
+package shiplogtest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// cmpOpts compares domain values the way the contract defines equality: Pending nil == empty.
+var cmpOpts = cmp.Options{
+	cmp.FilterPath(func(p cmp.Path) bool {
+		sf, ok := p.Last().(cmp.StructField)
+		return ok && sf.Name() == "Pending"
+	}, cmpopts.EquateEmpty()),
+}
+
+// wantKind fails the test unless err is a shiplog error of kind k.
+func wantKind(t *testing.T, what string, err error, k shiplog.Kind) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: got no error, want %v", what, k)
+	}
+	if got := shiplog.KindOf(err); got != k {
+		t.Fatalf("%s: got error kind %v (%v), want %v", what, got, err, k)
+	}
+}
+
+// mustOK fails the test if err is not nil.
+func mustOK(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// diff fails the test if got and want differ.
+func diff(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if d := cmp.Diff(want, got, cmpOpts); d != "" {
+		t.Errorf("%s: mismatch (-want +got):\n%s", what, d)
+	}
+}
+
+// imageURI is a realistic digest-pinned image URI, distinct for each (repository, n).
+func imageURI(repository string, n int) string {
+	return fmt.Sprintf("760097843905.dkr.ecr.eu-west-1.amazonaws.com/%s@sha256:%064x", repository, n)
+}
