@@ -1,0 +1,660 @@
+// Package bolt is shiplog's embedded store: one bbolt file (pure Go, no cgo) that implements both
+// shiplog.ParameterStore and shiplog.ReleaseStore, for the local stack and for tests.
+//
+// Every method is one bbolt transaction, so each is atomic and the store is safe for concurrent
+// use; bbolt runs one writer at a time and readers alongside it. Keys join their parts with a NUL
+// byte, which no id can contain, so that a prefix scan of "project\x00" sees only that project and
+// byte order is id order.
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// schemaVersion is stored in the file, so that a later shiplog can tell which layout it holds.
+const schemaVersion = "1"
+
+// Buckets and what their keys are.
+var (
+	bucketMeta           = []byte("meta")            // "schema" -> schemaVersion
+	bucketParams         = []byte("params")          // parameter name -> value
+	bucketProjects       = []byte("projects")        // project -> projectRecord
+	bucketRepos          = []byte("repos")           // repository, project, service -> ""
+	bucketPushes         = []byte("pushes")          // project, service -> ImageRecord
+	bucketReleases       = []byte("releases")        // project, release -> Release
+	bucketReleaseIDs     = []byte("release_ids")     // release -> project (ids are unique across projects)
+	bucketDeployments    = []byte("deployments")     // project, deployment -> DeploymentRecord
+	bucketEnvDeployments = []byte("env_deployments") // project, environment, deployment -> DeploymentRecord
+	bucketStates         = []byte("states")          // project, environment -> EnvironmentState
+
+	allBuckets = [][]byte{bucketMeta, bucketParams, bucketProjects, bucketRepos, bucketPushes, bucketReleases,
+		bucketReleaseIDs, bucketDeployments, bucketEnvDeployments, bucketStates}
+)
+
+// Store is a shiplog.ParameterStore and shiplog.ReleaseStore in one bbolt file.
+type Store struct {
+	db *bbolt.DB
+}
+
+var (
+	_ shiplog.ParameterStore = (*Store)(nil)
+	_ shiplog.ReleaseStore   = (*Store)(nil)
+)
+
+// lockTimeout is how long Open waits for another process to let go of the file.
+const lockTimeout = time.Second
+
+// Open opens the store at path, creating the file and its directory if need be. Only one process
+// can have the file open at a time.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: create directory: %w", err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: the file is locked by another process; is another shiplog running? (%w)", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		switch v := meta.Get([]byte("schema")); {
+		case v == nil:
+			return meta.Put([]byte("schema"), []byte(schemaVersion))
+		case string(v) != schemaVersion:
+			return fmt.Errorf("the file has schema version %q; this shiplog reads version %s", v, schemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close releases the file. The store must not be used afterwards.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// key joins parts with NUL bytes.
+func key(parts ...string) []byte {
+	return []byte(strings.Join(parts, "\x00"))
+}
+
+// prefix is key(parts...) followed by the separator: the start of every key below those parts.
+func prefix(parts ...string) []byte {
+	return append(key(parts...), 0)
+}
+
+func getJSON(b *bbolt.Bucket, k []byte, v any) (bool, error) {
+	data := b.Get(k)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("decode %q: %w", k, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bbolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+// Parameters.
+
+// GetParameter returns a parameter's value; NotFound if there is none.
+func (s *Store) GetParameter(ctx context.Context, name string) (string, error) {
+	var value string
+	found := false
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketParams).Get([]byte(name)); v != nil {
+			value, found = string(v), true
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("get parameter %s: %w", name, err)
+	}
+	if !found {
+		return "", shiplog.Errorf(shiplog.NotFound, "parameter %s does not exist", name)
+	}
+	return value, nil
+}
+
+// GetParametersByPath returns the parameters directly under path, as SSM's non-recursive
+// GetParametersByPath does; a path without its final "/" gets one, as in SSM.
+func (s *Store) GetParametersByPath(ctx context.Context, path string) (map[string]string, error) {
+	out := map[string]string{}
+	if path == "" {
+		return out, nil
+	}
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	p := []byte(path)
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketParams).Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); {
+			rest := k[len(p):]
+			if i := bytes.IndexByte(rest, '/'); i >= 0 {
+				// A deeper level: jump past every name under path+segment+"/" at once.
+				skip := append(append([]byte{}, k[:len(p)+i]...), '/'+1)
+				k, v = c.Seek(skip)
+				continue
+			}
+			out[string(k)] = string(v)
+			k, v = c.Next()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get parameters by path %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// PutParameters sets every parameter in one transaction.
+func (s *Store) PutParameters(ctx context.Context, params map[string]string) error {
+	if len(params) == 0 {
+		return nil
+	}
+	for name := range params {
+		if name == "" {
+			return shiplog.Errorf(shiplog.Invalid, "parameter name: is required")
+		}
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketParams)
+		for name, v := range params {
+			if err := b.Put([]byte(name), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put parameters: %w", err)
+	}
+	return nil
+}
+
+// Projects.
+
+// projectRecord stores a project with its manifest as bytes, so that it round-trips exactly
+// (as a json.RawMessage it would be re-compacted, and a nil one would come back as "null").
+type projectRecord struct {
+	shiplog.Project
+	Manifest []byte `json:"manifest"`
+}
+
+func (r projectRecord) project() shiplog.Project {
+	p := r.Project
+	p.Manifest = r.Manifest
+	return p
+}
+
+func getProject(tx *bbolt.Tx, id string) (shiplog.Project, bool, error) {
+	var rec projectRecord
+	ok, err := getJSON(tx.Bucket(bucketProjects), []byte(id), &rec)
+	if err != nil || !ok {
+		return shiplog.Project{}, false, err
+	}
+	return rec.project(), true, nil
+}
+
+// PutProject registers p, replacing its repository mappings with those of the new registration.
+func (s *Store) PutProject(ctx context.Context, p shiplog.Project) error {
+	if p.ID == "" {
+		return shiplog.Errorf(shiplog.Invalid, "project id: is required")
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		repos := tx.Bucket(bucketRepos)
+		old, ok, err := getProject(tx, p.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			for _, r := range old.ImageRepositories {
+				for _, svc := range r.Services {
+					if err := repos.Delete(key(r.ID, old.ID, svc)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		for _, r := range p.ImageRepositories {
+			for _, svc := range r.Services {
+				if err := repos.Put(key(r.ID, p.ID, svc), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return putJSON(tx.Bucket(bucketProjects), []byte(p.ID), projectRecord{Project: p, Manifest: p.Manifest})
+	})
+	if err != nil {
+		return fmt.Errorf("put project %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// GetProject returns a registered project; NotFound if there is none.
+func (s *Store) GetProject(ctx context.Context, id string) (shiplog.Project, error) {
+	var p shiplog.Project
+	var found bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		p, found, err = getProject(tx, id)
+		return err
+	})
+	if err != nil {
+		return shiplog.Project{}, fmt.Errorf("get project %s: %w", id, err)
+	}
+	if !found {
+		return shiplog.Project{}, shiplog.Errorf(shiplog.NotFound, "project %s is not registered", id)
+	}
+	return p, nil
+}
+
+// ListProjects returns every registered project, sorted by id.
+func (s *Store) ListProjects(ctx context.Context) ([]shiplog.Project, error) {
+	out := []shiplog.Project{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketProjects).ForEach(func(k, v []byte) error {
+			var rec projectRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode project %q: %w", k, err)
+			}
+			out = append(out, rec.project())
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	return out, nil
+}
+
+// RepositoryServices returns the services fed by a repository, sorted by project then service.
+func (s *Store) RepositoryServices(ctx context.Context, repository string) ([]shiplog.ServiceRef, error) {
+	out := []shiplog.ServiceRef{}
+	p := prefix(repository)
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketRepos).Cursor()
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+			project, service, ok := strings.Cut(string(k[len(p):]), "\x00")
+			if !ok {
+				return fmt.Errorf("malformed repository key %q", k)
+			}
+			out = append(out, shiplog.ServiceRef{ProjectID: project, ServiceID: service})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("services of repository %s: %w", repository, err)
+	}
+	return out, nil
+}
+
+// Pushes.
+
+// RecordPush stores rec unless a newer push, or another image pushed at the same time, is stored.
+func (s *Store) RecordPush(ctx context.Context, rec shiplog.ImageRecord) (bool, error) {
+	applied := false
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketPushes)
+		k := key(rec.ProjectID, rec.ServiceID)
+		var cur shiplog.ImageRecord
+		ok, err := getJSON(b, k, &cur)
+		if err != nil {
+			return err
+		}
+		switch {
+		case ok && cur.PushedAt == rec.PushedAt && cur.URI == rec.URI:
+			applied = true
+			return nil
+		case ok && cur.PushedAt >= rec.PushedAt:
+			return nil
+		}
+		applied = true
+		return putJSON(b, k, rec)
+	})
+	if err != nil {
+		return false, fmt.Errorf("record push for %s/%s: %w", rec.ProjectID, rec.ServiceID, err)
+	}
+	return applied, nil
+}
+
+// LatestImage returns the newest push recorded for a service; NotFound if there is none.
+func (s *Store) LatestImage(ctx context.Context, projectID, serviceID string) (shiplog.ImageRecord, error) {
+	var rec shiplog.ImageRecord
+	var found bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		found, err = getJSON(tx.Bucket(bucketPushes), key(projectID, serviceID), &rec)
+		return err
+	})
+	if err != nil {
+		return shiplog.ImageRecord{}, fmt.Errorf("latest image of %s/%s: %w", projectID, serviceID, err)
+	}
+	if !found {
+		return shiplog.ImageRecord{}, shiplog.Errorf(shiplog.NotFound, "no push is recorded for %s/%s", projectID, serviceID)
+	}
+	return rec, nil
+}
+
+// Releases.
+
+func getRelease(tx *bbolt.Tx, projectID, releaseID string) (shiplog.Release, bool, error) {
+	var r shiplog.Release
+	ok, err := getJSON(tx.Bucket(bucketReleases), key(projectID, releaseID), &r)
+	if err != nil || !ok {
+		return shiplog.Release{}, false, err
+	}
+	normalizeRelease(&r)
+	return r, true, nil
+}
+
+// normalizeRelease makes a release read back list "deployments": [] rather than null.
+func normalizeRelease(r *shiplog.Release) {
+	if r.Deployments == nil {
+		r.Deployments = []shiplog.Deployment{}
+	}
+}
+
+// CreateRelease stores a new release; Conflict if its id exists, in any project.
+func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release) error {
+	if r.ID == "" || r.ProjectID == "" {
+		return shiplog.Errorf(shiplog.Invalid, "release: release_id and project_id are required")
+	}
+	normalizeRelease(&r)
+	var exists bool
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		ids := tx.Bucket(bucketReleaseIDs)
+		if ids.Get([]byte(r.ID)) != nil {
+			exists = true
+			return nil
+		}
+		if err := ids.Put([]byte(r.ID), []byte(r.ProjectID)); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketReleases), key(r.ProjectID, r.ID), r)
+	})
+	if err != nil {
+		return fmt.Errorf("create release %s: %w", r.ID, err)
+	}
+	if exists {
+		return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID)
+	}
+	return nil
+}
+
+// GetRelease returns a project's release; NotFound if the project has no release with that id.
+func (s *Store) GetRelease(ctx context.Context, projectID, releaseID string) (shiplog.Release, error) {
+	var r shiplog.Release
+	var found bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		r, found, err = getRelease(tx, projectID, releaseID)
+		return err
+	})
+	if err != nil {
+		return shiplog.Release{}, fmt.Errorf("get release %s: %w", releaseID, err)
+	}
+	if !found {
+		return shiplog.Release{}, shiplog.Errorf(shiplog.NotFound, "project %s has no release %s", projectID, releaseID)
+	}
+	return r, nil
+}
+
+// ListReleases returns a project's releases, newest (highest id) first.
+func (s *Store) ListReleases(ctx context.Context, projectID string, page shiplog.PageRequest) (shiplog.Page[shiplog.Release], error) {
+	out, err := listNewest(s.db, bucketReleases, prefix(projectID), page, func(r *shiplog.Release) { normalizeRelease(r) })
+	if err != nil {
+		return out, fmt.Errorf("list releases of %s: %w", projectID, err)
+	}
+	return out, nil
+}
+
+// Deployments.
+
+// DeployContext reads the project, the release and the environment's state in one transaction.
+func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (shiplog.DeployContext, error) {
+	var dc shiplog.DeployContext
+	var missing error
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		p, ok, err := getProject(tx, projectID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			missing = shiplog.Errorf(shiplog.NotFound, "project %s is not registered", projectID)
+			return nil
+		}
+		r, ok, err := getRelease(tx, projectID, releaseID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			missing = shiplog.Errorf(shiplog.NotFound, "project %s has no release %s", projectID, releaseID)
+			return nil
+		}
+		var st shiplog.EnvironmentState
+		ok, err = getJSON(tx.Bucket(bucketStates), key(projectID, environmentID), &st)
+		if err != nil {
+			return err
+		}
+		dc = shiplog.DeployContext{Project: p, Release: r}
+		if ok {
+			dc.Current = &st
+		}
+		return nil
+	})
+	if err != nil {
+		return shiplog.DeployContext{}, fmt.Errorf("deploy context of %s/%s: %w", projectID, releaseID, err)
+	}
+	if missing != nil {
+		return shiplog.DeployContext{}, missing
+	}
+	return dc, nil
+}
+
+// RecordDeployment applies a deployment in one transaction: the release's deployments and
+// last_date_deployed, the environment's state, and the deployment's listing entries.
+func (s *Store) RecordDeployment(ctx context.Context, c shiplog.DeploymentChange) error {
+	projectID, envID, depID := c.State.ProjectID, c.State.Environment.ID, c.Deployment.ID
+	if projectID == "" || envID == "" || depID == "" || c.ReleaseID == "" {
+		return shiplog.Errorf(shiplog.Invalid, "deployment: project, environment, deployment and release ids are required")
+	}
+	var refused error
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		r, ok, err := getRelease(tx, projectID, c.ReleaseID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			refused = shiplog.Errorf(shiplog.NotFound, "project %s has no release %s", projectID, c.ReleaseID)
+			return nil
+		}
+		states := tx.Bucket(bucketStates)
+		var cur shiplog.EnvironmentState
+		if _, err := getJSON(states, key(projectID, envID), &cur); err != nil {
+			return err
+		}
+		if cur.DeploymentID != c.PreviousDeploymentID {
+			refused = shiplog.Errorf(shiplog.Conflict, "the current deployment of %s/%s is %q, not %q",
+				projectID, envID, cur.DeploymentID, c.PreviousDeploymentID)
+			return nil
+		}
+
+		r.Deployments = append(r.Deployments, c.Deployment)
+		r.LastDateDeployed = c.Deployment.CreatedAt
+		if err := putJSON(tx.Bucket(bucketReleases), key(projectID, r.ID), r); err != nil {
+			return err
+		}
+		if err := putJSON(states, key(projectID, envID), c.State); err != nil {
+			return err
+		}
+		rec := shiplog.DeploymentRecord{Deployment: c.Deployment, ProjectID: projectID, ReleaseID: r.ID}
+		if err := putJSON(tx.Bucket(bucketDeployments), key(projectID, depID), rec); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketEnvDeployments), key(projectID, c.Deployment.Environment.ID, depID), rec)
+	})
+	if err != nil {
+		return fmt.Errorf("record deployment %s: %w", depID, err)
+	}
+	return refused
+}
+
+// SettleEnvironment sets the environment's pending services and releases its lock, if its
+// deployment is still deploymentID.
+func (s *Store) SettleEnvironment(ctx context.Context, projectID, environmentID, deploymentID string, pending []string) error {
+	var refused error
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		states := tx.Bucket(bucketStates)
+		k := key(projectID, environmentID)
+		var st shiplog.EnvironmentState
+		ok, err := getJSON(states, k, &st)
+		if err != nil {
+			return err
+		}
+		if !ok || st.DeploymentID != deploymentID {
+			refused = shiplog.Errorf(shiplog.Conflict, "the current deployment of %s/%s is %q, not %q",
+				projectID, environmentID, st.DeploymentID, deploymentID)
+			return nil
+		}
+		st.Pending = append([]string(nil), pending...)
+		st.LockedUntil = 0
+		return putJSON(states, k, st)
+	})
+	if err != nil {
+		return fmt.Errorf("settle %s/%s: %w", projectID, environmentID, err)
+	}
+	return refused
+}
+
+// ListDeployments returns a project's deployments newest (highest id) first, of one environment
+// if environmentID is not empty.
+func (s *Store) ListDeployments(ctx context.Context, projectID, environmentID string, page shiplog.PageRequest) (shiplog.Page[shiplog.DeploymentRecord], error) {
+	bucket, p := bucketDeployments, prefix(projectID)
+	if environmentID != "" {
+		bucket, p = bucketEnvDeployments, prefix(projectID, environmentID)
+	}
+	out, err := listNewest[shiplog.DeploymentRecord](s.db, bucket, p, page, nil)
+	if err != nil {
+		return out, fmt.Errorf("list deployments of %s: %w", projectID, err)
+	}
+	return out, nil
+}
+
+// EnvironmentStates returns the state of each environment ever deployed to, sorted by id.
+func (s *Store) EnvironmentStates(ctx context.Context, projectID string) ([]shiplog.EnvironmentState, error) {
+	out := []shiplog.EnvironmentState{}
+	p := prefix(projectID)
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketStates).Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			var st shiplog.EnvironmentState
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("decode state %q: %w", k, err)
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("environment states of %s: %w", projectID, err)
+	}
+	return out, nil
+}
+
+// Pagination.
+
+// listNewest returns one page of the values under prefix p, in descending key order. The cursor
+// is the base64url of the last key returned; it must lie under p, so a cursor of another list
+// is refused rather than silently misread.
+func listNewest[T any](db *bbolt.DB, bucket, p []byte, page shiplog.PageRequest, fix func(*T)) (shiplog.Page[T], error) {
+	limit := page.Limit
+	switch {
+	case limit <= 0:
+		limit = shiplog.DefaultPageLimit
+	case limit > shiplog.MaxPageLimit:
+		limit = shiplog.MaxPageLimit
+	}
+	// Every key under p sorts before p+0xff: ids never contain that byte.
+	start := append(append([]byte{}, p...), 0xff)
+	if page.Cursor != "" {
+		k, err := decodeCursor(page.Cursor, p)
+		if err != nil {
+			return shiplog.Page[T]{}, err
+		}
+		start = k
+	}
+	out := shiplog.Page[T]{Items: []T{}}
+	err := db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		var last []byte
+		for k, v := seekBefore(c, start); k != nil && bytes.HasPrefix(k, p); k, v = c.Prev() {
+			if len(out.Items) == limit {
+				out.NextCursor = base64.RawURLEncoding.EncodeToString(last)
+				break
+			}
+			var item T
+			if err := json.Unmarshal(v, &item); err != nil {
+				return fmt.Errorf("decode %s %q: %w", bucket, k, err)
+			}
+			if fix != nil {
+				fix(&item)
+			}
+			out.Items = append(out.Items, item)
+			last = k
+		}
+		return nil
+	})
+	if err != nil {
+		return shiplog.Page[T]{}, err
+	}
+	return out, nil
+}
+
+// seekBefore moves c to the last key strictly before k.
+func seekBefore(c *bbolt.Cursor, k []byte) ([]byte, []byte) {
+	if found, _ := c.Seek(k); found == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
+func decodeCursor(cursor string, p []byte) ([]byte, error) {
+	k, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || !bytes.HasPrefix(k, p) || len(k) == len(p) || bytes.IndexByte(k[len(p):], 0) >= 0 {
+		return nil, shiplog.Errorf(shiplog.Invalid, "cursor: is not a cursor this service returned")
+	}
+	return k, nil
+}

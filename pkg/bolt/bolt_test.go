@@ -1,0 +1,143 @@
+package bolt_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/shiplogtest"
+)
+
+func openTemp(t *testing.T) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func TestParameterStore(t *testing.T) {
+	shiplogtest.RunParameterStoreTests(t, func(t *testing.T) shiplog.ParameterStore { return openTemp(t) })
+}
+
+func TestReleaseStore(t *testing.T) {
+	shiplogtest.RunReleaseStoreTests(t, func(t *testing.T) shiplog.ReleaseStore { return openTemp(t) })
+}
+
+// TestRestart checks that everything written is there after the file is closed and reopened.
+func TestRestart(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "nested", "dirs", "shiplog.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatalf("Open of a path whose directories do not exist: %v", err)
+	}
+	p := shiplog.Project{
+		ID: "storage", Name: "Storage service",
+		Environments:      []shiplog.Environment{{ID: "stage", Name: "Staging"}},
+		ImageRepositories: []shiplog.ImageRepository{{ID: "uk.ac.wellcome/archivist", Services: []string{"archivist"}}},
+		Manifest:          []byte(`{"name":"Storage service"}`),
+	}
+	image := "760097843905.dkr.ecr.eu-west-1.amazonaws.com/uk.ac.wellcome/archivist@sha256:" + strings.Repeat("a", 64)
+	r := shiplog.Release{
+		ID: "01HREL00000000000000000001", ProjectID: "storage", ProjectName: p.Name, CreatedAt: 1_800_000_000,
+		Manifest: string(p.Manifest), RequestedBy: shiplog.AnonymousPerson,
+		Images: map[string]string{"archivist": image}, Label: "latest", Deployments: []shiplog.Deployment{},
+	}
+	d := shiplog.Deployment{ID: "01HDEP00000000000000000001", Environment: p.Environments[0], CreatedAt: 1_800_000_060, RequestedBy: shiplog.AnonymousPerson}
+	state := shiplog.EnvironmentState{
+		ProjectID: "storage", Environment: p.Environments[0], ReleaseID: r.ID, DeploymentID: d.ID,
+		DeployedAt: d.CreatedAt, RequestedBy: d.RequestedBy, Images: r.Images, Pending: []string{"archivist"}, LockedUntil: 1_800_000_180,
+	}
+	push := shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: image, PushedAt: 1_799_999_000}
+	if err := s.PutProject(ctx, p); err != nil {
+		t.Fatalf("PutProject: %v", err)
+	}
+	if err := s.PutParameters(ctx, map[string]string{"/storage/images/latest/archivist": image}); err != nil {
+		t.Fatalf("PutParameters: %v", err)
+	}
+	if _, err := s.RecordPush(ctx, push); err != nil {
+		t.Fatalf("RecordPush: %v", err)
+	}
+	if err := s.CreateRelease(ctx, r); err != nil {
+		t.Fatalf("CreateRelease: %v", err)
+	}
+	if err := s.RecordDeployment(ctx, shiplog.DeploymentChange{ReleaseID: r.ID, Deployment: d, State: state}); err != nil {
+		t.Fatalf("RecordDeployment: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s, err = bolt.Open(path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+
+	if got, err := s.GetProject(ctx, "storage"); err != nil || !cmp.Equal(got, p) {
+		t.Errorf("GetProject after restart: got %+v, %v, want %+v", got, err, p)
+	}
+	if got, err := s.GetParameter(ctx, "/storage/images/latest/archivist"); err != nil || got != image {
+		t.Errorf("GetParameter after restart: got %q, %v, want %q", got, err, image)
+	}
+	if got, err := s.LatestImage(ctx, "storage", "archivist"); err != nil || got != push {
+		t.Errorf("LatestImage after restart: got %+v, %v, want %+v", got, err, push)
+	}
+	wantRelease := r
+	wantRelease.Deployments = []shiplog.Deployment{d}
+	wantRelease.LastDateDeployed = d.CreatedAt
+	if got, err := s.GetRelease(ctx, "storage", r.ID); err != nil || !cmp.Equal(got, wantRelease) {
+		t.Errorf("GetRelease after restart: %v\n%s", err, cmp.Diff(wantRelease, got))
+	}
+	if got, err := s.EnvironmentStates(ctx, "storage"); err != nil || !cmp.Equal(got, []shiplog.EnvironmentState{state}) {
+		t.Errorf("EnvironmentStates after restart: %v\n%s", err, cmp.Diff([]shiplog.EnvironmentState{state}, got))
+	}
+	refs, err := s.RepositoryServices(ctx, "uk.ac.wellcome/archivist")
+	if want := []shiplog.ServiceRef{{ProjectID: "storage", ServiceID: "archivist"}}; err != nil || !cmp.Equal(refs, want) {
+		t.Errorf("RepositoryServices after restart: got %v, %v, want %v", refs, err, want)
+	}
+	page, err := s.ListDeployments(ctx, "storage", "stage", shiplog.PageRequest{Limit: 10})
+	if want := []shiplog.DeploymentRecord{{Deployment: d, ProjectID: "storage", ReleaseID: r.ID}}; err != nil || !cmp.Equal(page.Items, want) {
+		t.Errorf("ListDeployments after restart: %v\n%s", err, cmp.Diff(want, page.Items))
+	}
+}
+
+// TestOpenLocked checks that a second Open of a file in use fails, saying why, rather than waiting.
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shiplog.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = bolt.Open(path)
+	if err == nil {
+		t.Fatal("second Open of a file in use: got no error")
+	}
+	if !strings.Contains(err.Error(), "is another shiplog running?") || !strings.Contains(err.Error(), path) {
+		t.Errorf("second Open of a file in use: got %q, want the path and \"is another shiplog running?\"", err)
+	}
+}
+
+// TestOpenNotADatabase checks that a file that is not a store is refused.
+func TestOpenNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shiplog.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a bbolt file\n", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := bolt.Open(path); err == nil {
+		s.Close()
+		t.Fatal("Open of a file that is not a store: got no error")
+	}
+}
