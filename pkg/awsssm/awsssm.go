@@ -1,0 +1,174 @@
+// Package awsssm implements shiplog.ParameterStore on AWS Systems Manager Parameter Store.
+package awsssm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// Actions lists the IAM actions the Store calls: a policy for a function that uses it needs
+// these, on parameter/*/images/*, and nothing more. A test holds the Store's calls to it.
+var Actions = []string{
+	"ssm:GetParameter",
+	"ssm:GetParametersByPath",
+	"ssm:PutParameter",
+}
+
+const (
+	// pageSize is the most GetParametersByPath returns at once.
+	pageSize = 10
+	// writers bounds how many PutParameter calls run at once. PutParameter's default quota is
+	// low (a few per second per account and region, shared with every other writer), so more
+	// parallelism only buys throttling; the retryer paces what remains.
+	writers = 4
+	// maxAttempts is how often WithRetries lets the SDK try one call before giving up.
+	maxAttempts = 10
+)
+
+// Store is a shiplog.ParameterStore on SSM. Parameters are plain String parameters.
+type Store struct {
+	client *ssm.Client
+}
+
+var _ shiplog.ParameterStore = (*Store)(nil)
+
+// New returns a Store that uses client. Build the client once per process, with WithRetries so
+// that throttled writes back off and retry rather than fail:
+//
+//	awsssm.New(ssm.NewFromConfig(cfg, awsssm.WithRetries))
+func New(client *ssm.Client) *Store {
+	return &Store{client: client}
+}
+
+// WithRetries configures an SSM client for Parameter Store's throttling: the adaptive retry mode
+// (which also slows the client down when throttled) with up to 10 attempts per call, backing
+// off with jitter up to 20s between attempts.
+func WithRetries(o *ssm.Options) {
+	o.Retryer = retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+		ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
+			so.MaxAttempts = maxAttempts
+		})
+	})
+}
+
+// GetParameter returns a parameter's value; NotFound if there is none.
+func (s *Store) GetParameter(ctx context.Context, name string) (string, error) {
+	out, err := s.client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	if err != nil {
+		return "", mapError(err, "get parameter %s", name)
+	}
+	if out.Parameter == nil {
+		return "", shiplog.Errorf(shiplog.Internal, "get parameter %s: SSM returned no parameter", name)
+	}
+	return aws.ToString(out.Parameter.Value), nil
+}
+
+// GetParametersByPath returns every parameter directly under path, reading all pages.
+func (s *Store) GetParametersByPath(ctx context.Context, path string) (map[string]string, error) {
+	params := map[string]string{}
+	if path == "" {
+		return params, nil
+	}
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	// SSM takes the hierarchy without its trailing slash, except for the root.
+	query := strings.TrimSuffix(path, "/")
+	if query == "" {
+		query = "/"
+	}
+	pages := ssm.NewGetParametersByPathPaginator(s.client, &ssm.GetParametersByPathInput{
+		Path:       aws.String(query),
+		Recursive:  aws.Bool(false),
+		MaxResults: aws.Int32(pageSize),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, mapError(err, "get parameters under %s", path)
+		}
+		for _, p := range page.Parameters {
+			name := aws.ToString(p.Name)
+			// Only direct children, whatever the server's idea of a hierarchy level.
+			rest, ok := strings.CutPrefix(name, path)
+			if !ok || rest == "" || strings.Contains(rest, "/") {
+				continue
+			}
+			params[name] = aws.ToString(p.Value)
+		}
+	}
+	return params, nil
+}
+
+// PutParameters writes each parameter with PutParameter (SSM has no batch write), a few at a
+// time. It stops starting writes at the first failure; some parameters may then be written and
+// others not, which callers recover from by writing them all again.
+func (s *Store) PutParameters(ctx context.Context, params map[string]string) error {
+	if len(params) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(params))
+	for name := range params {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(writers)
+	for _, name := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		value := params[name]
+		g.Go(func() error {
+			_, err := s.client.PutParameter(ctx, &ssm.PutParameterInput{
+				Name:      aws.String(name),
+				Value:     aws.String(value),
+				Type:      types.ParameterTypeString,
+				Overwrite: aws.Bool(true),
+			})
+			if err != nil {
+				return mapError(err, "put parameter %s", name)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// retryables are the errors the SDK retries; one that still fails after the retries is a
+// dependency throttling or down, so the same request may succeed later.
+var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+
+// mapError turns an SDK error into a shiplog error with context.
+func mapError(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	var notFound *types.ParameterNotFound
+	var tooMany *types.TooManyUpdates
+	var quota ratelimit.QuotaExceededError
+	var apiErr smithy.APIError
+	switch {
+	case errors.As(err, &notFound):
+		return shiplog.Wrap(shiplog.NotFound, err, "%s: no such parameter", what)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return shiplog.Wrap(shiplog.Unavailable, err, "%s: gave up waiting for SSM", what)
+	case errors.As(err, &tooMany), errors.As(err, &quota), retryables.IsErrorRetryable(err) == aws.TrueTernary:
+		return shiplog.Wrap(shiplog.Unavailable, err, "%s: SSM is throttling or unavailable; retry later", what)
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException":
+		return shiplog.Wrap(shiplog.Invalid, err, "%s: SSM refused it: %s", what, apiErr.ErrorMessage())
+	}
+	return shiplog.Wrap(shiplog.Internal, err, "%s", what)
+}
