@@ -1,0 +1,122 @@
+// Package awsdynamo is shiplog's ReleaseStore on Amazon DynamoDB (aws-sdk-go-v2).
+//
+// # Tables
+//
+// Two tables, both on-demand (PAY_PER_REQUEST). TableDefinitions is the one source of truth for
+// their keys and indexes: the tests create tables from it and template.yaml is checked against it.
+//
+// The releases table holds one item per release, keyed by release_id (S), with the attributes of
+// the design note and nothing else:
+//
+//	release_id          S   hash key; a ULID, so ids sort by creation time
+//	project_id          S
+//	project_name        S
+//	created_at          N   Unix seconds
+//	last_date_deployed  N   Unix seconds; absent until the first deployment
+//	release_manifest    S   the project's manifest entry at release time, as a JSON string
+//	requested_by        M   {id S, name S}
+//	images              M   service id -> image URI (S)
+//	deployments         L   of M {deployment_id S, environment M {id, name}, created_at N,
+//	                        requested_by M {id, name}, description S}
+//	label               S
+//	description         S
+//
+// Its global secondary index "project_id-release_id" (hash project_id, range release_id,
+// projection ALL) lists a project's releases newest first (Query, ScanIndexForward=false).
+//
+// The state table is a single-table design keyed by pk (S, hash) and sk (S, range), with no
+// index. Keys are built from ids that cannot contain "#" (ids are letters, digits, ".", "_", "-";
+// ECR repository names add "/"), so "#" separates their parts:
+//
+//	pk                    sk                            item
+//	projects              {project}                     a registered project
+//	repo#{repository}     {project}                     the services of one project that a repository feeds
+//	project#{project}     push#{service}                the newest image pushed for a service
+//	project#{project}     env#{environment}             what is deployed in an environment
+//	project#{project}     deploy#{deployment}           a deployment, for the project's list
+//	project#{project}     envdeploy#{environment}#{deployment}
+//	                                                    the same deployment, for the environment's list
+//
+// Item attributes (besides pk and sk):
+//
+//	project      project_id, name, environments (L of M {id, name}), image_repositories (L of M
+//	             {id, services L of S}), tag_deployed_images (BOOL), manifest (S, JSON), version (N,
+//	             bumped by every registration), mapped_repositories (L of S: every repository that
+//	             may have a repo# item for this project)
+//	repo#        repository, project_id, services (L of S)
+//	push#        project_id, service_id, uri, pushed_at (N)
+//	env#         project_id, environment M {id, name}, release_id, deployment_id, deployed_at (N),
+//	             requested_by M, description, images M, pending (L of S; absent once settled),
+//	             locked_until (N; absent when unlocked)
+//	deploy#,     deployment_id, environment M, created_at (N), requested_by M, description,
+//	envdeploy#   project_id, release_id
+//
+// Deployment ids are ULIDs too, so both deployment lists are one Query on a key prefix,
+// newest first. Keeping a second item per deployment, rather than an index, makes the per-environment
+// list strongly consistent and costs one more write in a transaction that happens once per deploy.
+//
+// # Reads
+//
+// Every read is GetItem, Query or BatchGetItem; nothing scans. Reads of the state table and
+// GetItem on releases are strongly consistent; the releases index is eventually consistent (as
+// every global secondary index is), so a release may take a moment to appear in its project's list.
+//
+//	GetProject            GetItem projects/{project}
+//	ListProjects          Query pk=projects (every page)
+//	RepositoryServices    Query pk=repo#{repository} (every page)
+//	LatestImage           GetItem project#{project}/push#{service}
+//	GetRelease            GetItem releases/{release_id}, checked against project_id
+//	ListReleases          Query the index, project_id={project}, newest first
+//	DeployContext         one BatchGetItem of the project, the release and the environment state,
+//	                      repeated only for UnprocessedKeys
+//	ListDeployments       Query project#{project}, sk begins with deploy# or envdeploy#{env}#
+//	EnvironmentStates     Query project#{project}, sk begins with env#
+//
+// Pages: a list asks DynamoDB for limit+1 items (Query Limit) and returns limit of them; the extra
+// item only tells whether there is a next page, so the last page never carries a cursor and
+// listing the newest 20 reads at most 21 items whatever the table holds. A Query that stops
+// early at DynamoDB's 1 MB response limit is continued until limit+1 items or the end. The cursor
+// is the key of the page's last item as base64url JSON; it is checked before use (right
+// attributes, this project's partition, this list's key prefix), and anything else is Invalid.
+//
+// # Writes
+//
+// Every write is conditional, so concurrent pushes, deploys and registrations lose nothing:
+//
+//	CreateRelease       PutItem if attribute_not_exists(release_id); else Conflict
+//	RecordPush          PutItem if the record is absent, older, or the same push (same pushed_at
+//	                    and uri); else the push is reported as not applied
+//	RecordDeployment    one TransactWriteItems: update the release (list_append to deployments,
+//	                    SET last_date_deployed, if it exists in this project: else NotFound), put
+//	                    the env# item (if absent for a first deployment, else if its deployment_id
+//	                    is the one the change replaces: else Conflict), put deploy# and envdeploy#
+//	                    (if absent). A TransactionConflict is reported as Conflict too.
+//	SettleEnvironment   UpdateItem if deployment_id matches; else Conflict
+//	PutProject          GetItem the old registration, then one TransactWriteItems: put the project
+//	                    if its version is still the one read, put a repo# item per repository,
+//	                    delete the repo# items of repositories the project no longer claims. A
+//	                    registration that lost a race is read and applied again.
+//
+// A transaction takes at most 100 items. A project whose registration needs more (more than 99
+// repositories added or dropped) is written in several transactions: the first puts the project
+// with mapped_repositories covering both the old and the new repositories, each later one carries
+// a ConditionCheck that the project's version is still ours, and a last UpdateItem narrows
+// mapped_repositories once the stale items are gone. If that is interrupted, the error is returned
+// and the next registration of the project deletes whatever is stale, because mapped_repositories
+// never under-counts.
+//
+// # Errors
+//
+// Throttling (ProvisionedThroughputExceeded, ThrottlingException, RequestLimitExceeded...), server
+// faults and failed connections, once the SDK's retryer has given up, are Unavailable; so are
+// BatchGetItem keys that stay unprocessed. Other SDK errors are Internal and keep their cause for
+// the logs; callers see only shiplog's messages.
+//
+// # IAM
+//
+// Actions lists the IAM actions the store's calls need. TransactWriteItems is not an IAM action of
+// its own: each Put, Update, Delete and ConditionCheck in it needs dynamodb:PutItem, UpdateItem,
+// DeleteItem and ConditionCheckItem on its table. Querying the releases index needs dynamodb:Query
+// on the index's ARN (table/{releases}/index/project_id-release_id). CreateTables is for tests and
+// local stacks; the functions never call it.
+package awsdynamo

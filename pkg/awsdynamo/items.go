@@ -1,0 +1,286 @@
+package awsdynamo
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// Attribute names that code refers to. The domain types' JSON names are the attribute names of
+// their items, so the rest come from their struct tags.
+const (
+	attrReleaseID   = "release_id"
+	attrProjectID   = "project_id"
+	attrPK          = "pk"
+	attrSK          = "sk"
+	attrDeployments = "deployments"
+	attrLastDeploy  = "last_date_deployed"
+	attrDeployID    = "deployment_id"
+	attrPending     = "pending"
+	attrLocked      = "locked_until"
+	attrPushedAt    = "pushed_at"
+	attrURI         = "uri"
+	attrVersion     = "version"
+	attrMapped      = "mapped_repositories"
+)
+
+// Partition keys and sort-key prefixes of the state table (see the package comment).
+const (
+	projectsPK      = "projects"
+	projectPrefix   = "project#"
+	repoPrefix      = "repo#"
+	pushPrefix      = "push#"
+	envPrefix       = "env#"
+	deployPrefix    = "deploy#"
+	envDeployPrefix = "envdeploy#"
+)
+
+type item = map[string]types.AttributeValue
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: fmt.Sprint(n)}
+}
+
+func stateKey(pk, sk string) item { return item{attrPK: str(pk), attrSK: str(sk)} }
+
+func projectKey(projectID string) item { return stateKey(projectsPK, projectID) }
+
+func repoKey(repository, projectID string) item {
+	return stateKey(repoPrefix+repository, projectID)
+}
+
+func pushKey(projectID, serviceID string) item {
+	return stateKey(projectPrefix+projectID, pushPrefix+serviceID)
+}
+
+func envKey(projectID, environmentID string) item {
+	return stateKey(projectPrefix+projectID, envPrefix+environmentID)
+}
+
+func deploySK(deploymentID string) string { return deployPrefix + deploymentID }
+
+func envDeploySK(environmentID, deploymentID string) string {
+	return envDeployPrefix + environmentID + "#" + deploymentID
+}
+
+func releaseKey(releaseID string) item { return item{attrReleaseID: str(releaseID)} }
+
+func useJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
+
+func decodeJSONTags(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
+
+func marshal(v any) (item, error) {
+	m, err := attributevalue.MarshalMapWithOptions(v, useJSONTags)
+	if err != nil {
+		return nil, fmt.Errorf("encode item: %w", err)
+	}
+	return m, nil
+}
+
+func unmarshal(m item, v any) error {
+	if err := attributevalue.UnmarshalMapWithOptions(m, v, decodeJSONTags); err != nil {
+		return fmt.Errorf("decode item: %w", err)
+	}
+	return nil
+}
+
+// releaseItem encodes a release. deployments is always a list and images always a map, so that
+// list_append and readers never meet a NULL.
+func releaseItem(r shiplog.Release) (item, error) {
+	if r.Images == nil {
+		r.Images = map[string]string{}
+	}
+	if r.Deployments == nil {
+		r.Deployments = []shiplog.Deployment{}
+	}
+	return marshal(r)
+}
+
+func decodeRelease(m item) (shiplog.Release, error) {
+	var r shiplog.Release
+	if err := unmarshal(m, &r); err != nil {
+		return r, err
+	}
+	if r.Images == nil {
+		r.Images = map[string]string{}
+	}
+	if r.Deployments == nil {
+		r.Deployments = []shiplog.Deployment{}
+	}
+	return r, nil
+}
+
+func deploymentsList(d shiplog.Deployment) (types.AttributeValue, error) {
+	l, err := attributevalue.MarshalListWithOptions([]shiplog.Deployment{d}, useJSONTags)
+	if err != nil {
+		return nil, fmt.Errorf("encode deployment: %w", err)
+	}
+	return &types.AttributeValueMemberL{Value: l}, nil
+}
+
+func envStateItem(st shiplog.EnvironmentState) (item, error) {
+	if st.Images == nil {
+		st.Images = map[string]string{}
+	}
+	m, err := marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range envKey(st.ProjectID, st.Environment.ID) {
+		m[k] = v
+	}
+	return m, nil
+}
+
+func decodeEnvState(m item) (shiplog.EnvironmentState, error) {
+	var st shiplog.EnvironmentState
+	if err := unmarshal(m, &st); err != nil {
+		return st, err
+	}
+	if st.Images == nil {
+		st.Images = map[string]string{}
+	}
+	return st, nil
+}
+
+func deploymentItem(rec shiplog.DeploymentRecord, sk string) (item, error) {
+	m, err := marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	m[attrPK] = str(projectPrefix + rec.ProjectID)
+	m[attrSK] = str(sk)
+	return m, nil
+}
+
+func decodeDeployment(m item) (shiplog.DeploymentRecord, error) {
+	var rec shiplog.DeploymentRecord
+	err := unmarshal(m, &rec)
+	return rec, err
+}
+
+func pushItem(rec shiplog.ImageRecord) (item, error) {
+	m, err := marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range pushKey(rec.ProjectID, rec.ServiceID) {
+		m[k] = v
+	}
+	return m, nil
+}
+
+// projectRecord is the stored form of a registered project.
+type projectRecord struct {
+	ID                 string                    `json:"project_id"`
+	Name               string                    `json:"name"`
+	Environments       []shiplog.Environment     `json:"environments"`
+	ImageRepositories  []shiplog.ImageRepository `json:"image_repositories"`
+	TagDeployedImages  bool                      `json:"tag_deployed_images"`
+	Manifest           string                    `json:"manifest"`
+	Version            int64                     `json:"version"`
+	MappedRepositories []string                  `json:"mapped_repositories"`
+}
+
+func projectItem(p shiplog.Project, version int64, mapped []string) (item, error) {
+	rec := projectRecord{
+		ID:                 p.ID,
+		Name:               p.Name,
+		Environments:       p.Environments,
+		ImageRepositories:  p.ImageRepositories,
+		TagDeployedImages:  p.TagDeployedImages,
+		Manifest:           string(p.Manifest),
+		Version:            version,
+		MappedRepositories: mapped,
+	}
+	if rec.Environments == nil {
+		rec.Environments = []shiplog.Environment{}
+	}
+	if rec.ImageRepositories == nil {
+		rec.ImageRepositories = []shiplog.ImageRepository{}
+	}
+	if rec.MappedRepositories == nil {
+		rec.MappedRepositories = []string{}
+	}
+	m, err := marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range projectKey(p.ID) {
+		m[k] = v
+	}
+	return m, nil
+}
+
+func decodeProject(m item) (shiplog.Project, projectRecord, error) {
+	var rec projectRecord
+	if err := unmarshal(m, &rec); err != nil {
+		return shiplog.Project{}, rec, err
+	}
+	p := shiplog.Project{
+		ID:                rec.ID,
+		Name:              rec.Name,
+		Environments:      rec.Environments,
+		ImageRepositories: rec.ImageRepositories,
+		TagDeployedImages: rec.TagDeployedImages,
+	}
+	if rec.Manifest != "" {
+		p.Manifest = json.RawMessage(rec.Manifest)
+	}
+	return p, rec, nil
+}
+
+// repoMapping is the stored form of "this repository feeds these services of this project".
+type repoMapping struct {
+	Repository string   `json:"repository"`
+	ProjectID  string   `json:"project_id"`
+	Services   []string `json:"services"`
+}
+
+// repoMappings returns the repo# items a project needs, by repository. A repository listed twice
+// feeds the union of its services.
+func repoMappings(p shiplog.Project) map[string]repoMapping {
+	out := map[string]repoMapping{}
+	for _, r := range p.ImageRepositories {
+		m := out[r.ID]
+		m.Repository, m.ProjectID = r.ID, p.ID
+		m.Services = append(m.Services, r.Services...)
+		out[r.ID] = m
+	}
+	for id, m := range out {
+		m.Services = sortedUnique(m.Services)
+		out[id] = m
+	}
+	return out
+}
+
+func repoMappingItem(m repoMapping) (item, error) {
+	it, err := marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range repoKey(m.Repository, m.ProjectID) {
+		it[k] = v
+	}
+	return it, nil
+}
+
+func sortedUnique(ss []string) []string {
+	out := make([]string, 0, len(ss))
+	seen := map[string]bool{}
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

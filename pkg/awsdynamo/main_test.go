@@ -1,0 +1,72 @@
+package awsdynamo
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/shiplog/shiplog/pkg/localaws"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/shiplogtest"
+)
+
+func TestMain(m *testing.M) { localaws.Main(m) }
+
+// backend is a DynamoDB implementation the tests run against.
+type backend struct {
+	name string
+	cfg  aws.Config
+	// maxTransact is the most items the backend takes in one TransactWriteItems.
+	maxTransact int
+	// emulate is set for dynalite, which has no TransactWriteItems (see dynalite_test.go).
+	emulate bool
+}
+
+func backends(t *testing.T) []backend {
+	t.Helper()
+	ctx := context.Background()
+	return []backend{
+		// moto still enforces the original limit of 25 items per transaction.
+		{name: "moto", cfg: localaws.SharedMoto(t).Config(ctx), maxTransact: 25},
+		{name: "dynalite", cfg: localaws.SharedDynalite(t).Config(ctx), maxTransact: maxTransactItems, emulate: true},
+	}
+}
+
+// testStore is a Store on fresh tables of a backend, with the client that built them.
+type testStore struct {
+	*Store
+	admin *dynamodb.Client // no middleware of the test's: for seeding and raw reads
+}
+
+// newStore creates fresh tables (unique names: cheaper than resetting a shared server) and a
+// Store on them whose client carries extra middleware, if any.
+func (b backend) newStore(t *testing.T, extra ...func(*middleware.Stack) error) testStore {
+	t.Helper()
+	admin := dynamodb.NewFromConfig(b.cfg)
+	releases, state := localaws.UniqueName("releases"), localaws.UniqueName("state")
+	if err := CreateTables(t.Context(), admin, releases, state); err != nil {
+		t.Fatalf("CreateTables on %s: %v", b.name, err)
+	}
+	client := dynamodb.NewFromConfig(b.cfg, func(o *dynamodb.Options) {
+		if b.emulate {
+			o.APIOptions = append(o.APIOptions, newTxEmulator(admin).addTo)
+		}
+		o.APIOptions = append(o.APIOptions, extra...)
+	})
+	s := New(client, releases, state)
+	s.maxTransact = b.maxTransact
+	return testStore{Store: s, admin: admin}
+}
+
+func TestReleaseStore(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			shiplogtest.RunReleaseStoreTests(t, func(t *testing.T) shiplog.ReleaseStore {
+				return b.newStore(t).Store
+			})
+		})
+	}
+}

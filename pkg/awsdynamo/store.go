@@ -1,0 +1,699 @@
+package awsdynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// Actions lists the IAM actions that the Store's calls need, and no others (see the package
+// comment: TransactWriteItems is authorized per item, BatchGetItem and Query as themselves).
+var Actions = []string{
+	"dynamodb:BatchGetItem",
+	"dynamodb:ConditionCheckItem",
+	"dynamodb:DeleteItem",
+	"dynamodb:GetItem",
+	"dynamodb:PutItem",
+	"dynamodb:Query",
+	"dynamodb:UpdateItem",
+}
+
+// maxTransactItems is DynamoDB's limit on the items of one TransactWriteItems.
+const maxTransactItems = 100
+
+// Store is a shiplog.ReleaseStore on two DynamoDB tables. It is safe for concurrent use.
+type Store struct {
+	client   *dynamodb.Client
+	releases string
+	state    string
+	// maxTransact bounds the items of one TransactWriteItems: DynamoDB's limit, lowered in tests
+	// for moto, which still enforces the old limit of 25.
+	maxTransact int
+}
+
+var _ shiplog.ReleaseStore = (*Store)(nil)
+
+// New returns a Store on the releases table and the state table, which must be distinct tables
+// created as TableDefinitions describes them.
+func New(client *dynamodb.Client, releasesTable, stateTable string) *Store {
+	return &Store{client: client, releases: releasesTable, state: stateTable, maxTransact: maxTransactItems}
+}
+
+// errRaced says that another registration of the project was written between our read and our
+// write; PutProject reads again and retries.
+var errRaced = errors.New("another registration changed the project since it was read")
+
+const registerAttempts = 5
+
+// PutProject registers a project, or replaces its registration, with its repo# items.
+func (s *Store) PutProject(ctx context.Context, p shiplog.Project) error {
+	for attempt := 1; ; attempt++ {
+		err := s.putProject(ctx, p)
+		if !errors.Is(err, errRaced) {
+			return err
+		}
+		if attempt == registerAttempts {
+			return shiplog.Wrap(shiplog.Conflict, err, "project %s is being registered concurrently; retry", p.ID)
+		}
+	}
+}
+
+func (s *Store) putProject(ctx context.Context, p shiplog.Project) error {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.state, Key: projectKey(p.ID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return failed(err, "read project %s", p.ID)
+	}
+	var version int64
+	var oldMapped []string
+	if out.Item != nil {
+		_, rec, err := decodeProject(out.Item)
+		if err != nil {
+			return fmt.Errorf("read project %s: %w", p.ID, err)
+		}
+		version, oldMapped = rec.Version, rec.MappedRepositories
+	}
+
+	mappings := repoMappings(p)
+	repos := make([]string, 0, len(mappings))
+	for r := range mappings {
+		repos = append(repos, r)
+	}
+	sort.Strings(repos)
+	var stale []string
+	for _, r := range oldMapped {
+		if _, ok := mappings[r]; !ok {
+			stale = append(stale, r)
+		}
+	}
+	stale = sortedUnique(stale)
+
+	// Deletes go first, so that a registration split over several transactions clears stale
+	// mappings as early as it can.
+	ops := make([]types.TransactWriteItem, 0, len(stale)+len(repos))
+	for _, r := range stale {
+		ops = append(ops, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.state, Key: repoKey(r, p.ID)}})
+	}
+	for _, r := range repos {
+		it, err := repoMappingItem(mappings[r])
+		if err != nil {
+			return err
+		}
+		ops = append(ops, types.TransactWriteItem{Put: &types.Put{TableName: &s.state, Item: it}})
+	}
+
+	single := 1+len(ops) <= s.maxTransact
+	mapped := repos
+	if !single {
+		// Until the last step, the project claims old and new repositories alike, so that an
+		// interrupted registration leaves no repo# item that the next one would not clean up.
+		mapped = sortedUnique(append(append([]string{}, repos...), stale...))
+	}
+	pit, err := projectItem(p, version+1, mapped)
+	if err != nil {
+		return err
+	}
+	put := &types.Put{TableName: &s.state, Item: pit}
+	if version == 0 {
+		put.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		put.ExpressionAttributeNames = map[string]string{"#pk": attrPK}
+	} else {
+		put.ConditionExpression = aws.String("#v = :v")
+		put.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
+		put.ExpressionAttributeValues = item{":v": num(version)}
+	}
+
+	what := fmt.Sprintf("register project %s", p.ID)
+	chunk := s.maxTransact - 1
+	end := min(chunk, len(ops))
+	if err := s.registerTransaction(ctx, what, types.TransactWriteItem{Put: put}, ops[:end]); err != nil {
+		return err
+	}
+	if single {
+		return nil
+	}
+	ours := func() (string, map[string]string, item) {
+		return "#v = :v", map[string]string{"#v": attrVersion}, item{":v": num(version + 1)}
+	}
+	for start := end; start < len(ops); start += chunk {
+		cond, names, values := ours()
+		check := &types.ConditionCheck{
+			TableName: &s.state, Key: projectKey(p.ID),
+			ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		}
+		if err := s.registerTransaction(ctx, what, types.TransactWriteItem{ConditionCheck: check}, ops[start:min(start+chunk, len(ops))]); err != nil {
+			return err
+		}
+	}
+	cond, names, values := ours()
+	names["#m"] = attrMapped
+	list, err := stringList(repos)
+	if err != nil {
+		return err
+	}
+	values[":m"] = list
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.state, Key: projectKey(p.ID),
+		UpdateExpression:    aws.String("SET #m = :m"),
+		ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	})
+	if conditionFailed(err) {
+		return errRaced
+	}
+	if err != nil {
+		return failed(err, "%s", what)
+	}
+	return nil
+}
+
+// registerTransaction writes guard (the project's version check) and ops in one transaction.
+func (s *Store) registerTransaction(ctx context.Context, what string, guard types.TransactWriteItem, ops []types.TransactWriteItem) error {
+	items := append([]types.TransactWriteItem{guard}, ops...)
+	_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	if codes, ok := cancellation(err); ok {
+		for i, code := range codes {
+			if (i == 0 && code == reasonConditionFailed) || code == reasonTransactConflict {
+				return errRaced
+			}
+		}
+	}
+	return transactionFailure(err, what, func(int) error { return nil })
+}
+
+func stringList(ss []string) (types.AttributeValue, error) {
+	l := make([]types.AttributeValue, len(ss))
+	for i, s := range ss {
+		l[i] = str(s)
+	}
+	return &types.AttributeValueMemberL{Value: l}, nil
+}
+
+// GetProject returns a registered project.
+func (s *Store) GetProject(ctx context.Context, id string) (shiplog.Project, error) {
+	if id == "" {
+		return shiplog.Project{}, notRegistered(id)
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.state, Key: projectKey(id), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return shiplog.Project{}, failed(err, "read project %s", id)
+	}
+	if out.Item == nil {
+		return shiplog.Project{}, notRegistered(id)
+	}
+	p, _, err := decodeProject(out.Item)
+	if err != nil {
+		return shiplog.Project{}, fmt.Errorf("read project %s: %w", id, err)
+	}
+	return p, nil
+}
+
+func notRegistered(id string) error {
+	return shiplog.Errorf(shiplog.NotFound, "project %q is not registered", id)
+}
+
+// ListProjects returns every registered project, sorted by id (the sort key's order).
+func (s *Store) ListProjects(ctx context.Context) ([]shiplog.Project, error) {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.state,
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+		ExpressionAttributeValues: item{":pk": str(projectsPK)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, failed(err, "list projects")
+	}
+	out := make([]shiplog.Project, 0, len(items))
+	for _, it := range items {
+		p, _, err := decodeProject(it)
+		if err != nil {
+			return nil, fmt.Errorf("list projects: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// RepositoryServices returns the services that a repository feeds, in every project.
+func (s *Store) RepositoryServices(ctx context.Context, repository string) ([]shiplog.ServiceRef, error) {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.state,
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+		ExpressionAttributeValues: item{":pk": str(repoPrefix + repository)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, failed(err, "read services of repository %s", repository)
+	}
+	refs := []shiplog.ServiceRef{}
+	for _, it := range items {
+		var m repoMapping
+		if err := unmarshal(it, &m); err != nil {
+			return nil, fmt.Errorf("read services of repository %s: %w", repository, err)
+		}
+		for _, svc := range m.Services {
+			refs = append(refs, shiplog.ServiceRef{ProjectID: m.ProjectID, ServiceID: svc})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].ProjectID != refs[j].ProjectID {
+			return refs[i].ProjectID < refs[j].ProjectID
+		}
+		return refs[i].ServiceID < refs[j].ServiceID
+	})
+	return refs, nil
+}
+
+// RecordPush stores rec unless a newer push, or another image pushed at the same second, is
+// recorded; the condition makes that decision inside DynamoDB, so racing pushes cannot both win.
+func (s *Store) RecordPush(ctx context.Context, rec shiplog.ImageRecord) (bool, error) {
+	it, err := pushItem(rec)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.state,
+		Item:                it,
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #t < :t OR (#t = :t AND #u = :u)"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": attrPK, "#t": attrPushedAt, "#u": attrURI,
+		},
+		ExpressionAttributeValues: item{":t": num(rec.PushedAt), ":u": str(rec.URI)},
+	})
+	if conditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, failed(err, "record push of %s for %s/%s", rec.URI, rec.ProjectID, rec.ServiceID)
+	}
+	return true, nil
+}
+
+// LatestImage returns the newest push recorded for a service.
+func (s *Store) LatestImage(ctx context.Context, projectID, serviceID string) (shiplog.ImageRecord, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.state, Key: pushKey(projectID, serviceID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return shiplog.ImageRecord{}, failed(err, "read push record of %s/%s", projectID, serviceID)
+	}
+	if out.Item == nil {
+		return shiplog.ImageRecord{}, shiplog.Errorf(shiplog.NotFound, "no image has been pushed for service %s of project %s", serviceID, projectID)
+	}
+	var rec shiplog.ImageRecord
+	if err := unmarshal(out.Item, &rec); err != nil {
+		return rec, fmt.Errorf("read push record of %s/%s: %w", projectID, serviceID, err)
+	}
+	return rec, nil
+}
+
+// CreateRelease stores a new release, only if its id is new.
+func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release) error {
+	it, err := releaseItem(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &s.releases,
+		Item:                     it,
+		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
+		ExpressionAttributeNames: map[string]string{"#id": attrReleaseID},
+	})
+	if conditionFailed(err) {
+		return shiplog.Wrap(shiplog.Conflict, err, "release %s already exists", r.ID)
+	}
+	if err != nil {
+		return failed(err, "put release %s", r.ID)
+	}
+	return nil
+}
+
+func noRelease(projectID, releaseID string) error {
+	return shiplog.Errorf(shiplog.NotFound, "project %s has no release %q", projectID, releaseID)
+}
+
+// GetRelease returns a project's release.
+func (s *Store) GetRelease(ctx context.Context, projectID, releaseID string) (shiplog.Release, error) {
+	if releaseID == "" {
+		return shiplog.Release{}, noRelease(projectID, releaseID)
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.releases, Key: releaseKey(releaseID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return shiplog.Release{}, failed(err, "read release %s", releaseID)
+	}
+	if out.Item == nil {
+		return shiplog.Release{}, noRelease(projectID, releaseID)
+	}
+	r, err := decodeRelease(out.Item)
+	if err != nil {
+		return r, fmt.Errorf("read release %s: %w", releaseID, err)
+	}
+	if r.ProjectID != projectID {
+		return shiplog.Release{}, noRelease(projectID, releaseID)
+	}
+	return r, nil
+}
+
+// The key attributes of a page's last item, which a cursor holds.
+var (
+	releaseCursorKeys = []string{attrProjectID, attrReleaseID}
+	stateCursorKeys   = []string{attrPK, attrSK}
+)
+
+// ListReleases returns a page of a project's releases, newest first, from the index.
+func (s *Store) ListReleases(ctx context.Context, projectID string, page shiplog.PageRequest) (shiplog.Page[shiplog.Release], error) {
+	start, err := decodeCursor(page.Cursor, releaseCursorKeys, func(k map[string]string) bool {
+		return k[attrProjectID] == projectID
+	})
+	if err != nil {
+		return shiplog.Page[shiplog.Release]{}, err
+	}
+	items, next, err := s.queryPage(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.releases,
+		IndexName:                 aws.String(ReleasesIndex),
+		KeyConditionExpression:    aws.String("#p = :p"),
+		ExpressionAttributeNames:  map[string]string{"#p": attrProjectID},
+		ExpressionAttributeValues: item{":p": str(projectID)},
+		ScanIndexForward:          aws.Bool(false),
+		ExclusiveStartKey:         start,
+	}, pageLimit(page.Limit), releaseCursorKeys)
+	if err != nil {
+		return shiplog.Page[shiplog.Release]{}, failed(err, "list releases of %s", projectID)
+	}
+	out := shiplog.Page[shiplog.Release]{Items: make([]shiplog.Release, 0, len(items)), NextCursor: next}
+	for _, it := range items {
+		r, err := decodeRelease(it)
+		if err != nil {
+			return shiplog.Page[shiplog.Release]{}, fmt.Errorf("list releases of %s: %w", projectID, err)
+		}
+		out.Items = append(out.Items, r)
+	}
+	return out, nil
+}
+
+// DeployContext reads the project, the release and the environment's state with one
+// BatchGetItem (and more only for keys DynamoDB leaves unprocessed).
+func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (shiplog.DeployContext, error) {
+	if projectID == "" {
+		return shiplog.DeployContext{}, notRegistered(projectID)
+	}
+	if releaseID == "" {
+		return shiplog.DeployContext{}, noRelease(projectID, releaseID)
+	}
+	got, err := s.batchGet(ctx, map[string]types.KeysAndAttributes{
+		s.releases: {Keys: []item{releaseKey(releaseID)}, ConsistentRead: aws.Bool(true)},
+		s.state:    {Keys: []item{projectKey(projectID), envKey(projectID, environmentID)}, ConsistentRead: aws.Bool(true)},
+	})
+	if err != nil {
+		return shiplog.DeployContext{}, fmt.Errorf("read deploy context of release %s: %w", releaseID, err)
+	}
+	var projectIt, envIt item
+	for _, it := range got[s.state] {
+		if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok && pk.Value == projectsPK {
+			projectIt = it
+		} else {
+			envIt = it
+		}
+	}
+	if projectIt == nil {
+		return shiplog.DeployContext{}, notRegistered(projectID)
+	}
+	var dc shiplog.DeployContext
+	if dc.Project, _, err = decodeProject(projectIt); err != nil {
+		return dc, fmt.Errorf("read project %s: %w", projectID, err)
+	}
+	if len(got[s.releases]) == 0 {
+		return shiplog.DeployContext{}, noRelease(projectID, releaseID)
+	}
+	if dc.Release, err = decodeRelease(got[s.releases][0]); err != nil {
+		return dc, fmt.Errorf("read release %s: %w", releaseID, err)
+	}
+	if dc.Release.ProjectID != projectID {
+		return shiplog.DeployContext{}, noRelease(projectID, releaseID)
+	}
+	if envIt != nil {
+		st, err := decodeEnvState(envIt)
+		if err != nil {
+			return dc, fmt.Errorf("read state of %s/%s: %w", projectID, environmentID, err)
+		}
+		dc.Current = &st
+	}
+	return dc, nil
+}
+
+// unprocessedRounds bounds how often batchGet asks again for keys DynamoDB left unprocessed
+// (it does so when throttled); the waits add up to about 6 seconds.
+const unprocessedRounds = 8
+
+func (s *Store) batchGet(ctx context.Context, req map[string]types.KeysAndAttributes) (map[string][]item, error) {
+	got := map[string][]item{}
+	delay := 50 * time.Millisecond
+	for round := 0; len(req) > 0; round++ {
+		if round > 0 {
+			if round > unprocessedRounds {
+				return nil, shiplog.Errorf(shiplog.Unavailable, "DynamoDB is throttling reads; retry later")
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+			delay = min(2*delay, 2*time.Second)
+		}
+		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return nil, failed(err, "batch read")
+		}
+		for table, items := range out.Responses {
+			got[table] = append(got[table], items...)
+		}
+		req = out.UnprocessedKeys
+	}
+	return got, nil
+}
+
+// RecordDeployment applies a deployment in one TransactWriteItems, so it is recorded whole or not
+// at all.
+func (s *Store) RecordDeployment(ctx context.Context, c shiplog.DeploymentChange) error {
+	projectID, envID, d := c.State.ProjectID, c.State.Environment.ID, c.Deployment
+	what := fmt.Sprintf("record deployment %s of release %s to %s/%s", d.ID, c.ReleaseID, projectID, envID)
+	if c.ReleaseID == "" {
+		return noRelease(projectID, c.ReleaseID)
+	}
+	appended, err := deploymentsList(d)
+	if err != nil {
+		return err
+	}
+	update := &types.Update{
+		TableName:           &s.releases,
+		Key:                 releaseKey(c.ReleaseID),
+		UpdateExpression:    aws.String("SET #d = list_append(if_not_exists(#d, :none), :d), #l = :l"),
+		ConditionExpression: aws.String("attribute_exists(#id) AND #p = :p"),
+		ExpressionAttributeNames: map[string]string{
+			"#d": attrDeployments, "#l": attrLastDeploy, "#id": attrReleaseID, "#p": attrProjectID,
+		},
+		ExpressionAttributeValues: item{
+			":none": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+			":d":    appended,
+			":l":    num(d.CreatedAt),
+			":p":    str(projectID),
+		},
+	}
+	stateIt, err := envStateItem(c.State)
+	if err != nil {
+		return err
+	}
+	state := &types.Put{TableName: &s.state, Item: stateIt}
+	if c.PreviousDeploymentID == "" {
+		state.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		state.ExpressionAttributeNames = map[string]string{"#pk": attrPK}
+	} else {
+		state.ConditionExpression = aws.String("#dep = :prev")
+		state.ExpressionAttributeNames = map[string]string{"#dep": attrDeployID}
+		state.ExpressionAttributeValues = item{":prev": str(c.PreviousDeploymentID)}
+	}
+	rec := shiplog.DeploymentRecord{Deployment: d, ProjectID: projectID, ReleaseID: c.ReleaseID}
+	items := []types.TransactWriteItem{{Update: update}, {Put: state}}
+	for _, sk := range []string{deploySK(d.ID), envDeploySK(envID, d.ID)} {
+		it, err := deploymentItem(rec, sk)
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: &s.state, Item: it,
+			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		}})
+	}
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	return transactionFailure(err, what, func(i int) error {
+		switch i {
+		case 0:
+			return shiplog.Wrap(shiplog.NotFound, err, "project %s has no release %q", projectID, c.ReleaseID)
+		case 1:
+			if c.PreviousDeploymentID == "" {
+				return shiplog.Wrap(shiplog.Conflict, err, "environment %s of %s was deployed to meanwhile", envID, projectID)
+			}
+			return shiplog.Wrap(shiplog.Conflict, err, "environment %s of %s is no longer at deployment %s", envID, projectID, c.PreviousDeploymentID)
+		default:
+			return shiplog.Wrap(shiplog.Conflict, err, "deployment %s is already recorded", d.ID)
+		}
+	})
+}
+
+// SettleEnvironment records that the environment's deployment wrote its parameters.
+func (s *Store) SettleEnvironment(ctx context.Context, projectID, environmentID, deploymentID string, pending []string) error {
+	in := &dynamodb.UpdateItemInput{
+		TableName:                &s.state,
+		Key:                      envKey(projectID, environmentID),
+		UpdateExpression:         aws.String("REMOVE #lock, #pend"),
+		ConditionExpression:      aws.String("#dep = :dep"),
+		ExpressionAttributeNames: map[string]string{"#lock": attrLocked, "#pend": attrPending, "#dep": attrDeployID},
+		ExpressionAttributeValues: item{
+			":dep": str(deploymentID),
+		},
+	}
+	if len(pending) > 0 {
+		in.UpdateExpression = aws.String("SET #pend = :pend REMOVE #lock")
+		in.ExpressionAttributeValues[":pend"], _ = stringList(pending)
+	}
+	_, err := s.client.UpdateItem(ctx, in)
+	if conditionFailed(err) {
+		return shiplog.Wrap(shiplog.Conflict, err, "environment %s of %s is not at deployment %s", environmentID, projectID, deploymentID)
+	}
+	if err != nil {
+		return failed(err, "settle deployment %s in %s/%s", deploymentID, projectID, environmentID)
+	}
+	return nil
+}
+
+// ListDeployments returns a page of a project's deployments, or one environment's, newest first.
+func (s *Store) ListDeployments(ctx context.Context, projectID, environmentID string, page shiplog.PageRequest) (shiplog.Page[shiplog.DeploymentRecord], error) {
+	pk := projectPrefix + projectID
+	prefix := deployPrefix
+	if environmentID != "" {
+		prefix = envDeployPrefix + environmentID + "#"
+	}
+	start, err := decodeCursor(page.Cursor, stateCursorKeys, func(k map[string]string) bool {
+		return k[attrPK] == pk && idAfter(k[attrSK], prefix)
+	})
+	if err != nil {
+		return shiplog.Page[shiplog.DeploymentRecord]{}, err
+	}
+	items, next, err := s.queryPage(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.state,
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ExpressionAttributeValues: item{":pk": str(pk), ":prefix": str(prefix)},
+		ScanIndexForward:          aws.Bool(false),
+		ConsistentRead:            aws.Bool(true),
+		ExclusiveStartKey:         start,
+	}, pageLimit(page.Limit), stateCursorKeys)
+	if err != nil {
+		return shiplog.Page[shiplog.DeploymentRecord]{}, failed(err, "list deployments of %s", projectID)
+	}
+	out := shiplog.Page[shiplog.DeploymentRecord]{Items: make([]shiplog.DeploymentRecord, 0, len(items)), NextCursor: next}
+	for _, it := range items {
+		rec, err := decodeDeployment(it)
+		if err != nil {
+			return shiplog.Page[shiplog.DeploymentRecord]{}, fmt.Errorf("list deployments of %s: %w", projectID, err)
+		}
+		out.Items = append(out.Items, rec)
+	}
+	return out, nil
+}
+
+// EnvironmentStates returns the state of each environment of the project ever deployed to.
+func (s *Store) EnvironmentStates(ctx context.Context, projectID string) ([]shiplog.EnvironmentState, error) {
+	items, err := s.queryAll(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.state,
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ExpressionAttributeValues: item{":pk": str(projectPrefix + projectID), ":prefix": str(envPrefix)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, failed(err, "read environments of %s", projectID)
+	}
+	out := make([]shiplog.EnvironmentState, 0, len(items))
+	for _, it := range items {
+		st, err := decodeEnvState(it)
+		if err != nil {
+			return nil, fmt.Errorf("read environments of %s: %w", projectID, err)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// pageLimit applies the domain's bounds to a store-level request (the service has checked them).
+func pageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return shiplog.DefaultPageLimit
+	case limit > shiplog.MaxPageLimit:
+		return shiplog.MaxPageLimit
+	}
+	return limit
+}
+
+// queryPage reads up to limit items and tells whether more follow by asking for limit+1: the
+// extra item is read, not returned, and the cursor is the key of the last item returned. It goes
+// on past a response that DynamoDB cut short at 1 MB.
+func (s *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, limit int, keys []string) ([]item, string, error) {
+	var items []item
+	for {
+		in.Limit = aws.Int32(int32(limit + 1 - len(items)))
+		out, err := s.client.Query(ctx, in)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, out.Items...)
+		if len(items) > limit || out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if len(items) <= limit {
+		return items, "", nil
+	}
+	items = items[:limit]
+	cursor, err := encodeCursor(items[limit-1], keys)
+	return items, cursor, err
+}
+
+// queryAll reads every page of a Query.
+func (s *Store) queryAll(ctx context.Context, in *dynamodb.QueryInput) ([]item, error) {
+	var items []item
+	pages := dynamodb.NewQueryPaginator(s.client, in)
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, out.Items...)
+	}
+	return items, nil
+}

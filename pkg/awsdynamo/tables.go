@@ -1,0 +1,78 @@
+package awsdynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// ReleasesIndex is the releases table's global secondary index that lists a project's releases.
+const ReleasesIndex = "project_id-release_id"
+
+// TableDefinitions returns the releases table and the state table as CreateTable requests. It is
+// the one definition of their keys and indexes: tests create tables from it, and template.yaml is
+// checked against it.
+func TableDefinitions(releasesTable, stateTable string) []*dynamodb.CreateTableInput {
+	return []*dynamodb.CreateTableInput{
+		{
+			TableName:   aws.String(releasesTable),
+			BillingMode: types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{
+				{AttributeName: aws.String(attrReleaseID), AttributeType: types.ScalarAttributeTypeS},
+				{AttributeName: aws.String(attrProjectID), AttributeType: types.ScalarAttributeTypeS},
+			},
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrReleaseID), KeyType: types.KeyTypeHash},
+			},
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+				IndexName: aws.String(ReleasesIndex),
+				KeySchema: []types.KeySchemaElement{
+					{AttributeName: aws.String(attrProjectID), KeyType: types.KeyTypeHash},
+					{AttributeName: aws.String(attrReleaseID), KeyType: types.KeyTypeRange},
+				},
+				Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			}},
+		},
+		{
+			TableName:   aws.String(stateTable),
+			BillingMode: types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{
+				{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS},
+				{AttributeName: aws.String(attrSK), AttributeType: types.ScalarAttributeTypeS},
+			},
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
+			},
+		},
+	}
+}
+
+// CreateTables creates both tables, unless they exist, and waits until they are ACTIVE. It is for
+// tests and local stacks; deployed stacks get their tables from template.yaml.
+func CreateTables(ctx context.Context, client *dynamodb.Client, releasesTable, stateTable string) error {
+	defs := TableDefinitions(releasesTable, stateTable)
+	for _, def := range defs {
+		_, err := client.CreateTable(ctx, def)
+		var inUse *types.ResourceInUseException
+		if err != nil && !errors.As(err, &inUse) {
+			return fmt.Errorf("create table %s: %w", aws.ToString(def.TableName), err)
+		}
+	}
+	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = 2 * time.Second
+	})
+	for _, def := range defs {
+		in := &dynamodb.DescribeTableInput{TableName: def.TableName}
+		if err := waiter.Wait(ctx, in, 5*time.Minute); err != nil {
+			return fmt.Errorf("wait for table %s: %w", aws.ToString(def.TableName), err)
+		}
+	}
+	return nil
+}
