@@ -1,0 +1,150 @@
+// Command shiplog runs shiplog's local stack: the HTTP API and the Lambda Invoke API of the
+// ecr-push, create-release and deploy functions, on an embedded store, with no AWS account.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+const usage = `shiplog: release and deployment tracking for container services.
+
+Usage:
+  shiplog serve [--addr 127.0.0.1:8080] [--data .shiplog/shiplog.db] [--manifest FILE]
+
+serve runs the local stack: the HTTP API (/projects/...) and the Lambda Invoke API
+(/2015-03-31/functions/{ecr-push,create-release,deploy}/invocations) on an embedded store.
+`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "shiplog:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return errors.New("no command given")
+		}
+		return nil
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	data := fs.String("data", filepath.Join(".shiplog", "shiplog.db"), "the embedded store's file")
+	manifest := fs.String("manifest", "", "a .wellcome_project file whose projects are registered at start")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	store, err := bolt.Open(*data)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	svc := shiplog.NewService(store, store, nil, log)
+
+	if *manifest != "" {
+		b, err := os.ReadFile(*manifest)
+		if err != nil {
+			return fmt.Errorf("read manifest: %w", err)
+		}
+		projects, err := svc.RegisterManifest(ctx, b)
+		if err != nil {
+			return fmt.Errorf("register %s: %s", *manifest, shiplog.MessageOf(err))
+		}
+		for _, p := range projects {
+			log.Info("project registered", "project", p.ID)
+		}
+	}
+
+	functions := map[string]lambda.Handler{}
+	for name, fn := range awslambda.Functions(svc, log) {
+		functions[name] = fn
+	}
+	invoke := awslambda.InvokeAPI(functions)
+	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, log), osUser())
+	// Dispatch by prefix rather than with a ServeMux, which would redirect unclean paths such as
+	// /projects/p/images/.. to another resource instead of letting the API refuse them.
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") {
+			invoke.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("shiplog serving", "addr", ln.Addr().String(), "data", *data)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	log.Info("shiplog stopped")
+	return nil
+}
+
+// osUser is who the local API's callers are when they send no X-Shiplog-User header.
+func osUser() shiplog.Person {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name := u.Name
+		if name == "" {
+			name = u.Username
+		}
+		return shiplog.Person{ID: u.Username, Name: name}
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return shiplog.Person{ID: u, Name: u}
+	}
+	return shiplog.AnonymousPerson
+}

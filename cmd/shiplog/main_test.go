@@ -1,0 +1,458 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// These tests build the real shiplog binary, start the local stack on a free port, and drive it
+// as a newcomer would: the HTTP API with net/http (curl's part) and the Lambda Invoke API with the
+// real aws CLI.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "shiplog-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "shiplog")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build shiplog: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type stack struct {
+	t    *testing.T
+	url  string
+	data string
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startStack(t *testing.T, data string, args ...string) *stack {
+	t.Helper()
+	addr := freeAddr(t)
+	s := &stack{t: t, url: "http://" + addr, data: data, logs: &bytes.Buffer{}}
+	s.cmd = exec.Command(binary, append([]string{"serve", "--addr", addr, "--data", data}, args...)...)
+	s.cmd.Stderr = s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.stop() })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get(s.url + "/projects")
+		if err == nil {
+			res.Body.Close()
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("local stack did not answer on %s: %v\nlogs:\n%s", addr, err, s.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *stack) stop() {
+	if s.cmd == nil || s.cmd.Process == nil || s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.t.Errorf("shiplog serve exited with %v\nlogs:\n%s", err, s.logs)
+		}
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		s.t.Errorf("shiplog serve did not stop on SIGINT")
+	}
+}
+
+// call sends an HTTP API request and decodes the JSON answer into out (if not nil).
+func (s *stack) call(method, path, user string, body any, out any) int {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if user != "" {
+		req.Header.Set("X-Shiplog-User", user)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatalf("%s %s: answer is not JSON: %v: %s", method, path, err, raw)
+		}
+	}
+	return res.StatusCode
+}
+
+// invoke runs `aws lambda invoke` against the local stack and returns the CLI's own output (which
+// carries FunctionError) and the function's response.
+func (s *stack) invoke(function string, payload []byte) (cli map[string]any, response map[string]any) {
+	s.t.Helper()
+	dir := s.t.TempDir()
+	in, out := filepath.Join(dir, "payload.json"), filepath.Join(dir, "out.json")
+	if err := os.WriteFile(in, payload, 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(awsCLI(s.t), "lambda", "invoke", "--endpoint-url", s.url,
+		"--function-name", function, "--payload", "fileb://"+in, out)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION=eu-west-1", "AWS_PAGER=",
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
+	stdout, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		s.t.Fatalf("aws lambda invoke %s: %v\n%s%s", function, err, stdout, stderr)
+	}
+	if err := json.Unmarshal(stdout, &cli); err != nil {
+		s.t.Fatalf("aws CLI output is not JSON: %s", stdout)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &response); err != nil {
+		s.t.Fatalf("%s response is not a JSON object: %s", function, b)
+	}
+	return cli, response
+}
+
+func awsCLI(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("aws"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/root/.pyenv/shims/aws"); err == nil {
+		return "/root/.pyenv/shims/aws"
+	}
+	t.Fatal("the aws CLI is not installed: these tests drive the local stack with it (pip install awscli, or apt-get install awscli)")
+	return ""
+}
+
+func testdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// pushEvent is the sample tagged push, for another repository and digest.
+func pushEvent(t *testing.T, repository, digest, at string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(testdata(t, "ecr-push-tagged.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	detail := ev["detail"].(map[string]any)
+	detail["repository-name"] = repository
+	detail["image-digest"] = digest
+	ev["time"] = at
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+func digest(n int) string { return fmt.Sprintf("sha256:%064x", n) }
+
+func uri(repo string, n int) string {
+	return "760097843905.dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + digest(n)
+}
+
+func TestWholeFlow(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "shiplog.db")
+	s := startStack(t, data)
+
+	// Register the storage project from its manifest entry.
+	var manifest map[string]json.RawMessage
+	if err := json.Unmarshal(testdata(t, "wellcome_project.json"), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	var project shiplog.Project
+	if code := s.call("PUT", "/projects/storage", "alice", []byte(manifest["storage"]), &project); code != 200 {
+		t.Fatalf("PUT /projects/storage: status %d, want 200", code)
+	}
+
+	// The sample events: only the tagged push changes anything.
+	cli, out := s.invoke("ecr-push", testdata(t, "ecr-push-tagged.json"))
+	if cli["FunctionError"] != nil {
+		t.Fatalf("ecr-push failed: %v", out)
+	}
+	wantArchivist := "760097843905.dkr.ecr.eu-west-1.amazonaws.com/uk.ac.wellcome/archivist@sha256:3f6c2a9d1b8e4f7a0c5d9e2b1a7f6c3d8e4b2a1f9c7d6e5b4a3c2d1e0f9a8b7c"
+	if got := out["image"]; got != wantArchivist {
+		t.Errorf("ecr-push image = %v, want %v", got, wantArchivist)
+	}
+	for _, name := range []string{"ecr-push-untagged.json", "ecr-push-failed.json", "ecr-delete.json"} {
+		cli, out := s.invoke("ecr-push", testdata(t, name))
+		if cli["FunctionError"] != nil || out["ignored"] == nil {
+			t.Errorf("%s: got %v (cli %v), want it ignored without error", name, out, cli)
+		}
+	}
+
+	// A release is refused until every service has an image.
+	cli, out = s.invoke("create-release", []byte(`{"project_id":"storage"}`))
+	if cli["FunctionError"] != "Unhandled" || out["errorType"] != "Conflict" || !strings.Contains(fmt.Sprint(out["errorMessage"]), "bag-register") {
+		t.Fatalf("incomplete release: got %v / %v, want a Conflict naming bag-register", cli, out)
+	}
+	for i, repo := range []string{"uk.ac.wellcome/bag-register", "uk.ac.wellcome/bag_verifier", "uk.ac.wellcome/notifier"} {
+		if cli, out := s.invoke("ecr-push", pushEvent(t, repo, digest(i+1), "2026-11-20T10:00:00Z")); cli["FunctionError"] != nil {
+			t.Fatalf("push %s: %v", repo, out)
+		}
+	}
+	var images struct {
+		Images map[string]string `json:"images"`
+	}
+	s.call("GET", "/projects/storage/images/latest", "", nil, &images)
+	wantImages := map[string]string{
+		"archivist":                     wantArchivist,
+		"bag-register":                  uri("uk.ac.wellcome/bag-register", 1),
+		"bag_verifier_pre_replication":  uri("uk.ac.wellcome/bag_verifier", 2),
+		"bag_verifier_post_replication": uri("uk.ac.wellcome/bag_verifier", 2),
+		"notifier":                      uri("uk.ac.wellcome/notifier", 3),
+	}
+	if diff := cmp.Diff(wantImages, images.Images); diff != "" {
+		t.Fatalf("images under latest (-want +got):\n%s", diff)
+	}
+
+	// Create the release through the Invoke API, as CI does.
+	cli, out = s.invoke("create-release", []byte(`{"project_id":"storage","description":"first","requested_by":{"id":"ci","name":"Buildkite"}}`))
+	if cli["FunctionError"] != nil {
+		t.Fatalf("create-release: %v", out)
+	}
+	releaseID, _ := out["release_id"].(string)
+	if len(releaseID) != 26 {
+		t.Fatalf("release_id = %q, want a 26-character ULID", releaseID)
+	}
+	for _, attr := range []string{"release_id", "project_id", "project_name", "created_at", "release_manifest", "requested_by", "images", "deployments"} {
+		if _, ok := out[attr]; !ok {
+			t.Errorf("release record lacks %s: %v", attr, out)
+		}
+	}
+	if _, ok := out["last_date_deployed"]; ok {
+		t.Errorf("a new release has last_date_deployed: %v", out)
+	}
+
+	// Deploy it to stage; a bad environment is refused with the valid ones listed.
+	cli, out = s.invoke("deploy", []byte(`{"project_id":"storage","release_id":"`+releaseID+`","environment":"prd"}`))
+	if cli["FunctionError"] != "Unhandled" || out["errorType"] != "NotFound" || !strings.Contains(fmt.Sprint(out["errorMessage"]), "stage, prod") {
+		t.Errorf("deploy to prd: got %v / %v, want NotFound listing stage, prod", cli, out)
+	}
+	cli, out = s.invoke("deploy", []byte(`{"project_id":"storage","release_id":"latest","environment":"stage","description":"ship it","requested_by":{"id":"ci","name":"Buildkite"}}`))
+	if cli["FunctionError"] != nil {
+		t.Fatalf("deploy: %v", out)
+	}
+	dep := out["deployment"].(map[string]any)
+	if env := dep["environment"].(map[string]any); env["id"] != "stage" || env["name"] != "Staging" {
+		t.Errorf("deployment environment = %v, want stage/Staging", env)
+	}
+
+	// A person deploys the same release to prod through the HTTP API.
+	var deployed shiplog.DeployResult
+	if code := s.call("POST", "/projects/storage/environments/prod/deployments", "bob", map[string]string{"release_id": releaseID}, &deployed); code != 201 {
+		t.Fatalf("POST deployments: status %d, want 201", code)
+	}
+	if got, want := deployed.Deployment.RequestedBy.ID, "bob"; got != want {
+		t.Errorf("deployment requested_by.id = %q, want %q", got, want)
+	}
+	var envs struct {
+		Items []shiplog.EnvironmentStatus `json:"items"`
+	}
+	s.call("GET", "/projects/storage/environments", "", nil, &envs)
+	if len(envs.Items) != 2 {
+		t.Fatalf("environments: got %d, want 2", len(envs.Items))
+	}
+	for _, e := range envs.Items {
+		if e.Current == nil || e.Current.ReleaseID != releaseID {
+			t.Errorf("environment %s: current = %+v, want release %s", e.Environment.ID, e.Current, releaseID)
+		}
+	}
+
+	// Everything survives a restart.
+	s.stop()
+	s = startStack(t, data)
+	var rel shiplog.Release
+	if code := s.call("GET", "/projects/storage/releases/"+releaseID, "", nil, &rel); code != 200 {
+		t.Fatalf("GET release after restart: status %d", code)
+	}
+	if got := len(rel.Deployments); got != 2 {
+		t.Errorf("deployments after restart: got %d, want 2", got)
+	}
+	if rel.LastDateDeployed == 0 || rel.RequestedBy.ID != "ci" {
+		t.Errorf("release after restart = %+v, want last_date_deployed set and requested_by ci", rel)
+	}
+	s.stop()
+
+	// The parameters the consuming Terraform reads are in the store.
+	store, err := bolt.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, env := range []string{"stage", "prod"} {
+		params, err := store.GetParametersByPath(context.Background(), shiplog.ParameterPath("storage", env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for name, v := range params {
+			got[strings.TrimPrefix(name, shiplog.ParameterPath("storage", env))] = v
+		}
+		if diff := cmp.Diff(wantImages, got); diff != "" {
+			t.Errorf("/storage/images/%s/ (-want +got):\n%s", env, diff)
+		}
+	}
+}
+
+// TestBadInputChangesNothing sends malformed and wrong requests to both APIs and checks each gets
+// a clear error and that the store is unchanged afterwards.
+func TestBadInputChangesNothing(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "shiplog.db")
+	s := startStack(t, data, "--manifest", filepath.Join("testdata", "wellcome_project.json"))
+	snapshot := func() string {
+		var out []string
+		for _, p := range []string{"/projects", "/projects/storage/releases", "/projects/storage/deployments", "/projects/storage/environments", "/projects/storage/images/latest"} {
+			var v any
+			s.call("GET", p, "", nil, &v)
+			b, _ := json.Marshal(v)
+			out = append(out, string(b))
+		}
+		return strings.Join(out, "\n")
+	}
+	if cli, out := s.invoke("ecr-push", testdata(t, "ecr-push-tagged.json")); cli["FunctionError"] != nil {
+		t.Fatalf("push: %v", out)
+	}
+	before := snapshot()
+
+	invokes := []struct {
+		name, function, payload, wantType, wantIn string
+	}{
+		{"malformed JSON", "create-release", `{"project_id":`, "Invalid", "JSON"},
+		{"not an object", "deploy", `[1,2]`, "Invalid", "object"},
+		{"missing project", "create-release", `{}`, "Invalid", "project_id"},
+		{"wrong type", "deploy", `{"project_id":"storage","release_id":7,"environment":"stage"}`, "Invalid", "release_id"},
+		{"unknown field", "deploy", `{"project_id":"storage","release_id":"latest","environment":"stage","force":true}`, "Invalid", "force"},
+		{"unknown project", "create-release", `{"project_id":"nope"}`, "NotFound", "nope"},
+		{"slash in id", "create-release", `{"project_id":"stor/age"}`, "Invalid", "stor/age"},
+		{"dot dot in label", "create-release", `{"project_id":"storage","label":".."}`, "Invalid", ".."},
+		{"space in env", "deploy", `{"project_id":"storage","release_id":"latest","environment":"st age"}`, "Invalid", "st age"},
+		{"no release yet", "deploy", `{"project_id":"storage","release_id":"latest","environment":"stage"}`, "NotFound", "no releases"},
+		{"unknown release", "deploy", `{"project_id":"storage","release_id":"01JUNKJUNKJUNKJUNKJUNKJUNK","environment":"stage"}`, "NotFound", "01JUNKJUNKJUNKJUNKJUNKJUNK"},
+		{"incomplete release", "create-release", `{"project_id":"storage"}`, "Conflict", "notifier"},
+		{"bad manifest", "create-release", `{"project_id":"storage","manifest":{"storage":{"name":"S","environments":[{"id":"a b"}],"image_repositories":[{"id":"x/y"}]}}}`, "Invalid", "storage.environments[0].id"},
+		{"event without detail", "ecr-push", `{"source":"aws.ecr","detail-type":"ECR Image Action","time":"2026-11-20T09:15:02Z","detail":{"action-type":"PUSH","result":"SUCCESS","image-tag":"x"}}`, "Invalid", "repository-name"},
+		{"huge payload", "create-release", `{"project_id":"storage","description":"` + strings.Repeat("x", 5000) + `"}`, "Invalid", "description"},
+	}
+	for _, tt := range invokes {
+		t.Run("invoke "+tt.name, func(t *testing.T) {
+			cli, out := s.invoke(tt.function, []byte(tt.payload))
+			if cli["FunctionError"] != "Unhandled" {
+				t.Errorf("FunctionError = %v, want Unhandled", cli["FunctionError"])
+			}
+			if out["errorType"] != tt.wantType {
+				t.Errorf("errorType = %v, want %v (message %v)", out["errorType"], tt.wantType, out["errorMessage"])
+			}
+			if msg := fmt.Sprint(out["errorMessage"]); !strings.Contains(msg, tt.wantIn) {
+				t.Errorf("errorMessage = %q, want it to mention %q", msg, tt.wantIn)
+			}
+		})
+	}
+
+	requests := []struct {
+		name, method, path, body string
+		wantStatus               int
+	}{
+		{"malformed JSON", "POST", "/projects/storage/releases", `{"label":`, 400},
+		{"wrong type", "POST", "/projects/storage/releases", `{"label":5}`, 400},
+		{"requested_by in body", "POST", "/projects/storage/releases", `{"requested_by":{"id":"mallory"}}`, 400},
+		{"unknown project", "GET", "/projects/nope", ``, 404},
+		{"encoded slash", "GET", "/projects/stor%2Fage", ``, 400},
+		{"dot dot", "GET", "/projects/storage/images/..", ``, 400},
+		{"encoded space", "PUT", "/projects/a%20b", `{}`, 400},
+		{"unknown environment", "POST", "/projects/storage/environments/prd/deployments", `{"release_id":"latest"}`, 404},
+		{"missing release_id", "POST", "/projects/storage/environments/stage/deployments", `{}`, 400},
+		{"bad limit", "GET", "/projects/storage/releases?limit=1000", ``, 400},
+		{"bad cursor", "GET", "/projects/storage/releases?cursor=garbage", ``, 400},
+		{"huge body", "PUT", "/projects/storage", `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, 413},
+		{"bad manifest entry", "PUT", "/projects/storage", `{"name":"S","environments":[],"image_repositories":[{"id":"x/y"}]}`, 400},
+	}
+	for _, tt := range requests {
+		t.Run("http "+tt.name, func(t *testing.T) {
+			var body struct {
+				Error struct {
+					Kind    string `json:"kind"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			var b any
+			if tt.body != "" {
+				b = tt.body
+			}
+			code := s.call(tt.method, tt.path, "eve", b, &body)
+			if code != tt.wantStatus {
+				t.Errorf("status = %d, want %d (%+v)", code, tt.wantStatus, body)
+			}
+			if body.Error.Kind == "" || body.Error.Message == "" {
+				t.Errorf("error body = %+v, want a kind and a message", body)
+			}
+		})
+	}
+	if after := snapshot(); after != before {
+		t.Errorf("bad input changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

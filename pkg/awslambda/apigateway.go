@@ -1,0 +1,135 @@
+package awslambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// HTTPAPI wraps an http.Handler as an API Gateway HTTP API (payload format 2.0) Lambda handler.
+// The caller's identity, which API Gateway has authenticated, is put in the request context.
+func HTTPAPI(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		req, err := toRequest(ctx, ev)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest,
+				Headers: map[string]string{"Content-Type": "application/json"},
+				Body:    `{"error":{"kind":"Invalid","message":"the request could not be read"}}` + "\n"}, nil
+		}
+		if p, ok := Identity(ev.RequestContext); ok {
+			req = req.WithContext(httpapi.WithIdentity(req.Context(), p))
+		}
+		w := &responseWriter{header: http.Header{}}
+		h.ServeHTTP(w, req)
+		return w.response(), nil
+	}
+}
+
+func toRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Request, error) {
+	raw := ev.RawPath
+	if raw == "" {
+		raw = "/"
+	}
+	if ev.RawQueryString != "" {
+		raw += "?" + ev.RawQueryString
+	}
+	u, err := url.ParseRequestURI(raw)
+	if err != nil {
+		return nil, err
+	}
+	body := []byte(ev.Body)
+	if ev.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range ev.Headers {
+		req.Header.Set(k, v)
+	}
+	for _, c := range ev.Cookies {
+		req.Header.Add("Cookie", c)
+	}
+	req.RemoteAddr = ev.RequestContext.HTTP.SourceIP
+	req.Host = ev.RequestContext.DomainName
+	return req, nil
+}
+
+// Identity returns the authenticated caller of an HTTP API request: the IAM principal's ARN (with
+// the user or role session name), or a JWT's subject (with its name, email or username claim).
+func Identity(rc events.APIGatewayV2HTTPRequestContext) (shiplog.Person, bool) {
+	a := rc.Authorizer
+	if a == nil {
+		return shiplog.Person{}, false
+	}
+	if a.IAM != nil && a.IAM.UserARN != "" {
+		arn := a.IAM.UserARN
+		return shiplog.Person{ID: arn, Name: arn[strings.LastIndex(arn, "/")+1:]}, true
+	}
+	if a.JWT != nil && a.JWT.Claims["sub"] != "" {
+		c := a.JWT.Claims
+		name := c["sub"]
+		for _, k := range []string{"name", "email", "cognito:username", "username"} {
+			if c[k] != "" {
+				name = c[k]
+				break
+			}
+		}
+		return shiplog.Person{ID: c["sub"], Name: name}, true
+	}
+	return shiplog.Person{}, false
+}
+
+type responseWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+
+func (w *responseWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *responseWriter) response() events.APIGatewayV2HTTPResponse {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	res := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}}
+	for k, vs := range w.header {
+		if k == "Set-Cookie" {
+			res.Cookies = append(res.Cookies, vs...)
+			continue
+		}
+		res.Headers[k] = strings.Join(vs, ",")
+	}
+	if utf8.Valid(w.body.Bytes()) {
+		res.Body = w.body.String()
+	} else {
+		res.Body = base64.StdEncoding.EncodeToString(w.body.Bytes())
+		res.IsBase64Encoded = true
+	}
+	return res
+}

@@ -1,0 +1,176 @@
+package awslambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// The function names, as deployed and as the local Invoke API knows them.
+const (
+	ECRPushName       = "ecr-push"
+	CreateReleaseName = "create-release"
+	DeployName        = "deploy"
+	APIName           = "api"
+)
+
+// CreateReleaseRequest is the create-release payload.
+type CreateReleaseRequest struct {
+	ProjectID   string          `json:"project_id"`
+	Label       string          `json:"label,omitempty"`
+	Description string          `json:"description,omitempty"`
+	RequestedBy *shiplog.Person `json:"requested_by,omitempty"`
+	// Manifest is the whole .wellcome_project content (a JSON object, or a string holding it),
+	// registered before the release is made.
+	Manifest json.RawMessage `json:"manifest,omitempty"`
+}
+
+// DeployRequest is the deploy payload.
+type DeployRequest struct {
+	ProjectID   string          `json:"project_id"`
+	ReleaseID   string          `json:"release_id"`
+	Environment string          `json:"environment"`
+	Description string          `json:"description,omitempty"`
+	RequestedBy *shiplog.Person `json:"requested_by,omitempty"`
+}
+
+// Functions returns the three direct-invocation functions over svc, by name.
+func Functions(svc *shiplog.Service, log *slog.Logger) map[string]Function {
+	return map[string]Function{
+		ECRPushName:       ECRPush(svc, log),
+		CreateReleaseName: CreateRelease(svc, log),
+		DeployName:        Deploy(svc, log),
+	}
+}
+
+// ECRPush handles the EventBridge "ECR Image Action" event.
+func ECRPush(svc *shiplog.Service, log *slog.Logger) Function {
+	return Function{Name: ECRPushName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+		var ev events.ECRImageActionEvent
+		// EventBridge adds fields over time, so unknown fields are not an error here.
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return nil, shiplog.Errorf(shiplog.Invalid, "event: %s", describeJSONError(err))
+		}
+		if ev.DetailType != "ECR Image Action" || ev.Source != "aws.ecr" {
+			return nil, shiplog.Errorf(shiplog.Invalid, "event: source %q and detail-type %q are not an ECR image action (want aws.ecr, \"ECR Image Action\")", ev.Source, ev.DetailType)
+		}
+		if ev.Time.IsZero() {
+			return nil, shiplog.Errorf(shiplog.Invalid, "event: time is required")
+		}
+		out, err := svc.RecordPush(ctx, shiplog.ImagePush{
+			Account:    ev.Account,
+			Region:     ev.Region,
+			Repository: ev.Detail.RepositoryName,
+			Digest:     ev.Detail.ImageDigest,
+			Tag:        ev.Detail.ImageTag,
+			Action:     ev.Detail.ActionType,
+			Result:     ev.Detail.Result,
+			Time:       ev.Time,
+		})
+		if err != nil {
+			return nil, err
+		}
+		logger := log
+		if logger == nil {
+			logger = slog.Default()
+		}
+		if out.Ignored != "" {
+			logger.InfoContext(ctx, "push ignored", "event_id", ev.ID, "repository", ev.Detail.RepositoryName, "reason", out.Ignored)
+		} else {
+			logger.InfoContext(ctx, "push recorded", "event_id", ev.ID, "image", out.Image, "updated", out.Updated, "skipped", out.Skipped)
+		}
+		return out, nil
+	}}
+}
+
+// CreateRelease handles the create-release payload and returns the release record.
+func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
+	return Function{Name: CreateReleaseName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+		var req CreateReleaseRequest
+		if err := decode(payload, &req); err != nil {
+			return nil, err
+		}
+		if err := required("project_id", req.ProjectID); err != nil {
+			return nil, err
+		}
+		if len(req.Manifest) > 0 && !bytes.Equal(req.Manifest, []byte("null")) {
+			manifest, err := manifestBytes(req.Manifest)
+			if err != nil {
+				return nil, err
+			}
+			projects, err := shiplog.ParseManifest(manifest)
+			if err != nil {
+				return nil, err
+			}
+			if !declares(projects, req.ProjectID) {
+				return nil, shiplog.Errorf(shiplog.Invalid, "manifest: does not declare project %q", req.ProjectID)
+			}
+			if _, err := svc.RegisterManifest(ctx, manifest); err != nil {
+				return nil, err
+			}
+		}
+		return svc.CreateRelease(ctx, shiplog.CreateReleaseInput{
+			ProjectID:   req.ProjectID,
+			Label:       req.Label,
+			Description: req.Description,
+			RequestedBy: person(req.RequestedBy),
+		})
+	}}
+}
+
+// Deploy handles the deploy payload and returns {"deployment", "release"}.
+func Deploy(svc *shiplog.Service, log *slog.Logger) Function {
+	return Function{Name: DeployName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+		var req DeployRequest
+		if err := decode(payload, &req); err != nil {
+			return nil, err
+		}
+		for _, f := range []struct{ name, v string }{
+			{"project_id", req.ProjectID}, {"release_id", req.ReleaseID}, {"environment", req.Environment},
+		} {
+			if err := required(f.name, f.v); err != nil {
+				return nil, err
+			}
+		}
+		return svc.Deploy(ctx, shiplog.DeployInput{
+			ProjectID:   req.ProjectID,
+			ReleaseID:   req.ReleaseID,
+			Environment: req.Environment,
+			Description: req.Description,
+			RequestedBy: person(req.RequestedBy),
+		})
+	}}
+}
+
+// manifestBytes accepts the manifest as a JSON object or as a string holding the file's text.
+func manifestBytes(raw json.RawMessage) ([]byte, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return []byte(s), nil
+	}
+	if raw[0] != '{' {
+		return nil, shiplog.Errorf(shiplog.Invalid, "manifest: must be the .wellcome_project object, or a string holding it")
+	}
+	return raw, nil
+}
+
+func declares(projects []shiplog.Project, id string) bool {
+	for _, p := range projects {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func person(p *shiplog.Person) shiplog.Person {
+	if p == nil {
+		return shiplog.Person{}
+	}
+	return *p
+}
