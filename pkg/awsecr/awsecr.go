@@ -1,0 +1,309 @@
+// Package awsecr implements shiplog.Registry on Amazon ECR: it checks that a release's images
+// still exist before a deploy, and moves a tag onto deployed images for services that run
+// floating tags.
+package awsecr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// CheckActions are the IAM actions MissingImages calls, on the images' repositories.
+var CheckActions = []string{"ecr:BatchGetImage"}
+
+// TagActions are the IAM actions TagImages calls: only a project that tags its deployed images
+// needs PutImage.
+var TagActions = []string{"ecr:BatchGetImage", "ecr:PutImage"}
+
+// Actions lists every IAM action the Registry calls. Tests hold its calls to these lists.
+var Actions = []string{"ecr:BatchGetImage", "ecr:PutImage"}
+
+const (
+	// batchSize is the most image ids BatchGetImage takes at once.
+	batchSize = 100
+	// taggers bounds how many PutImage calls run at once, well under PutImage's rate quota.
+	taggers = 4
+)
+
+// acceptedMediaTypes asks BatchGetImage for each manifest in the form it was pushed in. Without
+// them ECR may convert a manifest, and a manifest put back under a tag must be byte for byte the
+// one pushed, or it would be a different image. The list types cover multi-arch pushes.
+var acceptedMediaTypes = []string{
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.v1+json",
+}
+
+// Registry is a shiplog.Registry on ECR. It reads and tags images in the account and region
+// named by each image URI, whatever the client's own region.
+type Registry struct {
+	client *ecr.Client
+}
+
+var _ shiplog.Registry = (*Registry)(nil)
+
+// New returns a Registry that uses client, built once per process.
+func New(client *ecr.Client) *Registry {
+	return &Registry{client: client}
+}
+
+// Image is a digest-pinned ECR image URI taken apart.
+type Image struct {
+	Account    string // the registry id, a 12-digit account id
+	Region     string
+	Repository string
+	Digest     string // sha256:<64 hex digits>
+}
+
+// URI returns the image's URI: {account}.dkr.ecr.{region}.amazonaws.com/{repository}@{digest}.
+func (im Image) URI() string {
+	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s@%s", im.Account, im.Region, im.Repository, im.Digest)
+}
+
+var imageURI = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr\.([a-z]{2}(?:-[a-z0-9]+)+-[0-9]+)\.amazonaws\.com(?:\.cn)?/` +
+	`((?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)@(sha256:[0-9a-f]{64})$`)
+
+// ParseImage takes apart a digest-pinned ECR image URI; Invalid for anything else.
+func ParseImage(uri string) (Image, error) {
+	m := imageURI.FindStringSubmatch(uri)
+	if m == nil {
+		return Image{}, shiplog.Errorf(shiplog.Invalid,
+			"image %q is not an ECR image pinned by digest ({account}.dkr.ecr.{region}.amazonaws.com/{repository}@sha256:{digest})", uri)
+	}
+	return Image{Account: m[1], Region: m[2], Repository: m[3], Digest: m[4]}, nil
+}
+
+// repository identifies one repository in one registry in one region.
+type repository struct {
+	account, region, name string
+}
+
+func (r repository) String() string { return r.account + "/" + r.region + "/" + r.name }
+
+// group parses uris and groups their distinct images by repository, in the order first seen.
+func group(uris []string) ([]repository, map[repository][]Image, error) {
+	var order []repository
+	byRepo := map[repository][]Image{}
+	seen := map[Image]bool{}
+	for _, uri := range uris {
+		im, err := ParseImage(uri)
+		if err != nil {
+			return nil, nil, err
+		}
+		if seen[im] {
+			continue
+		}
+		seen[im] = true
+		repo := repository{im.Account, im.Region, im.Repository}
+		if _, ok := byRepo[repo]; !ok {
+			order = append(order, repo)
+		}
+		byRepo[repo] = append(byRepo[repo], im)
+	}
+	return order, byRepo, nil
+}
+
+// found is what BatchGetImage says of one repository's images.
+type found struct {
+	images  map[string]types.Image // by digest
+	missing []string               // digests
+}
+
+// get asks ECR for images of one repository, one call per 100 images. A repository that does
+// not exist has none of them.
+func (r *Registry) get(ctx context.Context, repo repository, images []Image) (found, error) {
+	f := found{images: map[string]types.Image{}}
+	for chunk := range slices.Chunk(images, batchSize) {
+		ids := make([]types.ImageIdentifier, len(chunk))
+		for i, im := range chunk {
+			ids[i] = types.ImageIdentifier{ImageDigest: aws.String(im.Digest)}
+		}
+		out, err := r.client.BatchGetImage(ctx, &ecr.BatchGetImageInput{
+			RegistryId:         aws.String(repo.account),
+			RepositoryName:     aws.String(repo.name),
+			ImageIds:           ids,
+			AcceptedMediaTypes: acceptedMediaTypes,
+		}, inRegion(repo.region))
+		var notFound *types.RepositoryNotFoundException
+		if errors.As(err, &notFound) {
+			f.images = map[string]types.Image{}
+			f.missing = f.missing[:0]
+			for _, im := range images {
+				f.missing = append(f.missing, im.Digest)
+			}
+			return f, nil
+		}
+		if err != nil {
+			return found{}, mapError(err, "get images of repository %s", repo)
+		}
+		for _, img := range out.Images {
+			if img.ImageId != nil && img.ImageId.ImageDigest != nil {
+				f.images[*img.ImageId.ImageDigest] = img
+			}
+		}
+		for _, fail := range out.Failures {
+			switch fail.FailureCode {
+			case types.ImageFailureCodeImageNotFound:
+				// Counted below, from what is not in Images: a failure names the image by
+				// whatever id it was asked for, which not every implementation echoes back.
+			case types.ImageFailureCodeUpstreamTooManyRequests, types.ImageFailureCodeUpstreamUnavailable:
+				return found{}, shiplog.Errorf(shiplog.Unavailable, "get images of repository %s: %s: %s",
+					repo, fail.FailureCode, aws.ToString(fail.FailureReason))
+			default:
+				return found{}, shiplog.Errorf(shiplog.Internal, "get images of repository %s: image %s: %s: %s",
+					repo, imageIDString(fail.ImageId), fail.FailureCode, aws.ToString(fail.FailureReason))
+			}
+		}
+		// An image ECR neither returned nor failed is not there either: a deploy must not go
+		// ahead on an image nobody vouched for.
+		for _, im := range chunk {
+			if _, ok := f.images[im.Digest]; !ok {
+				f.missing = append(f.missing, im.Digest)
+			}
+		}
+	}
+	return f, nil
+}
+
+// MissingImages returns those of the images that ECR no longer has (expired by a lifecycle
+// policy, deleted, or in a repository that is gone), in the order given. It makes one
+// BatchGetImage call per repository (per 100 images of it). Invalid if an image is not a
+// digest-pinned ECR URI.
+func (r *Registry) MissingImages(ctx context.Context, uris []string) ([]string, error) {
+	order, byRepo, err := group(uris)
+	if err != nil {
+		return nil, err
+	}
+	gone := map[string]bool{}
+	for _, repo := range order {
+		f, err := r.get(ctx, repo, byRepo[repo])
+		if err != nil {
+			return nil, err
+		}
+		for _, digest := range f.missing {
+			gone[Image{repo.account, repo.region, repo.name, digest}.URI()] = true
+		}
+	}
+	var missing []string
+	for _, uri := range uris {
+		if gone[uri] {
+			missing = append(missing, uri)
+			delete(gone, uri) // once, even if listed twice
+		}
+	}
+	return missing, nil
+}
+
+// TagImages points tag at each image by putting its manifest back under the tag: ECR has no
+// other way to tag an existing image. A tag already on the image is left as it is. NotFound if
+// an image is gone; Invalid if two images of one repository would need the same tag.
+func (r *Registry) TagImages(ctx context.Context, uris []string, tag string) error {
+	order, byRepo, err := group(uris)
+	if err != nil {
+		return err
+	}
+	for _, repo := range order {
+		if ims := byRepo[repo]; len(ims) > 1 {
+			return shiplog.Errorf(shiplog.Invalid, "cannot tag %s and %s both %q: they are in the same repository %s",
+				ims[0].URI(), ims[1].URI(), tag, repo.name)
+		}
+	}
+
+	type put struct {
+		repo repository
+		img  types.Image
+	}
+	var puts []put
+	for _, repo := range order {
+		f, err := r.get(ctx, repo, byRepo[repo])
+		if err != nil {
+			return err
+		}
+		if len(f.missing) > 0 {
+			return shiplog.Errorf(shiplog.NotFound, "cannot tag %s %q: it is no longer in ECR",
+				Image{repo.account, repo.region, repo.name, f.missing[0]}.URI(), tag)
+		}
+		for _, im := range byRepo[repo] {
+			puts = append(puts, put{repo, f.images[im.Digest]})
+		}
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(taggers)
+	for _, p := range puts {
+		g.Go(func() error {
+			digest := aws.ToString(p.img.ImageId.ImageDigest)
+			_, err := r.client.PutImage(ctx, &ecr.PutImageInput{
+				RegistryId:             aws.String(p.repo.account),
+				RepositoryName:         aws.String(p.repo.name),
+				ImageManifest:          p.img.ImageManifest,
+				ImageManifestMediaType: p.img.ImageManifestMediaType,
+				ImageDigest:            aws.String(digest),
+				ImageTag:               aws.String(tag),
+			}, inRegion(p.repo.region))
+			var exists *types.ImageAlreadyExistsException
+			if errors.As(err, &exists) {
+				// ECR says so when the tag is already on this very manifest.
+				return nil
+			}
+			if err != nil {
+				return mapError(err, "tag %s %q", Image{p.repo.account, p.repo.region, p.repo.name, digest}.URI(), tag)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// inRegion sends one call to region, where the image lives.
+func inRegion(region string) func(*ecr.Options) {
+	return func(o *ecr.Options) { o.Region = region }
+}
+
+func imageIDString(id *types.ImageIdentifier) string {
+	if id == nil {
+		return "?"
+	}
+	if id.ImageDigest != nil {
+		return *id.ImageDigest
+	}
+	return aws.ToString(id.ImageTag)
+}
+
+var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+
+// mapError turns an SDK error into a shiplog error with context.
+func mapError(err error, format string, args ...any) error {
+	what := fmt.Sprintf(format, args...)
+	var repoNotFound *types.RepositoryNotFoundException
+	var imageNotFound *types.ImageNotFoundException
+	var tagImmutable *types.ImageTagAlreadyExistsException
+	var quota ratelimit.QuotaExceededError
+	switch {
+	case errors.As(err, &repoNotFound):
+		return shiplog.Wrap(shiplog.NotFound, err, "%s: no such repository", what)
+	case errors.As(err, &imageNotFound):
+		return shiplog.Wrap(shiplog.NotFound, err, "%s: no such image", what)
+	case errors.As(err, &tagImmutable):
+		return shiplog.Wrap(shiplog.Conflict, err, "%s: the repository's tags are immutable and the tag is on another image", what)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return shiplog.Wrap(shiplog.Unavailable, err, "%s: gave up waiting for ECR", what)
+	case errors.As(err, &quota), retryables.IsErrorRetryable(err) == aws.TrueTernary:
+		return shiplog.Wrap(shiplog.Unavailable, err, "%s: ECR is throttling or unavailable; retry later", what)
+	}
+	return shiplog.Wrap(shiplog.Internal, err, "%s", what)
+}
