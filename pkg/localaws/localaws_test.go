@@ -206,3 +206,19 @@ func TestCallRecorder(t *testing.T) {
 		t.Errorf("Total after Reset: got %d, want 0", n)
 	}
 }
+
+// TestDynaliteMissing checks that a clone without node_modules is told what to run.
+func TestDynaliteMissing(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/go.mod", []byte("module example.com/x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir+"/pkg", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir + "/pkg")
+	_, err := localaws.LaunchDynalite()
+	if err == nil || !strings.Contains(err.Error(), "npm ci") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("LaunchDynalite without node_modules: got %v, want an error telling to run npm ci in %s", err, dir)
+	}
+}
