@@ -1,0 +1,36 @@
+package awsapp
+
+// FunctionActions is the one list of the IAM actions each function's code calls, keyed by
+// function name. The SAM template's policies are held to it by a test in pkg/infra, and a test
+// here holds each function's real calls (against moto, through every path) to it, both ways.
+//
+// DynamoDB's TransactWriteItems is authorized item by item, so it appears as the item actions
+// (PutItem, UpdateItem, DeleteItem, ConditionCheckItem) it carries. Registering a project with more
+// repositories than one transaction takes uses ConditionCheckItem and a final UpdateItem.
+var FunctionActions = map[string][]string{
+	// Record a push: find the services a repository feeds, record the push under a condition,
+	// compare and write the "latest" parameter.
+	"ecr-push": {
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+		"ssm:GetParameter", "ssm:PutParameter",
+	},
+	// Register the manifest it is given, then snapshot a label's parameters as a release.
+	"create-release": {
+		"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+		"ssm:GetParametersByPath",
+	},
+	// Read the release, project and environment, check (and tag) the images in ECR, record the
+	// deployment, write the changed parameters and settle the environment.
+	"deploy": {
+		"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+		"ecr:BatchGetImage", "ecr:PutImage",
+		"ssm:PutParameter",
+	},
+	// The HTTP API: registration, releases, deploys and every read. It records no pushes.
+	"api": {
+		"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+		"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+		"ecr:BatchGetImage", "ecr:PutImage",
+		"ssm:GetParametersByPath", "ssm:PutParameter",
+	},
+}
