@@ -139,7 +139,7 @@ func clip(s string) string {
 func ParseManifest(data []byte) ([]Project, error) {
 	var top map[string]json.RawMessage
 	if err := decodeStrict(data, &top); err != nil {
-		return nil, Errorf(Invalid, "manifest: %s", jsonProblem(err, "an object mapping project ids to projects"))
+		return nil, Errorf(Invalid, "%s", jsonProblem("manifest", err, "an object mapping project ids to projects"))
 	}
 	if top == nil {
 		return nil, Errorf(Invalid, "manifest: must be an object mapping project ids to projects")
@@ -175,7 +175,7 @@ func ParseProject(id string, entry []byte) (Project, error) {
 		TagDeployedImages *bool             `json:"tag_deployed_images"`
 	}
 	if err := decodeStrict(entry, &raw); err != nil {
-		return Project{}, Errorf(Invalid, "%s: %s", id, jsonProblem(err, "an object with name, environments and image_repositories"))
+		return Project{}, Errorf(Invalid, "%s", jsonProblem(id, err, "an object with name, environments and image_repositories"))
 	}
 	p := Project{ID: id}
 	if raw.Name == nil || strings.TrimSpace(*raw.Name) == "" {
@@ -200,7 +200,7 @@ func ParseProject(id string, entry []byte) (Project, error) {
 			Name *string `json:"name"`
 		}
 		if err := decodeStrict(re, &e); err != nil {
-			return Project{}, Errorf(Invalid, "%s: %s", field, jsonProblem(err, `an object {"id": ..., "name": ...}`))
+			return Project{}, Errorf(Invalid, "%s", jsonProblem(field, err, `an object {"id": ..., "name": ...}`))
 		}
 		if e.ID == nil {
 			return Project{}, Errorf(Invalid, "%s.id: is required", field)
@@ -231,7 +231,7 @@ func ParseProject(id string, entry []byte) (Project, error) {
 			Services []json.RawMessage `json:"services"`
 		}
 		if err := decodeStrict(rr, &r); err != nil {
-			return Project{}, Errorf(Invalid, "%s: %s", field, jsonProblem(err, `an object {"id": ..., "services": [...]}`))
+			return Project{}, Errorf(Invalid, "%s", jsonProblem(field, err, `an object {"id": ..., "services": [...]}`))
 		}
 		if r.ID == nil {
 			return Project{}, Errorf(Invalid, "%s.id: is required", field)
@@ -287,7 +287,7 @@ func parseService(field string, data json.RawMessage) (string, error) {
 		ID *string `json:"id"`
 	}
 	if err := decodeStrict(data, &obj); err != nil {
-		return "", Errorf(Invalid, "%s: %s", field, jsonProblem(err, `a service id or {"id": ...}`))
+		return "", Errorf(Invalid, "%s", jsonProblem(field, err, `a service id or {"id": ...}`))
 	}
 	if obj.ID == nil {
 		return "", Errorf(Invalid, "%s.id: is required", field)
@@ -308,22 +308,24 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// jsonProblem turns a JSON decoding error into words for a person, without Go type names.
-func jsonProblem(err error, want string) string {
+// jsonProblem turns an error decoding field's value into words for a person, without Go type
+// names. A wrong type inside the value is named as a path below field (`storage.name: ...`), as
+// every other manifest error is.
+func jsonProblem(field string, err error, want string) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
 		if te.Field != "" {
-			return fmt.Sprintf("%s: got a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type.Kind().String()))
+			return fmt.Sprintf("%s.%s: got a JSON %s, want %s", field, te.Field, te.Value, jsonKind(te.Type.Kind().String()))
 		}
-		return fmt.Sprintf("got a JSON %s, want %s", te.Value, want)
+		return fmt.Sprintf("%s: got a JSON %s, want %s", field, te.Value, want)
 	case errors.As(err, &se):
-		return fmt.Sprintf("not valid JSON at byte %d: %v", se.Offset, se.Error())
+		return fmt.Sprintf("%s: not valid JSON at byte %d: %v", field, se.Offset, se.Error())
 	case err.Error() == "EOF":
-		return "is empty; want " + want
+		return field + ": is empty; want " + want
 	}
-	return err.Error()
+	return field + ": " + err.Error()
 }
 
 func jsonKind(goKind string) string {
