@@ -1,0 +1,1282 @@
+package shiplog_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// The storage project of testdata/wellcome_project.json, and its services sorted.
+var storageServices = []string{"archivist", "bag-register", "bag_verifier_post_replication", "bag_verifier_pre_replication", "notifier"}
+
+var (
+	alice = shiplog.Person{ID: "arn:aws:iam::760097843905:user/alice", Name: "Alice"}
+	start = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+)
+
+// Harness.
+
+// clock is a settable clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// countingParams wraps a ParameterStore to record every PutParameters call, and to fail them on
+// demand.
+type countingParams struct {
+	shiplog.ParameterStore
+	mu   sync.Mutex
+	puts []map[string]string
+	fail error
+}
+
+func (c *countingParams) PutParameters(ctx context.Context, params map[string]string) error {
+	c.mu.Lock()
+	c.puts = append(c.puts, maps.Clone(params))
+	fail := c.fail
+	c.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
+	return c.ParameterStore.PutParameters(ctx, params)
+}
+
+// takePuts returns the PutParameters calls made since the last takePuts.
+func (c *countingParams) takePuts() []map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	puts := c.puts
+	c.puts = nil
+	return puts
+}
+
+func (c *countingParams) setFail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fail = err
+}
+
+// fakeRegistry reports the images in missing as gone and records TagImages calls.
+type fakeRegistry struct {
+	mu      sync.Mutex
+	missing map[string]bool
+	checked [][]string
+	tagged  map[string][]string // tag -> images
+}
+
+func (r *fakeRegistry) MissingImages(ctx context.Context, images []string) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checked = append(r.checked, images)
+	var out []string
+	for _, img := range images {
+		if r.missing[img] {
+			out = append(out, img)
+		}
+	}
+	return out, nil
+}
+
+func (r *fakeRegistry) TagImages(ctx context.Context, images []string, tag string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tagged == nil {
+		r.tagged = map[string][]string{}
+	}
+	r.tagged[tag] = images
+	return nil
+}
+
+type harness struct {
+	svc    *shiplog.Service
+	store  *bolt.Store
+	params *countingParams
+	clock  *clock
+}
+
+// newHarness returns a Service on a fresh bolt store with the example manifest registered, a
+// clock at start that moves only when told, and ids 01TESTID000…1, …2, … in call order.
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h := &harness{store: store, params: &countingParams{ParameterStore: store}, clock: &clock{now: start}}
+	var mu sync.Mutex
+	n := 0
+	h.svc = &shiplog.Service{
+		Params: h.params,
+		Store:  store,
+		Now:    h.clock.Now,
+		NewID: func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			return testID(n)
+		},
+		LockTTL: 2 * time.Minute,
+		Log:     slog.New(slog.DiscardHandler),
+	}
+	if _, err := h.svc.RegisterManifest(t.Context(), readFile(t, "wellcome_project.json")); err != nil {
+		t.Fatalf("RegisterManifest: %v", err)
+	}
+	return h
+}
+
+func testID(n int) string { return fmt.Sprintf("01TESTID%018d", n) }
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// loadPush reads a sample EventBridge event from testdata as an ImagePush.
+func loadPush(t *testing.T, name string) shiplog.ImagePush {
+	t.Helper()
+	var e events.ECRImageActionEvent
+	if err := json.Unmarshal(readFile(t, name), &e); err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return shiplog.ImagePush{
+		Account:    e.Account,
+		Region:     e.Region,
+		Repository: e.Detail.RepositoryName,
+		Digest:     e.Detail.ImageDigest,
+		Tag:        e.Detail.ImageTag,
+		Action:     e.Detail.ActionType,
+		Result:     e.Detail.Result,
+		Time:       e.Time,
+	}
+}
+
+func digest(n int) string { return fmt.Sprintf("sha256:%064x", n) }
+
+func image(repository string, n int) string {
+	return "760097843905.dkr.ecr.eu-west-1.amazonaws.com/" + repository + "@" + digest(n)
+}
+
+// seedLabel puts an image for each service of the storage project under a label, bypassing the
+// count of PutParameters calls.
+func (h *harness) seedLabel(t *testing.T, label string, n int, services ...string) map[string]string {
+	t.Helper()
+	if len(services) == 0 {
+		services = storageServices
+	}
+	images := map[string]string{}
+	params := map[string]string{}
+	for _, svc := range services {
+		images[svc] = image("uk.ac.wellcome/"+svc, n)
+		params[shiplog.ParameterName("storage", label, svc)] = images[svc]
+	}
+	if err := h.store.PutParameters(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	return images
+}
+
+// paramsUnder returns the parameters under /{project}/images/{label}/, keyed by service.
+func (h *harness) paramsUnder(t *testing.T, project, label string) map[string]string {
+	t.Helper()
+	path := shiplog.ParameterPath(project, label)
+	got, err := h.store.GetParametersByPath(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for name, v := range got {
+		out[strings.TrimPrefix(name, path)] = v
+	}
+	return out
+}
+
+func (h *harness) createRelease(t *testing.T, n int) shiplog.Release {
+	t.Helper()
+	h.seedLabel(t, "latest", n)
+	r, err := h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: alice})
+	if err != nil {
+		t.Fatalf("CreateRelease: %v", err)
+	}
+	h.clock.Advance(time.Minute)
+	return r
+}
+
+func (h *harness) deploy(t *testing.T, release, env string) shiplog.DeployResult {
+	t.Helper()
+	res, err := h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: release, Environment: env, RequestedBy: alice})
+	if err != nil {
+		t.Fatalf("Deploy %s to %s: %v", release, env, err)
+	}
+	h.clock.Advance(time.Minute)
+	return res
+}
+
+// wantError fails the test unless err has kind k and its message contains each of parts.
+func wantError(t *testing.T, what string, err error, k shiplog.Kind, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: got no error, want %v", what, k)
+	}
+	if got := shiplog.KindOf(err); got != k {
+		t.Errorf("%s: got kind %v (%v), want %v", what, got, err, k)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: got error %q, want it to contain %q", what, err, p)
+		}
+	}
+}
+
+// diff compares with nil and empty alike; tests that care about the difference use cmp.Diff.
+func diff(t *testing.T, what string, got, want any, opts ...cmp.Option) {
+	t.Helper()
+	if d := cmp.Diff(want, got, append(opts, cmpopts.EquateEmpty())...); d != "" {
+		t.Errorf("%s: mismatch (-want +got):\n%s", what, d)
+	}
+}
+
+// Manifests.
+
+func TestParseManifestExample(t *testing.T) {
+	data := readFile(t, "wellcome_project.json")
+	projects, err := shiplog.ParseManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range projects {
+		ids = append(ids, p.ID)
+	}
+	diff(t, "project ids", ids, []string{"bugfarm_73649", "catalogue_pipeline", "storage"})
+
+	storage := projects[2]
+	want := shiplog.Project{
+		ID:   "storage",
+		Name: "Storage service",
+		Environments: []shiplog.Environment{
+			{ID: "stage", Name: "Staging"},
+			{ID: "prod", Name: "Production"},
+		},
+		ImageRepositories: []shiplog.ImageRepository{
+			{ID: "uk.ac.wellcome/archivist", Services: []string{"archivist"}},
+			{ID: "uk.ac.wellcome/bag-register", Services: []string{"bag-register"}},
+			{ID: "uk.ac.wellcome/bag_verifier", Services: []string{"bag_verifier_pre_replication", "bag_verifier_post_replication"}},
+			{ID: "uk.ac.wellcome/notifier", Services: []string{"notifier"}},
+		},
+	}
+	diff(t, "storage project", storage, want, cmpopts.IgnoreFields(shiplog.Project{}, "Manifest"))
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, top["storage"]); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(storage.Manifest), compact.String(); got != want {
+		t.Errorf("storage manifest: got %s, want the entry as compact JSON %s", got, want)
+	}
+	diff(t, "storage services", storage.Services(), []string{"archivist", "bag-register", "bag_verifier_pre_replication", "bag_verifier_post_replication", "notifier"})
+	diff(t, "catalogue_pipeline environments", projects[1].EnvironmentIDs(), []string{"2026-11-20", "2026-11-25"})
+	diff(t, "catalogue_pipeline services", projects[1].Services(), []string{"transformer_miro", "transformer_sierra", "transformer_mets", "merger"})
+}
+
+func TestParseManifestAccepts(t *testing.T) {
+	long := strings.Repeat("e", 128)
+	tests := []struct {
+		name     string
+		manifest string
+		check    func(t *testing.T, p shiplog.Project)
+	}{
+		{"environment name defaults to its id",
+			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				diff(t, "environments", p.Environments, []shiplog.Environment{{ID: "stage", Name: "stage"}})
+			}},
+		{"an id of 128 characters",
+			`{"p": {"name": "P", "environments": [{"id": "` + long + `"}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) { diff(t, "environment ids", p.EnvironmentIDs(), []string{long}) }},
+		{"unknown fields are kept for other tools",
+			`{"p": {"name": "P", "environments": [{"id": "stage", "account": 1}], "image_repositories": [{"id": "a/b"}], "terraform": {"dir": "infra"}}}`,
+			func(t *testing.T, p shiplog.Project) {
+				if !strings.Contains(string(p.Manifest), `"terraform":{"dir":"infra"}`) {
+					t.Errorf("manifest: got %s, want the terraform field kept", p.Manifest)
+				}
+			}},
+		{"tag_deployed_images",
+			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}], "tag_deployed_images": true}}`,
+			func(t *testing.T, p shiplog.Project) {
+				if !p.TagDeployedImages {
+					t.Errorf("TagDeployedImages: got false, want true")
+				}
+			}},
+		{"a project id that contains aws later on",
+			`{"my-aws": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps, err := shiplog.ParseManifest([]byte(tt.manifest))
+			if err != nil {
+				t.Fatalf("ParseManifest: %v", err)
+			}
+			if len(ps) != 1 {
+				t.Fatalf("ParseManifest: got %d projects, want 1", len(ps))
+			}
+			tt.check(t, ps[0])
+		})
+	}
+}
+
+func TestParseManifestRejects(t *testing.T) {
+	// project builds a manifest of one project "storage" from its environments and repositories.
+	project := func(envs, repos string) string {
+		return `{"storage": {"name": "Storage", "environments": ` + envs + `, "image_repositories": ` + repos + `}}`
+	}
+	okEnvs, okRepos := `[{"id": "stage"}, {"id": "prod"}]`, `[{"id": "uk.ac.wellcome/archivist"}]`
+	long := strings.Repeat("x", 129)
+	tests := []struct {
+		name     string
+		manifest string
+		want     []string // the field named, and what is wrong
+	}{
+		{"not JSON", `nope`, []string{"manifest: not valid JSON"}},
+		{"truncated", `{"storage": `, []string{"manifest: unexpected EOF"}},
+		{"trailing data", project(okEnvs, okRepos) + ` {}`, []string{"manifest: unexpected data"}},
+		{"an array", `[{"id": "storage"}]`, []string{"manifest: got a JSON array"}},
+		{"null", `null`, []string{"manifest: must be an object"}},
+		{"no projects", `{}`, []string{"manifest: declares no projects"}},
+		{"a project that is not an object", `{"storage": 5}`, []string{"storage: got a JSON number"}},
+		{"project id with a slash", `{"a/b": {}}`, []string{"project id", "may contain only"}},
+		{"project id with ..", `{"a..b": {}}`, []string{"project id", `must not contain ".."`}},
+		{"project id with a space", `{"a b": {}}`, []string{"project id", "may contain only"}},
+		{"project id too long", `{"` + long + `": {}}`, []string{"project id", "129 characters", "128"}},
+		{"project id starting with aws", `{"aws-storage": {}}`, []string{"project id", `must not begin with "aws" or "ssm"`}},
+		{"project id starting with AWS", `{"AWSome": {}}`, []string{"project id", `"aws"`}},
+		{"project id starting with ssm", `{"ssm_params": {}}`, []string{"project id", `"ssm"`}},
+		{"no name", `{"storage": {"environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
+		{"blank name", `{"storage": {"name": "  ", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
+		{"name is a number", `{"storage": {"name": 5, "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: got a JSON number, want a string"}},
+		{"no environments", project(`[]`, okRepos), []string{"storage.environments: at least one"}},
+		{"environments is a string", project(`"stage"`, okRepos), []string{"storage.environments: got a JSON string, want an array"}},
+		{"environment id with a space", project(`[{"id": "stage"}, {"id": "a b"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
+		{"environment id with a slash", project(`[{"id": "stage"}, {"id": "st/age"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
+		{"environment id ..", project(`[{"id": ".."}]`, okRepos), []string{"storage.environments[0].id", `".."`}},
+		{"environment id too long", project(`[{"id": "`+long+`"}]`, okRepos), []string{"storage.environments[0].id", "128"}},
+		{"environment id missing", project(`[{"name": "Staging"}]`, okRepos), []string{"storage.environments[0].id: is required"}},
+		{"environment id empty", project(`[{"id": ""}]`, okRepos), []string{"storage.environments[0].id: is required"}},
+		{"environment id a number", project(`[{"id": 5}]`, okRepos), []string{"storage.environments[0].id: got a JSON number, want a string"}},
+		{"environment declared twice", project(`[{"id": "stage"}, {"id": "stage"}]`, okRepos), []string{"storage.environments[1].id", "declared twice"}},
+		{"no repositories", project(okEnvs, `[]`), []string{"storage.image_repositories: at least one"}},
+		{"repository id missing", project(okEnvs, `[{"services": ["a"]}]`), []string{"storage.image_repositories[0].id: is required"}},
+		{"repository id upper case", project(okEnvs, `[{"id": "uk.ac.wellcome/Archivist"}]`), []string{"storage.image_repositories[0].id", "not an ECR repository name"}},
+		{"repository declared twice", project(okEnvs, `[{"id": "a/b"}, {"id": "a/b", "services": ["c"]}]`), []string{"storage.image_repositories[1].id", "declared twice"}},
+		{"services empty", project(okEnvs, `[{"id": "a/b", "services": []}]`), []string{"storage.image_repositories[0].services: is empty"}},
+		{"services a string", project(okEnvs, `[{"id": "a/b", "services": "b"}]`), []string{"storage.image_repositories[0].services: got a JSON string, want an array"}},
+		{"service id with a slash", project(okEnvs, `[{"id": "a/b", "services": ["ok", "a/b"]}]`), []string{"storage.image_repositories[0].services[1]", "may contain only"}},
+		{"service id ..", project(okEnvs, `[{"id": "a/b", "services": [".."]}]`), []string{"storage.image_repositories[0].services[0]", `".."`}},
+		{"service object with a bad id", project(okEnvs, `[{"id": "a/b", "services": [{"id": "a b"}]}]`), []string{"storage.image_repositories[0].services[0].id", "may contain only"}},
+		{"service object without id", project(okEnvs, `[{"id": "a/b", "services": [{"name": "b"}]}]`), []string{"storage.image_repositories[0].services[0].id: is required"}},
+		{"service a number", project(okEnvs, `[{"id": "a/b", "services": [5]}]`), []string{"storage.image_repositories[0].services[0]: got a JSON number"}},
+		{"service fed by two repositories", project(okEnvs, `[{"id": "a/b"}, {"id": "c/d", "services": ["b"]}]`), []string{"storage.image_repositories[1]", `"b" is fed by both "a/b" and "c/d"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps, err := shiplog.ParseManifest([]byte(tt.manifest))
+			if err == nil {
+				t.Fatalf("ParseManifest: got %d projects and no error, want an error", len(ps))
+			}
+			wantError(t, "ParseManifest", err, shiplog.Invalid, tt.want...)
+		})
+	}
+}
+
+func TestRegisterManifestRejectsAndChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	before, err := h.svc.Projects(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second project is bad: the first must not be registered either.
+	bad := `{"aaa": {"name": "A", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]},
+	         "zzz": {"name": "Z", "environments": [{"id": "st age"}], "image_repositories": [{"id": "a/b"}]}}`
+	_, err = h.svc.RegisterManifest(t.Context(), []byte(bad))
+	wantError(t, "RegisterManifest", err, shiplog.Invalid, "zzz.environments[0].id")
+	after, err := h.svc.Projects(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "projects after a refused manifest", after, before)
+}
+
+// Pushes.
+
+func TestRecordPushSampleEvents(t *testing.T) {
+	const archivist = "760097843905.dkr.ecr.eu-west-1.amazonaws.com/uk.ac.wellcome/archivist@sha256:3f6c2a9d1b8e4f7a0c5d9e2b1a7f6c3d8e4b2a1f9c7d6e5b4a3c2d1e0f9a8b7c"
+	tests := []struct {
+		file        string
+		wantIgnored string // part of the reason, "" if not ignored
+		wantParams  map[string]string
+	}{
+		{"ecr-push-tagged.json", "", map[string]string{"archivist": archivist}},
+		{"ecr-push-untagged.json", "untagged", nil},
+		{"ecr-push-failed.json", "FAILURE", nil},
+		{"ecr-delete.json", "DELETE", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			h := newHarness(t)
+			out, err := h.svc.RecordPush(t.Context(), loadPush(t, tt.file))
+			if err != nil {
+				t.Fatalf("RecordPush: %v", err)
+			}
+			if tt.wantIgnored != "" {
+				if !strings.Contains(out.Ignored, tt.wantIgnored) {
+					t.Errorf("Ignored: got %q, want it to mention %q", out.Ignored, tt.wantIgnored)
+				}
+				if len(out.Updated) != 0 {
+					t.Errorf("Updated: got %v, want none", out.Updated)
+				}
+			} else {
+				diff(t, "outcome", out, shiplog.PushOutcome{Image: archivist, Updated: []string{"/storage/images/latest/archivist"}})
+			}
+			diff(t, "parameters under latest", h.paramsUnder(t, "storage", "latest"), tt.wantParams)
+			if tt.wantIgnored == "" {
+				rec, err := h.store.LatestImage(t.Context(), "storage", "archivist")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: archivist, PushedAt: time.Date(2026, 11, 20, 9, 15, 2, 0, time.UTC).Unix()}
+				diff(t, "push record", rec, want)
+			}
+		})
+	}
+}
+
+func TestRecordPush(t *testing.T) {
+	tagged := func(t *testing.T, repository string, n int, at time.Duration) shiplog.ImagePush {
+		p := loadPush(t, "ecr-push-tagged.json")
+		p.Repository, p.Digest, p.Time = repository, digest(n), p.Time.Add(at)
+		return p
+	}
+	tests := []struct {
+		name string
+		// extra is a manifest entry registered as project "extra" before the pushes, if set.
+		extra       string
+		pushes      func(t *testing.T) []shiplog.ImagePush
+		wantLast    shiplog.PushOutcome // outcome of the last push
+		wantLatest  map[string]string   // storage's parameters under latest afterwards
+		wantExtra   map[string]string   // extra's parameters under latest afterwards
+		wantPutsAll int                 // PutParameters calls over all the pushes
+	}{
+		{
+			name: "a repository feeding two services sets both",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				return []shiplog.ImagePush{tagged(t, "uk.ac.wellcome/bag_verifier", 1, 0)}
+			},
+			wantLast: shiplog.PushOutcome{Image: image("uk.ac.wellcome/bag_verifier", 1), Updated: []string{
+				"/storage/images/latest/bag_verifier_post_replication", "/storage/images/latest/bag_verifier_pre_replication"}},
+			wantLatest: map[string]string{
+				"bag_verifier_pre_replication":  image("uk.ac.wellcome/bag_verifier", 1),
+				"bag_verifier_post_replication": image("uk.ac.wellcome/bag_verifier", 1),
+			},
+			wantPutsAll: 2,
+		},
+		{
+			name:  "a repository claimed by two projects sets both",
+			extra: `{"name": "Extra", "environments": [{"id": "stage"}], "image_repositories": [{"id": "uk.ac.wellcome/notifier", "services": ["alerts"]}]}`,
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				return []shiplog.ImagePush{tagged(t, "uk.ac.wellcome/notifier", 1, 0)}
+			},
+			wantLast: shiplog.PushOutcome{Image: image("uk.ac.wellcome/notifier", 1), Updated: []string{
+				"/extra/images/latest/alerts", "/storage/images/latest/notifier"}},
+			wantLatest:  map[string]string{"notifier": image("uk.ac.wellcome/notifier", 1)},
+			wantExtra:   map[string]string{"alerts": image("uk.ac.wellcome/notifier", 1)},
+			wantPutsAll: 2,
+		},
+		{
+			name: "an unclaimed repository is ignored",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				return []shiplog.ImagePush{tagged(t, "uk.ac.wellcome/nobody", 1, 0)}
+			},
+			wantLast: shiplog.PushOutcome{Updated: []string{}, Ignored: `no registered project claims repository "uk.ac.wellcome/nobody"`},
+		},
+		{
+			name: "an older push after a newer one is ignored",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				return []shiplog.ImagePush{
+					tagged(t, "uk.ac.wellcome/archivist", 2, time.Minute),
+					tagged(t, "uk.ac.wellcome/archivist", 1, 0),
+				}
+			},
+			wantLast: shiplog.PushOutcome{Image: image("uk.ac.wellcome/archivist", 1), Updated: []string{},
+				Skipped: []string{"/storage/images/latest/archivist"}},
+			wantLatest:  map[string]string{"archivist": image("uk.ac.wellcome/archivist", 2)},
+			wantPutsAll: 1,
+		},
+		{
+			name: "another image pushed in the same second as the recorded one is ignored",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				return []shiplog.ImagePush{
+					tagged(t, "uk.ac.wellcome/archivist", 1, 0),
+					tagged(t, "uk.ac.wellcome/archivist", 2, 0),
+				}
+			},
+			wantLast: shiplog.PushOutcome{Image: image("uk.ac.wellcome/archivist", 2), Updated: []string{},
+				Skipped: []string{"/storage/images/latest/archivist"}},
+			wantLatest:  map[string]string{"archivist": image("uk.ac.wellcome/archivist", 1)},
+			wantPutsAll: 1,
+		},
+		{
+			name: "a newer push replaces an older one",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				return []shiplog.ImagePush{
+					tagged(t, "uk.ac.wellcome/archivist", 1, 0),
+					tagged(t, "uk.ac.wellcome/archivist", 2, time.Second),
+				}
+			},
+			wantLast:    shiplog.PushOutcome{Image: image("uk.ac.wellcome/archivist", 2), Updated: []string{"/storage/images/latest/archivist"}},
+			wantLatest:  map[string]string{"archivist": image("uk.ac.wellcome/archivist", 2)},
+			wantPutsAll: 2,
+		},
+		{
+			name: "a duplicate changes nothing",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				p := tagged(t, "uk.ac.wellcome/archivist", 1, 0)
+				return []shiplog.ImagePush{p, p}
+			},
+			wantLast:    shiplog.PushOutcome{Image: image("uk.ac.wellcome/archivist", 1), Updated: []string{}},
+			wantLatest:  map[string]string{"archivist": image("uk.ac.wellcome/archivist", 1)},
+			wantPutsAll: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			if tt.extra != "" {
+				if _, err := h.svc.RegisterProject(t.Context(), "extra", []byte(tt.extra)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var last shiplog.PushOutcome
+			for i, p := range tt.pushes(t) {
+				out, err := h.svc.RecordPush(t.Context(), p)
+				if err != nil {
+					t.Fatalf("RecordPush %d: %v", i, err)
+				}
+				last = out
+			}
+			diff(t, "outcome of the last push", last, tt.wantLast)
+			diff(t, "storage parameters under latest", h.paramsUnder(t, "storage", "latest"), tt.wantLatest)
+			diff(t, "extra parameters under latest", h.paramsUnder(t, "extra", "latest"), tt.wantExtra)
+			if got := len(h.params.takePuts()); got != tt.wantPutsAll {
+				t.Errorf("PutParameters calls: got %d, want %d", got, tt.wantPutsAll)
+			}
+		})
+	}
+}
+
+func TestRecordPushAfterReregistering(t *testing.T) {
+	h := newHarness(t)
+	// storage no longer builds notifier from uk.ac.wellcome/notifier.
+	entry := `{"name": "Storage service", "environments": [{"id": "stage"}], "image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}`
+	if _, err := h.svc.RegisterProject(t.Context(), "storage", []byte(entry)); err != nil {
+		t.Fatal(err)
+	}
+	p := loadPush(t, "ecr-push-tagged.json")
+	p.Repository = "uk.ac.wellcome/notifier"
+	out, err := h.svc.RecordPush(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.Ignored, "no registered project claims") {
+		t.Errorf("Ignored: got %q, want the repository unclaimed", out.Ignored)
+	}
+	diff(t, "parameters under latest", h.paramsUnder(t, "storage", "latest"), map[string]string(nil))
+}
+
+func TestRecordPushRejects(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(p *shiplog.ImagePush)
+		want   string
+	}{
+		{"bad digest", func(p *shiplog.ImagePush) { p.Digest = "sha256:xyz" }, "detail.image-digest"},
+		{"no digest", func(p *shiplog.ImagePush) { p.Digest = "" }, "detail.image-digest"},
+		{"bad repository", func(p *shiplog.ImagePush) { p.Repository = "Uk/Archivist" }, "detail.repository-name"},
+		{"bad account", func(p *shiplog.ImagePush) { p.Account = "12345" }, "account"},
+		{"bad region", func(p *shiplog.ImagePush) { p.Region = "EU WEST" }, "region"},
+		{"no time", func(p *shiplog.ImagePush) { p.Time = time.Time{} }, "time: is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			p := loadPush(t, "ecr-push-tagged.json")
+			tt.change(&p)
+			_, err := h.svc.RecordPush(t.Context(), p)
+			wantError(t, "RecordPush", err, shiplog.Invalid, tt.want)
+			if puts := h.params.takePuts(); len(puts) != 0 {
+				t.Errorf("PutParameters: got %v, want none", puts)
+			}
+		})
+	}
+}
+
+// Releases.
+
+func TestCreateRelease(t *testing.T) {
+	h := newHarness(t)
+	latest := h.seedLabel(t, "latest", 1)
+	stage := h.seedLabel(t, "stage", 2)
+	// A service no longer in the manifest leaves its parameter behind; it is not released.
+	h.seedLabel(t, "latest", 3, "retired-service")
+	project, err := h.svc.Project(t.Context(), "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		in   shiplog.CreateReleaseInput
+		want shiplog.Release
+	}{
+		{
+			name: "label defaults to latest",
+			in:   shiplog.CreateReleaseInput{ProjectID: "storage", Description: "weekly release", RequestedBy: alice},
+			want: shiplog.Release{Images: latest, Label: "latest", Description: "weekly release", RequestedBy: alice},
+		},
+		{
+			name: "from label stage",
+			in:   shiplog.CreateReleaseInput{ProjectID: "storage", Label: "stage", RequestedBy: alice},
+			want: shiplog.Release{Images: stage, Label: "stage", RequestedBy: alice},
+		},
+		{
+			name: "no requester is anonymous",
+			in:   shiplog.CreateReleaseInput{ProjectID: "storage"},
+			want: shiplog.Release{Images: latest, Label: "latest", RequestedBy: shiplog.AnonymousPerson},
+		},
+		{
+			name: "a requester without a name is named by id",
+			in:   shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "bob"}},
+			want: shiplog.Release{Images: latest, Label: "latest", RequestedBy: shiplog.Person{ID: "bob", Name: "bob"}},
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.clock.Advance(time.Minute)
+			got, err := h.svc.CreateRelease(t.Context(), tt.in)
+			if err != nil {
+				t.Fatalf("CreateRelease: %v", err)
+			}
+			want := tt.want
+			want.ID = testID(i + 1)
+			want.ProjectID = "storage"
+			want.ProjectName = "Storage service"
+			want.CreatedAt = h.clock.Now().Unix()
+			want.Manifest = string(project.Manifest)
+			want.Deployments = []shiplog.Deployment{}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("CreateRelease: mismatch (-want +got):\n%s", d)
+			}
+			stored, err := h.store.GetRelease(t.Context(), "storage", want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, stored); d != "" {
+				t.Errorf("stored release: mismatch (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestCreateReleaseRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		seed []string // services with an image under latest
+		in   shiplog.CreateReleaseInput
+		kind shiplog.Kind
+		want []string
+	}{
+		{
+			name: "incomplete: the missing services are listed",
+			seed: []string{"archivist", "notifier"},
+			in:   shiplog.CreateReleaseInput{ProjectID: "storage"},
+			kind: shiplog.Conflict,
+			want: []string{`label "latest"`, "/storage/images/latest/", "bag-register, bag_verifier_post_replication, bag_verifier_pre_replication"},
+		},
+		{
+			name: "nothing under the label",
+			in:   shiplog.CreateReleaseInput{ProjectID: "storage", Label: "v2-branch"},
+			kind: shiplog.Conflict,
+			want: []string{"/storage/images/v2-branch/", strings.Join(storageServices, ", ")},
+		},
+		{"unknown project", storageServices, shiplog.CreateReleaseInput{ProjectID: "nope"}, shiplog.NotFound, []string{"nope"}},
+		{"project id with a slash", storageServices, shiplog.CreateReleaseInput{ProjectID: "a/b"}, shiplog.Invalid, []string{"project"}},
+		{"label with a slash", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Label: "a/b"}, shiplog.Invalid, []string{"label"}},
+		{"label ..", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Label: ".."}, shiplog.Invalid, []string{"label"}},
+		{"description too long", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Description: strings.Repeat("x", 1025)}, shiplog.Invalid, []string{"description"}},
+		{"requester with a name but no id", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{Name: "Alice"}}, shiplog.Invalid, []string{"requested_by.id"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			if len(tt.seed) > 0 {
+				h.seedLabel(t, "latest", 1, tt.seed...)
+			}
+			_, err := h.svc.CreateRelease(t.Context(), tt.in)
+			wantError(t, "CreateRelease", err, tt.kind, tt.want...)
+			page, err := h.store.ListReleases(t.Context(), "storage", shiplog.PageRequest{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Items) != 0 {
+				t.Errorf("releases after a refused CreateRelease: got %d, want none", len(page.Items))
+			}
+		})
+	}
+}
+
+func TestReleases(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	_, err := h.svc.Release(ctx, "storage", shiplog.LatestRelease)
+	wantError(t, "Release latest with no releases", err, shiplog.NotFound, "no releases")
+	_, err = h.svc.Release(ctx, "nope", shiplog.LatestRelease)
+	wantError(t, "Release latest of an unknown project", err, shiplog.NotFound, "nope")
+
+	var made []shiplog.Release
+	for n := 1; n <= 5; n++ {
+		made = append(made, h.createRelease(t, n))
+	}
+	got, err := h.svc.Release(ctx, "storage", shiplog.LatestRelease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "Release latest", got, made[4])
+	got, err = h.svc.Release(ctx, "storage", made[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "Release by id", got, made[1])
+	_, err = h.svc.Release(ctx, "storage", testID(99))
+	wantError(t, "Release of an unknown id", err, shiplog.NotFound)
+	_, err = h.svc.Release(ctx, "catalogue_pipeline", made[1].ID)
+	wantError(t, "Release of another project's id", err, shiplog.NotFound)
+
+	var listed []shiplog.Release
+	page := shiplog.PageRequest{Limit: 2}
+	for pages := 1; ; pages++ {
+		p, err := h.svc.Releases(ctx, "storage", page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, p.Items...)
+		if p.NextCursor == "" {
+			if pages != 3 {
+				t.Errorf("Releases of 5 by 2: got %d pages, want 3", pages)
+			}
+			break
+		}
+		page.Cursor = p.NextCursor
+	}
+	slices.Reverse(made)
+	diff(t, "Releases, all pages", listed, made)
+
+	for _, tt := range []struct {
+		name string
+		page shiplog.PageRequest
+		kind shiplog.Kind
+	}{
+		{"limit too big", shiplog.PageRequest{Limit: 101}, shiplog.Invalid},
+		{"negative limit", shiplog.PageRequest{Limit: -1}, shiplog.Invalid},
+		{"bad cursor", shiplog.PageRequest{Cursor: "garbage!"}, shiplog.Invalid},
+	} {
+		_, err := h.svc.Releases(ctx, "storage", tt.page)
+		wantError(t, "Releases with "+tt.name, err, tt.kind)
+	}
+	_, err = h.svc.Releases(ctx, "nope", shiplog.PageRequest{})
+	wantError(t, "Releases of an unknown project", err, shiplog.NotFound)
+
+	p, err := h.svc.Releases(ctx, "storage", shiplog.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 5 || p.NextCursor != "" {
+		t.Errorf("Releases with the default limit: got %d items and cursor %q, want 5 and none", len(p.Items), p.NextCursor)
+	}
+}
+
+func TestImages(t *testing.T) {
+	h := newHarness(t)
+	want := h.seedLabel(t, "latest", 1)
+	got, err := h.svc.Images(t.Context(), "storage", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "Images", got, want)
+	_, err = h.svc.Images(t.Context(), "nope", "latest")
+	wantError(t, "Images of an unknown project", err, shiplog.NotFound)
+	_, err = h.svc.Images(t.Context(), "storage", "a/b")
+	wantError(t, "Images of a bad label", err, shiplog.Invalid, "label")
+}
+
+// Deploys.
+
+func TestDeploy(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r1 := h.createRelease(t, 1)
+
+	// The first deploy writes every service's parameter, in one call.
+	now := h.clock.Now().Unix()
+	res, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage", Description: "first", RequestedBy: alice})
+	if err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	d1 := shiplog.Deployment{ID: testID(2), Environment: shiplog.Environment{ID: "stage", Name: "Staging"}, CreatedAt: now, RequestedBy: alice, Description: "first"}
+	want := r1
+	want.Deployments = []shiplog.Deployment{d1}
+	want.LastDateDeployed = now
+	diff(t, "Deploy result", res, shiplog.DeployResult{Deployment: d1, Release: want})
+	stored, err := h.store.GetRelease(ctx, "storage", r1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "stored release", stored, want)
+	wantPuts := []map[string]string{{}}
+	for svc, uri := range r1.Images {
+		wantPuts[0]["/storage/images/stage/"+svc] = uri
+	}
+	diff(t, "PutParameters calls of the first deploy", h.params.takePuts(), wantPuts)
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
+	diff(t, "parameters under prod", h.paramsUnder(t, "storage", "prod"), map[string]string(nil))
+	states, err := h.store.EnvironmentStates(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "environment states", states, []shiplog.EnvironmentState{{
+		ProjectID: "storage", Environment: d1.Environment, ReleaseID: r1.ID, DeploymentID: d1.ID,
+		DeployedAt: now, RequestedBy: alice, Description: "first", Images: r1.Images,
+	}})
+	h.clock.Advance(time.Minute)
+
+	// Deploying the same release again records a deployment and writes nothing.
+	again := h.deploy(t, r1.ID, "stage")
+	if puts := h.params.takePuts(); len(puts) != 0 {
+		t.Errorf("PutParameters calls redeploying the same release: got %v, want none", puts)
+	}
+	if len(again.Release.Deployments) != 2 {
+		t.Errorf("deployments of the release after a redeploy: got %d, want 2", len(again.Release.Deployments))
+	}
+
+	// A release that changes one image writes one parameter.
+	h.seedLabel(t, "latest", 2, "archivist")
+	r2, err := h.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.deploy(t, r2.ID, "stage")
+	diff(t, "PutParameters calls deploying one changed image", h.params.takePuts(), []map[string]string{
+		{"/storage/images/stage/archivist": image("uk.ac.wellcome/archivist", 2)},
+	})
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r2.Images)
+
+	// Rolling back to the first release writes that image back.
+	h.deploy(t, r1.ID, "stage")
+	diff(t, "PutParameters calls rolling back", h.params.takePuts(), []map[string]string{
+		{"/storage/images/stage/archivist": image("uk.ac.wellcome/archivist", 1)},
+	})
+
+	// "latest" is the newest release; prod has had nothing, so all its parameters are written.
+	res, err = h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: "latest", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Release.ID != r2.ID {
+		t.Errorf("Deploy latest: got release %s, want %s", res.Release.ID, r2.ID)
+	}
+	if puts := h.params.takePuts(); len(puts) != 1 || len(puts[0]) != len(storageServices) {
+		t.Errorf("PutParameters calls of the first deploy to prod: got %v, want one of %d parameters", puts, len(storageServices))
+	}
+	diff(t, "parameters under prod", h.paramsUnder(t, "storage", "prod"), r2.Images)
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
+}
+
+func TestDeployRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		in   shiplog.DeployInput // ReleaseID "r1" stands for the release the test makes
+		kind shiplog.Kind
+		want []string
+	}{
+		{"unknown environment lists the valid ones", shiplog.DeployInput{ProjectID: "storage", ReleaseID: "r1", Environment: "prd"}, shiplog.NotFound,
+			[]string{`environment "prd"`, "stage, prod"}},
+		{"unknown release", shiplog.DeployInput{ProjectID: "storage", ReleaseID: testID(99), Environment: "stage"}, shiplog.NotFound, []string{testID(99)}},
+		{"another project's environment", shiplog.DeployInput{ProjectID: "storage", ReleaseID: "r1", Environment: "2026-11-25"}, shiplog.NotFound, []string{"stage, prod"}},
+		{"unknown project", shiplog.DeployInput{ProjectID: "nope", ReleaseID: "r1", Environment: "stage"}, shiplog.NotFound, []string{"nope"}},
+		{"latest of a project with no releases", shiplog.DeployInput{ProjectID: "bugfarm_73649", ReleaseID: "latest", Environment: "stage"}, shiplog.NotFound, []string{"no releases"}},
+		{"environment with a slash", shiplog.DeployInput{ProjectID: "storage", ReleaseID: "r1", Environment: "st/age"}, shiplog.Invalid, []string{"environment"}},
+		{"release id ..", shiplog.DeployInput{ProjectID: "storage", ReleaseID: "..", Environment: "stage"}, shiplog.Invalid, []string{"release_id"}},
+		{"project id with a space", shiplog.DeployInput{ProjectID: "a b", ReleaseID: "r1", Environment: "stage"}, shiplog.Invalid, []string{"project_id"}},
+		{"missing environment", shiplog.DeployInput{ProjectID: "storage", ReleaseID: "r1"}, shiplog.Invalid, []string{"environment: is required"}},
+		{"description too long", shiplog.DeployInput{ProjectID: "storage", ReleaseID: "r1", Environment: "stage", Description: strings.Repeat("x", 1025)}, shiplog.Invalid, []string{"description"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			r1 := h.createRelease(t, 1)
+			in := tt.in
+			if in.ReleaseID == "r1" {
+				in.ReleaseID = r1.ID
+			}
+			_, err := h.svc.Deploy(t.Context(), in)
+			wantError(t, "Deploy", err, tt.kind, tt.want...)
+			h.wantNothingDeployed(t, r1)
+		})
+	}
+}
+
+// wantNothingDeployed checks that no parameter was written and no deployment recorded.
+func (h *harness) wantNothingDeployed(t *testing.T, r shiplog.Release) {
+	t.Helper()
+	ctx := t.Context()
+	if puts := h.params.takePuts(); len(puts) != 0 {
+		t.Errorf("PutParameters calls: got %v, want none", puts)
+	}
+	for _, env := range []string{"stage", "prod"} {
+		diff(t, "parameters under "+env, h.paramsUnder(t, "storage", env), map[string]string(nil))
+	}
+	stored, err := h.store.GetRelease(ctx, "storage", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "stored release", stored, r)
+	states, err := h.store.EnvironmentStates(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "environment states", states, []shiplog.EnvironmentState(nil))
+	deps, err := h.store.ListDeployments(ctx, "storage", "", shiplog.PageRequest{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "deployments", deps.Items, []shiplog.DeploymentRecord(nil))
+}
+
+func TestDeployMissingImageWritesNothing(t *testing.T) {
+	h := newHarness(t)
+	r1 := h.createRelease(t, 1)
+	reg := &fakeRegistry{missing: map[string]bool{r1.Images["notifier"]: true, r1.Images["archivist"]: true}}
+	h.svc.Registry = reg
+
+	_, err := h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage"})
+	wantError(t, "Deploy of a release whose images are gone", err, shiplog.Conflict,
+		"no longer in ECR", "archivist ("+r1.Images["archivist"]+")", "notifier ("+r1.Images["notifier"]+")")
+	if strings.Contains(err.Error(), "bag-register") {
+		t.Errorf("Deploy: got %q, want only the missing images named", err)
+	}
+	h.wantNothingDeployed(t, r1)
+	if len(reg.tagged) != 0 {
+		t.Errorf("TagImages calls: got %v, want none", reg.tagged)
+	}
+
+	// Once the registry has them, the deploy goes through.
+	reg.missing = nil
+	h.deploy(t, r1.ID, "stage")
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
+	want := slices.Sorted(maps.Values(r1.Images))
+	diff(t, "images checked", reg.checked[len(reg.checked)-1], want)
+}
+
+func TestDeployTagsImages(t *testing.T) {
+	h := newHarness(t)
+	entry := `{"name": "Bug farm", "environments": [{"id": "stage"}], "image_repositories": [{"id": "bugfarm/hatching"}, {"id": "bugfarm/feeding"}], "tag_deployed_images": true}`
+	if _, err := h.svc.RegisterProject(t.Context(), "bugfarm_73649", []byte(entry)); err != nil {
+		t.Fatal(err)
+	}
+	reg := &fakeRegistry{}
+	h.svc.Registry = reg
+	images := map[string]string{"hatching": image("bugfarm/hatching", 1), "feeding": image("bugfarm/feeding", 1)}
+	if err := h.store.PutParameters(t.Context(), map[string]string{
+		"/bugfarm_73649/images/latest/hatching": images["hatching"],
+		"/bugfarm_73649/images/latest/feeding":  images["feeding"],
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "bugfarm_73649"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "bugfarm_73649", ReleaseID: r.ID, Environment: "stage"}); err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "TagImages calls", reg.tagged, map[string][]string{"env.stage": slices.Sorted(maps.Values(images))})
+
+	// storage does not opt in: its deploys tag nothing.
+	sr := h.createRelease(t, 1)
+	reg.tagged = nil
+	h.deploy(t, sr.ID, "stage")
+	if len(reg.tagged) != 0 {
+		t.Errorf("TagImages calls for a project that did not opt in: got %v, want none", reg.tagged)
+	}
+}
+
+func TestDeployAfterFailedWrites(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r1 := h.createRelease(t, 1)
+
+	h.params.setFail(shiplog.Errorf(shiplog.Unavailable, "ThrottlingException"))
+	_, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage"})
+	wantError(t, "Deploy with a failing parameter store", err, shiplog.Unavailable, "deploy again")
+	h.params.takePuts()
+	states, err := h.store.EnvironmentStates(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 1 {
+		t.Fatalf("environment states after failed writes: got %v, want one", states)
+	}
+	diff(t, "pending after failed writes", states[0].Pending, storageServices)
+	if states[0].LockedUntil != 0 {
+		t.Errorf("LockedUntil after failed writes: got %d, want 0 (released for a retry)", states[0].LockedUntil)
+	}
+	diff(t, "parameters under stage after failed writes", h.paramsUnder(t, "storage", "stage"), map[string]string(nil))
+
+	// The same release again: nothing changed in the release, but the pending services are written.
+	h.params.setFail(nil)
+	h.clock.Advance(time.Minute)
+	h.deploy(t, r1.ID, "stage")
+	puts := h.params.takePuts()
+	if len(puts) != 1 {
+		t.Fatalf("PutParameters calls of the retry: got %d, want 1", len(puts))
+	}
+	diff(t, "services written by the retry", slices.Sorted(maps.Keys(puts[0])), func() []string {
+		var names []string
+		for _, svc := range storageServices {
+			names = append(names, "/storage/images/stage/"+svc)
+		}
+		return names
+	}())
+	diff(t, "parameters under stage after the retry", h.paramsUnder(t, "storage", "stage"), r1.Images)
+	states, err = h.store.EnvironmentStates(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states[0].Pending) != 0 || states[0].LockedUntil != 0 {
+		t.Errorf("state after the retry: got pending %v, locked until %d, want neither", states[0].Pending, states[0].LockedUntil)
+	}
+	h.deploy(t, r1.ID, "stage")
+	if puts := h.params.takePuts(); len(puts) != 0 {
+		t.Errorf("PutParameters calls once settled: got %v, want none", puts)
+	}
+}
+
+func TestDeployLockedEnvironment(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r1 := h.createRelease(t, 1)
+	// A deployment that is (as far as the store knows) still writing its parameters.
+	env := shiplog.Environment{ID: "stage", Name: "Staging"}
+	locked := shiplog.DeploymentChange{
+		ReleaseID:  r1.ID,
+		Deployment: shiplog.Deployment{ID: testID(50), Environment: env, CreatedAt: h.clock.Now().Unix()},
+		State: shiplog.EnvironmentState{
+			ProjectID: "storage", Environment: env, ReleaseID: r1.ID, DeploymentID: testID(50),
+			Images: r1.Images, Pending: storageServices, LockedUntil: h.clock.Now().Add(2 * time.Minute).Unix(),
+		},
+	}
+	if err := h.store.RecordDeployment(ctx, locked); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage"})
+	wantError(t, "Deploy to a locked environment", err, shiplog.Conflict, testID(50), "still writing")
+	if puts := h.params.takePuts(); len(puts) != 0 {
+		t.Errorf("PutParameters calls: got %v, want none", puts)
+	}
+
+	// Once the lock has expired (its deployment died), a deploy takes over and writes everything.
+	h.clock.Advance(3 * time.Minute)
+	h.deploy(t, r1.ID, "stage")
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
+}
+
+// Reads of what is where.
+
+func TestEnvironmentsAndDeployments(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+
+	envs, err := h.svc.Environments(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "Environments before any deploy", envs, []shiplog.EnvironmentStatus{
+		{Environment: shiplog.Environment{ID: "stage", Name: "Staging"}},
+		{Environment: shiplog.Environment{ID: "prod", Name: "Production"}},
+	})
+
+	r1 := h.createRelease(t, 1)
+	r2 := h.createRelease(t, 2)
+	var deps []shiplog.Deployment
+	for _, st := range []struct {
+		r   shiplog.Release
+		env string
+	}{{r1, "stage"}, {r1, "prod"}, {r2, "stage"}, {r2, "stage"}, {r2, "prod"}} {
+		deps = append(deps, h.deploy(t, st.r.ID, st.env).Deployment)
+	}
+
+	envs, err = h.svc.Environments(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(envs) != 2 || envs[0].Current == nil || envs[1].Current == nil {
+		t.Fatalf("Environments: got %+v, want stage and prod deployed", envs)
+	}
+	diff(t, "stage's current deployment", []string{envs[0].Environment.ID, envs[0].Current.ReleaseID, envs[0].Current.DeploymentID}, []string{"stage", r2.ID, deps[3].ID})
+	diff(t, "prod's current deployment", []string{envs[1].Environment.ID, envs[1].Current.ReleaseID, envs[1].Current.DeploymentID}, []string{"prod", r2.ID, deps[4].ID})
+	diff(t, "prod's images", envs[1].Current.Images, r2.Images)
+	_, err = h.svc.Environments(ctx, "nope")
+	wantError(t, "Environments of an unknown project", err, shiplog.NotFound)
+
+	ids := func(env string, limit int) []string {
+		var out []string
+		page := shiplog.PageRequest{Limit: limit}
+		for {
+			p, err := h.svc.Deployments(ctx, "storage", env, page)
+			if err != nil {
+				t.Fatalf("Deployments %q: %v", env, err)
+			}
+			for _, d := range p.Items {
+				if d.ProjectID != "storage" || (env != "" && d.Environment.ID != env) {
+					t.Errorf("Deployments %q: got %+v", env, d)
+				}
+				out = append(out, d.ID)
+			}
+			if p.NextCursor == "" {
+				return out
+			}
+			page.Cursor = p.NextCursor
+		}
+	}
+	tests := []struct {
+		env  string
+		want []shiplog.Deployment
+	}{
+		{"", []shiplog.Deployment{deps[4], deps[3], deps[2], deps[1], deps[0]}},
+		{"stage", []shiplog.Deployment{deps[3], deps[2], deps[0]}},
+		{"prod", []shiplog.Deployment{deps[4], deps[1]}},
+	}
+	for _, tt := range tests {
+		var want []string
+		for _, d := range tt.want {
+			want = append(want, d.ID)
+		}
+		for _, limit := range []int{1, 2, 20} {
+			diff(t, fmt.Sprintf("Deployments %q by %d", tt.env, limit), ids(tt.env, limit), want)
+		}
+	}
+	first, err := h.svc.Deployments(ctx, "storage", "", shiplog.PageRequest{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "newest deployment record", first.Items, []shiplog.DeploymentRecord{{Deployment: deps[4], ProjectID: "storage", ReleaseID: r2.ID}})
+
+	for _, tt := range []struct {
+		name, project, env string
+		page               shiplog.PageRequest
+		kind               shiplog.Kind
+		want               string
+	}{
+		{"unknown environment", "storage", "prd", shiplog.PageRequest{}, shiplog.NotFound, "stage, prod"},
+		{"unknown project", "nope", "", shiplog.PageRequest{}, shiplog.NotFound, "nope"},
+		{"limit too big", "storage", "", shiplog.PageRequest{Limit: 101}, shiplog.Invalid, "limit"},
+		{"bad cursor", "storage", "stage", shiplog.PageRequest{Cursor: "bm90IGEgY3Vyc29y"}, shiplog.Invalid, "cursor"},
+	} {
+		_, err := h.svc.Deployments(ctx, tt.project, tt.env, tt.page)
+		wantError(t, "Deployments, "+tt.name, err, tt.kind, tt.want)
+	}
+}
+
+// TestConcurrentDeploys runs deploys of one release to both environments at once, several times
+// over: each must land, and the release must list every one.
+func TestConcurrentDeploys(t *testing.T) {
+	h := newHarness(t)
+	r1 := h.createRelease(t, 1)
+	const rounds = 5
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*rounds)
+	for range rounds {
+		for _, env := range []string{"stage", "prod"} {
+			wg.Go(func() {
+				_, err := h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: env})
+				if err != nil {
+					errs <- fmt.Errorf("deploy to %s: %w", env, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	var failed []error
+	for err := range errs {
+		failed = append(failed, err)
+	}
+	// Deploys to one environment may refuse each other (Conflict: locked or raced); that is the
+	// point of the lock. What must never happen is a deploy that reports success and is not there.
+	for _, err := range failed {
+		if !shiplog.IsKind(err, shiplog.Conflict) {
+			t.Errorf("concurrent deploy: got %v, want success or Conflict", err)
+		}
+	}
+	stored, err := h.store.GetRelease(t.Context(), "storage", r1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(stored.Deployments), 2*rounds-len(failed); got != want {
+		t.Errorf("deployments of the release: got %d, want %d (%d deploys, %d refused)", got, want, 2*rounds, len(failed))
+	}
+	seen := map[string]bool{}
+	for _, d := range stored.Deployments {
+		seen[d.Environment.ID] = true
+	}
+	if !seen["stage"] || !seen["prod"] {
+		t.Errorf("deployments of the release: got environments %v, want stage and prod", slices.Sorted(maps.Keys(seen)))
+	}
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
+	diff(t, "parameters under prod", h.paramsUnder(t, "storage", "prod"), r1.Images)
+}
