@@ -1,0 +1,866 @@
+package infra
+
+import (
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/json"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shiplog/shiplog/pkg/awsapp"
+	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awsecr"
+	"github.com/shiplog/shiplog/pkg/awsssm"
+	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// logicalID is the template's logical id of a function: "ecr-push" is EcrPushFunction.
+func logicalID(function string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(function, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String() + "Function"
+}
+
+// functionNames returns the functions of the code: the directories of functions/ with Go files.
+func functionNames(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(repoRoot(t), "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("functions/ has no function directories")
+	}
+	return names
+}
+
+func TestTemplateFunctionsAreTheCodesFunctions(t *testing.T) {
+	tpl := loadTemplate(t)
+	root := repoRoot(t)
+	var want []string
+	for _, name := range functionNames(t) {
+		want = append(want, logicalID(name))
+	}
+	got := tpl.resourcesOfType("AWS::Serverless::Function")
+	if diff := cmp.Diff(sortedSet(want), got); diff != "" {
+		t.Errorf("functions in template.yaml (-functions/ +template):\n%s", diff)
+	}
+	for _, name := range functionNames(t) {
+		id := logicalID(name)
+		t.Run(name, func(t *testing.T) {
+			if err := hasMain(filepath.Join(root, "functions", name)); err != nil {
+				t.Errorf("functions/%s: %v", name, err)
+			}
+			checks := []struct {
+				property string
+				want     any
+			}{
+				{"Runtime", "provided.al2023"},
+				{"Architectures", []any{"arm64"}},
+				{"Handler", "bootstrap"},
+				// The Makefile must sit in CodeUri, and go build needs the module around it.
+				{"CodeUri", "."},
+			}
+			for _, c := range checks {
+				if got := tpl.functionProperty(id, c.property); !cmp.Equal(got, c.want) {
+					t.Errorf("%s.%s: got %v, want %v", id, c.property, got, c.want)
+				}
+			}
+			if got := tpl.Resources[id].Metadata["BuildMethod"]; got != "makefile" {
+				t.Errorf("%s Metadata.BuildMethod: got %v, want makefile", id, got)
+			}
+		})
+	}
+}
+
+// TestTemplateFunctionsBuildFromMakefile does what `sam build` does for BuildMethod makefile:
+// `make build-<LogicalId>` with ARTIFACTS_DIR set. The result must be the function's own
+// bootstrap, built as `make build` builds it.
+func TestTemplateFunctionsBuildFromMakefile(t *testing.T) {
+	root := repoRoot(t)
+	makeBin := findTool(t, "make", "sam build runs the Makefile's build-<LogicalId> targets")
+	module, err := modulePath(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range functionNames(t) {
+		t.Run(name, func(t *testing.T) {
+			artifacts := t.TempDir()
+			target := "build-" + logicalID(name)
+			out, err := run(t, root, []string{"ARTIFACTS_DIR=" + artifacts}, makeBin, "--no-print-directory", target)
+			if err != nil {
+				t.Fatalf("make %s (ARTIFACTS_DIR set, as sam build runs it): %v\n%s", target, err, out)
+			}
+			bin := filepath.Join(artifacts, "bootstrap")
+			info, err := buildinfo.ReadFile(bin)
+			if err != nil {
+				t.Fatalf("make %s left no Go binary at $(ARTIFACTS_DIR)/bootstrap: %v", target, err)
+			}
+			if want := module + "/functions/" + name; info.Path != want {
+				t.Errorf("bootstrap is built from %s, want %s", info.Path, want)
+			}
+			settings := map[string]string{}
+			for _, s := range info.Settings {
+				settings[s.Key] = s.Value
+			}
+			for key, want := range map[string]string{
+				"GOOS":        "linux",
+				"GOARCH":      "arm64",
+				"CGO_ENABLED": "0",
+				"-tags":       "lambda.norpc",
+				"-trimpath":   "true", // and so the build info leaves out -ldflags: see the ELF checks
+			} {
+				if got := settings[key]; got != want {
+					t.Errorf("bootstrap built with %s=%q, want %q", key, got, want)
+				}
+			}
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if f.Machine != elf.EM_AARCH64 {
+				t.Errorf("bootstrap machine: got %v, want %v", f.Machine, elf.EM_AARCH64)
+			}
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_INTERP {
+					t.Error("bootstrap is dynamically linked; Lambda's provided.al2023 needs a static binary")
+				}
+			}
+			// -ldflags "-s -w": no symbol table, no DWARF.
+			for _, sec := range f.Sections {
+				if sec.Name == ".symtab" || strings.HasPrefix(sec.Name, ".debug_") || strings.HasPrefix(sec.Name, ".zdebug_") {
+					t.Errorf("bootstrap has section %s; want it built with -ldflags \"-s -w\"", sec.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestTemplateEnvironmentIsWhatMainReads(t *testing.T) {
+	tpl := loadTemplate(t)
+	root := repoRoot(t)
+	// Which table each variable names: the variables are awsapp's, the tables are awsdynamo's.
+	tableOf := map[string]string{
+		awsapp.ReleasesTableEnv: "ReleasesTable",
+		awsapp.StateTableEnv:    "StateTable",
+	}
+	for _, name := range functionNames(t) {
+		id := logicalID(name)
+		t.Run(name, func(t *testing.T) {
+			reads, err := envReads(root, filepath.Join(root, "functions", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := tpl.functionEnvironment(id)
+			if diff := cmp.Diff(reads, sortedKeys(env)); diff != "" {
+				t.Errorf("%s environment (-main.go reads +template sets):\n%s", id, diff)
+			}
+			for k, v := range env {
+				if want, ok := tableOf[k]; ok && ref(v) != want {
+					t.Errorf("%s: %s = %v, want !Ref %s", id, k, v, want)
+				}
+			}
+		})
+	}
+}
+
+func TestTemplateRoutesAreTheHandlersRoutes(t *testing.T) {
+	tpl := loadTemplate(t)
+	apis := tpl.resourcesOfType("AWS::Serverless::HttpApi")
+	if len(apis) != 1 {
+		t.Fatalf("got HTTP APIs %v, want exactly one", apis)
+	}
+	api := tpl.Resources[apis[0]]
+	auth := asMap(api.Properties["Auth"])
+	if auth["DefaultAuthorizer"] != "AWS_IAM" || auth["EnableIamAuthorizer"] != true {
+		t.Errorf("%s Auth: got %v, want DefaultAuthorizer AWS_IAM and EnableIamAuthorizer true", apis[0], auth)
+	}
+	for _, p := range []string{"DefinitionBody", "DefinitionUri"} {
+		if _, ok := api.Properties[p]; ok {
+			t.Errorf("%s has %s: routes must come only from the api function's events", apis[0], p)
+		}
+	}
+
+	var got []string
+	for _, id := range tpl.resourcesOfType("AWS::Serverless::Function") {
+		for event, e := range asMap(tpl.Resources[id].Properties["Events"]) {
+			em := asMap(e)
+			typ := str(em["Type"])
+			if typ != "HttpApi" && typ != "Api" {
+				continue
+			}
+			if id != logicalID("api") {
+				t.Errorf("%s.Events.%s: only the api function serves HTTP", id, event)
+			}
+			p := asMap(em["Properties"])
+			if typ != "HttpApi" || ref(p["ApiId"]) != apis[0] {
+				t.Errorf("%s.Events.%s: got %s on %v, want HttpApi on !Ref %s", id, event, typ, p["ApiId"], apis[0])
+			}
+			if v := p["PayloadFormatVersion"]; v != "2.0" {
+				t.Errorf("%s.Events.%s: PayloadFormatVersion %v, want \"2.0\"", id, event, v)
+			}
+			if a, ok := p["Auth"]; ok && asMap(a)["Authorizer"] != "AWS_IAM" {
+				t.Errorf("%s.Events.%s: Auth %v overrides the API's AWS_IAM authorizer", id, event, a)
+			}
+			got = append(got, str(p["Method"])+" "+str(p["Path"]))
+		}
+	}
+	if diff := cmp.Diff(routeKeys(), sortedSet(got)); diff != "" {
+		t.Errorf("routes (-httpapi.Routes +template):\n%s", diff)
+	}
+	if len(got) != len(sortedSet(got)) {
+		t.Errorf("a route appears twice in the template: %v", got)
+	}
+}
+
+func routeKeys() []string {
+	var keys []string
+	for _, r := range httpapi.Routes {
+		keys = append(keys, r.Key())
+	}
+	return sortedSet(keys)
+}
+
+// TestTemplateTransformsToIAMOnlyAPI runs the SAM transform itself (aws-sam-translator, which
+// cfn-lint ships with) and checks the CloudFormation it makes: every route of the HTTP API, and no
+// other, requires AWS_IAM, and SAM added no IAM role of its own.
+func TestTemplateTransformsToIAMOnlyAPI(t *testing.T) {
+	out := samTransform(t)
+	var cfn struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(out, &cfn); err != nil {
+		t.Fatalf("transformed template: %v", err)
+	}
+	var routes []string
+	apis := 0
+	for id, r := range cfn.Resources {
+		switch r.Type {
+		case "AWS::ApiGatewayV2::Api":
+			apis++
+			paths := asMap(asMap(r.Properties["Body"])["paths"])
+			for p, ops := range paths {
+				for method, op := range asMap(ops) {
+					opm := asMap(op)
+					key := strings.ToUpper(method) + " " + p
+					routes = append(routes, key)
+					if diff := cmp.Diff([]any{map[string]any{"AWS_IAM": []any{}}}, opm["security"]); diff != "" {
+						t.Errorf("%s %s security (-want +got):\n%s", id, key, diff)
+					}
+					if v := asMap(opm["x-amazon-apigateway-integration"])["payloadFormatVersion"]; v != "2.0" {
+						t.Errorf("%s %s payloadFormatVersion: got %v, want 2.0", id, key, v)
+					}
+				}
+			}
+		case "AWS::ApiGatewayV2::Route":
+			if a := r.Properties["AuthorizationType"]; a != "AWS_IAM" {
+				t.Errorf("%s: route %v has AuthorizationType %v, want AWS_IAM", id, r.Properties["RouteKey"], a)
+			}
+			routes = append(routes, str(r.Properties["RouteKey"]))
+		case "AWS::IAM::Role":
+			if _, ok := loadTemplate(t).Resources[id]; !ok {
+				t.Errorf("SAM generated IAM role %s: every function must use its own declared role", id)
+			}
+		}
+	}
+	if apis != 1 {
+		t.Errorf("got %d HTTP APIs after the transform, want 1", apis)
+	}
+	sort.Strings(routes)
+	if diff := cmp.Diff(routeKeys(), routes); diff != "" {
+		t.Errorf("transformed routes (-httpapi.Routes +CloudFormation):\n%s", diff)
+	}
+}
+
+// samTransformScript prints template.yaml transformed to CloudFormation, as `sam deploy` would
+// have CloudFormation do it: local CodeUris are replaced with S3 locations first, as sam package does.
+const samTransformScript = `
+import json, sys
+from cfnlint.decode import decode
+from samtranslator.translator.transform import transform
+tpl, problems = decode(sys.argv[1])
+if problems:
+    sys.exit("\n".join(str(p) for p in problems))
+def to_s3(props):
+    if "CodeUri" in props:
+        props["CodeUri"] = "s3://bucket/key"
+to_s3(tpl.get("Globals", {}).get("Function", {}))
+for r in tpl["Resources"].values():
+    if r.get("Type") == "AWS::Serverless::Function":
+        to_s3(r.get("Properties", {}))
+class NoManagedPolicies:
+    def load(self):
+        return {}
+print(json.dumps(transform(tpl, {}, NoManagedPolicies())))
+`
+
+func samTransform(t *testing.T) []byte {
+	t.Helper()
+	root := repoRoot(t)
+	candidates := []string{"python3", "/root/.pyenv/shims/python3"}
+	// cfn-lint's own interpreter, when its script names one.
+	if p, err := findToolPath("cfn-lint", "/root/.pyenv/shims/cfn-lint"); err == nil {
+		if data, err := os.ReadFile(p); err == nil && strings.HasPrefix(string(data), "#!/") {
+			line, _, _ := strings.Cut(string(data[2:]), "\n")
+			if f := strings.Fields(line); len(f) == 1 && strings.Contains(path.Base(f[0]), "python") {
+				candidates = append(candidates, f[0])
+			}
+		}
+	}
+	env := []string{"AWS_DEFAULT_REGION=eu-west-1"}
+	var tried []string
+	for _, py := range candidates {
+		if _, err := run(t, root, env, py, "-c", "import cfnlint, samtranslator"); err != nil {
+			tried = append(tried, py)
+			continue
+		}
+		out, err := runStdout(t, root, env, py, "-c", samTransformScript, "template.yaml")
+		if err != nil {
+			t.Fatalf("SAM transform of template.yaml failed: %v", err)
+		}
+		return out
+	}
+	t.Fatalf("no Python with cfnlint and samtranslator (tried %s); cfn-lint installs both", strings.Join(tried, ", "))
+	return nil
+}
+
+func TestTemplateTablesAreTheAdaptersTables(t *testing.T) {
+	tpl := loadTemplate(t)
+	// Named after the template's logical ids, so each definition finds its resource.
+	defs := awsdynamo.TableDefinitions("ReleasesTable", "StateTable")
+	var want []string
+	for _, def := range defs {
+		id := aws.ToString(def.TableName)
+		want = append(want, id)
+		t.Run(id, func(t *testing.T) {
+			r, ok := tpl.Resources[id]
+			if !ok || r.Type != "AWS::DynamoDB::Table" {
+				t.Fatalf("template.yaml has no AWS::DynamoDB::Table %s", id)
+			}
+			if diff := cmp.Diff(tableShape(def), templateTableShape(r)); diff != "" {
+				t.Errorf("%s (-awsdynamo.TableDefinitions +template):\n%s", id, diff)
+			}
+			p := r.Properties
+			if v := asMap(p["PointInTimeRecoverySpecification"])["PointInTimeRecoveryEnabled"]; v != true {
+				t.Errorf("%s: point-in-time recovery is %v, want true", id, v)
+			}
+			if v := p["DeletionProtectionEnabled"]; v != true {
+				t.Errorf("%s: DeletionProtectionEnabled is %v, want true", id, v)
+			}
+			if r.DeletionPolicy != "Retain" || r.UpdateReplacePolicy != "Retain" {
+				t.Errorf("%s: DeletionPolicy %q, UpdateReplacePolicy %q; want both Retain (release history is the audit record)",
+					id, r.DeletionPolicy, r.UpdateReplacePolicy)
+			}
+			if _, ok := p["TableName"]; ok {
+				t.Errorf("%s sets TableName: a retained table with a fixed name blocks a second stack and any replacement", id)
+			}
+		})
+	}
+	if diff := cmp.Diff(sortedSet(want), tpl.resourcesOfType("AWS::DynamoDB::Table")); diff != "" {
+		t.Errorf("tables (-awsdynamo +template):\n%s", diff)
+	}
+}
+
+// table is the part of a table definition that the template must match.
+type table struct {
+	BillingMode string
+	Attributes  map[string]string
+	Key         []string // "name HASH", "name RANGE"
+	GSIs        map[string]index
+	LSIs        map[string]index
+}
+
+type index struct {
+	Key        []string
+	Projection string
+	NonKey     []string
+}
+
+func tableShape(def *dynamodb.CreateTableInput) table {
+	tb := table{BillingMode: string(def.BillingMode), Attributes: map[string]string{}}
+	for _, a := range def.AttributeDefinitions {
+		tb.Attributes[aws.ToString(a.AttributeName)] = string(a.AttributeType)
+	}
+	for _, k := range def.KeySchema {
+		tb.Key = append(tb.Key, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
+	}
+	for _, g := range def.GlobalSecondaryIndexes {
+		if tb.GSIs == nil {
+			tb.GSIs = map[string]index{}
+		}
+		ix := index{Projection: string(g.Projection.ProjectionType), NonKey: g.Projection.NonKeyAttributes}
+		for _, k := range g.KeySchema {
+			ix.Key = append(ix.Key, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
+		}
+		tb.GSIs[aws.ToString(g.IndexName)] = ix
+	}
+	for _, l := range def.LocalSecondaryIndexes {
+		if tb.LSIs == nil {
+			tb.LSIs = map[string]index{}
+		}
+		ix := index{Projection: string(l.Projection.ProjectionType), NonKey: l.Projection.NonKeyAttributes}
+		for _, k := range l.KeySchema {
+			ix.Key = append(ix.Key, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
+		}
+		tb.LSIs[aws.ToString(l.IndexName)] = ix
+	}
+	return tb
+}
+
+func templateTableShape(r Resource) table {
+	p := r.Properties
+	tb := table{BillingMode: str(p["BillingMode"]), Attributes: map[string]string{}}
+	for _, a := range asSlice(p["AttributeDefinitions"]) {
+		am := asMap(a)
+		tb.Attributes[str(am["AttributeName"])] = str(am["AttributeType"])
+	}
+	keys := func(v any) []string {
+		var out []string
+		for _, k := range asSlice(v) {
+			km := asMap(k)
+			out = append(out, str(km["AttributeName"])+" "+str(km["KeyType"]))
+		}
+		return out
+	}
+	tb.Key = keys(p["KeySchema"])
+	indexes := func(v any) map[string]index {
+		if v == nil {
+			return nil
+		}
+		m := map[string]index{}
+		for _, g := range asSlice(v) {
+			gm := asMap(g)
+			proj := asMap(gm["Projection"])
+			ix := index{Key: keys(gm["KeySchema"]), Projection: str(proj["ProjectionType"])}
+			for _, a := range asSlice(proj["NonKeyAttributes"]) {
+				ix.NonKey = append(ix.NonKey, str(a))
+			}
+			m[str(gm["IndexName"])] = ix
+		}
+		return m
+	}
+	tb.GSIs = indexes(p["GlobalSecondaryIndexes"])
+	tb.LSIs = indexes(p["LocalSecondaryIndexes"])
+	return tb
+}
+
+// Sample values for the pseudo parameters, to turn the template's ARN patterns into ARNs.
+var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "eu-west-1", "${AWS::AccountId}", "123456789012")
+
+// iamMatch reports whether an IAM resource pattern matches arn: "*" is any run of characters
+// (slashes too), "?" any one character.
+func iamMatch(pattern, arn string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(arn)
+}
+
+func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
+	tpl := loadTemplate(t)
+
+	// Every action a function may be granted is one an adapter declares it calls.
+	known := map[string]bool{}
+	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions} {
+		for _, a := range list {
+			known[a] = true
+		}
+	}
+
+	// The resources each service's actions may be granted on.
+	tableResources := []string{}
+	for _, def := range awsdynamo.TableDefinitions("ReleasesTable", "StateTable") {
+		id := aws.ToString(def.TableName)
+		tableResources = append(tableResources, "GetAtt "+id+".Arn")
+		for _, g := range def.GlobalSecondaryIndexes {
+			tableResources = append(tableResources, "Sub ${"+id+".Arn}/index/"+aws.ToString(g.IndexName))
+		}
+	}
+	wantResources := map[string][]string{
+		"ssm":      {"Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/*/images/*"},
+		"dynamodb": sortedSet(tableResources),
+		"ecr":      {"Sub arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"},
+	}
+
+	// The SSM pattern must cover what the code reads and writes: parameters and their paths.
+	ssmPattern := pseudo.Replace(strings.TrimPrefix(wantResources["ssm"][0], "Sub "))
+	for _, name := range []string{
+		shiplog.ParameterName("storage", "latest", "archivist"),
+		shiplog.ParameterName("catalogue_pipeline", "2026-11-25", "transformer_miro"),
+		shiplog.ParameterPath("storage", "prod"),
+		strings.TrimSuffix(shiplog.ParameterPath("storage", "prod"), "/"),
+	} {
+		arn := "arn:aws:ssm:eu-west-1:123456789012:parameter/" + strings.TrimPrefix(name, "/")
+		if !iamMatch(ssmPattern, arn) {
+			t.Errorf("SSM resource %s does not cover %s", ssmPattern, arn)
+		}
+	}
+	if iamMatch(ssmPattern, "arn:aws:ssm:eu-west-1:123456789012:parameter/storage/config/db") {
+		t.Errorf("SSM resource %s covers parameters that are not images", ssmPattern)
+	}
+
+	var names []string
+	for name := range awsapp.FunctionActions {
+		names = append(names, name)
+	}
+	if diff := cmp.Diff(sortedSet(functionNames(t)), sortedSet(names)); diff != "" {
+		t.Errorf("awsapp.FunctionActions keys (-functions/ +FunctionActions):\n%s", diff)
+	}
+
+	for _, name := range functionNames(t) {
+		id := logicalID(name)
+		t.Run(name, func(t *testing.T) {
+			roleID, attr := getAtt(tpl.Resources[id].Properties["Role"])
+			role, ok := tpl.Resources[roleID]
+			if !ok || attr != "Arn" || role.Type != "AWS::IAM::Role" {
+				t.Fatalf("%s.Role: got %v, want !GetAtt of an AWS::IAM::Role in the template", id, tpl.Resources[id].Properties["Role"])
+			}
+			if v, ok := role.Properties["ManagedPolicyArns"]; ok {
+				t.Errorf("%s has ManagedPolicyArns %v: every permission must be one of its inline policies", roleID, v)
+			}
+			trust := statements(role.Properties["AssumeRolePolicyDocument"])
+			if len(trust) != 1 || !cmp.Equal(asMap(trust[0]["Principal"]), map[string]any{"Service": "lambda.amazonaws.com"}) {
+				t.Errorf("%s trust policy: got %v, want only lambda.amazonaws.com", roleID, trust)
+			}
+
+			policies := map[string][]map[string]any{}
+			for _, p := range asSlice(role.Properties["Policies"]) {
+				pm := asMap(p)
+				policies[str(pm["PolicyName"])] = statements(pm["PolicyDocument"])
+			}
+			wantPolicies := []string{"logs", "shiplog"}
+
+			// logs: only its own log group, which has a retention.
+			logGroup := ref(asMap(tpl.functionProperty(id, "LoggingConfig"))["LogGroup"])
+			lg, ok := tpl.Resources[logGroup]
+			if !ok || lg.Type != "AWS::Logs::LogGroup" {
+				t.Errorf("%s.LoggingConfig.LogGroup: got %q, want !Ref of an AWS::Logs::LogGroup", id, logGroup)
+			} else if lg.Properties["RetentionInDays"] == nil {
+				t.Errorf("%s has no RetentionInDays", logGroup)
+			}
+			checkGrant(t, roleID+" logs", policies["logs"], []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{"GetAtt " + logGroup + ".Arn"})
+
+			// dead-letters: only where failed invocations go to a queue.
+			dest := asMap(asMap(asMap(tpl.functionProperty(id, "EventInvokeConfig"))["DestinationConfig"])["OnFailure"])
+			if len(dest) > 0 {
+				wantPolicies = append(wantPolicies, "dead-letters")
+				q, qattr := getAtt(dest["Destination"])
+				if dest["Type"] != "SQS" || qattr != "Arn" || tpl.Resources[q].Type != "AWS::SQS::Queue" {
+					t.Errorf("%s OnFailure: got %v, want an SQS queue of the template", id, dest)
+				}
+				checkGrant(t, roleID+" dead-letters", policies["dead-letters"], []string{"sqs:SendMessage"}, []string{"GetAtt " + q + ".Arn"})
+			}
+			if diff := cmp.Diff(sortedSet(wantPolicies), sortedKeys(policies)); diff != "" {
+				t.Errorf("%s policies (-want +got):\n%s", roleID, diff)
+			}
+
+			// shiplog: exactly the actions the function's code calls, each on its service's resources.
+			var actions []string
+			for _, st := range policies["shiplog"] {
+				if st["Effect"] != "Allow" {
+					t.Errorf("%s shiplog: statement %v is not Allow", roleID, st)
+				}
+				if _, ok := st["Condition"]; ok {
+					t.Errorf("%s shiplog: statement %v has a condition the test does not understand", roleID, st)
+				}
+				services := map[string]bool{}
+				for _, a := range asSlice(st["Action"]) {
+					action := str(a)
+					actions = append(actions, action)
+					service, _, _ := strings.Cut(action, ":")
+					services[service] = true
+					if !known[action] {
+						t.Errorf("%s: %s is no action of awsssm, awsdynamo or awsecr", roleID, action)
+					}
+				}
+				if len(services) != 1 {
+					t.Errorf("%s shiplog: statement %v mixes services; keep one service a statement so resources stay tight", roleID, st["Action"])
+					continue
+				}
+				for service := range services {
+					if diff := cmp.Diff(wantResources[service], resourceStrings(st["Resource"])); diff != "" {
+						t.Errorf("%s shiplog: %s resources (-want +got):\n%s", roleID, service, diff)
+					}
+				}
+			}
+			if len(actions) != len(sortedSet(actions)) {
+				t.Errorf("%s shiplog: an action is granted twice: %v", roleID, actions)
+			}
+			if diff := cmp.Diff(sortedSet(awsapp.FunctionActions[name]), sortedSet(actions)); diff != "" {
+				t.Errorf("%s shiplog actions (-awsapp.FunctionActions[%q] +template):\n%s", roleID, name, diff)
+			}
+		})
+	}
+}
+
+// checkGrant checks that a policy is exactly one Allow of actions on resources.
+func checkGrant(t *testing.T, what string, sts []map[string]any, actions, resources []string) {
+	t.Helper()
+	if len(sts) != 1 {
+		t.Errorf("%s: got %d statements, want 1", what, len(sts))
+		return
+	}
+	st := sts[0]
+	var got []string
+	for _, a := range asSlice(st["Action"]) {
+		got = append(got, str(a))
+	}
+	if st["Effect"] != "Allow" || !cmp.Equal(sortedSet(got), sortedSet(actions)) || !cmp.Equal(resourceStrings(st["Resource"]), sortedSet(resources)) {
+		t.Errorf("%s: got %v, want Allow %v on %v", what, st, actions, resources)
+	}
+}
+
+func statements(doc any) []map[string]any {
+	var out []map[string]any
+	for _, s := range asSlice(asMap(doc)["Statement"]) {
+		out = append(out, asMap(s))
+	}
+	return out
+}
+
+// resourceStrings renders a statement's resources as "GetAtt R.A", "Sub ..." or the plain ARN, sorted.
+func resourceStrings(v any) []string {
+	var out []string
+	for _, r := range asSlice(v) {
+		switch {
+		case sub(r) != "":
+			out = append(out, "Sub "+sub(r))
+		default:
+			if res, attr := getAtt(r); res != "" {
+				out = append(out, "GetAtt "+res+"."+attr)
+			} else if s, ok := r.(string); ok {
+				out = append(out, s)
+			} else {
+				b, _ := json.Marshal(r)
+				out = append(out, string(b))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// matchesPattern is EventBridge's matching for the pattern forms the template uses: nested
+// objects and lists of exact strings.
+func matchesPattern(t *testing.T, pattern map[string]any, event map[string]any) bool {
+	t.Helper()
+	for k, want := range pattern {
+		got, present := event[k]
+		switch w := want.(type) {
+		case map[string]any:
+			sub, ok := got.(map[string]any)
+			if !ok || !matchesPattern(t, w, sub) {
+				return false
+			}
+		case []any:
+			if !present {
+				return false
+			}
+			s, ok := got.(string)
+			if !ok {
+				return false
+			}
+			match := false
+			for _, v := range w {
+				vs, ok := v.(string)
+				if !ok {
+					t.Fatalf("event pattern %s: %v is not an exact string; extend matchesPattern", k, v)
+				}
+				match = match || vs == s
+			}
+			if !match {
+				return false
+			}
+		default:
+			t.Fatalf("event pattern %s: %v is not a list or an object", k, want)
+		}
+	}
+	return true
+}
+
+func TestTemplateEcrPushRule(t *testing.T) {
+	tpl := loadTemplate(t)
+	fn := logicalID("ecr-push")
+	var rules []string
+	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
+		for _, tg := range asSlice(tpl.Resources[id].Properties["Targets"]) {
+			if res, _ := getAtt(asMap(tg)["Arn"]); res == fn {
+				rules = append(rules, id)
+			}
+		}
+	}
+	if len(rules) != 1 {
+		t.Fatalf("rules targeting %s: got %v, want one", fn, rules)
+	}
+	rule := tpl.Resources[rules[0]]
+	pattern := asMap(rule.Properties["EventPattern"])
+	want := map[string]any{
+		"source":      []any{"aws.ecr"},
+		"detail-type": []any{"ECR Image Action"},
+		"detail":      map[string]any{"action-type": []any{"PUSH"}, "result": []any{"SUCCESS"}},
+	}
+	if diff := cmp.Diff(want, pattern); diff != "" {
+		t.Errorf("%s EventPattern (-want +got):\n%s", rules[0], diff)
+	}
+	for file, match := range map[string]bool{
+		"ecr-push-tagged.json":   true,
+		"ecr-push-untagged.json": true, // delivered; the function ignores it with a log line
+		"ecr-push-failed.json":   false,
+		"ecr-delete.json":        false,
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var event map[string]any
+		if err := json.Unmarshal(data, &event); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if got := matchesPattern(t, pattern, event); got != match {
+			t.Errorf("%s matches the rule: got %v, want %v", file, got, match)
+		}
+	}
+
+	var target map[string]any
+	for _, tg := range asSlice(rule.Properties["Targets"]) {
+		target = asMap(tg)
+	}
+	retry := asMap(target["RetryPolicy"])
+	if retry["MaximumRetryAttempts"] == nil || retry["MaximumEventAgeInSeconds"] == nil {
+		t.Errorf("%s target RetryPolicy: got %v, want MaximumRetryAttempts and MaximumEventAgeInSeconds", rules[0], retry)
+	}
+	queue, attr := getAtt(asMap(target["DeadLetterConfig"])["Arn"])
+	if tpl.Resources[queue].Type != "AWS::SQS::Queue" || attr != "Arn" {
+		t.Fatalf("%s target DeadLetterConfig: got %v, want an SQS queue of the template", rules[0], target["DeadLetterConfig"])
+	}
+
+	// EventBridge may send to the queue only if the queue's policy lets this rule.
+	allowed := false
+	for _, id := range tpl.resourcesOfType("AWS::SQS::QueuePolicy") {
+		p := tpl.Resources[id].Properties
+		if !slices.ContainsFunc(asSlice(p["Queues"]), func(q any) bool { return ref(q) == queue }) {
+			continue
+		}
+		for _, st := range statements(p["PolicyDocument"]) {
+			cond := asMap(asMap(st["Condition"])["ArnEquals"])
+			src, _ := getAtt(cond["aws:SourceArn"])
+			if st["Effect"] == "Allow" && cmp.Equal(st["Principal"], map[string]any{"Service": "events.amazonaws.com"}) &&
+				slices.Contains(asSlice(st["Action"]), any("sqs:SendMessage")) && src == rules[0] {
+				allowed = true
+			}
+		}
+	}
+	if !allowed {
+		t.Errorf("no queue policy on %s allows events.amazonaws.com sqs:SendMessage from %s", queue, rules[0])
+	}
+
+	// Lambda must let the rule invoke the function.
+	permitted := false
+	for _, id := range tpl.resourcesOfType("AWS::Lambda::Permission") {
+		p := tpl.Resources[id].Properties
+		src, _ := getAtt(p["SourceArn"])
+		if ref(p["FunctionName"]) == fn && p["Principal"] == "events.amazonaws.com" && p["Action"] == "lambda:InvokeFunction" && src == rules[0] {
+			permitted = true
+		}
+	}
+	if !permitted {
+		t.Errorf("no AWS::Lambda::Permission lets %s invoke %s", rules[0], fn)
+	}
+}
+
+func TestTemplateAlarms(t *testing.T) {
+	tpl := loadTemplate(t)
+	type alarmOn struct{ namespace, metric, dimension, target string }
+	var alarms []alarmOn
+	for _, id := range tpl.resourcesOfType("AWS::CloudWatch::Alarm") {
+		p := tpl.Resources[id].Properties
+		for _, d := range asSlice(p["Dimensions"]) {
+			dm := asMap(d)
+			target := ref(dm["Value"])
+			if res, _ := getAtt(dm["Value"]); res != "" {
+				target = res
+			}
+			alarms = append(alarms, alarmOn{str(p["Namespace"]), str(p["MetricName"]), str(dm["Name"]), target})
+		}
+		if p["ComparisonOperator"] == nil || p["Threshold"] == nil {
+			t.Errorf("%s: no threshold", id)
+		}
+		if !cmp.Equal(p["AlarmActions"], p["OKActions"]) || p["AlarmActions"] == nil {
+			t.Errorf("%s: AlarmActions %v / OKActions %v; want both, the same (the optional AlarmTopicArn)", id, p["AlarmActions"], p["OKActions"])
+		}
+	}
+	var want []alarmOn
+	for _, name := range functionNames(t) {
+		want = append(want, alarmOn{"AWS/Lambda", "Errors", "FunctionName", logicalID(name)})
+	}
+	for _, id := range tpl.resourcesOfType("AWS::SQS::Queue") {
+		want = append(want, alarmOn{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", id})
+	}
+	less := func(a, b alarmOn) int { return strings.Compare(a.target+a.metric, b.target+b.metric) }
+	slices.SortFunc(want, less)
+	slices.SortFunc(alarms, less)
+	if diff := cmp.Diff(want, alarms, cmp.AllowUnexported(alarmOn{})); diff != "" {
+		t.Errorf("alarms (-want +got):\n%s", diff)
+	}
+}
+
+func TestTemplateOutputs(t *testing.T) {
+	tpl := loadTemplate(t)
+	refs := map[string]bool{}
+	for name, o := range tpl.Outputs {
+		om := asMap(o)
+		if str(om["Description"]) == "" {
+			t.Errorf("output %s has no description", name)
+		}
+		if r := ref(om["Value"]); r != "" {
+			refs[r] = true
+		}
+	}
+	var want []string
+	for _, name := range functionNames(t) {
+		want = append(want, logicalID(name))
+	}
+	want = append(want, tpl.resourcesOfType("AWS::DynamoDB::Table")...)
+	want = append(want, tpl.resourcesOfType("AWS::Serverless::HttpApi")...)
+	for _, id := range want {
+		if !refs[id] {
+			t.Errorf("no output gives !Ref %s", id)
+		}
+	}
+	url := sub(asMap(tpl.Outputs["ApiUrl"])["Value"])
+	if api := tpl.resourcesOfType("AWS::Serverless::HttpApi"); len(api) != 1 || !strings.HasPrefix(url, "https://${"+api[0]+"}.execute-api.") {
+		t.Errorf("ApiUrl: got %q, want the HTTP API's execute-api URL", url)
+	}
+}
+
+func TestCfnLint(t *testing.T) {
+	root := repoRoot(t)
+	lint := findTool(t, "cfn-lint", "pip install cfn-lint (CI's machine has it in pyenv)", "/root/.pyenv/shims/cfn-lint")
+	out, err := run(t, root, []string{"AWS_DEFAULT_REGION=eu-west-1"}, lint, "--", "template.yaml")
+	if err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
+}
