@@ -1,0 +1,462 @@
+package awsdynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shiplog/shiplog/pkg/localaws"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// Fixtures, in the shapes the Service makes them.
+
+func project(id string, repos ...string) shiplog.Project {
+	p := shiplog.Project{
+		ID:           id,
+		Name:         "Project " + id,
+		Environments: []shiplog.Environment{{ID: "stage", Name: "Staging"}, {ID: "prod", Name: "Production"}},
+	}
+	if len(repos) == 0 {
+		repos = []string{"team/" + id + "-api"}
+	}
+	for _, r := range repos {
+		p.ImageRepositories = append(p.ImageRepositories, shiplog.ImageRepository{ID: r, Services: []string{r[strings.LastIndex(r, "/")+1:]}})
+	}
+	p.Manifest, _ = json.Marshal(map[string]any{"name": p.Name})
+	return p
+}
+
+func ulid(prefix string, n int) string { return fmt.Sprintf("01%s%020d", prefix, n) }
+
+func release(p shiplog.Project, n int) shiplog.Release {
+	images := map[string]string{}
+	for _, svc := range p.Services() {
+		images[svc] = fmt.Sprintf("760097843905.dkr.ecr.eu-west-1.amazonaws.com/%s@sha256:%064x", svc, n)
+	}
+	return shiplog.Release{
+		ID: ulid("REL", n), ProjectID: p.ID, ProjectName: p.Name, CreatedAt: 1_800_000_000 + int64(n),
+		Manifest: string(p.Manifest), RequestedBy: shiplog.Person{ID: "alice", Name: "Alice"},
+		Images: images, Label: "latest", Description: fmt.Sprintf("release %d", n), Deployments: []shiplog.Deployment{},
+	}
+}
+
+func deployment(p shiplog.Project, r shiplog.Release, env string, n int, prev string) shiplog.DeploymentChange {
+	e, _ := p.Environment(env)
+	d := shiplog.Deployment{
+		ID: ulid("DEP", n), Environment: e, CreatedAt: r.CreatedAt + int64(n),
+		RequestedBy: shiplog.Person{ID: "bob", Name: "Bob"}, Description: fmt.Sprintf("deployment %d", n),
+	}
+	return shiplog.DeploymentChange{
+		ReleaseID: r.ID, Deployment: d, PreviousDeploymentID: prev,
+		State: shiplog.EnvironmentState{
+			ProjectID: p.ID, Environment: e, ReleaseID: r.ID, DeploymentID: d.ID, DeployedAt: d.CreatedAt,
+			RequestedBy: d.RequestedBy, Description: d.Description, Images: r.Images,
+			Pending: []string{"api"}, LockedUntil: d.CreatedAt + 120,
+		},
+	}
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func wantKind(t *testing.T, what string, err error, k shiplog.Kind) {
+	t.Helper()
+	if got := shiplog.KindOf(err); err == nil || got != k {
+		t.Fatalf("%s: got %v (kind %v), want kind %v", what, err, got, k)
+	}
+}
+
+// shape describes an attribute value's type, recursing into maps and lists, e.g. "M{id:S,name:S}".
+func shape(av types.AttributeValue) string {
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		return "S"
+	case *types.AttributeValueMemberN:
+		return "N"
+	case *types.AttributeValueMemberBOOL:
+		return "BOOL"
+	case *types.AttributeValueMemberNULL:
+		return "NULL"
+	case *types.AttributeValueMemberM:
+		return "M{" + shapes(v.Value) + "}"
+	case *types.AttributeValueMemberL:
+		seen := map[string]bool{}
+		var elems []string
+		for _, e := range v.Value {
+			if s := shape(e); !seen[s] {
+				seen[s] = true
+				elems = append(elems, s)
+			}
+		}
+		return "L[" + strings.Join(elems, "|") + "]"
+	}
+	return fmt.Sprintf("%T", av)
+}
+
+func shapes(m map[string]types.AttributeValue) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ":" + shape(m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s testStore) rawGet(t *testing.T, table string, key item) item {
+	t.Helper()
+	out, err := s.admin.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: &table, Key: key, ConsistentRead: aws.Bool(true)})
+	must(t, "GetItem", err)
+	return out.Item
+}
+
+// TestItemShapes holds the stored items to the design: the releases table keeps exactly the
+// note's attributes with the note's types, and the state items have the documented keys.
+func TestItemShapes(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := b.newStore(t)
+			p := project("storage", "team/api", "team/web")
+			must(t, "PutProject", s.PutProject(ctx, p))
+			r := release(p, 1)
+			must(t, "CreateRelease", s.CreateRelease(ctx, r))
+
+			person := "M{id:S,name:S}"
+			created := "created_at:N,deployments:L[],description:S,images:M{api:S,web:S},label:S,project_id:S," +
+				"project_name:S,release_id:S,release_manifest:S,requested_by:" + person
+			if got := shapes(s.rawGet(t, s.releases, releaseKey(r.ID))); got != created {
+				t.Errorf("release item before any deployment:\ngot  %s\nwant %s", got, created)
+			}
+
+			c := deployment(p, r, "stage", 1, "")
+			must(t, "RecordDeployment", s.RecordDeployment(ctx, c))
+			deployed := "created_at:N,deployments:L[M{created_at:N,deployment_id:S,description:S,environment:" + person +
+				",requested_by:" + person + "}],description:S,images:M{api:S,web:S},label:S,last_date_deployed:N,project_id:S," +
+				"project_name:S,release_id:S,release_manifest:S,requested_by:" + person
+			it := s.rawGet(t, s.releases, releaseKey(r.ID))
+			if got := shapes(it); got != deployed {
+				t.Errorf("release item after a deployment:\ngot  %s\nwant %s", got, deployed)
+			}
+			if n, _ := it[attrLastDeploy].(*types.AttributeValueMemberN); n == nil || n.Value != fmt.Sprint(c.Deployment.CreatedAt) {
+				t.Errorf("last_date_deployed: got %v, want %d", it[attrLastDeploy], c.Deployment.CreatedAt)
+			}
+			if m, _ := it["release_manifest"].(*types.AttributeValueMemberS); m == nil || m.Value != string(p.Manifest) {
+				t.Errorf("release_manifest: got %v, want the JSON string %s", it["release_manifest"], p.Manifest)
+			}
+
+			stateItems := []struct {
+				name string
+				key  item
+				want string
+			}{
+				{"project", projectKey("storage"), "environments:L[" + person + "],image_repositories:L[M{id:S,services:L[S]}]," +
+					"manifest:S,mapped_repositories:L[S],name:S,pk:S,project_id:S,sk:S,tag_deployed_images:BOOL,version:N"},
+				{"repository", repoKey("team/web", "storage"), "pk:S,project_id:S,repository:S,services:L[S],sk:S"},
+				{"environment", envKey("storage", "stage"), "deployed_at:N,deployment_id:S,description:S,environment:" + person +
+					",images:M{api:S,web:S},locked_until:N,pending:L[S],pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S"},
+				{"deployment", stateKey("project#storage", "deploy#"+c.Deployment.ID), "created_at:N,deployment_id:S,description:S," +
+					"environment:" + person + ",pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S"},
+				{"environment's deployment", stateKey("project#storage", "envdeploy#stage#"+c.Deployment.ID), "created_at:N," +
+					"deployment_id:S,description:S,environment:" + person + ",pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S"},
+			}
+			for _, si := range stateItems {
+				if got := shapes(s.rawGet(t, s.state, si.key)); got != si.want {
+					t.Errorf("%s item:\ngot  %s\nwant %s", si.name, got, si.want)
+				}
+			}
+
+			must(t, "SettleEnvironment", s.SettleEnvironment(ctx, "storage", "stage", c.Deployment.ID, nil))
+			settled := s.rawGet(t, s.state, envKey("storage", "stage"))
+			for _, gone := range []string{attrPending, attrLocked} {
+				if _, ok := settled[gone]; ok {
+					t.Errorf("environment item after settling: got %s = %v, want it removed", gone, settled[gone])
+				}
+			}
+		})
+	}
+}
+
+func repoNames(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s/repo-%03d", prefix, i)
+	}
+	return out
+}
+
+// TestPutProjectManyRepositories registers projects too big for one transaction, on both
+// backends' limits, and checks that re-registering removes every stale repo# item.
+func TestPutProjectManyRepositories(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			rec := newActionRecorder()
+			s := b.newStore(t, rec.addTo)
+			first, second := repoNames("old", 130), repoNames("new", 120)
+
+			must(t, "PutProject", s.PutProject(ctx, project("big", first...)))
+			wantMapped(t, s, "big", first)
+			if n := rec.count("dynamodb:TransactWriteItems"); n < 2 {
+				t.Errorf("TransactWriteItems for 130 repositories: got %d calls, want several (the limit is %d)", n, s.maxTransact)
+			}
+
+			keep := append([]string{first[0]}, second...)
+			must(t, "PutProject again", s.PutProject(ctx, project("big", keep...)))
+			wantMapped(t, s, "big", keep)
+			got, err := s.GetProject(ctx, "big")
+			must(t, "GetProject", err)
+			if diff := cmp.Diff(project("big", keep...), got); diff != "" {
+				t.Errorf("GetProject after re-registering (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// wantMapped checks that exactly the repositories want have repo# items for the project, and
+// that the project item records exactly them. The test scans the state table to see every
+// repo# item; the store never scans.
+func wantMapped(t *testing.T, s testStore, projectID string, want []string) {
+	t.Helper()
+	var got []string
+	pages := dynamodb.NewScanPaginator(s.admin, &dynamodb.ScanInput{TableName: &s.state, ConsistentRead: aws.Bool(true)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(t.Context())
+		must(t, "Scan", err)
+		for _, it := range out.Items {
+			pk, sk := it[attrPK].(*types.AttributeValueMemberS).Value, it[attrSK].(*types.AttributeValueMemberS).Value
+			if repo, ok := strings.CutPrefix(pk, repoPrefix); ok && sk == projectID {
+				got = append(got, repo)
+			}
+		}
+	}
+	sort.Strings(got)
+	if diff := cmp.Diff(sortedUnique(want), got); diff != "" {
+		t.Errorf("repositories with repo# items (-want +got):\n%s", diff)
+	}
+	// And the store reads them: the first and the last.
+	for _, r := range []string{want[0], want[len(want)-1]} {
+		refs, err := s.RepositoryServices(t.Context(), r)
+		must(t, "RepositoryServices "+r, err)
+		wantRefs := []shiplog.ServiceRef{{ProjectID: projectID, ServiceID: r[strings.LastIndex(r, "/")+1:]}}
+		if diff := cmp.Diff(wantRefs, refs); diff != "" {
+			t.Errorf("RepositoryServices %s (-want +got):\n%s", r, diff)
+		}
+	}
+	_, rec, err := decodeProject(s.rawGet(t, s.state, projectKey(projectID)))
+	must(t, "decode project", err)
+	if diff := cmp.Diff(sortedUnique(want), rec.MappedRepositories); diff != "" {
+		t.Errorf("mapped_repositories (-want +got):\n%s", diff)
+	}
+}
+
+// TestPutProjectInterrupted breaks a registration that needs several transactions after its
+// first one, and checks that the next registration still removes every stale repo# item.
+func TestPutProjectInterrupted(t *testing.T) {
+	ctx := t.Context()
+	b := backends(t)[0]
+	var mu sync.Mutex
+	calls, failAt := 0, 0
+	failer := func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("failNthTransaction",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if _, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
+					mu.Lock()
+					calls++
+					fail := calls == failAt
+					mu.Unlock()
+					if fail {
+						return middleware.InitializeOutput{}, middleware.Metadata{}, fmt.Errorf("connection reset (simulated)")
+					}
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
+	s := b.newStore(t, failer)
+	var first, second []string
+	for i := range 40 {
+		first = append(first, fmt.Sprintf("old/r-%02d", i))
+		second = append(second, fmt.Sprintf("new/r-%02d", i))
+	}
+	must(t, "PutProject", s.PutProject(ctx, project("p", first...)))
+
+	mu.Lock()
+	calls, failAt = 0, 2
+	mu.Unlock()
+	if err := s.PutProject(ctx, project("p", second...)); err == nil {
+		t.Fatalf("PutProject with its second transaction failing: got no error")
+	}
+	_, rec, err := decodeProject(s.rawGet(t, s.state, projectKey("p")))
+	must(t, "decode project", err)
+	if len(rec.MappedRepositories) != len(first)+len(second) {
+		t.Errorf("mapped_repositories after an interrupted registration: got %d, want all %d old and new", len(rec.MappedRepositories), len(first)+len(second))
+	}
+
+	mu.Lock()
+	failAt = 0
+	mu.Unlock()
+	must(t, "PutProject once more", s.PutProject(ctx, project("p", second[:5]...)))
+	wantMapped(t, s, "p", second[:5])
+}
+
+// TestDeployContextIsOneCall counts the calls a deploy's read makes.
+func TestDeployContextIsOneCall(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			rec := localaws.NewCallRecorder()
+			s := b.newStore(t, rec.AddTo)
+			p := project("p")
+			r := release(p, 1)
+			must(t, "PutProject", s.PutProject(ctx, p))
+			must(t, "CreateRelease", s.CreateRelease(ctx, r))
+			c := deployment(p, r, "stage", 1, "")
+			must(t, "RecordDeployment", s.RecordDeployment(ctx, c))
+
+			rec.Reset()
+			dc, err := s.DeployContext(ctx, "p", r.ID, "stage")
+			must(t, "DeployContext", err)
+			if diff := cmp.Diff(map[string]int{"dynamodb:BatchGetItem": 1}, rec.Counts()); diff != "" {
+				t.Errorf("calls of DeployContext (-want +got):\n%s", diff)
+			}
+			if dc.Current == nil || dc.Current.DeploymentID != c.Deployment.ID || dc.Project.ID != "p" || dc.Release.ID != r.ID {
+				t.Errorf("DeployContext: got %+v, want project p, release %s, current deployment %s", dc, r.ID, c.Deployment.ID)
+			}
+		})
+	}
+}
+
+// TestCursorsStayInTheirList feeds each list the cursors of other lists: all are Invalid.
+func TestCursorsStayInTheirList(t *testing.T) {
+	ctx := t.Context()
+	s := backends(t)[0].newStore(t)
+	p, q := project("p"), project("q")
+	var prev = map[string]string{}
+	for _, pr := range []shiplog.Project{p, q} {
+		must(t, "PutProject", s.PutProject(ctx, pr))
+		for n := range 3 {
+			r := release(pr, n+len(prev)*10)
+			must(t, "CreateRelease", s.CreateRelease(ctx, r))
+			for _, env := range []string{"stage", "prod"} {
+				c := deployment(pr, r, env, len(prev)*100+n*10+len(env), prev[pr.ID+env])
+				must(t, "RecordDeployment", s.RecordDeployment(ctx, c))
+				prev[pr.ID+env] = c.Deployment.ID
+			}
+		}
+	}
+	one := shiplog.PageRequest{Limit: 1}
+	cursor := func(page string, err error) string {
+		t.Helper()
+		must(t, "list", err)
+		if page == "" {
+			t.Fatalf("first page of 3 or more with limit 1: got no cursor")
+		}
+		return page
+	}
+	relP, err := s.ListReleases(ctx, "p", one)
+	releasesP := cursor(relP.NextCursor, err)
+	depP, err := s.ListDeployments(ctx, "p", "", one)
+	deploysP := cursor(depP.NextCursor, err)
+	stageP, err := s.ListDeployments(ctx, "p", "stage", one)
+	stageCursor := cursor(stageP.NextCursor, err)
+
+	tests := []struct {
+		name   string
+		list   func(cursor string) error
+		cursor string
+	}{
+		{"p's releases cursor on q's releases", func(c string) error {
+			_, err := s.ListReleases(ctx, "q", shiplog.PageRequest{Limit: 1, Cursor: c})
+			return err
+		}, releasesP},
+		{"p's deployments cursor on q's deployments", func(c string) error {
+			_, err := s.ListDeployments(ctx, "q", "", shiplog.PageRequest{Limit: 1, Cursor: c})
+			return err
+		}, deploysP},
+		{"p's deployments cursor on p's stage deployments", func(c string) error {
+			_, err := s.ListDeployments(ctx, "p", "stage", shiplog.PageRequest{Limit: 1, Cursor: c})
+			return err
+		}, deploysP},
+		{"p's stage cursor on p's prod deployments", func(c string) error {
+			_, err := s.ListDeployments(ctx, "p", "prod", shiplog.PageRequest{Limit: 1, Cursor: c})
+			return err
+		}, stageCursor},
+		{"p's stage cursor on p's deployments", func(c string) error {
+			_, err := s.ListDeployments(ctx, "p", "", shiplog.PageRequest{Limit: 1, Cursor: c})
+			return err
+		}, stageCursor},
+		{"a releases cursor on deployments", func(c string) error {
+			_, err := s.ListDeployments(ctx, "p", "", shiplog.PageRequest{Limit: 1, Cursor: c})
+			return err
+		}, releasesP},
+		{"a deployments cursor on releases", func(c string) error {
+			_, err := s.ListReleases(ctx, "p", shiplog.PageRequest{Limit: 1, Cursor: c})
+			return err
+		}, deploysP},
+	}
+	for _, tt := range tests {
+		wantKind(t, tt.name, tt.list(tt.cursor), shiplog.Invalid)
+	}
+	// And each cursor works where it belongs.
+	if _, err := s.ListDeployments(ctx, "p", "stage", shiplog.PageRequest{Limit: 1, Cursor: stageCursor}); err != nil {
+		t.Errorf("stage cursor on its own list: %v", err)
+	}
+}
+
+func TestDecodeCursor(t *testing.T) {
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	valid := func(k map[string]string) bool { return k["pk"] == "project#p" && idAfter(k["sk"], "deploy#") }
+	tests := []struct {
+		name   string
+		cursor string
+		ok     bool
+	}{
+		{"empty", "", true},
+		{"good", enc(map[string]string{"pk": "project#p", "sk": "deploy#01X"}), true},
+		{"not base64", "***", false},
+		{"standard base64 padding", enc(map[string]string{"pk": "project#p", "sk": "deploy#01X"}) + "==", false},
+		{"not JSON", enc("x")[:2] + "AA", false},
+		{"JSON array", enc([]string{"pk", "sk"}), false},
+		{"number value", enc(map[string]any{"pk": "project#p", "sk": 1}), false},
+		{"missing attribute", enc(map[string]string{"pk": "project#p"}), false},
+		{"extra attribute", enc(map[string]string{"pk": "project#p", "sk": "deploy#01X", "x": "y"}), false},
+		{"empty value", enc(map[string]string{"pk": "project#p", "sk": ""}), false},
+		{"another project", enc(map[string]string{"pk": "project#q", "sk": "deploy#01X"}), false},
+		{"bare prefix", enc(map[string]string{"pk": "project#p", "sk": "deploy#"}), false},
+		{"another list", enc(map[string]string{"pk": "project#p", "sk": "env#stage"}), false},
+		{"nested key", enc(map[string]string{"pk": "project#p", "sk": "deploy#a#b"}), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decodeCursor(tt.cursor, stateCursorKeys, valid)
+			if tt.ok && err != nil {
+				t.Errorf("decodeCursor(%q): got %v, want no error", tt.cursor, err)
+			}
+			if !tt.ok && !shiplog.IsKind(err, shiplog.Invalid) {
+				t.Errorf("decodeCursor(%q): got %v, want Invalid", tt.cursor, err)
+			}
+		})
+	}
+}
