@@ -37,6 +37,9 @@ type Store struct {
 	// maxTransact bounds the items of one TransactWriteItems: DynamoDB's limit, lowered in tests
 	// for moto, which still enforces the old limit of 25.
 	maxTransact int
+	// unprocessedDelay is the first wait before asking again for keys BatchGetItem left
+	// unprocessed; it doubles each round.
+	unprocessedDelay time.Duration
 }
 
 var _ shiplog.ReleaseStore = (*Store)(nil)
@@ -44,7 +47,10 @@ var _ shiplog.ReleaseStore = (*Store)(nil)
 // New returns a Store on the releases table and the state table, which must be distinct tables
 // created as TableDefinitions describes them.
 func New(client *dynamodb.Client, releasesTable, stateTable string) *Store {
-	return &Store{client: client, releases: releasesTable, state: stateTable, maxTransact: maxTransactItems}
+	return &Store{
+		client: client, releases: releasesTable, state: stateTable,
+		maxTransact: maxTransactItems, unprocessedDelay: 50 * time.Millisecond,
+	}
 }
 
 // errRaced says that another registration of the project was written between our read and our
@@ -460,11 +466,14 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 
 // unprocessedRounds bounds how often batchGet asks again for keys DynamoDB left unprocessed
 // (it does so when throttled); the waits add up to about 6 seconds.
-const unprocessedRounds = 8
+const (
+	unprocessedRounds   = 8
+	maxUnprocessedDelay = 2 * time.Second
+)
 
 func (s *Store) batchGet(ctx context.Context, req map[string]types.KeysAndAttributes) (map[string][]item, error) {
 	got := map[string][]item{}
-	delay := 50 * time.Millisecond
+	delay := s.unprocessedDelay
 	for round := 0; len(req) > 0; round++ {
 		if round > 0 {
 			if round > unprocessedRounds {
@@ -477,7 +486,7 @@ func (s *Store) batchGet(ctx context.Context, req map[string]types.KeysAndAttrib
 				return nil, ctx.Err()
 			case <-t.C:
 			}
-			delay = min(2*delay, 2*time.Second)
+			delay = min(2*delay, maxUnprocessedDelay)
 		}
 		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
