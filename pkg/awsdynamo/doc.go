@@ -90,20 +90,25 @@
 //	                    SET last_date_deployed, if it exists in this project: else NotFound), put
 //	                    the env# item (if absent for a first deployment, else if its deployment_id
 //	                    is the one the change replaces: else Conflict), put deploy# and envdeploy#
-//	                    (if absent). A TransactionConflict is reported as Conflict too.
-//	SettleEnvironment   UpdateItem if deployment_id matches; else Conflict
+//	                    (if absent: else Conflict). A TransactionConflict is reported as Conflict.
+//	SettleEnvironment   UpdateItem if deployment_id matches (else Conflict): SET pending or
+//	                    REMOVE it, REMOVE locked_until
 //	PutProject          GetItem the old registration, then one TransactWriteItems: put the project
-//	                    if its version is still the one read, put a repo# item per repository,
-//	                    delete the repo# items of repositories the project no longer claims. A
-//	                    registration that lost a race is read and applied again.
+//	                    if its version is still the one read, and, guarded by that condition in the
+//	                    same transaction, put a repo# item per repository and delete the repo#
+//	                    items of repositories the project no longer claims. A registration that
+//	                    lost a race is read and applied again (up to 5 times, then Conflict).
+//
+// The SDK gives each TransactWriteItems a ClientRequestToken, so its own retry of a transaction
+// whose answer was lost does not apply it twice.
 //
 // A transaction takes at most 100 items. A project whose registration needs more (more than 99
-// repositories added or dropped) is written in several transactions: the first puts the project
+// repositories put or dropped) is written in several transactions: the first puts the project
 // with mapped_repositories covering both the old and the new repositories, each later one carries
 // a ConditionCheck that the project's version is still ours, and a last UpdateItem narrows
 // mapped_repositories once the stale items are gone. If that is interrupted, the error is returned
 // and the next registration of the project deletes whatever is stale, because mapped_repositories
-// never under-counts.
+// never under-counts. Until then a push to a dropped repository may still reach the project.
 //
 // # Errors
 //
@@ -119,4 +124,13 @@
 // DeleteItem and ConditionCheckItem on its table. Querying the releases index needs dynamodb:Query
 // on the index's ARN (table/{releases}/index/project_id-release_id). CreateTables is for tests and
 // local stacks; the functions never call it.
+//
+// # Tests
+//
+// The contract suite (shiplogtest.RunReleaseStoreTests) and this package's tests run against
+// moto_server and dynalite (pkg/localaws), each store on tables of its own. Two of their gaps
+// shape the tests: dynalite has no TransactWriteItems, so its runs apply transactions through a
+// test-only emulator (dynalite_test.go) that uses dynalite's own conditional writes; and moto runs
+// concurrent updates of one item without a lock, so the tests send moto one write at a time.
+// moto also still caps a transaction at 25 items, so its tests split registrations at 25.
 package awsdynamo

@@ -162,11 +162,7 @@ func (s *Store) putProject(ctx context.Context, p shiplog.Project) error {
 	}
 	cond, names, values := ours()
 	names["#m"] = attrMapped
-	list, err := stringList(repos)
-	if err != nil {
-		return err
-	}
-	values[":m"] = list
+	values[":m"] = stringList(repos)
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.state, Key: projectKey(p.ID),
 		UpdateExpression:    aws.String("SET #m = :m"),
@@ -198,12 +194,12 @@ func (s *Store) registerTransaction(ctx context.Context, what string, guard type
 	return transactionFailure(err, what, func(int) error { return nil })
 }
 
-func stringList(ss []string) (types.AttributeValue, error) {
+func stringList(ss []string) types.AttributeValue {
 	l := make([]types.AttributeValue, len(ss))
 	for i, s := range ss {
 		l[i] = str(s)
 	}
-	return &types.AttributeValueMemberL{Value: l}, nil
+	return &types.AttributeValueMemberL{Value: l}
 }
 
 // GetProject returns a registered project.
@@ -586,7 +582,7 @@ func (s *Store) SettleEnvironment(ctx context.Context, projectID, environmentID,
 	}
 	if len(pending) > 0 {
 		in.UpdateExpression = aws.String("SET #pend = :pend REMOVE #lock")
-		in.ExpressionAttributeValues[":pend"], _ = stringList(pending)
+		in.ExpressionAttributeValues[":pend"] = stringList(pending)
 	}
 	_, err := s.client.UpdateItem(ctx, in)
 	if conditionFailed(err) {
