@@ -14,10 +14,10 @@ var FunctionActions = map[string][]string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
 		"ssm:GetParameter", "ssm:PutParameter",
 	},
-	// Register the manifest it is given, then snapshot a label's parameters as a release.
+	// Register the manifest it is given, then read the label's parameter of each service.
 	"create-release": {
 		"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-		"ssm:GetParametersByPath",
+		"ssm:GetParameters",
 	},
 	// Read the release, project and environment, check (and tag) the images in ECR, record the
 	// deployment, write the changed parameters and settle the environment.
@@ -31,6 +31,6 @@ var FunctionActions = map[string][]string{
 		"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
 		"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
 		"ecr:BatchGetImage", "ecr:PutImage",
-		"ssm:GetParametersByPath", "ssm:PutParameter",
+		"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
 	},
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -23,17 +24,20 @@ import (
 // these, on parameter/*/images/*, and nothing more. A test holds the Store's calls to it.
 var Actions = []string{
 	"ssm:GetParameter",
+	"ssm:GetParameters",
 	"ssm:GetParametersByPath",
 	"ssm:PutParameter",
 }
 
 const (
-	// pageSize is the most GetParametersByPath returns at once.
+	// pageSize is the most GetParametersByPath returns, and GetParameters takes, at once.
 	pageSize = 10
 	// writers bounds how many PutParameter calls run at once. PutParameter's default quota is
 	// low (a few per second per account and region, shared with every other writer), so more
 	// parallelism only buys throttling; the retryer paces what remains.
 	writers = 4
+	// readers bounds how many GetParameters calls run at once.
+	readers = 4
 	// maxAttempts is how often WithRetries lets the SDK try one call before giving up.
 	maxAttempts = 10
 )
@@ -74,6 +78,34 @@ func (s *Store) GetParameter(ctx context.Context, name string) (string, error) {
 		return "", shiplog.Errorf(shiplog.Internal, "get parameter %s: SSM returned no parameter", name)
 	}
 	return aws.ToString(out.Parameter.Value), nil
+}
+
+// GetParameters reads parameters by name, 10 names a call (GetParameters' limit), a few calls
+// at a time. Names SSM does not have come back in InvalidParameters and are left out.
+func (s *Store) GetParameters(ctx context.Context, names []string) (map[string]string, error) {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	var mu sync.Mutex
+	params := make(map[string]string, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readers)
+	for chunk := range slices.Chunk(names, pageSize) {
+		g.Go(func() error {
+			out, err := s.client.GetParameters(gctx, &ssm.GetParametersInput{Names: chunk})
+			if err != nil {
+				return mapError(err, "get parameters %s", strings.Join(chunk, ", "))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, p := range out.Parameters {
+				params[aws.ToString(p.Name)] = aws.ToString(p.Value)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return params, nil
 }
 
 // GetParametersByPath returns every parameter directly under path, reading all pages.

@@ -68,9 +68,45 @@ func TestActions(t *testing.T) {
 	if _, err := s.GetParametersByPath(ctx, path); err != nil {
 		t.Fatalf("GetParametersByPath: %v", err)
 	}
+	if _, err := s.GetParameters(ctx, []string{path + "a", path + "b"}); err != nil {
+		t.Fatalf("GetParameters: %v", err)
+	}
 	got, want := rec.Actions(), slices.Sorted(slices.Values(awsssm.Actions))
 	if !slices.Equal(got, want) {
 		t.Errorf("actions called: got %v, want %v", got, want)
+	}
+}
+
+// TestGetParametersCalls checks that reading S parameters by name takes ceil(S/10) calls, the
+// floor a release of S services is held to, whatever the store holds besides.
+func TestGetParametersCalls(t *testing.T) {
+	ctx := t.Context()
+	m := localaws.SharedMoto(t)
+	client, rec := newClient(t, m.Config(ctx))
+	s := awsssm.New(client)
+	path := localaws.UniqueName("/calls") + "/images/latest/"
+	all := map[string]string{}
+	var names []string
+	for i := range 100 {
+		name := fmt.Sprintf("%ssvc-%03d", path, i)
+		all[name] = fmt.Sprintf("uri-%d", i)
+		names = append(names, name)
+	}
+	if err := s.PutParameters(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 10, 11, 100} {
+		rec.Reset()
+		got, err := s.GetParameters(ctx, names[:n])
+		if err != nil {
+			t.Fatalf("GetParameters of %d: %v", n, err)
+		}
+		if len(got) != n {
+			t.Errorf("GetParameters of %d: got %d values, want %d", n, len(got), n)
+		}
+		if calls, want := rec.Count("ssm:GetParameters"), (n+9)/10; calls != want || rec.Total() != want {
+			t.Errorf("GetParameters of %d: %d calls (%d in all), want %d", n, calls, rec.Total(), want)
+		}
 	}
 }
 

@@ -150,6 +150,24 @@ func (s *Store) GetParameter(ctx context.Context, name string) (string, error) {
 	return value, nil
 }
 
+// GetParameters returns the values of those of names that exist.
+func (s *Store) GetParameters(ctx context.Context, names []string) (map[string]string, error) {
+	out := make(map[string]string, len(names))
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketParams)
+		for _, name := range names {
+			if v := b.Get([]byte(name)); v != nil {
+				out[name] = string(v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get parameters: %w", err)
+	}
+	return out, nil
+}
+
 // GetParametersByPath returns the parameters directly under path, as SSM's non-recursive
 // GetParametersByPath does; a path without its final "/" gets one, as in SSM.
 func (s *Store) GetParametersByPath(ctx context.Context, path string) (map[string]string, error) {

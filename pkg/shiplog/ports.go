@@ -6,6 +6,9 @@ import "context"
 type ParameterStore interface {
 	// GetParameter returns a parameter's value; NotFound if there is none.
 	GetParameter(ctx context.Context, name string) (string, error)
+	// GetParameters returns the values of those of names that exist, keyed by name; names that
+	// do not exist are simply absent.
+	GetParameters(ctx context.Context, names []string) (map[string]string, error)
 	// GetParametersByPath returns every parameter directly under path (which ends in "/"),
 	// keyed by full name. An empty path gives an empty map.
 	GetParametersByPath(ctx context.Context, path string) (map[string]string, error)

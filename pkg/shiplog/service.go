@@ -262,14 +262,21 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 	if err != nil {
 		return Release{}, err
 	}
-	found, err := s.imagesAt(ctx, project.ID, in.Label)
+	// Read the manifest's services by name: exactly the parameters a release needs, in a known
+	// number of calls, where reading the whole path would page until the store says it is done.
+	services := project.Services()
+	names := make([]string, len(services))
+	for i, svc := range services {
+		names[i] = ParameterName(project.ID, in.Label, svc)
+	}
+	found, err := s.Params.GetParameters(ctx, names)
 	if err != nil {
-		return Release{}, err
+		return Release{}, fmt.Errorf("read images under %s: %w", ParameterPath(project.ID, in.Label), err)
 	}
 	images := make(map[string]string)
 	var missing []string
-	for _, svc := range project.Services() {
-		if uri, ok := found[svc]; ok {
+	for i, svc := range services {
+		if uri, ok := found[names[i]]; ok {
 			images[svc] = uri
 		} else {
 			missing = append(missing, svc)
@@ -336,12 +343,19 @@ func (s *Service) Releases(ctx context.Context, projectID string, page PageReque
 	if err != nil {
 		return Page[Release]{}, err
 	}
-	if _, err := s.Project(ctx, projectID); err != nil {
+	if err := ValidateID("project", projectID); err != nil {
 		return Page[Release]{}, err
 	}
 	out, err := s.Store.ListReleases(ctx, projectID, page)
 	if err != nil {
 		return Page[Release]{}, fmt.Errorf("list releases of %s: %w", projectID, err)
+	}
+	// Only an empty page needs the project: to tell "no releases yet" from "no such project".
+	// Reading it every time would add an item to every list.
+	if len(out.Items) == 0 {
+		if _, err := s.Project(ctx, projectID); err != nil {
+			return Page[Release]{}, err
+		}
 	}
 	return out, nil
 }
@@ -352,18 +366,31 @@ func (s *Service) Deployments(ctx context.Context, projectID, environmentID stri
 	if err != nil {
 		return Page[DeploymentRecord]{}, err
 	}
-	project, err := s.Project(ctx, projectID)
-	if err != nil {
+	if err := ValidateID("project", projectID); err != nil {
 		return Page[DeploymentRecord]{}, err
 	}
 	if environmentID != "" {
-		if _, err := environmentOf(project, environmentID); err != nil {
+		if err := ValidateID("environment", environmentID); err != nil {
 			return Page[DeploymentRecord]{}, err
 		}
 	}
 	out, err := s.Store.ListDeployments(ctx, projectID, environmentID, page)
 	if err != nil {
 		return Page[DeploymentRecord]{}, fmt.Errorf("list deployments of %s: %w", projectID, err)
+	}
+	// As for releases, only an empty page needs the project, to say what is wrong if anything
+	// is. A non-empty page of an environment's deployments is its history even if the manifest
+	// has since dropped the environment.
+	if len(out.Items) == 0 {
+		project, err := s.Project(ctx, projectID)
+		if err != nil {
+			return Page[DeploymentRecord]{}, err
+		}
+		if environmentID != "" {
+			if _, err := environmentOf(project, environmentID); err != nil {
+				return Page[DeploymentRecord]{}, err
+			}
+		}
 	}
 	return out, nil
 }

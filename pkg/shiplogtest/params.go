@@ -18,6 +18,7 @@ func RunParameterStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Pa
 		{"PutParametersThenGet", testPutThenGet},
 		{"PutParametersOverwrites", testPutOverwrites},
 		{"PutParametersNothing", testPutNothing},
+		{"GetParametersByName", testGetParameters},
 		{"GetParametersByPathDirectChildrenOnly", testByPathDirectChildren},
 		{"GetParametersByPathEmpty", testByPathEmpty},
 		{"GetParametersByPathManyPages", testByPathManyPages},
@@ -83,6 +84,33 @@ func testPutOverwrites(t *testing.T, s shiplog.ParameterStore) {
 		name:                             imageURI("archivist", 2),
 		"/storage/images/stage/notifier": imageURI("notifier", 1),
 	})
+}
+
+func testGetParameters(t *testing.T, s shiplog.ParameterStore) {
+	ctx := t.Context()
+	want := map[string]string{}
+	var names []string
+	// More names than one SSM call takes, some of which do not exist, one asked for twice.
+	for i := range 23 {
+		name := fmt.Sprintf("/storage/images/latest/svc-%02d", i)
+		names = append(names, name)
+		if i%4 != 3 {
+			want[name] = imageURI(fmt.Sprintf("svc-%02d", i), i)
+		}
+	}
+	mustOK(t, "PutParameters", s.PutParameters(ctx, want))
+	mustOK(t, "PutParameters elsewhere", s.PutParameters(ctx, map[string]string{
+		"/storage/images/stage/svc-00": imageURI("svc-00", 99),
+	}))
+	got, err := s.GetParameters(ctx, append(names, names[0]))
+	mustOK(t, "GetParameters", err)
+	diff(t, "GetParameters", got, want)
+
+	none, err := s.GetParameters(ctx, nil)
+	mustOK(t, "GetParameters of no names", err)
+	if len(none) != 0 {
+		t.Errorf("GetParameters of no names: got %v, want none", none)
+	}
 }
 
 func testPutNothing(t *testing.T, s shiplog.ParameterStore) {
