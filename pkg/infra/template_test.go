@@ -257,6 +257,7 @@ func TestTemplateTransformsToIAMOnlyAPI(t *testing.T) {
 	if err := json.Unmarshal(out, &cfn); err != nil {
 		t.Fatalf("transformed template: %v", err)
 	}
+	declared := loadTemplate(t).Resources
 	var routes []string
 	apis := 0
 	for id, r := range cfn.Resources {
@@ -283,7 +284,7 @@ func TestTemplateTransformsToIAMOnlyAPI(t *testing.T) {
 			}
 			routes = append(routes, str(r.Properties["RouteKey"]))
 		case "AWS::IAM::Role":
-			if _, ok := loadTemplate(t).Resources[id]; !ok {
+			if _, ok := declared[id]; !ok {
 				t.Errorf("SAM generated IAM role %s: every function must use its own declared role", id)
 			}
 		}
