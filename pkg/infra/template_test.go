@@ -865,3 +865,15 @@ func TestCfnLint(t *testing.T) {
 		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
 	}
 }
+
+func TestEnvReadsFindsEveryForm(t *testing.T) {
+	root := repoRoot(t)
+	got, err := envReads(root, filepath.Join("testdata", "envreads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"LITERAL", "LOCAL_CONSTANT", awsapp.StateTableEnv}
+	if diff := cmp.Diff(sortedSet(want), got); diff != "" {
+		t.Errorf("envReads (-want +got):\n%s", diff)
+	}
+}
