@@ -22,7 +22,7 @@ var FunctionActions = map[string][]string{
 	// Read the release, project and environment, check (and tag) the images in ECR, record the
 	// deployment, write the changed parameters and settle the environment.
 	"deploy": {
-		"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+		"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 		"ecr:BatchGetImage", "ecr:PutImage",
 		"ssm:PutParameter",
 	},

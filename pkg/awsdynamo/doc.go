@@ -31,6 +31,7 @@
 //	pk                    sk                            item
 //	projects              {project}                     a registered project
 //	repo#{repository}     {project}                     the services of one project that a repository feeds
+//	project#{project}     latest                        the id of the project's newest release
 //	project#{project}     push#{service}                the newest image pushed for a service
 //	project#{project}     env#{environment}             what is deployed in an environment
 //	project#{project}     deploy#{deployment}           a deployment, for the project's list
@@ -44,6 +45,7 @@
 //	             bumped by every registration), mapped_repositories (L of S: every repository that
 //	             may have a repo# item for this project)
 //	repo#        repository, project_id, services (L of S)
+//	latest       release_id
 //	push#        project_id, service_id, uri, pushed_at (N)
 //	env#         project_id, environment M {id, name}, release_id, deployment_id, deployed_at (N),
 //	             requested_by M, description, images M, pending (L of S; absent once settled),
@@ -60,12 +62,16 @@
 // Every read is GetItem, Query or BatchGetItem; nothing scans. Reads of the state table and
 // GetItem on releases are strongly consistent; the releases index is eventually consistent (as
 // every global secondary index is), so a release may take a moment to appear in its project's list.
+// "latest" does not wait for it: it follows the latest pointer, which CreateRelease moves in the
+// same transaction that stores the release, so "deploy latest" right after "create release"
+// deploys that release.
 //
 //	GetProject            GetItem projects/{project}
 //	ListProjects          Query pk=projects (every page)
 //	RepositoryServices    Query pk=repo#{repository} (every page)
 //	LatestImage           GetItem project#{project}/push#{service}
 //	GetRelease            GetItem releases/{release_id}, checked against project_id
+//	LatestRelease         GetItem project#{project}/latest, then GetRelease
 //	ListReleases          Query the index, project_id={project}, newest first
 //	DeployContext         one BatchGetItem of the project, the release and the environment state,
 //	                      repeated only for UnprocessedKeys
@@ -83,7 +89,10 @@
 //
 // Every write is conditional, so concurrent pushes, deploys and registrations lose nothing:
 //
-//	CreateRelease       PutItem if attribute_not_exists(release_id); else Conflict
+//	CreateRelease       one TransactWriteItems: put the release if attribute_not_exists(release_id)
+//	                    (else Conflict), and set the project's latest pointer to it if the pointer
+//	                    is absent or names an older id. If only the pointer's condition fails (a
+//	                    newer release won a race), the release is put alone.
 //	RecordPush          PutItem if the record is absent, older, or the same push (same pushed_at
 //	                    and uri); else the push is reported as not applied
 //	RecordDeployment    one TransactWriteItems: update the release (list_append to deployments,

@@ -38,6 +38,7 @@ const (
 	envPrefix       = "env#"
 	deployPrefix    = "deploy#"
 	envDeployPrefix = "envdeploy#"
+	latestSK        = "latest"
 )
 
 type item = map[string]types.AttributeValue
@@ -69,6 +70,9 @@ func deploySK(deploymentID string) string { return deployPrefix + deploymentID }
 func envDeploySK(environmentID, deploymentID string) string {
 	return envDeployPrefix + environmentID + "#" + deploymentID
 }
+
+// latestKey is the item that names a project's newest release.
+func latestKey(projectID string) item { return stateKey(projectPrefix+projectID, latestSK) }
 
 func releaseKey(releaseID string) item { return item{attrReleaseID: str(releaseID)} }
 

@@ -324,25 +324,71 @@ func (s *Store) LatestImage(ctx context.Context, projectID, serviceID string) (s
 	return rec, nil
 }
 
-// CreateRelease stores a new release, only if its id is new.
+// CreateRelease stores a new release, only if its id is new, and in the same transaction moves
+// the project's latest pointer to it unless a newer release already has it. The pointer makes
+// LatestRelease strongly consistent, which the releases index, like every GSI, is not.
 func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release) error {
 	it, err := releaseItem(r)
 	if err != nil {
 		return err
 	}
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+	put := &types.Put{
 		TableName:                &s.releases,
 		Item:                     it,
 		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
 		ExpressionAttributeNames: map[string]string{"#id": attrReleaseID},
+	}
+	pointer := &types.Update{
+		TableName:                 &s.state,
+		Key:                       latestKey(r.ProjectID),
+		UpdateExpression:          aws.String("SET #id = :id"),
+		ConditionExpression:       aws.String("attribute_not_exists(#id) OR #id < :id"),
+		ExpressionAttributeNames:  map[string]string{"#id": attrReleaseID},
+		ExpressionAttributeValues: item{":id": str(r.ID)},
+	}
+	what := fmt.Sprintf("put release %s", r.ID)
+	exists := func() error { return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID) }
+	olderThanLatest := false
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Put: put}, {Update: pointer}}})
+	if err != nil {
+		err = transactionFailure(err, what, func(i int) error {
+			if i == 0 {
+				return exists()
+			}
+			olderThanLatest = true
+			return nil
+		})
+	}
+	if err == nil || !olderThanLatest {
+		return err
+	}
+	// A newer release was created meanwhile and holds the pointer: store this one alone.
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: put.TableName, Item: put.Item,
+		ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames,
 	})
 	if conditionFailed(err) {
-		return shiplog.Wrap(shiplog.Conflict, err, "release %s already exists", r.ID)
+		return exists()
 	}
 	if err != nil {
-		return failed(err, "put release %s", r.ID)
+		return failed(err, "%s", what)
 	}
 	return nil
+}
+
+// LatestRelease follows the project's latest pointer, reading both items consistently.
+func (s *Store) LatestRelease(ctx context.Context, projectID string) (shiplog.Release, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.state, Key: latestKey(projectID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return shiplog.Release{}, failed(err, "read the latest release of %s", projectID)
+	}
+	id, ok := out.Item[attrReleaseID].(*types.AttributeValueMemberS)
+	if !ok {
+		return shiplog.Release{}, shiplog.Errorf(shiplog.NotFound, "project %s has no releases", projectID)
+	}
+	return s.GetRelease(ctx, projectID, id.Value)
 }
 
 func noRelease(projectID, releaseID string) error {

@@ -459,6 +459,18 @@ func (s *Store) ListReleases(ctx context.Context, projectID string, page shiplog
 	return out, nil
 }
 
+// LatestRelease returns the project's release with the greatest id.
+func (s *Store) LatestRelease(ctx context.Context, projectID string) (shiplog.Release, error) {
+	page, err := s.ListReleases(ctx, projectID, shiplog.PageRequest{Limit: 1})
+	if err != nil {
+		return shiplog.Release{}, err
+	}
+	if len(page.Items) == 0 {
+		return shiplog.Release{}, shiplog.Errorf(shiplog.NotFound, "project %s has no releases", projectID)
+	}
+	return page.Items[0], nil
+}
+
 // Deployments.
 
 // DeployContext reads the project, the release and the environment's state in one transaction.

@@ -41,6 +41,10 @@ type ReleaseStore interface {
 	CreateRelease(ctx context.Context, r Release) error
 	// GetRelease returns a project's release; NotFound if the project has no release with that id.
 	GetRelease(ctx context.Context, projectID, releaseID string) (Release, error)
+	// LatestRelease returns the project's newest release (the greatest id). It must see a release
+	// as soon as CreateRelease has returned, so that "deploy latest" right after "create release"
+	// deploys that release. NotFound if the project has no release.
+	LatestRelease(ctx context.Context, projectID string) (Release, error)
 	// ListReleases returns a project's releases, newest first. Invalid for a bad cursor.
 	ListReleases(ctx context.Context, projectID string, page PageRequest) (Page[Release], error)
 

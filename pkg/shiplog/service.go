@@ -324,17 +324,17 @@ func (s *Service) Release(ctx context.Context, projectID, releaseID string) (Rel
 }
 
 func (s *Service) latestRelease(ctx context.Context, projectID string) (Release, error) {
-	page, err := s.Store.ListReleases(ctx, projectID, PageRequest{Limit: 1})
-	if err != nil {
-		return Release{}, fmt.Errorf("newest release of %s: %w", projectID, err)
-	}
-	if len(page.Items) == 0 {
+	r, err := s.Store.LatestRelease(ctx, projectID)
+	if IsKind(err, NotFound) {
 		if _, err := s.Project(ctx, projectID); err != nil {
 			return Release{}, err
 		}
 		return Release{}, Errorf(NotFound, "project %s has no releases yet", projectID)
 	}
-	return page.Items[0], nil
+	if err != nil {
+		return Release{}, fmt.Errorf("newest release of %s: %w", projectID, err)
+	}
+	return r, nil
 }
 
 // Releases lists a project's releases, newest first.

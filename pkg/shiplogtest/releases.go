@@ -26,6 +26,7 @@ func RunReleaseStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Rele
 		{"CreateReleaseRoundTrip", testCreateReleaseRoundTrip},
 		{"CreateReleaseDuplicateIsConflict", testCreateReleaseDuplicate},
 		{"GetReleaseMissingIsNotFound", testGetReleaseMissing},
+		{"LatestRelease", testLatestRelease},
 		{"ListReleasesNewestFirst", testListReleasesNewestFirst},
 		{"ListReleasesPages", testListReleasesPages},
 		{"ListReleasesBadCursorIsInvalid", testListReleasesBadCursor},
@@ -512,6 +513,37 @@ func testGetReleaseMissing(t *testing.T, s shiplog.ReleaseStore) {
 		_, err := s.GetRelease(t.Context(), tt.project, tt.release)
 		wantKind(t, "GetRelease, "+tt.name, err, shiplog.NotFound)
 	}
+}
+
+func testLatestRelease(t *testing.T, s shiplog.ReleaseStore) {
+	p, q := newProject("p"), newProject("q")
+	putProjects(t, s, p, q)
+	_, err := s.LatestRelease(t.Context(), "p")
+	wantKind(t, "LatestRelease of a project with no releases", err, shiplog.NotFound)
+
+	// Each release is the latest as soon as it is created, with no delay for indexes to catch up;
+	// one created after a newer one (its id is older) does not displace it.
+	tests := []struct {
+		create shiplog.Release
+		want   shiplog.Release
+	}{
+		{newRelease(p, 2), newRelease(p, 2)},
+		{newRelease(q, 9), newRelease(p, 2)},
+		{newRelease(p, 5), newRelease(p, 5)},
+		{newRelease(p, 3), newRelease(p, 5)},
+		{newRelease(p, 6), newRelease(p, 6)},
+	}
+	for _, tt := range tests {
+		createReleases(t, s, tt.create)
+		got, err := s.LatestRelease(t.Context(), "p")
+		mustOK(t, "LatestRelease after creating "+tt.create.ID, err)
+		diff(t, "LatestRelease after creating "+tt.create.ID, got, tt.want)
+	}
+	got, err := s.LatestRelease(t.Context(), "q")
+	mustOK(t, "LatestRelease of q", err)
+	diff(t, "LatestRelease of q", got, newRelease(q, 9))
+	// The release created behind the latest one is stored all the same.
+	diff(t, "GetRelease of the older release", getRelease(t, s, "p", releaseID(3)), newRelease(p, 3))
 }
 
 func testListReleasesNewestFirst(t *testing.T, s shiplog.ReleaseStore) {
