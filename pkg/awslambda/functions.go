@@ -95,8 +95,15 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 		if err := decode(payload, &req); err != nil {
 			return nil, err
 		}
-		if err := required("project_id", req.ProjectID); err != nil {
+		// Check the ids before registering the manifest, so that a bad request changes nothing
+		// and its error names the payload's field.
+		if err := shiplog.ValidateID("project_id", req.ProjectID); err != nil {
 			return nil, err
+		}
+		if req.Label != "" {
+			if err := shiplog.ValidateID("label", req.Label); err != nil {
+				return nil, err
+			}
 		}
 		if len(req.Manifest) > 0 && !bytes.Equal(req.Manifest, []byte("null")) {
 			manifest, err := manifestBytes(req.Manifest)

@@ -77,7 +77,8 @@ func decode(payload []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return shiplog.Errorf(shiplog.Invalid, "payload: %s", describeJSONError(err))
 	}
-	if dec.More() {
+	// Token, not More: More reports false for a stray "}" or "]", which would be accepted.
+	if _, err := dec.Token(); err != io.EOF {
 		return shiplog.Errorf(shiplog.Invalid, "payload: unexpected data after the JSON object")
 	}
 	return nil
@@ -109,7 +110,8 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "not valid JSON: it ends too early"
-	case strings.HasPrefix(err.Error(), "parsing time "):
+	case strings.HasPrefix(err.Error(), "parsing time "), strings.HasPrefix(err.Error(), "Time.UnmarshalJSON: "):
+		// time.Time's own errors (a bad string, or not a string at all) name Go, not the payload.
 		return "time: is not an RFC 3339 time"
 	}
 	return err.Error()

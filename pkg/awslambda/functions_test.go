@@ -1,0 +1,445 @@
+package awslambda_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// releaseFields are the JSON names of a release record: the design note's attribute names.
+// last_date_deployed is absent until the release is deployed.
+var releaseFields = []string{"created_at", "deployments", "description", "images", "label", "project_id",
+	"project_name", "release_id", "release_manifest", "requested_by"}
+
+var deploymentFields = []string{"created_at", "deployment_id", "description", "environment", "requested_by"}
+
+// storageEntry is the storage project's entry of the example manifest, as registered (compact).
+func storageEntry(t *testing.T) string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(readFile(t, "wellcome_project.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, m["storage"]); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// manifestString is the example manifest as a JSON string, as CI sends the file's text.
+func manifestString(t *testing.T) string {
+	t.Helper()
+	b, err := json.Marshal(string(readFile(t, "wellcome_project.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func manifestObject(t *testing.T) string {
+	t.Helper()
+	return string(readFile(t, "wellcome_project.json"))
+}
+
+// storageOnly is a manifest that declares only the storage project, renamed: registering it is
+// visible in the store.
+const storageOnly = `{"storage": {"name": "Storage v2", "environments": [{"id": "stage", "name": "Staging"}],
+	"image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}}`
+
+func TestCreateRelease(t *testing.T) {
+	ci := shiplog.Person{ID: "arn:aws:iam::123456789012:role/ci", Name: "GitHub Actions"}
+	tests := []struct {
+		name         string
+		register     bool // register the example manifest first
+		payload      string
+		wantBy       shiplog.Person
+		wantLabel    string
+		wantDesc     string
+		wantProjects []string // registered afterwards
+	}{
+		{
+			name:         "registered project with defaults",
+			register:     true,
+			payload:      `{"project_id": "storage"}`,
+			wantBy:       shiplog.AnonymousPerson,
+			wantLabel:    "latest",
+			wantProjects: manifestProjects,
+		},
+		{
+			name:         "manifest as an object registers its projects",
+			payload:      `{"project_id": "storage", "label": "latest", "description": "nightly", "requested_by": {"id": "arn:aws:iam::123456789012:role/ci", "name": "GitHub Actions"}, "manifest": ` + manifestObject(t) + `}`,
+			wantBy:       ci,
+			wantLabel:    "latest",
+			wantDesc:     "nightly",
+			wantProjects: manifestProjects,
+		},
+		{
+			name:         "manifest as a string registers its projects",
+			payload:      `{"project_id": "storage", "requested_by": {"id": "ci"}, "manifest": ` + manifestString(t) + `}`,
+			wantBy:       shiplog.Person{ID: "ci", Name: "ci"},
+			wantLabel:    "latest",
+			wantProjects: manifestProjects,
+		},
+		{
+			name:         "null manifest is no manifest",
+			register:     true,
+			payload:      `{"project_id": "storage", "manifest": null}`,
+			wantBy:       shiplog.AnonymousPerson,
+			wantLabel:    "latest",
+			wantProjects: manifestProjects,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t).withImages(t)
+			if tt.register {
+				e.registered(t)
+			}
+			out, err := awslambda.CreateRelease(e.svc, e.log).Invoke(context.Background(), []byte(tt.payload))
+			if err != nil {
+				t.Fatalf("Invoke: %v", err)
+			}
+			if got := keys(t, out); !slices.Equal(got, releaseFields) {
+				t.Errorf("release fields: got %v, want %v", got, releaseFields)
+			}
+			if got, want := string(field(t, out, "created_at")), fmt.Sprint(now.Unix()); got != want {
+				t.Errorf("created_at: got %s, want the number %s", got, want)
+			}
+			if got := string(field(t, out, "deployments")); got != "[]" {
+				t.Errorf("deployments: got %s, want []", got)
+			}
+			if got := keys(t, field(t, out, "requested_by")); !slices.Equal(got, []string{"id", "name"}) {
+				t.Errorf("requested_by fields: got %v, want [id name]", got)
+			}
+			var got shiplog.Release
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			want := shiplog.Release{
+				ID: id(1), ProjectID: "storage", ProjectName: "Storage service", CreatedAt: now.Unix(),
+				Manifest: storageEntry(t), RequestedBy: tt.wantBy, Images: storageImages,
+				Label: tt.wantLabel, Description: tt.wantDesc, Deployments: []shiplog.Deployment{},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("response (-want +got):\n%s", diff)
+			}
+			stored, err := e.store.GetRelease(context.Background(), "storage", got.ID)
+			if err != nil {
+				t.Fatalf("stored release: %v", err)
+			}
+			if diff := cmp.Diff(want, stored); diff != "" {
+				t.Errorf("stored release (-want +got):\n%s", diff)
+			}
+			var projects []string
+			for _, p := range e.snapshot(t).Projects {
+				projects = append(projects, p.ID)
+			}
+			if !slices.Equal(projects, tt.wantProjects) {
+				t.Errorf("registered projects: got %v, want %v", projects, tt.wantProjects)
+			}
+		})
+	}
+}
+
+func TestDeploy(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload string // {release} is the release id
+		wantEnv shiplog.Environment
+		wantBy  shiplog.Person
+		desc    string
+	}{
+		{
+			name:    "release by id",
+			payload: `{"project_id": "storage", "release_id": "{release}", "environment": "stage", "description": "storage to stage", "requested_by": {"id": "alice", "name": "Alice"}}`,
+			wantEnv: shiplog.Environment{ID: "stage", Name: "Staging"},
+			wantBy:  shiplog.Person{ID: "alice", Name: "Alice"},
+			desc:    "storage to stage",
+		},
+		{
+			name:    "latest release",
+			payload: `{"project_id": "storage", "release_id": "latest", "environment": "prod"}`,
+			wantEnv: shiplog.Environment{ID: "prod", Name: "Production"},
+			wantBy:  shiplog.AnonymousPerson,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t).registered(t).withImages(t)
+			fns := e.functions()
+			created, err := fns[awslambda.CreateReleaseName].Invoke(context.Background(), []byte(`{"project_id": "storage"}`))
+			if err != nil {
+				t.Fatalf("create release: %v", err)
+			}
+			var rel shiplog.Release
+			if err := json.Unmarshal(created, &rel); err != nil {
+				t.Fatal(err)
+			}
+			if field(t, created, "last_date_deployed") != nil {
+				t.Errorf("last_date_deployed: present before any deployment: %s", created)
+			}
+
+			out, err := fns[awslambda.DeployName].Invoke(context.Background(), []byte(strings.ReplaceAll(tt.payload, "{release}", rel.ID)))
+			if err != nil {
+				t.Fatalf("Invoke: %v", err)
+			}
+			if got := keys(t, out); !slices.Equal(got, []string{"deployment", "release"}) {
+				t.Errorf("response fields: got %v, want [deployment release]", got)
+			}
+			if got := keys(t, field(t, out, "deployment")); !slices.Equal(got, deploymentFields) {
+				t.Errorf("deployment fields: got %v, want %v", got, deploymentFields)
+			}
+			wantRelFields := append(slices.Clone(releaseFields), "last_date_deployed")
+			slices.Sort(wantRelFields)
+			if got := keys(t, field(t, out, "release")); !slices.Equal(got, wantRelFields) {
+				t.Errorf("release fields: got %v, want %v", got, wantRelFields)
+			}
+
+			var got shiplog.DeployResult
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			wantDep := shiplog.Deployment{ID: id(2), Environment: tt.wantEnv, CreatedAt: now.Unix(), RequestedBy: tt.wantBy, Description: tt.desc}
+			wantRel := rel
+			wantRel.LastDateDeployed = now.Unix()
+			wantRel.Deployments = []shiplog.Deployment{wantDep}
+			if diff := cmp.Diff(shiplog.DeployResult{Deployment: wantDep, Release: wantRel}, got); diff != "" {
+				t.Errorf("response (-want +got):\n%s", diff)
+			}
+
+			stored, err := e.store.GetRelease(context.Background(), "storage", rel.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(wantRel, stored); diff != "" {
+				t.Errorf("stored release (-want +got):\n%s", diff)
+			}
+			wantParams := map[string]string{}
+			for svc, uri := range storageImages {
+				wantParams[shiplog.ParameterName("storage", "latest", svc)] = uri
+				wantParams[shiplog.ParameterName("storage", tt.wantEnv.ID, svc)] = uri
+			}
+			if diff := cmp.Diff(wantParams, e.snapshot(t).Params); diff != "" {
+				t.Errorf("stored parameters (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestGolden holds the whole output of create-release and deploy, byte for byte, to golden files.
+func TestGolden(t *testing.T) {
+	e := newEnv(t).withImages(t)
+	fns := e.functions()
+	rel, err := fns[awslambda.CreateReleaseName].Invoke(context.Background(), []byte(
+		`{"project_id": "storage", "description": "nightly", "requested_by": {"id": "arn:aws:iam::123456789012:role/ci", "name": "ci"}, "manifest": `+manifestObject(t)+`}`))
+	if err != nil {
+		t.Fatalf("create-release: %v", err)
+	}
+	golden(t, "create-release.json", rel)
+	dep, err := fns[awslambda.DeployName].Invoke(context.Background(), []byte(
+		`{"project_id": "storage", "release_id": "latest", "environment": "stage", "requested_by": {"id": "alice"}}`))
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	golden(t, "deploy.json", dep)
+}
+
+type badInput struct {
+	name     string
+	payload  string
+	wantType string
+	want     string // in the message
+}
+
+// bad inputs common to both functions, whose payloads are JSON objects.
+var badPayloads = []badInput{
+	{"empty payload", ``, "Invalid", "payload: is empty"},
+	{"blank payload", " \n\t", "Invalid", "payload: is empty"},
+	{"null", `null`, "Invalid", "payload: is empty"},
+	{"array", `[{"project_id": "storage"}]`, "Invalid", "payload: must be a JSON object"},
+	{"string", `"storage"`, "Invalid", "payload: must be a JSON object"},
+	{"number", `42`, "Invalid", "payload: must be a JSON object"},
+	{"malformed JSON", `{"project_id": storage}`, "Invalid", "payload: not valid JSON"},
+	{"truncated JSON", `{"project_id": "storage"`, "Invalid", "payload: not valid JSON"},
+	{"trailing brace", `{"project_id": "storage"}}`, "Invalid", "payload: unexpected data after the JSON object"},
+	{"trailing bracket", `{"project_id": "storage"}]`, "Invalid", "payload: unexpected data after the JSON object"},
+	{"two objects", `{"project_id": "storage"} {"project_id": "storage"}`, "Invalid", "payload: unexpected data after the JSON object"},
+	{"unknown field", `{"project_id": "storage", "projectId": "storage"}`, "Invalid", `unknown field "projectId"`},
+	{"project_id a number", `{"project_id": 5}`, "Invalid", "project_id: got a JSON number, want a JSON string"},
+	{"project_id an object", `{"project_id": {"id": "storage"}}`, "Invalid", "project_id: got a JSON object, want a JSON string"},
+	{"description a boolean", `{"project_id": "storage", "description": true}`, "Invalid", "description: got a JSON bool, want a JSON string"},
+	{"requested_by a string", `{"project_id": "storage", "requested_by": "alice"}`, "Invalid", "requested_by: got a JSON string, want a JSON object"},
+	{"requested_by.id a number", `{"project_id": "storage", "requested_by": {"id": 7}}`, "Invalid", "requested_by.id: got a JSON number, want a JSON string"},
+	{"requested_by unknown field", `{"project_id": "storage", "requested_by": {"id": "alice", "email": "a@example.org"}}`, "Invalid", `unknown field "email"`},
+	{"project_id missing", `{"description": "x"}`, "Invalid", "project_id: is required"},
+	{"project_id empty", `{"project_id": ""}`, "Invalid", "project_id: is required"},
+	{"project_id with a slash", `{"project_id": "storage/../bugfarm_73649"}`, "Invalid", "project_id: "},
+	{"project_id with a space", `{"project_id": "storage service"}`, "Invalid", "project_id: "},
+	{"project_id dot dot", `{"project_id": ".."}`, "Invalid", "project_id: "},
+}
+
+func TestCreateReleaseBadInput(t *testing.T) {
+	long := strings.Repeat("x", 1025)
+	tests := append(slices.Clone(badPayloads), []badInput{
+		{"label a list", `{"project_id": "storage", "label": ["latest"]}`, "Invalid", "label: got a JSON array, want a JSON string"},
+		{"label with a slash", `{"project_id": "storage", "label": "latest/archivist"}`, "Invalid", "label: "},
+		{"label dot dot", `{"project_id": "storage", "label": ".."}`, "Invalid", "label: "},
+		{"description too long", `{"project_id": "storage", "description": "` + long + `"}`, "Invalid", "description: is 1025 bytes long"},
+		{"requested_by without id", `{"project_id": "storage", "requested_by": {"name": "Alice"}}`, "Invalid", "requested_by.id: is required"},
+		{"unknown project", `{"project_id": "nope"}`, "NotFound", "nope"},
+		{"label with no images", `{"project_id": "storage", "label": "stable"}`, "Conflict", "archivist, bag-register"},
+		{"manifest a number", `{"project_id": "storage", "manifest": 5}`, "Invalid", "manifest: "},
+		{"manifest an array", `{"project_id": "storage", "manifest": [` + manifestObject(t) + `]}`, "Invalid", "manifest: "},
+		{"manifest a string that is not JSON", `{"project_id": "storage", "manifest": "storage: {}"}`, "Invalid", "manifest: "},
+		{"manifest an empty string", `{"project_id": "storage", "manifest": ""}`, "Invalid", "manifest: "},
+		{"manifest with a bad entry", `{"project_id": "storage", "manifest": {"storage": {"name": 5}}}`, "Invalid", "storage.name"},
+		{"manifest with a bad service id", `{"project_id": "storage", "manifest": {"storage": {"name": "S", "environments": [{"id": "stage"}], "image_repositories": [{"id": "r/x", "services": ["a/b"]}]}}}`, "Invalid", "storage.image_repositories[0].services[0]"},
+		{"manifest not declaring the project", `{"project_id": "storage", "manifest": {"bugfarm_73649": {"name": "Bug farm v2", "environments": [{"id": "stage"}], "image_repositories": [{"id": "bugfarm/hatching"}]}}}`, "Invalid", `manifest: does not declare project "storage"`},
+		{"manifest with an unknown project_id", `{"project_id": "nope", "manifest": ` + storageOnly + `}`, "Invalid", `manifest: does not declare project "nope"`},
+		{"manifest with a bad project_id", `{"project_id": "storage/x", "manifest": ` + storageOnly + `}`, "Invalid", "project_id: "},
+		{"manifest with a bad label", `{"project_id": "storage", "label": "a/b", "manifest": ` + storageOnly + `}`, "Invalid", "label: "},
+	}...)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t).registered(t).withImages(t)
+			before := e.snapshot(t)
+			out, err := awslambda.CreateRelease(e.svc, e.log).Invoke(context.Background(), []byte(tt.payload))
+			checkRefused(t, out, err, tt)
+			e.unchanged(t, before)
+		})
+	}
+}
+
+func TestDeployBadInput(t *testing.T) {
+	var tests []badInput
+	for _, b := range badPayloads {
+		// The same mistakes, in a deploy payload that is otherwise whole.
+		b.payload = strings.Replace(b.payload, `{"project_id": `, `{"release_id": "latest", "environment": "stage", "project_id": `, 1)
+		tests = append(tests, b)
+	}
+	tests = append(tests, []badInput{
+		{"release_id missing", `{"project_id": "storage", "environment": "stage"}`, "Invalid", "release_id: is required"},
+		{"environment missing", `{"project_id": "storage", "release_id": "latest"}`, "Invalid", "environment: is required"},
+		{"release_id a number", `{"project_id": "storage", "release_id": 1, "environment": "stage"}`, "Invalid", "release_id: got a JSON number, want a JSON string"},
+		{"release_id with a slash", `{"project_id": "storage", "release_id": "latest/x", "environment": "stage"}`, "Invalid", "release_id: "},
+		{"environment with a slash", `{"project_id": "storage", "release_id": "latest", "environment": "stage/../prod"}`, "Invalid", "environment: "},
+		{"environment with a space", `{"project_id": "storage", "release_id": "latest", "environment": "stage prod"}`, "Invalid", "environment: "},
+		{"label is not a deploy field", `{"project_id": "storage", "release_id": "latest", "environment": "stage", "label": "latest"}`, "Invalid", `unknown field "label"`},
+		{"requested_by without id", `{"project_id": "storage", "release_id": "latest", "environment": "stage", "requested_by": {"name": "Alice"}}`, "Invalid", "requested_by.id: is required"},
+		{"unknown environment", `{"project_id": "storage", "release_id": "latest", "environment": "qa"}`, "NotFound", `environment "qa" is not one of storage's: stage, prod`},
+		{"unknown release", `{"project_id": "storage", "release_id": "01JTEST9999999999999999999", "environment": "stage"}`, "NotFound", "01JTEST9999999999999999999"},
+		{"unknown project", `{"project_id": "nope", "release_id": "latest", "environment": "stage"}`, "NotFound", "nope"},
+		{"project without releases", `{"project_id": "bugfarm_73649", "release_id": "latest", "environment": "stage"}`, "NotFound", "bugfarm_73649 has no releases"},
+	}...)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t).registered(t).withImages(t)
+			if _, err := e.svc.CreateRelease(context.Background(), shiplog.CreateReleaseInput{ProjectID: "storage"}); err != nil {
+				t.Fatalf("create release: %v", err)
+			}
+			before := e.snapshot(t)
+			out, err := awslambda.Deploy(e.svc, e.log).Invoke(context.Background(), []byte(tt.payload))
+			checkRefused(t, out, err, tt)
+			e.unchanged(t, before)
+		})
+	}
+}
+
+func checkRefused(t *testing.T, out []byte, err error, tt badInput) {
+	t.Helper()
+	ire := invocationError(t, err)
+	if out != nil {
+		t.Errorf("got output %s with the error, want none", out)
+	}
+	if ire.Type != tt.wantType {
+		t.Errorf("errorType: got %q, want %q (message %q)", ire.Type, tt.wantType, ire.Message)
+	}
+	if !strings.Contains(ire.Message, tt.want) {
+		t.Errorf("errorMessage: got %q, want it to contain %q", ire.Message, tt.want)
+	}
+	checkNoGoNames(t, ire.Message)
+}
+
+// failingParams is a parameter store whose dependency is broken: every call fails with a plain
+// error, as an SDK error the adapter did not classify would. The embedded store only makes it
+// satisfy the interface.
+type failingParams struct {
+	shiplog.ParameterStore
+	err error
+}
+
+func (f failingParams) GetParameter(context.Context, string) (string, error) { return "", f.err }
+
+func (f failingParams) GetParameters(context.Context, []string) (map[string]string, error) {
+	return nil, f.err
+}
+
+func (f failingParams) GetParametersByPath(context.Context, string) (map[string]string, error) {
+	return nil, f.err
+}
+
+func (f failingParams) PutParameters(context.Context, map[string]string) error { return f.err }
+
+// TestInternalError checks that a fault of a dependency reaches the caller as a generic message
+// while the log has the cause.
+func TestInternalError(t *testing.T) {
+	cause := errors.New("operation error SSM: GetParametersByPath, dial tcp 10.0.0.1:443: connection reset by peer")
+	tests := []struct {
+		name     string
+		function string
+		payload  []byte
+		wantType string
+		wantMsg  string
+		wantLog  string // the level of the log line
+	}{
+		{"create-release", awslambda.CreateReleaseName, []byte(`{"project_id": "storage"}`), "Internal", "internal error", `"level":"ERROR"`},
+		{"ecr-push", awslambda.ECRPushName, nil, "Internal", "internal error", `"level":"ERROR"`},
+		// A deploy whose parameter writes fail is recorded and can be finished by deploying
+		// again: Unavailable says so, but not why.
+		{"deploy", awslambda.DeployName, []byte(`{"project_id": "storage", "release_id": "latest", "environment": "stage"}`),
+			"Unavailable", "deployment " + id(2) + " is recorded but writing its parameters failed; deploy again to finish", `"level":"ERROR"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnvWith(t, func(p shiplog.ParameterStore) shiplog.ParameterStore { return failingParams{p, cause} })
+			e.registered(t)
+			if tt.function == awslambda.DeployName {
+				e.svc.Params = e.store // a release to deploy, made while SSM works
+				e.withImages(t)
+				if _, err := e.svc.CreateRelease(context.Background(), shiplog.CreateReleaseInput{ProjectID: "storage"}); err != nil {
+					t.Fatal(err)
+				}
+				e.svc.Params = failingParams{e.store, cause}
+			}
+			payload := tt.payload
+			if payload == nil {
+				payload = readFile(t, "ecr-push-tagged.json")
+			}
+			_, err := e.functions()[tt.function].Invoke(context.Background(), payload)
+			ire := invocationError(t, err)
+			if ire.Type != tt.wantType || ire.Message != tt.wantMsg {
+				t.Errorf("got %s %q, want %s %q", ire.Type, ire.Message, tt.wantType, tt.wantMsg)
+			}
+			if strings.Contains(ire.Message, "connection reset") {
+				t.Errorf("message %q shows the cause", ire.Message)
+			}
+			logs := e.logs.String()
+			for _, want := range []string{"connection reset by peer", `"function":"` + tt.function + `"`, `"kind":"` + tt.wantType + `"`, tt.wantLog} {
+				if !strings.Contains(logs, want) {
+					t.Errorf("log does not contain %s:\n%s", want, logs)
+				}
+			}
+		})
+	}
+}
