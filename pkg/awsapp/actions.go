@@ -1,5 +1,16 @@
 package awsapp
 
+import "github.com/shiplog/shiplog/pkg/awsdynamo"
+
+// FunctionIndexes lists the DynamoDB indexes each function's code queries: a role needs
+// dynamodb:Query on an index's own ARN, and only the API lists a project's releases.
+var FunctionIndexes = map[string][]string{
+	"ecr-push":       {},
+	"create-release": {},
+	"deploy":         {},
+	"api":            {awsdynamo.ReleasesIndex},
+}
+
 // FunctionActions is the one list of the IAM actions each function's code calls, keyed by
 // function name. The SAM template's policies are held to it by a test in pkg/infra, and a test
 // here holds each function's real calls (against moto, through every path) to it, both ways.

@@ -3,6 +3,7 @@ package awsapp_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -31,6 +32,7 @@ func TestMain(m *testing.M) { localaws.Main(m) }
 type iamRecorder struct {
 	mu      sync.Mutex
 	actions map[string]bool
+	indexes map[string]bool
 }
 
 func (r *iamRecorder) option() func(*aws.Config) {
@@ -48,6 +50,9 @@ func (r *iamRecorder) option() func(*aws.Config) {
 func (r *iamRecorder) record(ctx context.Context, params any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if q, ok := params.(*dynamodb.QueryInput); ok && q.IndexName != nil {
+		r.indexes[*q.IndexName] = true
+	}
 	if tx, ok := params.(*dynamodb.TransactWriteItemsInput); ok {
 		for _, it := range tx.TransactItems {
 			switch {
@@ -66,15 +71,10 @@ func (r *iamRecorder) record(ctx context.Context, params any) {
 	r.actions[localaws.Action(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))] = true
 }
 
-func (r *iamRecorder) list() []string {
+func (r *iamRecorder) list() (actions, indexes []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.actions))
-	for a := range r.actions {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(r.actions)), slices.Sorted(maps.Keys(r.indexes))
 }
 
 const account = "123456789012" // moto's account
@@ -123,7 +123,7 @@ func TestFunctionActions(t *testing.T) {
 	functions := map[string]awslambda.Function{}
 	var api http.Handler
 	for _, name := range []string{awslambda.ECRPushName, awslambda.CreateReleaseName, awslambda.DeployName, awslambda.APIName} {
-		rec := &iamRecorder{actions: map[string]bool{}}
+		rec := &iamRecorder{actions: map[string]bool{}, indexes: map[string]bool{}}
 		recorders[name] = rec
 		svc := awsapp.NewFromConfig(m.Config(ctx, rec.option()), tables, nil)
 		if name == awslambda.APIName {
@@ -186,7 +186,10 @@ func TestFunctionActions(t *testing.T) {
 	call("GET", "/projects/"+project+"/environments", "", 200)
 
 	for name, rec := range recorders {
-		got := rec.list()
+		got, indexes := rec.list()
+		if want := slices.Sorted(slices.Values(awsapp.FunctionIndexes[name])); !slices.Equal(indexes, want) {
+			t.Errorf("%s queried the indexes %v; awsapp.FunctionIndexes says %v", name, indexes, want)
+		}
 		want := slices.Sorted(slices.Values(awsapp.FunctionActions[name]))
 		for _, a := range got {
 			if !slices.Contains(want, a) {
