@@ -95,38 +95,20 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 		if err := decode(payload, &req); err != nil {
 			return nil, err
 		}
-		// Check the ids before registering the manifest, so that a bad request changes nothing
-		// and its error names the payload's field.
-		if err := shiplog.ValidateID("project_id", req.ProjectID); err != nil {
-			return nil, err
-		}
-		if req.Label != "" {
-			if err := shiplog.ValidateID("label", req.Label); err != nil {
-				return nil, err
-			}
+		in := shiplog.CreateReleaseInput{
+			ProjectID:   req.ProjectID,
+			Label:       req.Label,
+			Description: req.Description,
+			RequestedBy: person(req.RequestedBy),
 		}
 		if len(req.Manifest) > 0 && !bytes.Equal(req.Manifest, []byte("null")) {
 			manifest, err := manifestBytes(req.Manifest)
 			if err != nil {
 				return nil, err
 			}
-			projects, err := shiplog.ParseManifest(manifest)
-			if err != nil {
-				return nil, err
-			}
-			if !declares(projects, req.ProjectID) {
-				return nil, shiplog.Errorf(shiplog.Invalid, "manifest: does not declare project %q", req.ProjectID)
-			}
-			if _, err := svc.RegisterManifest(ctx, manifest); err != nil {
-				return nil, err
-			}
+			in.Manifest = manifest
 		}
-		return svc.CreateRelease(ctx, shiplog.CreateReleaseInput{
-			ProjectID:   req.ProjectID,
-			Label:       req.Label,
-			Description: req.Description,
-			RequestedBy: person(req.RequestedBy),
-		})
+		return svc.CreateRelease(ctx, in)
 	}}
 }
 
@@ -164,15 +146,6 @@ func manifestBytes(raw json.RawMessage) ([]byte, error) {
 		return nil, shiplog.Errorf(shiplog.Invalid, "manifest: must be the .wellcome_project object, or a string holding it")
 	}
 	return raw, nil
-}
-
-func declares(projects []shiplog.Project, id string) bool {
-	for _, p := range projects {
-		if p.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 func person(p *shiplog.Person) shiplog.Person {

@@ -309,6 +309,8 @@ func TestCreateReleaseBadInput(t *testing.T) {
 		{"manifest with an unknown project_id", `{"project_id": "nope", "manifest": ` + storageOnly + `}`, "Invalid", `manifest: does not declare project "nope"`},
 		{"manifest with a bad project_id", `{"project_id": "storage/x", "manifest": ` + storageOnly + `}`, "Invalid", "project_id: "},
 		{"manifest with a bad label", `{"project_id": "storage", "label": "a/b", "manifest": ` + storageOnly + `}`, "Invalid", "label: "},
+		{"manifest with a too long description", `{"project_id": "storage", "description": "` + strings.Repeat("x", 1025) + `", "manifest": ` + storageOnly + `}`, "Invalid", "description: "},
+		{"manifest with requested_by lacking an id", `{"project_id": "storage", "requested_by": {"name": "x"}, "manifest": ` + storageOnly + `}`, "Invalid", "requested_by.id"},
 	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

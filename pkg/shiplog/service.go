@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -238,6 +239,9 @@ type CreateReleaseInput struct {
 	Label       string // default "latest"
 	Description string
 	RequestedBy Person
+	// Manifest, if given, is a whole .wellcome_project file, registered before the release is
+	// made. It must declare the project.
+	Manifest []byte
 }
 
 const maxDescription = 1024
@@ -257,6 +261,25 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 	by, err := validatePerson(in.RequestedBy)
 	if err != nil {
 		return Release{}, err
+	}
+	if err := ValidateID("project_id", in.ProjectID); err != nil {
+		return Release{}, err
+	}
+	// Every check of the request comes before the manifest is registered, so that a refused
+	// request changes nothing.
+	if in.Manifest != nil {
+		projects, err := ParseManifest(in.Manifest)
+		if err != nil {
+			return Release{}, err
+		}
+		if !slices.ContainsFunc(projects, func(p Project) bool { return p.ID == in.ProjectID }) {
+			return Release{}, Errorf(Invalid, "manifest: does not declare project %q", in.ProjectID)
+		}
+		for _, p := range projects {
+			if err := s.Store.PutProject(ctx, p); err != nil {
+				return Release{}, fmt.Errorf("register project %s: %w", p.ID, err)
+			}
+		}
 	}
 	project, err := s.Project(ctx, in.ProjectID)
 	if err != nil {
