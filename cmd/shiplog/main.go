@@ -20,7 +20,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/httpapi"
@@ -31,9 +34,14 @@ const usage = `shiplog: release and deployment tracking for container services.
 
 Usage:
   shiplog serve [--addr 127.0.0.1:8080] [--data .shiplog/shiplog.db] [--manifest FILE]
+  shiplog create-tables --releases-table NAME --state-table NAME
 
 serve runs the local stack: the HTTP API (/projects/...) and the Lambda Invoke API
 (/2015-03-31/functions/{ecr-push,create-release,deploy}/invocations) on an embedded store.
+
+create-tables creates the DynamoDB tables the functions use, with the keys and indexes of
+template.yaml, wherever the AWS SDK's environment points (AWS_ENDPOINT_URL=http://127.0.0.1:5000
+for a moto_server). Deployed stacks get their tables from template.yaml instead.
 `
 
 func main() {
@@ -54,6 +62,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
+	case "create-tables":
+		return createTables(ctx, args[1:], stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
@@ -131,6 +141,28 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("shiplog stopped")
+	return nil
+}
+
+func createTables(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("create-tables", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	releases := fs.String("releases-table", "", "name of the releases table (SHIPLOG_RELEASES_TABLE)")
+	state := fs.String("state-table", "", "name of the state table (SHIPLOG_STATE_TABLE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *releases == "" || *state == "" || fs.NArg() > 0 {
+		return errors.New("create-tables: give --releases-table and --state-table, and nothing else")
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if err := awsdynamo.CreateTables(ctx, dynamodb.NewFromConfig(cfg), *releases, *state); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "tables %s and %s are ready\n", *releases, *state)
 	return nil
 }
 
