@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// model is what the stores must hold after each step: the test updates it with what each step
+// should change, and check compares every parameter and item with it, exactly.
+type model struct {
+	params      map[string]paramState          // SSM, under /storage/
+	pushes      map[string]shiplog.ImageRecord // by service
+	releases    []shiplog.Release              // in creation order
+	deployments []shiplog.DeploymentRecord
+	envs        map[string]shiplog.EnvironmentState
+	tags        map[string]map[string][]string // ECR: repository -> digest -> tags
+}
+
+type paramState struct {
+	Value   string
+	Version int64
+}
+
+func newModel(s *stack) *model {
+	m := &model{
+		params: map[string]paramState{},
+		pushes: map[string]shiplog.ImageRecord{},
+		envs:   map[string]shiplog.EnvironmentState{},
+		tags:   map[string]map[string][]string{},
+	}
+	for _, spec := range imageSpecs {
+		img := s.images[spec.key]
+		if m.tags[img.repository] == nil {
+			m.tags[img.repository] = map[string][]string{}
+		}
+		m.tags[img.repository][img.digest] = []string{}
+		if img.tag != "" {
+			m.tags[img.repository][img.digest] = []string{img.tag}
+		}
+	}
+	return m
+}
+
+// write records that a parameter must have been written once more.
+func (m *model) write(name, value string) {
+	p := m.params[name]
+	m.params[name] = paramState{Value: value, Version: p.Version + 1}
+}
+
+func (m *model) release(id string) *shiplog.Release {
+	for i := range m.releases {
+		if m.releases[i].ID == id {
+			return &m.releases[i]
+		}
+	}
+	return nil
+}
+
+// deploy records a deployment of release to env, which must have written the parameters of the
+// changed services and moved the tag env.{env} to the release's images.
+func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, changed []string) {
+	t.Helper()
+	r := m.release(releaseID)
+	if r == nil {
+		t.Fatalf("model: no release %s", releaseID)
+	}
+	r.Deployments = append(r.Deployments, d)
+	r.LastDateDeployed = d.CreatedAt
+	m.deployments = append(m.deployments, shiplog.DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID})
+	m.envs[d.Environment.ID] = shiplog.EnvironmentState{
+		ProjectID:    r.ProjectID,
+		Environment:  d.Environment,
+		ReleaseID:    r.ID,
+		DeploymentID: d.ID,
+		DeployedAt:   d.CreatedAt,
+		RequestedBy:  d.RequestedBy,
+		Description:  d.Description,
+		Images:       r.Images,
+	}
+	for _, svc := range changed {
+		m.write(shiplog.ParameterName(r.ProjectID, d.Environment.ID, svc), r.Images[svc])
+	}
+	tag := "env." + d.Environment.ID
+	for _, uri := range r.Images {
+		repo, digest := splitURI(t, uri)
+		for dg, tags := range m.tags[repo] {
+			m.tags[repo][dg] = slices.DeleteFunc(tags, func(s string) bool { return s == tag })
+		}
+		if !slices.Contains(m.tags[repo][digest], tag) {
+			m.tags[repo][digest] = append(m.tags[repo][digest], tag)
+		}
+	}
+}
+
+// stateItems is the project's partition of the state table, in sort-key order.
+func (m *model) stateItems(projectID string) []item {
+	pk := "project#" + projectID
+	var items []item
+	for _, p := range m.pushes {
+		items = append(items, item{
+			"pk": S(pk), "sk": S("push#" + p.ServiceID),
+			"project_id": S(p.ProjectID), "service_id": S(p.ServiceID), "uri": S(p.URI), "pushed_at": N(p.PushedAt),
+		})
+	}
+	for _, d := range m.deployments {
+		for _, sk := range []string{"deploy#" + d.ID, "envdeploy#" + d.Environment.ID + "#" + d.ID} {
+			it := deploymentFields(d.Deployment)
+			it["pk"], it["sk"] = S(pk), S(sk)
+			it["project_id"], it["release_id"] = S(d.ProjectID), S(d.ReleaseID)
+			items = append(items, it)
+		}
+	}
+	if n := len(m.releases); n > 0 {
+		// The pointer to the project's newest release, which "latest" follows.
+		items = append(items, item{"pk": S(pk), "sk": S("latest"), "release_id": S(m.releases[n-1].ID)})
+	}
+	for _, e := range m.envs {
+		items = append(items, item{
+			"pk": S(pk), "sk": S("env#" + e.Environment.ID),
+			"project_id":    S(e.ProjectID),
+			"environment":   environmentM(e.Environment),
+			"release_id":    S(e.ReleaseID),
+			"deployment_id": S(e.DeploymentID),
+			"deployed_at":   N(e.DeployedAt),
+			"requested_by":  personM(e.RequestedBy),
+			"description":   S(e.Description),
+			"images":        stringMap(e.Images),
+		})
+	}
+	sort.Slice(items, func(i, j int) bool { return skOf(items[i]) < skOf(items[j]) })
+	return items
+}
+
+func skOf(it item) string { return it["sk"].(map[string]any)["S"].(string) }
+
+// releaseItem is a release as the releases table must hold it: the design note's attributes.
+func releaseItem(r shiplog.Release) item {
+	deployments := make([]any, len(r.Deployments))
+	for i, d := range r.Deployments {
+		deployments[i] = M(deploymentFields(d))
+	}
+	it := item{
+		"release_id":       S(r.ID),
+		"project_id":       S(r.ProjectID),
+		"project_name":     S(r.ProjectName),
+		"created_at":       N(r.CreatedAt),
+		"release_manifest": S(r.Manifest),
+		"requested_by":     personM(r.RequestedBy),
+		"images":           stringMap(r.Images),
+		"deployments":      L(deployments...),
+		"label":            S(r.Label),
+		"description":      S(r.Description),
+	}
+	if r.LastDateDeployed != 0 {
+		it["last_date_deployed"] = N(r.LastDateDeployed)
+	}
+	return it
+}
+
+func deploymentFields(d shiplog.Deployment) item {
+	return item{
+		"deployment_id": S(d.ID),
+		"environment":   environmentM(d.Environment),
+		"created_at":    N(d.CreatedAt),
+		"requested_by":  personM(d.RequestedBy),
+		"description":   S(d.Description),
+	}
+}
+
+func personM(p shiplog.Person) any { return M(item{"id": S(p.ID), "name": S(p.Name)}) }
+
+func environmentM(e shiplog.Environment) any { return M(item{"id": S(e.ID), "name": S(e.Name)}) }
+
+// repositories are the storage project's ECR repositories.
+var repositories = []string{
+	"uk.ac.wellcome/archivist", "uk.ac.wellcome/bag-register", "uk.ac.wellcome/bag_verifier", "uk.ac.wellcome/notifier",
+}
+
+// snapshot is everything the project has in SSM, DynamoDB and ECR, as the aws CLI prints it.
+type snapshot struct {
+	Parameters []parameter
+	State      []item
+	Releases   []item
+	Images     []imagesResult
+}
+
+// Whether check reads ECR too: only deploys touch it, and each read is another CLI start.
+const (
+	skipImages = false
+	withImages = true
+)
+
+// check reads, with the aws CLI, every SSM parameter of the project, its whole partition of the
+// state table, each of its releases and (withImages) its ECR images' tags; compares them with the
+// model, exactly; and returns them, for steps that must change nothing at all.
+func (s *stack) check(t *testing.T, m *model, readImages bool) snapshot {
+	t.Helper()
+	var params parametersResult
+	var part, index queryResult
+	rels := make([]struct{ Item item }, len(m.releases))
+	var images []imagesResult
+	calls := []call{
+		s.parameters("/storage/", &params),
+		s.partition("project#storage", &part),
+		s.releasesOf("storage", &index),
+	}
+	for i, r := range m.releases {
+		calls = append(calls, s.getItem(tables.Releases, item{"release_id": S(r.ID)}, &rels[i]))
+	}
+	if readImages {
+		images = make([]imagesResult, len(repositories))
+		for i, repo := range repositories {
+			calls = append(calls, s.describeImages(repo, &images[i]))
+		}
+	}
+	s.do(t, calls...)
+	snap := snapshot{Parameters: params.byName(), State: part.Items, Images: images}
+	for _, r := range rels {
+		snap.Releases = append(snap.Releases, r.Item)
+	}
+
+	gotParams := map[string]paramState{}
+	for _, p := range params.Parameters {
+		gotParams[p.Name] = paramState{Value: p.Value, Version: p.Version}
+		if p.Type != "String" {
+			t.Errorf("parameter %s: type %s, want String", p.Name, p.Type)
+		}
+	}
+	if diff := cmp.Diff(m.params, gotParams); diff != "" {
+		t.Errorf("SSM parameters under /storage/ (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(m.stateItems("storage"), part.Items, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("state table, partition project#storage (-want +got):\n%s", diff)
+	}
+	var wantIDs, gotIDs []string
+	for i, r := range m.releases {
+		wantIDs = append(wantIDs, r.ID)
+		if diff := cmp.Diff(releaseItem(r), rels[i].Item); diff != "" {
+			t.Errorf("releases table, release %s (-want +got):\n%s", r.ID, diff)
+		}
+	}
+	for _, it := range index.Items {
+		gotIDs = append(gotIDs, it["release_id"].(map[string]any)["S"].(string))
+	}
+	sort.Strings(gotIDs)
+	if diff := cmp.Diff(wantIDs, gotIDs, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("releases of storage in the %s index (-want +got):\n%s", awsdynamo.ReleasesIndex, diff)
+	}
+	for i, repo := range repositories {
+		if !readImages {
+			break
+		}
+		want := map[string][]string{}
+		for dg, tags := range m.tags[repo] {
+			want[dg] = slices.Sorted(slices.Values(tags))
+		}
+		if diff := cmp.Diff(want, images[i].tags(), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("ECR images of %s, digest -> tags (-want +got):\n%s", repo, diff)
+		}
+	}
+	return snap
+}
