@@ -133,6 +133,11 @@ func envStateItem(st shiplog.EnvironmentState) (item, error) {
 	if st.Images == nil {
 		st.Images = map[string]string{}
 	}
+	if len(st.Pending) == 0 {
+		// omitempty drops only a nil slice: an empty one would be stored as pending = [],
+		// where the item's shape says a settled environment has no pending.
+		st.Pending = nil
+	}
 	m, err := marshal(st)
 	if err != nil {
 		return nil, err
