@@ -531,6 +531,11 @@ func (s *Service) deployOnce(ctx context.Context, in DeployInput, releaseID stri
 			prev.DeploymentID, in.ProjectID, env.ID, time.Unix(prev.LockedUntil, 0).UTC().Format(time.RFC3339))
 	}
 	if s.Registry != nil {
+		if dc.Project.TagDeployedImages {
+			if err := checkTaggable(dc.Release, env); err != nil {
+				return DeployResult{}, err
+			}
+		}
 		if err := s.checkImages(ctx, dc.Release); err != nil {
 			return DeployResult{}, err
 		}
@@ -645,6 +650,31 @@ func (s *Service) checkImages(ctx context.Context, r Release) error {
 	}
 	sort.Strings(names)
 	return Errorf(Conflict, "release %s cannot be deployed: these images are no longer in ECR: %s", r.ID, strings.Join(names, ", "))
+}
+
+// checkTaggable refuses, before anything is written, a release whose images cannot all carry the
+// tag env.{environment}: a tag names one image per repository.
+func checkTaggable(r Release, env Environment) error {
+	byRepo := map[string]map[string]bool{}
+	for _, uri := range r.Images {
+		repo, _, _ := strings.Cut(uri, "@")
+		if byRepo[repo] == nil {
+			byRepo[repo] = map[string]bool{}
+		}
+		byRepo[repo][uri] = true
+	}
+	var clashes []string
+	for repo, uris := range byRepo {
+		if len(uris) > 1 {
+			clashes = append(clashes, fmt.Sprintf("%s (%d images)", repo, len(uris)))
+		}
+	}
+	if len(clashes) == 0 {
+		return nil
+	}
+	sort.Strings(clashes)
+	return Errorf(Conflict, "release %s cannot be deployed with tag env.%s: its services run different images of %s, and a tag names one image per repository",
+		r.ID, env.ID, strings.Join(clashes, ", "))
 }
 
 func environmentOf(p Project, id string) (Environment, error) {

@@ -978,19 +978,19 @@ func (h *harness) wantNothingDeployed(t *testing.T, r shiplog.Release) {
 		t.Errorf("PutParameters calls: got %v, want none", puts)
 	}
 	for _, env := range []string{"stage", "prod"} {
-		diff(t, "parameters under "+env, h.paramsUnder(t, "storage", env), map[string]string(nil))
+		diff(t, "parameters under "+env, h.paramsUnder(t, r.ProjectID, env), map[string]string(nil))
 	}
-	stored, err := h.store.GetRelease(ctx, "storage", r.ID)
+	stored, err := h.store.GetRelease(ctx, r.ProjectID, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	diff(t, "stored release", stored, r)
-	states, err := h.store.EnvironmentStates(ctx, "storage")
+	states, err := h.store.EnvironmentStates(ctx, r.ProjectID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	diff(t, "environment states", states, []shiplog.EnvironmentState(nil))
-	deps, err := h.store.ListDeployments(ctx, "storage", "", shiplog.PageRequest{Limit: 10})
+	deps, err := h.store.ListDeployments(ctx, r.ProjectID, "", shiplog.PageRequest{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1052,6 +1052,37 @@ func TestDeployTagsImages(t *testing.T) {
 	h.deploy(t, sr.ID, "stage")
 	if len(reg.tagged) != 0 {
 		t.Errorf("TagImages calls for a project that did not opt in: got %v, want none", reg.tagged)
+	}
+}
+
+// TestDeployRefusesUntaggableRelease: with tag_deployed_images, two services of one repository
+// running different images cannot both carry env.{environment}; the deploy is refused before
+// anything is written, not after the deployment is recorded.
+func TestDeployRefusesUntaggableRelease(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	entry := `{"name": "V", "environments": [{"id": "stage"}], "image_repositories": [{"id": "team/verifier", "services": ["pre", "post"]}], "tag_deployed_images": true}`
+	if _, err := h.svc.RegisterProject(ctx, "verify", []byte(entry)); err != nil {
+		t.Fatal(err)
+	}
+	reg := &fakeRegistry{}
+	h.svc.Registry = reg
+	// Written by hand under a label, as a team might when promoting services one by one.
+	if err := h.store.PutParameters(ctx, map[string]string{
+		"/verify/images/mixed/pre":  image("team/verifier", 1),
+		"/verify/images/mixed/post": image("team/verifier", 2),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "verify", Label: "mixed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "verify", ReleaseID: r.ID, Environment: "stage"})
+	wantError(t, "Deploy of an untaggable release", err, shiplog.Conflict, "env.stage", "team/verifier (2 images)")
+	h.wantNothingDeployed(t, r)
+	if len(reg.tagged) != 0 || len(reg.checked) != 0 {
+		t.Errorf("registry calls: tagged %v, checked %v; want none", reg.tagged, reg.checked)
 	}
 }
 
