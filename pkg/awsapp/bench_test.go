@@ -432,9 +432,13 @@ func BenchmarkDeploy(b *testing.B) {
 				reportCalls(b, got)
 				b.ReportMetric(got["dynamodb:UpdateItem"], "settle-UpdateItem/op")
 				over := overBudget(got, allowed)
+				verdict := floorVerdict(over)
+				if len(over) == 0 && got["dynamodb:UpdateItem"] > 0 {
+					verdict = fmt.Sprintf("floor + %g settle", got["dynamodb:UpdateItem"])
+				}
 				rows = append(rows, fmt.Sprintf("%8d  %7d  %5d  %8g  %12g  %18g  %12g  %13g  %17g  %5d  %s", s, c, len(p.repos), callSum(got),
 					got["dynamodb:BatchGetItem"], got["dynamodb:TransactWriteItems"], got["ssm:PutParameter"],
-					got["ecr:BatchGetImage"], got["dynamodb:UpdateItem"], floor.total(), floorVerdict(over)))
+					got["ecr:BatchGetImage"], got["dynamodb:UpdateItem"], floor.total(), verdict))
 				if len(over) > 0 {
 					b.Fatalf("deploy of %d services, %d changed, is above its floor:\n  %s\n(calls in order: %v)",
 						s, c, strings.Join(over, "\n  "), env.calls.Calls())
