@@ -96,7 +96,12 @@ type Resource struct {
 
 func loadTemplate(t *testing.T) *Template {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
+	return loadTemplateFile(t, filepath.Join(repoRoot(t), "template.yaml"))
+}
+
+func loadTemplateFile(t *testing.T, path string) *Template {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

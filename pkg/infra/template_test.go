@@ -869,6 +869,50 @@ func TestTemplateOutputs(t *testing.T) {
 	}
 }
 
+// TestPackagedTemplate checks the template `make build/template.yaml` writes for `aws
+// cloudformation package`: the same template but for each function's CodeUri, which names the zip
+// `make build` makes, and clean under cfn-lint.
+func TestPackagedTemplate(t *testing.T) {
+	root := repoRoot(t)
+	makeBin := findTool(t, "make", "the packaged template is written by the Makefile")
+	lint := findTool(t, "cfn-lint", "pip install cfn-lint (CI's machine has it in pyenv)", "/root/.pyenv/shims/cfn-lint")
+	// In a scratch copy, so the test neither needs the zips nor writes into the working tree.
+	dir := t.TempDir()
+	for _, f := range []string{"Makefile", "template.yaml"} {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := run(t, dir, nil, makeBin, "--no-print-directory", "build/template.yaml"); err != nil {
+		t.Fatalf("make build/template.yaml: %v\n%s", err, out)
+	}
+	packaged := filepath.Join(dir, "build", "template.yaml")
+	got, want := loadTemplateFile(t, packaged), loadTemplate(t)
+	for _, name := range functionNames(t) {
+		id := logicalID(name)
+		r, ok := got.Resources[id]
+		if !ok {
+			t.Errorf("packaged template has no %s", id)
+			continue
+		}
+		if uri, want := r.Properties["CodeUri"], name+".zip"; uri != want {
+			t.Errorf("packaged %s CodeUri: got %v, want %q (the zip make build makes)", id, uri, want)
+		}
+		delete(r.Properties, "CodeUri")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("packaged template differs from template.yaml beyond CodeUri (-template.yaml +packaged):\n%s", diff)
+	}
+	out, err := run(t, dir, []string{"AWS_DEFAULT_REGION=eu-west-1"}, lint, "--", packaged)
+	if err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("cfn-lint build/template.yaml: %v\n%s", err, out)
+	}
+}
+
 func TestCfnLint(t *testing.T) {
 	root := repoRoot(t)
 	lint := findTool(t, "cfn-lint", "pip install cfn-lint (CI's machine has it in pyenv)", "/root/.pyenv/shims/cfn-lint")
