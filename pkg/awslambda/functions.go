@@ -119,13 +119,6 @@ func Deploy(svc *shiplog.Service, log *slog.Logger) Function {
 		if err := decode(payload, &req); err != nil {
 			return nil, err
 		}
-		for _, f := range []struct{ name, v string }{
-			{"project_id", req.ProjectID}, {"release_id", req.ReleaseID}, {"environment", req.Environment},
-		} {
-			if err := required(f.name, f.v); err != nil {
-				return nil, err
-			}
-		}
 		return svc.Deploy(ctx, shiplog.DeployInput{
 			ProjectID:   req.ProjectID,
 			ReleaseID:   req.ReleaseID,

@@ -116,10 +116,3 @@ func describeJSONError(err error) string {
 	}
 	return err.Error()
 }
-
-func required(field, v string) error {
-	if v == "" {
-		return shiplog.Errorf(shiplog.Invalid, "%s: is required", field)
-	}
-	return nil
-}

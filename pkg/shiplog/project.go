@@ -70,16 +70,6 @@ func (p Project) EnvironmentIDs() []string {
 	return ids
 }
 
-// RepositoryServices returns the services each repository of the project feeds.
-func (p Project) RepositoryServices(repository string) []string {
-	for _, r := range p.ImageRepositories {
-		if r.ID == repository {
-			return r.Services
-		}
-	}
-	return nil
-}
-
 const maxIDLength = 128
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)

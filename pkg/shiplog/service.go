@@ -217,10 +217,6 @@ func (s *Service) Images(ctx context.Context, projectID, label string) (map[stri
 	if _, err := s.Project(ctx, projectID); err != nil {
 		return nil, err
 	}
-	return s.imagesAt(ctx, projectID, label)
-}
-
-func (s *Service) imagesAt(ctx context.Context, projectID, label string) (map[string]string, error) {
 	path := ParameterPath(projectID, label)
 	params, err := s.Params.GetParametersByPath(ctx, path)
 	if err != nil {
