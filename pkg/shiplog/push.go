@@ -1,0 +1,136 @@
+package shiplog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// PushOutcome says what recording a push did, for the log and the caller.
+type PushOutcome struct {
+	Image   string   `json:"image,omitempty"`
+	Updated []string `json:"updated"`           // parameters set to the image
+	Ignored string   `json:"ignored,omitempty"` // why the whole event was ignored
+	Skipped []string `json:"skipped,omitempty"` // services for which a newer push is recorded
+}
+
+// maxConverge bounds the rounds a push spends making the parameter agree with the newest record
+// when pushes race; each round needs a newer push to have landed in between.
+const maxConverge = 5
+
+// RecordPush sets the "latest" image of every service that the pushed repository feeds. Pushes
+// that are not successful, tagged PUSH actions, and repositories no project claims, are ignored
+// (EventBridge would retry an error forever). An older push never replaces a newer one.
+func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, error) {
+	out := PushOutcome{Updated: []string{}}
+	switch {
+	case p.Action != "PUSH":
+		out.Ignored = fmt.Sprintf("action is %q, not PUSH", p.Action)
+		return out, nil
+	case p.Result != "SUCCESS":
+		out.Ignored = fmt.Sprintf("push result is %q, not SUCCESS", p.Result)
+		return out, nil
+	case p.Tag == "":
+		out.Ignored = "untagged push (one platform's manifest of a multi-platform image)"
+		return out, nil
+	}
+	if err := validatePush(p); err != nil {
+		return out, err
+	}
+	refs, err := s.Store.RepositoryServices(ctx, p.Repository)
+	if err != nil {
+		return out, fmt.Errorf("services of repository %s: %w", p.Repository, err)
+	}
+	if len(refs) == 0 {
+		out.Ignored = fmt.Sprintf("no registered project claims repository %q", p.Repository)
+		return out, nil
+	}
+	out.Image = p.ImageURI()
+	for _, ref := range refs {
+		rec := ImageRecord{ProjectID: ref.ProjectID, ServiceID: ref.ServiceID, URI: out.Image, PushedAt: p.Time.Unix()}
+		name := ParameterName(ref.ProjectID, LatestLabel, ref.ServiceID)
+		applied, err := s.Store.RecordPush(ctx, rec)
+		if err != nil {
+			return out, fmt.Errorf("record push for %s: %w", name, err)
+		}
+		if !applied {
+			out.Skipped = append(out.Skipped, name)
+			continue
+		}
+		wrote, err := s.converge(ctx, ref, name, rec.URI)
+		if err != nil {
+			return out, err
+		}
+		if wrote {
+			out.Updated = append(out.Updated, name)
+		}
+	}
+	return out, nil
+}
+
+// converge writes uri to the parameter unless it is there already, then checks that no newer push
+// was recorded meanwhile; if one was, its image is written instead, so the parameter always ends
+// at the newest record whatever order concurrent pushes interleave in.
+func (s *Service) converge(ctx context.Context, ref ServiceRef, name, uri string) (bool, error) {
+	wrote := false
+	for range maxConverge {
+		cur, err := s.Params.GetParameter(ctx, name)
+		if err != nil && !IsKind(err, NotFound) {
+			return wrote, fmt.Errorf("read %s: %w", name, err)
+		}
+		if cur != uri {
+			if err := s.Params.PutParameters(ctx, map[string]string{name: uri}); err != nil {
+				return wrote, fmt.Errorf("write %s: %w", name, err)
+			}
+			wrote = true
+		}
+		latest, err := s.Store.LatestImage(ctx, ref.ProjectID, ref.ServiceID)
+		if err != nil {
+			return wrote, fmt.Errorf("re-read push record for %s: %w", name, err)
+		}
+		if latest.URI == uri {
+			return wrote, nil
+		}
+		uri = latest.URI
+	}
+	return wrote, Errorf(Unavailable, "%s: pushes keep racing; retry", name)
+}
+
+func validatePush(p ImagePush) error {
+	if err := validateRepository("detail.repository-name", p.Repository); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(p.Digest, "sha256:") || len(p.Digest) != len("sha256:")+64 || strings.Trim(p.Digest[7:], "0123456789abcdef") != "" {
+		return Errorf(Invalid, "detail.image-digest: %q is not a sha256 digest", clip(p.Digest))
+	}
+	if len(p.Account) != 12 || strings.Trim(p.Account, "0123456789") != "" {
+		return Errorf(Invalid, "account: %q is not a 12-digit AWS account id", clip(p.Account))
+	}
+	if p.Region == "" || strings.Trim(p.Region, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return Errorf(Invalid, "region: %q is not an AWS region", clip(p.Region))
+	}
+	if p.Time.IsZero() {
+		return Errorf(Invalid, "time: is required")
+	}
+	return nil
+}
+
+// Images returns the images under a label, keyed by service id.
+func (s *Service) Images(ctx context.Context, projectID, label string) (map[string]string, error) {
+	if err := ValidateID("label", label); err != nil {
+		return nil, err
+	}
+	if _, err := s.Project(ctx, projectID); err != nil {
+		return nil, err
+	}
+	path := ParameterPath(projectID, label)
+	params, err := s.Params.GetParametersByPath(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("read images under %s: %w", path, err)
+	}
+	images := make(map[string]string, len(params))
+	for name, v := range params {
+		images[strings.TrimPrefix(name, path)] = v
+	}
+	return images, nil
+}

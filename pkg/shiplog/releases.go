@@ -1,0 +1,159 @@
+package shiplog
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// CreateReleaseInput is a request to snapshot a label's images as a release.
+type CreateReleaseInput struct {
+	ProjectID   string
+	Label       string // default "latest"
+	Description string
+	RequestedBy Person
+	// Manifest, if given, is a whole .wellcome_project file, registered before the release is
+	// made. It must declare the project.
+	Manifest []byte
+}
+
+const maxDescription = 1024
+
+// CreateRelease snapshots the images under a label. The release must be complete: every service
+// of the project's manifest needs an image under the label.
+func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Release, error) {
+	if in.Label == "" {
+		in.Label = LatestLabel
+	}
+	if err := ValidateID("label", in.Label); err != nil {
+		return Release{}, err
+	}
+	if err := validateText("description", in.Description, maxDescription); err != nil {
+		return Release{}, err
+	}
+	by, err := validatePerson(in.RequestedBy)
+	if err != nil {
+		return Release{}, err
+	}
+	if err := ValidateID("project_id", in.ProjectID); err != nil {
+		return Release{}, err
+	}
+	// Every check of the request comes before the manifest is registered, so that a refused
+	// request changes nothing.
+	if in.Manifest != nil {
+		projects, err := ParseManifest(in.Manifest)
+		if err != nil {
+			return Release{}, err
+		}
+		if !slices.ContainsFunc(projects, func(p Project) bool { return p.ID == in.ProjectID }) {
+			return Release{}, Errorf(Invalid, "manifest: does not declare project %q", in.ProjectID)
+		}
+		for _, p := range projects {
+			if err := s.Store.PutProject(ctx, p); err != nil {
+				return Release{}, fmt.Errorf("register project %s: %w", p.ID, err)
+			}
+		}
+	}
+	project, err := s.Project(ctx, in.ProjectID)
+	if err != nil {
+		return Release{}, err
+	}
+	// Read the manifest's services by name: exactly the parameters a release needs, in a known
+	// number of calls, where reading the whole path would page until the store says it is done.
+	services := project.Services()
+	names := make([]string, len(services))
+	for i, svc := range services {
+		names[i] = ParameterName(project.ID, in.Label, svc)
+	}
+	found, err := s.Params.GetParameters(ctx, names)
+	if err != nil {
+		return Release{}, fmt.Errorf("read images under %s: %w", ParameterPath(project.ID, in.Label), err)
+	}
+	images := make(map[string]string)
+	var missing []string
+	for i, svc := range services {
+		if uri, ok := found[names[i]]; ok {
+			images[svc] = uri
+		} else {
+			missing = append(missing, svc)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return Release{}, Errorf(Conflict, "cannot create a release of %s from label %q: no image under %s for %s",
+			project.ID, in.Label, ParameterPath(project.ID, in.Label), strings.Join(missing, ", "))
+	}
+	r := Release{
+		ID:          s.NewID(),
+		ProjectID:   project.ID,
+		ProjectName: project.Name,
+		CreatedAt:   s.Now().Unix(),
+		Manifest:    string(project.Manifest),
+		RequestedBy: by,
+		Images:      images,
+		Label:       in.Label,
+		Description: in.Description,
+		Deployments: []Deployment{},
+	}
+	if err := s.Store.CreateRelease(ctx, r); err != nil {
+		return Release{}, fmt.Errorf("create release %s: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// Release returns one release of a project; "latest" names the newest.
+func (s *Service) Release(ctx context.Context, projectID, releaseID string) (Release, error) {
+	if err := ValidateID("project", projectID); err != nil {
+		return Release{}, err
+	}
+	if err := ValidateID("release_id", releaseID); err != nil {
+		return Release{}, err
+	}
+	if releaseID == LatestRelease {
+		return s.latestRelease(ctx, projectID)
+	}
+	r, err := s.Store.GetRelease(ctx, projectID, releaseID)
+	if err != nil {
+		return Release{}, fmt.Errorf("get release %s: %w", releaseID, err)
+	}
+	return r, nil
+}
+
+func (s *Service) latestRelease(ctx context.Context, projectID string) (Release, error) {
+	r, err := s.Store.LatestRelease(ctx, projectID)
+	if IsKind(err, NotFound) {
+		if _, err := s.Project(ctx, projectID); err != nil {
+			return Release{}, err
+		}
+		return Release{}, Errorf(NotFound, "project %s has no releases yet", projectID)
+	}
+	if err != nil {
+		return Release{}, fmt.Errorf("newest release of %s: %w", projectID, err)
+	}
+	return r, nil
+}
+
+// Releases lists a project's releases, newest first.
+func (s *Service) Releases(ctx context.Context, projectID string, page PageRequest) (Page[Release], error) {
+	page, err := page.normalize()
+	if err != nil {
+		return Page[Release]{}, err
+	}
+	if err := ValidateID("project", projectID); err != nil {
+		return Page[Release]{}, err
+	}
+	out, err := s.Store.ListReleases(ctx, projectID, page)
+	if err != nil {
+		return Page[Release]{}, fmt.Errorf("list releases of %s: %w", projectID, err)
+	}
+	// Only an empty page needs the project: to tell "no releases yet" from "no such project".
+	// Reading it every time would add an item to every list.
+	if len(out.Items) == 0 {
+		if _, err := s.Project(ctx, projectID); err != nil {
+			return Page[Release]{}, err
+		}
+	}
+	return out, nil
+}
