@@ -91,7 +91,7 @@ func serializeWrites(mu *sync.Mutex) func(*middleware.Stack) error {
 func TestReleaseStore(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			shiplogtest.RunReleaseStoreTests(t, func(t *testing.T) shiplog.ReleaseStore {
+			shiplogtest.RunStoreTests(t, func(t *testing.T) shiplog.Store {
 				return b.newStore(t).Store
 			})
 		})
