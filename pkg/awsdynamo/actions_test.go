@@ -78,7 +78,7 @@ func TestActions(t *testing.T) {
 	rec := newActionRecorder()
 	newStore := func(t *testing.T) testStore { return b.newStore(t, rec.addTo) }
 	t.Run("contract", func(t *testing.T) {
-		shiplogtest.RunReleaseStoreTests(t, func(t *testing.T) shiplog.ReleaseStore { return newStore(t).Store })
+		shiplogtest.RunStoreTests(t, func(t *testing.T) shiplog.Store { return newStore(t).Store })
 	})
 	t.Run("large registration", func(t *testing.T) {
 		s := newStore(t)

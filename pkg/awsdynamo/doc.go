@@ -1,4 +1,4 @@
-// Package awsdynamo is shiplog's ReleaseStore on Amazon DynamoDB (aws-sdk-go-v2).
+// Package awsdynamo is shiplog's Store on Amazon DynamoDB (aws-sdk-go-v2).
 //
 // # Tables
 //
@@ -49,7 +49,8 @@
 //	push#        project_id, service_id, uri, pushed_at (N)
 //	env#         project_id, environment M {id, name}, release_id, deployment_id, deployed_at (N),
 //	             requested_by M, description, images M, pending (L of S; absent once settled),
-//	             locked_until (N; absent when unlocked)
+//	             locked_until (N; absent when unlocked), version (N: 1 for the first write, +1 by
+//	             each write)
 //	deploy#,     deployment_id, environment M, created_at (N), requested_by M, description,
 //	envdeploy#   project_id, release_id
 //
@@ -95,13 +96,15 @@
 //	                    newer release won a race), the release is put alone.
 //	RecordPush          PutItem if the record is absent, older, or the same push (same pushed_at
 //	                    and uri); else the push is reported as not applied
-//	RecordDeployment    one TransactWriteItems: update the release (list_append to deployments,
-//	                    SET last_date_deployed, if it exists in this project: else NotFound), put
-//	                    the env# item (if absent for a first deployment, else if its deployment_id
-//	                    is the one the change replaces: else Conflict), put deploy# and envdeploy#
-//	                    (if absent: else Conflict). A TransactionConflict is reported as Conflict.
-//	SettleEnvironment   UpdateItem if deployment_id matches (else Conflict): SET pending or
-//	                    REMOVE it, REMOVE locked_until
+//	WriteEnvironment    an environment's state is versioned: its Put is conditioned on the
+//	                    version the write replaces (attribute_not_exists for the first, or for an
+//	                    item stored before versions), else ErrVersionConflict. Alone it is one
+//	                    PutItem; with a deployment it is one TransactWriteItems that also updates
+//	                    the release (list_append to deployments, SET last_date_deployed, if it
+//	                    exists in this project: else ErrReleaseNotFound) and puts deploy# and
+//	                    envdeploy# (if absent: else ErrDeploymentExists). A TransactionConflict
+//	                    with another writer is reported as ErrVersionConflict, so the domain
+//	                    reads again and retries.
 //	PutProject          GetItem the old registration, then one TransactWriteItems: put the project
 //	                    if its version is still the one read, and, guarded by that condition in the
 //	                    same transaction, put a repo# item per repository and delete the repo#
@@ -136,8 +139,9 @@
 //
 // # Tests
 //
-// The contract suite (shiplogtest.RunReleaseStoreTests) and this package's tests run against
-// AWS's DynamoDB Local (pkg/localaws), each store on tables of its own, with concurrent writes
-// sent as they come: DynamoDB Local isolates transactions and applies each item's update
-// atomically, as DynamoDB does. (moto does neither, and dynalite has no TransactWriteItems.)
+// The contract suites (shiplogtest.RunStoreTests and RunStoreConcurrencyTests) and this
+// package's tests run against AWS's DynamoDB Local (pkg/localaws), each store on tables of its
+// own, with concurrent writes sent as they come: DynamoDB Local isolates transactions and applies
+// each item's update atomically, as DynamoDB does. (moto does neither, and dynalite has no
+// TransactWriteItems.)
 package awsdynamo

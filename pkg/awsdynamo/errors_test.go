@@ -57,7 +57,7 @@ func TestFailedKinds(t *testing.T) {
 }
 
 func TestTransactionFailure(t *testing.T) {
-	// As RecordDeployment maps its items: the release, the environment, the records.
+	// As WriteEnvironment maps its items: the release, the records, the environment.
 	onCondition := func(i int) error {
 		if i == 0 {
 			return shiplog.Errorf(shiplog.NotFound, "no release")
@@ -182,8 +182,12 @@ func TestThrottledIsUnavailable(t *testing.T) {
 		}},
 		{"ListReleases", func() error { _, err := s.ListReleases(ctx, "p", shiplog.PageRequest{}); return err }},
 		{"DeployContext", func() error { _, err := s.DeployContext(ctx, "p", "r", "stage"); return err }},
-		{"RecordDeployment", func() error { return s.RecordDeployment(ctx, deployment(p, release(p, 1), "stage", 1, "")) }},
-		{"SettleEnvironment", func() error { return s.SettleEnvironment(ctx, "p", "stage", "d", nil) }},
+		{"WriteEnvironment with a deployment", func() error { return s.WriteEnvironment(ctx, deployment(p, release(p, 1), "stage", 1, 0)) }},
+		{"WriteEnvironment alone", func() error {
+			w := deployment(p, release(p, 1), "stage", 1, 0)
+			w.Deployment = nil
+			return s.WriteEnvironment(ctx, w)
+		}},
 	}
 	for _, c := range calls {
 		mu.Lock()

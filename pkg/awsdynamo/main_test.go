@@ -61,7 +61,19 @@ func (b backend) newStore(t *testing.T, extra ...func(*middleware.Stack) error) 
 func TestReleaseStore(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			shiplogtest.RunReleaseStoreTests(t, func(t *testing.T) shiplog.ReleaseStore {
+			shiplogtest.RunStoreTests(t, func(t *testing.T) shiplog.Store {
+				return b.newStore(t).Store
+			})
+		})
+	}
+}
+
+// TestStoreConcurrency races conditional writes of one environment (16 writers of one version,
+// 64 deploys through the Service) on DynamoDB Local, which isolates them as DynamoDB does.
+func TestStoreConcurrency(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			shiplogtest.RunStoreConcurrencyTests(t, func(t *testing.T) shiplog.Store {
 				return b.newStore(t).Store
 			})
 		})

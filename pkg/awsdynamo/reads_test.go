@@ -102,8 +102,8 @@ func TestListReadsAtMostLimitPlusOne(t *testing.T) {
 					}
 				}
 				env := []string{"stage", "prod"}[n%2]
-				c := deployment(p, release(p, n), env, n, "")
-				rec := shiplog.DeploymentRecord{Deployment: c.Deployment, ProjectID: "p", ReleaseID: c.ReleaseID}
+				c := deployment(p, release(p, n), env, n, 0)
+				rec := *c.Deployment
 				for _, sk := range []string{deploySK(c.Deployment.ID), envDeploySK(env, c.Deployment.ID)} {
 					it, err := deploymentItem(rec, sk)
 					must(t, "encode deployment", err)

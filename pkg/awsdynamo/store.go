@@ -29,7 +29,7 @@ var Actions = []string{
 // maxTransactItems is DynamoDB's limit on the items of one TransactWriteItems.
 const maxTransactItems = 100
 
-// Store is a shiplog.ReleaseStore on two DynamoDB tables. It is safe for concurrent use.
+// Store is a shiplog.Store on two DynamoDB tables. It is safe for concurrent use.
 type Store struct {
 	client   *dynamodb.Client
 	releases string
@@ -42,7 +42,7 @@ type Store struct {
 	unprocessedDelay time.Duration
 }
 
-var _ shiplog.ReleaseStore = (*Store)(nil)
+var _ shiplog.Store = (*Store)(nil)
 
 // New returns a Store on the releases table and the state table, which must be distinct tables
 // created as TableDefinitions describes them.
@@ -223,8 +223,8 @@ func (s *Store) GetProject(ctx context.Context, id string) (shiplog.Project, err
 	return p, nil
 }
 
-func notRegistered(id string) error {
-	return shiplog.Errorf(shiplog.NotFound, "project %q is not registered", id)
+func notRegistered(string) error {
+	return shiplog.ErrProjectNotFound
 }
 
 // ListProjects returns every registered project, sorted by id (the sort key's order).
@@ -315,7 +315,7 @@ func (s *Store) LatestImage(ctx context.Context, projectID, serviceID string) (s
 		return shiplog.ImageRecord{}, failed(err, "read push record of %s/%s", projectID, serviceID)
 	}
 	if out.Item == nil {
-		return shiplog.ImageRecord{}, shiplog.Errorf(shiplog.NotFound, "no image has been pushed for service %s of project %s", serviceID, projectID)
+		return shiplog.ImageRecord{}, shiplog.ErrImageNotFound
 	}
 	var rec shiplog.ImageRecord
 	if err := unmarshal(out.Item, &rec); err != nil {
@@ -386,13 +386,13 @@ func (s *Store) LatestRelease(ctx context.Context, projectID string) (shiplog.Re
 	}
 	id, ok := out.Item[attrReleaseID].(*types.AttributeValueMemberS)
 	if !ok {
-		return shiplog.Release{}, shiplog.Errorf(shiplog.NotFound, "project %s has no releases", projectID)
+		return shiplog.Release{}, shiplog.ErrReleaseNotFound
 	}
 	return s.GetRelease(ctx, projectID, id.Value)
 }
 
-func noRelease(projectID, releaseID string) error {
-	return shiplog.Errorf(shiplog.NotFound, "project %s has no release %q", projectID, releaseID)
+func noRelease(_, _ string) error {
+	return shiplog.ErrReleaseNotFound
 }
 
 // GetRelease returns a project's release.
@@ -542,21 +542,89 @@ func (s *Store) batchGet(ctx context.Context, req map[string]types.KeysAndAttrib
 	return got, nil
 }
 
-// RecordDeployment applies a deployment in one TransactWriteItems, so it is recorded whole or not
-// at all.
-func (s *Store) RecordDeployment(ctx context.Context, c shiplog.DeploymentChange) error {
-	projectID, envID, d := c.State.ProjectID, c.State.Environment.ID, c.Deployment
-	what := fmt.Sprintf("record deployment %s of release %s to %s/%s", d.ID, c.ReleaseID, projectID, envID)
-	if c.ReleaseID == "" {
-		return noRelease(projectID, c.ReleaseID)
+// WriteEnvironment replaces an environment's state if it is still at the version the write
+// expects: a conditional PutItem, or, with a deployment, one TransactWriteItems that also appends
+// it to its release and puts its two listing items, so it is recorded whole or not at all.
+func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	projectID, envID := w.State.ProjectID, w.State.Environment.ID
+	what := fmt.Sprintf("write environment %s/%s at version %d", projectID, envID, w.State.Version)
+	if projectID == "" || envID == "" || w.State.Version != w.Expect+1 {
+		return shiplog.Errorf(shiplog.Invalid, "environment write: project and environment ids are required, and the version must follow %d", w.Expect)
 	}
-	appended, err := deploymentsList(d)
+	state, err := s.statePut(w)
 	if err != nil {
 		return err
 	}
-	update := &types.Update{
+	if w.Deployment == nil {
+		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: state.TableName, Item: state.Item, ConditionExpression: state.ConditionExpression,
+			ExpressionAttributeNames: state.ExpressionAttributeNames, ExpressionAttributeValues: state.ExpressionAttributeValues,
+		})
+		if conditionFailed(err) {
+			return shiplog.ErrVersionConflict
+		}
+		if err != nil {
+			return failed(err, "%s", what)
+		}
+		return nil
+	}
+	items, err := s.deploymentItems(*w.Deployment)
+	if err != nil {
+		return err
+	}
+	items = append(items, types.TransactWriteItem{Put: state})
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	err = transactionFailure(err, what, func(i int) error {
+		switch i {
+		case 0:
+			return shiplog.ErrReleaseNotFound
+		case 1, 2:
+			return shiplog.ErrDeploymentExists
+		}
+		return shiplog.ErrVersionConflict
+	})
+	if shiplog.IsKind(err, shiplog.Conflict) && !errors.Is(err, shiplog.ErrDeploymentExists) && !errors.Is(err, shiplog.ErrVersionConflict) {
+		// Another transaction on the same items won: the environment has moved on, or is about to.
+		return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, err)
+	}
+	return err
+}
+
+// statePut is the conditional Put of the write's new state: on an absent item (or one stored
+// before states were versioned) for version 1, else on the version the write replaces.
+func (s *Store) statePut(w shiplog.EnvironmentWrite) (*types.Put, error) {
+	it, err := envStateItem(w.State)
+	if err != nil {
+		return nil, err
+	}
+	put := &types.Put{TableName: &s.state, Item: it, ExpressionAttributeNames: map[string]string{"#v": attrVersion}}
+	if w.Expect == 0 {
+		put.ConditionExpression = aws.String("attribute_not_exists(#pk) OR attribute_not_exists(#v)")
+		put.ExpressionAttributeNames["#pk"] = attrPK
+	} else {
+		put.ConditionExpression = aws.String("#v = :v")
+		put.ExpressionAttributeValues = item{":v": num(w.Expect)}
+	}
+	return put, nil
+}
+
+// deploymentItems are the transaction items that record a deployment: the update of its release
+// (which must exist in the deployment's project), then its two listing items (which must not
+// exist yet).
+func (s *Store) deploymentItems(rec shiplog.DeploymentRecord) ([]types.TransactWriteItem, error) {
+	if rec.ReleaseID == "" {
+		return nil, shiplog.ErrReleaseNotFound
+	}
+	appended, err := deploymentsList(rec.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	release := &types.Update{
 		TableName:           &s.releases,
-		Key:                 releaseKey(c.ReleaseID),
+		Key:                 releaseKey(rec.ReleaseID),
 		UpdateExpression:    aws.String("SET #d = list_append(if_not_exists(#d, :none), :d), #l = :l"),
 		ConditionExpression: aws.String("attribute_exists(#id) AND #p = :p"),
 		ExpressionAttributeNames: map[string]string{
@@ -565,29 +633,15 @@ func (s *Store) RecordDeployment(ctx context.Context, c shiplog.DeploymentChange
 		ExpressionAttributeValues: item{
 			":none": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
 			":d":    appended,
-			":l":    num(d.CreatedAt),
-			":p":    str(projectID),
+			":l":    num(rec.CreatedAt),
+			":p":    str(rec.ProjectID),
 		},
 	}
-	stateIt, err := envStateItem(c.State)
-	if err != nil {
-		return err
-	}
-	state := &types.Put{TableName: &s.state, Item: stateIt}
-	if c.PreviousDeploymentID == "" {
-		state.ConditionExpression = aws.String("attribute_not_exists(#pk)")
-		state.ExpressionAttributeNames = map[string]string{"#pk": attrPK}
-	} else {
-		state.ConditionExpression = aws.String("#dep = :prev")
-		state.ExpressionAttributeNames = map[string]string{"#dep": attrDeployID}
-		state.ExpressionAttributeValues = item{":prev": str(c.PreviousDeploymentID)}
-	}
-	rec := shiplog.DeploymentRecord{Deployment: d, ProjectID: projectID, ReleaseID: c.ReleaseID}
-	items := []types.TransactWriteItem{{Update: update}, {Put: state}}
-	for _, sk := range []string{deploySK(d.ID), envDeploySK(envID, d.ID)} {
+	items := []types.TransactWriteItem{{Update: release}}
+	for _, sk := range []string{deploySK(rec.ID), envDeploySK(rec.Environment.ID, rec.ID)} {
 		it, err := deploymentItem(rec, sk)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: &s.state, Item: it,
@@ -595,49 +649,7 @@ func (s *Store) RecordDeployment(ctx context.Context, c shiplog.DeploymentChange
 			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 		}})
 	}
-	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err == nil {
-		return nil
-	}
-	return transactionFailure(err, what, func(i int) error {
-		switch i {
-		case 0:
-			return shiplog.Wrap(shiplog.NotFound, err, "project %s has no release %q", projectID, c.ReleaseID)
-		case 1:
-			if c.PreviousDeploymentID == "" {
-				return shiplog.Wrap(shiplog.Conflict, err, "environment %s of %s was deployed to meanwhile", envID, projectID)
-			}
-			return shiplog.Wrap(shiplog.Conflict, err, "environment %s of %s is no longer at deployment %s", envID, projectID, c.PreviousDeploymentID)
-		default:
-			return shiplog.Wrap(shiplog.Conflict, err, "deployment %s is already recorded", d.ID)
-		}
-	})
-}
-
-// SettleEnvironment records that the environment's deployment wrote its parameters.
-func (s *Store) SettleEnvironment(ctx context.Context, projectID, environmentID, deploymentID string, pending []string) error {
-	in := &dynamodb.UpdateItemInput{
-		TableName:                &s.state,
-		Key:                      envKey(projectID, environmentID),
-		UpdateExpression:         aws.String("REMOVE #lock, #pend"),
-		ConditionExpression:      aws.String("#dep = :dep"),
-		ExpressionAttributeNames: map[string]string{"#lock": attrLocked, "#pend": attrPending, "#dep": attrDeployID},
-		ExpressionAttributeValues: item{
-			":dep": str(deploymentID),
-		},
-	}
-	if len(pending) > 0 {
-		in.UpdateExpression = aws.String("SET #pend = :pend REMOVE #lock")
-		in.ExpressionAttributeValues[":pend"] = stringList(pending)
-	}
-	_, err := s.client.UpdateItem(ctx, in)
-	if conditionFailed(err) {
-		return shiplog.Wrap(shiplog.Conflict, err, "environment %s of %s is not at deployment %s", environmentID, projectID, deploymentID)
-	}
-	if err != nil {
-		return failed(err, "settle deployment %s in %s/%s", deploymentID, projectID, environmentID)
-	}
-	return nil
+	return items, nil
 }
 
 // ListDeployments returns a page of a project's deployments, or one environment's, newest first.

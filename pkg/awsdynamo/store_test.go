@@ -52,18 +52,19 @@ func release(p shiplog.Project, n int) shiplog.Release {
 	}
 }
 
-func deployment(p shiplog.Project, r shiplog.Release, env string, n int, prev string) shiplog.DeploymentChange {
+func deployment(p shiplog.Project, r shiplog.Release, env string, n int, expect int64) shiplog.EnvironmentWrite {
 	e, _ := p.Environment(env)
 	d := shiplog.Deployment{
 		ID: ulid("DEP", n), Environment: e, CreatedAt: r.CreatedAt + int64(n),
 		RequestedBy: shiplog.Person{ID: "bob", Name: "Bob"}, Description: fmt.Sprintf("deployment %d", n),
 	}
-	return shiplog.DeploymentChange{
-		ReleaseID: r.ID, Deployment: d, PreviousDeploymentID: prev,
+	return shiplog.EnvironmentWrite{
+		Expect:     expect,
+		Deployment: &shiplog.DeploymentRecord{Deployment: d, ProjectID: p.ID, ReleaseID: r.ID},
 		State: shiplog.EnvironmentState{
 			ProjectID: p.ID, Environment: e, ReleaseID: r.ID, DeploymentID: d.ID, DeployedAt: d.CreatedAt,
 			RequestedBy: d.RequestedBy, Description: d.Description, Images: r.Images,
-			Pending: []string{"api"}, LockedUntil: d.CreatedAt + 120,
+			Pending: []string{"api"}, LockedUntil: d.CreatedAt + 120, Version: expect + 1,
 		},
 	}
 }
@@ -148,8 +149,8 @@ func TestItemShapes(t *testing.T) {
 				t.Errorf("release item before any deployment:\ngot  %s\nwant %s", got, created)
 			}
 
-			c := deployment(p, r, "stage", 1, "")
-			must(t, "RecordDeployment", s.RecordDeployment(ctx, c))
+			c := deployment(p, r, "stage", 1, 0)
+			must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))
 			deployed := "created_at:N,deployments:L[M{created_at:N,deployment_id:S,description:S,environment:" + person +
 				",requested_by:" + person + "}],description:S,images:M{api:S,web:S},label:S,last_date_deployed:N,project_id:S," +
 				"project_name:S,release_id:S,release_manifest:S,requested_by:" + person
@@ -173,7 +174,7 @@ func TestItemShapes(t *testing.T) {
 					"manifest:S,mapped_repositories:L[S],name:S,pk:S,project_id:S,sk:S,tag_deployed_images:BOOL,version:N"},
 				{"repository", repoKey("team/web", "storage"), "pk:S,project_id:S,repository:S,services:L[S],sk:S"},
 				{"environment", envKey("storage", "stage"), "deployed_at:N,deployment_id:S,description:S,environment:" + person +
-					",images:M{api:S,web:S},locked_until:N,pending:L[S],pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S"},
+					",images:M{api:S,web:S},locked_until:N,pending:L[S],pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S,version:N"},
 				{"deployment", stateKey("project#storage", "deploy#"+c.Deployment.ID), "created_at:N,deployment_id:S,description:S," +
 					"environment:" + person + ",pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S"},
 				{"environment's deployment", stateKey("project#storage", "envdeploy#stage#"+c.Deployment.ID), "created_at:N," +
@@ -185,7 +186,9 @@ func TestItemShapes(t *testing.T) {
 				}
 			}
 
-			must(t, "SettleEnvironment", s.SettleEnvironment(ctx, "storage", "stage", c.Deployment.ID, nil))
+			next := c.State
+			next.Pending, next.LockedUntil = nil, 0
+			must(t, "WriteEnvironment settled", s.WriteEnvironment(ctx, c.State.Next(next)))
 			settled := s.rawGet(t, s.state, envKey("storage", "stage"))
 			for _, gone := range []string{attrPending, attrLocked} {
 				if _, ok := settled[gone]; ok {
@@ -330,8 +333,8 @@ func TestDeployContextIsOneCall(t *testing.T) {
 			r := release(p, 1)
 			must(t, "PutProject", s.PutProject(ctx, p))
 			must(t, "CreateRelease", s.CreateRelease(ctx, r))
-			c := deployment(p, r, "stage", 1, "")
-			must(t, "RecordDeployment", s.RecordDeployment(ctx, c))
+			c := deployment(p, r, "stage", 1, 0)
+			must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))
 
 			rec.Reset()
 			dc, err := s.DeployContext(ctx, "p", r.ID, "stage")
@@ -351,7 +354,7 @@ func TestCursorsStayInTheirList(t *testing.T) {
 	ctx := t.Context()
 	s := backends(t)[0].newStore(t)
 	p, q := project("p"), project("q")
-	var prev = map[string]string{}
+	var prev = map[string]int64{}
 	for _, pr := range []shiplog.Project{p, q} {
 		must(t, "PutProject", s.PutProject(ctx, pr))
 		for n := range 3 {
@@ -359,8 +362,8 @@ func TestCursorsStayInTheirList(t *testing.T) {
 			must(t, "CreateRelease", s.CreateRelease(ctx, r))
 			for _, env := range []string{"stage", "prod"} {
 				c := deployment(pr, r, env, len(prev)*100+n*10+len(env), prev[pr.ID+env])
-				must(t, "RecordDeployment", s.RecordDeployment(ctx, c))
-				prev[pr.ID+env] = c.Deployment.ID
+				must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))
+				prev[pr.ID+env] = c.State.Version
 			}
 		}
 	}

@@ -1,5 +1,5 @@
 // Package bolt is shiplog's embedded store: one bbolt file (pure Go, no cgo) that implements both
-// shiplog.ParameterStore and shiplog.ReleaseStore, for the local stack and for tests.
+// shiplog.ParameterStore and shiplog.Store, for the local stack and for tests.
 //
 // Every method is one bbolt transaction, so each is atomic and the store is safe for concurrent
 // use; bbolt runs one writer at a time and readers alongside it. Keys join their parts with a NUL
@@ -44,14 +44,14 @@ var (
 		bucketReleaseIDs, bucketDeployments, bucketEnvDeployments, bucketStates}
 )
 
-// Store is a shiplog.ParameterStore and shiplog.ReleaseStore in one bbolt file.
+// Store is a shiplog.ParameterStore and shiplog.Store in one bbolt file.
 type Store struct {
 	db *bbolt.DB
 }
 
 var (
 	_ shiplog.ParameterStore = (*Store)(nil)
-	_ shiplog.ReleaseStore   = (*Store)(nil)
+	_ shiplog.Store          = (*Store)(nil)
 )
 
 // lockTimeout is how long Open waits for another process to let go of the file.
@@ -85,11 +85,48 @@ func Open(path string) (*Store, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = db.Update(recoverStates)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return &Store{db: db}, nil
+}
+
+// recoverStates runs when the file is opened, before anyone else can write to it: a write lock
+// found there was left by a deployment that died (its process held the file), so it is released,
+// leaving the services it had still to write pending for the next deploy. States written before
+// environments were versioned get version 1.
+func recoverStates(tx *bbolt.Tx) error {
+	states := tx.Bucket(bucketStates)
+	fixed := map[string]shiplog.EnvironmentState{}
+	err := states.ForEach(func(k, v []byte) error {
+		var st shiplog.EnvironmentState
+		if err := json.Unmarshal(v, &st); err != nil {
+			return fmt.Errorf("decode state %q: %w", k, err)
+		}
+		if st.Version > 0 && st.LockedUntil == 0 {
+			return nil
+		}
+		st.Version = max(st.Version, 1)
+		if st.LockedUntil != 0 {
+			st.LockedUntil = 0
+			st.Version++
+		}
+		fixed[string(k)] = st
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, st := range fixed { // bbolt forbids writing a bucket inside its ForEach
+		if err := putJSON(states, []byte(k), st); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close releases the file. The store must not be used afterwards.
@@ -296,7 +333,7 @@ func (s *Store) GetProject(ctx context.Context, id string) (shiplog.Project, err
 		return shiplog.Project{}, fmt.Errorf("get project %s: %w", id, err)
 	}
 	if !found {
-		return shiplog.Project{}, shiplog.Errorf(shiplog.NotFound, "project %s is not registered", id)
+		return shiplog.Project{}, shiplog.ErrProjectNotFound
 	}
 	return p, nil
 }
@@ -382,7 +419,7 @@ func (s *Store) LatestImage(ctx context.Context, projectID, serviceID string) (s
 		return shiplog.ImageRecord{}, fmt.Errorf("latest image of %s/%s: %w", projectID, serviceID, err)
 	}
 	if !found {
-		return shiplog.ImageRecord{}, shiplog.Errorf(shiplog.NotFound, "no push is recorded for %s/%s", projectID, serviceID)
+		return shiplog.ImageRecord{}, shiplog.ErrImageNotFound
 	}
 	return rec, nil
 }
@@ -445,7 +482,7 @@ func (s *Store) GetRelease(ctx context.Context, projectID, releaseID string) (sh
 		return shiplog.Release{}, fmt.Errorf("get release %s: %w", releaseID, err)
 	}
 	if !found {
-		return shiplog.Release{}, shiplog.Errorf(shiplog.NotFound, "project %s has no release %s", projectID, releaseID)
+		return shiplog.Release{}, shiplog.ErrReleaseNotFound
 	}
 	return r, nil
 }
@@ -466,7 +503,7 @@ func (s *Store) LatestRelease(ctx context.Context, projectID string) (shiplog.Re
 		return shiplog.Release{}, err
 	}
 	if len(page.Items) == 0 {
-		return shiplog.Release{}, shiplog.Errorf(shiplog.NotFound, "project %s has no releases", projectID)
+		return shiplog.Release{}, shiplog.ErrReleaseNotFound
 	}
 	return page.Items[0], nil
 }
@@ -483,7 +520,7 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 			return err
 		}
 		if !ok {
-			missing = shiplog.Errorf(shiplog.NotFound, "project %s is not registered", projectID)
+			missing = shiplog.ErrProjectNotFound
 			return nil
 		}
 		r, ok, err := getRelease(tx, projectID, releaseID)
@@ -491,7 +528,7 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 			return err
 		}
 		if !ok {
-			missing = shiplog.Errorf(shiplog.NotFound, "project %s has no release %s", projectID, releaseID)
+			missing = shiplog.ErrReleaseNotFound
 			return nil
 		}
 		var st shiplog.EnvironmentState
@@ -514,79 +551,63 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 	return dc, nil
 }
 
-// RecordDeployment applies a deployment in one transaction: the release's deployments and
-// last_date_deployed, the environment's state, and the deployment's listing entries.
-func (s *Store) RecordDeployment(ctx context.Context, c shiplog.DeploymentChange) error {
-	projectID, envID, depID := c.State.ProjectID, c.State.Environment.ID, c.Deployment.ID
-	if projectID == "" || envID == "" || depID == "" || c.ReleaseID == "" {
-		return shiplog.Errorf(shiplog.Invalid, "deployment: project, environment, deployment and release ids are required")
+// WriteEnvironment replaces an environment's state in one transaction, with the deployment it
+// records if there is one: the release's deployments and last_date_deployed, and the
+// deployment's two listing entries.
+func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	projectID, envID := w.State.ProjectID, w.State.Environment.ID
+	if projectID == "" || envID == "" || w.State.Version != w.Expect+1 {
+		return shiplog.Errorf(shiplog.Invalid, "environment write: project and environment ids are required, and the version must follow %d", w.Expect)
 	}
 	var refused error
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		r, ok, err := getRelease(tx, projectID, c.ReleaseID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			refused = shiplog.Errorf(shiplog.NotFound, "project %s has no release %s", projectID, c.ReleaseID)
-			return nil
-		}
 		states := tx.Bucket(bucketStates)
 		var cur shiplog.EnvironmentState
 		if _, err := getJSON(states, key(projectID, envID), &cur); err != nil {
 			return err
 		}
-		if cur.DeploymentID != c.PreviousDeploymentID {
-			refused = shiplog.Errorf(shiplog.Conflict, "the current deployment of %s/%s is %q, not %q",
-				projectID, envID, cur.DeploymentID, c.PreviousDeploymentID)
+		if cur.Version != w.Expect {
+			refused = shiplog.ErrVersionConflict
 			return nil
 		}
-
-		r.Deployments = append(r.Deployments, c.Deployment)
-		r.LastDateDeployed = c.Deployment.CreatedAt
-		if err := putJSON(tx.Bucket(bucketReleases), key(projectID, r.ID), r); err != nil {
-			return err
+		if w.Deployment != nil {
+			var err error
+			if refused, err = recordDeployment(tx, *w.Deployment); refused != nil || err != nil {
+				return err
+			}
 		}
-		if err := putJSON(states, key(projectID, envID), c.State); err != nil {
-			return err
-		}
-		rec := shiplog.DeploymentRecord{Deployment: c.Deployment, ProjectID: projectID, ReleaseID: r.ID}
-		if err := putJSON(tx.Bucket(bucketDeployments), key(projectID, depID), rec); err != nil {
-			return err
-		}
-		return putJSON(tx.Bucket(bucketEnvDeployments), key(projectID, c.Deployment.Environment.ID, depID), rec)
+		return putJSON(states, key(projectID, envID), w.State)
 	})
 	if err != nil {
-		return fmt.Errorf("record deployment %s: %w", depID, err)
+		return fmt.Errorf("write environment %s/%s: %w", projectID, envID, err)
 	}
 	return refused
 }
 
-// SettleEnvironment sets the environment's pending services and releases its lock, if its
-// deployment is still deploymentID.
-func (s *Store) SettleEnvironment(ctx context.Context, projectID, environmentID, deploymentID string, pending []string) error {
-	var refused error
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		states := tx.Bucket(bucketStates)
-		k := key(projectID, environmentID)
-		var st shiplog.EnvironmentState
-		ok, err := getJSON(states, k, &st)
-		if err != nil {
-			return err
-		}
-		if !ok || st.DeploymentID != deploymentID {
-			refused = shiplog.Errorf(shiplog.Conflict, "the current deployment of %s/%s is %q, not %q",
-				projectID, environmentID, st.DeploymentID, deploymentID)
-			return nil
-		}
-		st.Pending = append([]string(nil), pending...)
-		st.LockedUntil = 0
-		return putJSON(states, k, st)
-	})
+// recordDeployment appends a deployment to its release and lists it, inside tx. It returns the
+// store's refusal, having written nothing, or the error that must roll tx back.
+func recordDeployment(tx *bbolt.Tx, rec shiplog.DeploymentRecord) (refused, err error) {
+	projectID, depID := rec.ProjectID, rec.ID
+	r, ok, err := getRelease(tx, projectID, rec.ReleaseID)
 	if err != nil {
-		return fmt.Errorf("settle %s/%s: %w", projectID, environmentID, err)
+		return nil, err
 	}
-	return refused
+	if !ok {
+		return shiplog.ErrReleaseNotFound, nil
+	}
+	deployments := tx.Bucket(bucketDeployments)
+	if deployments.Get(key(projectID, depID)) != nil {
+		return shiplog.ErrDeploymentExists, nil
+	}
+	r.Deployments = append(r.Deployments, rec.Deployment)
+	r.LastDateDeployed = rec.CreatedAt
+	if err := putJSON(tx.Bucket(bucketReleases), key(projectID, r.ID), r); err != nil {
+		return nil, err
+	}
+	if err := putJSON(deployments, key(projectID, depID), rec); err != nil {
+		return nil, err
+	}
+	return nil, putJSON(tx.Bucket(bucketEnvDeployments), key(projectID, rec.Environment.ID, depID), rec)
 }
 
 // ListDeployments returns a project's deployments newest (highest id) first, of one environment

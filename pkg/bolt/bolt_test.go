@@ -31,7 +31,11 @@ func TestParameterStore(t *testing.T) {
 }
 
 func TestReleaseStore(t *testing.T) {
-	shiplogtest.RunReleaseStoreTests(t, func(t *testing.T) shiplog.ReleaseStore { return openTemp(t) })
+	shiplogtest.RunStoreTests(t, func(t *testing.T) shiplog.Store { return openTemp(t) })
+}
+
+func TestStoreConcurrency(t *testing.T) {
+	shiplogtest.RunStoreConcurrencyTests(t, func(t *testing.T) shiplog.Store { return openTemp(t) })
 }
 
 // TestRestart checks that everything written is there after the file is closed and reopened.
@@ -57,7 +61,7 @@ func TestRestart(t *testing.T) {
 	d := shiplog.Deployment{ID: "01HDEP00000000000000000001", Environment: p.Environments[0], CreatedAt: 1_800_000_060, RequestedBy: shiplog.AnonymousPerson}
 	state := shiplog.EnvironmentState{
 		ProjectID: "storage", Environment: p.Environments[0], ReleaseID: r.ID, DeploymentID: d.ID,
-		DeployedAt: d.CreatedAt, RequestedBy: d.RequestedBy, Images: r.Images, Pending: []string{"archivist"}, LockedUntil: 1_800_000_180,
+		DeployedAt: d.CreatedAt, RequestedBy: d.RequestedBy, Images: r.Images, Pending: []string{"archivist"}, LockedUntil: 1_800_000_180, Version: 1,
 	}
 	push := shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: image, PushedAt: 1_799_999_000}
 	if err := s.PutProject(ctx, p); err != nil {
@@ -72,8 +76,9 @@ func TestRestart(t *testing.T) {
 	if err := s.CreateRelease(ctx, r); err != nil {
 		t.Fatalf("CreateRelease: %v", err)
 	}
-	if err := s.RecordDeployment(ctx, shiplog.DeploymentChange{ReleaseID: r.ID, Deployment: d, State: state}); err != nil {
-		t.Fatalf("RecordDeployment: %v", err)
+	rec := &shiplog.DeploymentRecord{Deployment: d, ProjectID: "storage", ReleaseID: r.ID}
+	if err := s.WriteEnvironment(ctx, shiplog.EnvironmentWrite{State: state, Deployment: rec}); err != nil {
+		t.Fatalf("WriteEnvironment: %v", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -100,8 +105,12 @@ func TestRestart(t *testing.T) {
 	if got, err := s.GetRelease(ctx, "storage", r.ID); err != nil || !cmp.Equal(got, wantRelease) {
 		t.Errorf("GetRelease after restart: %v\n%s", err, cmp.Diff(wantRelease, got))
 	}
-	if got, err := s.EnvironmentStates(ctx, "storage"); err != nil || !cmp.Equal(got, []shiplog.EnvironmentState{state}) {
-		t.Errorf("EnvironmentStates after restart: %v\n%s", err, cmp.Diff([]shiplog.EnvironmentState{state}, got))
+	// The deployment that held the lock died with the process that had the file: reopening
+	// releases the lock, as the next version, and keeps its unwritten services pending.
+	recovered := state
+	recovered.LockedUntil, recovered.Version = 0, 2
+	if got, err := s.EnvironmentStates(ctx, "storage"); err != nil || !cmp.Equal(got, []shiplog.EnvironmentState{recovered}) {
+		t.Errorf("EnvironmentStates after restart: %v\n%s", err, cmp.Diff([]shiplog.EnvironmentState{recovered}, got))
 	}
 	refs, err := s.RepositoryServices(ctx, "uk.ac.wellcome/archivist")
 	if want := []shiplog.ServiceRef{{ProjectID: "storage", ServiceID: "archivist"}}; err != nil || !cmp.Equal(refs, want) {

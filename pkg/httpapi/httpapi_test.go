@@ -48,7 +48,7 @@ func image(repo string, n int) string {
 type testEnv struct {
 	svc    *shiplog.Service
 	params shiplog.ParameterStore
-	store  shiplog.ReleaseStore
+	store  shiplog.Store
 	api    *httpapi.Handler
 	h      http.Handler // api behind LocalIdentity
 	logs   *syncBuffer
@@ -72,7 +72,7 @@ func (b *syncBuffer) String() string {
 }
 
 // newStores opens an empty embedded store, the one the local stack runs on.
-func newStores(t *testing.T) (shiplog.ParameterStore, shiplog.ReleaseStore) {
+func newStores(t *testing.T) (shiplog.ParameterStore, shiplog.Store) {
 	t.Helper()
 	s, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
 	if err != nil {
@@ -88,7 +88,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	return newTestEnvOn(t, params, store)
 }
 
-func newTestEnvOn(t *testing.T, params shiplog.ParameterStore, store shiplog.ReleaseStore) *testEnv {
+func newTestEnvOn(t *testing.T, params shiplog.ParameterStore, store shiplog.Store) *testEnv {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
@@ -671,7 +671,7 @@ func TestBadRequests(t *testing.T) {
 
 // failingStore fails some calls, to reach the Internal and Unavailable paths.
 type failingStore struct {
-	shiplog.ReleaseStore
+	shiplog.Store
 	listErr error
 }
 
@@ -679,7 +679,7 @@ func (s failingStore) ListProjects(ctx context.Context) ([]shiplog.Project, erro
 	if s.listErr != nil {
 		return nil, s.listErr
 	}
-	return s.ReleaseStore.ListProjects(ctx)
+	return s.Store.ListProjects(ctx)
 }
 
 type failingParams struct {
@@ -698,7 +698,7 @@ func (p failingParams) PutParameters(ctx context.Context, params map[string]stri
 
 func TestInternalErrorIsLoggedNotShown(t *testing.T) {
 	params, store := newStores(t)
-	e := newTestEnvOn(t, params, failingStore{ReleaseStore: store, listErr: errors.New("disk on fire at /var/secret")})
+	e := newTestEnvOn(t, params, failingStore{Store: store, listErr: errors.New("disk on fire at /var/secret")})
 	rec := e.do(t, "GET", "/projects", "", nil)
 	wantStatus(t, rec, http.StatusInternalServerError)
 	diff(t, "body", decode[httpapi.ErrorBody](t, rec), httpapi.ErrorBody{Error: httpapi.ErrorDetail{Kind: "Internal", Message: "internal error"}})

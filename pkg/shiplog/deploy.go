@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -24,8 +25,6 @@ type DeployResult struct {
 	Release    Release    `json:"release"`
 }
 
-const deployAttempts = 3
-
 // Deploy records a deployment of a release to an environment and points the environment's image
 // parameters at the release's images, writing only the parameters that change.
 //
@@ -33,6 +32,10 @@ const deployAttempts = 3
 // written; the deployment is recorded, with the environment locked and the services to write
 // marked pending, in one atomic change; then the parameters are written and the environment
 // settled. If writing fails, the services stay pending and the next deploy writes them.
+//
+// Deploys to one environment take turns: a deploy that finds another one writing, or that loses
+// the race to record, waits (with jitter) and tries again, for up to DeployWait; only then does
+// it answer Conflict.
 func (s *Service) Deploy(ctx context.Context, in DeployInput) (DeployResult, error) {
 	if err := ValidateID("project_id", in.ProjectID); err != nil {
 		return DeployResult{}, err
@@ -58,31 +61,67 @@ func (s *Service) Deploy(ctx context.Context, in DeployInput) (DeployResult, err
 		}
 		releaseID = r.ID
 	}
+	return s.deployInTurn(ctx, in, releaseID, by)
+}
+
+// errBusy says that another deployment holds the environment's write lock.
+type errBusy struct{ holder EnvironmentState }
+
+func (e errBusy) Error() string { return "environment locked by deployment " + e.holder.DeploymentID }
+
+// deployInTurn runs deployOnce until it is the environment's turn or DeployWait has passed.
+func (s *Service) deployInTurn(ctx context.Context, in DeployInput, releaseID string, by Person) (DeployResult, error) {
+	start := s.Now()
+	delay := deployRetryFirst
 	for attempt := 1; ; attempt++ {
 		res, err := s.deployOnce(ctx, in, releaseID, by)
-		if IsKind(err, Conflict) && errorsIsRace(err) && attempt < deployAttempts {
-			continue
+		var busy errBusy
+		isBusy := errors.As(err, &busy)
+		if !isBusy && !errors.Is(err, ErrVersionConflict) {
+			return res, err
 		}
-		return res, err
+		waited := s.Now().Sub(start)
+		if waited >= s.DeployWait {
+			return DeployResult{}, waitedTooLong(in, busy, isBusy, waited, attempt)
+		}
+		if err := s.Sleep(ctx, jitter(delay)); err != nil {
+			return DeployResult{}, Wrap(Unavailable, err, "deploy to %s/%s: gave up waiting for its turn", in.ProjectID, in.Environment)
+		}
+		delay = min(delay*3/2, deployRetryMax)
 	}
 }
 
-// raceError marks a Conflict that a fresh read may resolve.
-type raceError struct{ error }
+// The waits between a deploy's attempts grow from deployRetryFirst to deployRetryMax.
+const (
+	deployRetryFirst = 10 * time.Millisecond
+	deployRetryMax   = 250 * time.Millisecond
+)
 
-func errorsIsRace(err error) bool {
-	var e *Error
-	if errors.As(err, &e) {
-		_, race := e.Err.(raceError)
-		return race
-	}
-	return false
+// jitter returns a random duration between d/2 and d, so that deploys waiting on one environment
+// do not all try again at the same moment.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
 }
 
+func waitedTooLong(in DeployInput, busy errBusy, isBusy bool, waited time.Duration, attempts int) error {
+	waited = waited.Round(time.Second)
+	if isBusy {
+		h := busy.holder
+		return Errorf(Conflict, "deployment %s (by %s) is still writing the parameters of %s/%s after %s of waiting; "+
+			"its lock expires at %s at the latest, when the next deploy takes over",
+			h.DeploymentID, h.RequestedBy.ID, in.ProjectID, in.Environment, waited,
+			time.Unix(h.LockedUntil, 0).UTC().Format(time.RFC3339))
+	}
+	return Errorf(Conflict, "%s/%s kept changing under this deploy: %d attempts in %s lost the race to other deploys; retry",
+		in.ProjectID, in.Environment, attempts, waited)
+}
+
+// deployOnce reads the environment, checks the release against it, records the deployment as the
+// environment's next version, writes the parameters and settles.
 func (s *Service) deployOnce(ctx context.Context, in DeployInput, releaseID string, by Person) (DeployResult, error) {
 	dc, err := s.Store.DeployContext(ctx, in.ProjectID, releaseID, in.Environment)
 	if err != nil {
-		return DeployResult{}, fmt.Errorf("read release %s: %w", releaseID, err)
+		return DeployResult{}, s.notFound(err, in.ProjectID, releaseID)
 	}
 	env, err := environmentOf(dc.Project, in.Environment)
 	if err != nil {
@@ -91,18 +130,10 @@ func (s *Service) deployOnce(ctx context.Context, in DeployInput, releaseID stri
 	now := s.Now()
 	prev := dc.Current
 	if prev != nil && prev.LockedUntil > now.Unix() {
-		return DeployResult{}, Errorf(Conflict, "deployment %s is still writing the parameters of %s/%s; retry after %s",
-			prev.DeploymentID, in.ProjectID, env.ID, time.Unix(prev.LockedUntil, 0).UTC().Format(time.RFC3339))
+		return DeployResult{}, errBusy{*prev}
 	}
-	if s.Registry != nil {
-		if dc.Project.TagDeployedImages {
-			if err := checkTaggable(dc.Release, env); err != nil {
-				return DeployResult{}, err
-			}
-		}
-		if err := s.checkImages(ctx, dc.Release); err != nil {
-			return DeployResult{}, err
-		}
+	if err := s.checkRelease(ctx, dc.Project, dc.Release, env); err != nil {
+		return DeployResult{}, err
 	}
 
 	changed := changedServices(prev, dc.Release.Images)
@@ -113,61 +144,111 @@ func (s *Service) deployOnce(ctx context.Context, in DeployInput, releaseID stri
 		RequestedBy: by,
 		Description: in.Description,
 	}
-	state := EnvironmentState{
-		ProjectID:    in.ProjectID,
-		Environment:  env,
-		ReleaseID:    dc.Release.ID,
-		DeploymentID: d.ID,
-		DeployedAt:   d.CreatedAt,
-		RequestedBy:  by,
-		Description:  in.Description,
-		Images:       dc.Release.Images,
-		Pending:      changed,
+	state, err := s.record(ctx, prev, dc.Release, d, changed)
+	if err != nil {
+		return DeployResult{}, err
 	}
-	if len(changed) > 0 {
-		state.LockedUntil = now.Add(s.LockTTL).Unix()
-	}
-	change := DeploymentChange{ReleaseID: dc.Release.ID, Deployment: d, State: state}
-	if prev != nil {
-		change.PreviousDeploymentID = prev.DeploymentID
-	}
-	if err := s.Store.RecordDeployment(ctx, change); err != nil {
-		if IsKind(err, Conflict) {
-			return DeployResult{}, &Error{Kind: Conflict, Message: fmt.Sprintf(
-				"another deployment to %s/%s was recorded at the same time; retry", in.ProjectID, env.ID), Err: raceError{err}}
-		}
-		return DeployResult{}, fmt.Errorf("record deployment %s: %w", d.ID, err)
-	}
-
-	if len(changed) > 0 {
-		params := make(map[string]string, len(changed))
-		for _, svc := range changed {
-			params[ParameterName(in.ProjectID, env.ID, svc)] = dc.Release.Images[svc]
-		}
-		if err := s.Params.PutParameters(ctx, params); err != nil {
-			// Leave the services pending but release the lock, so a retry can finish the job.
-			if serr := s.Store.SettleEnvironment(ctx, in.ProjectID, env.ID, d.ID, changed); serr != nil {
-				s.Log.ErrorContext(ctx, "release lock after failed writes", "deployment", d.ID, "err", serr)
-			}
-			return DeployResult{}, Wrap(Unavailable, err,
-				"deployment %s is recorded but writing its parameters failed; deploy again to finish", d.ID)
-		}
+	if err := s.writeParameters(ctx, state, changed); err != nil {
+		return DeployResult{}, err
 	}
 	if dc.Project.TagDeployedImages && s.Registry != nil {
 		if err := s.Registry.TagImages(ctx, sortedValues(dc.Release.Images), "env."+env.ID); err != nil {
-			_ = s.Store.SettleEnvironment(ctx, in.ProjectID, env.ID, d.ID, nil)
+			_ = s.settle(ctx, state, nil) // the lock expires if this fails too
 			return DeployResult{}, Wrap(Unavailable, err, "deployment %s is recorded but tagging its images env.%s failed; deploy again to finish", d.ID, env.ID)
 		}
 	}
 	if len(changed) > 0 {
-		if err := s.Store.SettleEnvironment(ctx, in.ProjectID, env.ID, d.ID, nil); err != nil {
-			return DeployResult{}, fmt.Errorf("settle deployment %s: %w", d.ID, err)
+		if err := s.settle(ctx, state, nil); err != nil {
+			return DeployResult{}, err
 		}
 	}
 	rel := dc.Release
 	rel.Deployments = append(append([]Deployment{}, rel.Deployments...), d)
 	rel.LastDateDeployed = d.CreatedAt
 	return DeployResult{Deployment: d, Release: rel}, nil
+}
+
+// checkRelease refuses, before anything is written, a release whose images are gone from the
+// registry or cannot all carry the environment's tag.
+func (s *Service) checkRelease(ctx context.Context, p Project, r Release, env Environment) error {
+	if s.Registry == nil {
+		return nil
+	}
+	if p.TagDeployedImages {
+		if err := checkTaggable(r, env); err != nil {
+			return err
+		}
+	}
+	return s.checkImages(ctx, r)
+}
+
+// record writes the environment's next state with the deployment, locked while the changed
+// services' parameters are written (they are pending until then).
+func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string) (EnvironmentState, error) {
+	next := EnvironmentState{
+		ProjectID:    r.ProjectID,
+		Environment:  d.Environment,
+		ReleaseID:    r.ID,
+		DeploymentID: d.ID,
+		DeployedAt:   d.CreatedAt,
+		RequestedBy:  d.RequestedBy,
+		Description:  d.Description,
+		Images:       r.Images,
+		Pending:      changed,
+	}
+	if len(changed) > 0 {
+		next.LockedUntil = s.Now().Add(s.LockTTL).Unix()
+	}
+	w := prev.Next(next)
+	w.Deployment = &DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID}
+	err := s.Store.WriteEnvironment(ctx, w)
+	switch {
+	case err == nil:
+		return w.State, nil
+	case errors.Is(err, ErrVersionConflict):
+		return EnvironmentState{}, err
+	case errors.Is(err, ErrReleaseNotFound):
+		return EnvironmentState{}, s.notFound(err, r.ProjectID, r.ID)
+	case errors.Is(err, ErrDeploymentExists):
+		return EnvironmentState{}, Wrap(Internal, err, "deployment id %s was issued twice", d.ID)
+	}
+	return EnvironmentState{}, fmt.Errorf("record deployment %s: %w", d.ID, err)
+}
+
+// writeParameters points the changed services' parameters at the state's images. If that fails,
+// the services stay pending and the lock is released, so that the next deploy finishes the job.
+func (s *Service) writeParameters(ctx context.Context, state EnvironmentState, changed []string) error {
+	if len(changed) == 0 {
+		return nil
+	}
+	params := make(map[string]string, len(changed))
+	for _, svc := range changed {
+		params[ParameterName(state.ProjectID, state.Environment.ID, svc)] = state.Images[svc]
+	}
+	if err := s.Params.PutParameters(ctx, params); err != nil {
+		if serr := s.settle(ctx, state, changed); serr != nil {
+			s.Log.ErrorContext(ctx, "release lock after failed writes", "deployment", state.DeploymentID, "err", serr)
+		}
+		return Wrap(Unavailable, err,
+			"deployment %s is recorded but writing its parameters failed; deploy again to finish", state.DeploymentID)
+	}
+	return nil
+}
+
+// settle writes the state's next version with the lock released and pending as given.
+func (s *Service) settle(ctx context.Context, state EnvironmentState, pending []string) error {
+	next := state
+	next.Pending = pending
+	next.LockedUntil = 0
+	err := s.Store.WriteEnvironment(ctx, state.Next(next))
+	if errors.Is(err, ErrVersionConflict) {
+		return Wrap(Conflict, err, "deployment %s wrote its parameters after its lock of %s/%s had expired and another deployment took over; check the environment",
+			state.DeploymentID, state.ProjectID, state.Environment.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("settle deployment %s: %w", state.DeploymentID, err)
+	}
+	return nil
 }
 
 // changedServices returns the services whose environment parameter must be written: those whose

@@ -16,50 +16,75 @@ type ParameterStore interface {
 	PutParameters(ctx context.Context, params map[string]string) error
 }
 
-// ReleaseStore keeps projects, pushes, releases, deployments and environment states.
-// Every method returns *Error kinds for the cases it names; anything else is Internal.
-type ReleaseStore interface {
+// Store is everything the Service keeps: one store (the embedded bbolt file, or DynamoDB)
+// implements the four aggregates' interfaces together.
+//
+// Stores answer NotFound with the sentinels below (ErrProjectNotFound, ErrReleaseNotFound,
+// ErrImageNotFound) and a refused conditional write with ErrVersionConflict or
+// ErrDeploymentExists; the Service phrases what callers see, so every store says the same words.
+// Anything else a store returns is Internal, or Unavailable when its backend is throttling or down.
+type Store interface {
+	ProjectStore
+	PushStore
+	ReleaseStore
+	EnvironmentStore
+}
+
+// ProjectStore keeps the registered projects and which repositories feed which services.
+type ProjectStore interface {
 	// PutProject registers a project or replaces its registration, including which repositories
 	// feed which of its services.
 	PutProject(ctx context.Context, p Project) error
-	// GetProject returns a registered project; NotFound if there is none.
+	// GetProject returns a registered project; ErrProjectNotFound if there is none.
 	GetProject(ctx context.Context, id string) (Project, error)
 	// ListProjects returns every registered project, sorted by id.
 	ListProjects(ctx context.Context) ([]Project, error)
 	// RepositoryServices returns the services, in every registered project, that run the images
 	// of an ECR repository, sorted by project then service.
 	RepositoryServices(ctx context.Context, repository string) ([]ServiceRef, error)
+}
 
+// PushStore keeps the newest image pushed for each service.
+type PushStore interface {
 	// RecordPush stores rec as the service's newest image unless a newer push is recorded. It
 	// reports whether rec is now the record: true also when the same push was recorded before
 	// (same time and URI), false when a newer push, or another image at the same time, is.
 	RecordPush(ctx context.Context, rec ImageRecord) (bool, error)
-	// LatestImage returns the newest push recorded for a service; NotFound if there is none.
+	// LatestImage returns the newest push recorded for a service; ErrImageNotFound if none.
 	LatestImage(ctx context.Context, projectID, serviceID string) (ImageRecord, error)
+}
 
+// ReleaseStore keeps releases.
+type ReleaseStore interface {
 	// CreateRelease stores a new release; Conflict if its id exists.
 	CreateRelease(ctx context.Context, r Release) error
-	// GetRelease returns a project's release; NotFound if the project has no release with that id.
+	// GetRelease returns a project's release; ErrReleaseNotFound if the project has no release
+	// with that id.
 	GetRelease(ctx context.Context, projectID, releaseID string) (Release, error)
 	// LatestRelease returns the project's newest release (the greatest id). It must see a release
 	// as soon as CreateRelease has returned, so that "deploy latest" right after "create release"
-	// deploys that release. NotFound if the project has no release.
+	// deploys that release. ErrReleaseNotFound if the project has no release.
 	LatestRelease(ctx context.Context, projectID string) (Release, error)
 	// ListReleases returns a project's releases, newest first. Invalid for a bad cursor.
 	ListReleases(ctx context.Context, projectID string, page PageRequest) (Page[Release], error)
+}
 
+// EnvironmentStore keeps each environment's state and the deployments recorded to it.
+//
+// An environment's state is a versioned record, and WriteEnvironment is its one write: a
+// conditional replacement of the version the caller read. Every rule about environments (the
+// write lock, and whatever comes next) is domain code that reads the state, decides, and writes
+// the next version; the store only guarantees that no two writers both replace one version.
+type EnvironmentStore interface {
 	// DeployContext reads, in one go, the project, the release and the environment's current
-	// state. NotFound if the project or the release does not exist.
+	// state. ErrProjectNotFound or ErrReleaseNotFound if one of them does not exist.
 	DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (DeployContext, error)
-	// RecordDeployment applies a deployment atomically: it appends the deployment to the
-	// release, sets the release's last_date_deployed, stores the environment state and records the
-	// deployment for listing. Conflict if the environment's current deployment is not
-	// PreviousDeploymentID; NotFound if the release is gone. On error nothing is changed.
-	RecordDeployment(ctx context.Context, c DeploymentChange) error
-	// SettleEnvironment marks the environment's deployment as having written its parameters:
-	// Pending becomes pending and the lock is released. Conflict if the environment's current
-	// deployment is not deploymentID.
-	SettleEnvironment(ctx context.Context, projectID, environmentID, deploymentID string, pending []string) error
+	// WriteEnvironment replaces the environment's state, at once with recording w.Deployment if
+	// it is set (appended to its release, last_date_deployed set, listed for the project and the
+	// environment). ErrVersionConflict if the stored version is not w.Expect (0: no state yet);
+	// ErrDeploymentExists if the deployment's id is recorded already; ErrReleaseNotFound if the
+	// deployment's release is gone. On error nothing is changed.
+	WriteEnvironment(ctx context.Context, w EnvironmentWrite) error
 	// ListDeployments returns a project's deployments newest first, of one environment if
 	// environmentID is not empty. Invalid for a bad cursor.
 	ListDeployments(ctx context.Context, projectID, environmentID string, page PageRequest) (Page[DeploymentRecord], error)
@@ -67,6 +92,15 @@ type ReleaseStore interface {
 	// deployed to, sorted by environment id.
 	EnvironmentStates(ctx context.Context, projectID string) ([]EnvironmentState, error)
 }
+
+// The errors stores answer with; the Service turns them into messages for callers.
+var (
+	ErrProjectNotFound  = &Error{Kind: NotFound, Message: "project not registered"}
+	ErrReleaseNotFound  = &Error{Kind: NotFound, Message: "release not found"}
+	ErrImageNotFound    = &Error{Kind: NotFound, Message: "no image recorded"}
+	ErrVersionConflict  = &Error{Kind: Conflict, Message: "the environment changed since it was read"}
+	ErrDeploymentExists = &Error{Kind: Conflict, Message: "a deployment with this id is recorded already"}
+)
 
 // Registry is the image registry (ECR). It is optional: without one, deploys do not check that
 // images still exist.

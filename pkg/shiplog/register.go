@@ -38,7 +38,7 @@ func (s *Service) Project(ctx context.Context, id string) (Project, error) {
 	}
 	p, err := s.Store.GetProject(ctx, id)
 	if err != nil {
-		return Project{}, fmt.Errorf("get project %s: %w", id, err)
+		return Project{}, s.notFound(fmt.Errorf("get project %s: %w", id, err), id, "")
 	}
 	return p, nil
 }

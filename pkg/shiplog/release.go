@@ -64,18 +64,32 @@ type EnvironmentState struct {
 	// the deployment has settled; a later deployment writes these again.
 	Pending []string `json:"pending,omitempty"`
 	// LockedUntil (Unix seconds) is set while a deployment writes parameters, so that two
-	// deployments to one environment cannot interleave their writes.
+	// deployments to one environment cannot interleave their writes. A lock left by a deployment
+	// that died expires, and the next deployment takes the environment over.
 	LockedUntil int64 `json:"locked_until,omitempty"`
+	// Version counts the writes of this state (1 for the first); every write is conditioned on the
+	// version it replaces.
+	Version int64 `json:"version"`
 }
 
-// DeploymentChange is everything one deployment changes in the release store, applied at once.
-type DeploymentChange struct {
-	ReleaseID  string
-	Deployment Deployment
-	State      EnvironmentState
-	// PreviousDeploymentID is the environment's deployment that State replaces ("" for the first).
-	// The store refuses the change with Conflict if the environment has moved on since.
-	PreviousDeploymentID string
+// EnvironmentWrite is one conditional write of an environment's state: State replaces the
+// stored state if that is still at version Expect, and State.Version is Expect+1.
+type EnvironmentWrite struct {
+	State  EnvironmentState
+	Expect int64
+	// Deployment, if set, is recorded in the same atomic write: appended to its release (whose
+	// last_date_deployed becomes its time) and listed for the project and the environment.
+	Deployment *DeploymentRecord
+}
+
+// Next returns the write that replaces st (nil: no state yet) with next.
+func (st *EnvironmentState) Next(next EnvironmentState) EnvironmentWrite {
+	var expect int64
+	if st != nil {
+		expect = st.Version
+	}
+	next.Version = expect + 1
+	return EnvironmentWrite{State: next, Expect: expect}
 }
 
 // DeployContext is what a deploy reads before it writes anything.

@@ -116,7 +116,7 @@ func (s *Service) Release(ctx context.Context, projectID, releaseID string) (Rel
 	}
 	r, err := s.Store.GetRelease(ctx, projectID, releaseID)
 	if err != nil {
-		return Release{}, fmt.Errorf("get release %s: %w", releaseID, err)
+		return Release{}, s.notFound(fmt.Errorf("get release %s: %w", releaseID, err), projectID, releaseID)
 	}
 	return r, nil
 }

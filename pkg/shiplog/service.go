@@ -1,7 +1,9 @@
 package shiplog
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"sort"
 	"strings"
@@ -14,27 +16,62 @@ import (
 // Service records pushes, creates releases and deploys them. It is safe for concurrent use.
 type Service struct {
 	Params   ParameterStore
-	Store    ReleaseStore
+	Store    Store
 	Registry Registry // optional
 
-	// Now is the clock; NewID makes release and deployment ids, which must sort by creation time.
+	// Now is the clock and Sleep waits on it (it returns early with ctx's error); NewID makes
+	// release and deployment ids, which must sort by creation time.
 	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 	NewID func() string
-	// LockTTL bounds how long a deployment may hold an environment while writing parameters.
+	// LockTTL bounds how long a deployment may hold an environment while writing parameters: just
+	// over the longest time a function may run, so that a lock outlives only a dead deployment.
 	LockTTL time.Duration
-	Log     *slog.Logger
+	// DeployWait bounds how long a deploy waits for its turn when other deploys to the same
+	// environment are under way, well inside the time a function may run.
+	DeployWait time.Duration
+	Log        *slog.Logger
 }
 
+// The defaults of NewService. The deploy function may run for 120 s (template.yaml) and the API
+// function for 29 s.
+const (
+	DefaultLockTTL    = 125 * time.Second
+	DefaultDeployWait = 20 * time.Second
+)
+
 // NewService returns a Service on the real clock, with ULID ids.
-func NewService(params ParameterStore, store ReleaseStore, registry Registry, log *slog.Logger) *Service {
+func NewService(params ParameterStore, store Store, registry Registry, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
 		Params: params, Store: store, Registry: registry,
-		Now: time.Now, NewID: NewULIDGenerator(time.Now),
-		LockTTL: 2 * time.Minute, Log: log,
+		Now: time.Now, Sleep: sleep, NewID: NewULIDGenerator(time.Now),
+		LockTTL: DefaultLockTTL, DeployWait: DefaultDeployWait, Log: log,
 	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// notFound phrases a store's not-found answer for callers, so that every store says the same.
+func (s *Service) notFound(err error, projectID, releaseID string) error {
+	switch {
+	case errors.Is(err, ErrProjectNotFound):
+		return Wrap(NotFound, err, "project %q is not registered", projectID)
+	case errors.Is(err, ErrReleaseNotFound):
+		return Wrap(NotFound, err, "project %s has no release %q", projectID, releaseID)
+	}
+	return err
 }
 
 // NewULIDGenerator returns an id generator whose ids are 26 URL-safe characters that sort by

@@ -121,6 +121,10 @@ type harness struct {
 	store  *bolt.Store
 	params *countingParams
 	clock  *clock
+	// onSleep, if set, runs at each wait of the Service, which advances the clock instead of
+	// sleeping.
+	onSleep func(d time.Duration)
+	sleeps  int
 }
 
 // newHarness returns a Service on a fresh bolt store with the example manifest registered, a
@@ -145,8 +149,17 @@ func newHarness(t *testing.T) *harness {
 			n++
 			return testID(n)
 		},
-		LockTTL: 2 * time.Minute,
-		Log:     slog.New(slog.DiscardHandler),
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			h.sleeps++
+			h.clock.Advance(d)
+			if h.onSleep != nil {
+				h.onSleep(d)
+			}
+			return ctx.Err()
+		},
+		LockTTL:    2 * time.Minute,
+		DeployWait: 20 * time.Second,
+		Log:        slog.New(slog.DiscardHandler),
 	}
 	if _, err := h.svc.RegisterManifest(t.Context(), readFile(t, "wellcome_project.json")); err != nil {
 		t.Fatalf("RegisterManifest: %v", err)
@@ -890,7 +903,7 @@ func TestDeploy(t *testing.T) {
 	}
 	diff(t, "environment states", states, []shiplog.EnvironmentState{{
 		ProjectID: "storage", Environment: d1.Environment, ReleaseID: r1.ID, DeploymentID: d1.ID,
-		DeployedAt: now, RequestedBy: alice, Description: "first", Images: r1.Images,
+		DeployedAt: now, RequestedBy: alice, Description: "first", Images: r1.Images, Version: 2, // recorded, settled
 	}})
 	h.clock.Advance(time.Minute)
 
@@ -1137,25 +1150,44 @@ func TestDeployAfterFailedWrites(t *testing.T) {
 	}
 }
 
+// lockStage records, behind the Service's back, a deployment of r to stage that is still writing
+// its parameters as far as the store knows.
+func (h *harness) lockStage(t *testing.T, r shiplog.Release, n int) shiplog.EnvironmentState {
+	t.Helper()
+	env := shiplog.Environment{ID: "stage", Name: "Staging"}
+	d := shiplog.Deployment{ID: testID(n), Environment: env, CreatedAt: h.clock.Now().Unix(), RequestedBy: shiplog.Person{ID: "carol", Name: "Carol"}}
+	var cur *shiplog.EnvironmentState
+	if st, err := h.store.EnvironmentStates(t.Context(), "storage"); err != nil {
+		t.Fatal(err)
+	} else if len(st) > 0 {
+		cur = &st[0]
+	}
+	w := cur.Next(shiplog.EnvironmentState{
+		ProjectID: "storage", Environment: env, ReleaseID: r.ID, DeploymentID: d.ID, RequestedBy: d.RequestedBy,
+		Images: r.Images, Pending: storageServices, LockedUntil: h.clock.Now().Add(2 * time.Minute).Unix(),
+	})
+	w.Deployment = &shiplog.DeploymentRecord{Deployment: d, ProjectID: "storage", ReleaseID: r.ID}
+	if err := h.store.WriteEnvironment(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	return w.State
+}
+
 func TestDeployLockedEnvironment(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
 	r1 := h.createRelease(t, 1)
-	// A deployment that is (as far as the store knows) still writing its parameters.
-	env := shiplog.Environment{ID: "stage", Name: "Staging"}
-	locked := shiplog.DeploymentChange{
-		ReleaseID:  r1.ID,
-		Deployment: shiplog.Deployment{ID: testID(50), Environment: env, CreatedAt: h.clock.Now().Unix()},
-		State: shiplog.EnvironmentState{
-			ProjectID: "storage", Environment: env, ReleaseID: r1.ID, DeploymentID: testID(50),
-			Images: r1.Images, Pending: storageServices, LockedUntil: h.clock.Now().Add(2 * time.Minute).Unix(),
-		},
-	}
-	if err := h.store.RecordDeployment(ctx, locked); err != nil {
-		t.Fatal(err)
-	}
+	h.lockStage(t, r1, 50)
+	before := h.clock.Now()
 	_, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage"})
-	wantError(t, "Deploy to a locked environment", err, shiplog.Conflict, testID(50), "still writing")
+	wantError(t, "Deploy to a locked environment", err, shiplog.Conflict, testID(50), "by carol", "still writing", "after 20s of waiting",
+		"expires at "+before.Add(2*time.Minute).UTC().Format(time.RFC3339))
+	if h.sleeps < 2 {
+		t.Errorf("waits before giving up: got %d, want several", h.sleeps)
+	}
+	if waited := h.clock.Now().Sub(before); waited < 20*time.Second || waited > 21*time.Second {
+		t.Errorf("time waited before giving up: got %s, want DeployWait (20s)", waited)
+	}
 	if puts := h.params.takePuts(); len(puts) != 0 {
 		t.Errorf("PutParameters calls: got %v, want none", puts)
 	}
@@ -1164,6 +1196,39 @@ func TestDeployLockedEnvironment(t *testing.T) {
 	h.clock.Advance(3 * time.Minute)
 	h.deploy(t, r1.ID, "stage")
 	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
+}
+
+// A deploy that finds another one writing waits for it to settle, then deploys: no Conflict for a
+// pipeline to retry.
+func TestDeployWaitsForItsTurn(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r1, r2 := h.createRelease(t, 1), h.createRelease(t, 2)
+	held := h.lockStage(t, r1, 0)
+	h.onSleep = func(time.Duration) {
+		if h.sleeps == 3 { // the other deployment settles during the third wait
+			next := held
+			next.Pending, next.LockedUntil = nil, 0
+			if err := h.store.WriteEnvironment(ctx, held.Next(next)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	res, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r2.ID, Environment: "stage"})
+	if err != nil {
+		t.Fatalf("Deploy after waiting for the lock: %v", err)
+	}
+	if h.sleeps != 3 {
+		t.Errorf("waits: got %d, want 3 (until the lock was released)", h.sleeps)
+	}
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r2.Images)
+	page, err := h.svc.Deployments(ctx, "storage", "stage", shiplog.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 2 || page.Items[0].ID != res.Deployment.ID || page.Items[1].ID != held.DeploymentID {
+		t.Errorf("stage's deployments: got %+v, want the waiting deploy after %s", page.Items, held.DeploymentID)
+	}
 }
 
 // Reads of what is where.

@@ -2,6 +2,7 @@ package shiplogtest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -10,12 +11,12 @@ import (
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
-// RunReleaseStoreTests runs the ReleaseStore contract against stores made by newStore, each of
-// which must be empty.
-func RunReleaseStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.ReleaseStore) {
+// RunStoreTests runs the Store contract against stores made by newStore, each of which must be
+// empty.
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, s shiplog.ReleaseStore)
+		run  func(t *testing.T, s shiplog.Store)
 	}{
 		{"GetProjectMissingIsNotFound", testGetProjectMissing},
 		{"PutProjectRoundTrip", testPutProjectRoundTrip},
@@ -32,10 +33,11 @@ func RunReleaseStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Rele
 		{"ListReleasesBadCursorIsInvalid", testListReleasesBadCursor},
 		{"DeployContext", testDeployContext},
 		{"RecordDeployment", testRecordDeployment},
-		{"RecordDeploymentStaleIsConflict", testRecordDeploymentStale},
+		{"RecordDeploymentStaleVersionIsConflict", testRecordDeploymentStale},
+		{"RecordDeploymentReusedIDIsConflict", testRecordDeploymentReusedID},
 		{"RecordDeploymentMissingReleaseIsNotFound", testRecordDeploymentMissingRelease},
-		{"SettleEnvironment", testSettleEnvironment},
-		{"SettleEnvironmentWrongDeploymentIsConflict", testSettleEnvironmentWrong},
+		{"WriteEnvironmentAlone", testWriteEnvironmentAlone},
+		{"WriteEnvironmentStaleVersionIsConflict", testWriteEnvironmentStale},
 		{"ListDeployments", testListDeployments},
 		{"ListDeploymentsBadCursorIsInvalid", testListDeploymentsBadCursor},
 		{"EnvironmentStatesSorted", testEnvironmentStates},
@@ -109,9 +111,9 @@ func newRelease(p shiplog.Project, n int) shiplog.Release {
 	}
 }
 
-// newDeployment returns deployment n of release r to environment env of project p, replacing
-// deployment prev ("" for none).
-func newDeployment(p shiplog.Project, r shiplog.Release, env string, n int, prev string) shiplog.DeploymentChange {
+// newDeployment returns the write that records deployment n of release r to environment env of
+// project p, replacing the environment's state at version expect (0: none yet).
+func newDeployment(p shiplog.Project, r shiplog.Release, env string, n int, expect int64) shiplog.EnvironmentWrite {
 	e, ok := p.Environment(env)
 	if !ok {
 		panic("no environment " + env)
@@ -123,9 +125,9 @@ func newDeployment(p shiplog.Project, r shiplog.Release, env string, n int, prev
 		RequestedBy: bob,
 		Description: fmt.Sprintf("deployment %d", n),
 	}
-	return shiplog.DeploymentChange{
-		ReleaseID:  r.ID,
-		Deployment: d,
+	return shiplog.EnvironmentWrite{
+		Expect:     expect,
+		Deployment: &shiplog.DeploymentRecord{Deployment: d, ProjectID: p.ID, ReleaseID: r.ID},
 		State: shiplog.EnvironmentState{
 			ProjectID:    p.ID,
 			Environment:  e,
@@ -135,48 +137,48 @@ func newDeployment(p shiplog.Project, r shiplog.Release, env string, n int, prev
 			RequestedBy:  d.RequestedBy,
 			Description:  d.Description,
 			Images:       r.Images,
+			Version:      expect + 1,
 		},
-		PreviousDeploymentID: prev,
 	}
 }
 
-func record(c shiplog.DeploymentChange) shiplog.DeploymentRecord {
-	return shiplog.DeploymentRecord{Deployment: c.Deployment, ProjectID: c.State.ProjectID, ReleaseID: c.ReleaseID}
+func record(c shiplog.EnvironmentWrite) shiplog.DeploymentRecord {
+	return *c.Deployment
 }
 
 // deployed returns r as it reads after the deployments cs.
-func deployed(r shiplog.Release, cs ...shiplog.DeploymentChange) shiplog.Release {
+func deployed(r shiplog.Release, cs ...shiplog.EnvironmentWrite) shiplog.Release {
 	r.Deployments = append([]shiplog.Deployment{}, r.Deployments...)
 	for _, c := range cs {
-		r.Deployments = append(r.Deployments, c.Deployment)
+		r.Deployments = append(r.Deployments, c.Deployment.Deployment)
 		r.LastDateDeployed = c.Deployment.CreatedAt
 	}
 	return r
 }
 
-func putProjects(t *testing.T, s shiplog.ReleaseStore, ps ...shiplog.Project) {
+func putProjects(t *testing.T, s shiplog.Store, ps ...shiplog.Project) {
 	t.Helper()
 	for _, p := range ps {
 		mustOK(t, "PutProject "+p.ID, s.PutProject(t.Context(), p))
 	}
 }
 
-func createReleases(t *testing.T, s shiplog.ReleaseStore, rs ...shiplog.Release) {
+func createReleases(t *testing.T, s shiplog.Store, rs ...shiplog.Release) {
 	t.Helper()
 	for _, r := range rs {
 		mustOK(t, "CreateRelease "+r.ID, s.CreateRelease(t.Context(), r))
 	}
 }
 
-func recordDeployments(t *testing.T, s shiplog.ReleaseStore, cs ...shiplog.DeploymentChange) {
+func recordDeployments(t *testing.T, s shiplog.Store, cs ...shiplog.EnvironmentWrite) {
 	t.Helper()
 	for _, c := range cs {
-		mustOK(t, "RecordDeployment "+c.Deployment.ID, s.RecordDeployment(t.Context(), c))
+		mustOK(t, "WriteEnvironment with deployment "+c.Deployment.ID, s.WriteEnvironment(t.Context(), c))
 	}
 }
 
 // allReleases walks every page of a project's releases.
-func allReleases(t *testing.T, s shiplog.ReleaseStore, projectID string, limit int) ([]shiplog.Release, int) {
+func allReleases(t *testing.T, s shiplog.Store, projectID string, limit int) ([]shiplog.Release, int) {
 	t.Helper()
 	var out []shiplog.Release
 	seen := map[string]bool{}
@@ -208,7 +210,7 @@ func allReleases(t *testing.T, s shiplog.ReleaseStore, projectID string, limit i
 }
 
 // allDeployments walks every page of a project's deployments (of one environment if given).
-func allDeployments(t *testing.T, s shiplog.ReleaseStore, projectID, env string, limit int) ([]shiplog.DeploymentRecord, int) {
+func allDeployments(t *testing.T, s shiplog.Store, projectID, env string, limit int) ([]shiplog.DeploymentRecord, int) {
 	t.Helper()
 	var out []shiplog.DeploymentRecord
 	seen := map[string]bool{}
@@ -246,7 +248,7 @@ type snapshot struct {
 	Deployments []shiplog.DeploymentRecord
 }
 
-func takeSnapshot(t *testing.T, s shiplog.ReleaseStore, projectID string) snapshot {
+func takeSnapshot(t *testing.T, s shiplog.Store, projectID string) snapshot {
 	t.Helper()
 	var snap snapshot
 	snap.Releases, _ = allReleases(t, s, projectID, shiplog.MaxPageLimit)
@@ -271,14 +273,14 @@ func sameSnapshot(t *testing.T, what string, got, want snapshot) {
 	}
 }
 
-func getRelease(t *testing.T, s shiplog.ReleaseStore, projectID, id string) shiplog.Release {
+func getRelease(t *testing.T, s shiplog.Store, projectID, id string) shiplog.Release {
 	t.Helper()
 	r, err := s.GetRelease(t.Context(), projectID, id)
 	mustOK(t, "GetRelease "+id, err)
 	return r
 }
 
-func states(t *testing.T, s shiplog.ReleaseStore, projectID string) []shiplog.EnvironmentState {
+func states(t *testing.T, s shiplog.Store, projectID string) []shiplog.EnvironmentState {
 	t.Helper()
 	st, err := s.EnvironmentStates(t.Context(), projectID)
 	mustOK(t, "EnvironmentStates "+projectID, err)
@@ -287,15 +289,15 @@ func states(t *testing.T, s shiplog.ReleaseStore, projectID string) []shiplog.En
 
 // Projects.
 
-func testGetProjectMissing(t *testing.T, s shiplog.ReleaseStore) {
+func testGetProjectMissing(t *testing.T, s shiplog.Store) {
 	_, err := s.GetProject(t.Context(), "storage")
-	wantKind(t, "GetProject on an empty store", err, shiplog.NotFound)
+	wantErr(t, "GetProject on an empty store", err, shiplog.ErrProjectNotFound)
 	putProjects(t, s, newProject("storage-2"))
 	_, err = s.GetProject(t.Context(), "storage")
-	wantKind(t, "GetProject of an unregistered project", err, shiplog.NotFound)
+	wantErr(t, "GetProject of an unregistered project", err, shiplog.ErrProjectNotFound)
 }
 
-func testPutProjectRoundTrip(t *testing.T, s shiplog.ReleaseStore) {
+func testPutProjectRoundTrip(t *testing.T, s shiplog.Store) {
 	tagged := newProject("storage", "stage", "2026-11-25")
 	tagged.TagDeployedImages = true
 	plain := newProject("catalogue_pipeline")
@@ -310,7 +312,7 @@ func testPutProjectRoundTrip(t *testing.T, s shiplog.ReleaseStore) {
 	}
 }
 
-func testListProjectsSorted(t *testing.T, s shiplog.ReleaseStore) {
+func testListProjectsSorted(t *testing.T, s shiplog.Store) {
 	got, err := s.ListProjects(t.Context())
 	mustOK(t, "ListProjects on an empty store", err)
 	if len(got) != 0 {
@@ -323,7 +325,7 @@ func testListProjectsSorted(t *testing.T, s shiplog.ReleaseStore) {
 	diff(t, "ListProjects", got, []shiplog.Project{mid, alpha, alphaX, zeta})
 }
 
-func testPutProjectReplaces(t *testing.T, s shiplog.ReleaseStore) {
+func testPutProjectReplaces(t *testing.T, s shiplog.Store) {
 	ctx := t.Context()
 	old := newProject("p")
 	putProjects(t, s, old)
@@ -365,7 +367,7 @@ func testPutProjectReplaces(t *testing.T, s shiplog.ReleaseStore) {
 	}
 }
 
-func testRepositoryServicesAcrossProjects(t *testing.T, s shiplog.ReleaseStore) {
+func testRepositoryServicesAcrossProjects(t *testing.T, s shiplog.Store) {
 	ctx := t.Context()
 	refs, err := s.RepositoryServices(ctx, "shared/base")
 	mustOK(t, "RepositoryServices on an empty store", err)
@@ -405,10 +407,10 @@ func testRepositoryServicesAcrossProjects(t *testing.T, s shiplog.ReleaseStore) 
 
 // Pushes.
 
-func testRecordPushOrdering(t *testing.T, s shiplog.ReleaseStore) {
+func testRecordPushOrdering(t *testing.T, s shiplog.Store) {
 	ctx := t.Context()
 	_, err := s.LatestImage(ctx, "p", "api")
-	wantKind(t, "LatestImage with no push", err, shiplog.NotFound)
+	wantErr(t, "LatestImage with no push", err, shiplog.ErrImageNotFound)
 
 	push := func(n int, at int64) shiplog.ImageRecord {
 		return shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: imageURI("shared/base", n), PushedAt: at}
@@ -456,12 +458,12 @@ func testRecordPushOrdering(t *testing.T, s shiplog.ReleaseStore) {
 		diff(t, "LatestImage "+want.ProjectID+"/"+want.ServiceID, got, want)
 	}
 	_, err = s.LatestImage(ctx, "q", "worker")
-	wantKind(t, "LatestImage of a service with no push", err, shiplog.NotFound)
+	wantErr(t, "LatestImage of a service with no push", err, shiplog.ErrImageNotFound)
 }
 
 // Releases.
 
-func testCreateReleaseRoundTrip(t *testing.T, s shiplog.ReleaseStore) {
+func testCreateReleaseRoundTrip(t *testing.T, s shiplog.Store) {
 	p := newProject("p")
 	putProjects(t, s, p)
 	full := newRelease(p, 1)
@@ -483,7 +485,7 @@ func testCreateReleaseRoundTrip(t *testing.T, s shiplog.ReleaseStore) {
 	diff(t, "GetRelease of a sparse release", got, want)
 }
 
-func testCreateReleaseDuplicate(t *testing.T, s shiplog.ReleaseStore) {
+func testCreateReleaseDuplicate(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p"), newProject("q")
 	putProjects(t, s, p, q)
 	first := newRelease(p, 1)
@@ -497,10 +499,10 @@ func testCreateReleaseDuplicate(t *testing.T, s shiplog.ReleaseStore) {
 
 	diff(t, "GetRelease after the conflicts", getRelease(t, s, "p", first.ID), first)
 	_, err := s.GetRelease(t.Context(), "q", first.ID)
-	wantKind(t, "GetRelease in the project of the refused duplicate", err, shiplog.NotFound)
+	wantErr(t, "GetRelease in the project of the refused duplicate", err, shiplog.ErrReleaseNotFound)
 }
 
-func testGetReleaseMissing(t *testing.T, s shiplog.ReleaseStore) {
+func testGetReleaseMissing(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p"), newProject("q")
 	putProjects(t, s, p, q)
 	createReleases(t, s, newRelease(p, 1))
@@ -511,15 +513,15 @@ func testGetReleaseMissing(t *testing.T, s shiplog.ReleaseStore) {
 	}
 	for _, tt := range tests {
 		_, err := s.GetRelease(t.Context(), tt.project, tt.release)
-		wantKind(t, "GetRelease, "+tt.name, err, shiplog.NotFound)
+		wantErr(t, "GetRelease, "+tt.name, err, shiplog.ErrReleaseNotFound)
 	}
 }
 
-func testLatestRelease(t *testing.T, s shiplog.ReleaseStore) {
+func testLatestRelease(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p"), newProject("q")
 	putProjects(t, s, p, q)
 	_, err := s.LatestRelease(t.Context(), "p")
-	wantKind(t, "LatestRelease of a project with no releases", err, shiplog.NotFound)
+	wantErr(t, "LatestRelease of a project with no releases", err, shiplog.ErrReleaseNotFound)
 
 	// Each release is the latest as soon as it is created, with no delay for indexes to catch up;
 	// one created after a newer one (its id is older) does not displace it.
@@ -546,7 +548,7 @@ func testLatestRelease(t *testing.T, s shiplog.ReleaseStore) {
 	diff(t, "GetRelease of the older release", getRelease(t, s, "p", releaseID(3)), newRelease(p, 3))
 }
 
-func testListReleasesNewestFirst(t *testing.T, s shiplog.ReleaseStore) {
+func testListReleasesNewestFirst(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p"), newProject("q")
 	putProjects(t, s, p, q)
 	rs := make([]shiplog.Release, 6)
@@ -571,7 +573,7 @@ func testListReleasesNewestFirst(t *testing.T, s shiplog.ReleaseStore) {
 	}
 }
 
-func testListReleasesPages(t *testing.T, s shiplog.ReleaseStore) {
+func testListReleasesPages(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p"), newProject("q")
 	putProjects(t, s, p, q)
 	var want []shiplog.Release
@@ -592,7 +594,7 @@ func testListReleasesPages(t *testing.T, s shiplog.ReleaseStore) {
 
 var badCursors = []string{"garbage!", "%%%", "bm90IGEgY3Vyc29y", "eyJrIjoxfQ", "AAAA"}
 
-func testListReleasesBadCursor(t *testing.T, s shiplog.ReleaseStore) {
+func testListReleasesBadCursor(t *testing.T, s shiplog.Store) {
 	p := newProject("p")
 	putProjects(t, s, p)
 	createReleases(t, s, newRelease(p, 1), newRelease(p, 2))
@@ -604,27 +606,27 @@ func testListReleasesBadCursor(t *testing.T, s shiplog.ReleaseStore) {
 
 // Deployments.
 
-func testDeployContext(t *testing.T, s shiplog.ReleaseStore) {
+func testDeployContext(t *testing.T, s shiplog.Store) {
 	ctx := t.Context()
 	p, q := newProject("p"), newProject("q")
 	r, rq := newRelease(p, 1), newRelease(q, 2)
 
 	_, err := s.DeployContext(ctx, "p", r.ID, "stage")
-	wantKind(t, "DeployContext of an unregistered project", err, shiplog.NotFound)
+	wantErr(t, "DeployContext of an unregistered project", err, shiplog.ErrProjectNotFound)
 
 	putProjects(t, s, p, q)
 	_, err = s.DeployContext(ctx, "p", r.ID, "stage")
-	wantKind(t, "DeployContext of a missing release", err, shiplog.NotFound)
+	wantErr(t, "DeployContext of a missing release", err, shiplog.ErrReleaseNotFound)
 
 	createReleases(t, s, r, rq)
 	_, err = s.DeployContext(ctx, "p", rq.ID, "stage")
-	wantKind(t, "DeployContext of another project's release", err, shiplog.NotFound)
+	wantErr(t, "DeployContext of another project's release", err, shiplog.ErrReleaseNotFound)
 
 	got, err := s.DeployContext(ctx, "p", r.ID, "stage")
 	mustOK(t, "DeployContext", err)
 	diff(t, "DeployContext before any deployment", got, shiplog.DeployContext{Project: p, Release: r})
 
-	c := newDeployment(p, r, "stage", 1, "")
+	c := newDeployment(p, r, "stage", 1, 0)
 	c.State.Pending = []string{"api", "web"}
 	c.State.LockedUntil = 1_900_000_000
 	recordDeployments(t, s, c)
@@ -638,25 +640,25 @@ func testDeployContext(t *testing.T, s shiplog.ReleaseStore) {
 	diff(t, "DeployContext of another environment", got, shiplog.DeployContext{Project: p, Release: deployed(r, c)})
 }
 
-func testRecordDeployment(t *testing.T, s shiplog.ReleaseStore) {
+func testRecordDeployment(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p"), newProject("q")
 	putProjects(t, s, p, q)
 	r1, r2, rq := newRelease(p, 1), newRelease(p, 2), newRelease(q, 3)
 	createReleases(t, s, r1, r2, rq)
 
-	d1 := newDeployment(p, r1, "stage", 1, "")
+	d1 := newDeployment(p, r1, "stage", 1, 0)
 	recordDeployments(t, s, d1)
 	diff(t, "release after one deployment", getRelease(t, s, "p", r1.ID), deployed(r1, d1))
 	diff(t, "states after one deployment", states(t, s, "p"), []shiplog.EnvironmentState{d1.State})
 	got, _ := allDeployments(t, s, "p", "", 10)
 	diff(t, "deployments after one deployment", got, []shiplog.DeploymentRecord{record(d1)})
 
-	d2 := newDeployment(p, r1, "prod", 2, "")
-	d3 := newDeployment(p, r1, "stage", 3, d1.Deployment.ID)
+	d2 := newDeployment(p, r1, "prod", 2, 0)
+	d3 := newDeployment(p, r1, "stage", 3, d1.State.Version)
 	d3.Deployment.Description = "" // an empty description round-trips
 	d3.State.Description = ""
-	d4 := newDeployment(p, r2, "stage", 4, d3.Deployment.ID)
-	d5 := newDeployment(q, rq, "stage", 5, "")
+	d4 := newDeployment(p, r2, "stage", 4, d3.State.Version)
+	d5 := newDeployment(q, rq, "stage", 5, 0)
 	recordDeployments(t, s, d2, d3, d4, d5)
 
 	diff(t, "release 1", getRelease(t, s, "p", r1.ID), deployed(r1, d1, d2, d3))
@@ -670,132 +672,180 @@ func testRecordDeployment(t *testing.T, s shiplog.ReleaseStore) {
 	diff(t, "releases", releases, []shiplog.Release{deployed(r2, d4), deployed(r1, d1, d2, d3)})
 }
 
-func testRecordDeploymentStale(t *testing.T, s shiplog.ReleaseStore) {
+func testRecordDeploymentStale(t *testing.T, s shiplog.Store) {
 	p := newProject("p")
 	putProjects(t, s, p)
 	r1, r2 := newRelease(p, 1), newRelease(p, 2)
 	createReleases(t, s, r1, r2)
-	d1 := newDeployment(p, r1, "stage", 1, "")
+	d1 := newDeployment(p, r1, "stage", 1, 0)
 	recordDeployments(t, s, d1)
 	before := takeSnapshot(t, s, "p")
 
 	tests := []struct {
 		name   string
-		change shiplog.DeploymentChange
+		change shiplog.EnvironmentWrite
 	}{
-		{"no previous deployment given, but there is one", newDeployment(p, r2, "stage", 2, "")},
-		{"a previous deployment that is not the current one", newDeployment(p, r2, "stage", 3, deploymentID(99))},
-		{"a previous deployment to an environment never deployed to", newDeployment(p, r2, "prod", 4, d1.Deployment.ID)},
+		{"no version given, but there is a state", newDeployment(p, r2, "stage", 2, 0)},
+		{"a version that is not the current one", newDeployment(p, r2, "stage", 3, 99)},
+		{"a version of an environment never written", newDeployment(p, r2, "prod", 4, 1)},
 	}
 	for _, tt := range tests {
-		wantKind(t, "RecordDeployment, "+tt.name, s.RecordDeployment(t.Context(), tt.change), shiplog.Conflict)
-		sameSnapshot(t, "after RecordDeployment, "+tt.name, takeSnapshot(t, s, "p"), before)
+		err := s.WriteEnvironment(t.Context(), tt.change)
+		wantKind(t, "WriteEnvironment, "+tt.name, err, shiplog.Conflict)
+		if !errors.Is(err, shiplog.ErrVersionConflict) {
+			t.Errorf("WriteEnvironment, %s: got %v, want ErrVersionConflict", tt.name, err)
+		}
+		sameSnapshot(t, "after WriteEnvironment, "+tt.name, takeSnapshot(t, s, "p"), before)
 	}
 }
 
-func testRecordDeploymentMissingRelease(t *testing.T, s shiplog.ReleaseStore) {
+// A deployment id names one deployment: a second write that records the same id is refused,
+// even at the right version and in another environment.
+func testRecordDeploymentReusedID(t *testing.T, s shiplog.Store) {
+	p := newProject("p")
+	putProjects(t, s, p)
+	r1, r2 := newRelease(p, 1), newRelease(p, 2)
+	createReleases(t, s, r1, r2)
+	d1 := newDeployment(p, r1, "stage", 1, 0)
+	recordDeployments(t, s, d1)
+	before := takeSnapshot(t, s, "p")
+
+	for _, tt := range []struct {
+		name   string
+		change shiplog.EnvironmentWrite
+	}{
+		{"same environment, next version", newDeployment(p, r2, "stage", 1, d1.State.Version)},
+		{"another environment", newDeployment(p, r2, "prod", 1, 0)},
+	} {
+		err := s.WriteEnvironment(t.Context(), tt.change)
+		wantKind(t, "WriteEnvironment reusing a deployment id, "+tt.name, err, shiplog.Conflict)
+		if !errors.Is(err, shiplog.ErrDeploymentExists) {
+			t.Errorf("WriteEnvironment reusing a deployment id, %s: got %v, want ErrDeploymentExists", tt.name, err)
+		}
+		sameSnapshot(t, "after WriteEnvironment reusing a deployment id, "+tt.name, takeSnapshot(t, s, "p"), before)
+	}
+}
+
+func testRecordDeploymentMissingRelease(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p"), newProject("q")
 	putProjects(t, s, p, q)
 	rq := newRelease(q, 1)
 	createReleases(t, s, rq)
 	before := takeSnapshot(t, s, "p")
 
-	gone := newDeployment(p, newRelease(p, 2), "stage", 1, "")
-	wantKind(t, "RecordDeployment of a missing release", s.RecordDeployment(t.Context(), gone), shiplog.NotFound)
-	sameSnapshot(t, "after RecordDeployment of a missing release", takeSnapshot(t, s, "p"), before)
+	gone := newDeployment(p, newRelease(p, 2), "stage", 1, 0)
+	err := s.WriteEnvironment(t.Context(), gone)
+	wantKind(t, "WriteEnvironment with a missing release", err, shiplog.NotFound)
+	if !errors.Is(err, shiplog.ErrReleaseNotFound) {
+		t.Errorf("WriteEnvironment with a missing release: got %v, want ErrReleaseNotFound", err)
+	}
+	sameSnapshot(t, "after WriteEnvironment with a missing release", takeSnapshot(t, s, "p"), before)
 
-	other := newDeployment(p, rq, "stage", 2, "")
-	wantKind(t, "RecordDeployment of another project's release", s.RecordDeployment(t.Context(), other), shiplog.NotFound)
-	sameSnapshot(t, "after RecordDeployment of another project's release", takeSnapshot(t, s, "p"), before)
+	other := newDeployment(p, rq, "stage", 2, 0)
+	wantErr(t, "WriteEnvironment with another project's release", s.WriteEnvironment(t.Context(), other), shiplog.ErrReleaseNotFound)
+	sameSnapshot(t, "after WriteEnvironment with another project's release", takeSnapshot(t, s, "p"), before)
 	diff(t, "the other project's release", getRelease(t, s, "q", rq.ID), rq)
 }
 
-func testSettleEnvironment(t *testing.T, s shiplog.ReleaseStore) {
+// A write without a deployment (settling, and later locks and the like) changes the state only.
+func testWriteEnvironmentAlone(t *testing.T, s shiplog.Store) {
 	ctx := t.Context()
 	p := newProject("p")
 	putProjects(t, s, p)
 	r := newRelease(p, 1)
 	createReleases(t, s, r)
-	d1 := newDeployment(p, r, "stage", 1, "")
+	d1 := newDeployment(p, r, "stage", 1, 0)
 	d1.State.Pending = []string{"api", "web", "worker"}
 	d1.State.LockedUntil = 1_900_000_000
 	recordDeployments(t, s, d1)
 
-	settled := d1.State
-	settled.Pending = nil
-	settled.LockedUntil = 0
-	partly := settled
+	cur := d1.State
+	partly := cur
 	partly.Pending = []string{"web"}
-	steps := []struct {
-		name    string
-		pending []string
-		want    shiplog.EnvironmentState
+	partly.LockedUntil = 0
+	settled := partly
+	settled.Pending = nil
+	for _, st := range []struct {
+		name string
+		next shiplog.EnvironmentState
 	}{
-		{"with services left pending", []string{"web"}, partly},
-		{"with nothing pending", nil, settled},
-		{"again, with an empty list", []string{}, settled},
-	}
-	for _, st := range steps {
-		mustOK(t, "SettleEnvironment "+st.name, s.SettleEnvironment(ctx, "p", "stage", d1.Deployment.ID, st.pending))
-		got := states(t, s, "p")
-		diff(t, "states after SettleEnvironment "+st.name, got, []shiplog.EnvironmentState{st.want})
+		{"with services left pending", partly},
+		{"with nothing pending", settled},
+		{"again, unchanged", settled},
+	} {
+		w := cur.Next(st.next)
+		mustOK(t, "WriteEnvironment "+st.name, s.WriteEnvironment(ctx, w))
+		cur = w.State
+		diff(t, "states after WriteEnvironment "+st.name, states(t, s, "p"), []shiplog.EnvironmentState{cur})
 		dc, err := s.DeployContext(ctx, "p", r.ID, "stage")
 		mustOK(t, "DeployContext", err)
-		diff(t, "DeployContext after SettleEnvironment "+st.name, dc.Current, &st.want)
+		diff(t, "DeployContext after WriteEnvironment "+st.name, dc.Current, &cur)
 	}
-	diff(t, "release after settling", getRelease(t, s, "p", r.ID), deployed(r, d1))
+	if cur.Version != 4 {
+		t.Errorf("version after four writes: got %d, want 4", cur.Version)
+	}
+	diff(t, "release after writes without a deployment", getRelease(t, s, "p", r.ID), deployed(r, d1))
 	deps, _ := allDeployments(t, s, "p", "", 10)
-	diff(t, "deployments after settling", deps, []shiplog.DeploymentRecord{record(d1)})
+	diff(t, "deployments after writes without a deployment", deps, []shiplog.DeploymentRecord{record(d1)})
 }
 
-func testSettleEnvironmentWrong(t *testing.T, s shiplog.ReleaseStore) {
+func testWriteEnvironmentStale(t *testing.T, s shiplog.Store) {
 	p := newProject("p")
 	putProjects(t, s, p)
 	r := newRelease(p, 1)
 	createReleases(t, s, r)
-	d1 := newDeployment(p, r, "stage", 1, "")
-	d1.State.Pending = []string{"api"}
+	d1 := newDeployment(p, r, "stage", 1, 0)
 	d1.State.LockedUntil = 1_900_000_000
-	d2 := newDeployment(p, r, "stage", 2, d1.Deployment.ID)
-	d2.State.Pending = []string{"web"}
+	d2 := newDeployment(p, r, "stage", 2, d1.State.Version)
 	d2.State.LockedUntil = 1_900_000_100
 	recordDeployments(t, s, d1, d2)
 	before := takeSnapshot(t, s, "p")
 
-	tests := []struct{ name, env, deployment string }{
-		{"a replaced deployment", "stage", d1.Deployment.ID},
-		{"an unknown deployment", "stage", deploymentID(99)},
-		{"an environment never deployed to", "prod", d2.Deployment.ID},
+	settle := func(st shiplog.EnvironmentState) shiplog.EnvironmentState { st.LockedUntil = 0; return st }
+	prod := d2.State
+	prod.Environment = p.Environments[1]
+	tests := []struct {
+		name string
+		w    shiplog.EnvironmentWrite
+	}{
+		{"a replaced version", d1.State.Next(settle(d1.State))},
+		{"a version from the future", shiplog.EnvironmentWrite{State: settle(withVersion(d2.State, 8)), Expect: 7}},
+		{"an environment never written", shiplog.EnvironmentWrite{State: withVersion(prod, 3), Expect: 2}},
 	}
 	for _, tt := range tests {
-		err := s.SettleEnvironment(t.Context(), "p", tt.env, tt.deployment, nil)
-		wantKind(t, "SettleEnvironment of "+tt.name, err, shiplog.Conflict)
-		sameSnapshot(t, "after SettleEnvironment of "+tt.name, takeSnapshot(t, s, "p"), before)
+		err := s.WriteEnvironment(t.Context(), tt.w)
+		wantKind(t, "WriteEnvironment of "+tt.name, err, shiplog.Conflict)
+		sameSnapshot(t, "after WriteEnvironment of "+tt.name, takeSnapshot(t, s, "p"), before)
 	}
 }
 
-func testListDeployments(t *testing.T, s shiplog.ReleaseStore) {
+func withVersion(st shiplog.EnvironmentState, v int64) shiplog.EnvironmentState {
+	st.Version = v
+	return st
+}
+
+func testListDeployments(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p", "stage", "prod", "dev"), newProject("q")
 	putProjects(t, s, p, q)
 	r1, r2, rq := newRelease(p, 1), newRelease(p, 2), newRelease(q, 3)
 	createReleases(t, s, r1, r2, rq)
 
 	// Seven deployments over two releases and three environments, and one of project q.
-	current := map[string]string{}
-	var all []shiplog.DeploymentChange
+	current := map[string]int64{}
+	var all []shiplog.EnvironmentWrite
 	plan := []struct {
 		r   shiplog.Release
 		env string
 	}{{r1, "stage"}, {r1, "prod"}, {r2, "stage"}, {r1, "dev"}, {r2, "prod"}, {r2, "stage"}, {r1, "stage"}}
 	for i, st := range plan {
 		c := newDeployment(p, st.r, st.env, i+1, current[st.env])
-		current[st.env] = c.Deployment.ID
+		current[st.env] = c.State.Version
 		all = append(all, c)
 	}
 	all[5].Deployment.CreatedAt = all[4].Deployment.CreatedAt // same second: the id decides
 	all[5].State.DeployedAt = all[5].Deployment.CreatedAt
 	recordDeployments(t, s, all...)
-	recordDeployments(t, s, newDeployment(q, rq, "stage", 20, ""))
+	recordDeployments(t, s, newDeployment(q, rq, "stage", 20, 0))
 
 	newestFirst := func(env string) []shiplog.DeploymentRecord {
 		var out []shiplog.DeploymentRecord
@@ -826,12 +876,12 @@ func testListDeployments(t *testing.T, s shiplog.ReleaseStore) {
 	}
 }
 
-func testListDeploymentsBadCursor(t *testing.T, s shiplog.ReleaseStore) {
+func testListDeploymentsBadCursor(t *testing.T, s shiplog.Store) {
 	p := newProject("p")
 	putProjects(t, s, p)
 	r := newRelease(p, 1)
 	createReleases(t, s, r)
-	recordDeployments(t, s, newDeployment(p, r, "stage", 1, ""), newDeployment(p, r, "prod", 2, ""))
+	recordDeployments(t, s, newDeployment(p, r, "stage", 1, 0), newDeployment(p, r, "prod", 2, 0))
 	for _, env := range []string{"", "stage"} {
 		for _, c := range badCursors {
 			_, err := s.ListDeployments(t.Context(), "p", env, shiplog.PageRequest{Limit: 1, Cursor: c})
@@ -840,7 +890,7 @@ func testListDeploymentsBadCursor(t *testing.T, s shiplog.ReleaseStore) {
 	}
 }
 
-func testEnvironmentStates(t *testing.T, s shiplog.ReleaseStore) {
+func testEnvironmentStates(t *testing.T, s shiplog.Store) {
 	p, q := newProject("p", "stage", "prod", "dev", "2026-11-25"), newProject("q")
 	putProjects(t, s, p, q)
 	if got := states(t, s, "p"); len(got) != 0 {
@@ -848,11 +898,11 @@ func testEnvironmentStates(t *testing.T, s shiplog.ReleaseStore) {
 	}
 	r, rq := newRelease(p, 1), newRelease(q, 2)
 	createReleases(t, s, r, rq)
-	stage := newDeployment(p, r, "stage", 1, "")
-	dev := newDeployment(p, r, "dev", 2, "")
-	dated := newDeployment(p, r, "2026-11-25", 3, "")
+	stage := newDeployment(p, r, "stage", 1, 0)
+	dev := newDeployment(p, r, "dev", 2, 0)
+	dated := newDeployment(p, r, "2026-11-25", 3, 0)
 	dated.State.Pending = []string{"worker"}
-	recordDeployments(t, s, stage, dev, dated, newDeployment(q, rq, "prod", 4, ""))
+	recordDeployments(t, s, stage, dev, dated, newDeployment(q, rq, "prod", 4, 0))
 	diff(t, "EnvironmentStates", states(t, s, "p"), []shiplog.EnvironmentState{dated.State, dev.State, stage.State})
 }
 
@@ -861,7 +911,7 @@ func retryable(err error) bool {
 	return shiplog.IsKind(err, shiplog.Conflict) || shiplog.IsKind(err, shiplog.Unavailable)
 }
 
-func testConcurrentRecordDeployment(t *testing.T, s shiplog.ReleaseStore) {
+func testConcurrentRecordDeployment(t *testing.T, s shiplog.Store) {
 	const n = 8
 	envs := make([]string, n)
 	for i := range envs {
@@ -872,9 +922,9 @@ func testConcurrentRecordDeployment(t *testing.T, s shiplog.ReleaseStore) {
 	r := newRelease(p, 1)
 	createReleases(t, s, r)
 
-	changes := make([]shiplog.DeploymentChange, n)
+	changes := make([]shiplog.EnvironmentWrite, n)
 	for i := range changes {
-		changes[i] = newDeployment(p, r, envs[i], i+1, "")
+		changes[i] = newDeployment(p, r, envs[i], i+1, 0)
 		changes[i].Deployment.CreatedAt = r.CreatedAt + 5 // all in one second
 		changes[i].State.DeployedAt = changes[i].Deployment.CreatedAt
 	}
@@ -885,7 +935,7 @@ func testConcurrentRecordDeployment(t *testing.T, s shiplog.ReleaseStore) {
 		wg.Go(func() {
 			<-start
 			for range 10 {
-				errs[i] = s.RecordDeployment(t.Context(), changes[i])
+				errs[i] = s.WriteEnvironment(t.Context(), changes[i])
 				if !retryable(errs[i]) {
 					return
 				}
@@ -914,7 +964,7 @@ func testConcurrentRecordDeployment(t *testing.T, s shiplog.ReleaseStore) {
 	}
 }
 
-func testConcurrentRecordPush(t *testing.T, s shiplog.ReleaseStore) {
+func testConcurrentRecordPush(t *testing.T, s shiplog.Store) {
 	const n = 10
 	recs := make([]shiplog.ImageRecord, n)
 	for i := range recs {

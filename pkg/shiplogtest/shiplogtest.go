@@ -23,6 +23,7 @@
 package shiplogtest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -51,6 +52,15 @@ func wantKind(t *testing.T, what string, err error, k shiplog.Kind) {
 }
 
 // mustOK fails the test if err is not nil.
+// wantErr checks that err is the store's sentinel want (so that the Service, which phrases what
+// callers see, says the same whatever the store).
+func wantErr(t *testing.T, what string, err error, want *shiplog.Error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got %v, want %q (%v)", what, err, want.Message, want.Kind)
+	}
+}
+
 func mustOK(t *testing.T, what string, err error) {
 	t.Helper()
 	if err != nil {
