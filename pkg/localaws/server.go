@@ -1,10 +1,12 @@
-// Package localaws starts real implementations of the AWS APIs (moto_server, dynalite) on free
-// 127.0.0.1 ports, so that adapters are tested through the real SDK against real servers rather
-// than against fakes.
+// Package localaws starts real implementations of the AWS APIs on free 127.0.0.1 ports, so that
+// adapters are tested through the real SDK against real servers rather than against fakes:
+// moto_server (SSM, ECR, STS and the rest) and AWS's DynamoDB Local, whose transactions are
+// isolated as DynamoDB's are (moto's are not).
 //
-// A test that wants a server of its own calls StartMoto or StartDynalite; the server is stopped
-// when the test ends. Starting moto takes a second or so, so packages with many tests share one
-// per test binary with SharedMoto/SharedDynalite and stop it from TestMain:
+// A test that wants a server of its own calls StartMoto or StartDynamoDBLocal; the server is
+// stopped when the test ends. Starting moto takes a second or so and DynamoDB Local a few, so
+// packages with many tests share one per test binary with SharedMoto/SharedDynamoDBLocal and stop
+// it from TestMain:
 //
 //	func TestMain(m *testing.M) { localaws.Main(m) }
 //

@@ -13,10 +13,10 @@ var (
 	sharedMu        sync.Mutex
 	sharedMoto      *Moto
 	sharedMotoErr   error
-	sharedDyn       *Dynalite
-	sharedDynErr    error
+	sharedDDB       *DynamoDBLocal
+	sharedDDBErr    error
 	motoStarted     bool
-	dynaliteStarted bool
+	ddbLocalStarted bool
 )
 
 // SharedMoto returns the test binary's moto_server, starting it on first use. Tests that share
@@ -36,20 +36,21 @@ func SharedMoto(t testing.TB) *Moto {
 	return sharedMoto
 }
 
-// SharedDynalite returns the test binary's dynalite, starting it on first use. Tests that share
-// it must use tables of their own. Main stops it; without Main it dies with the test binary.
-func SharedDynalite(t testing.TB) *Dynalite {
+// SharedDynamoDBLocal returns the test binary's DynamoDB Local, starting it on first use. Tests
+// that share it must use tables of their own. Main stops it; without Main it dies with the test
+// binary.
+func SharedDynamoDBLocal(t testing.TB) *DynamoDBLocal {
 	t.Helper()
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	if !dynaliteStarted {
-		dynaliteStarted = true
-		sharedDyn, sharedDynErr = LaunchDynalite()
+	if !ddbLocalStarted {
+		ddbLocalStarted = true
+		sharedDDB, sharedDDBErr = LaunchDynamoDBLocal()
 	}
-	if sharedDynErr != nil {
-		t.Fatal(sharedDynErr)
+	if sharedDDBErr != nil {
+		t.Fatal(sharedDDBErr)
 	}
-	return sharedDyn
+	return sharedDDB
 }
 
 // Main runs the tests and then stops the shared servers; call it from TestMain.
@@ -66,12 +67,12 @@ func StopShared() {
 	if sharedMoto != nil {
 		sharedMoto.Close()
 	}
-	if sharedDyn != nil {
-		sharedDyn.Close()
+	if sharedDDB != nil {
+		sharedDDB.Close()
 	}
-	sharedMoto, sharedDyn = nil, nil
-	motoStarted, dynaliteStarted = false, false
-	sharedMotoErr, sharedDynErr = nil, nil
+	sharedMoto, sharedDDB = nil, nil
+	motoStarted, ddbLocalStarted = false, false
+	sharedMotoErr, sharedDDBErr = nil, nil
 }
 
 var uniqueSeq atomic.Int64
