@@ -23,7 +23,7 @@ type DynamoDBLocal struct {
 
 // javaInstall says how to get the Java that DynamoDB Local 3 needs.
 const javaInstall = "DynamoDB Local needs Java 17 or later: install it with " +
-	"`apt-get install openjdk-17-jre-headless` (Debian, Ubuntu; .ci/run does it) or any JDK 17+"
+	"`apt-get install openjdk-17-jdk-headless` (Debian, Ubuntu; .ci/run does it) or any JDK 17+"
 
 // loopbackSource starts DynamoDB Local on 127.0.0.1 only: it has no flag for the address and
 // otherwise listens on every interface.
