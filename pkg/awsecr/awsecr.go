@@ -61,6 +61,11 @@ func New(client *ecr.Client) *Registry {
 	return &Registry{client: client}
 }
 
+// NewFromConfig returns a Registry on an ECR client made from cfg.
+func NewFromConfig(cfg aws.Config) *Registry {
+	return New(ecr.NewFromConfig(cfg))
+}
+
 // Image is a digest-pinned ECR image URI taken apart.
 type Image struct {
 	Account    string // the registry id, a 12-digit account id
