@@ -14,7 +14,8 @@ import (
 
 func main() {
 	log := lambdacontext.NewLogger()
-	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE")}
+	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE"),
+		ParameterPrefix: os.Getenv("SHIPLOG_PARAMETER_PREFIX")}
 	svc, err := awsapp.New(context.Background(), tables, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -25,12 +25,16 @@ import (
 const (
 	ReleasesTableEnv = "SHIPLOG_RELEASES_TABLE"
 	StateTableEnv    = "SHIPLOG_STATE_TABLE"
+	// ParameterPrefixEnv is optional: empty keeps the parameters at /{project}/images/...
+	ParameterPrefixEnv = "SHIPLOG_PARAMETER_PREFIX"
 )
 
-// Tables names the DynamoDB tables.
+// Tables names where the service keeps its data: the DynamoDB tables, and the prefix of its SSM
+// parameters (empty, or one segment such as /shiplog-staging, for a second shiplog in the account).
 type Tables struct {
-	Releases string
-	State    string
+	Releases        string
+	State           string
+	ParameterPrefix string
 }
 
 func (t Tables) validate() error {
@@ -40,6 +44,9 @@ func (t Tables) validate() error {
 	}
 	if t.State == "" {
 		missing = append(missing, fmt.Errorf("%s is not set: it names the state table", StateTableEnv))
+	}
+	if err := awsssm.CheckPrefix(t.ParameterPrefix); err != nil {
+		missing = append(missing, fmt.Errorf("%s: %w", ParameterPrefixEnv, err))
 	}
 	return errors.Join(missing...)
 }
@@ -57,9 +64,10 @@ func New(ctx context.Context, tables Tables, log *slog.Logger, opts ...func(*con
 	return NewFromConfig(cfg, tables, log), nil
 }
 
-// NewFromConfig returns the service on clients made from cfg.
+// NewFromConfig returns the service on clients made from cfg. tables.ParameterPrefix must pass
+// awsssm.CheckPrefix (New checks it).
 func NewFromConfig(cfg aws.Config, tables Tables, log *slog.Logger) *shiplog.Service {
-	params := awsssm.New(ssm.NewFromConfig(cfg, awsssm.WithRetries))
+	params := awsssm.New(ssm.NewFromConfig(cfg, awsssm.WithRetries)).WithPrefix(tables.ParameterPrefix)
 	store := awsdynamo.New(dynamodb.NewFromConfig(cfg), tables.Releases, tables.State)
 	registry := awsecr.New(ecr.NewFromConfig(cfg))
 	return shiplog.NewService(params, store, registry, log)

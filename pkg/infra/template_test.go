@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -19,10 +18,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
-	"github.com/shiplog/shiplog/pkg/awsecr"
-	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/httpapi"
-	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 // logicalID is the template's logical id of a function: "ecr-push" is EcrPushFunction.
@@ -468,165 +464,6 @@ func templateTableShape(r Resource) table {
 	tb.GSIs = indexes(p["GlobalSecondaryIndexes"])
 	tb.LSIs = indexes(p["LocalSecondaryIndexes"])
 	return tb
-}
-
-// Sample values for the pseudo parameters, to turn the template's ARN patterns into ARNs.
-var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "eu-west-1", "${AWS::AccountId}", "123456789012")
-
-// iamMatch reports whether an IAM resource pattern matches arn: "*" is any run of characters
-// (slashes too), "?" any one character.
-func iamMatch(pattern, arn string) bool {
-	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
-	return regexp.MustCompile(re).MatchString(arn)
-}
-
-func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
-	tpl := loadTemplate(t)
-
-	// Every action a function may be granted is one an adapter declares it calls.
-	known := map[string]bool{}
-	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions} {
-		for _, a := range list {
-			known[a] = true
-		}
-	}
-
-	// The resources each service's actions may be granted on.
-	// An index is granted only to the functions that query it (awsapp.FunctionIndexes).
-	tableResources, indexResource := []string{}, map[string]string{}
-	for _, def := range awsdynamo.TableDefinitions("ReleasesTable", "StateTable") {
-		id := aws.ToString(def.TableName)
-		tableResources = append(tableResources, "GetAtt "+id+".Arn")
-		for _, g := range def.GlobalSecondaryIndexes {
-			indexResource[aws.ToString(g.IndexName)] = "Sub ${" + id + ".Arn}/index/" + aws.ToString(g.IndexName)
-		}
-	}
-	wantResources := map[string][]string{
-		"ssm":      {"Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/*/images/*"},
-		"dynamodb": sortedSet(tableResources),
-		"ecr":      {"Sub arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"},
-	}
-	tablesFor := func(function string) []string {
-		out := append([]string{}, tableResources...)
-		for _, idx := range awsapp.FunctionIndexes[function] {
-			out = append(out, indexResource[idx])
-		}
-		return sortedSet(out)
-	}
-
-	// The SSM pattern must cover what the code reads and writes: parameters and their paths.
-	ssmPattern := pseudo.Replace(strings.TrimPrefix(wantResources["ssm"][0], "Sub "))
-	for _, name := range []string{
-		shiplog.ParameterName("storage", "latest", "archivist"),
-		shiplog.ParameterName("catalogue_pipeline", "2026-11-25", "transformer_miro"),
-		shiplog.ParameterPath("storage", "prod"),
-		strings.TrimSuffix(shiplog.ParameterPath("storage", "prod"), "/"),
-	} {
-		arn := "arn:aws:ssm:eu-west-1:123456789012:parameter/" + strings.TrimPrefix(name, "/")
-		if !iamMatch(ssmPattern, arn) {
-			t.Errorf("SSM resource %s does not cover %s", ssmPattern, arn)
-		}
-	}
-	if iamMatch(ssmPattern, "arn:aws:ssm:eu-west-1:123456789012:parameter/storage/config/db") {
-		t.Errorf("SSM resource %s covers parameters that are not images", ssmPattern)
-	}
-
-	var names []string
-	for name := range awsapp.FunctionActions {
-		names = append(names, name)
-	}
-	if diff := cmp.Diff(sortedSet(functionNames(t)), sortedSet(names)); diff != "" {
-		t.Errorf("awsapp.FunctionActions keys (-functions/ +FunctionActions):\n%s", diff)
-	}
-
-	for _, name := range functionNames(t) {
-		id := logicalID(name)
-		t.Run(name, func(t *testing.T) {
-			roleID, attr := getAtt(tpl.Resources[id].Properties["Role"])
-			role, ok := tpl.Resources[roleID]
-			if !ok || attr != "Arn" || role.Type != "AWS::IAM::Role" {
-				t.Fatalf("%s.Role: got %v, want !GetAtt of an AWS::IAM::Role in the template", id, tpl.Resources[id].Properties["Role"])
-			}
-			if v, ok := role.Properties["ManagedPolicyArns"]; ok {
-				t.Errorf("%s has ManagedPolicyArns %v: every permission must be one of its inline policies", roleID, v)
-			}
-			trust := statements(role.Properties["AssumeRolePolicyDocument"])
-			if len(trust) != 1 || !cmp.Equal(asMap(trust[0]["Principal"]), map[string]any{"Service": "lambda.amazonaws.com"}) {
-				t.Errorf("%s trust policy: got %v, want only lambda.amazonaws.com", roleID, trust)
-			}
-
-			policies := map[string][]map[string]any{}
-			for _, p := range asSlice(role.Properties["Policies"]) {
-				pm := asMap(p)
-				policies[str(pm["PolicyName"])] = statements(pm["PolicyDocument"])
-			}
-			wantPolicies := []string{"logs", "shiplog"}
-
-			// logs: only its own log group, which has a retention.
-			logGroup := ref(asMap(tpl.functionProperty(id, "LoggingConfig"))["LogGroup"])
-			lg, ok := tpl.Resources[logGroup]
-			if !ok || lg.Type != "AWS::Logs::LogGroup" {
-				t.Errorf("%s.LoggingConfig.LogGroup: got %q, want !Ref of an AWS::Logs::LogGroup", id, logGroup)
-			} else if lg.Properties["RetentionInDays"] == nil {
-				t.Errorf("%s has no RetentionInDays", logGroup)
-			}
-			checkGrant(t, roleID+" logs", policies["logs"], []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{"GetAtt " + logGroup + ".Arn"})
-
-			// dead-letters: only where failed invocations go to a queue.
-			dest := asMap(asMap(asMap(tpl.functionProperty(id, "EventInvokeConfig"))["DestinationConfig"])["OnFailure"])
-			if len(dest) > 0 {
-				wantPolicies = append(wantPolicies, "dead-letters")
-				q, qattr := getAtt(dest["Destination"])
-				if dest["Type"] != "SQS" || qattr != "Arn" || tpl.Resources[q].Type != "AWS::SQS::Queue" {
-					t.Errorf("%s OnFailure: got %v, want an SQS queue of the template", id, dest)
-				}
-				checkGrant(t, roleID+" dead-letters", policies["dead-letters"], []string{"sqs:SendMessage"}, []string{"GetAtt " + q + ".Arn"})
-			}
-			if diff := cmp.Diff(sortedSet(wantPolicies), sortedKeys(policies)); diff != "" {
-				t.Errorf("%s policies (-want +got):\n%s", roleID, diff)
-			}
-
-			// shiplog: exactly the actions the function's code calls, each on its service's resources.
-			var actions []string
-			for _, st := range policies["shiplog"] {
-				if st["Effect"] != "Allow" {
-					t.Errorf("%s shiplog: statement %v is not Allow", roleID, st)
-				}
-				if _, ok := st["Condition"]; ok {
-					t.Errorf("%s shiplog: statement %v has a condition the test does not understand", roleID, st)
-				}
-				services := map[string]bool{}
-				for _, a := range asSlice(st["Action"]) {
-					action := str(a)
-					actions = append(actions, action)
-					service, _, _ := strings.Cut(action, ":")
-					services[service] = true
-					if !known[action] {
-						t.Errorf("%s: %s is no action of awsssm, awsdynamo or awsecr", roleID, action)
-					}
-				}
-				if len(services) != 1 {
-					t.Errorf("%s shiplog: statement %v mixes services; keep one service a statement so resources stay tight", roleID, st["Action"])
-					continue
-				}
-				for service := range services {
-					want := wantResources[service]
-					if service == "dynamodb" {
-						want = tablesFor(name)
-					}
-					if diff := cmp.Diff(want, resourceStrings(st["Resource"])); diff != "" {
-						t.Errorf("%s shiplog: %s resources (-want +got):\n%s", roleID, service, diff)
-					}
-				}
-			}
-			if len(actions) != len(sortedSet(actions)) {
-				t.Errorf("%s shiplog: an action is granted twice: %v", roleID, actions)
-			}
-			if diff := cmp.Diff(sortedSet(awsapp.FunctionActions[name]), sortedSet(actions)); diff != "" {
-				t.Errorf("%s shiplog actions (-awsapp.FunctionActions[%q] +template):\n%s", roleID, name, diff)
-			}
-		})
-	}
 }
 
 // checkGrant checks that a policy is exactly one Allow of actions on resources.
