@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -73,7 +74,11 @@ type cfnTemplate struct {
 // environment the stack gave it, drives push, release, deploy and an API read with the aws CLI,
 // and deletes the stack: the tables stay.
 func TestCloudFormationDeploy(t *testing.T) {
+	// Its own moto and functions: it shares nothing with the other tests.
+	t.Parallel()
 	ctx := t.Context()
+	start := time.Now()
+	phase := func(what string) { t.Logf("%s done at %s", what, time.Since(start).Round(time.Second)) }
 	python := samPython(t)
 	rie, err := riePath(st.root)
 	if err != nil {
@@ -91,6 +96,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 	if out, err := command(st.root, nil, "make", "--no-print-directory", "build", "build/template.yaml"); err != nil {
 		t.Fatalf("make build build/template.yaml: %v\n%s", err, out)
 	}
+	phase("make build")
 	packaged := filepath.Join(cs.dir, "packaged.yaml")
 	cs.do(t, cs.onMoto(nil, "s3", "mb", "s3://"+cfnBucket))
 	// package uploads with its own S3 client, which only the environment points at moto.
@@ -104,6 +110,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SAM transform of the packaged template: %v\n%s", err, transformed)
 	}
+	phase("package and transform")
 	var tpl cfnTemplate
 	if err := json.Unmarshal([]byte(transformed), &tpl); err != nil {
 		t.Fatalf("transformed template: %v", err)
@@ -117,6 +124,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 		"ParameterKey=ParameterPrefix,ParameterValue="+cfnPrefix, "ParameterKey=ImageTagging,ParameterValue=Enabled"))
 	cs.do(t, cs.onMoto(nil, "cloudformation", "wait", "stack-create-complete", "--stack-name", cfnStack))
 
+	phase("create-stack")
 	var stacks struct {
 		Stacks []struct {
 			StackStatus string
@@ -182,16 +190,30 @@ func TestCloudFormationDeploy(t *testing.T) {
 	if qemuErr != nil {
 		t.Logf("qemu-aarch64-static is not installed (Debian's qemu-user-static; .ci/run installs it): running the amd64 build of this commit instead of the stack's arm64 zips")
 	}
+	// The CLI calls of all four at once: each CLI start costs a second or more on a loaded machine.
+	type lambdaConfig struct {
+		CodeSha256  string
+		Handler     string
+		Runtime     string
+		Environment struct{ Variables map[string]string }
+	}
+	configs := map[string]*lambdaConfig{}
+	var calls []call
+	for _, fn := range functionNames {
+		id := functionLogicalID(fn)
+		var code struct{ S3Bucket, S3Key string }
+		if err := json.Unmarshal(tpl.Resources[id].Properties["Code"], &code); err != nil {
+			t.Fatalf("%s Code: %v", fn, err)
+		}
+		configs[fn] = &lambdaConfig{}
+		calls = append(calls, cs.onMoto(configs[fn], "lambda", "get-function-configuration", "--function-name", physical[id]),
+			cs.onMoto(nil, "s3", "cp", "s3://"+code.S3Bucket+"/"+code.S3Key, filepath.Join(cs.dir, fn+".zip")))
+	}
+	cs.do(t, calls...)
 	for _, fn := range functionNames {
 		id := functionLogicalID(fn)
 		name := physical[id]
-		var cfg struct {
-			CodeSha256  string
-			Handler     string
-			Runtime     string
-			Environment struct{ Variables map[string]string }
-		}
-		cs.do(t, cs.onMoto(&cfg, "lambda", "get-function-configuration", "--function-name", name))
+		cfg := configs[fn]
 		wantEnv := map[string]string{
 			awsapp.ReleasesTableEnv:   releases,
 			awsapp.StateTableEnv:      state,
@@ -210,12 +232,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 			t.Errorf("%s Architectures in the transformed template: %v, want [arm64]", fn, arch)
 		}
 
-		var code struct{ S3Bucket, S3Key string }
-		if err := json.Unmarshal(tpl.Resources[id].Properties["Code"], &code); err != nil {
-			t.Fatalf("%s Code: %v", fn, err)
-		}
 		zipPath := filepath.Join(cs.dir, fn+".zip")
-		cs.do(t, cs.onMoto(nil, "s3", "cp", "s3://"+code.S3Bucket+"/"+code.S3Key, zipPath))
 		if got, want := fileSHA256(t, zipPath), fileSHA256(t, filepath.Join(st.root, "build", fn+".zip")); got != want || got != cfg.CodeSha256 {
 			t.Errorf("%s code: S3 object %s, build/%s.zip %s, function CodeSha256 %s: want all equal", fn, got, fn, want, cfg.CodeSha256)
 		}
@@ -250,6 +267,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 		cs.functions[fn] = f
 	}
 
+	phase("stack checked, functions started")
 	// The flow, through the functions only.
 	if err := cs.pushImages(ctx, ecr.NewFromConfig(m.Config(ctx))); err != nil {
 		t.Fatal(err)
@@ -311,6 +329,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 		t.Errorf("table %s does not name deployment %s", state, result.Deployment.ID)
 	}
 
+	phase("flow")
 	// Deleting the stack keeps the tables (the audit record) and removes the functions.
 	for _, f := range cs.functions {
 		f.stop()
@@ -322,13 +341,26 @@ func TestCloudFormationDeploy(t *testing.T) {
 	var functionsLeft struct {
 		Functions []struct{ FunctionName string }
 	}
-	cs.do(t, cs.onMoto(&tablesLeft, "dynamodb", "list-tables"), cs.onMoto(&functionsLeft, "lambda", "list-functions"))
+	var logsLeft struct {
+		LogGroups []struct{ LogGroupName string } `json:"logGroups"`
+	}
+	cs.do(t, cs.onMoto(&tablesLeft, "dynamodb", "list-tables"), cs.onMoto(&functionsLeft, "lambda", "list-functions"),
+		cs.onMoto(&logsLeft, "logs", "describe-log-groups"))
+	// The API's access log (the audit trail of who called it) is kept too; the functions' logs go.
+	var groups []string
+	for _, g := range logsLeft.LogGroups {
+		groups = append(groups, g.LogGroupName)
+	}
+	if access := outputs["HttpApiAccessLogGroupName"]; access == "" || !slices.Equal(groups, []string{access}) {
+		t.Errorf("after delete-stack the log groups are %v; want only the access log %q", groups, access)
+	}
 	if !slices.Contains(tablesLeft.TableNames, releases) || !slices.Contains(tablesLeft.TableNames, state) {
 		t.Errorf("after delete-stack the tables are %v; want %s and %s kept", tablesLeft.TableNames, releases, state)
 	}
 	if len(functionsLeft.Functions) != 0 {
 		t.Errorf("after delete-stack functions remain: %v", functionsLeft.Functions)
 	}
+	phase("delete-stack")
 }
 
 // functionLogicalID is the template's logical id of a function: "ecr-push" is EcrPushFunction.

@@ -381,52 +381,70 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 // policies only, logs to the function's own log group, dead letters to its own queue.
 func TestTemplateRolesAreTheFunctionsOwn(t *testing.T) {
 	tpl := loadTemplate(t)
-	for _, name := range functionNames(t) {
-		id := logicalID(name)
-		t.Run(name, func(t *testing.T) {
-			roleID, attr := getAtt(tpl.Resources[id].Properties["Role"])
-			role, ok := tpl.Resources[roleID]
-			if !ok || attr != "Arn" || role.Type != "AWS::IAM::Role" {
-				t.Fatalf("%s.Role: got %v, want !GetAtt of an AWS::IAM::Role in the template", id, tpl.Resources[id].Properties["Role"])
-			}
-			if v, ok := role.Properties["ManagedPolicyArns"]; ok {
-				t.Errorf("%s has ManagedPolicyArns %v: every permission must be one of its inline policies", roleID, v)
-			}
-			trust := statements(role.Properties["AssumeRolePolicyDocument"])
-			if len(trust) != 1 || !cmp.Equal(asMap(trust[0]["Principal"]), map[string]any{"Service": "lambda.amazonaws.com"}) {
-				t.Errorf("%s trust policy: got %v, want only lambda.amazonaws.com", roleID, trust)
-			}
-
-			policies := map[string][]map[string]any{}
-			for _, p := range asSlice(role.Properties["Policies"]) {
-				pm := asMap(p)
-				policies[str(pm["PolicyName"])] = statements(pm["PolicyDocument"])
-			}
-			wantPolicies := []string{"logs", "shiplog"}
-
-			// logs: only its own log group, which has a retention.
-			logGroup := ref(asMap(tpl.functionProperty(id, "LoggingConfig"))["LogGroup"])
-			lg, ok := tpl.Resources[logGroup]
-			if !ok || lg.Type != "AWS::Logs::LogGroup" {
-				t.Errorf("%s.LoggingConfig.LogGroup: got %q, want !Ref of an AWS::Logs::LogGroup", id, logGroup)
-			} else if lg.Properties["RetentionInDays"] == nil {
-				t.Errorf("%s has no RetentionInDays", logGroup)
-			}
-			checkGrant(t, roleID+" logs", policies["logs"], []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{"GetAtt " + logGroup + ".Arn"})
-
-			// dead-letters: only where failed invocations go to a queue.
-			dest := asMap(asMap(asMap(tpl.functionProperty(id, "EventInvokeConfig"))["DestinationConfig"])["OnFailure"])
-			if len(dest) > 0 {
-				wantPolicies = append(wantPolicies, "dead-letters")
-				q, qattr := getAtt(dest["Destination"])
-				if dest["Type"] != "SQS" || qattr != "Arn" || tpl.Resources[q].Type != "AWS::SQS::Queue" {
-					t.Errorf("%s OnFailure: got %v, want an SQS queue of the template", id, dest)
+	for _, tracing := range []string{"PassThrough", "Active"} {
+		r := resolver{tpl: tpl, params: map[string]string{"Tracing": tracing}}
+		if got := ref(tpl.functionProperty(logicalID("api"), "Tracing")); got != "Tracing" {
+			t.Errorf("functions' Tracing: got %v, want !Ref Tracing", tpl.functionProperty(logicalID("api"), "Tracing"))
+		}
+		for _, name := range functionNames(t) {
+			id := logicalID(name)
+			t.Run(name+"/tracing="+tracing, func(t *testing.T) {
+				roleID, attr := getAtt(tpl.Resources[id].Properties["Role"])
+				role, ok := tpl.Resources[roleID]
+				if !ok || attr != "Arn" || role.Type != "AWS::IAM::Role" {
+					t.Fatalf("%s.Role: got %v, want !GetAtt of an AWS::IAM::Role in the template", id, tpl.Resources[id].Properties["Role"])
 				}
-				checkGrant(t, roleID+" dead-letters", policies["dead-letters"], []string{"sqs:SendMessage"}, []string{"GetAtt " + q + ".Arn"})
-			}
-			if diff := cmp.Diff(sortedSet(wantPolicies), sortedKeys(policies)); diff != "" {
-				t.Errorf("%s policies (-want +got):\n%s", roleID, diff)
-			}
-		})
+				if v, ok := role.Properties["ManagedPolicyArns"]; ok {
+					t.Errorf("%s has ManagedPolicyArns %v: every permission must be one of its inline policies", roleID, v)
+				}
+				trust := statements(role.Properties["AssumeRolePolicyDocument"])
+				if len(trust) != 1 || !cmp.Equal(asMap(trust[0]["Principal"]), map[string]any{"Service": "lambda.amazonaws.com"}) {
+					t.Errorf("%s trust policy: got %v, want only lambda.amazonaws.com", roleID, trust)
+				}
+
+				policies := map[string][]map[string]any{}
+				resolved, _ := r.value(t, role.Properties["Policies"])
+				for _, p := range asSlice(resolved) {
+					pm := asMap(p)
+					policies[str(pm["PolicyName"])] = statements(pm["PolicyDocument"])
+				}
+				wantPolicies := []string{"logs", "shiplog"}
+				// logs also carries X-Ray's two actions (which take no resource but *), only when
+				// tracing is on. (A policy of its own under Fn::If would be simpler, but moto's
+				// CloudFormation cannot drop an AWS::NoValue policy.)
+				logStatements := policies["logs"]
+				if tracing == "Active" {
+					if len(logStatements) != 2 {
+						t.Fatalf("%s logs with tracing: got %v, want the logs statement and the X-Ray one", roleID, logStatements)
+					}
+					checkGrant(t, roleID+" logs (X-Ray)", logStatements[1:], []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, []string{"*"})
+					logStatements = logStatements[:1]
+				}
+
+				// logs: only its own log group, which has a retention.
+				logGroup := ref(asMap(tpl.functionProperty(id, "LoggingConfig"))["LogGroup"])
+				lg, ok := tpl.Resources[logGroup]
+				if !ok || lg.Type != "AWS::Logs::LogGroup" {
+					t.Errorf("%s.LoggingConfig.LogGroup: got %q, want !Ref of an AWS::Logs::LogGroup", id, logGroup)
+				} else if lg.Properties["RetentionInDays"] == nil {
+					t.Errorf("%s has no RetentionInDays", logGroup)
+				}
+				checkGrant(t, roleID+" logs", logStatements, []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{"GetAtt " + logGroup + ".Arn"})
+
+				// dead-letters: only where failed invocations go to a queue.
+				dest := asMap(asMap(asMap(tpl.functionProperty(id, "EventInvokeConfig"))["DestinationConfig"])["OnFailure"])
+				if len(dest) > 0 {
+					wantPolicies = append(wantPolicies, "dead-letters")
+					q, qattr := getAtt(dest["Destination"])
+					if dest["Type"] != "SQS" || qattr != "Arn" || tpl.Resources[q].Type != "AWS::SQS::Queue" {
+						t.Errorf("%s OnFailure: got %v, want an SQS queue of the template", id, dest)
+					}
+					checkGrant(t, roleID+" dead-letters", policies["dead-letters"], []string{"sqs:SendMessage"}, []string{"GetAtt " + q + ".Arn"})
+				}
+				if diff := cmp.Diff(sortedSet(wantPolicies), sortedKeys(policies)); diff != "" {
+					t.Errorf("%s policies (-want +got):\n%s", roleID, diff)
+				}
+			})
+		}
 	}
 }

@@ -664,10 +664,19 @@ func TestTemplateAlarms(t *testing.T) {
 	}
 	var want []alarmOn
 	for _, name := range functionNames(t) {
-		want = append(want, alarmOn{"AWS/Lambda", "Errors", "FunctionName", logicalID(name)})
+		want = append(want, alarmOn{"AWS/Lambda", "Errors", "FunctionName", logicalID(name)},
+			alarmOn{"AWS/Lambda", "Throttles", "FunctionName", logicalID(name)})
 	}
 	for _, id := range tpl.resourcesOfType("AWS::SQS::Queue") {
 		want = append(want, alarmOn{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", id})
+	}
+	// Asynchronous invocations Lambda dropped, and events EventBridge could not deliver.
+	want = append(want, alarmOn{"AWS/Lambda", "AsyncEventsDropped", "FunctionName", logicalID("ecr-push")})
+	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
+		want = append(want, alarmOn{"AWS/Events", "FailedInvocations", "RuleName", id})
+	}
+	for _, id := range tpl.resourcesOfType("AWS::Serverless::HttpApi") {
+		want = append(want, alarmOn{"AWS/ApiGateway", "5xx", "ApiId", id})
 	}
 	less := func(a, b alarmOn) int { return strings.Compare(a.target+a.metric, b.target+b.metric) }
 	slices.SortFunc(want, less)
@@ -679,7 +688,7 @@ func TestTemplateAlarms(t *testing.T) {
 
 func TestTemplateOutputs(t *testing.T) {
 	tpl := loadTemplate(t)
-	refs := map[string]bool{}
+	refs, arns := map[string]bool{}, map[string]bool{}
 	for name, o := range tpl.Outputs {
 		om := asMap(o)
 		if str(om["Description"]) == "" {
@@ -688,17 +697,30 @@ func TestTemplateOutputs(t *testing.T) {
 		if r := ref(om["Value"]); r != "" {
 			refs[r] = true
 		}
+		if res, attr := getAtt(om["Value"]); attr == "Arn" {
+			arns[res] = true
+		}
 	}
 	var want []string
 	for _, name := range functionNames(t) {
 		want = append(want, logicalID(name))
 	}
 	want = append(want, tpl.resourcesOfType("AWS::DynamoDB::Table")...)
+	// ARNs of the functions and tables, for the policies of CI roles and readers.
+	for _, id := range want {
+		if !arns[id] {
+			t.Errorf("no output gives !GetAtt %s.Arn", id)
+		}
+	}
 	want = append(want, tpl.resourcesOfType("AWS::Serverless::HttpApi")...)
+	want = append(want, "HttpApiAccessLogGroup")
 	for _, id := range want {
 		if !refs[id] {
 			t.Errorf("no output gives !Ref %s", id)
 		}
+	}
+	if got := sub(asMap(tpl.Outputs["ApiExecuteArn"])["Value"]); got != "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/$default" {
+		t.Errorf("ApiExecuteArn: got %q, want the $default stage's execute-api ARN", got)
 	}
 	url := sub(asMap(tpl.Outputs["ApiUrl"])["Value"])
 	if api := tpl.resourcesOfType("AWS::Serverless::HttpApi"); len(api) != 1 || !strings.HasPrefix(url, "https://${"+api[0]+"}.execute-api.") {
@@ -768,5 +790,74 @@ func TestEnvReadsFindsEveryForm(t *testing.T) {
 	want := []string{"LITERAL", "LOCAL_CONSTANT", awsapp.StateTableEnv}
 	if diff := cmp.Diff(sortedSet(want), got); diff != "" {
 		t.Errorf("envReads (-want +got):\n%s", diff)
+	}
+}
+
+// TestTemplateApiIsThrottledAndItsAuditLogKept: every route is throttled by the stack's
+// parameters, and the access log (who called what) outlives the stack under a generated name.
+func TestTemplateApiIsThrottledAndItsAuditLogKept(t *testing.T) {
+	tpl := loadTemplate(t)
+	for _, id := range tpl.resourcesOfType("AWS::Serverless::HttpApi") {
+		p := tpl.Resources[id].Properties
+		rs := asMap(p["DefaultRouteSettings"])
+		if ref(rs["ThrottlingRateLimit"]) != "ApiThrottlingRateLimit" || ref(rs["ThrottlingBurstLimit"]) != "ApiThrottlingBurstLimit" {
+			t.Errorf("%s DefaultRouteSettings: got %v, want the ApiThrottling* parameters", id, rs)
+		}
+		logs, attr := getAtt(asMap(p["AccessLogSettings"])["DestinationArn"])
+		lg, ok := tpl.Resources[logs]
+		if !ok || attr != "Arn" || lg.Type != "AWS::Logs::LogGroup" {
+			t.Fatalf("%s AccessLogSettings.DestinationArn: got %v, want a log group of the template", id, asMap(p["AccessLogSettings"])["DestinationArn"])
+		}
+		if lg.DeletionPolicy != "Retain" || lg.UpdateReplacePolicy != "Retain" {
+			t.Errorf("%s: DeletionPolicy %q, UpdateReplacePolicy %q; want both Retain (the API's audit trail)", logs, lg.DeletionPolicy, lg.UpdateReplacePolicy)
+		}
+		if _, named := lg.Properties["LogGroupName"]; named {
+			t.Errorf("%s sets LogGroupName: a kept group with a fixed name blocks a new stack of the same name", logs)
+		}
+	}
+}
+
+// TestSamconfig checks the committed samconfig.toml: SAM builds in the source tree, deploys
+// with the IAM capability the roles need and stack tags, and overrides only the template's own
+// parameters. (A line reader: the file uses only tables and string, number and boolean keys.)
+func TestSamconfig(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{} // "table.key" -> raw value
+	table := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			table = strings.Trim(line, "[]")
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("samconfig.toml: cannot read %q", line)
+			}
+			values[table+"."+strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	for key, want := range map[string]string{
+		"default.build.parameters.build_in_source": "true",
+		"default.deploy.parameters.capabilities":   `"CAPABILITY_IAM"`,
+	} {
+		if got := values[key]; got != want {
+			t.Errorf("samconfig.toml %s: got %q, want %s", key, got, want)
+		}
+	}
+	if values["default.deploy.parameters.tags"] == "" {
+		t.Error("samconfig.toml sets no stack tags (default.deploy.parameters.tags)")
+	}
+	tpl := loadTemplate(t)
+	overrides := strings.Trim(values["default.deploy.parameters.parameter_overrides"], `"`)
+	for _, kv := range strings.Fields(overrides) {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, ok := tpl.Parameters[name]; !ok {
+			t.Errorf("samconfig.toml overrides %s, which is no parameter of template.yaml", name)
+		}
 	}
 }
