@@ -20,7 +20,8 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
-	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE")}
+	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE"),
+		ParameterPrefix: os.Getenv("SHIPLOG_PARAMETER_PREFIX")}
 	svc, err := awsapp.New(cfg, tables, awsecr.NewFromConfig(cfg), log)
 	if err != nil {
 		log.Error("cannot start", "err", err)

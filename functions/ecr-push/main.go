@@ -19,7 +19,8 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
-	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE")}
+	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE"),
+		ParameterPrefix: os.Getenv("SHIPLOG_PARAMETER_PREFIX")}
 	// It never deploys, so it has no image registry and links no ECR client.
 	svc, err := awsapp.New(cfg, tables, nil, log)
 	if err != nil {

@@ -1,47 +1,99 @@
 package awsapp
 
-import "github.com/shiplog/shiplog/pkg/awsdynamo"
+import (
+	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
 
-// FunctionIndexes lists the DynamoDB indexes each function's code queries: a role needs
-// dynamodb:Query on an index's own ARN, and only the API lists a project's releases.
-var FunctionIndexes = map[string][]string{
-	"ecr-push":       {},
-	"create-release": {},
-	"deploy":         {},
-	"api":            {awsdynamo.ReleasesIndex},
+// The tables a function's DynamoDB actions are granted on, as FunctionTables names them; the
+// template's logical ids are ReleasesTable and StateTable.
+const (
+	ReleasesTable = "releases"
+	StateTable    = "state"
+)
+
+// IndexResource names an index of a table in FunctionTables: a role needs dynamodb:Query on an
+// index's own ARN ({table ARN}/index/{name}).
+func IndexResource(table, index string) string { return table + "/index/" + index }
+
+// FunctionActions is the one list of the IAM actions other than DynamoDB's that each function's
+// code calls, keyed by function name; FunctionTables has its DynamoDB actions, per table. The SAM
+// template's policies are held to both by a test in pkg/infra, and a test here holds each
+// function's real calls (against moto, through every path) to them, both ways.
+//
+// ECR's PutImage is called only for projects that tag their deployed images; the template grants
+// it only when its ImageTagging parameter is on, and only on repositories tagged for it.
+var FunctionActions = map[string][]string{
+	// Compare and write the "latest" parameter of each service the pushed repository feeds.
+	"ecr-push": {"ssm:GetParameter", "ssm:PutParameter"},
+	// Read the label's parameter of each service.
+	"create-release": {"ssm:GetParameters"},
+	// Check (and tag) the images in ECR, write the changed parameters.
+	"deploy": {"ecr:BatchGetImage", "ecr:PutImage", "ssm:PutParameter"},
+	// The HTTP API: registration, releases, deploys and every read. It records no pushes.
+	"api": {"ecr:BatchGetImage", "ecr:PutImage", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter"},
 }
 
-// FunctionActions is the one list of the IAM actions each function's code calls, keyed by
-// function name. The SAM template's policies are held to it by a test in pkg/infra, and a test
-// here holds each function's real calls (against moto, through every path) to it, both ways.
-//
-// DynamoDB's TransactWriteItems is authorized item by item, so it appears as the item actions
-// (PutItem, UpdateItem, DeleteItem, ConditionCheckItem) it carries. Registering a project with more
-// repositories than one transaction takes uses ConditionCheckItem and a final UpdateItem.
-var FunctionActions = map[string][]string{
-	// Record a push: find the services a repository feeds, record the push under a condition,
-	// compare and write the "latest" parameter.
+// FunctionTables lists the DynamoDB actions each function's code calls, per table (ReleasesTable,
+// StateTable) and index (IndexResource). DynamoDB's TransactWriteItems is authorized item by
+// item, so it appears as the item actions (PutItem, UpdateItem, DeleteItem, ConditionCheckItem)
+// it carries, each on the table of its item.
+var FunctionTables = map[string]map[string][]string{
+	// Find the services a repository feeds, record the push under a condition.
 	"ecr-push": {
-		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-		"ssm:GetParameter", "ssm:PutParameter",
+		StateTable: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
 	},
-	// Register the manifest it is given, then read the label's parameter of each service.
+	// Register the manifest it is given (more repositories than one transaction takes use
+	// ConditionCheckItem and a final UpdateItem), then record the release and the project's latest.
 	"create-release": {
-		"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-		"ssm:GetParameters",
+		ReleasesTable: {"dynamodb:PutItem"},
+		StateTable:    {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
-	// Read the release, project and environment, check (and tag) the images in ECR, record the
-	// deployment, write the changed parameters and settle the environment.
+	// Read the release, project and environment, record the deployment and settle the environment.
 	"deploy": {
-		"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-		"ecr:BatchGetImage", "ecr:PutImage",
-		"ssm:PutParameter",
+		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"},
+		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
-	// The HTTP API: registration, releases, deploys and every read. It records no pushes.
 	"api": {
-		"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-		"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
-		"ecr:BatchGetImage", "ecr:PutImage",
-		"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
+		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		IndexResource(ReleasesTable, awsdynamo.ReleasesIndex): {"dynamodb:Query"},
+		StateTable: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+			"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
+}
+
+// Labels says whose parameters an SSM action of a function reaches, by the label in
+// /{project}/images/{label}/{service} (or, for GetParametersByPath, /{project}/images/{label}).
+type Labels int
+
+const (
+	// LatestLabel is only shiplog.LatestLabel, which ecr-push keeps.
+	LatestLabel Labels = iota + 1
+	// EnvironmentLabels is every label but shiplog.LatestLabel: the environments deploys write.
+	EnvironmentLabels
+	// AnyLabel is every label: reads of a label's images.
+	AnyLabel
+)
+
+// Allows reports whether label is one of l.
+func (l Labels) Allows(label string) bool {
+	switch l {
+	case LatestLabel:
+		return label == shiplog.LatestLabel
+	case EnvironmentLabels:
+		return label != shiplog.LatestLabel
+	case AnyLabel:
+		return true
+	}
+	return false
+}
+
+// FunctionParameters lists, per function and SSM action of FunctionActions, the labels whose
+// parameters the code reaches. The template's SSM statements grant exactly these shapes (a test in
+// pkg/infra evaluates them), and the recorded-call test holds every name the code used to them.
+var FunctionParameters = map[string]map[string]Labels{
+	"ecr-push":       {"ssm:GetParameter": LatestLabel, "ssm:PutParameter": LatestLabel},
+	"create-release": {"ssm:GetParameters": AnyLabel},
+	"deploy":         {"ssm:PutParameter": EnvironmentLabels},
+	"api":            {"ssm:GetParameters": AnyLabel, "ssm:GetParametersByPath": AnyLabel, "ssm:PutParameter": EnvironmentLabels},
 }

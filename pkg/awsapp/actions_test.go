@@ -15,7 +15,9 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
@@ -30,10 +32,20 @@ func TestMain(m *testing.M) { localaws.Main(m) }
 
 // iamRecorder records the IAM actions an SDK client's calls need. Most operations are their own
 // action; TransactWriteItems is authorized item by item, so it records each item's action.
+// DynamoDB actions are recorded per table (and index) they touch, named as awsapp.FunctionTables
+// names them.
 type iamRecorder struct {
-	mu      sync.Mutex
-	actions map[string]bool
-	indexes map[string]bool
+	tables awsapp.Tables
+	mu     sync.Mutex
+	// actions are the non-DynamoDB actions; tableActions maps a table or index to its actions.
+	actions      map[string]bool
+	tableActions map[string]map[string]bool
+	// parameters are the SSM names (and paths) each SSM action was called with.
+	parameters map[string][]string
+}
+
+func newRecorder(tables awsapp.Tables) *iamRecorder {
+	return &iamRecorder{tables: tables, actions: map[string]bool{}, tableActions: map[string]map[string]bool{}, parameters: map[string][]string{}}
 }
 
 func (r *iamRecorder) option() func(*aws.Config) {
@@ -48,34 +60,91 @@ func (r *iamRecorder) option() func(*aws.Config) {
 	}
 }
 
+// table names a table as FunctionTables does, from its real name; an unknown table fails loudly.
+func (r *iamRecorder) table(name *string, index *string) string {
+	var t string
+	switch aws.ToString(name) {
+	case r.tables.Releases:
+		t = awsapp.ReleasesTable
+	case r.tables.State:
+		t = awsapp.StateTable
+	default:
+		t = "unknown table " + aws.ToString(name)
+	}
+	if index != nil {
+		return awsapp.IndexResource(t, *index)
+	}
+	return t
+}
+
+func (r *iamRecorder) recordTable(table, action string) {
+	if r.tableActions[table] == nil {
+		r.tableActions[table] = map[string]bool{}
+	}
+	r.tableActions[table][action] = true
+}
+
 func (r *iamRecorder) record(ctx context.Context, params any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if q, ok := params.(*dynamodb.QueryInput); ok && q.IndexName != nil {
-		r.indexes[*q.IndexName] = true
-	}
-	if tx, ok := params.(*dynamodb.TransactWriteItemsInput); ok {
-		for _, it := range tx.TransactItems {
+	action := localaws.Action(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))
+	switch in := params.(type) {
+	case *dynamodb.TransactWriteItemsInput:
+		for _, it := range in.TransactItems {
 			switch {
 			case it.Put != nil:
-				r.actions["dynamodb:PutItem"] = true
+				r.recordTable(r.table(it.Put.TableName, nil), "dynamodb:PutItem")
 			case it.Update != nil:
-				r.actions["dynamodb:UpdateItem"] = true
+				r.recordTable(r.table(it.Update.TableName, nil), "dynamodb:UpdateItem")
 			case it.Delete != nil:
-				r.actions["dynamodb:DeleteItem"] = true
+				r.recordTable(r.table(it.Delete.TableName, nil), "dynamodb:DeleteItem")
 			case it.ConditionCheck != nil:
-				r.actions["dynamodb:ConditionCheckItem"] = true
+				r.recordTable(r.table(it.ConditionCheck.TableName, nil), "dynamodb:ConditionCheckItem")
 			}
 		}
-		return
+	case *dynamodb.BatchGetItemInput:
+		for name := range in.RequestItems {
+			r.recordTable(r.table(&name, nil), action)
+		}
+	case *dynamodb.QueryInput:
+		r.recordTable(r.table(in.TableName, in.IndexName), action)
+	case *dynamodb.GetItemInput:
+		r.recordTable(r.table(in.TableName, nil), action)
+	case *dynamodb.PutItemInput:
+		r.recordTable(r.table(in.TableName, nil), action)
+	case *dynamodb.UpdateItemInput:
+		r.recordTable(r.table(in.TableName, nil), action)
+	case *dynamodb.DeleteItemInput:
+		r.recordTable(r.table(in.TableName, nil), action)
+	case *ssm.GetParameterInput:
+		r.actions[action] = true
+		r.parameters[action] = append(r.parameters[action], aws.ToString(in.Name))
+	case *ssm.GetParametersInput:
+		r.actions[action] = true
+		r.parameters[action] = append(r.parameters[action], in.Names...)
+	case *ssm.GetParametersByPathInput:
+		r.actions[action] = true
+		r.parameters[action] = append(r.parameters[action], aws.ToString(in.Path))
+	case *ssm.PutParameterInput:
+		r.actions[action] = true
+		r.parameters[action] = append(r.parameters[action], aws.ToString(in.Name))
+	default:
+		if strings.HasPrefix(action, "dynamodb:") {
+			r.recordTable("a call the recorder does not know the table of", action)
+			return
+		}
+		r.actions[action] = true
 	}
-	r.actions[localaws.Action(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))] = true
 }
 
-func (r *iamRecorder) list() (actions, indexes []string) {
+func (r *iamRecorder) list() (actions []string, tables map[string][]string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Sorted(maps.Keys(r.actions)), slices.Sorted(maps.Keys(r.indexes))
+	tables = map[string][]string{}
+	for t, as := range r.tableActions {
+		tables[t] = slices.Sorted(maps.Keys(as))
+	}
+	return slices.Sorted(maps.Keys(r.actions)), tables
 }
 
 const account = "123456789012" // moto's account
@@ -106,7 +175,8 @@ func pushEvent(repo, digest, at string) []byte {
 func TestFunctionActions(t *testing.T) {
 	m := localaws.SharedMoto(t)
 	ctx := t.Context()
-	tables := awsapp.Tables{Releases: localaws.UniqueName("releases"), State: localaws.UniqueName("state")}
+	// With a prefix, so that the recorded names show the prefix applied to every call.
+	tables := awsapp.Tables{Releases: localaws.UniqueName("releases"), State: localaws.UniqueName("state"), ParameterPrefix: localaws.UniqueName("/stack")}
 	if err := awsdynamo.CreateTables(ctx, dynamodb.NewFromConfig(m.Config(ctx)), tables.Releases, tables.State); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +194,7 @@ func TestFunctionActions(t *testing.T) {
 	functions := map[string]awslambda.Function{}
 	var api http.Handler
 	for _, name := range []string{awslambda.ECRPushName, awslambda.CreateReleaseName, awslambda.DeployName, awslambda.APIName} {
-		rec := &iamRecorder{actions: map[string]bool{}, indexes: map[string]bool{}}
+		rec := newRecorder(tables)
 		recorders[name] = rec
 		cfg := m.Config(ctx, rec.option())
 		// As in each function's main: a registry only where the function calls ECR.
@@ -193,24 +263,74 @@ func TestFunctionActions(t *testing.T) {
 	call("GET", "/projects/"+project+"/environments", "", 200)
 
 	for name, rec := range recorders {
-		got, indexes := rec.list()
-		if want := slices.Sorted(slices.Values(awsapp.FunctionIndexes[name])); !slices.Equal(indexes, want) {
-			t.Errorf("%s queried the indexes %v; awsapp.FunctionIndexes says %v", name, indexes, want)
-		}
-		want := slices.Sorted(slices.Values(awsapp.FunctionActions[name]))
-		for _, a := range got {
-			if !slices.Contains(want, a) {
-				t.Errorf("%s called %s, which awsapp.FunctionActions does not grant it", name, a)
+		got, gotTables := rec.list()
+		checkBothWays(t, name, "awsapp.FunctionActions", got, awsapp.FunctionActions[name])
+		for _, table := range slices.Sorted(maps.Keys(gotTables)) {
+			if _, ok := awsapp.FunctionTables[name][table]; !ok {
+				t.Errorf("%s called %v on %s, which awsapp.FunctionTables does not grant it", name, gotTables[table], table)
 			}
 		}
-		for _, a := range want {
-			if !slices.Contains(got, a) {
-				t.Errorf("awsapp.FunctionActions grants %s %s, which no path of its code called (called: %v)", name, a, got)
+		for table, want := range awsapp.FunctionTables[name] {
+			checkBothWays(t, name, fmt.Sprintf("awsapp.FunctionTables on %s", table), gotTables[table], want)
+		}
+		checkParameters(t, name, tables.ParameterPrefix, rec)
+	}
+	if len(awsapp.FunctionActions) != len(recorders) || len(awsapp.FunctionTables) != len(recorders) {
+		t.Errorf("FunctionActions has %d functions and FunctionTables %d, want %d", len(awsapp.FunctionActions), len(awsapp.FunctionTables), len(recorders))
+	}
+}
+
+// checkParameters holds every SSM name a function used to the shape FunctionParameters gives
+// its action: {prefix}/{project}/images/{label}/{service}, or {prefix}/{project}/images/{label}
+// for a path, with a label the function may reach.
+func checkParameters(t *testing.T, function, prefix string, rec *iamRecorder) {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var ssmActions []string
+	for _, a := range awsapp.FunctionActions[function] {
+		if strings.HasPrefix(a, "ssm:") {
+			ssmActions = append(ssmActions, a)
+		}
+	}
+	if diff := cmp.Diff(sortedKeys(awsapp.FunctionParameters[function]), slices.Sorted(slices.Values(ssmActions))); diff != "" {
+		t.Errorf("%s: awsapp.FunctionParameters actions (-FunctionParameters +FunctionActions):\n%s", function, diff)
+	}
+	for action, names := range rec.parameters {
+		labels := awsapp.FunctionParameters[function][action]
+		for _, name := range names {
+			rest, ok := strings.CutPrefix(name, prefix+"/")
+			parts := strings.Split(rest, "/")
+			wantParts := 4
+			if action == "ssm:GetParametersByPath" {
+				wantParts = 3
+			}
+			if !ok || len(parts) != wantParts || parts[1] != "images" || slices.Contains(parts, "") {
+				t.Errorf("%s %s %s: not of the shape %s/{project}/images/{label}[/{service}]", function, action, name, prefix)
+				continue
+			}
+			if !labels.Allows(parts[2]) {
+				t.Errorf("%s %s %s: label %q is not one awsapp.FunctionParameters lets it reach", function, action, name, parts[2])
 			}
 		}
 	}
-	if len(awsapp.FunctionActions) != len(recorders) {
-		t.Errorf("FunctionActions has %d functions, want %d", len(awsapp.FunctionActions), len(recorders))
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// checkBothWays holds the actions a function called to the ones a list grants it: a call outside
+// the list would be denied in AWS, and a grant no path uses is privilege the function does not need.
+func checkBothWays(t *testing.T, function, list string, called, granted []string) {
+	t.Helper()
+	for _, a := range called {
+		if !slices.Contains(granted, a) {
+			t.Errorf("%s called %s, which %s does not grant it", function, a, list)
+		}
+	}
+	for _, a := range granted {
+		if !slices.Contains(called, a) {
+			t.Errorf("%s grants %s %s, which no path of its code called (called: %v)", list, function, a, called)
+		}
 	}
 }
 

@@ -23,12 +23,16 @@ import (
 const (
 	ReleasesTableEnv = "SHIPLOG_RELEASES_TABLE"
 	StateTableEnv    = "SHIPLOG_STATE_TABLE"
+	// ParameterPrefixEnv is optional: empty keeps the parameters at /{project}/images/...
+	ParameterPrefixEnv = "SHIPLOG_PARAMETER_PREFIX"
 )
 
-// Tables names the DynamoDB tables.
+// Tables names where the service keeps its data: the DynamoDB tables, and the prefix of its SSM
+// parameters (empty, or one segment such as /shiplog-staging, for a second shiplog in the account).
 type Tables struct {
-	Releases string
-	State    string
+	Releases        string
+	State           string
+	ParameterPrefix string
 }
 
 func (t Tables) validate() error {
@@ -39,12 +43,16 @@ func (t Tables) validate() error {
 	if t.State == "" {
 		missing = append(missing, fmt.Errorf("%s is not set: it names the state table", StateTableEnv))
 	}
+	if err := awsssm.CheckPrefix(t.ParameterPrefix); err != nil {
+		missing = append(missing, fmt.Errorf("%s: %w", ParameterPrefixEnv, err))
+	}
 	return errors.Join(missing...)
 }
 
 // New returns the service on SSM and DynamoDB clients made from cfg, with registry as its image
 // registry: the ECR adapter for a function that deploys, nil for one that never does, so that
-// it does not link the ECR client. It fails, naming the variable, if a table name is missing.
+// it does not link the ECR client. It fails, naming the variable, if a table name is missing or
+// the parameter prefix is malformed.
 func New(cfg aws.Config, tables Tables, registry shiplog.Registry, log *slog.Logger) (*shiplog.Service, error) {
 	if err := tables.validate(); err != nil {
 		return nil, err
@@ -52,9 +60,9 @@ func New(cfg aws.Config, tables Tables, registry shiplog.Registry, log *slog.Log
 	return NewFromConfig(cfg, tables, registry, log), nil
 }
 
-// NewFromConfig is New without the check of the table names.
+// NewFromConfig is New without the checks; tables.ParameterPrefix must pass awsssm.CheckPrefix.
 func NewFromConfig(cfg aws.Config, tables Tables, registry shiplog.Registry, log *slog.Logger) *shiplog.Service {
-	params := awsssm.New(ssm.NewFromConfig(cfg, awsssm.WithRetries))
+	params := awsssm.New(ssm.NewFromConfig(cfg, awsssm.WithRetries)).WithPrefix(tables.ParameterPrefix)
 	store := awsdynamo.New(dynamodb.NewFromConfig(cfg), tables.Releases, tables.State)
 	return shiplog.NewService(params, store, registry, log)
 }

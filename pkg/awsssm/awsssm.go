@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -21,7 +22,7 @@ import (
 )
 
 // Actions lists the IAM actions the Store calls: a policy for a function that uses it needs
-// these, on parameter/*/images/*, and nothing more. A test holds the Store's calls to it.
+// these, on {prefix}/*/images/*, and nothing more. A test holds the Store's calls to it.
 var Actions = []string{
 	"ssm:GetParameter",
 	"ssm:GetParameters",
@@ -43,8 +44,13 @@ const (
 )
 
 // Store is a shiplog.ParameterStore on SSM. Parameters are plain String parameters.
+//
+// A Store with a prefix (WithPrefix) keeps every parameter under it: the domain's
+// /{project}/images/{label}/{service} is {prefix}/{project}/images/{label}/{service} in SSM, so
+// that two shiplogs in one account and region keep apart. The domain never sees the prefix.
 type Store struct {
 	client *ssm.Client
+	prefix string
 }
 
 var _ shiplog.ParameterStore = (*Store)(nil)
@@ -56,6 +62,39 @@ var _ shiplog.ParameterStore = (*Store)(nil)
 func New(client *ssm.Client) *Store {
 	return &Store{client: client}
 }
+
+// prefixPattern is what a prefix may be: one path segment, as the SAM template's ParameterPrefix
+// parameter allows. SSM reserves names that begin with aws or ssm.
+var prefixPattern = regexp.MustCompile(`^/[A-Za-z0-9_.-]{1,64}$`)
+
+// CheckPrefix returns an error that says what is wrong with prefix, or nil if a Store may use it.
+// The empty prefix keeps the design's paths (/{project}/images/...).
+func CheckPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if !prefixPattern.MatchString(prefix) {
+		return shiplog.Errorf(shiplog.Invalid, "parameter prefix %q must be empty or one path segment such as /shiplog-staging: a slash and then 1 to 64 letters, digits, '_', '.' or '-'", prefix)
+	}
+	if lower := strings.ToLower(prefix); strings.HasPrefix(lower, "/aws") || strings.HasPrefix(lower, "/ssm") {
+		return shiplog.Errorf(shiplog.Invalid, "parameter prefix %q must not begin with aws or ssm: SSM reserves those names", prefix)
+	}
+	return nil
+}
+
+// WithPrefix returns a Store on the same client that keeps its parameters under prefix. prefix
+// must pass CheckPrefix; a bad one panics, as the caller was to check it at start-up.
+func (s *Store) WithPrefix(prefix string) *Store {
+	if err := CheckPrefix(prefix); err != nil {
+		panic(err)
+	}
+	return &Store{client: s.client, prefix: prefix}
+}
+
+// ssmName is the SSM name of a domain name; domainName undoes it for a name SSM returned.
+func (s *Store) ssmName(name string) string { return s.prefix + name }
+
+func (s *Store) domainName(name string) (string, bool) { return strings.CutPrefix(name, s.prefix) }
 
 // WithRetries configures an SSM client for Parameter Store's throttling: the adaptive retry mode
 // (which also slows the client down when throttled) with up to 10 attempts per call, backing
@@ -70,7 +109,7 @@ func WithRetries(o *ssm.Options) {
 
 // GetParameter returns a parameter's value; NotFound if there is none.
 func (s *Store) GetParameter(ctx context.Context, name string) (string, error) {
-	out, err := s.client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	out, err := s.client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.ssmName(name))})
 	if err != nil {
 		return "", mapError(err, "get parameter %s", name)
 	}
@@ -90,14 +129,20 @@ func (s *Store) GetParameters(ctx context.Context, names []string) (map[string]s
 	g.SetLimit(readers)
 	for chunk := range slices.Chunk(names, pageSize) {
 		g.Go(func() error {
-			out, err := s.client.GetParameters(gctx, &ssm.GetParametersInput{Names: chunk})
+			ssmNames := make([]string, len(chunk))
+			for i, name := range chunk {
+				ssmNames[i] = s.ssmName(name)
+			}
+			out, err := s.client.GetParameters(gctx, &ssm.GetParametersInput{Names: ssmNames})
 			if err != nil {
 				return mapError(err, "get parameters %s", strings.Join(chunk, ", "))
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			for _, p := range out.Parameters {
-				params[aws.ToString(p.Name)] = aws.ToString(p.Value)
+				if name, ok := s.domainName(aws.ToString(p.Name)); ok {
+					params[name] = aws.ToString(p.Value)
+				}
 			}
 			return nil
 		})
@@ -118,7 +163,7 @@ func (s *Store) GetParametersByPath(ctx context.Context, path string) (map[strin
 		path += "/"
 	}
 	// SSM takes the hierarchy without its trailing slash, except for the root.
-	query := strings.TrimSuffix(path, "/")
+	query := strings.TrimSuffix(s.ssmName(path), "/")
 	if query == "" {
 		query = "/"
 	}
@@ -133,7 +178,10 @@ func (s *Store) GetParametersByPath(ctx context.Context, path string) (map[strin
 			return nil, mapError(err, "get parameters under %s", path)
 		}
 		for _, p := range page.Parameters {
-			name := aws.ToString(p.Name)
+			name, ok := s.domainName(aws.ToString(p.Name))
+			if !ok {
+				continue
+			}
 			// Only direct children, whatever the server's idea of a hierarchy level.
 			rest, ok := strings.CutPrefix(name, path)
 			if !ok || rest == "" || strings.Contains(rest, "/") {
@@ -167,7 +215,7 @@ func (s *Store) PutParameters(ctx context.Context, params map[string]string) err
 		value := params[name]
 		g.Go(func() error {
 			_, err := s.client.PutParameter(ctx, &ssm.PutParameterInput{
-				Name:      aws.String(name),
+				Name:      aws.String(s.ssmName(name)),
 				Value:     aws.String(value),
 				Type:      types.ParameterTypeString,
 				Overwrite: aws.Bool(true),

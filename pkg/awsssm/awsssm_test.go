@@ -51,6 +51,89 @@ func TestParameterStoreContract(t *testing.T) {
 	})
 }
 
+// The contract holds for a Store with a prefix too: the domain sees its own names.
+func TestPrefixedParameterStoreContract(t *testing.T) {
+	m := localaws.StartMoto(t)
+	shiplogtest.RunParameterStoreTests(t, func(t *testing.T) shiplog.ParameterStore {
+		m.Reset(t)
+		client, _ := newClient(t, m.Config(t.Context()), awsssm.WithRetries)
+		return awsssm.New(client).WithPrefix("/stack-a")
+	})
+}
+
+// TestPrefixKeepsStacksApart puts the same domain names through a Store without a prefix and one
+// with, on one SSM: each reads only its own, and SSM holds the prefixed ones under the prefix.
+func TestPrefixKeepsStacksApart(t *testing.T) {
+	ctx := t.Context()
+	m := localaws.SharedMoto(t)
+	client, _ := newClient(t, m.Config(ctx))
+	plain := awsssm.New(client)
+	prefix := localaws.UniqueName("/stack")
+	prefixed := plain.WithPrefix(prefix)
+	project := localaws.UniqueName("proj")
+	path := shiplog.ParameterPath(project, "latest")
+	name := shiplog.ParameterName(project, "latest", "web")
+
+	if err := plain.PutParameters(ctx, map[string]string{name: "plain"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := prefixed.PutParameters(ctx, map[string]string{name: "prefixed", path + "api": "prefixed-api"}); err != nil {
+		t.Fatal(err)
+	}
+	// What SSM holds, read past the Store.
+	for ssmName, want := range map[string]string{name: "plain", prefix + name: "prefixed", prefix + path + "api": "prefixed-api"} {
+		out, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(ssmName)})
+		if err != nil {
+			t.Errorf("SSM GetParameter %s: %v", ssmName, err)
+		} else if got := aws.ToString(out.Parameter.Value); got != want {
+			t.Errorf("SSM %s: got %q, want %q", ssmName, got, want)
+		}
+	}
+	if _, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(path + "api")}); err == nil {
+		t.Errorf("the prefixed Store wrote %s outside its prefix", path+"api")
+	}
+
+	for _, tt := range []struct {
+		store *awsssm.Store
+		want  map[string]string
+	}{
+		{plain, map[string]string{name: "plain"}},
+		{prefixed, map[string]string{name: "prefixed", path + "api": "prefixed-api"}},
+	} {
+		byPath, err := tt.store.GetParametersByPath(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mapsEqual(byPath, tt.want) {
+			t.Errorf("GetParametersByPath %s: got %v, want %v", path, byPath, tt.want)
+		}
+		byName, err := tt.store.GetParameters(ctx, []string{name, path + "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mapsEqual(byName, tt.want) {
+			t.Errorf("GetParameters: got %v, want %v", byName, tt.want)
+		}
+		if got, err := tt.store.GetParameter(ctx, name); err != nil || got != tt.want[name] {
+			t.Errorf("GetParameter %s: got %q, %v; want %q", name, got, err, tt.want[name])
+		}
+	}
+}
+
+func TestCheckPrefix(t *testing.T) {
+	for _, ok := range []string{"", "/shiplog-staging", "/a", "/team_b.v2"} {
+		if err := awsssm.CheckPrefix(ok); err != nil {
+			t.Errorf("CheckPrefix(%q): %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"shiplog", "/", "/a/b", "/a/", "/with space", "/aws-x", "/SSM", "/" + string(make([]byte, 65))} {
+		err := awsssm.CheckPrefix(bad)
+		if shiplog.KindOf(err) != shiplog.Invalid {
+			t.Errorf("CheckPrefix(%q): got %v, want an Invalid error", bad, err)
+		}
+	}
+}
+
 // TestActions holds awsssm.Actions to exactly what the Store calls, so the list grants
 // nothing unused either.
 func TestActions(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -19,10 +18,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
-	"github.com/shiplog/shiplog/pkg/awsecr"
-	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/httpapi"
-	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 // logicalID is the template's logical id of a function: "ecr-push" is EcrPushFunction.
@@ -472,165 +468,6 @@ func templateTableShape(r Resource) table {
 	return tb
 }
 
-// Sample values for the pseudo parameters, to turn the template's ARN patterns into ARNs.
-var pseudo = strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::Region}", "eu-west-1", "${AWS::AccountId}", "123456789012")
-
-// iamMatch reports whether an IAM resource pattern matches arn: "*" is any run of characters
-// (slashes too), "?" any one character.
-func iamMatch(pattern, arn string) bool {
-	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
-	return regexp.MustCompile(re).MatchString(arn)
-}
-
-func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
-	tpl := loadTemplate(t)
-
-	// Every action a function may be granted is one an adapter declares it calls.
-	known := map[string]bool{}
-	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions} {
-		for _, a := range list {
-			known[a] = true
-		}
-	}
-
-	// The resources each service's actions may be granted on.
-	// An index is granted only to the functions that query it (awsapp.FunctionIndexes).
-	tableResources, indexResource := []string{}, map[string]string{}
-	for _, def := range awsdynamo.TableDefinitions("ReleasesTable", "StateTable") {
-		id := aws.ToString(def.TableName)
-		tableResources = append(tableResources, "GetAtt "+id+".Arn")
-		for _, g := range def.GlobalSecondaryIndexes {
-			indexResource[aws.ToString(g.IndexName)] = "Sub ${" + id + ".Arn}/index/" + aws.ToString(g.IndexName)
-		}
-	}
-	wantResources := map[string][]string{
-		"ssm":      {"Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/*/images/*"},
-		"dynamodb": sortedSet(tableResources),
-		"ecr":      {"Sub arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"},
-	}
-	tablesFor := func(function string) []string {
-		out := append([]string{}, tableResources...)
-		for _, idx := range awsapp.FunctionIndexes[function] {
-			out = append(out, indexResource[idx])
-		}
-		return sortedSet(out)
-	}
-
-	// The SSM pattern must cover what the code reads and writes: parameters and their paths.
-	ssmPattern := pseudo.Replace(strings.TrimPrefix(wantResources["ssm"][0], "Sub "))
-	for _, name := range []string{
-		shiplog.ParameterName("storage", "latest", "archivist"),
-		shiplog.ParameterName("catalogue_pipeline", "2026-11-25", "transformer_miro"),
-		shiplog.ParameterPath("storage", "prod"),
-		strings.TrimSuffix(shiplog.ParameterPath("storage", "prod"), "/"),
-	} {
-		arn := "arn:aws:ssm:eu-west-1:123456789012:parameter/" + strings.TrimPrefix(name, "/")
-		if !iamMatch(ssmPattern, arn) {
-			t.Errorf("SSM resource %s does not cover %s", ssmPattern, arn)
-		}
-	}
-	if iamMatch(ssmPattern, "arn:aws:ssm:eu-west-1:123456789012:parameter/storage/config/db") {
-		t.Errorf("SSM resource %s covers parameters that are not images", ssmPattern)
-	}
-
-	var names []string
-	for name := range awsapp.FunctionActions {
-		names = append(names, name)
-	}
-	if diff := cmp.Diff(sortedSet(functionNames(t)), sortedSet(names)); diff != "" {
-		t.Errorf("awsapp.FunctionActions keys (-functions/ +FunctionActions):\n%s", diff)
-	}
-
-	for _, name := range functionNames(t) {
-		id := logicalID(name)
-		t.Run(name, func(t *testing.T) {
-			roleID, attr := getAtt(tpl.Resources[id].Properties["Role"])
-			role, ok := tpl.Resources[roleID]
-			if !ok || attr != "Arn" || role.Type != "AWS::IAM::Role" {
-				t.Fatalf("%s.Role: got %v, want !GetAtt of an AWS::IAM::Role in the template", id, tpl.Resources[id].Properties["Role"])
-			}
-			if v, ok := role.Properties["ManagedPolicyArns"]; ok {
-				t.Errorf("%s has ManagedPolicyArns %v: every permission must be one of its inline policies", roleID, v)
-			}
-			trust := statements(role.Properties["AssumeRolePolicyDocument"])
-			if len(trust) != 1 || !cmp.Equal(asMap(trust[0]["Principal"]), map[string]any{"Service": "lambda.amazonaws.com"}) {
-				t.Errorf("%s trust policy: got %v, want only lambda.amazonaws.com", roleID, trust)
-			}
-
-			policies := map[string][]map[string]any{}
-			for _, p := range asSlice(role.Properties["Policies"]) {
-				pm := asMap(p)
-				policies[str(pm["PolicyName"])] = statements(pm["PolicyDocument"])
-			}
-			wantPolicies := []string{"logs", "shiplog"}
-
-			// logs: only its own log group, which has a retention.
-			logGroup := ref(asMap(tpl.functionProperty(id, "LoggingConfig"))["LogGroup"])
-			lg, ok := tpl.Resources[logGroup]
-			if !ok || lg.Type != "AWS::Logs::LogGroup" {
-				t.Errorf("%s.LoggingConfig.LogGroup: got %q, want !Ref of an AWS::Logs::LogGroup", id, logGroup)
-			} else if lg.Properties["RetentionInDays"] == nil {
-				t.Errorf("%s has no RetentionInDays", logGroup)
-			}
-			checkGrant(t, roleID+" logs", policies["logs"], []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{"GetAtt " + logGroup + ".Arn"})
-
-			// dead-letters: only where failed invocations go to a queue.
-			dest := asMap(asMap(asMap(tpl.functionProperty(id, "EventInvokeConfig"))["DestinationConfig"])["OnFailure"])
-			if len(dest) > 0 {
-				wantPolicies = append(wantPolicies, "dead-letters")
-				q, qattr := getAtt(dest["Destination"])
-				if dest["Type"] != "SQS" || qattr != "Arn" || tpl.Resources[q].Type != "AWS::SQS::Queue" {
-					t.Errorf("%s OnFailure: got %v, want an SQS queue of the template", id, dest)
-				}
-				checkGrant(t, roleID+" dead-letters", policies["dead-letters"], []string{"sqs:SendMessage"}, []string{"GetAtt " + q + ".Arn"})
-			}
-			if diff := cmp.Diff(sortedSet(wantPolicies), sortedKeys(policies)); diff != "" {
-				t.Errorf("%s policies (-want +got):\n%s", roleID, diff)
-			}
-
-			// shiplog: exactly the actions the function's code calls, each on its service's resources.
-			var actions []string
-			for _, st := range policies["shiplog"] {
-				if st["Effect"] != "Allow" {
-					t.Errorf("%s shiplog: statement %v is not Allow", roleID, st)
-				}
-				if _, ok := st["Condition"]; ok {
-					t.Errorf("%s shiplog: statement %v has a condition the test does not understand", roleID, st)
-				}
-				services := map[string]bool{}
-				for _, a := range asSlice(st["Action"]) {
-					action := str(a)
-					actions = append(actions, action)
-					service, _, _ := strings.Cut(action, ":")
-					services[service] = true
-					if !known[action] {
-						t.Errorf("%s: %s is no action of awsssm, awsdynamo or awsecr", roleID, action)
-					}
-				}
-				if len(services) != 1 {
-					t.Errorf("%s shiplog: statement %v mixes services; keep one service a statement so resources stay tight", roleID, st["Action"])
-					continue
-				}
-				for service := range services {
-					want := wantResources[service]
-					if service == "dynamodb" {
-						want = tablesFor(name)
-					}
-					if diff := cmp.Diff(want, resourceStrings(st["Resource"])); diff != "" {
-						t.Errorf("%s shiplog: %s resources (-want +got):\n%s", roleID, service, diff)
-					}
-				}
-			}
-			if len(actions) != len(sortedSet(actions)) {
-				t.Errorf("%s shiplog: an action is granted twice: %v", roleID, actions)
-			}
-			if diff := cmp.Diff(sortedSet(awsapp.FunctionActions[name]), sortedSet(actions)); diff != "" {
-				t.Errorf("%s shiplog actions (-awsapp.FunctionActions[%q] +template):\n%s", roleID, name, diff)
-			}
-		})
-	}
-}
-
 // checkGrant checks that a policy is exactly one Allow of actions on resources.
 func checkGrant(t *testing.T, what string, sts []map[string]any, actions, resources []string) {
 	t.Helper()
@@ -829,10 +666,19 @@ func TestTemplateAlarms(t *testing.T) {
 	}
 	var want []alarmOn
 	for _, name := range functionNames(t) {
-		want = append(want, alarmOn{"AWS/Lambda", "Errors", "FunctionName", logicalID(name)})
+		want = append(want, alarmOn{"AWS/Lambda", "Errors", "FunctionName", logicalID(name)},
+			alarmOn{"AWS/Lambda", "Throttles", "FunctionName", logicalID(name)})
 	}
 	for _, id := range tpl.resourcesOfType("AWS::SQS::Queue") {
 		want = append(want, alarmOn{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", id})
+	}
+	// Asynchronous invocations Lambda dropped, and events EventBridge could not deliver.
+	want = append(want, alarmOn{"AWS/Lambda", "AsyncEventsDropped", "FunctionName", logicalID("ecr-push")})
+	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
+		want = append(want, alarmOn{"AWS/Events", "FailedInvocations", "RuleName", id})
+	}
+	for _, id := range tpl.resourcesOfType("AWS::Serverless::HttpApi") {
+		want = append(want, alarmOn{"AWS/ApiGateway", "5xx", "ApiId", id})
 	}
 	less := func(a, b alarmOn) int { return strings.Compare(a.target+a.metric, b.target+b.metric) }
 	slices.SortFunc(want, less)
@@ -844,7 +690,7 @@ func TestTemplateAlarms(t *testing.T) {
 
 func TestTemplateOutputs(t *testing.T) {
 	tpl := loadTemplate(t)
-	refs := map[string]bool{}
+	refs, arns := map[string]bool{}, map[string]bool{}
 	for name, o := range tpl.Outputs {
 		om := asMap(o)
 		if str(om["Description"]) == "" {
@@ -853,17 +699,30 @@ func TestTemplateOutputs(t *testing.T) {
 		if r := ref(om["Value"]); r != "" {
 			refs[r] = true
 		}
+		if res, attr := getAtt(om["Value"]); attr == "Arn" {
+			arns[res] = true
+		}
 	}
 	var want []string
 	for _, name := range functionNames(t) {
 		want = append(want, logicalID(name))
 	}
 	want = append(want, tpl.resourcesOfType("AWS::DynamoDB::Table")...)
+	// ARNs of the functions and tables, for the policies of CI roles and readers.
+	for _, id := range want {
+		if !arns[id] {
+			t.Errorf("no output gives !GetAtt %s.Arn", id)
+		}
+	}
 	want = append(want, tpl.resourcesOfType("AWS::Serverless::HttpApi")...)
+	want = append(want, "HttpApiAccessLogGroup")
 	for _, id := range want {
 		if !refs[id] {
 			t.Errorf("no output gives !Ref %s", id)
 		}
+	}
+	if got := sub(asMap(tpl.Outputs["ApiExecuteArn"])["Value"]); got != "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/$default" {
+		t.Errorf("ApiExecuteArn: got %q, want the $default stage's execute-api ARN", got)
 	}
 	url := sub(asMap(tpl.Outputs["ApiUrl"])["Value"])
 	if api := tpl.resourcesOfType("AWS::Serverless::HttpApi"); len(api) != 1 || !strings.HasPrefix(url, "https://${"+api[0]+"}.execute-api.") {
@@ -935,5 +794,74 @@ func TestEnvReadsFindsEveryForm(t *testing.T) {
 	want := []string{"LITERAL", "LOCAL_CONSTANT", awsapp.StateTableEnv}
 	if diff := cmp.Diff(sortedSet(want), got); diff != "" {
 		t.Errorf("envReads (-want +got):\n%s", diff)
+	}
+}
+
+// TestTemplateApiIsThrottledAndItsAuditLogKept: every route is throttled by the stack's
+// parameters, and the access log (who called what) outlives the stack under a generated name.
+func TestTemplateApiIsThrottledAndItsAuditLogKept(t *testing.T) {
+	tpl := loadTemplate(t)
+	for _, id := range tpl.resourcesOfType("AWS::Serverless::HttpApi") {
+		p := tpl.Resources[id].Properties
+		rs := asMap(p["DefaultRouteSettings"])
+		if ref(rs["ThrottlingRateLimit"]) != "ApiThrottlingRateLimit" || ref(rs["ThrottlingBurstLimit"]) != "ApiThrottlingBurstLimit" {
+			t.Errorf("%s DefaultRouteSettings: got %v, want the ApiThrottling* parameters", id, rs)
+		}
+		logs, attr := getAtt(asMap(p["AccessLogSettings"])["DestinationArn"])
+		lg, ok := tpl.Resources[logs]
+		if !ok || attr != "Arn" || lg.Type != "AWS::Logs::LogGroup" {
+			t.Fatalf("%s AccessLogSettings.DestinationArn: got %v, want a log group of the template", id, asMap(p["AccessLogSettings"])["DestinationArn"])
+		}
+		if lg.DeletionPolicy != "Retain" || lg.UpdateReplacePolicy != "Retain" {
+			t.Errorf("%s: DeletionPolicy %q, UpdateReplacePolicy %q; want both Retain (the API's audit trail)", logs, lg.DeletionPolicy, lg.UpdateReplacePolicy)
+		}
+		if _, named := lg.Properties["LogGroupName"]; named {
+			t.Errorf("%s sets LogGroupName: a kept group with a fixed name blocks a new stack of the same name", logs)
+		}
+	}
+}
+
+// TestSamconfig checks the committed samconfig.toml: SAM builds in the source tree, deploys
+// with the IAM capability the roles need and stack tags, and overrides only the template's own
+// parameters. (A line reader: the file uses only tables and string, number and boolean keys.)
+func TestSamconfig(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{} // "table.key" -> raw value
+	table := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			table = strings.Trim(line, "[]")
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("samconfig.toml: cannot read %q", line)
+			}
+			values[table+"."+strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	for key, want := range map[string]string{
+		"default.build.parameters.build_in_source": "true",
+		"default.deploy.parameters.capabilities":   `"CAPABILITY_IAM"`,
+	} {
+		if got := values[key]; got != want {
+			t.Errorf("samconfig.toml %s: got %q, want %s", key, got, want)
+		}
+	}
+	if values["default.deploy.parameters.tags"] == "" {
+		t.Error("samconfig.toml sets no stack tags (default.deploy.parameters.tags)")
+	}
+	tpl := loadTemplate(t)
+	overrides := strings.Trim(values["default.deploy.parameters.parameter_overrides"], `"`)
+	for _, kv := range strings.Fields(overrides) {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, ok := tpl.Parameters[name]; !ok {
+			t.Errorf("samconfig.toml overrides %s, which is no parameter of template.yaml", name)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
+	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -232,13 +235,22 @@ func (r releaseImages) path(t *testing.T, vars cty.Value) string {
 
 // dataObject is what the provider returns for path and parameters, values marked sensitive.
 func dataObject(path string, params map[string]string) cty.Value {
+	return typedDataObject(path, params, nil)
+}
+
+// typedDataObject is dataObject with some parameters of another type than String (by name).
+func typedDataObject(path string, params map[string]string, types map[string]string) cty.Value {
 	names := sortedKeys(params)
 	nv, vv, av, tv := []cty.Value{}, []cty.Value{}, []cty.Value{}, []cty.Value{}
 	for _, n := range names {
 		nv = append(nv, cty.StringVal(n))
 		vv = append(vv, cty.StringVal(params[n]))
 		av = append(av, cty.StringVal("arn:aws:ssm:eu-west-1:123456789012:parameter"+n))
-		tv = append(tv, cty.StringVal("String"))
+		typ := "String"
+		if t, ok := types[n]; ok {
+			typ = t
+		}
+		tv = append(tv, cty.StringVal(typ))
 	}
 	list := func(vs []cty.Value) cty.Value {
 		if len(vs) == 0 {
@@ -250,7 +262,7 @@ func dataObject(path string, params map[string]string) cty.Value {
 		"id":              cty.StringVal(path),
 		"path":            cty.StringVal(path),
 		"recursive":       cty.False,
-		"with_decryption": cty.True,
+		"with_decryption": cty.False,
 		"names":           list(nv),
 		"values":          list(vv).Mark(sensitive),
 		"arns":            list(av),
@@ -315,6 +327,18 @@ func TestReleaseImagesReadsTheParameterPathTheCodeWrites(t *testing.T) {
 			t.Errorf("module path for %s/%s: got %q, want %q (shiplog.ParameterPath)", tt.project, tt.label, got, want)
 		}
 	}
+	// A stack with a ParameterPrefix keeps them under it, as awsssm does.
+	vars := r.vars(t, map[string]cty.Value{"project_id": cty.StringVal("storage"), "label": cty.StringVal("prod"), "parameter_prefix": cty.StringVal("/shiplog-b")})
+	if got, want := r.path(t, vars), "/shiplog-b"+shiplog.ParameterPath("storage", "prod"); got != want {
+		t.Errorf("module path with parameter_prefix /shiplog-b: got %q, want %q", got, want)
+	}
+	// shiplog writes plain Strings; decrypting would put a SecureString's secret into a plan,
+	// since the module un-marks the values.
+	if dec := attr(r.dataBlock(t), "with_decryption"); dec == nil {
+		t.Error("data source does not set with_decryption = false (the provider's default is true)")
+	} else if v, diags := dec.Value(nil); diags.HasErrors() || !v.RawEquals(cty.False) {
+		t.Errorf("data source with_decryption: got %#v, want false", v)
+	}
 	// The code keeps one level of parameters under a label: a service's image, nothing deeper.
 	if rec := attr(r.dataBlock(t), "recursive"); rec == nil {
 		t.Error("data source does not set recursive = false")
@@ -341,6 +365,7 @@ func TestReleaseImagesOutputsAndPostconditions(t *testing.T) {
 		name     string
 		services []string // the module's services variable
 		present  []string // services with a parameter under the label
+		secure   []string // of those, services whose parameter is a SecureString
 		failures []string // postcondition messages must contain these, in order; none means success
 	}{
 		{name: "no expectations", present: []string{"archivist", "notifier"}},
@@ -348,6 +373,8 @@ func TestReleaseImagesOutputsAndPostconditions(t *testing.T) {
 		{name: "missing named, sorted", services: []string{"notifier", "transformer", "bag-register", "archivist"}, present: []string{"archivist", "notifier"},
 			failures: []string{"/storage/images/prod/", "bag-register, transformer."}},
 		{name: "nothing under the label", failures: []string{"No images under /storage/images/prod/"}},
+		{name: "a SecureString under the label", present: []string{"archivist", "notifier"}, secure: []string{"notifier"},
+			failures: []string{"not plain Strings", "/storage/images/prod/notifier."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,7 +388,11 @@ func TestReleaseImagesOutputsAndPostconditions(t *testing.T) {
 			}
 			vars := r.vars(t, map[string]cty.Value{"project_id": cty.StringVal(project), "label": cty.StringVal(label), "services": services})
 			path := r.path(t, vars)
-			data := dataObject(path, params(tt.present...))
+			types := map[string]string{}
+			for _, s := range tt.secure {
+				types[shiplog.ParameterName(project, label, s)] = "SecureString"
+			}
+			data := typedDataObject(path, params(tt.present...), types)
 
 			// Postconditions, evaluated as Terraform does with self bound to the data source.
 			selfCtx := &hcl.EvalContext{Functions: tfFunctions, Variables: map[string]cty.Value{"var": vars, "self": data}}
@@ -497,6 +528,11 @@ func TestReleaseImagesValidatesIDsAsTheCodeDoes(t *testing.T) {
 			t.Errorf("services [archivist %q]: module accepts it: %v, shiplog accepts it: %v", id, got, want)
 		}
 	}
+	for _, prefix := range []string{"", "/shiplog-b", "/a", "/team_b.v2", "shiplog", "/", "/a/b", "/a/", "/with space", "/aws-x", "/SSM", "/Ssmx", "/x-aws", "/" + strings.Repeat("a", 64), "/" + strings.Repeat("a", 65)} {
+		if got, want := accepted("parameter_prefix", cty.StringVal(prefix)), awsssm.CheckPrefix(prefix) == nil; got != want {
+			t.Errorf("parameter_prefix %q: module accepts it: %v, awsssm.CheckPrefix accepts it: %v", prefix, got, want)
+		}
+	}
 	if !accepted("services", cty.ListValEmpty(cty.String)) {
 		t.Error("services: the module refuses an empty list")
 	}
@@ -550,6 +586,113 @@ func TestExamplesUseTheModulesOutputs(t *testing.T) {
 		if len(refs) == 0 {
 			t.Errorf("%s uses no module output", dir)
 		}
+	}
+}
+
+// TestExamplesPinTheProvider checks each example's AWS provider constraint has an upper bound
+// (~> X.Y) and that the committed lock file holds a version it allows, with hashes.
+func TestExamplesPinTheProvider(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join(repoRoot(t), "terraform", "examples", "*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no examples under terraform/examples (%v)", err)
+	}
+	for _, dir := range dirs {
+		var constraint string
+		for _, f := range parseModule(t, dir).files {
+			for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+				for _, rp := range blocks(b, "required_providers") {
+					if a, ok := rp.Body.Attributes["aws"]; ok {
+						v, diags := a.Expr.Value(nil)
+						if diags.HasErrors() {
+							t.Fatalf("%s required_providers aws: %v", dir, diags)
+						}
+						constraint = v.GetAttr("version").AsString()
+					}
+				}
+			}
+		}
+		m := regexp.MustCompile(`^~> (\d+)\.(\d+)$`).FindStringSubmatch(constraint)
+		if m == nil {
+			t.Errorf("%s: aws provider version %q, want \"~> MAJOR.MINOR\" (a bound on the major version)", dir, constraint)
+			continue
+		}
+		lockPath := filepath.Join(dir, ".terraform.lock.hcl")
+		lock, diags := hclparse.NewParser().ParseHCLFile(lockPath)
+		if diags.HasErrors() {
+			t.Errorf("%s: %v (commit the lock file: terraform providers lock)", lockPath, diags)
+			continue
+		}
+		found := false
+		for _, b := range lock.Body.(*hclsyntax.Body).Blocks {
+			if b.Type != "provider" || b.Labels[0] != "registry.terraform.io/hashicorp/aws" {
+				continue
+			}
+			found = true
+			get := func(name string) cty.Value {
+				v, diags := attr(b, name).Value(nil)
+				if diags.HasErrors() {
+					t.Fatalf("%s %s: %v", lockPath, name, diags)
+				}
+				return v
+			}
+			if got := get("constraints").AsString(); got != constraint {
+				t.Errorf("%s constraints %q, versions.tf says %q: run terraform init -upgrade", lockPath, got, constraint)
+			}
+			version := strings.Split(get("version").AsString(), ".")
+			minor, _ := strconv.Atoi(version[1])
+			wantMinor, _ := strconv.Atoi(m[2])
+			if len(version) != 3 || version[0] != m[1] || minor < wantMinor {
+				t.Errorf("%s version %v is not allowed by %q", lockPath, version, constraint)
+			}
+			if get("hashes").LengthInt() == 0 {
+				t.Errorf("%s has no hashes", lockPath)
+			}
+		}
+		if !found {
+			t.Errorf("%s locks no registry.terraform.io/hashicorp/aws", lockPath)
+		}
+	}
+}
+
+// TestExampleRollsAService checks the example does what the README says: an ECS service on the
+// task definition of the environment's images, and an image lookup that `terraform destroy` can
+// still evaluate once a service's parameter is gone (an index into the module's map would fail).
+func TestExampleRollsAService(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "terraform", "examples", "ecs_service")
+	ex := parseModule(t, dir)
+	services := 0
+	for _, f := range ex.files {
+		body := f.Body.(*hclsyntax.Body)
+		for _, b := range body.Blocks {
+			if b.Type == "resource" && b.Labels[0] == "aws_ecs_service" {
+				services++
+				td := attr(b, "task_definition")
+				if td == nil || len(td.Variables()) != 1 || td.Variables()[0].RootName() != "aws_ecs_task_definition" {
+					t.Errorf("aws_ecs_service.%s: task_definition must be the example's aws_ecs_task_definition's arn", b.Labels[1])
+				}
+			}
+		}
+		hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+			var tr hcl.Traversal
+			switch e := n.(type) {
+			case *hclsyntax.IndexExpr:
+				if st, ok := e.Collection.(*hclsyntax.ScopeTraversalExpr); ok {
+					tr = append(st.Traversal, hcl.TraverseIndex{})
+				}
+			case *hclsyntax.ScopeTraversalExpr:
+				tr = e.Traversal
+			}
+			if len(tr) > 3 && tr.RootName() == "module" {
+				if _, isIndex := tr[3].(hcl.TraverseIndex); isIndex {
+					t.Errorf("%s: %s indexes a module's map directly; use lookup(map, key, null) so destroy survives a missing key",
+						n.Range(), tr[1].(hcl.TraverseAttr).Name+"."+tr[2].(hcl.TraverseAttr).Name)
+				}
+			}
+			return nil
+		})
+	}
+	if services != 1 {
+		t.Errorf("%s has %d aws_ecs_service resources, want 1", dir, services)
 	}
 }
 

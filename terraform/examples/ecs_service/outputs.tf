@@ -7,3 +7,8 @@ output "images" {
   description = "Service id to image URI, as shiplog deployed them to the environment."
   value       = module.images.images
 }
+
+output "service_name" {
+  description = "Name of the ECS service that runs the environment's images."
+  value       = aws_ecs_service.storage.name
+}

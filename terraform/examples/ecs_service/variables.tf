@@ -25,3 +25,30 @@ variable "log_group_name" {
   description = "CloudWatch Logs group for the containers' output."
   type        = string
 }
+
+variable "parameter_prefix" {
+  description = "The shiplog stack's ParameterPrefix (empty unless the stack was given one)."
+  type        = string
+  default     = ""
+}
+
+variable "cluster_arn" {
+  description = "ECS cluster the service runs in."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the service's tasks (awsvpc)."
+  type        = list(string)
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the service's tasks."
+  type        = list(string)
+}
+
+variable "desired_count" {
+  description = "Tasks the service keeps running."
+  type        = number
+  default     = 1
+}

@@ -9,6 +9,6 @@ output "services" {
 }
 
 output "parameter_path" {
-  description = "SSM path the images were read from: /{project_id}/images/{label}/."
+  description = "SSM path the images were read from: {parameter_prefix}/{project_id}/images/{label}/."
   value       = data.aws_ssm_parameters_by_path.images.path
 }

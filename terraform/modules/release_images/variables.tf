@@ -39,3 +39,15 @@ variable "services" {
     error_message = "Each of services must be 1 to 128 letters, digits, '.', '_' or '-', without \"..\"."
   }
 }
+
+variable "parameter_prefix" {
+  description = "The shiplog stack's ParameterPrefix: empty for /{project_id}/images/..., or one segment such as \"/shiplog-staging\"."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(/[A-Za-z0-9_.-]{1,64})?$", var.parameter_prefix)) && !can(regex("^/(?i)(aws|ssm)", var.parameter_prefix))
+    error_message = "parameter_prefix must be empty or a slash and 1 to 64 letters, digits, '_', '.' or '-', not beginning with aws or ssm (as the template's ParameterPrefix)."
+  }
+}
