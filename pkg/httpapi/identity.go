@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -36,12 +35,14 @@ func IdentityFrom(ctx context.Context) (shiplog.Person, bool) {
 	return p, ok && p.ID != ""
 }
 
-// identity returns the caller of a write. Its absence is a wiring fault, not the caller's: every
-// deployment of the handler sets one, so refuse rather than record an anonymous deploy.
+// identity returns the caller of a write. A write with no identity is refused with 401, never
+// recorded as anonymous: behind API Gateway every request is authenticated, so its absence means
+// the caller did not authenticate (or, locally, sent no X-Shiplog-User with no fallback).
 func identity(r *http.Request) (shiplog.Person, error) {
 	p, ok := IdentityFrom(r.Context())
 	if !ok {
-		return shiplog.Person{}, fmt.Errorf("no caller identity in the request context: wrap the handler with httpapi.LocalIdentity or the Lambda adapter")
+		return shiplog.Person{}, statusError{http.StatusUnauthorized, shiplog.Errorf(shiplog.Invalid,
+			"no caller identity: writes need an authenticated caller (IAM or a JWT behind API Gateway; the %s header on the local stack)", UserHeader)}
 	}
 	return p, nil
 }
