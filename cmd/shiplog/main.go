@@ -27,6 +27,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -74,7 +75,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := fs.String("data", filepath.Join(".shiplog", "shiplog.db"), "the embedded store's file")
-	manifest := fs.String("manifest", "", "a .wellcome_project file whose projects are registered at start")
+	manifestFile := fs.String("manifest", "", "a .wellcome_project file whose projects are registered at start")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,14 +91,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer store.Close()
 	svc := shiplog.NewService(store, store, nil, log)
 
-	if *manifest != "" {
-		b, err := os.ReadFile(*manifest)
+	if *manifestFile != "" {
+		b, err := os.ReadFile(*manifestFile)
 		if err != nil {
 			return fmt.Errorf("read manifest: %w", err)
 		}
-		projects, err := svc.RegisterManifest(ctx, b)
+		projects, err := manifest.Parse(b)
+		if err == nil {
+			projects, err = svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: projects})
+		}
 		if err != nil {
-			return fmt.Errorf("register %s: %s", *manifest, shiplog.MessageOf(err))
+			return fmt.Errorf("register %s: %s", *manifestFile, shiplog.MessageOf(err))
 		}
 		for _, p := range projects {
 			log.Info("project registered", "project", p.ID)

@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/strictjson"
 )
 
 // The function names, as deployed and as the local Invoke API knows them.
@@ -53,8 +55,8 @@ func ECRPush(svc *shiplog.Service, log *slog.Logger) Function {
 	return Function{Name: ECRPushName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		var ev events.ECRImageActionEvent
 		// EventBridge adds fields over time, so unknown fields are not an error here.
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, shiplog.Errorf(shiplog.Invalid, "event: %s", describeJSONError(err))
+		if err := strictjson.Decode(payload, &ev, strictjson.Options{Name: "event", AllowUnknown: true}); err != nil {
+			return nil, err
 		}
 		if ev.DetailType != "ECR Image Action" || ev.Source != "aws.ecr" {
 			return nil, shiplog.Errorf(shiplog.Invalid, "event: source %q and detail-type %q are not an ECR image action (want aws.ecr, \"ECR Image Action\")", ev.Source, ev.DetailType)
@@ -101,12 +103,34 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 			Description: req.Description,
 			RequestedBy: person(req.RequestedBy),
 		}
+		// The request's own fields are checked before the manifest, whose errors are longer.
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
+		var others []shiplog.Project
 		if len(req.Manifest) > 0 && !bytes.Equal(req.Manifest, []byte("null")) {
-			manifest, err := manifestBytes(req.Manifest)
+			projects, err := parseManifest(req.Manifest)
 			if err != nil {
 				return nil, err
 			}
-			in.Manifest = manifest
+			for i := range projects {
+				if projects[i].ID == req.ProjectID {
+					in.Register = &projects[i]
+				} else {
+					others = append(others, projects[i])
+				}
+			}
+			if in.Register == nil {
+				return nil, shiplog.Errorf(shiplog.Invalid, "manifest: does not declare project %q", req.ProjectID)
+			}
+		}
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
+		if len(others) > 0 {
+			if _, err := svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: others}); err != nil {
+				return nil, err
+			}
 		}
 		return svc.CreateRelease(ctx, in)
 	}}
@@ -129,16 +153,16 @@ func Deploy(svc *shiplog.Service, log *slog.Logger) Function {
 	}}
 }
 
-// manifestBytes accepts the manifest as a JSON object or as a string holding the file's text.
-func manifestBytes(raw json.RawMessage) ([]byte, error) {
+// parseManifest accepts the manifest as a JSON object or as a string holding the file's text.
+func parseManifest(raw json.RawMessage) ([]shiplog.Project, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
-		return []byte(s), nil
+		return manifest.Parse([]byte(s))
 	}
 	if raw[0] != '{' {
 		return nil, shiplog.Errorf(shiplog.Invalid, "manifest: must be the .wellcome_project object, or a string holding it")
 	}
-	return raw, nil
+	return manifest.Parse(raw)
 }
 
 func person(p *shiplog.Person) shiplog.Person {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -60,8 +61,7 @@ func (h *Handler) getProject(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// putProject registers a project from its entry of .wellcome_project. Unknown fields in the entry
-// are allowed, as the manifest parser allows them: real manifests carry other tools' settings.
+// putProject registers a project from its entry of .wellcome_project.
 func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r); err != nil {
 		return err
@@ -83,24 +83,15 @@ func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
 	if wholeManifest(id, body) {
 		return shiplog.Errorf(shiplog.Invalid, "request body: looks like a whole .wellcome_project file; send only the entry of %s (the value under %q)", id, id)
 	}
-	p, err := h.svc.RegisterProject(r.Context(), id, body)
+	p, err := manifest.ParseProject(id, body)
 	if err != nil {
+		return err
+	}
+	if _, err := h.svc.RegisterProjects(r.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{p}}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
-}
-
-// wholeManifest reports whether body is a whole manifest that holds the project's entry, rather
-// than the entry itself: the likeliest mistake when registering a project by hand.
-func wholeManifest(id string, body []byte) bool {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil {
-		return false
-	}
-	_, hasEntry := top[id]
-	_, hasName := top["name"]
-	return hasEntry && !hasName
 }
 
 func (h *Handler) getImages(w http.ResponseWriter, r *http.Request) error {
@@ -214,9 +205,6 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
-	if in.ReleaseID == "" {
-		return shiplog.Errorf(shiplog.Invalid, "release_id: is required (a release id, or \"latest\")")
-	}
 	res, err := h.svc.Deploy(r.Context(), shiplog.DeployInput{
 		ProjectID: project, ReleaseID: in.ReleaseID, Environment: env, Description: in.Description, RequestedBy: by,
 	})
@@ -237,13 +225,7 @@ func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	env := r.URL.Query().Get("environment")
-	if env != "" {
-		if err := shiplog.ValidateID("environment", env); err != nil {
-			return err
-		}
-	}
-	out, err := h.svc.Deployments(r.Context(), project, env, page)
+	out, err := h.svc.Deployments(r.Context(), project, r.URL.Query().Get("environment"), page)
 	if err != nil {
 		return err
 	}
@@ -283,4 +265,16 @@ func normalizeRelease(r shiplog.Release) shiplog.Release {
 	}
 	r.Deployments = nonNil(r.Deployments)
 	return r
+}
+
+// wholeManifest reports whether body is a whole manifest that holds the project's entry, rather
+// than the entry itself: the likeliest mistake when registering a project by hand.
+func wholeManifest(id string, body []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	_, hasEntry := top[id]
+	_, hasName := top["name"]
+	return hasEntry && !hasName
 }

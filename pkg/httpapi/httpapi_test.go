@@ -22,6 +22,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -95,12 +96,16 @@ func newTestEnvOn(t *testing.T, params shiplog.ParameterStore, store shiplog.Rel
 	svc := shiplog.NewService(params, store, nil, log)
 	svc.Now = func() time.Time { return now }
 	svc.NewID = shiplog.NewULIDGenerator(svc.Now)
-	manifest, err := os.ReadFile("testdata/wellcome_project.json")
+	data, err := os.ReadFile("testdata/wellcome_project.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := svc.RegisterManifest(ctx, manifest); err != nil {
+	projects, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: projects}); err != nil {
 		t.Fatalf("register manifest: %v", err)
 	}
 	latest := map[string]string{}
@@ -237,7 +242,7 @@ const newEntry = `{
   "name": "New project",
   "environments": [{"id": "stage", "name": "Staging"}],
   "image_repositories": [{"id": "new/web", "services": ["web"]}],
-  "x-other-tool": {"kept": true}
+  "role_arn": "arn:aws:iam::123456789012:role/platform-ci"
 }`
 
 func TestHappyPaths(t *testing.T) {
@@ -278,7 +283,7 @@ func TestHappyPaths(t *testing.T) {
 		}
 		diff(t, "response vs stored", got, stored)
 		diff(t, "services", stored.Services(), []string{"web"})
-		if !strings.Contains(string(stored.Manifest), `"x-other-tool":{"kept":true}`) {
+		if !strings.Contains(string(stored.Manifest), `"role_arn":"arn:aws:iam::123456789012:role/platform-ci"`) {
 			t.Errorf("stored manifest: got %s, want the entry with its unknown fields kept", stored.Manifest)
 		}
 
@@ -579,15 +584,19 @@ func TestBadRequests(t *testing.T) {
 
 		// Create-release bodies.
 		{name: "truncated JSON", method: "POST", target: "/projects/storage/releases", body: `{"label":`, status: 400, kind: "Invalid", msg: "request body: the JSON ends too early"},
-		{name: "not JSON", method: "POST", target: "/projects/storage/releases", body: `{label: "x"}`, status: 400, kind: "Invalid", msg: "request body: not valid JSON at byte"},
+		{name: "not JSON", method: "POST", target: "/projects/storage/releases", body: `{label: "x"}`, status: 400, kind: "Invalid", msg: `request body: not valid JSON: unexpected 'l' at byte 1, near "{label: \"x\""`},
 		{name: "array body", method: "POST", target: "/projects/storage/releases", body: `[]`, status: 400, kind: "Invalid", msg: "request body: got a JSON array, want an object with label, description"},
 		{name: "string body", method: "POST", target: "/projects/storage/releases", body: `"latest"`, status: 400, kind: "Invalid", msg: "got a JSON string, want an object"},
 		{name: "label is a number", method: "POST", target: "/projects/storage/releases", body: `{"label": 5}`, status: 400, kind: "Invalid", msg: "label: got a JSON number, want a string"},
 		{name: "description is an object", method: "POST", target: "/projects/storage/releases", body: `{"description": {"a": 1}}`, status: 400, kind: "Invalid", msg: "description: got a JSON object, want a string"},
-		{name: "unknown field", method: "POST", target: "/projects/storage/releases", body: `{"lable": "latest"}`, status: 400, kind: "Invalid", msg: `unknown field "lable"; the fields are label, description`},
+		{name: "unknown field", method: "POST", target: "/projects/storage/releases", body: `{"lable": "latest"}`, status: 400, kind: "Invalid", msg: `request body: unknown field "lable"; did you mean label?`},
+		{name: "unknown field far from any", method: "POST", target: "/projects/storage/releases", body: `{"colour": "blue"}`, status: 400, kind: "Invalid", msg: `request body: unknown field "colour"; the fields are label, description`},
 		{name: "requested_by in release body", method: "POST", target: "/projects/storage/releases", body: `{"requested_by": {"id": "mallory", "name": "M"}}`, status: 400, kind: "Invalid", msg: "requested_by: comes from your identity, not the body"},
-		{name: "trailing object", method: "POST", target: "/projects/storage/releases", body: `{} {}`, status: 400, kind: "Invalid", msg: "unexpected data after the JSON object"},
-		{name: "trailing garbage", method: "POST", target: "/projects/storage/releases", body: `{}x`, status: 400, kind: "Invalid", msg: "unexpected data after the JSON object"},
+		{name: "trailing object", method: "POST", target: "/projects/storage/releases", body: `{} {}`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
+		{name: "trailing }", method: "POST", target: "/projects/storage/releases", body: `{}}`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
+		{name: "trailing ]", method: "POST", target: "/projects/storage/releases", body: `{}]`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
+		{name: "trailing } on put project", method: "PUT", target: "/projects/storage", body: newEntry + `}`, status: 400, kind: "Invalid", msg: "storage: unexpected data after the JSON value"},
+		{name: "trailing garbage", method: "POST", target: "/projects/storage/releases", body: `{}x`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
 		{name: "description too long", method: "POST", target: "/projects/storage/releases", body: `{"description": "` + strings.Repeat("d", 2000) + `"}`, status: 400, kind: "Invalid", msg: "description: is 2000 bytes long; the limit is 1024"},
 		{name: "huge release body", method: "POST", target: "/projects/storage/releases", body: huge, status: 413, kind: "Invalid", msg: "is larger than the limit of 1 MiB"},
 		{name: "incomplete label", method: "POST", target: "/projects/storage/releases", body: `{"label": "stable"}`, status: 409, kind: "Conflict", msg: "no image under /storage/images/stable/ for archivist, bag-register"},
@@ -596,7 +605,7 @@ func TestBadRequests(t *testing.T) {
 		{name: "deploy empty body", method: "POST", target: "/projects/storage/environments/prod/deployments", status: 400, kind: "Invalid", msg: "request body: is empty; want an object with release_id, description"},
 		{name: "deploy blank body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: " \n", status: 400, kind: "Invalid", msg: "request body: is empty"},
 		{name: "deploy without release_id", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"description": "x"}`, status: 400, kind: "Invalid", msg: "release_id: is required"},
-		{name: "deploy null body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `null`, status: 400, kind: "Invalid", msg: "release_id: is required"},
+		{name: "deploy null body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `null`, status: 400, kind: "Invalid", msg: "request body: got JSON null, want an object with release_id, description"},
 		{name: "release_id is a number", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id": 5}`, status: 400, kind: "Invalid", msg: "release_id: got a JSON number, want a string"},
 		{name: "requested_by in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","requested_by":{"id":"mallory"}}`, status: 400, kind: "Invalid", msg: "requested_by: comes from your identity"},
 		{name: "environment in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","environment":"stage"}`, status: 400, kind: "Invalid", msg: `unknown field "environment"; the fields are release_id, description`},

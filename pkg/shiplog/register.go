@@ -5,30 +5,41 @@ import (
 	"fmt"
 )
 
-// RegisterManifest registers every project of a whole .wellcome_project file.
-func (s *Service) RegisterManifest(ctx context.Context, manifest []byte) ([]Project, error) {
-	projects, err := ParseManifest(manifest)
-	if err != nil {
+// RegisterInput is a request to register projects, each from its manifest entry.
+type RegisterInput struct {
+	Projects []Project
+}
+
+// Validate checks every project.
+func (in RegisterInput) Validate() error {
+	if len(in.Projects) == 0 {
+		return Errorf(Invalid, "manifest: declares no projects")
+	}
+	seen := map[string]bool{}
+	for _, p := range in.Projects {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if seen[p.ID] {
+			return Errorf(Invalid, "manifest: project %q is declared twice", p.ID)
+		}
+		seen[p.ID] = true
+	}
+	return nil
+}
+
+// RegisterProjects registers every project of the request, or, if any is refused, none. A project
+// is registered as given: its environments and repository mappings replace the previous ones.
+func (s *Service) RegisterProjects(ctx context.Context, in RegisterInput) ([]Project, error) {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	for _, p := range projects {
+	for _, p := range in.Projects {
 		if err := s.Store.PutProject(ctx, p); err != nil {
 			return nil, fmt.Errorf("register project %s: %w", p.ID, err)
 		}
 	}
-	return projects, nil
-}
-
-// RegisterProject registers one project from its manifest entry.
-func (s *Service) RegisterProject(ctx context.Context, id string, entry []byte) (Project, error) {
-	p, err := ParseProject(id, entry)
-	if err != nil {
-		return Project{}, err
-	}
-	if err := s.Store.PutProject(ctx, p); err != nil {
-		return Project{}, fmt.Errorf("register project %s: %w", id, err)
-	}
-	return p, nil
+	return in.Projects, nil
 }
 
 // Project returns a registered project.

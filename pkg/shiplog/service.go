@@ -68,21 +68,35 @@ func validateText(field, s string, max int) error {
 // AnonymousPerson stands for a requester that did not say who they are.
 var AnonymousPerson = Person{ID: "unknown", Name: "unknown"}
 
-func validatePerson(p Person) (Person, error) {
-	if p == (Person{}) {
-		return AnonymousPerson, nil
+// Validate checks a requester as given: the zero Person (anonymous) or an id, and a name, of at
+// most MaxNameLength bytes.
+func (p Person) Validate() error {
+	if p.ID == "" && p.Name == "" {
+		return nil
 	}
 	if strings.TrimSpace(p.ID) == "" {
-		return p, Errorf(Invalid, "requested_by.id: is required when requested_by is given")
+		return Errorf(Invalid, "requested_by.id: is required when requested_by is given")
 	}
-	if err := validateText("requested_by.id", p.ID, 256); err != nil {
-		return p, err
+	if err := validateText("requested_by.id", p.ID, MaxNameLength); err != nil {
+		return err
 	}
-	if err := validateText("requested_by.name", p.Name, 256); err != nil {
-		return p, err
+	return validateText("requested_by.name", p.Name, MaxNameLength)
+}
+
+// normalizePerson fills in the anonymous requester and a missing name; p must be valid.
+func normalizePerson(p Person) Person {
+	if p.ID == "" {
+		p.ID, p.Name = AnonymousPerson.ID, AnonymousPerson.Name
 	}
 	if p.Name == "" {
 		p.Name = p.ID
 	}
-	return p, nil
+	return p
+}
+
+func validatePerson(p Person) (Person, error) {
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return normalizePerson(p), nil
 }

@@ -1,7 +1,6 @@
 package shiplog_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -148,10 +148,25 @@ func newHarness(t *testing.T) *harness {
 		LockTTL: 2 * time.Minute,
 		Log:     slog.New(slog.DiscardHandler),
 	}
-	if _, err := h.svc.RegisterManifest(t.Context(), readFile(t, "wellcome_project.json")); err != nil {
-		t.Fatalf("RegisterManifest: %v", err)
+	projects, err := manifest.Parse(readFile(t, "wellcome_project.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: projects}); err != nil {
+		t.Fatalf("RegisterProjects: %v", err)
 	}
 	return h
+}
+
+// register registers one project from its manifest entry.
+func (h *harness) register(t *testing.T, id, entry string) error {
+	t.Helper()
+	p, err := manifest.ParseProject(id, []byte(entry))
+	if err != nil {
+		t.Fatalf("ParseProject(%s): %v", id, err)
+	}
+	_, err = h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{p}})
+	return err
 }
 
 func testID(n int) string { return fmt.Sprintf("01TESTID%018d", n) }
@@ -269,178 +284,24 @@ func diff(t *testing.T, what string, got, want any, opts ...cmp.Option) {
 	}
 }
 
-// Manifests.
-
-func TestParseManifestExample(t *testing.T) {
-	data := readFile(t, "wellcome_project.json")
-	projects, err := shiplog.ParseManifest(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, p := range projects {
-		ids = append(ids, p.ID)
-	}
-	diff(t, "project ids", ids, []string{"bugfarm_73649", "catalogue_pipeline", "storage"})
-
-	storage := projects[2]
-	want := shiplog.Project{
-		ID:   "storage",
-		Name: "Storage service",
-		Environments: []shiplog.Environment{
-			{ID: "stage", Name: "Staging"},
-			{ID: "prod", Name: "Production"},
-		},
-		ImageRepositories: []shiplog.ImageRepository{
-			{ID: "uk.ac.wellcome/archivist", Services: []string{"archivist"}},
-			{ID: "uk.ac.wellcome/bag-register", Services: []string{"bag-register"}},
-			{ID: "uk.ac.wellcome/bag_verifier", Services: []string{"bag_verifier_pre_replication", "bag_verifier_post_replication"}},
-			{ID: "uk.ac.wellcome/notifier", Services: []string{"notifier"}},
-		},
-	}
-	diff(t, "storage project", storage, want, cmpopts.IgnoreFields(shiplog.Project{}, "Manifest"))
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		t.Fatal(err)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, top["storage"]); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := string(storage.Manifest), compact.String(); got != want {
-		t.Errorf("storage manifest: got %s, want the entry as compact JSON %s", got, want)
-	}
-	diff(t, "storage services", storage.Services(), []string{"archivist", "bag-register", "bag_verifier_pre_replication", "bag_verifier_post_replication", "notifier"})
-	diff(t, "catalogue_pipeline environments", projects[1].EnvironmentIDs(), []string{"2026-11-20", "2026-11-25"})
-	diff(t, "catalogue_pipeline services", projects[1].Services(), []string{"transformer_miro", "transformer_sierra", "transformer_mets", "merger"})
-}
-
-func TestParseManifestAccepts(t *testing.T) {
-	long := strings.Repeat("e", 128)
-	tests := []struct {
-		name     string
-		manifest string
-		check    func(t *testing.T, p shiplog.Project)
-	}{
-		{"environment name defaults to its id",
-			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
-			func(t *testing.T, p shiplog.Project) {
-				diff(t, "environments", p.Environments, []shiplog.Environment{{ID: "stage", Name: "stage"}})
-			}},
-		{"an id of 128 characters",
-			`{"p": {"name": "P", "environments": [{"id": "` + long + `"}], "image_repositories": [{"id": "a/b"}]}}`,
-			func(t *testing.T, p shiplog.Project) { diff(t, "environment ids", p.EnvironmentIDs(), []string{long}) }},
-		{"unknown fields are kept for other tools",
-			`{"p": {"name": "P", "environments": [{"id": "stage", "account": 1}], "image_repositories": [{"id": "a/b"}], "terraform": {"dir": "infra"}}}`,
-			func(t *testing.T, p shiplog.Project) {
-				if !strings.Contains(string(p.Manifest), `"terraform":{"dir":"infra"}`) {
-					t.Errorf("manifest: got %s, want the terraform field kept", p.Manifest)
-				}
-			}},
-		{"tag_deployed_images",
-			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}], "tag_deployed_images": true}}`,
-			func(t *testing.T, p shiplog.Project) {
-				if !p.TagDeployedImages {
-					t.Errorf("TagDeployedImages: got false, want true")
-				}
-			}},
-		{"a project id that contains aws later on",
-			`{"my-aws": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
-			func(t *testing.T, p shiplog.Project) {}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ps, err := shiplog.ParseManifest([]byte(tt.manifest))
-			if err != nil {
-				t.Fatalf("ParseManifest: %v", err)
-			}
-			if len(ps) != 1 {
-				t.Fatalf("ParseManifest: got %d projects, want 1", len(ps))
-			}
-			tt.check(t, ps[0])
-		})
-	}
-}
-
-func TestParseManifestRejects(t *testing.T) {
-	// project builds a manifest of one project "storage" from its environments and repositories.
-	project := func(envs, repos string) string {
-		return `{"storage": {"name": "Storage", "environments": ` + envs + `, "image_repositories": ` + repos + `}}`
-	}
-	okEnvs, okRepos := `[{"id": "stage"}, {"id": "prod"}]`, `[{"id": "uk.ac.wellcome/archivist"}]`
-	long := strings.Repeat("x", 129)
-	tests := []struct {
-		name     string
-		manifest string
-		want     []string // the field named, and what is wrong
-	}{
-		{"not JSON", `nope`, []string{"manifest: not valid JSON"}},
-		{"truncated", `{"storage": `, []string{"manifest: unexpected EOF"}},
-		{"trailing data", project(okEnvs, okRepos) + ` {}`, []string{"manifest: unexpected data"}},
-		{"an array", `[{"id": "storage"}]`, []string{"manifest: got a JSON array"}},
-		{"null", `null`, []string{"manifest: must be an object"}},
-		{"no projects", `{}`, []string{"manifest: declares no projects"}},
-		{"a project that is not an object", `{"storage": 5}`, []string{"storage: got a JSON number"}},
-		{"project id with a slash", `{"a/b": {}}`, []string{"project id", "may contain only"}},
-		{"project id with ..", `{"a..b": {}}`, []string{"project id", `must not contain ".."`}},
-		{"project id with a space", `{"a b": {}}`, []string{"project id", "may contain only"}},
-		{"project id too long", `{"` + long + `": {}}`, []string{"project id", "129 characters", "128"}},
-		{"project id starting with aws", `{"aws-storage": {}}`, []string{"project id", `must not begin with "aws" or "ssm"`}},
-		{"project id starting with AWS", `{"AWSome": {}}`, []string{"project id", `"aws"`}},
-		{"project id starting with ssm", `{"ssm_params": {}}`, []string{"project id", `"ssm"`}},
-		{"no name", `{"storage": {"environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
-		{"blank name", `{"storage": {"name": "  ", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
-		{"name is a number", `{"storage": {"name": 5, "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: got a JSON number, want a string"}},
-		{"no environments", project(`[]`, okRepos), []string{"storage.environments: at least one"}},
-		{"environments is a string", project(`"stage"`, okRepos), []string{"storage.environments: got a JSON string, want an array"}},
-		{"environment id with a space", project(`[{"id": "stage"}, {"id": "a b"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
-		{"environment id with a slash", project(`[{"id": "stage"}, {"id": "st/age"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
-		{"environment id ..", project(`[{"id": ".."}]`, okRepos), []string{"storage.environments[0].id", `".."`}},
-		{"environment id too long", project(`[{"id": "`+long+`"}]`, okRepos), []string{"storage.environments[0].id", "128"}},
-		{"environment id missing", project(`[{"name": "Staging"}]`, okRepos), []string{"storage.environments[0].id: is required"}},
-		{"environment id empty", project(`[{"id": ""}]`, okRepos), []string{"storage.environments[0].id: is required"}},
-		{"environment id a number", project(`[{"id": 5}]`, okRepos), []string{"storage.environments[0].id: got a JSON number, want a string"}},
-		{"environment declared twice", project(`[{"id": "stage"}, {"id": "stage"}]`, okRepos), []string{"storage.environments[1].id", "declared twice"}},
-		{"no repositories", project(okEnvs, `[]`), []string{"storage.image_repositories: at least one"}},
-		{"repository id missing", project(okEnvs, `[{"services": ["a"]}]`), []string{"storage.image_repositories[0].id: is required"}},
-		{"repository id upper case", project(okEnvs, `[{"id": "uk.ac.wellcome/Archivist"}]`), []string{"storage.image_repositories[0].id", "not an ECR repository name"}},
-		{"repository declared twice", project(okEnvs, `[{"id": "a/b"}, {"id": "a/b", "services": ["c"]}]`), []string{"storage.image_repositories[1].id", "declared twice"}},
-		{"services empty", project(okEnvs, `[{"id": "a/b", "services": []}]`), []string{"storage.image_repositories[0].services: is empty"}},
-		{"services a string", project(okEnvs, `[{"id": "a/b", "services": "b"}]`), []string{"storage.image_repositories[0].services: got a JSON string, want an array"}},
-		{"service id with a slash", project(okEnvs, `[{"id": "a/b", "services": ["ok", "a/b"]}]`), []string{"storage.image_repositories[0].services[1]", "may contain only"}},
-		{"service id ..", project(okEnvs, `[{"id": "a/b", "services": [".."]}]`), []string{"storage.image_repositories[0].services[0]", `".."`}},
-		{"service object with a bad id", project(okEnvs, `[{"id": "a/b", "services": [{"id": "a b"}]}]`), []string{"storage.image_repositories[0].services[0].id", "may contain only"}},
-		{"service object without id", project(okEnvs, `[{"id": "a/b", "services": [{"name": "b"}]}]`), []string{"storage.image_repositories[0].services[0].id: is required"}},
-		{"service a number", project(okEnvs, `[{"id": "a/b", "services": [5]}]`), []string{"storage.image_repositories[0].services[0]: got a JSON number"}},
-		{"service fed by two repositories", project(okEnvs, `[{"id": "a/b"}, {"id": "c/d", "services": ["b"]}]`), []string{"storage.image_repositories[1]", `"b" is fed by both "a/b" and "c/d"`}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ps, err := shiplog.ParseManifest([]byte(tt.manifest))
-			if err == nil {
-				t.Fatalf("ParseManifest: got %d projects and no error, want an error", len(ps))
-			}
-			wantError(t, "ParseManifest", err, shiplog.Invalid, tt.want...)
-		})
-	}
-}
-
-func TestRegisterManifestRejectsAndChangesNothing(t *testing.T) {
+func TestRegisterProjectsRejectsAndChangesNothing(t *testing.T) {
 	h := newHarness(t)
 	before, err := h.svc.Projects(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The second project is bad: the first must not be registered either.
-	bad := `{"aaa": {"name": "A", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]},
-	         "zzz": {"name": "Z", "environments": [{"id": "st age"}], "image_repositories": [{"id": "a/b"}]}}`
-	_, err = h.svc.RegisterManifest(t.Context(), []byte(bad))
-	wantError(t, "RegisterManifest", err, shiplog.Invalid, "zzz.environments[0].id")
+	good := shiplog.Project{ID: "aaa", Name: "A", Environments: []shiplog.Environment{{ID: "stage", Name: "stage"}},
+		ImageRepositories: []shiplog.ImageRepository{{ID: "a/b", Services: []string{"b"}}}}
+	bad := good
+	bad.ID, bad.Environments = "zzz", []shiplog.Environment{{ID: "st age", Name: "st age"}}
+	_, err = h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{good, bad}})
+	wantError(t, "RegisterProjects", err, shiplog.Invalid, "zzz.environments[0].id")
 	after, err := h.svc.Projects(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	diff(t, "projects after a refused manifest", after, before)
+	diff(t, "projects after a refused registration", after, before)
 }
 
 // Pushes.
@@ -588,7 +449,7 @@ func TestRecordPush(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			if tt.extra != "" {
-				if _, err := h.svc.RegisterProject(t.Context(), "extra", []byte(tt.extra)); err != nil {
+				if err := h.register(t, "extra", tt.extra); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -614,7 +475,7 @@ func TestRecordPushAfterReregistering(t *testing.T) {
 	h := newHarness(t)
 	// storage no longer builds notifier from uk.ac.wellcome/notifier.
 	entry := `{"name": "Storage service", "environments": [{"id": "stage"}], "image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}`
-	if _, err := h.svc.RegisterProject(t.Context(), "storage", []byte(entry)); err != nil {
+	if err := h.register(t, "storage", entry); err != nil {
 		t.Fatal(err)
 	}
 	p := loadPush(t, "ecr-push-tagged.json")
@@ -1025,7 +886,7 @@ func TestDeployMissingImageWritesNothing(t *testing.T) {
 func TestDeployTagsImages(t *testing.T) {
 	h := newHarness(t)
 	entry := `{"name": "Bug farm", "environments": [{"id": "stage"}], "image_repositories": [{"id": "bugfarm/hatching"}, {"id": "bugfarm/feeding"}], "tag_deployed_images": true}`
-	if _, err := h.svc.RegisterProject(t.Context(), "bugfarm_73649", []byte(entry)); err != nil {
+	if err := h.register(t, "bugfarm_73649", entry); err != nil {
 		t.Fatal(err)
 	}
 	reg := &fakeRegistry{}
@@ -1062,7 +923,7 @@ func TestDeployRefusesUntaggableRelease(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
 	entry := `{"name": "V", "environments": [{"id": "stage"}], "image_repositories": [{"id": "team/verifier", "services": ["pre", "post"]}], "tag_deployed_images": true}`
-	if _, err := h.svc.RegisterProject(ctx, "verify", []byte(entry)); err != nil {
+	if err := h.register(t, "verify", entry); err != nil {
 		t.Fatal(err)
 	}
 	reg := &fakeRegistry{}

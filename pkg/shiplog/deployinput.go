@@ -1,0 +1,21 @@
+package shiplog
+
+// Validate checks a deploy request as given, before anything is read or written.
+func (in DeployInput) Validate() error {
+	if err := ValidateID("project_id", in.ProjectID); err != nil {
+		return err
+	}
+	if in.ReleaseID == "" {
+		return Errorf(Invalid, "release_id: is required (a release id, or %q)", LatestRelease)
+	}
+	if err := ValidateID("release_id", in.ReleaseID); err != nil {
+		return err
+	}
+	if err := ValidateID("environment", in.Environment); err != nil {
+		return err
+	}
+	if err := validateText("description", in.Description, MaxDescriptionLength); err != nil {
+		return err
+	}
+	return in.RequestedBy.Validate()
+}
