@@ -27,9 +27,16 @@ type CreateReleaseRequest struct {
 	Label       string          `json:"label,omitempty"`
 	Description string          `json:"description,omitempty"`
 	RequestedBy *shiplog.Person `json:"requested_by,omitempty"`
-	// Manifest is the whole .wellcome_project content (a JSON object, or a string holding it),
-	// registered before the release is made.
+	// Manifest is the whole .wellcome_project content (a JSON object, or a string holding it).
+	// The entry of ProjectID is registered before the release is made; the others are not.
 	Manifest json.RawMessage `json:"manifest,omitempty"`
+}
+
+// CreateReleaseResponse is the release record, and the ids of the manifest's other projects, whose
+// entries create-release does not register.
+type CreateReleaseResponse struct {
+	shiplog.Release
+	NotRegistered []string `json:"not_registered,omitempty"`
 }
 
 // DeployRequest is the deploy payload.
@@ -107,7 +114,10 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 		if err := in.Validate(); err != nil {
 			return nil, err
 		}
-		var others []shiplog.Project
+		// Only the released project's entry is registered: the file's other entries belong to
+		// other teams, whose registrations this caller must not rewrite. They are named in the
+		// response; PUT /projects/{project} and serve --manifest register them.
+		var notRegistered []string
 		if len(req.Manifest) > 0 && !bytes.Equal(req.Manifest, []byte("null")) {
 			projects, err := parseManifest(req.Manifest)
 			if err != nil {
@@ -117,22 +127,18 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 				if projects[i].ID == req.ProjectID {
 					in.Register = &projects[i]
 				} else {
-					others = append(others, projects[i])
+					notRegistered = append(notRegistered, projects[i].ID)
 				}
 			}
 			if in.Register == nil {
 				return nil, shiplog.Errorf(shiplog.Invalid, "manifest: does not declare project %q", req.ProjectID)
 			}
 		}
-		if err := in.Validate(); err != nil {
+		rel, err := svc.CreateRelease(ctx, in)
+		if err != nil {
 			return nil, err
 		}
-		if len(others) > 0 {
-			if _, err := svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: others}); err != nil {
-				return nil, err
-			}
-		}
-		return svc.CreateRelease(ctx, in)
+		return CreateReleaseResponse{Release: rel, NotRegistered: notRegistered}, nil
 	}}
 }
 

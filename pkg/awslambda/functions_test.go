@@ -60,13 +60,14 @@ const storageOnly = `{"storage": {"name": "Storage v2", "environments": [{"id": 
 func TestCreateRelease(t *testing.T) {
 	ci := shiplog.Person{ID: "arn:aws:iam::123456789012:role/ci", Name: "GitHub Actions"}
 	tests := []struct {
-		name         string
-		register     bool // register the example manifest first
-		payload      string
-		wantBy       shiplog.Person
-		wantLabel    string
-		wantDesc     string
-		wantProjects []string // registered afterwards
+		name          string
+		register      bool // register the example manifest first
+		payload       string
+		wantBy        shiplog.Person
+		wantLabel     string
+		wantDesc      string
+		wantProjects  []string // registered afterwards
+		notRegistered string   // the response's not_registered, "" for none
 	}{
 		{
 			name:         "registered project with defaults",
@@ -77,19 +78,21 @@ func TestCreateRelease(t *testing.T) {
 			wantProjects: manifestProjects,
 		},
 		{
-			name:         "manifest as an object registers its projects",
-			payload:      `{"project_id": "storage", "label": "latest", "description": "nightly", "requested_by": {"id": "arn:aws:iam::123456789012:role/ci", "name": "GitHub Actions"}, "manifest": ` + manifestObject(t) + `}`,
-			wantBy:       ci,
-			wantLabel:    "latest",
-			wantDesc:     "nightly",
-			wantProjects: manifestProjects,
+			name:          "manifest as an object registers its project",
+			payload:       `{"project_id": "storage", "label": "latest", "description": "nightly", "requested_by": {"id": "arn:aws:iam::123456789012:role/ci", "name": "GitHub Actions"}, "manifest": ` + manifestObject(t) + `}`,
+			wantBy:        ci,
+			wantLabel:     "latest",
+			wantDesc:      "nightly",
+			wantProjects:  []string{"storage"},
+			notRegistered: `["bugfarm_73649","catalogue_pipeline"]`,
 		},
 		{
-			name:         "manifest as a string registers its projects",
-			payload:      `{"project_id": "storage", "requested_by": {"id": "ci"}, "manifest": ` + manifestString(t) + `}`,
-			wantBy:       shiplog.Person{ID: "ci", Name: "ci"},
-			wantLabel:    "latest",
-			wantProjects: manifestProjects,
+			name:          "manifest as a string registers its project",
+			payload:       `{"project_id": "storage", "requested_by": {"id": "ci"}, "manifest": ` + manifestString(t) + `}`,
+			wantBy:        shiplog.Person{ID: "ci", Name: "ci"},
+			wantLabel:     "latest",
+			wantProjects:  []string{"storage"},
+			notRegistered: `["bugfarm_73649","catalogue_pipeline"]`,
 		},
 		{
 			name:         "null manifest is no manifest",
@@ -110,8 +113,15 @@ func TestCreateRelease(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Invoke: %v", err)
 			}
-			if got := keys(t, out); !slices.Equal(got, releaseFields) {
-				t.Errorf("release fields: got %v, want %v", got, releaseFields)
+			wantFields := releaseFields
+			if tt.notRegistered != "" {
+				wantFields = slices.Sorted(slices.Values(append(slices.Clone(releaseFields), "not_registered")))
+				if got := string(field(t, out, "not_registered")); got != tt.notRegistered {
+					t.Errorf("not_registered: got %s, want %s", got, tt.notRegistered)
+				}
+			}
+			if got := keys(t, out); !slices.Equal(got, wantFields) {
+				t.Errorf("release fields: got %v, want %v", got, wantFields)
 			}
 			if got, want := string(field(t, out, "created_at")), fmt.Sprint(now.Unix()); got != want {
 				t.Errorf("created_at: got %s, want the number %s", got, want)
@@ -444,4 +454,61 @@ func TestInternalError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCreateReleaseRegistersOnlyItsProject: a create-release manifest registers the entry of the
+// project released and nothing else, so one team's CI cannot rewrite another team's environments
+// or repository mappings (and through a later push, its images), whether or not the release is
+// made; the response says which entries were left alone.
+func TestCreateReleaseRegistersOnlyItsProject(t *testing.T) {
+	hostile := `{"attacker": {"name": "A", "environments": [{"id": "stage"}], "image_repositories": [{"id": "attacker/app"}]},
+		"storage": {"name": "Pwned", "environments": [{"id": "stage"}], "image_repositories": [{"id": "attacker/app", "services": ["archivist"]}]}}`
+	ctx := context.Background()
+	t.Run("refused release", func(t *testing.T) {
+		e := newEnv(t).registered(t).withImages(t)
+		before, err := e.store.GetProject(ctx, "storage")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = awslambda.CreateRelease(e.svc, e.log).Invoke(ctx, []byte(`{"project_id": "attacker", "manifest": `+hostile+`}`))
+		if ire := invocationError(t, err); ire.Type != "Conflict" {
+			t.Errorf("errorType: got %s (%s), want Conflict (attacker has no images)", ire.Type, ire.Message)
+		}
+		after, err := e.store.GetProject(ctx, "storage")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("storage's registration changed (-before +after):\n%s", diff)
+		}
+		refs, err := e.store.RepositoryServices(ctx, "attacker/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []shiplog.ServiceRef{{ProjectID: "attacker", ServiceID: "app"}}; !cmp.Equal(refs, want) {
+			t.Errorf("services of attacker/app: got %v, want %v", refs, want)
+		}
+	})
+	t.Run("release made", func(t *testing.T) {
+		e := newEnv(t).registered(t).withImages(t)
+		before, err := e.store.GetProject(ctx, "bugfarm_73649")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := `{"storage": ` + storageEntry(t) + `, "bugfarm_73649": {"name": "Pwned", "environments": [{"id": "x"}], "image_repositories": [{"id": "bugfarm/hatching"}]}}`
+		out, err := awslambda.CreateRelease(e.svc, e.log).Invoke(ctx, []byte(`{"project_id": "storage", "manifest": `+m+`}`))
+		if err != nil {
+			t.Fatalf("Invoke: %v", err)
+		}
+		if got := string(field(t, out, "not_registered")); got != `["bugfarm_73649"]` {
+			t.Errorf("not_registered: got %s, want [\"bugfarm_73649\"]", got)
+		}
+		after, err := e.store.GetProject(ctx, "bugfarm_73649")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("bugfarm_73649's registration changed (-before +after):\n%s", diff)
+		}
+	})
 }
