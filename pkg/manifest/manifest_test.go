@@ -178,6 +178,7 @@ func TestParseManifestRejects(t *testing.T) {
 		{"no environments", project(`[]`, okRepos), []string{"storage.environments: at least one"}},
 		{"environments is a string", project(`"stage"`, okRepos), []string{"storage.environments: got a JSON string, want an array"}},
 		{"environment id with a space", project(`[{"id": "stage"}, {"id": "a b"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
+		{"environment named latest", project(`[{"id": "stage"}, {"id": "latest"}]`, okRepos), []string{"storage.environments[1].id", `"latest" is reserved`, "pushes"}},
 		{"environment id with a slash", project(`[{"id": "stage"}, {"id": "st/age"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
 		{"environment id ..", project(`[{"id": ".."}]`, okRepos), []string{"storage.environments[0].id", `".."`}},
 		{"environment id too long", project(`[{"id": "`+long+`"}]`, okRepos), []string{"storage.environments[0].id", "128"}},

@@ -11,7 +11,8 @@ func (in DeployInput) Validate() error {
 	if err := ValidateID("release_id", in.ReleaseID); err != nil {
 		return err
 	}
-	if err := ValidateID("environment", in.Environment); err != nil {
+	// A registration from before environments named like labels were refused may still have one.
+	if err := validateEnvironmentID("environment", in.Environment); err != nil {
 		return err
 	}
 	if err := validateText("description", in.Description, MaxDescriptionLength); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -84,6 +85,20 @@ func ValidateID(field, s string) error {
 	return nil
 }
 
+// ReservedEnvironmentIDs are the labels shiplog itself writes: an environment of that id would
+// have its deploys overwrite the label's images, and the pushes overwrite the environment's.
+var ReservedEnvironmentIDs = []string{LatestLabel}
+
+func validateEnvironmentID(field, s string) error {
+	if err := ValidateID(field, s); err != nil {
+		return err
+	}
+	if slices.Contains(ReservedEnvironmentIDs, s) {
+		return Errorf(Invalid, "%s: %q is reserved: every push writes its image under the label %q, so deploys to an environment of that name and the pushes would overwrite each other's images; name the environment otherwise", field, s, s)
+	}
+	return nil
+}
+
 // validateProjectID adds SSM's rule that parameter names must not begin with "aws" or "ssm".
 func validateProjectID(field, s string) error {
 	if err := ValidateID(field, s); err != nil {
@@ -136,7 +151,7 @@ func (p Project) Validate() error {
 	seenEnv := map[string]bool{}
 	for i, e := range p.Environments {
 		field := fmt.Sprintf("%s.environments[%d]", id, i)
-		if err := ValidateID(field+".id", e.ID); err != nil {
+		if err := validateEnvironmentID(field+".id", e.ID); err != nil {
 			return err
 		}
 		if seenEnv[e.ID] {

@@ -304,6 +304,30 @@ func TestRegisterProjectsRejectsAndChangesNothing(t *testing.T) {
 	diff(t, "projects after a refused registration", after, before)
 }
 
+// TestRegisterRefusesReservedEnvironment: an environment named like a label that shiplog writes
+// itself would have deploys overwrite the pushed images (and the next release snapshot an old one).
+func TestRegisterRefusesReservedEnvironment(t *testing.T) {
+	h := newHarness(t)
+	before := h.paramsUnder(t, "storage", "latest")
+	for _, id := range shiplog.ReservedEnvironmentIDs {
+		p := shiplog.Project{ID: "storage", Name: "S", Environments: []shiplog.Environment{{ID: "stage", Name: "Staging"}, {ID: id, Name: id}},
+			ImageRepositories: []shiplog.ImageRepository{{ID: "uk.ac.wellcome/archivist", Services: []string{"archivist"}}}}
+		_, err := h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{p}})
+		wantError(t, "RegisterProjects", err, shiplog.Invalid, "storage.environments[1].id", "is reserved")
+	}
+	if !slices.Contains(shiplog.ReservedEnvironmentIDs, shiplog.LatestLabel) {
+		t.Errorf("ReservedEnvironmentIDs %v lacks %q, the label pushes write", shiplog.ReservedEnvironmentIDs, shiplog.LatestLabel)
+	}
+	p, err := h.svc.Project(t.Context(), "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "storage environments", p.EnvironmentIDs(), []string{"stage", "prod"})
+	_, err = h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: "latest", Environment: shiplog.LatestLabel})
+	wantError(t, "Deploy to latest", err, shiplog.Invalid, "environment", "is reserved")
+	diff(t, "latest images", h.paramsUnder(t, "storage", "latest"), before)
+}
+
 // Pushes.
 
 func TestRecordPushSampleEvents(t *testing.T) {
