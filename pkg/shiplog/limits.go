@@ -1,5 +1,7 @@
 package shiplog
 
+import "time"
+
 // The limits on what callers send: each has this one definition, which the README lists.
 const (
 	// MaxIDLength bounds project, environment and service ids and labels.
@@ -9,3 +11,8 @@ const (
 	// MaxDescriptionLength bounds a release's or a deployment's description.
 	MaxDescriptionLength = 1024
 )
+
+// MaxPushAhead is how far ahead of the clock a push's event time may be. Pushes are ordered by
+// event time, so one dated later would pin the label latest until real time caught up; it is
+// ignored instead. The bound allows for clock skew between ECR, EventBridge and the function.
+const MaxPushAhead = 5 * time.Minute

@@ -495,6 +495,43 @@ func TestRecordPush(t *testing.T) {
 	}
 }
 
+// TestRecordPushRefusesTheFuture: a push dated ahead of the clock by more than MaxPushAhead would
+// win over every real push until real time caught up (9999-12-31: forever), so it is ignored with
+// the reason, and the real pushes after it still set latest.
+func TestRecordPushRefusesTheFuture(t *testing.T) {
+	h := newHarness(t)
+	const name = "/storage/images/latest/archivist"
+	push := func(n int, at time.Time) shiplog.PushOutcome {
+		t.Helper()
+		p := loadPush(t, "ecr-push-tagged.json")
+		p.Repository, p.Digest, p.Time = "uk.ac.wellcome/archivist", digest(n), at
+		out, err := h.svc.RecordPush(t.Context(), p)
+		if err != nil {
+			t.Fatalf("RecordPush(%v): %v", at, err)
+		}
+		return out
+	}
+	if out := push(1, start.Add(shiplog.MaxPushAhead)); len(out.Updated) != 1 || out.Ignored != "" {
+		t.Errorf("push at the bound: got %+v, want it recorded", out)
+	}
+	for _, at := range []time.Time{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), start.Add(shiplog.MaxPushAhead + time.Second)} {
+		out := push(2, at)
+		if !strings.Contains(out.Ignored, "ahead of the clock") || len(out.Updated) != 0 {
+			t.Errorf("push at %v: got %+v, want it ignored as ahead of the clock", at, out)
+		}
+	}
+	if got := h.paramsUnder(t, "storage", "latest")["archivist"]; got != image("uk.ac.wellcome/archivist", 1) {
+		t.Errorf("%s: got %s, want the image of the push at the bound", name, got)
+	}
+	h.clock.Advance(time.Hour)
+	if out := push(3, h.clock.Now()); len(out.Updated) != 1 {
+		t.Errorf("a real push after the refused ones: got %+v, want it recorded", out)
+	}
+	if got := h.paramsUnder(t, "storage", "latest")["archivist"]; got != image("uk.ac.wellcome/archivist", 3) {
+		t.Errorf("%s: got %s, want the newest real push's image", name, got)
+	}
+}
+
 func TestRecordPushAfterReregistering(t *testing.T) {
 	h := newHarness(t)
 	// storage no longer builds notifier from uk.ac.wellcome/notifier.
