@@ -129,10 +129,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// One request per connection, so that StrictHeaders sees every request's header: a bare LF
+	// there would otherwise split X-Shiplog-User into two headers.
+	srv.SetKeepAlivesEnabled(false)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(httpapi.StrictHeaders(ln)) }()
 	log.Info("shiplog serving", "addr", ln.Addr().String(), "data", *data)
 	select {
 	case err := <-errc:

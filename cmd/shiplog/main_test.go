@@ -504,3 +504,24 @@ func TestServeRefusesCorruptStore(t *testing.T) {
 		})
 	}
 }
+
+// TestBareLFInAHeader: on the local stack, a bare LF in X-Shiplog-User is refused, not read as a
+// second header that names someone else.
+func TestBareLFInAHeader(t *testing.T) {
+	s := startStack(t, filepath.Join(t.TempDir(), "shiplog.db"), "--manifest", filepath.Join("testdata", "wellcome_project.json"))
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a kept-alive connection would hang
+	entry := `{"name": "Mallory's", "environments": [{"id": "stage"}], "image_repositories": [{"id": "m/app"}]}`
+	fmt.Fprintf(c, "PUT /projects/mallory HTTP/1.1\r\nHost: x\r\nX-Shiplog-User: alice\nX-Shiplog-User-Name: Alice\r\nContent-Length: %d\r\n\r\n%s", len(entry), entry)
+	out, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(out), "HTTP/1.1 400 ") {
+		t.Errorf("bare LF in X-Shiplog-User: got %q, want 400", out)
+	}
+	if status := s.call("GET", "/projects/mallory", "", nil, nil); status != http.StatusNotFound {
+		t.Errorf("GET /projects/mallory after the refused request: got %d, want 404", status)
+	}
+}

@@ -23,10 +23,10 @@ const (
 
 // CreateReleaseRequest is the create-release payload.
 type CreateReleaseRequest struct {
-	ProjectID   string          `json:"project_id"`
-	Label       string          `json:"label,omitempty"`
-	Description string          `json:"description,omitempty"`
-	RequestedBy *shiplog.Person `json:"requested_by,omitempty"`
+	ProjectID   string     `json:"project_id"`
+	Label       string     `json:"label,omitempty"`
+	Description string     `json:"description,omitempty"`
+	RequestedBy *Requester `json:"requested_by,omitempty"`
 	// Manifest is the whole .wellcome_project content (a JSON object, or a string holding it).
 	// The entry of ProjectID is registered before the release is made; the others are not.
 	Manifest json.RawMessage `json:"manifest,omitempty"`
@@ -41,11 +41,18 @@ type CreateReleaseResponse struct {
 
 // DeployRequest is the deploy payload.
 type DeployRequest struct {
-	ProjectID   string          `json:"project_id"`
-	ReleaseID   string          `json:"release_id"`
-	Environment string          `json:"environment"`
-	Description string          `json:"description,omitempty"`
-	RequestedBy *shiplog.Person `json:"requested_by,omitempty"`
+	ProjectID   string     `json:"project_id"`
+	ReleaseID   string     `json:"release_id"`
+	Environment string     `json:"environment"`
+	Description string     `json:"description,omitempty"`
+	RequestedBy *Requester `json:"requested_by,omitempty"`
+}
+
+// Requester is who a direct invocation says asks. Nothing checks it: the record says it came
+// "via": "invoke", as opposed to an API caller whom API Gateway authenticated.
+type Requester struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
 }
 
 // Functions returns the three direct-invocation functions over svc, by name.
@@ -171,9 +178,11 @@ func parseManifest(raw json.RawMessage) ([]shiplog.Project, error) {
 	return manifest.Parse(raw)
 }
 
-func person(p *shiplog.Person) shiplog.Person {
-	if p == nil {
-		return shiplog.Person{}
+// person is the requester of a direct invocation, recorded as asserted via invoke.
+func person(r *Requester) shiplog.Person {
+	p := shiplog.Person{Via: shiplog.ViaInvoke}
+	if r != nil {
+		p.ID, p.Name = r.ID, r.Name
 	}
-	return *p
+	return p
 }

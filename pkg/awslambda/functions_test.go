@@ -57,8 +57,11 @@ func manifestObject(t *testing.T) string {
 const storageOnly = `{"storage": {"name": "Storage v2", "environments": [{"id": "stage", "name": "Staging"}],
 	"image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}}`
 
+// anonymousInvoker is the requester of an invocation that names none.
+var anonymousInvoker = shiplog.Person{ID: shiplog.AnonymousPerson.ID, Name: shiplog.AnonymousPerson.Name, Via: shiplog.ViaInvoke}
+
 func TestCreateRelease(t *testing.T) {
-	ci := shiplog.Person{ID: "arn:aws:iam::123456789012:role/ci", Name: "GitHub Actions"}
+	ci := shiplog.Person{ID: "arn:aws:iam::123456789012:role/ci", Name: "GitHub Actions", Via: shiplog.ViaInvoke}
 	tests := []struct {
 		name          string
 		register      bool // register the example manifest first
@@ -73,7 +76,7 @@ func TestCreateRelease(t *testing.T) {
 			name:         "registered project with defaults",
 			register:     true,
 			payload:      `{"project_id": "storage"}`,
-			wantBy:       shiplog.AnonymousPerson,
+			wantBy:       anonymousInvoker,
 			wantLabel:    "latest",
 			wantProjects: manifestProjects,
 		},
@@ -89,7 +92,7 @@ func TestCreateRelease(t *testing.T) {
 		{
 			name:          "manifest as a string registers its project",
 			payload:       `{"project_id": "storage", "requested_by": {"id": "ci"}, "manifest": ` + manifestString(t) + `}`,
-			wantBy:        shiplog.Person{ID: "ci", Name: "ci"},
+			wantBy:        shiplog.Person{ID: "ci", Name: "ci", Via: shiplog.ViaInvoke},
 			wantLabel:     "latest",
 			wantProjects:  []string{"storage"},
 			notRegistered: `["bugfarm_73649","catalogue_pipeline"]`,
@@ -98,7 +101,7 @@ func TestCreateRelease(t *testing.T) {
 			name:         "null manifest is no manifest",
 			register:     true,
 			payload:      `{"project_id": "storage", "manifest": null}`,
-			wantBy:       shiplog.AnonymousPerson,
+			wantBy:       anonymousInvoker,
 			wantLabel:    "latest",
 			wantProjects: manifestProjects,
 		},
@@ -129,8 +132,8 @@ func TestCreateRelease(t *testing.T) {
 			if got := string(field(t, out, "deployments")); got != "[]" {
 				t.Errorf("deployments: got %s, want []", got)
 			}
-			if got := keys(t, field(t, out, "requested_by")); !slices.Equal(got, []string{"id", "name"}) {
-				t.Errorf("requested_by fields: got %v, want [id name]", got)
+			if got := keys(t, field(t, out, "requested_by")); !slices.Equal(got, []string{"id", "name", "via"}) {
+				t.Errorf("requested_by fields: got %v, want [id name via]", got)
 			}
 			var got shiplog.Release
 			if err := json.Unmarshal(out, &got); err != nil {
@@ -174,14 +177,14 @@ func TestDeploy(t *testing.T) {
 			name:    "release by id",
 			payload: `{"project_id": "storage", "release_id": "{release}", "environment": "stage", "description": "storage to stage", "requested_by": {"id": "alice", "name": "Alice"}}`,
 			wantEnv: shiplog.Environment{ID: "stage", Name: "Staging"},
-			wantBy:  shiplog.Person{ID: "alice", Name: "Alice"},
+			wantBy:  shiplog.Person{ID: "alice", Name: "Alice", Via: shiplog.ViaInvoke},
 			desc:    "storage to stage",
 		},
 		{
 			name:    "latest release",
 			payload: `{"project_id": "storage", "release_id": "latest", "environment": "prod"}`,
 			wantEnv: shiplog.Environment{ID: "prod", Name: "Production"},
-			wantBy:  shiplog.AnonymousPerson,
+			wantBy:  anonymousInvoker,
 		},
 	}
 	for _, tt := range tests {
@@ -292,6 +295,9 @@ var badPayloads = []badInput{
 	{"requested_by a string", `{"project_id": "storage", "requested_by": "alice"}`, "Invalid", "requested_by: got a JSON string, want an object with id, name"},
 	{"requested_by.id a number", `{"project_id": "storage", "requested_by": {"id": 7}}`, "Invalid", "requested_by.id: got a JSON number, want a string"},
 	{"requested_by unknown field", `{"project_id": "storage", "requested_by": {"id": "alice", "email": "a@example.org"}}`, "Invalid", "requested_by.email: unknown field; the fields are id, name"},
+	{"requested_by with an ANSI escape", `{"project_id": "storage", "requested_by": {"id": "ci\u001b[2J"}}`, "Invalid", "requested_by.id: \"ci\\x1b[2J\" contains the control character U+001B"},
+	{"requested_by name with a newline", `{"project_id": "storage", "requested_by": {"id": "ci", "name": "CI\nroot"}}`, "Invalid", "requested_by.name: "},
+	{"requested_by claiming the API channel", `{"project_id": "storage", "requested_by": {"id": "ci", "via": "api"}}`, "Invalid", "requested_by.via: unknown field"},
 	{"project_id missing", `{"description": "x"}`, "Invalid", "project_id: is required"},
 	{"project_id empty", `{"project_id": ""}`, "Invalid", "project_id: is required"},
 	{"project_id with a slash", `{"project_id": "storage/../bugfarm_73649"}`, "Invalid", "project_id: "},

@@ -318,7 +318,7 @@ func TestHappyPaths(t *testing.T) {
 		}
 		diff(t, "response vs stored", first, stored)
 		diff(t, "images", stored.Images, storageImages)
-		diff(t, "requested_by", stored.RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith"})
+		diff(t, "requested_by", stored.RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith", Via: shiplog.ViaAPI})
 		if stored.Label != "latest" || stored.ProjectName != "Storage service" || stored.CreatedAt != now.Unix() {
 			t.Errorf("stored release: got label %q, project_name %q, created_at %d; want latest, Storage service, %d",
 				stored.Label, stored.ProjectName, stored.CreatedAt, now.Unix())
@@ -339,7 +339,7 @@ func TestHappyPaths(t *testing.T) {
 		if stored.Description != "second <one>" {
 			t.Errorf("description: got %q, want %q", stored.Description, "second <one>")
 		}
-		diff(t, "requested_by", stored.RequestedBy, shiplog.Person{ID: "bob", Name: "bob"})
+		diff(t, "requested_by", stored.RequestedBy, shiplog.Person{ID: "bob", Name: "bob", Via: shiplog.ViaAPI})
 	})
 
 	t.Run("list releases", func(t *testing.T) {
@@ -386,7 +386,7 @@ func TestHappyPaths(t *testing.T) {
 		toStage = decode[shiplog.DeployResult](t, rec)
 		d := toStage.Deployment
 		diff(t, "deployment", d, shiplog.Deployment{ID: d.ID, Environment: shiplog.Environment{ID: "stage", Name: "Staging"},
-			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob"}, Description: "to stage"})
+			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob", Via: shiplog.ViaAPI}, Description: "to stage"})
 		stored, _ := e.store.GetRelease(ctx, "storage", first.ID)
 		diff(t, "response release vs stored", toStage.Release, stored)
 		diff(t, "stored deployments", stored.Deployments, []shiplog.Deployment{d})
@@ -407,7 +407,7 @@ func TestHappyPaths(t *testing.T) {
 			t.Errorf("deploy latest: got release %s, want %s", toProd.Release.ID, second.ID)
 		}
 		stored, _ = e.store.GetRelease(ctx, "storage", second.ID)
-		diff(t, "prod deployment requested_by", stored.Deployments[0].RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith"})
+		diff(t, "prod deployment requested_by", stored.Deployments[0].RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith", Via: shiplog.ViaAPI})
 	})
 
 	t.Run("list deployments", func(t *testing.T) {
@@ -477,6 +477,7 @@ func TestIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			tt.want.Via = shiplog.ViaAPI // every API caller's identity is asserted by the API
 			diff(t, "release requested_by", stored.RequestedBy, tt.want)
 			if len(stored.Deployments) != 1 {
 				t.Fatalf("deployments: got %d, want 1", len(stored.Deployments))

@@ -17,9 +17,6 @@ const (
 	UserNameHeader = "X-Shiplog-User-Name" // optional display name, e.g. "Alice Smith"
 )
 
-// maxPersonField matches the domain's limit on requested_by.id and requested_by.name.
-const maxPersonField = 256
-
 type identityKey struct{}
 
 // WithIdentity returns ctx carrying the caller's identity, which the API records as requested_by.
@@ -44,6 +41,7 @@ func identity(r *http.Request) (shiplog.Person, error) {
 		return shiplog.Person{}, statusError{http.StatusUnauthorized, shiplog.Errorf(shiplog.Invalid,
 			"no caller identity: writes need an authenticated caller (IAM or a JWT behind API Gateway; the %s header on the local stack)", UserHeader)}
 	}
+	p.Via = shiplog.ViaAPI
 	return p, nil
 }
 
@@ -99,8 +97,8 @@ func headerValue(h http.Header, key string, spaces bool) (string, bool, error) {
 	switch {
 	case v == "":
 		return "", true, shiplog.Errorf(shiplog.Invalid, "%s: is empty", key)
-	case len(v) > maxPersonField:
-		return "", true, shiplog.Errorf(shiplog.Invalid, "%s: is %d bytes long; the limit is %d", key, len(v), maxPersonField)
+	case len(v) > shiplog.MaxNameLength:
+		return "", true, shiplog.Errorf(shiplog.Invalid, "%s: is %d bytes long; the limit is %d", key, len(v), shiplog.MaxNameLength)
 	case !utf8.ValidString(v):
 		return "", true, shiplog.Errorf(shiplog.Invalid, "%s: is not valid UTF-8", key)
 	}

@@ -175,6 +175,8 @@ func TestParseManifestRejects(t *testing.T) {
 		{"no name", `{"storage": {"environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
 		{"blank name", `{"storage": {"name": "  ", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
 		{"name is a number", `{"storage": {"name": 5, "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: got a JSON number, want a string"}},
+		{"name with an ANSI escape", `{"storage": {"name": "S\u001b[31m", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name:", "control character U+001B"}},
+		{"environment name with a newline", project(`[{"id": "stage", "name": "Staging\nprod"}]`, okRepos), []string{"storage.environments[0].name:", "control character U+000A"}},
 		{"no environments", project(`[]`, okRepos), []string{"storage.environments: at least one"}},
 		{"environments is a string", project(`"stage"`, okRepos), []string{"storage.environments: got a JSON string, want an array"}},
 		{"environment id with a space", project(`[{"id": "stage"}, {"id": "a b"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},

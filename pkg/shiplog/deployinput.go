@@ -15,7 +15,7 @@ func (in DeployInput) Validate() error {
 	if err := validateEnvironmentID("environment", in.Environment); err != nil {
 		return err
 	}
-	if err := validateText("description", in.Description, MaxDescriptionLength); err != nil {
+	if err := validateDescription("description", in.Description); err != nil {
 		return err
 	}
 	return in.RequestedBy.Validate()

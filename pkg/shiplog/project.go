@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Project is a set of services that are deployed together, as registered from its manifest entry.
@@ -99,6 +101,29 @@ func validateEnvironmentID(field, s string) error {
 	return nil
 }
 
+// validateName checks free text that people read (a project, environment or person name): at most
+// MaxNameLength bytes of UTF-8 with no control characters, so that it cannot rewrite a terminal
+// or forge a line of a log.
+func validateName(field, s string) error {
+	if err := validateText(field, s, MaxNameLength); err != nil {
+		return err
+	}
+	return refuseControl(field, s, "")
+}
+
+// refuseControl refuses invalid UTF-8 and control characters other than those in allowed.
+func refuseControl(field, s, allowed string) error {
+	if !utf8.ValidString(s) {
+		return Errorf(Invalid, "%s: is not valid UTF-8", field)
+	}
+	for _, c := range s {
+		if (unicode.IsControl(c) || c == '\u2028' || c == '\u2029') && !strings.ContainsRune(allowed, c) {
+			return Errorf(Invalid, "%s: %q contains the control character %U; control characters are not allowed", field, clip(s), c)
+		}
+	}
+	return nil
+}
+
 // validateProjectID adds SSM's rule that parameter names must not begin with "aws" or "ssm".
 func validateProjectID(field, s string) error {
 	if err := ValidateID(field, s); err != nil {
@@ -142,7 +167,7 @@ func (p Project) Validate() error {
 	if strings.TrimSpace(p.Name) == "" {
 		return Errorf(Invalid, "%s.name: is required", id)
 	}
-	if err := validateText(id+".name", p.Name, MaxNameLength); err != nil {
+	if err := validateName(id+".name", p.Name); err != nil {
 		return err
 	}
 	if len(p.Environments) == 0 {
@@ -158,6 +183,9 @@ func (p Project) Validate() error {
 			return Errorf(Invalid, "%s.id: environment %q is declared twice", field, e.ID)
 		}
 		seenEnv[e.ID] = true
+		if err := validateName(field+".name", e.Name); err != nil {
+			return err
+		}
 	}
 	if len(p.ImageRepositories) == 0 {
 		return Errorf(Invalid, "%s.image_repositories: at least one image repository is required", id)

@@ -28,7 +28,7 @@ func (in CreateReleaseInput) Validate() error {
 			return err
 		}
 	}
-	if err := validateText("description", in.Description, MaxDescriptionLength); err != nil {
+	if err := validateDescription("description", in.Description); err != nil {
 		return err
 	}
 	if err := in.RequestedBy.Validate(); err != nil {

@@ -65,22 +65,36 @@ func validateText(field, s string, max int) error {
 	return nil
 }
 
+// validateDescription allows line breaks and tabs, but no other control character.
+func validateDescription(field, s string) error {
+	if err := validateText(field, s, MaxDescriptionLength); err != nil {
+		return err
+	}
+	return refuseControl(field, s, "\n\t")
+}
+
 // AnonymousPerson stands for a requester that did not say who they are.
 var AnonymousPerson = Person{ID: "unknown", Name: "unknown"}
 
-// Validate checks a requester as given: the zero Person (anonymous) or an id, and a name, of at
-// most MaxNameLength bytes.
+// Validate checks a requester as given, whichever channel asserts it: the anonymous requester (no
+// id and no name) or an id, and a name, of at most MaxNameLength bytes with no control
+// characters; Via, if set, one of ViaAPI and ViaInvoke.
 func (p Person) Validate() error {
+	switch p.Via {
+	case "", ViaAPI, ViaInvoke:
+	default:
+		return Errorf(Invalid, "requested_by.via: %q is not %q or %q", clip(p.Via), ViaAPI, ViaInvoke)
+	}
 	if p.ID == "" && p.Name == "" {
 		return nil
 	}
 	if strings.TrimSpace(p.ID) == "" {
 		return Errorf(Invalid, "requested_by.id: is required when requested_by is given")
 	}
-	if err := validateText("requested_by.id", p.ID, MaxNameLength); err != nil {
+	if err := validateName("requested_by.id", p.ID); err != nil {
 		return err
 	}
-	return validateText("requested_by.name", p.Name, MaxNameLength)
+	return validateName("requested_by.name", p.Name)
 }
 
 // normalizePerson fills in the anonymous requester and a missing name; p must be valid.
@@ -92,11 +106,4 @@ func normalizePerson(p Person) Person {
 		p.Name = p.ID
 	}
 	return p
-}
-
-func validatePerson(p Person) (Person, error) {
-	if err := p.Validate(); err != nil {
-		return p, err
-	}
-	return normalizePerson(p), nil
 }

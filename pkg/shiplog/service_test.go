@@ -645,6 +645,32 @@ func TestCreateRelease(t *testing.T) {
 	}
 }
 
+// TestRequesterRules: one rule for every channel: control characters are refused in requester ids
+// and names, and in descriptions all but line breaks and tabs; the channel is recorded as given.
+func TestRequesterRules(t *testing.T) {
+	h := newHarness(t)
+	h.seedLabel(t, "latest", 1)
+	by := shiplog.Person{ID: "ci", Name: "Buildkite", Via: shiplog.ViaInvoke}
+	r, err := h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", Description: "line one\n\tline two", RequestedBy: by})
+	if err != nil {
+		t.Fatalf("CreateRelease: %v", err)
+	}
+	res, err := h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: r.ID, Environment: "stage", RequestedBy: shiplog.Person{Via: shiplog.ViaInvoke}})
+	if err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	stored, err := h.store.GetRelease(t.Context(), "storage", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "release requested_by", stored.RequestedBy, by)
+	anon := shiplog.Person{ID: shiplog.AnonymousPerson.ID, Name: shiplog.AnonymousPerson.Name, Via: shiplog.ViaInvoke}
+	diff(t, "deployment requested_by", stored.Deployments[0].RequestedBy, anon)
+	diff(t, "deploy result requested_by", res.Deployment.RequestedBy, anon)
+	_, err = h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: r.ID, Environment: "prod", RequestedBy: shiplog.Person{ID: "ci\r\nX-Admin: 1"}})
+	wantError(t, "Deploy", err, shiplog.Invalid, "requested_by.id", "control character")
+}
+
 func TestCreateReleaseRejects(t *testing.T) {
 	tests := []struct {
 		name string
@@ -672,6 +698,12 @@ func TestCreateReleaseRejects(t *testing.T) {
 		{"label ..", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Label: ".."}, shiplog.Invalid, []string{"label"}},
 		{"description too long", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Description: strings.Repeat("x", 1025)}, shiplog.Invalid, []string{"description"}},
 		{"requester with a name but no id", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{Name: "Alice"}}, shiplog.Invalid, []string{"requested_by.id"}},
+		{"requester id with an ANSI escape", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice\x1b[2J"}}, shiplog.Invalid, []string{"requested_by.id", "control character"}},
+		{"requester name with a newline", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Name: "Alice\nadmin: yes"}}, shiplog.Invalid, []string{"requested_by.name", "control character"}},
+		{"requester name with a NUL", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Name: "A\x00"}}, shiplog.Invalid, []string{"requested_by.name", "control character"}},
+		{"requester id not UTF-8", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "al\xffice"}}, shiplog.Invalid, []string{"requested_by.id", "UTF-8"}},
+		{"description with an escape", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Description: "nightly\x1b]0;pwned\x07"}, shiplog.Invalid, []string{"description", "control character"}},
+		{"an unknown channel", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Via: "email"}}, shiplog.Invalid, []string{"requested_by.via"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
