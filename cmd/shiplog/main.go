@@ -34,7 +34,7 @@ import (
 const usage = `shiplog: release and deployment tracking for container services.
 
 Usage:
-  shiplog serve [--addr 127.0.0.1:8080] [--data .shiplog/shiplog.db] [--manifest FILE]
+  shiplog serve [--addr 127.0.0.1:8080] [--data .shiplog/shiplog.db] [--manifest FILE [--retire P/ENV,...]]
   shiplog create-tables --releases-table NAME --state-table NAME
 
 serve runs the local stack: the HTTP API (/projects/...) and the Lambda Invoke API
@@ -76,11 +76,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := fs.String("data", filepath.Join(".shiplog", "shiplog.db"), "the embedded store's file")
 	manifestFile := fs.String("manifest", "", "a .wellcome_project file whose projects are registered at start")
+	retire := fs.String("retire", "", "project/environment,...: environments, deployed to before, that --manifest drops")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if *retire != "" && *manifestFile == "" {
+		return errors.New("serve: --retire goes with --manifest, whose registration drops the environments")
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 
@@ -98,7 +102,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		projects, err := manifest.Parse(b)
 		if err == nil {
-			projects, err = svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: projects})
+			in := shiplog.RegisterInput{Projects: projects}
+			in.Retired, err = retired(*retire)
+			if err == nil {
+				projects, err = svc.RegisterProjects(ctx, in)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("register %s: %s", *manifestFile, shiplog.MessageOf(err))
@@ -171,6 +179,22 @@ func createTables(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "tables %s and %s are ready\n", *releases, *state)
 	return nil
+}
+
+// retired parses --retire's project/environment list.
+func retired(s string) ([]shiplog.EnvironmentRef, error) {
+	var out []shiplog.EnvironmentRef
+	if s == "" {
+		return nil, nil
+	}
+	for _, ref := range strings.Split(s, ",") {
+		project, env, ok := strings.Cut(ref, "/")
+		if !ok {
+			return nil, shiplog.Errorf(shiplog.Invalid, "--retire: %q is not project/environment", ref)
+		}
+		out = append(out, shiplog.EnvironmentRef{ProjectID: project, EnvironmentID: env})
+	}
+	return out, nil
 }
 
 // osUser is who the local API's callers are when they send no X-Shiplog-User header.

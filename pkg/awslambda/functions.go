@@ -30,6 +30,9 @@ type CreateReleaseRequest struct {
 	// Manifest is the whole .wellcome_project content (a JSON object, or a string holding it).
 	// The entry of ProjectID is registered before the release is made; the others are not.
 	Manifest json.RawMessage `json:"manifest,omitempty"`
+	// RetireEnvironments names the environments, deployed to before, that the manifest's entry
+	// drops: without them, such a registration is refused.
+	RetireEnvironments []string `json:"retire_environments,omitempty"`
 }
 
 // CreateReleaseResponse is the release record, and the ids of the manifest's other projects, whose
@@ -141,6 +144,7 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 				return nil, shiplog.Errorf(shiplog.Invalid, "manifest: does not declare project %q", req.ProjectID)
 			}
 		}
+		in.RetiredEnvironments = req.RetireEnvironments
 		rel, err := svc.CreateRelease(ctx, in)
 		if err != nil {
 			return nil, err

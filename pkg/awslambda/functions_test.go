@@ -518,3 +518,32 @@ func TestCreateReleaseRegistersOnlyItsProject(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateReleaseRetireEnvironments: a create-release manifest that drops an environment that
+// has deployments is refused unless retire_environments names it.
+func TestCreateReleaseRetireEnvironments(t *testing.T) {
+	e := newEnv(t).registered(t).withImages(t)
+	ctx := context.Background()
+	r, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r.ID, Environment: "stage"}); err != nil {
+		t.Fatal(err)
+	}
+	m := `{"storage": {"name": "Storage v2", "environments": [{"id": "prod"}], "image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}}`
+	fn := awslambda.CreateRelease(e.svc, e.log)
+	before := e.snapshot(t)
+	_, err = fn.Invoke(ctx, []byte(`{"project_id": "storage", "manifest": `+m+`}`))
+	if ire := invocationError(t, err); ire.Type != "Conflict" || !strings.Contains(ire.Message, "retire_environments") {
+		t.Errorf("dropping stage: got %s %q, want a Conflict that says how to retire it", ire.Type, ire.Message)
+	}
+	e.unchanged(t, before)
+	if _, err := fn.Invoke(ctx, []byte(`{"project_id": "storage", "retire_environments": ["stage"], "manifest": `+m+`}`)); err != nil {
+		t.Fatalf("dropping stage, retired: %v", err)
+	}
+	p, err := e.store.GetProject(ctx, "storage")
+	if err != nil || !slices.Equal(p.EnvironmentIDs(), []string{"prod"}) {
+		t.Errorf("storage after retiring stage: got %v, %v, want environments [prod]", p.EnvironmentIDs(), err)
+	}
+}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -62,8 +63,12 @@ func (h *Handler) getProject(w http.ResponseWriter, r *http.Request) error {
 }
 
 // putProject registers a project from its entry of .wellcome_project.
+//
+// ?retire=env1,env2 says that the entry drops those environments although they have been deployed
+// to; without it, such a registration is refused with 409.
 func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r); err != nil {
+	q, err := query(r, "retire")
+	if err != nil {
 		return err
 	}
 	id, err := pathID(r, "project")
@@ -87,7 +92,13 @@ func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.svc.RegisterProjects(r.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{p}}); err != nil {
+	in := shiplog.RegisterInput{Projects: []shiplog.Project{p}}
+	if v := q.Get("retire"); v != "" {
+		for _, env := range strings.Split(v, ",") {
+			in.Retired = append(in.Retired, shiplog.EnvironmentRef{ProjectID: id, EnvironmentID: env})
+		}
+	}
+	if _, err := h.svc.RegisterProjects(r.Context(), in); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)

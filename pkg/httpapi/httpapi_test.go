@@ -804,3 +804,24 @@ func TestPanicIsInternalError(t *testing.T) {
 		t.Errorf("log: got %s, want the panic logged", logs)
 	}
 }
+
+// TestPutProjectRetire: re-registering a project without an environment that has deployments is
+// a 409 naming it, unless ?retire= names it.
+func TestPutProjectRetire(t *testing.T) {
+	e := newTestEnv(t)
+	e.seedRelease(t) // deployed to stage
+	entry := `{"name": "Storage service", "environments": [{"id": "prod", "name": "Production"}],
+	  "image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}`
+	before := e.snapshot(t)
+	rec := e.do(t, "PUT", "/projects/storage", entry, nil)
+	wantStatus(t, rec, http.StatusConflict)
+	if msg := decode[httpapi.ErrorBody](t, rec).Error.Message; !strings.Contains(msg, "drops environment stage") || !strings.Contains(msg, "?retire=stage") {
+		t.Errorf("message: got %q, want it to name stage and ?retire=stage", msg)
+	}
+	diff(t, "state after the refusal", e.snapshot(t), before)
+	rec = e.do(t, "PUT", "/projects/storage?retire=stage", entry, nil)
+	wantStatus(t, rec, http.StatusOK)
+	if got := decode[shiplog.Project](t, rec).EnvironmentIDs(); !slices.Equal(got, []string{"prod"}) {
+		t.Errorf("environments: got %v, want [prod]", got)
+	}
+}

@@ -16,6 +16,9 @@ type CreateReleaseInput struct {
 	// Register, if given, is the registration of the project (from its manifest entry), made
 	// before the release is.
 	Register *Project
+	// RetiredEnvironments are the environments, deployed to before, that Register drops (see
+	// RegisterInput.Retired).
+	RetiredEnvironments []string
 }
 
 // Validate checks the request as given, before anything is read or written.
@@ -38,11 +41,21 @@ func (in CreateReleaseInput) Validate() error {
 		if in.Register.ID != in.ProjectID {
 			return Errorf(Invalid, "manifest: registers project %q, not %q", in.Register.ID, in.ProjectID)
 		}
-		if err := in.Register.Validate(); err != nil {
+		if err := in.registration().Validate(); err != nil {
 			return err
 		}
+	} else if len(in.RetiredEnvironments) > 0 {
+		return Errorf(Invalid, "retire_environments: needs a manifest, which is what drops them")
 	}
 	return nil
+}
+
+func (in CreateReleaseInput) registration() RegisterInput {
+	r := RegisterInput{Projects: []Project{*in.Register}}
+	for _, e := range in.RetiredEnvironments {
+		r.Retired = append(r.Retired, EnvironmentRef{ProjectID: in.ProjectID, EnvironmentID: e})
+	}
+	return r
 }
 
 // CreateRelease snapshots the images under a label. The release must be complete: every service
@@ -58,7 +71,7 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 	}
 	by := normalizePerson(in.RequestedBy)
 	if in.Register != nil {
-		if _, err := s.RegisterProjects(ctx, RegisterInput{Projects: []Project{*in.Register}}); err != nil {
+		if _, err := s.RegisterProjects(ctx, in.registration()); err != nil {
 			return Release{}, err
 		}
 	}

@@ -1265,3 +1265,64 @@ func TestConcurrentDeploys(t *testing.T) {
 	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
 	diff(t, "parameters under prod", h.paramsUnder(t, "storage", "prod"), r1.Images)
 }
+
+// TestReregisterDroppingDeployedEnvironment: a new registration that drops an environment that has
+// deployments is refused with Conflict naming it, and changes nothing, unless the request says the
+// environment is retired; one never deployed to may be dropped freely.
+func TestReregisterDroppingDeployedEnvironment(t *testing.T) {
+	h := newHarness(t)
+	h.seedLabel(t, "latest", 1)
+	r := h.createRelease(t, 1)
+	h.deploy(t, r.ID, "stage")
+	before, err := h.svc.Project(t.Context(), "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := func(drop ...string) shiplog.Project {
+		p := before
+		p.Environments = nil
+		for _, e := range before.Environments {
+			if !slices.Contains(drop, e.ID) {
+				p.Environments = append(p.Environments, e)
+			}
+		}
+		p.Environments = append(p.Environments, shiplog.Environment{ID: "qa", Name: "QA"})
+		return p
+	}
+	register := func(p shiplog.Project, retired ...string) error {
+		in := shiplog.RegisterInput{Projects: []shiplog.Project{p}}
+		for _, e := range retired {
+			in.Retired = append(in.Retired, shiplog.EnvironmentRef{ProjectID: "storage", EnvironmentID: e})
+		}
+		_, err := h.svc.RegisterProjects(t.Context(), in)
+		return err
+	}
+
+	err = register(without("stage", "prod"))
+	wantError(t, "dropping stage", err, shiplog.Conflict, "storage: the manifest drops environment stage, which has been deployed to", "?retire=stage")
+	if strings.Contains(shiplog.MessageOf(err), "prod") {
+		t.Errorf("message %q names prod, which was never deployed to", shiplog.MessageOf(err))
+	}
+	got, _ := h.svc.Project(t.Context(), "storage")
+	diff(t, "project after the refusal", got, before)
+
+	// Through create-release's registration too.
+	entry := without("stage")
+	_, err = h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", Register: &entry})
+	wantError(t, "create-release dropping stage", err, shiplog.Conflict, "stage")
+	got, _ = h.svc.Project(t.Context(), "storage")
+	diff(t, "project after the refused create-release", got, before)
+
+	err = register(without("prod"), "stage")
+	wantError(t, "retiring an environment the manifest keeps", err, shiplog.Invalid, `retire: environment "stage" is still in storage's manifest`)
+
+	if err := register(without("stage", "prod"), "stage"); err != nil {
+		t.Fatalf("dropping stage, retired: %v", err)
+	}
+	got, _ = h.svc.Project(t.Context(), "storage")
+	diff(t, "environments after retiring stage", got.EnvironmentIDs(), []string{"qa"})
+	deps, err := h.svc.Deployments(t.Context(), "storage", "stage", shiplog.PageRequest{})
+	if err != nil || len(deps.Items) != 1 {
+		t.Errorf("stage's history after retiring it: got %v, %v, want its one deployment", deps.Items, err)
+	}
+}
