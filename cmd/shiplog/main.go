@@ -27,13 +27,14 @@ import (
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 const usage = `shiplog: release and deployment tracking for container services.
 
 Usage:
-  shiplog serve [--addr 127.0.0.1:8080] [--data .shiplog/shiplog.db] [--manifest FILE]
+  shiplog serve [--addr 127.0.0.1:8080] [--data .shiplog/shiplog.db] [--manifest FILE [--retire P/ENV,...]]
   shiplog create-tables --releases-table NAME --state-table NAME
 
 serve runs the local stack: the HTTP API (/projects/...) and the Lambda Invoke API
@@ -74,12 +75,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := fs.String("data", filepath.Join(".shiplog", "shiplog.db"), "the embedded store's file")
-	manifest := fs.String("manifest", "", "a .wellcome_project file whose projects are registered at start")
+	manifestFile := fs.String("manifest", "", "a .wellcome_project file whose projects are registered at start")
+	retire := fs.String("retire", "", "project/environment,...: environments, deployed to before, that --manifest drops")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if *retire != "" && *manifestFile == "" {
+		return errors.New("serve: --retire goes with --manifest, whose registration drops the environments")
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 
@@ -90,14 +95,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer store.Close()
 	svc := shiplog.NewService(store, store, nil, log)
 
-	if *manifest != "" {
-		b, err := os.ReadFile(*manifest)
+	if *manifestFile != "" {
+		b, err := os.ReadFile(*manifestFile)
 		if err != nil {
 			return fmt.Errorf("read manifest: %w", err)
 		}
-		projects, err := svc.RegisterManifest(ctx, b)
+		projects, err := manifest.Parse(b)
+		if err == nil {
+			in := shiplog.RegisterInput{Projects: projects}
+			in.Retired, err = retired(*retire)
+			if err == nil {
+				projects, err = svc.RegisterProjects(ctx, in)
+			}
+		}
 		if err != nil {
-			return fmt.Errorf("register %s: %s", *manifest, shiplog.MessageOf(err))
+			return fmt.Errorf("register %s: %s", *manifestFile, shiplog.MessageOf(err))
 		}
 		for _, p := range projects {
 			log.Info("project registered", "project", p.ID)
@@ -125,10 +137,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// One request per connection, so that StrictHeaders sees every request's header: a bare LF
+	// there would otherwise split X-Shiplog-User into two headers.
+	srv.SetKeepAlivesEnabled(false)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(httpapi.StrictHeaders(ln)) }()
 	log.Info("shiplog serving", "addr", ln.Addr().String(), "data", *data)
 	select {
 	case err := <-errc:
@@ -164,6 +179,22 @@ func createTables(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "tables %s and %s are ready\n", *releases, *state)
 	return nil
+}
+
+// retired parses --retire's project/environment list.
+func retired(s string) ([]shiplog.EnvironmentRef, error) {
+	var out []shiplog.EnvironmentRef
+	if s == "" {
+		return nil, nil
+	}
+	for _, ref := range strings.Split(s, ",") {
+		project, env, ok := strings.Cut(ref, "/")
+		if !ok {
+			return nil, shiplog.Errorf(shiplog.Invalid, "--retire: %q is not project/environment", ref)
+		}
+		out = append(out, shiplog.EnvironmentRef{ProjectID: project, EnvironmentID: env})
+	}
+	return out, nil
 }
 
 // osUser is who the local API's callers are when they send no X-Shiplog-User header.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -456,5 +457,73 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	if after := snapshot(); after != before {
 		t.Errorf("bad input changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestServeRefusesCorruptStore: a store file cut short (a full disk, a bad copy) or emptied makes
+// serve exit with one line naming the file and what to do: no stack trace, and no stack serving
+// a store with its releases missing.
+func TestServeRefusesCorruptStore(t *testing.T) {
+	whole := filepath.Join(t.TempDir(), "whole.db")
+	s, err := bolt.Open(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{}
+	for i := range 300 {
+		params[fmt.Sprintf("/storage/images/latest/svc-%03d", i)] = strings.Repeat("x", 1000)
+	}
+	if err := s.PutParameters(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, cut := range map[string][]byte{"empty": nil, "8 KiB": data[:8192], "half": data[:len(data)/2]} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "shiplog.db")
+			if err := os.WriteFile(path, cut, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			var stderr bytes.Buffer
+			cmd := exec.CommandContext(ctx, binary, "serve", "--addr", freeAddr(t), "--data", path)
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("serve on a %s store: got %v, want exit status 1\n%s", name, err, stderr.String())
+			}
+			out := strings.TrimSuffix(stderr.String(), "\n")
+			if strings.Contains(out, "\n") || !strings.HasPrefix(out, "shiplog: open store "+path+": ") || !strings.Contains(out, "backup") {
+				t.Errorf("serve on a %s store: stderr %q, want one line naming %s and what to do", name, out, path)
+			}
+		})
+	}
+}
+
+// TestBareLFInAHeader: on the local stack, a bare LF in X-Shiplog-User is refused, not read as a
+// second header that names someone else.
+func TestBareLFInAHeader(t *testing.T) {
+	s := startStack(t, filepath.Join(t.TempDir(), "shiplog.db"), "--manifest", filepath.Join("testdata", "wellcome_project.json"))
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a kept-alive connection would hang
+	entry := `{"name": "Mallory's", "environments": [{"id": "stage"}], "image_repositories": [{"id": "m/app"}]}`
+	fmt.Fprintf(c, "PUT /projects/mallory HTTP/1.1\r\nHost: x\r\nX-Shiplog-User: alice\nX-Shiplog-User-Name: Alice\r\nContent-Length: %d\r\n\r\n%s", len(entry), entry)
+	out, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(out), "HTTP/1.1 400 ") {
+		t.Errorf("bare LF in X-Shiplog-User: got %q, want 400", out)
+	}
+	if status := s.call("GET", "/projects/mallory", "", nil, nil); status != http.StatusNotFound {
+		t.Errorf("GET /projects/mallory after the refused request: got %d, want 404", status)
 	}
 }

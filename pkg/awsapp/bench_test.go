@@ -34,6 +34,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/localaws"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -175,7 +176,11 @@ func (env *benchEnv) project(b *testing.B, s int, environments ...string) benchP
 	}
 	entry := fmt.Sprintf(`{"name":"Benchmark","environments":[%s],"image_repositories":[%s]}`,
 		strings.Join(envEntries, ","), strings.Join(repoEntries, ","))
-	if _, err := env.svc.RegisterProject(ctx, p.id, []byte(entry)); err != nil {
+	project, err := manifest.ParseProject(p.id, []byte(entry))
+	if err == nil {
+		_, err = env.svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: []shiplog.Project{project}})
+	}
+	if err != nil {
 		b.Fatalf("register project %s: %v", p.id, err)
 	}
 	return p

@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/strictjson"
 )
 
 // The function names, as deployed and as the local Invoke API knows them.
@@ -21,22 +23,39 @@ const (
 
 // CreateReleaseRequest is the create-release payload.
 type CreateReleaseRequest struct {
-	ProjectID   string          `json:"project_id"`
-	Label       string          `json:"label,omitempty"`
-	Description string          `json:"description,omitempty"`
-	RequestedBy *shiplog.Person `json:"requested_by,omitempty"`
-	// Manifest is the whole .wellcome_project content (a JSON object, or a string holding it),
-	// registered before the release is made.
+	ProjectID   string     `json:"project_id"`
+	Label       string     `json:"label,omitempty"`
+	Description string     `json:"description,omitempty"`
+	RequestedBy *Requester `json:"requested_by,omitempty"`
+	// Manifest is the whole .wellcome_project content (a JSON object, or a string holding it).
+	// The entry of ProjectID is registered before the release is made; the others are not.
 	Manifest json.RawMessage `json:"manifest,omitempty"`
+	// RetireEnvironments names the environments, deployed to before, that the manifest's entry
+	// drops: without them, such a registration is refused.
+	RetireEnvironments []string `json:"retire_environments,omitempty"`
+}
+
+// CreateReleaseResponse is the release record, and the ids of the manifest's other projects, whose
+// entries create-release does not register.
+type CreateReleaseResponse struct {
+	shiplog.Release
+	NotRegistered []string `json:"not_registered,omitempty"`
 }
 
 // DeployRequest is the deploy payload.
 type DeployRequest struct {
-	ProjectID   string          `json:"project_id"`
-	ReleaseID   string          `json:"release_id"`
-	Environment string          `json:"environment"`
-	Description string          `json:"description,omitempty"`
-	RequestedBy *shiplog.Person `json:"requested_by,omitempty"`
+	ProjectID   string     `json:"project_id"`
+	ReleaseID   string     `json:"release_id"`
+	Environment string     `json:"environment"`
+	Description string     `json:"description,omitempty"`
+	RequestedBy *Requester `json:"requested_by,omitempty"`
+}
+
+// Requester is who a direct invocation says asks. Nothing checks it: the record says it came
+// "via": "invoke", as opposed to an API caller whom API Gateway authenticated.
+type Requester struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
 }
 
 // Functions returns the three direct-invocation functions over svc, by name.
@@ -53,8 +72,8 @@ func ECRPush(svc *shiplog.Service, log *slog.Logger) Function {
 	return Function{Name: ECRPushName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		var ev events.ECRImageActionEvent
 		// EventBridge adds fields over time, so unknown fields are not an error here.
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, shiplog.Errorf(shiplog.Invalid, "event: %s", describeJSONError(err))
+		if err := strictjson.Decode(payload, &ev, strictjson.Options{Name: "event", AllowUnknown: true}); err != nil {
+			return nil, err
 		}
 		if ev.DetailType != "ECR Image Action" || ev.Source != "aws.ecr" {
 			return nil, shiplog.Errorf(shiplog.Invalid, "event: source %q and detail-type %q are not an ECR image action (want aws.ecr, \"ECR Image Action\")", ev.Source, ev.DetailType)
@@ -101,14 +120,36 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 			Description: req.Description,
 			RequestedBy: person(req.RequestedBy),
 		}
+		// The request's own fields are checked before the manifest, whose errors are longer.
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
+		// Only the released project's entry is registered: the file's other entries belong to
+		// other teams, whose registrations this caller must not rewrite. They are named in the
+		// response; PUT /projects/{project} and serve --manifest register them.
+		var notRegistered []string
 		if len(req.Manifest) > 0 && !bytes.Equal(req.Manifest, []byte("null")) {
-			manifest, err := manifestBytes(req.Manifest)
+			projects, err := parseManifest(req.Manifest)
 			if err != nil {
 				return nil, err
 			}
-			in.Manifest = manifest
+			for i := range projects {
+				if projects[i].ID == req.ProjectID {
+					in.Register = &projects[i]
+				} else {
+					notRegistered = append(notRegistered, projects[i].ID)
+				}
+			}
+			if in.Register == nil {
+				return nil, shiplog.Errorf(shiplog.Invalid, "manifest: does not declare project %q", req.ProjectID)
+			}
 		}
-		return svc.CreateRelease(ctx, in)
+		in.RetiredEnvironments = req.RetireEnvironments
+		rel, err := svc.CreateRelease(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return CreateReleaseResponse{Release: rel, NotRegistered: notRegistered}, nil
 	}}
 }
 
@@ -129,21 +170,23 @@ func Deploy(svc *shiplog.Service, log *slog.Logger) Function {
 	}}
 }
 
-// manifestBytes accepts the manifest as a JSON object or as a string holding the file's text.
-func manifestBytes(raw json.RawMessage) ([]byte, error) {
+// parseManifest accepts the manifest as a JSON object or as a string holding the file's text.
+func parseManifest(raw json.RawMessage) ([]shiplog.Project, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
-		return []byte(s), nil
+		return manifest.Parse([]byte(s))
 	}
 	if raw[0] != '{' {
 		return nil, shiplog.Errorf(shiplog.Invalid, "manifest: must be the .wellcome_project object, or a string holding it")
 	}
-	return raw, nil
+	return manifest.Parse(raw)
 }
 
-func person(p *shiplog.Person) shiplog.Person {
-	if p == nil {
-		return shiplog.Person{}
+// person is the requester of a direct invocation, recorded as asserted via invoke.
+func person(r *Requester) shiplog.Person {
+	p := shiplog.Person{Via: shiplog.ViaInvoke}
+	if r != nil {
+		p.ID, p.Name = r.ID, r.Name
 	}
-	return *p
+	return p
 }

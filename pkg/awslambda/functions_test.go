@@ -57,45 +57,51 @@ func manifestObject(t *testing.T) string {
 const storageOnly = `{"storage": {"name": "Storage v2", "environments": [{"id": "stage", "name": "Staging"}],
 	"image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}}`
 
+// anonymousInvoker is the requester of an invocation that names none.
+var anonymousInvoker = shiplog.Person{ID: shiplog.AnonymousPerson.ID, Name: shiplog.AnonymousPerson.Name, Via: shiplog.ViaInvoke}
+
 func TestCreateRelease(t *testing.T) {
-	ci := shiplog.Person{ID: "arn:aws:iam::123456789012:role/ci", Name: "GitHub Actions"}
+	ci := shiplog.Person{ID: "arn:aws:iam::123456789012:role/ci", Name: "GitHub Actions", Via: shiplog.ViaInvoke}
 	tests := []struct {
-		name         string
-		register     bool // register the example manifest first
-		payload      string
-		wantBy       shiplog.Person
-		wantLabel    string
-		wantDesc     string
-		wantProjects []string // registered afterwards
+		name          string
+		register      bool // register the example manifest first
+		payload       string
+		wantBy        shiplog.Person
+		wantLabel     string
+		wantDesc      string
+		wantProjects  []string // registered afterwards
+		notRegistered string   // the response's not_registered, "" for none
 	}{
 		{
 			name:         "registered project with defaults",
 			register:     true,
 			payload:      `{"project_id": "storage"}`,
-			wantBy:       shiplog.AnonymousPerson,
+			wantBy:       anonymousInvoker,
 			wantLabel:    "latest",
 			wantProjects: manifestProjects,
 		},
 		{
-			name:         "manifest as an object registers its projects",
-			payload:      `{"project_id": "storage", "label": "latest", "description": "nightly", "requested_by": {"id": "arn:aws:iam::123456789012:role/ci", "name": "GitHub Actions"}, "manifest": ` + manifestObject(t) + `}`,
-			wantBy:       ci,
-			wantLabel:    "latest",
-			wantDesc:     "nightly",
-			wantProjects: manifestProjects,
+			name:          "manifest as an object registers its project",
+			payload:       `{"project_id": "storage", "label": "latest", "description": "nightly", "requested_by": {"id": "arn:aws:iam::123456789012:role/ci", "name": "GitHub Actions"}, "manifest": ` + manifestObject(t) + `}`,
+			wantBy:        ci,
+			wantLabel:     "latest",
+			wantDesc:      "nightly",
+			wantProjects:  []string{"storage"},
+			notRegistered: `["bugfarm_73649","catalogue_pipeline"]`,
 		},
 		{
-			name:         "manifest as a string registers its projects",
-			payload:      `{"project_id": "storage", "requested_by": {"id": "ci"}, "manifest": ` + manifestString(t) + `}`,
-			wantBy:       shiplog.Person{ID: "ci", Name: "ci"},
-			wantLabel:    "latest",
-			wantProjects: manifestProjects,
+			name:          "manifest as a string registers its project",
+			payload:       `{"project_id": "storage", "requested_by": {"id": "ci"}, "manifest": ` + manifestString(t) + `}`,
+			wantBy:        shiplog.Person{ID: "ci", Name: "ci", Via: shiplog.ViaInvoke},
+			wantLabel:     "latest",
+			wantProjects:  []string{"storage"},
+			notRegistered: `["bugfarm_73649","catalogue_pipeline"]`,
 		},
 		{
 			name:         "null manifest is no manifest",
 			register:     true,
 			payload:      `{"project_id": "storage", "manifest": null}`,
-			wantBy:       shiplog.AnonymousPerson,
+			wantBy:       anonymousInvoker,
 			wantLabel:    "latest",
 			wantProjects: manifestProjects,
 		},
@@ -110,8 +116,15 @@ func TestCreateRelease(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Invoke: %v", err)
 			}
-			if got := keys(t, out); !slices.Equal(got, releaseFields) {
-				t.Errorf("release fields: got %v, want %v", got, releaseFields)
+			wantFields := releaseFields
+			if tt.notRegistered != "" {
+				wantFields = slices.Sorted(slices.Values(append(slices.Clone(releaseFields), "not_registered")))
+				if got := string(field(t, out, "not_registered")); got != tt.notRegistered {
+					t.Errorf("not_registered: got %s, want %s", got, tt.notRegistered)
+				}
+			}
+			if got := keys(t, out); !slices.Equal(got, wantFields) {
+				t.Errorf("release fields: got %v, want %v", got, wantFields)
 			}
 			if got, want := string(field(t, out, "created_at")), fmt.Sprint(now.Unix()); got != want {
 				t.Errorf("created_at: got %s, want the number %s", got, want)
@@ -119,8 +132,8 @@ func TestCreateRelease(t *testing.T) {
 			if got := string(field(t, out, "deployments")); got != "[]" {
 				t.Errorf("deployments: got %s, want []", got)
 			}
-			if got := keys(t, field(t, out, "requested_by")); !slices.Equal(got, []string{"id", "name"}) {
-				t.Errorf("requested_by fields: got %v, want [id name]", got)
+			if got := keys(t, field(t, out, "requested_by")); !slices.Equal(got, []string{"id", "name", "via"}) {
+				t.Errorf("requested_by fields: got %v, want [id name via]", got)
 			}
 			var got shiplog.Release
 			if err := json.Unmarshal(out, &got); err != nil {
@@ -164,14 +177,14 @@ func TestDeploy(t *testing.T) {
 			name:    "release by id",
 			payload: `{"project_id": "storage", "release_id": "{release}", "environment": "stage", "description": "storage to stage", "requested_by": {"id": "alice", "name": "Alice"}}`,
 			wantEnv: shiplog.Environment{ID: "stage", Name: "Staging"},
-			wantBy:  shiplog.Person{ID: "alice", Name: "Alice"},
+			wantBy:  shiplog.Person{ID: "alice", Name: "Alice", Via: shiplog.ViaInvoke},
 			desc:    "storage to stage",
 		},
 		{
 			name:    "latest release",
 			payload: `{"project_id": "storage", "release_id": "latest", "environment": "prod"}`,
 			wantEnv: shiplog.Environment{ID: "prod", Name: "Production"},
-			wantBy:  shiplog.AnonymousPerson,
+			wantBy:  anonymousInvoker,
 		},
 	}
 	for _, tt := range tests {
@@ -266,22 +279,25 @@ type badInput struct {
 var badPayloads = []badInput{
 	{"empty payload", ``, "Invalid", "payload: is empty"},
 	{"blank payload", " \n\t", "Invalid", "payload: is empty"},
-	{"null", `null`, "Invalid", "payload: is empty"},
-	{"array", `[{"project_id": "storage"}]`, "Invalid", "payload: must be a JSON object"},
-	{"string", `"storage"`, "Invalid", "payload: must be a JSON object"},
-	{"number", `42`, "Invalid", "payload: must be a JSON object"},
+	{"null", `null`, "Invalid", "payload: got JSON null, want an object with project_id"},
+	{"array", `[{"project_id": "storage"}]`, "Invalid", "payload: got a JSON"},
+	{"string", `"storage"`, "Invalid", "payload: got a JSON"},
+	{"number", `42`, "Invalid", "payload: got a JSON"},
 	{"malformed JSON", `{"project_id": storage}`, "Invalid", "payload: not valid JSON"},
-	{"truncated JSON", `{"project_id": "storage"`, "Invalid", "payload: not valid JSON"},
-	{"trailing brace", `{"project_id": "storage"}}`, "Invalid", "payload: unexpected data after the JSON object"},
-	{"trailing bracket", `{"project_id": "storage"}]`, "Invalid", "payload: unexpected data after the JSON object"},
-	{"two objects", `{"project_id": "storage"} {"project_id": "storage"}`, "Invalid", "payload: unexpected data after the JSON object"},
-	{"unknown field", `{"project_id": "storage", "projectId": "storage"}`, "Invalid", `unknown field "projectId"`},
-	{"project_id a number", `{"project_id": 5}`, "Invalid", "project_id: got a JSON number, want a JSON string"},
-	{"project_id an object", `{"project_id": {"id": "storage"}}`, "Invalid", "project_id: got a JSON object, want a JSON string"},
-	{"description a boolean", `{"project_id": "storage", "description": true}`, "Invalid", "description: got a JSON bool, want a JSON string"},
-	{"requested_by a string", `{"project_id": "storage", "requested_by": "alice"}`, "Invalid", "requested_by: got a JSON string, want a JSON object"},
-	{"requested_by.id a number", `{"project_id": "storage", "requested_by": {"id": 7}}`, "Invalid", "requested_by.id: got a JSON number, want a JSON string"},
-	{"requested_by unknown field", `{"project_id": "storage", "requested_by": {"id": "alice", "email": "a@example.org"}}`, "Invalid", `unknown field "email"`},
+	{"truncated JSON", `{"project_id": "storage"`, "Invalid", "payload: the JSON ends too early"},
+	{"trailing brace", `{"project_id": "storage"}}`, "Invalid", "payload: unexpected data after the JSON value"},
+	{"trailing bracket", `{"project_id": "storage"}]`, "Invalid", "payload: unexpected data after the JSON value"},
+	{"two objects", `{"project_id": "storage"} {"project_id": "storage"}`, "Invalid", "payload: unexpected data after the JSON value"},
+	{"unknown field", `{"project_id": "storage", "projectId": "storage"}`, "Invalid", `payload: unknown field "projectId"; did you mean project_id?`},
+	{"project_id a number", `{"project_id": 5}`, "Invalid", "project_id: got a JSON number, want a string"},
+	{"project_id an object", `{"project_id": {"id": "storage"}}`, "Invalid", "project_id: got a JSON object, want a string"},
+	{"description a boolean", `{"project_id": "storage", "description": true}`, "Invalid", "description: got a JSON boolean, want a string"},
+	{"requested_by a string", `{"project_id": "storage", "requested_by": "alice"}`, "Invalid", "requested_by: got a JSON string, want an object with id, name"},
+	{"requested_by.id a number", `{"project_id": "storage", "requested_by": {"id": 7}}`, "Invalid", "requested_by.id: got a JSON number, want a string"},
+	{"requested_by unknown field", `{"project_id": "storage", "requested_by": {"id": "alice", "email": "a@example.org"}}`, "Invalid", "requested_by.email: unknown field; the fields are id, name"},
+	{"requested_by with an ANSI escape", `{"project_id": "storage", "requested_by": {"id": "ci\u001b[2J"}}`, "Invalid", "requested_by.id: \"ci\\x1b[2J\" contains the control character U+001B"},
+	{"requested_by name with a newline", `{"project_id": "storage", "requested_by": {"id": "ci", "name": "CI\nroot"}}`, "Invalid", "requested_by.name: "},
+	{"requested_by claiming the API channel", `{"project_id": "storage", "requested_by": {"id": "ci", "via": "api"}}`, "Invalid", "requested_by.via: unknown field"},
 	{"project_id missing", `{"description": "x"}`, "Invalid", "project_id: is required"},
 	{"project_id empty", `{"project_id": ""}`, "Invalid", "project_id: is required"},
 	{"project_id with a slash", `{"project_id": "storage/../bugfarm_73649"}`, "Invalid", "project_id: "},
@@ -292,7 +308,7 @@ var badPayloads = []badInput{
 func TestCreateReleaseBadInput(t *testing.T) {
 	long := strings.Repeat("x", 1025)
 	tests := append(slices.Clone(badPayloads), []badInput{
-		{"label a list", `{"project_id": "storage", "label": ["latest"]}`, "Invalid", "label: got a JSON array, want a JSON string"},
+		{"label a list", `{"project_id": "storage", "label": ["latest"]}`, "Invalid", "label: got a JSON array, want a string"},
 		{"label with a slash", `{"project_id": "storage", "label": "latest/archivist"}`, "Invalid", "label: "},
 		{"label dot dot", `{"project_id": "storage", "label": ".."}`, "Invalid", "label: "},
 		{"description too long", `{"project_id": "storage", "description": "` + long + `"}`, "Invalid", "description: is 1025 bytes long"},
@@ -333,7 +349,7 @@ func TestDeployBadInput(t *testing.T) {
 	tests = append(tests, []badInput{
 		{"release_id missing", `{"project_id": "storage", "environment": "stage"}`, "Invalid", "release_id: is required"},
 		{"environment missing", `{"project_id": "storage", "release_id": "latest"}`, "Invalid", "environment: is required"},
-		{"release_id a number", `{"project_id": "storage", "release_id": 1, "environment": "stage"}`, "Invalid", "release_id: got a JSON number, want a JSON string"},
+		{"release_id a number", `{"project_id": "storage", "release_id": 1, "environment": "stage"}`, "Invalid", "release_id: got a JSON number, want a string"},
 		{"release_id with a slash", `{"project_id": "storage", "release_id": "latest/x", "environment": "stage"}`, "Invalid", "release_id: "},
 		{"environment with a slash", `{"project_id": "storage", "release_id": "latest", "environment": "stage/../prod"}`, "Invalid", "environment: "},
 		{"environment with a space", `{"project_id": "storage", "release_id": "latest", "environment": "stage prod"}`, "Invalid", "environment: "},
@@ -443,5 +459,91 @@ func TestInternalError(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCreateReleaseRegistersOnlyItsProject: a create-release manifest registers the entry of the
+// project released and nothing else, so one team's CI cannot rewrite another team's environments
+// or repository mappings (and through a later push, its images), whether or not the release is
+// made; the response says which entries were left alone.
+func TestCreateReleaseRegistersOnlyItsProject(t *testing.T) {
+	hostile := `{"attacker": {"name": "A", "environments": [{"id": "stage"}], "image_repositories": [{"id": "attacker/app"}]},
+		"storage": {"name": "Pwned", "environments": [{"id": "stage"}], "image_repositories": [{"id": "attacker/app", "services": ["archivist"]}]}}`
+	ctx := context.Background()
+	t.Run("refused release", func(t *testing.T) {
+		e := newEnv(t).registered(t).withImages(t)
+		before, err := e.store.GetProject(ctx, "storage")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = awslambda.CreateRelease(e.svc, e.log).Invoke(ctx, []byte(`{"project_id": "attacker", "manifest": `+hostile+`}`))
+		if ire := invocationError(t, err); ire.Type != "Conflict" {
+			t.Errorf("errorType: got %s (%s), want Conflict (attacker has no images)", ire.Type, ire.Message)
+		}
+		after, err := e.store.GetProject(ctx, "storage")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("storage's registration changed (-before +after):\n%s", diff)
+		}
+		refs, err := e.store.RepositoryServices(ctx, "attacker/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []shiplog.ServiceRef{{ProjectID: "attacker", ServiceID: "app"}}; !cmp.Equal(refs, want) {
+			t.Errorf("services of attacker/app: got %v, want %v", refs, want)
+		}
+	})
+	t.Run("release made", func(t *testing.T) {
+		e := newEnv(t).registered(t).withImages(t)
+		before, err := e.store.GetProject(ctx, "bugfarm_73649")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := `{"storage": ` + storageEntry(t) + `, "bugfarm_73649": {"name": "Pwned", "environments": [{"id": "x"}], "image_repositories": [{"id": "bugfarm/hatching"}]}}`
+		out, err := awslambda.CreateRelease(e.svc, e.log).Invoke(ctx, []byte(`{"project_id": "storage", "manifest": `+m+`}`))
+		if err != nil {
+			t.Fatalf("Invoke: %v", err)
+		}
+		if got := string(field(t, out, "not_registered")); got != `["bugfarm_73649"]` {
+			t.Errorf("not_registered: got %s, want [\"bugfarm_73649\"]", got)
+		}
+		after, err := e.store.GetProject(ctx, "bugfarm_73649")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("bugfarm_73649's registration changed (-before +after):\n%s", diff)
+		}
+	})
+}
+
+// TestCreateReleaseRetireEnvironments: a create-release manifest that drops an environment that
+// has deployments is refused unless retire_environments names it.
+func TestCreateReleaseRetireEnvironments(t *testing.T) {
+	e := newEnv(t).registered(t).withImages(t)
+	ctx := context.Background()
+	r, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r.ID, Environment: "stage"}); err != nil {
+		t.Fatal(err)
+	}
+	m := `{"storage": {"name": "Storage v2", "environments": [{"id": "prod"}], "image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}}`
+	fn := awslambda.CreateRelease(e.svc, e.log)
+	before := e.snapshot(t)
+	_, err = fn.Invoke(ctx, []byte(`{"project_id": "storage", "manifest": `+m+`}`))
+	if ire := invocationError(t, err); ire.Type != "Conflict" || !strings.Contains(ire.Message, "retire_environments") {
+		t.Errorf("dropping stage: got %s %q, want a Conflict that says how to retire it", ire.Type, ire.Message)
+	}
+	e.unchanged(t, before)
+	if _, err := fn.Invoke(ctx, []byte(`{"project_id": "storage", "retire_environments": ["stage"], "manifest": `+m+`}`)); err != nil {
+		t.Fatalf("dropping stage, retired: %v", err)
+	}
+	p, err := e.store.GetProject(ctx, "storage")
+	if err != nil || !slices.Equal(p.EnvironmentIDs(), []string{"prod"}) {
+		t.Errorf("storage after retiring stage: got %v, %v, want environments [prod]", p.EnvironmentIDs(), err)
 	}
 }

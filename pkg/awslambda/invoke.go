@@ -4,19 +4,16 @@
 package awslambda
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/strictjson"
 )
 
 // Function is a direct-invocation handler: a JSON payload in, a value to encode as JSON out.
@@ -65,54 +62,5 @@ func ErrorResponse(err error) messages.InvokeResponse_Error {
 // decode reads exactly one JSON object into v, refusing unknown fields and trailing data, and
 // describes any problem in the payload's own terms.
 func decode(payload []byte, v any) error {
-	trimmed := bytes.TrimSpace(payload)
-	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return shiplog.Errorf(shiplog.Invalid, "payload: is empty; send a JSON object")
-	}
-	if trimmed[0] != '{' {
-		return shiplog.Errorf(shiplog.Invalid, "payload: must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return shiplog.Errorf(shiplog.Invalid, "payload: %s", describeJSONError(err))
-	}
-	// Token, not More: More reports false for a stray "}" or "]", which would be accepted.
-	if _, err := dec.Token(); err != io.EOF {
-		return shiplog.Errorf(shiplog.Invalid, "payload: unexpected data after the JSON object")
-	}
-	return nil
-}
-
-func describeJSONError(err error) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		want := te.Type.Kind().String()
-		switch want {
-		case "struct", "map":
-			want = "object"
-		case "slice":
-			want = "array"
-		case "int", "int64", "float64":
-			want = "number"
-		case "bool":
-			want = "boolean"
-		}
-		if te.Field == "" {
-			return fmt.Sprintf("got a JSON %s, want a JSON %s", te.Value, want)
-		}
-		return fmt.Sprintf("%s: got a JSON %s, want a JSON %s", te.Field, te.Value, want)
-	case errors.As(err, &se):
-		return fmt.Sprintf("not valid JSON (at byte %d): %s", se.Offset, se.Error())
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Sprintf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "not valid JSON: it ends too early"
-	case strings.HasPrefix(err.Error(), "parsing time "), strings.HasPrefix(err.Error(), "Time.UnmarshalJSON: "):
-		// time.Time's own errors (a bad string, or not a string at all) name Go, not the payload.
-		return "time: is not an RFC 3339 time"
-	}
-	return err.Error()
+	return strictjson.Decode(payload, v, strictjson.Options{Name: "payload"})
 }

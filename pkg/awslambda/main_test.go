@@ -21,6 +21,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -112,7 +113,11 @@ func id(n int) string { return fmt.Sprintf("01JTEST%019d", n) }
 // registered registers the example manifest.
 func (e *testEnv) registered(t *testing.T) *testEnv {
 	t.Helper()
-	if _, err := e.svc.RegisterManifest(context.Background(), readFile(t, "wellcome_project.json")); err != nil {
+	projects, err := manifest.Parse(readFile(t, "wellcome_project.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RegisterProjects(context.Background(), shiplog.RegisterInput{Projects: projects}); err != nil {
 		t.Fatalf("register manifest: %v", err)
 	}
 	return e

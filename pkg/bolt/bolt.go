@@ -11,11 +11,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -58,17 +61,26 @@ var (
 const lockTimeout = time.Second
 
 // Open opens the store at path, creating the file and its directory if need be. Only one process
-// can have the file open at a time.
+// can have the file open at a time. A file that is not a whole, consistent store (cut short by a
+// full disk or a bad copy, or damaged) is refused with one line naming it and what to do: opening
+// it would panic or, worse, start with data silently missing.
 func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: create directory: %w", err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if err := checkFile(path); err != nil {
+		return nil, corrupt(path, err)
+	}
+	db, err := openDB(path)
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: the file is locked by another process; is another shiplog running? (%w)", path, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, corrupt(path, err)
+	}
+	if err := verify(db); err != nil {
+		db.Close()
+		return nil, corrupt(path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
@@ -127,6 +139,130 @@ func recoverStates(tx *bbolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+func corrupt(path string, err error) error {
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	return fmt.Errorf("open store %s: the file is not a whole shiplog store (%s); restore it from a backup, or move it away to start with an empty store", path, msg)
+}
+
+// openDB is bbolt.Open, with a panic (bbolt's answer to some damaged pages) returned as an error.
+func openDB(path string) (db *bbolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("damaged: %v", r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+}
+
+// bbolt's file layout, for checkFile: each of the first two pages holds a meta record after a
+// 16-byte page header; a meta record is magic, version, page size, flags (4 bytes each), the root
+// bucket (16), the freelist page, the high-water page id, the transaction id and an FNV-1a
+// checksum of what precedes it (8 bytes each).
+const (
+	pageHeaderSize = 16
+	metaMagic      = 0xED0CDAED
+	metaVersion    = 2
+	metaSumOffset  = 56
+)
+
+type metaRecord struct {
+	pageSize uint32
+	pgid     uint64
+	txid     uint64
+}
+
+// checkFile refuses, before bbolt maps the file, an existing file that is empty or shorter than
+// its newest valid meta record says it is: bbolt would take an empty file for a new store, and
+// fault on the pages past the end of a short one.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := info.Size()
+	if size == 0 {
+		return errors.New("it is empty")
+	}
+	m0, ok0 := readMeta(f, 0)
+	pageSize := int64(os.Getpagesize())
+	if ok0 {
+		pageSize = int64(m0.pageSize)
+	}
+	m1, ok1 := readMeta(f, pageSize)
+	var m metaRecord
+	switch {
+	case ok0 && ok1:
+		m = m0
+		if m1.txid > m0.txid {
+			m = m1
+		}
+	case ok0:
+		m = m0
+	case ok1:
+		m = m1
+	default:
+		return fmt.Errorf("it has no valid bbolt meta page (%d bytes)", size)
+	}
+	if want := int64(m.pgid) * int64(m.pageSize); size < want {
+		return fmt.Errorf("it is cut short: %d bytes of %d", size, want)
+	}
+	return nil
+}
+
+func readMeta(f *os.File, at int64) (metaRecord, bool) {
+	buf := make([]byte, metaSumOffset+8)
+	if _, err := f.ReadAt(buf, at+pageHeaderSize); err != nil {
+		return metaRecord{}, false
+	}
+	le := binary.LittleEndian
+	h := fnv.New64a()
+	h.Write(buf[:metaSumOffset])
+	if le.Uint32(buf[0:]) != metaMagic || le.Uint32(buf[4:]) != metaVersion || le.Uint64(buf[metaSumOffset:]) != h.Sum64() {
+		return metaRecord{}, false
+	}
+	m := metaRecord{pageSize: le.Uint32(buf[8:]), pgid: le.Uint64(buf[40:]), txid: le.Uint64(buf[48:])}
+	if m.pageSize < 512 || m.pageSize&(m.pageSize-1) != 0 {
+		return metaRecord{}, false
+	}
+	return m, true
+}
+
+// verify reads every bucket and key, then runs bbolt's consistency check of the pages: a store
+// that fails either is not started on.
+func verify(db *bbolt.DB) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("damaged: %v", r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return db.View(func(tx *bbolt.Tx) error {
+		err := tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+			return b.ForEach(func(k, v []byte) error { return nil })
+		})
+		if err != nil {
+			return err
+		}
+		var problems []string
+		for err := range tx.Check() {
+			problems = append(problems, err.Error())
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("its consistency check failed: %s", strings.Join(problems[:min(len(problems), 3)], "; "))
+		}
+		return nil
+	})
 }
 
 // Close releases the file. The store must not be used afterwards.

@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,77 @@ func TestOpenNotADatabase(t *testing.T) {
 	if s, err := bolt.Open(path); err == nil {
 		s.Close()
 		t.Fatal("Open of a file that is not a store: got no error")
+	}
+}
+
+// corruptions cut or damage a store file the way a full disk, a bad copy or a crash of the
+// machine might: each must be refused by Open with one line naming the file, never a panic and
+// never a store that starts empty or with data missing.
+var corruptions = []struct {
+	name string
+	cut  func(data []byte) []byte
+}{
+	{"empty", func([]byte) []byte { return nil }},
+	{"the meta pages only", func(d []byte) []byte { return d[:8192] }},
+	{"half the file", func(d []byte) []byte { return d[:len(d)/2] }},
+	{"a third of the file", func(d []byte) []byte { return d[:len(d)/3] }},
+	{"a data page overwritten", func(d []byte) []byte {
+		d = append([]byte{}, d...)
+		copy(d[len(d)/2:], strings.Repeat("\xff", 4096))
+		return d
+	}},
+	{"both meta pages overwritten", func(d []byte) []byte {
+		d = append([]byte{}, d...)
+		copy(d, strings.Repeat("\x00", 8192))
+		return d
+	}},
+}
+
+// writeFullStore makes a store file of many pages and returns its bytes.
+func writeFullStore(t *testing.T, path string) []byte {
+	t.Helper()
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{}
+	for i := range 500 {
+		params[fmt.Sprintf("/storage/images/latest/service-%03d", i)] = strings.Repeat("x", 1000)
+	}
+	if err := s.PutParameters(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestOpenRefusesCorruptFiles(t *testing.T) {
+	whole := writeFullStore(t, filepath.Join(t.TempDir(), "whole.db"))
+	for _, c := range corruptions {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "shiplog.db")
+			if err := os.WriteFile(path, c.cut(whole), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := bolt.Open(path)
+			if err == nil {
+				n := -1
+				if all, err := s.GetParametersByPath(t.Context(), "/storage/images/latest/"); err == nil {
+					n = len(all)
+				}
+				s.Close()
+				t.Fatalf("Open: got a store (with %d of 500 parameters), want an error", n)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, path) || strings.Contains(msg, "\n") || !strings.Contains(msg, "backup") {
+				t.Errorf("Open: got %q, want one line naming %s and what to do", msg, path)
+			}
+		})
 	}
 }

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -60,10 +62,13 @@ func (h *Handler) getProject(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// putProject registers a project from its entry of .wellcome_project. Unknown fields in the entry
-// are allowed, as the manifest parser allows them: real manifests carry other tools' settings.
+// putProject registers a project from its entry of .wellcome_project.
+//
+// ?retire=env1,env2 says that the entry drops those environments although they have been deployed
+// to; without it, such a registration is refused with 409.
 func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r); err != nil {
+	q, err := query(r, "retire")
+	if err != nil {
 		return err
 	}
 	id, err := pathID(r, "project")
@@ -83,24 +88,21 @@ func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
 	if wholeManifest(id, body) {
 		return shiplog.Errorf(shiplog.Invalid, "request body: looks like a whole .wellcome_project file; send only the entry of %s (the value under %q)", id, id)
 	}
-	p, err := h.svc.RegisterProject(r.Context(), id, body)
+	p, err := manifest.ParseProject(id, body)
 	if err != nil {
+		return err
+	}
+	in := shiplog.RegisterInput{Projects: []shiplog.Project{p}}
+	if v := q.Get("retire"); v != "" {
+		for _, env := range strings.Split(v, ",") {
+			in.Retired = append(in.Retired, shiplog.EnvironmentRef{ProjectID: id, EnvironmentID: env})
+		}
+	}
+	if _, err := h.svc.RegisterProjects(r.Context(), in); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)
 	return nil
-}
-
-// wholeManifest reports whether body is a whole manifest that holds the project's entry, rather
-// than the entry itself: the likeliest mistake when registering a project by hand.
-func wholeManifest(id string, body []byte) bool {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil {
-		return false
-	}
-	_, hasEntry := top[id]
-	_, hasName := top["name"]
-	return hasEntry && !hasName
 }
 
 func (h *Handler) getImages(w http.ResponseWriter, r *http.Request) error {
@@ -214,9 +216,6 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
-	if in.ReleaseID == "" {
-		return shiplog.Errorf(shiplog.Invalid, "release_id: is required (a release id, or \"latest\")")
-	}
 	res, err := h.svc.Deploy(r.Context(), shiplog.DeployInput{
 		ProjectID: project, ReleaseID: in.ReleaseID, Environment: env, Description: in.Description, RequestedBy: by,
 	})
@@ -237,13 +236,7 @@ func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	env := r.URL.Query().Get("environment")
-	if env != "" {
-		if err := shiplog.ValidateID("environment", env); err != nil {
-			return err
-		}
-	}
-	out, err := h.svc.Deployments(r.Context(), project, env, page)
+	out, err := h.svc.Deployments(r.Context(), project, r.URL.Query().Get("environment"), page)
 	if err != nil {
 		return err
 	}
@@ -283,4 +276,16 @@ func normalizeRelease(r shiplog.Release) shiplog.Release {
 	}
 	r.Deployments = nonNil(r.Deployments)
 	return r
+}
+
+// wholeManifest reports whether body is a whole manifest that holds the project's entry, rather
+// than the entry itself: the likeliest mistake when registering a project by hand.
+func wholeManifest(id string, body []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	_, hasEntry := top[id]
+	_, hasName := top["name"]
+	return hasEntry && !hasName
 }

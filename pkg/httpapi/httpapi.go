@@ -45,9 +45,8 @@ var Routes = []Route{
 //
 // Writes need to know who asks: creating a release or deploying takes requested_by from the
 // caller identity in the request context (see WithIdentity), never from the body. A write with no
-// identity in its context is refused as an internal error (500, logged), not recorded as
-// anonymous: it means the handler was wired without the Lambda adapter or LocalIdentity, and
-// deploys must never be recorded without a requester. Reads need no identity.
+// identity in its context is refused with 401 and changes nothing: deploys are never recorded
+// without a requester. Reads need no identity.
 type Handler struct {
 	svc     *shiplog.Service
 	log     *slog.Logger

@@ -22,6 +22,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -95,12 +96,16 @@ func newTestEnvOn(t *testing.T, params shiplog.ParameterStore, store shiplog.Sto
 	svc := shiplog.NewService(params, store, nil, log)
 	svc.Now = func() time.Time { return now }
 	svc.NewID = shiplog.NewULIDGenerator(svc.Now)
-	manifest, err := os.ReadFile("testdata/wellcome_project.json")
+	data, err := os.ReadFile("testdata/wellcome_project.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := svc.RegisterManifest(ctx, manifest); err != nil {
+	projects, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: projects}); err != nil {
 		t.Fatalf("register manifest: %v", err)
 	}
 	latest := map[string]string{}
@@ -237,7 +242,7 @@ const newEntry = `{
   "name": "New project",
   "environments": [{"id": "stage", "name": "Staging"}],
   "image_repositories": [{"id": "new/web", "services": ["web"]}],
-  "x-other-tool": {"kept": true}
+  "role_arn": "arn:aws:iam::123456789012:role/platform-ci"
 }`
 
 func TestHappyPaths(t *testing.T) {
@@ -278,7 +283,7 @@ func TestHappyPaths(t *testing.T) {
 		}
 		diff(t, "response vs stored", got, stored)
 		diff(t, "services", stored.Services(), []string{"web"})
-		if !strings.Contains(string(stored.Manifest), `"x-other-tool":{"kept":true}`) {
+		if !strings.Contains(string(stored.Manifest), `"role_arn":"arn:aws:iam::123456789012:role/platform-ci"`) {
 			t.Errorf("stored manifest: got %s, want the entry with its unknown fields kept", stored.Manifest)
 		}
 
@@ -313,7 +318,7 @@ func TestHappyPaths(t *testing.T) {
 		}
 		diff(t, "response vs stored", first, stored)
 		diff(t, "images", stored.Images, storageImages)
-		diff(t, "requested_by", stored.RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith"})
+		diff(t, "requested_by", stored.RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith", Via: shiplog.ViaAPI})
 		if stored.Label != "latest" || stored.ProjectName != "Storage service" || stored.CreatedAt != now.Unix() {
 			t.Errorf("stored release: got label %q, project_name %q, created_at %d; want latest, Storage service, %d",
 				stored.Label, stored.ProjectName, stored.CreatedAt, now.Unix())
@@ -334,7 +339,7 @@ func TestHappyPaths(t *testing.T) {
 		if stored.Description != "second <one>" {
 			t.Errorf("description: got %q, want %q", stored.Description, "second <one>")
 		}
-		diff(t, "requested_by", stored.RequestedBy, shiplog.Person{ID: "bob", Name: "bob"})
+		diff(t, "requested_by", stored.RequestedBy, shiplog.Person{ID: "bob", Name: "bob", Via: shiplog.ViaAPI})
 	})
 
 	t.Run("list releases", func(t *testing.T) {
@@ -381,7 +386,7 @@ func TestHappyPaths(t *testing.T) {
 		toStage = decode[shiplog.DeployResult](t, rec)
 		d := toStage.Deployment
 		diff(t, "deployment", d, shiplog.Deployment{ID: d.ID, Environment: shiplog.Environment{ID: "stage", Name: "Staging"},
-			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob"}, Description: "to stage"})
+			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob", Via: shiplog.ViaAPI}, Description: "to stage"})
 		stored, _ := e.store.GetRelease(ctx, "storage", first.ID)
 		diff(t, "response release vs stored", toStage.Release, stored)
 		diff(t, "stored deployments", stored.Deployments, []shiplog.Deployment{d})
@@ -402,7 +407,7 @@ func TestHappyPaths(t *testing.T) {
 			t.Errorf("deploy latest: got release %s, want %s", toProd.Release.ID, second.ID)
 		}
 		stored, _ = e.store.GetRelease(ctx, "storage", second.ID)
-		diff(t, "prod deployment requested_by", stored.Deployments[0].RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith"})
+		diff(t, "prod deployment requested_by", stored.Deployments[0].RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith", Via: shiplog.ViaAPI})
 	})
 
 	t.Run("list deployments", func(t *testing.T) {
@@ -472,6 +477,7 @@ func TestIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			tt.want.Via = shiplog.ViaAPI // every API caller's identity is asserted by the API
 			diff(t, "release requested_by", stored.RequestedBy, tt.want)
 			if len(stored.Deployments) != 1 {
 				t.Fatalf("deployments: got %d, want 1", len(stored.Deployments))
@@ -486,8 +492,9 @@ func TestIdentity(t *testing.T) {
 	}
 }
 
-// TestMissingIdentity: a handler wired without an identity refuses writes, rather than
-// recording them as anonymous, and still serves reads.
+// TestMissingIdentity: a request with no caller identity is the caller's problem (it did not
+// authenticate), so writes get a 401 that says what is missing, change nothing, and reads are
+// still served.
 func TestMissingIdentity(t *testing.T) {
 	e := newTestEnv(t)
 	rel := e.seedRelease(t)
@@ -499,14 +506,14 @@ func TestMissingIdentity(t *testing.T) {
 			{"PUT", "/projects/newproj", newEntry},
 		} {
 			rec := serve(t, h, w.method, w.target, w.body, nil)
-			wantStatus(t, rec, http.StatusInternalServerError)
-			diff(t, w.method+" "+w.target+" body", decode[httpapi.ErrorBody](t, rec),
-				httpapi.ErrorBody{Error: httpapi.ErrorDetail{Kind: "Internal", Message: "internal error"}})
+			wantStatus(t, rec, http.StatusUnauthorized)
+			body := decode[httpapi.ErrorBody](t, rec)
+			if body.Error.Kind != "Invalid" || !strings.Contains(body.Error.Message, "no caller identity") ||
+				!strings.Contains(body.Error.Message, httpapi.UserHeader) {
+				t.Errorf("%s %s: got %+v, want a message naming the missing identity and %s", w.method, w.target, body, httpapi.UserHeader)
+			}
 		}
 		diff(t, "state", e.snapshot(t), before)
-		if !strings.Contains(e.logs.String(), "no caller identity") {
-			t.Errorf("log: got %s, want the cause logged", e.logs)
-		}
 		rec := serve(t, h, "GET", "/projects/storage/releases/latest", "", nil)
 		wantStatus(t, rec, http.StatusOK)
 	}
@@ -578,15 +585,19 @@ func TestBadRequests(t *testing.T) {
 
 		// Create-release bodies.
 		{name: "truncated JSON", method: "POST", target: "/projects/storage/releases", body: `{"label":`, status: 400, kind: "Invalid", msg: "request body: the JSON ends too early"},
-		{name: "not JSON", method: "POST", target: "/projects/storage/releases", body: `{label: "x"}`, status: 400, kind: "Invalid", msg: "request body: not valid JSON at byte"},
+		{name: "not JSON", method: "POST", target: "/projects/storage/releases", body: `{label: "x"}`, status: 400, kind: "Invalid", msg: `request body: not valid JSON: unexpected 'l' at byte 1, near "{label: \"x\""`},
 		{name: "array body", method: "POST", target: "/projects/storage/releases", body: `[]`, status: 400, kind: "Invalid", msg: "request body: got a JSON array, want an object with label, description"},
 		{name: "string body", method: "POST", target: "/projects/storage/releases", body: `"latest"`, status: 400, kind: "Invalid", msg: "got a JSON string, want an object"},
 		{name: "label is a number", method: "POST", target: "/projects/storage/releases", body: `{"label": 5}`, status: 400, kind: "Invalid", msg: "label: got a JSON number, want a string"},
 		{name: "description is an object", method: "POST", target: "/projects/storage/releases", body: `{"description": {"a": 1}}`, status: 400, kind: "Invalid", msg: "description: got a JSON object, want a string"},
-		{name: "unknown field", method: "POST", target: "/projects/storage/releases", body: `{"lable": "latest"}`, status: 400, kind: "Invalid", msg: `unknown field "lable"; the fields are label, description`},
+		{name: "unknown field", method: "POST", target: "/projects/storage/releases", body: `{"lable": "latest"}`, status: 400, kind: "Invalid", msg: `request body: unknown field "lable"; did you mean label?`},
+		{name: "unknown field far from any", method: "POST", target: "/projects/storage/releases", body: `{"colour": "blue"}`, status: 400, kind: "Invalid", msg: `request body: unknown field "colour"; the fields are label, description`},
 		{name: "requested_by in release body", method: "POST", target: "/projects/storage/releases", body: `{"requested_by": {"id": "mallory", "name": "M"}}`, status: 400, kind: "Invalid", msg: "requested_by: comes from your identity, not the body"},
-		{name: "trailing object", method: "POST", target: "/projects/storage/releases", body: `{} {}`, status: 400, kind: "Invalid", msg: "unexpected data after the JSON object"},
-		{name: "trailing garbage", method: "POST", target: "/projects/storage/releases", body: `{}x`, status: 400, kind: "Invalid", msg: "unexpected data after the JSON object"},
+		{name: "trailing object", method: "POST", target: "/projects/storage/releases", body: `{} {}`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
+		{name: "trailing }", method: "POST", target: "/projects/storage/releases", body: `{}}`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
+		{name: "trailing ]", method: "POST", target: "/projects/storage/releases", body: `{}]`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
+		{name: "trailing } on put project", method: "PUT", target: "/projects/storage", body: newEntry + `}`, status: 400, kind: "Invalid", msg: "storage: unexpected data after the JSON value"},
+		{name: "trailing garbage", method: "POST", target: "/projects/storage/releases", body: `{}x`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
 		{name: "description too long", method: "POST", target: "/projects/storage/releases", body: `{"description": "` + strings.Repeat("d", 2000) + `"}`, status: 400, kind: "Invalid", msg: "description: is 2000 bytes long; the limit is 1024"},
 		{name: "huge release body", method: "POST", target: "/projects/storage/releases", body: huge, status: 413, kind: "Invalid", msg: "is larger than the limit of 1 MiB"},
 		{name: "incomplete label", method: "POST", target: "/projects/storage/releases", body: `{"label": "stable"}`, status: 409, kind: "Conflict", msg: "no image under /storage/images/stable/ for archivist, bag-register"},
@@ -595,7 +606,7 @@ func TestBadRequests(t *testing.T) {
 		{name: "deploy empty body", method: "POST", target: "/projects/storage/environments/prod/deployments", status: 400, kind: "Invalid", msg: "request body: is empty; want an object with release_id, description"},
 		{name: "deploy blank body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: " \n", status: 400, kind: "Invalid", msg: "request body: is empty"},
 		{name: "deploy without release_id", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"description": "x"}`, status: 400, kind: "Invalid", msg: "release_id: is required"},
-		{name: "deploy null body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `null`, status: 400, kind: "Invalid", msg: "release_id: is required"},
+		{name: "deploy null body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `null`, status: 400, kind: "Invalid", msg: "request body: got JSON null, want an object with release_id, description"},
 		{name: "release_id is a number", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id": 5}`, status: 400, kind: "Invalid", msg: "release_id: got a JSON number, want a string"},
 		{name: "requested_by in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","requested_by":{"id":"mallory"}}`, status: 400, kind: "Invalid", msg: "requested_by: comes from your identity"},
 		{name: "environment in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","environment":"stage"}`, status: 400, kind: "Invalid", msg: `unknown field "environment"; the fields are release_id, description`},
@@ -791,5 +802,26 @@ func TestPanicIsInternalError(t *testing.T) {
 	diff(t, "body", decode[httpapi.ErrorBody](t, rec), httpapi.ErrorBody{Error: httpapi.ErrorDetail{Kind: "Internal", Message: "internal error"}})
 	if !strings.Contains(logs.String(), "panic") {
 		t.Errorf("log: got %s, want the panic logged", logs)
+	}
+}
+
+// TestPutProjectRetire: re-registering a project without an environment that has deployments is
+// a 409 naming it, unless ?retire= names it.
+func TestPutProjectRetire(t *testing.T) {
+	e := newTestEnv(t)
+	e.seedRelease(t) // deployed to stage
+	entry := `{"name": "Storage service", "environments": [{"id": "prod", "name": "Production"}],
+	  "image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}`
+	before := e.snapshot(t)
+	rec := e.do(t, "PUT", "/projects/storage", entry, nil)
+	wantStatus(t, rec, http.StatusConflict)
+	if msg := decode[httpapi.ErrorBody](t, rec).Error.Message; !strings.Contains(msg, "drops environment stage") || !strings.Contains(msg, "?retire=stage") {
+		t.Errorf("message: got %q, want it to name stage and ?retire=stage", msg)
+	}
+	diff(t, "state after the refusal", e.snapshot(t), before)
+	rec = e.do(t, "PUT", "/projects/storage?retire=stage", entry, nil)
+	wantStatus(t, rec, http.StatusOK)
+	if got := decode[shiplog.Project](t, rec).EnvironmentIDs(); !slices.Equal(got, []string{"prod"}) {
+		t.Errorf("environments: got %v, want [prod]", got)
 	}
 }

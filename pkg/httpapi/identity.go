@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,9 +16,6 @@ const (
 	UserHeader     = "X-Shiplog-User"      // the caller's id, e.g. "alice"
 	UserNameHeader = "X-Shiplog-User-Name" // optional display name, e.g. "Alice Smith"
 )
-
-// maxPersonField matches the domain's limit on requested_by.id and requested_by.name.
-const maxPersonField = 256
 
 type identityKey struct{}
 
@@ -36,13 +32,16 @@ func IdentityFrom(ctx context.Context) (shiplog.Person, bool) {
 	return p, ok && p.ID != ""
 }
 
-// identity returns the caller of a write. Its absence is a wiring fault, not the caller's: every
-// deployment of the handler sets one, so refuse rather than record an anonymous deploy.
+// identity returns the caller of a write. A write with no identity is refused with 401, never
+// recorded as anonymous: behind API Gateway every request is authenticated, so its absence means
+// the caller did not authenticate (or, locally, sent no X-Shiplog-User with no fallback).
 func identity(r *http.Request) (shiplog.Person, error) {
 	p, ok := IdentityFrom(r.Context())
 	if !ok {
-		return shiplog.Person{}, fmt.Errorf("no caller identity in the request context: wrap the handler with httpapi.LocalIdentity or the Lambda adapter")
+		return shiplog.Person{}, statusError{http.StatusUnauthorized, shiplog.Errorf(shiplog.Invalid,
+			"no caller identity: writes need an authenticated caller (IAM or a JWT behind API Gateway; the %s header on the local stack)", UserHeader)}
 	}
+	p.Via = shiplog.ViaAPI
 	return p, nil
 }
 
@@ -98,8 +97,8 @@ func headerValue(h http.Header, key string, spaces bool) (string, bool, error) {
 	switch {
 	case v == "":
 		return "", true, shiplog.Errorf(shiplog.Invalid, "%s: is empty", key)
-	case len(v) > maxPersonField:
-		return "", true, shiplog.Errorf(shiplog.Invalid, "%s: is %d bytes long; the limit is %d", key, len(v), maxPersonField)
+	case len(v) > shiplog.MaxNameLength:
+		return "", true, shiplog.Errorf(shiplog.Invalid, "%s: is %d bytes long; the limit is %d", key, len(v), shiplog.MaxNameLength)
 	case !utf8.ValidString(v):
 		return "", true, shiplog.Errorf(shiplog.Invalid, "%s: is not valid UTF-8", key)
 	}

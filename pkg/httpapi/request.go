@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/strictjson"
 )
 
 // MaxBodyBytes bounds every request body: manifests entries and release requests are a few KiB.
@@ -37,83 +36,24 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 // decodeBody reads one JSON object into v (a pointer to a struct), refusing unknown fields and
-// trailing data. A blank body leaves v as it is unless required. Errors name the field and the
-// problem in JSON's terms, never Go's.
+// trailing data. A blank body leaves v as it is unless required.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, required bool) error {
 	data, err := readBody(w, r)
 	if err != nil {
 		return err
 	}
-	fields := jsonFields(v)
-	want := "an object with " + strings.Join(fields, ", ")
 	if data == nil {
 		if required {
-			return shiplog.Errorf(shiplog.Invalid, "request body: is empty; want %s", want)
+			return shiplog.Errorf(shiplog.Invalid, "request body: is empty; want %s", strictjson.Want(reflect.TypeOf(v)))
 		}
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return shiplog.Errorf(shiplog.Invalid, "%s", bodyProblem(err, want, fields))
+	err = strictjson.Decode(data, v, strictjson.Options{Name: "request body"})
+	var uf *strictjson.UnknownFieldError
+	if errors.As(err, &uf) && strings.EqualFold(uf.Path, "requested_by") {
+		return shiplog.Errorf(shiplog.Invalid, "requested_by: comes from your identity, not the body")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return shiplog.Errorf(shiplog.Invalid, "request body: unexpected data after the JSON object")
-	}
-	return nil
-}
-
-// bodyProblem turns a JSON decoding error into words for a person.
-func bodyProblem(err error, want string, fields []string) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		if te.Field == "" {
-			return fmt.Sprintf("request body: got a JSON %s, want %s", te.Value, want)
-		}
-		return fmt.Sprintf("%s: got a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type))
-	case errors.As(err, &se):
-		return fmt.Sprintf("request body: not valid JSON at byte %d: %s", se.Offset, se.Error())
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "request body: the JSON ends too early"
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if n, _ := strconv.Unquote(name); strings.EqualFold(n, "requested_by") {
-			return "requested_by: comes from your identity, not the body"
-		}
-		return fmt.Sprintf("request body: unknown field %s; the fields are %s", name, strings.Join(fields, ", "))
-	}
-	return "request body: " + err.Error()
-}
-
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map, reflect.Pointer:
-		return "an object"
-	case reflect.Int, reflect.Int64, reflect.Float64:
-		return "a number"
-	}
-	return "another type"
-}
-
-// jsonFields lists the JSON names of the fields of the struct v points to.
-func jsonFields(v any) []string {
-	t := reflect.TypeOf(v).Elem()
-	var out []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			out = append(out, name)
-		}
-	}
-	return out
+	return err
 }
 
 // query parses the query string, refusing parameters the route does not take and repeated ones:

@@ -21,6 +21,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
 	"github.com/shiplog/shiplog/pkg/awsssm"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -487,7 +488,7 @@ func TestReleaseImagesValidatesIDsAsTheCodeDoes(t *testing.T) {
 	}
 	validProject := func(id string) bool {
 		entry := `{"name": "p", "environments": [{"id": "stage"}], "image_repositories": [{"id": "team/app"}]}`
-		_, err := shiplog.ParseProject(id, []byte(entry))
+		_, err := manifest.ParseProject(id, []byte(entry))
 		return err == nil
 	}
 	validID := func(id string) bool { return shiplog.ValidateID("id", id) == nil }

@@ -37,22 +37,10 @@ type DeployResult struct {
 // the race to record, waits (with jitter) and tries again, for up to DeployWait; only then does
 // it answer Conflict.
 func (s *Service) Deploy(ctx context.Context, in DeployInput) (DeployResult, error) {
-	if err := ValidateID("project_id", in.ProjectID); err != nil {
+	if err := in.Validate(); err != nil {
 		return DeployResult{}, err
 	}
-	if err := ValidateID("release_id", in.ReleaseID); err != nil {
-		return DeployResult{}, err
-	}
-	if err := ValidateID("environment", in.Environment); err != nil {
-		return DeployResult{}, err
-	}
-	if err := validateText("description", in.Description, maxDescription); err != nil {
-		return DeployResult{}, err
-	}
-	by, err := validatePerson(in.RequestedBy)
-	if err != nil {
-		return DeployResult{}, err
-	}
+	by := normalizePerson(in.RequestedBy)
 	releaseID := in.ReleaseID
 	if releaseID == LatestRelease {
 		r, err := s.latestRelease(ctx, in.ProjectID)

@@ -1,14 +1,13 @@
 package shiplog
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Project is a set of services that are deployed together, as registered from its manifest entry.
@@ -70,8 +69,6 @@ func (p Project) EnvironmentIDs() []string {
 	return ids
 }
 
-const maxIDLength = 128
-
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // ValidateID checks that s can be used as a project, service or environment id or a label: it
@@ -80,12 +77,49 @@ func ValidateID(field, s string) error {
 	switch {
 	case s == "":
 		return Errorf(Invalid, "%s: is required", field)
-	case len(s) > maxIDLength:
-		return Errorf(Invalid, "%s: %q is %d characters long; the limit is %d", field, clip(s), len(s), maxIDLength)
+	case len(s) > MaxIDLength:
+		return Errorf(Invalid, "%s: %q is %d characters long; the limit is %d", field, clip(s), len(s), MaxIDLength)
 	case !idPattern.MatchString(s):
 		return Errorf(Invalid, "%s: %q may contain only letters, digits, '.', '_' and '-'", field, clip(s))
 	case strings.Contains(s, ".."):
 		return Errorf(Invalid, "%s: %q must not contain \"..\"", field, s)
+	}
+	return nil
+}
+
+// ReservedEnvironmentIDs are the labels shiplog itself writes: an environment of that id would
+// have its deploys overwrite the label's images, and the pushes overwrite the environment's.
+var ReservedEnvironmentIDs = []string{LatestLabel}
+
+func validateEnvironmentID(field, s string) error {
+	if err := ValidateID(field, s); err != nil {
+		return err
+	}
+	if slices.Contains(ReservedEnvironmentIDs, s) {
+		return Errorf(Invalid, "%s: %q is reserved: every push writes its image under the label %q, so deploys to an environment of that name and the pushes would overwrite each other's images; name the environment otherwise", field, s, s)
+	}
+	return nil
+}
+
+// validateName checks free text that people read (a project, environment or person name): at most
+// MaxNameLength bytes of UTF-8 with no control characters, so that it cannot rewrite a terminal
+// or forge a line of a log.
+func validateName(field, s string) error {
+	if err := validateText(field, s, MaxNameLength); err != nil {
+		return err
+	}
+	return refuseControl(field, s, "")
+}
+
+// refuseControl refuses invalid UTF-8 and control characters other than those in allowed.
+func refuseControl(field, s, allowed string) error {
+	if !utf8.ValidString(s) {
+		return Errorf(Invalid, "%s: is not valid UTF-8", field)
+	}
+	for _, c := range s {
+		if (unicode.IsControl(c) || c == '\u2028' || c == '\u2029') && !strings.ContainsRune(allowed, c) {
+			return Errorf(Invalid, "%s: %q contains the control character %U; control characters are not allowed", field, clip(s), c)
+		}
 	}
 	return nil
 }
@@ -123,213 +157,65 @@ func clip(s string) string {
 	return s
 }
 
-// ParseManifest parses a whole .wellcome_project file: a JSON object from project id to project.
-// Projects come back sorted by id. Errors name the offending field, e.g.
-// `storage.environments[1].id: "a b" may contain only ...`.
-func ParseManifest(data []byte) ([]Project, error) {
-	var top map[string]json.RawMessage
-	if err := decodeStrict(data, &top); err != nil {
-		return nil, Errorf(Invalid, "%s", jsonProblem("manifest", err, "an object mapping project ids to projects"))
+// Validate checks a project's registration against every rule the rest of shiplog relies on. Its
+// errors name the field as a path in the manifest, e.g. `storage.environments[1].id: ...`.
+func (p Project) Validate() error {
+	if err := validateProjectID("project id", p.ID); err != nil {
+		return err
 	}
-	if top == nil {
-		return nil, Errorf(Invalid, "manifest: must be an object mapping project ids to projects")
+	id := p.ID
+	if strings.TrimSpace(p.Name) == "" {
+		return Errorf(Invalid, "%s.name: is required", id)
 	}
-	if len(top) == 0 {
-		return nil, Errorf(Invalid, "manifest: declares no projects")
+	if err := validateName(id+".name", p.Name); err != nil {
+		return err
 	}
-	ids := make([]string, 0, len(top))
-	for id := range top {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	projects := make([]Project, 0, len(ids))
-	for _, id := range ids {
-		p, err := ParseProject(id, top[id])
-		if err != nil {
-			return nil, err
-		}
-		projects = append(projects, p)
-	}
-	return projects, nil
-}
-
-// ParseProject parses one project's entry of a .wellcome_project file.
-func ParseProject(id string, entry []byte) (Project, error) {
-	if err := validateProjectID("project id", id); err != nil {
-		return Project{}, err
-	}
-	var raw struct {
-		Name              *string           `json:"name"`
-		Environments      []json.RawMessage `json:"environments"`
-		ImageRepositories []json.RawMessage `json:"image_repositories"`
-		TagDeployedImages *bool             `json:"tag_deployed_images"`
-	}
-	if err := decodeStrict(entry, &raw); err != nil {
-		return Project{}, Errorf(Invalid, "%s", jsonProblem(id, err, "an object with name, environments and image_repositories"))
-	}
-	p := Project{ID: id}
-	if raw.Name == nil || strings.TrimSpace(*raw.Name) == "" {
-		return Project{}, Errorf(Invalid, "%s.name: is required", id)
-	}
-	if len(*raw.Name) > 256 {
-		return Project{}, Errorf(Invalid, "%s.name: is longer than 256 characters", id)
-	}
-	p.Name = *raw.Name
-	if raw.TagDeployedImages != nil {
-		p.TagDeployedImages = *raw.TagDeployedImages
-	}
-
-	if len(raw.Environments) == 0 {
-		return Project{}, Errorf(Invalid, "%s.environments: at least one environment is required", id)
+	if len(p.Environments) == 0 {
+		return Errorf(Invalid, "%s.environments: at least one environment is required", id)
 	}
 	seenEnv := map[string]bool{}
-	for i, re := range raw.Environments {
+	for i, e := range p.Environments {
 		field := fmt.Sprintf("%s.environments[%d]", id, i)
-		var e struct {
-			ID   *string `json:"id"`
-			Name *string `json:"name"`
+		if err := validateEnvironmentID(field+".id", e.ID); err != nil {
+			return err
 		}
-		if err := decodeStrict(re, &e); err != nil {
-			return Project{}, Errorf(Invalid, "%s", jsonProblem(field, err, `an object {"id": ..., "name": ...}`))
+		if seenEnv[e.ID] {
+			return Errorf(Invalid, "%s.id: environment %q is declared twice", field, e.ID)
 		}
-		if e.ID == nil {
-			return Project{}, Errorf(Invalid, "%s.id: is required", field)
+		seenEnv[e.ID] = true
+		if err := validateName(field+".name", e.Name); err != nil {
+			return err
 		}
-		if err := ValidateID(field+".id", *e.ID); err != nil {
-			return Project{}, err
-		}
-		if seenEnv[*e.ID] {
-			return Project{}, Errorf(Invalid, "%s.id: environment %q is declared twice", field, *e.ID)
-		}
-		seenEnv[*e.ID] = true
-		env := Environment{ID: *e.ID, Name: *e.ID}
-		if e.Name != nil && *e.Name != "" {
-			env.Name = *e.Name
-		}
-		p.Environments = append(p.Environments, env)
 	}
-
-	if len(raw.ImageRepositories) == 0 {
-		return Project{}, Errorf(Invalid, "%s.image_repositories: at least one image repository is required", id)
+	if len(p.ImageRepositories) == 0 {
+		return Errorf(Invalid, "%s.image_repositories: at least one image repository is required", id)
 	}
 	seenRepo := map[string]bool{}
 	fedBy := map[string]string{}
-	for i, rr := range raw.ImageRepositories {
+	for i, r := range p.ImageRepositories {
 		field := fmt.Sprintf("%s.image_repositories[%d]", id, i)
-		var r struct {
-			ID       *string           `json:"id"`
-			Services []json.RawMessage `json:"services"`
+		if err := validateRepository(field+".id", r.ID); err != nil {
+			return err
 		}
-		if err := decodeStrict(rr, &r); err != nil {
-			return Project{}, Errorf(Invalid, "%s", jsonProblem(field, err, `an object {"id": ..., "services": [...]}`))
+		if seenRepo[r.ID] {
+			return Errorf(Invalid, "%s.id: repository %q is declared twice", field, r.ID)
 		}
-		if r.ID == nil {
-			return Project{}, Errorf(Invalid, "%s.id: is required", field)
+		seenRepo[r.ID] = true
+		if len(r.Services) == 0 {
+			return Errorf(Invalid, "%s.services: is empty; leave it out to name the service after the repository", field)
 		}
-		if err := validateRepository(field+".id", *r.ID); err != nil {
-			return Project{}, err
-		}
-		if seenRepo[*r.ID] {
-			return Project{}, Errorf(Invalid, "%s.id: repository %q is declared twice", field, *r.ID)
-		}
-		seenRepo[*r.ID] = true
-		repo := ImageRepository{ID: *r.ID}
-		if r.Services == nil {
-			repo.Services = []string{path.Base(*r.ID)}
-		}
-		for j, rs := range r.Services {
-			sfield := fmt.Sprintf("%s.services[%d]", field, j)
-			svc, err := parseService(sfield, rs)
-			if err != nil {
-				return Project{}, err
+		for j, svc := range r.Services {
+			if err := ValidateID(fmt.Sprintf("%s.services[%d]", field, j), svc); err != nil {
+				return err
 			}
-			repo.Services = append(repo.Services, svc)
-		}
-		if len(repo.Services) == 0 {
-			return Project{}, Errorf(Invalid, "%s.services: is empty; leave it out to name the service after the repository", field)
-		}
-		for _, svc := range repo.Services {
 			if other, ok := fedBy[svc]; ok {
-				return Project{}, Errorf(Invalid, "%s: service %q is fed by both %q and %q; a service runs the images of one repository", field, svc, other, repo.ID)
+				return Errorf(Invalid, "%s: service %q is fed by both %q and %q; a service runs the images of one repository", field, svc, other, r.ID)
 			}
-			fedBy[svc] = repo.ID
+			fedBy[svc] = r.ID
 		}
-		if err := ValidateID(field+".services", repo.Services[0]); err != nil {
-			return Project{}, err
-		}
-		p.ImageRepositories = append(p.ImageRepositories, repo)
 	}
-
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, entry); err != nil {
-		return Project{}, Errorf(Invalid, "%s: %v", id, err)
-	}
-	p.Manifest = json.RawMessage(buf.Bytes())
-	return p, nil
-}
-
-func parseService(field string, data json.RawMessage) (string, error) {
-	var s string
-	if err := json.Unmarshal(data, &s); err == nil {
-		return s, ValidateID(field, s)
-	}
-	var obj struct {
-		ID *string `json:"id"`
-	}
-	if err := decodeStrict(data, &obj); err != nil {
-		return "", Errorf(Invalid, "%s", jsonProblem(field, err, `a service id or {"id": ...}`))
-	}
-	if obj.ID == nil {
-		return "", Errorf(Invalid, "%s.id: is required", field)
-	}
-	return *obj.ID, ValidateID(field+".id", *obj.ID)
-}
-
-// decodeStrict decodes one JSON value and refuses trailing data. Unknown fields are allowed:
-// real manifests carry settings for other tools.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("unexpected data after the JSON value")
+	if len(p.Manifest) > 0 && !json.Valid(p.Manifest) {
+		return Errorf(Invalid, "%s: the manifest entry is not JSON", id)
 	}
 	return nil
-}
-
-// jsonProblem turns an error decoding field's value into words for a person, without Go type
-// names. A wrong type inside the value is named as a path below field (`storage.name: ...`), as
-// every other manifest error is.
-func jsonProblem(field string, err error, want string) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		if te.Field != "" {
-			return fmt.Sprintf("%s.%s: got a JSON %s, want %s", field, te.Field, te.Value, jsonKind(te.Type.Kind().String()))
-		}
-		return fmt.Sprintf("%s: got a JSON %s, want %s", field, te.Value, want)
-	case errors.As(err, &se):
-		return fmt.Sprintf("%s: not valid JSON at byte %d: %v", field, se.Offset, se.Error())
-	case err.Error() == "EOF":
-		return field + ": is empty; want " + want
-	}
-	return field + ": " + err.Error()
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "slice":
-		return "an array"
-	case "struct", "map", "ptr":
-		return "an object"
-	case "int", "int64", "float64":
-		return "a number"
-	}
-	return goKind
 }

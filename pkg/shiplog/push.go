@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // PushOutcome says what recording a push did, for the log and the caller.
@@ -20,7 +21,8 @@ const maxConverge = 5
 
 // RecordPush sets the "latest" image of every service that the pushed repository feeds. Pushes
 // that are not successful, tagged PUSH actions, and repositories no project claims, are ignored
-// (EventBridge would retry an error forever). An older push never replaces a newer one.
+// (EventBridge would retry an error forever), as are pushes dated more than MaxPushAhead ahead of
+// the clock. An older push never replaces a newer one.
 func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, error) {
 	out := PushOutcome{Updated: []string{}}
 	switch {
@@ -36,6 +38,11 @@ func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, err
 	}
 	if err := validatePush(p); err != nil {
 		return out, err
+	}
+	if now := s.Now(); p.Time.After(now.Add(MaxPushAhead)) {
+		out.Ignored = fmt.Sprintf("event time %s is more than %s ahead of the clock (%s); a push dated in the future would pin latest until then",
+			p.Time.UTC().Format(time.RFC3339), MaxPushAhead, now.UTC().Format(time.RFC3339))
+		return out, nil
 	}
 	refs, err := s.Store.RepositoryServices(ctx, p.Repository)
 	if err != nil {

@@ -3,32 +3,105 @@ package shiplog
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 )
 
-// RegisterManifest registers every project of a whole .wellcome_project file.
-func (s *Service) RegisterManifest(ctx context.Context, manifest []byte) ([]Project, error) {
-	projects, err := ParseManifest(manifest)
-	if err != nil {
+// EnvironmentRef names one environment of one project.
+type EnvironmentRef struct {
+	ProjectID     string `json:"project_id"`
+	EnvironmentID string `json:"environment_id"`
+}
+
+// RegisterInput is a request to register projects, each from its manifest entry.
+type RegisterInput struct {
+	Projects []Project
+	// Retired names the environments that the new registrations drop although they have been
+	// deployed to. Dropping such an environment is refused unless it is named here: its
+	// parameters stay in SSM and its history stays listed, but nothing can be deployed to it.
+	Retired []EnvironmentRef
+}
+
+// Validate checks every project and that each retired environment is one the request drops.
+func (in RegisterInput) Validate() error {
+	if len(in.Projects) == 0 {
+		return Errorf(Invalid, "manifest: declares no projects")
+	}
+	seen := map[string]bool{}
+	for _, p := range in.Projects {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if seen[p.ID] {
+			return Errorf(Invalid, "manifest: project %q is declared twice", p.ID)
+		}
+		seen[p.ID] = true
+	}
+	for _, r := range in.Retired {
+		i := slices.IndexFunc(in.Projects, func(p Project) bool { return p.ID == r.ProjectID })
+		if i < 0 {
+			return Errorf(Invalid, "retire: %s/%s is not an environment of a project being registered", r.ProjectID, r.EnvironmentID)
+		}
+		if err := ValidateID("retire", r.EnvironmentID); err != nil {
+			return err
+		}
+		if _, still := in.Projects[i].Environment(r.EnvironmentID); still {
+			return Errorf(Invalid, "retire: environment %q is still in %s's manifest; only an environment the manifest drops can be retired", r.EnvironmentID, r.ProjectID)
+		}
+	}
+	return nil
+}
+
+// RegisterProjects registers every project of the request, or, if any is refused, none. A project
+// is registered as given: its environments and repository mappings replace the previous ones.
+func (s *Service) RegisterProjects(ctx context.Context, in RegisterInput) ([]Project, error) {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	for _, p := range projects {
+	for _, p := range in.Projects {
+		if err := s.checkRegistration(ctx, p, in.Retired); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range in.Projects {
 		if err := s.Store.PutProject(ctx, p); err != nil {
 			return nil, fmt.Errorf("register project %s: %w", p.ID, err)
 		}
 	}
-	return projects, nil
+	return in.Projects, nil
 }
 
-// RegisterProject registers one project from its manifest entry.
-func (s *Service) RegisterProject(ctx context.Context, id string, entry []byte) (Project, error) {
-	p, err := ParseProject(id, entry)
+// checkRegistration refuses, before anything is written, a registration that the current state
+// forbids: dropping an environment that has deployments without saying it is retired.
+func (s *Service) checkRegistration(ctx context.Context, p Project, retired []EnvironmentRef) error {
+	states, err := s.Store.EnvironmentStates(ctx, p.ID)
 	if err != nil {
-		return Project{}, err
+		return fmt.Errorf("environments of %s: %w", p.ID, err)
 	}
-	if err := s.Store.PutProject(ctx, p); err != nil {
-		return Project{}, fmt.Errorf("register project %s: %w", id, err)
+	var dropped []string
+	for _, st := range states {
+		id := st.Environment.ID
+		if _, kept := p.Environment(id); kept {
+			continue
+		}
+		if slices.Contains(retired, EnvironmentRef{ProjectID: p.ID, EnvironmentID: id}) {
+			continue
+		}
+		dropped = append(dropped, id)
 	}
-	return p, nil
+	if len(dropped) > 0 {
+		return Errorf(Conflict, "%s: the manifest drops environment %s, which %s been deployed to; to retire %s, say so (PUT /projects/%s?retire=%s, serve --retire %s/%s, or create-release's \"retire_environments\")",
+			p.ID, strings.Join(dropped, ", "), plural(len(dropped), "has", "have"), plural(len(dropped), "it", "them"),
+			p.ID, strings.Join(dropped, ","), p.ID, strings.Join(dropped, ","+p.ID+"/"))
+	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // Project returns a registered project.

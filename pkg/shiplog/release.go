@@ -11,11 +11,21 @@ const LatestLabel = "latest"
 // LatestRelease, in place of a release id, names a project's newest release.
 const LatestRelease = "latest"
 
-// Person identifies who asked for a release or a deployment.
+// Person identifies who asked for a release or a deployment, and through which channel that
+// identity was asserted (Via).
 type Person struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Via is ViaAPI when an authenticated API caller is the requester, ViaInvoke when a direct
+	// invocation says who it is (the invoker may name anyone); empty in records made before.
+	Via string `json:"via,omitempty"`
 }
+
+// The channels that assert a requester's identity.
+const (
+	ViaAPI    = "api"
+	ViaInvoke = "invoke"
+)
 
 // Release is a snapshot of a project's images under a label. Its JSON names are the attribute
 // names of the releases table in the design note.

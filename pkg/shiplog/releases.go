@@ -3,7 +3,6 @@ package shiplog
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 )
@@ -14,46 +13,66 @@ type CreateReleaseInput struct {
 	Label       string // default "latest"
 	Description string
 	RequestedBy Person
-	// Manifest, if given, is a whole .wellcome_project file, registered before the release is
-	// made. It must declare the project.
-	Manifest []byte
+	// Register, if given, is the registration of the project (from its manifest entry), made
+	// before the release is.
+	Register *Project
+	// RetiredEnvironments are the environments, deployed to before, that Register drops (see
+	// RegisterInput.Retired).
+	RetiredEnvironments []string
 }
 
-const maxDescription = 1024
+// Validate checks the request as given, before anything is read or written.
+func (in CreateReleaseInput) Validate() error {
+	if err := ValidateID("project_id", in.ProjectID); err != nil {
+		return err
+	}
+	if in.Label != "" {
+		if err := ValidateID("label", in.Label); err != nil {
+			return err
+		}
+	}
+	if err := validateDescription("description", in.Description); err != nil {
+		return err
+	}
+	if err := in.RequestedBy.Validate(); err != nil {
+		return err
+	}
+	if in.Register != nil {
+		if in.Register.ID != in.ProjectID {
+			return Errorf(Invalid, "manifest: registers project %q, not %q", in.Register.ID, in.ProjectID)
+		}
+		if err := in.registration().Validate(); err != nil {
+			return err
+		}
+	} else if len(in.RetiredEnvironments) > 0 {
+		return Errorf(Invalid, "retire_environments: needs a manifest, which is what drops them")
+	}
+	return nil
+}
+
+func (in CreateReleaseInput) registration() RegisterInput {
+	r := RegisterInput{Projects: []Project{*in.Register}}
+	for _, e := range in.RetiredEnvironments {
+		r.Retired = append(r.Retired, EnvironmentRef{ProjectID: in.ProjectID, EnvironmentID: e})
+	}
+	return r
+}
 
 // CreateRelease snapshots the images under a label. The release must be complete: every service
 // of the project's manifest needs an image under the label.
 func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Release, error) {
+	// Every check of the request comes before the project is registered, so that a refused
+	// request changes nothing.
+	if err := in.Validate(); err != nil {
+		return Release{}, err
+	}
 	if in.Label == "" {
 		in.Label = LatestLabel
 	}
-	if err := ValidateID("label", in.Label); err != nil {
-		return Release{}, err
-	}
-	if err := validateText("description", in.Description, maxDescription); err != nil {
-		return Release{}, err
-	}
-	by, err := validatePerson(in.RequestedBy)
-	if err != nil {
-		return Release{}, err
-	}
-	if err := ValidateID("project_id", in.ProjectID); err != nil {
-		return Release{}, err
-	}
-	// Every check of the request comes before the manifest is registered, so that a refused
-	// request changes nothing.
-	if in.Manifest != nil {
-		projects, err := ParseManifest(in.Manifest)
-		if err != nil {
+	by := normalizePerson(in.RequestedBy)
+	if in.Register != nil {
+		if _, err := s.RegisterProjects(ctx, in.registration()); err != nil {
 			return Release{}, err
-		}
-		if !slices.ContainsFunc(projects, func(p Project) bool { return p.ID == in.ProjectID }) {
-			return Release{}, Errorf(Invalid, "manifest: does not declare project %q", in.ProjectID)
-		}
-		for _, p := range projects {
-			if err := s.Store.PutProject(ctx, p); err != nil {
-				return Release{}, fmt.Errorf("register project %s: %w", p.ID, err)
-			}
 		}
 	}
 	project, err := s.Project(ctx, in.ProjectID)

@@ -102,24 +102,45 @@ func validateText(field, s string, max int) error {
 	return nil
 }
 
+// validateDescription allows line breaks and tabs, but no other control character.
+func validateDescription(field, s string) error {
+	if err := validateText(field, s, MaxDescriptionLength); err != nil {
+		return err
+	}
+	return refuseControl(field, s, "\n\t")
+}
+
 // AnonymousPerson stands for a requester that did not say who they are.
 var AnonymousPerson = Person{ID: "unknown", Name: "unknown"}
 
-func validatePerson(p Person) (Person, error) {
-	if p == (Person{}) {
-		return AnonymousPerson, nil
+// Validate checks a requester as given, whichever channel asserts it: the anonymous requester (no
+// id and no name) or an id, and a name, of at most MaxNameLength bytes with no control
+// characters; Via, if set, one of ViaAPI and ViaInvoke.
+func (p Person) Validate() error {
+	switch p.Via {
+	case "", ViaAPI, ViaInvoke:
+	default:
+		return Errorf(Invalid, "requested_by.via: %q is not %q or %q", clip(p.Via), ViaAPI, ViaInvoke)
+	}
+	if p.ID == "" && p.Name == "" {
+		return nil
 	}
 	if strings.TrimSpace(p.ID) == "" {
-		return p, Errorf(Invalid, "requested_by.id: is required when requested_by is given")
+		return Errorf(Invalid, "requested_by.id: is required when requested_by is given")
 	}
-	if err := validateText("requested_by.id", p.ID, 256); err != nil {
-		return p, err
+	if err := validateName("requested_by.id", p.ID); err != nil {
+		return err
 	}
-	if err := validateText("requested_by.name", p.Name, 256); err != nil {
-		return p, err
+	return validateName("requested_by.name", p.Name)
+}
+
+// normalizePerson fills in the anonymous requester and a missing name; p must be valid.
+func normalizePerson(p Person) Person {
+	if p.ID == "" {
+		p.ID, p.Name = AnonymousPerson.ID, AnonymousPerson.Name
 	}
 	if p.Name == "" {
 		p.Name = p.ID
 	}
-	return p, nil
+	return p
 }

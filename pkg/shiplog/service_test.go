@@ -1,7 +1,6 @@
 package shiplog_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -161,10 +161,25 @@ func newHarness(t *testing.T) *harness {
 		DeployWait: 20 * time.Second,
 		Log:        slog.New(slog.DiscardHandler),
 	}
-	if _, err := h.svc.RegisterManifest(t.Context(), readFile(t, "wellcome_project.json")); err != nil {
-		t.Fatalf("RegisterManifest: %v", err)
+	projects, err := manifest.Parse(readFile(t, "wellcome_project.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: projects}); err != nil {
+		t.Fatalf("RegisterProjects: %v", err)
 	}
 	return h
+}
+
+// register registers one project from its manifest entry.
+func (h *harness) register(t *testing.T, id, entry string) error {
+	t.Helper()
+	p, err := manifest.ParseProject(id, []byte(entry))
+	if err != nil {
+		t.Fatalf("ParseProject(%s): %v", id, err)
+	}
+	_, err = h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{p}})
+	return err
 }
 
 func testID(n int) string { return fmt.Sprintf("01TESTID%018d", n) }
@@ -282,178 +297,48 @@ func diff(t *testing.T, what string, got, want any, opts ...cmp.Option) {
 	}
 }
 
-// Manifests.
-
-func TestParseManifestExample(t *testing.T) {
-	data := readFile(t, "wellcome_project.json")
-	projects, err := shiplog.ParseManifest(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, p := range projects {
-		ids = append(ids, p.ID)
-	}
-	diff(t, "project ids", ids, []string{"bugfarm_73649", "catalogue_pipeline", "storage"})
-
-	storage := projects[2]
-	want := shiplog.Project{
-		ID:   "storage",
-		Name: "Storage service",
-		Environments: []shiplog.Environment{
-			{ID: "stage", Name: "Staging"},
-			{ID: "prod", Name: "Production"},
-		},
-		ImageRepositories: []shiplog.ImageRepository{
-			{ID: "uk.ac.wellcome/archivist", Services: []string{"archivist"}},
-			{ID: "uk.ac.wellcome/bag-register", Services: []string{"bag-register"}},
-			{ID: "uk.ac.wellcome/bag_verifier", Services: []string{"bag_verifier_pre_replication", "bag_verifier_post_replication"}},
-			{ID: "uk.ac.wellcome/notifier", Services: []string{"notifier"}},
-		},
-	}
-	diff(t, "storage project", storage, want, cmpopts.IgnoreFields(shiplog.Project{}, "Manifest"))
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		t.Fatal(err)
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, top["storage"]); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := string(storage.Manifest), compact.String(); got != want {
-		t.Errorf("storage manifest: got %s, want the entry as compact JSON %s", got, want)
-	}
-	diff(t, "storage services", storage.Services(), []string{"archivist", "bag-register", "bag_verifier_pre_replication", "bag_verifier_post_replication", "notifier"})
-	diff(t, "catalogue_pipeline environments", projects[1].EnvironmentIDs(), []string{"2026-11-20", "2026-11-25"})
-	diff(t, "catalogue_pipeline services", projects[1].Services(), []string{"transformer_miro", "transformer_sierra", "transformer_mets", "merger"})
-}
-
-func TestParseManifestAccepts(t *testing.T) {
-	long := strings.Repeat("e", 128)
-	tests := []struct {
-		name     string
-		manifest string
-		check    func(t *testing.T, p shiplog.Project)
-	}{
-		{"environment name defaults to its id",
-			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
-			func(t *testing.T, p shiplog.Project) {
-				diff(t, "environments", p.Environments, []shiplog.Environment{{ID: "stage", Name: "stage"}})
-			}},
-		{"an id of 128 characters",
-			`{"p": {"name": "P", "environments": [{"id": "` + long + `"}], "image_repositories": [{"id": "a/b"}]}}`,
-			func(t *testing.T, p shiplog.Project) { diff(t, "environment ids", p.EnvironmentIDs(), []string{long}) }},
-		{"unknown fields are kept for other tools",
-			`{"p": {"name": "P", "environments": [{"id": "stage", "account": 1}], "image_repositories": [{"id": "a/b"}], "terraform": {"dir": "infra"}}}`,
-			func(t *testing.T, p shiplog.Project) {
-				if !strings.Contains(string(p.Manifest), `"terraform":{"dir":"infra"}`) {
-					t.Errorf("manifest: got %s, want the terraform field kept", p.Manifest)
-				}
-			}},
-		{"tag_deployed_images",
-			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}], "tag_deployed_images": true}}`,
-			func(t *testing.T, p shiplog.Project) {
-				if !p.TagDeployedImages {
-					t.Errorf("TagDeployedImages: got false, want true")
-				}
-			}},
-		{"a project id that contains aws later on",
-			`{"my-aws": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
-			func(t *testing.T, p shiplog.Project) {}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ps, err := shiplog.ParseManifest([]byte(tt.manifest))
-			if err != nil {
-				t.Fatalf("ParseManifest: %v", err)
-			}
-			if len(ps) != 1 {
-				t.Fatalf("ParseManifest: got %d projects, want 1", len(ps))
-			}
-			tt.check(t, ps[0])
-		})
-	}
-}
-
-func TestParseManifestRejects(t *testing.T) {
-	// project builds a manifest of one project "storage" from its environments and repositories.
-	project := func(envs, repos string) string {
-		return `{"storage": {"name": "Storage", "environments": ` + envs + `, "image_repositories": ` + repos + `}}`
-	}
-	okEnvs, okRepos := `[{"id": "stage"}, {"id": "prod"}]`, `[{"id": "uk.ac.wellcome/archivist"}]`
-	long := strings.Repeat("x", 129)
-	tests := []struct {
-		name     string
-		manifest string
-		want     []string // the field named, and what is wrong
-	}{
-		{"not JSON", `nope`, []string{"manifest: not valid JSON"}},
-		{"truncated", `{"storage": `, []string{"manifest: unexpected EOF"}},
-		{"trailing data", project(okEnvs, okRepos) + ` {}`, []string{"manifest: unexpected data"}},
-		{"an array", `[{"id": "storage"}]`, []string{"manifest: got a JSON array"}},
-		{"null", `null`, []string{"manifest: must be an object"}},
-		{"no projects", `{}`, []string{"manifest: declares no projects"}},
-		{"a project that is not an object", `{"storage": 5}`, []string{"storage: got a JSON number"}},
-		{"project id with a slash", `{"a/b": {}}`, []string{"project id", "may contain only"}},
-		{"project id with ..", `{"a..b": {}}`, []string{"project id", `must not contain ".."`}},
-		{"project id with a space", `{"a b": {}}`, []string{"project id", "may contain only"}},
-		{"project id too long", `{"` + long + `": {}}`, []string{"project id", "129 characters", "128"}},
-		{"project id starting with aws", `{"aws-storage": {}}`, []string{"project id", `must not begin with "aws" or "ssm"`}},
-		{"project id starting with AWS", `{"AWSome": {}}`, []string{"project id", `"aws"`}},
-		{"project id starting with ssm", `{"ssm_params": {}}`, []string{"project id", `"ssm"`}},
-		{"no name", `{"storage": {"environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
-		{"blank name", `{"storage": {"name": "  ", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
-		{"name is a number", `{"storage": {"name": 5, "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: got a JSON number, want a string"}},
-		{"no environments", project(`[]`, okRepos), []string{"storage.environments: at least one"}},
-		{"environments is a string", project(`"stage"`, okRepos), []string{"storage.environments: got a JSON string, want an array"}},
-		{"environment id with a space", project(`[{"id": "stage"}, {"id": "a b"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
-		{"environment id with a slash", project(`[{"id": "stage"}, {"id": "st/age"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
-		{"environment id ..", project(`[{"id": ".."}]`, okRepos), []string{"storage.environments[0].id", `".."`}},
-		{"environment id too long", project(`[{"id": "`+long+`"}]`, okRepos), []string{"storage.environments[0].id", "128"}},
-		{"environment id missing", project(`[{"name": "Staging"}]`, okRepos), []string{"storage.environments[0].id: is required"}},
-		{"environment id empty", project(`[{"id": ""}]`, okRepos), []string{"storage.environments[0].id: is required"}},
-		{"environment id a number", project(`[{"id": 5}]`, okRepos), []string{"storage.environments[0].id: got a JSON number, want a string"}},
-		{"environment declared twice", project(`[{"id": "stage"}, {"id": "stage"}]`, okRepos), []string{"storage.environments[1].id", "declared twice"}},
-		{"no repositories", project(okEnvs, `[]`), []string{"storage.image_repositories: at least one"}},
-		{"repository id missing", project(okEnvs, `[{"services": ["a"]}]`), []string{"storage.image_repositories[0].id: is required"}},
-		{"repository id upper case", project(okEnvs, `[{"id": "uk.ac.wellcome/Archivist"}]`), []string{"storage.image_repositories[0].id", "not an ECR repository name"}},
-		{"repository declared twice", project(okEnvs, `[{"id": "a/b"}, {"id": "a/b", "services": ["c"]}]`), []string{"storage.image_repositories[1].id", "declared twice"}},
-		{"services empty", project(okEnvs, `[{"id": "a/b", "services": []}]`), []string{"storage.image_repositories[0].services: is empty"}},
-		{"services a string", project(okEnvs, `[{"id": "a/b", "services": "b"}]`), []string{"storage.image_repositories[0].services: got a JSON string, want an array"}},
-		{"service id with a slash", project(okEnvs, `[{"id": "a/b", "services": ["ok", "a/b"]}]`), []string{"storage.image_repositories[0].services[1]", "may contain only"}},
-		{"service id ..", project(okEnvs, `[{"id": "a/b", "services": [".."]}]`), []string{"storage.image_repositories[0].services[0]", `".."`}},
-		{"service object with a bad id", project(okEnvs, `[{"id": "a/b", "services": [{"id": "a b"}]}]`), []string{"storage.image_repositories[0].services[0].id", "may contain only"}},
-		{"service object without id", project(okEnvs, `[{"id": "a/b", "services": [{"name": "b"}]}]`), []string{"storage.image_repositories[0].services[0].id: is required"}},
-		{"service a number", project(okEnvs, `[{"id": "a/b", "services": [5]}]`), []string{"storage.image_repositories[0].services[0]: got a JSON number"}},
-		{"service fed by two repositories", project(okEnvs, `[{"id": "a/b"}, {"id": "c/d", "services": ["b"]}]`), []string{"storage.image_repositories[1]", `"b" is fed by both "a/b" and "c/d"`}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ps, err := shiplog.ParseManifest([]byte(tt.manifest))
-			if err == nil {
-				t.Fatalf("ParseManifest: got %d projects and no error, want an error", len(ps))
-			}
-			wantError(t, "ParseManifest", err, shiplog.Invalid, tt.want...)
-		})
-	}
-}
-
-func TestRegisterManifestRejectsAndChangesNothing(t *testing.T) {
+func TestRegisterProjectsRejectsAndChangesNothing(t *testing.T) {
 	h := newHarness(t)
 	before, err := h.svc.Projects(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The second project is bad: the first must not be registered either.
-	bad := `{"aaa": {"name": "A", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]},
-	         "zzz": {"name": "Z", "environments": [{"id": "st age"}], "image_repositories": [{"id": "a/b"}]}}`
-	_, err = h.svc.RegisterManifest(t.Context(), []byte(bad))
-	wantError(t, "RegisterManifest", err, shiplog.Invalid, "zzz.environments[0].id")
+	good := shiplog.Project{ID: "aaa", Name: "A", Environments: []shiplog.Environment{{ID: "stage", Name: "stage"}},
+		ImageRepositories: []shiplog.ImageRepository{{ID: "a/b", Services: []string{"b"}}}}
+	bad := good
+	bad.ID, bad.Environments = "zzz", []shiplog.Environment{{ID: "st age", Name: "st age"}}
+	_, err = h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{good, bad}})
+	wantError(t, "RegisterProjects", err, shiplog.Invalid, "zzz.environments[0].id")
 	after, err := h.svc.Projects(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	diff(t, "projects after a refused manifest", after, before)
+	diff(t, "projects after a refused registration", after, before)
+}
+
+// TestRegisterRefusesReservedEnvironment: an environment named like a label that shiplog writes
+// itself would have deploys overwrite the pushed images (and the next release snapshot an old one).
+func TestRegisterRefusesReservedEnvironment(t *testing.T) {
+	h := newHarness(t)
+	before := h.paramsUnder(t, "storage", "latest")
+	for _, id := range shiplog.ReservedEnvironmentIDs {
+		p := shiplog.Project{ID: "storage", Name: "S", Environments: []shiplog.Environment{{ID: "stage", Name: "Staging"}, {ID: id, Name: id}},
+			ImageRepositories: []shiplog.ImageRepository{{ID: "uk.ac.wellcome/archivist", Services: []string{"archivist"}}}}
+		_, err := h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{p}})
+		wantError(t, "RegisterProjects", err, shiplog.Invalid, "storage.environments[1].id", "is reserved")
+	}
+	if !slices.Contains(shiplog.ReservedEnvironmentIDs, shiplog.LatestLabel) {
+		t.Errorf("ReservedEnvironmentIDs %v lacks %q, the label pushes write", shiplog.ReservedEnvironmentIDs, shiplog.LatestLabel)
+	}
+	p, err := h.svc.Project(t.Context(), "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "storage environments", p.EnvironmentIDs(), []string{"stage", "prod"})
+	_, err = h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: "latest", Environment: shiplog.LatestLabel})
+	wantError(t, "Deploy to latest", err, shiplog.Invalid, "environment", "is reserved")
+	diff(t, "latest images", h.paramsUnder(t, "storage", "latest"), before)
 }
 
 // Pushes.
@@ -601,7 +486,7 @@ func TestRecordPush(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			if tt.extra != "" {
-				if _, err := h.svc.RegisterProject(t.Context(), "extra", []byte(tt.extra)); err != nil {
+				if err := h.register(t, "extra", tt.extra); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -623,11 +508,48 @@ func TestRecordPush(t *testing.T) {
 	}
 }
 
+// TestRecordPushRefusesTheFuture: a push dated ahead of the clock by more than MaxPushAhead would
+// win over every real push until real time caught up (9999-12-31: forever), so it is ignored with
+// the reason, and the real pushes after it still set latest.
+func TestRecordPushRefusesTheFuture(t *testing.T) {
+	h := newHarness(t)
+	const name = "/storage/images/latest/archivist"
+	push := func(n int, at time.Time) shiplog.PushOutcome {
+		t.Helper()
+		p := loadPush(t, "ecr-push-tagged.json")
+		p.Repository, p.Digest, p.Time = "uk.ac.wellcome/archivist", digest(n), at
+		out, err := h.svc.RecordPush(t.Context(), p)
+		if err != nil {
+			t.Fatalf("RecordPush(%v): %v", at, err)
+		}
+		return out
+	}
+	if out := push(1, start.Add(shiplog.MaxPushAhead)); len(out.Updated) != 1 || out.Ignored != "" {
+		t.Errorf("push at the bound: got %+v, want it recorded", out)
+	}
+	for _, at := range []time.Time{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), start.Add(shiplog.MaxPushAhead + time.Second)} {
+		out := push(2, at)
+		if !strings.Contains(out.Ignored, "ahead of the clock") || len(out.Updated) != 0 {
+			t.Errorf("push at %v: got %+v, want it ignored as ahead of the clock", at, out)
+		}
+	}
+	if got := h.paramsUnder(t, "storage", "latest")["archivist"]; got != image("uk.ac.wellcome/archivist", 1) {
+		t.Errorf("%s: got %s, want the image of the push at the bound", name, got)
+	}
+	h.clock.Advance(time.Hour)
+	if out := push(3, h.clock.Now()); len(out.Updated) != 1 {
+		t.Errorf("a real push after the refused ones: got %+v, want it recorded", out)
+	}
+	if got := h.paramsUnder(t, "storage", "latest")["archivist"]; got != image("uk.ac.wellcome/archivist", 3) {
+		t.Errorf("%s: got %s, want the newest real push's image", name, got)
+	}
+}
+
 func TestRecordPushAfterReregistering(t *testing.T) {
 	h := newHarness(t)
 	// storage no longer builds notifier from uk.ac.wellcome/notifier.
 	entry := `{"name": "Storage service", "environments": [{"id": "stage"}], "image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}`
-	if _, err := h.svc.RegisterProject(t.Context(), "storage", []byte(entry)); err != nil {
+	if err := h.register(t, "storage", entry); err != nil {
 		t.Fatal(err)
 	}
 	p := loadPush(t, "ecr-push-tagged.json")
@@ -736,6 +658,32 @@ func TestCreateRelease(t *testing.T) {
 	}
 }
 
+// TestRequesterRules: one rule for every channel: control characters are refused in requester ids
+// and names, and in descriptions all but line breaks and tabs; the channel is recorded as given.
+func TestRequesterRules(t *testing.T) {
+	h := newHarness(t)
+	h.seedLabel(t, "latest", 1)
+	by := shiplog.Person{ID: "ci", Name: "Buildkite", Via: shiplog.ViaInvoke}
+	r, err := h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", Description: "line one\n\tline two", RequestedBy: by})
+	if err != nil {
+		t.Fatalf("CreateRelease: %v", err)
+	}
+	res, err := h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: r.ID, Environment: "stage", RequestedBy: shiplog.Person{Via: shiplog.ViaInvoke}})
+	if err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	stored, err := h.store.GetRelease(t.Context(), "storage", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "release requested_by", stored.RequestedBy, by)
+	anon := shiplog.Person{ID: shiplog.AnonymousPerson.ID, Name: shiplog.AnonymousPerson.Name, Via: shiplog.ViaInvoke}
+	diff(t, "deployment requested_by", stored.Deployments[0].RequestedBy, anon)
+	diff(t, "deploy result requested_by", res.Deployment.RequestedBy, anon)
+	_, err = h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: r.ID, Environment: "prod", RequestedBy: shiplog.Person{ID: "ci\r\nX-Admin: 1"}})
+	wantError(t, "Deploy", err, shiplog.Invalid, "requested_by.id", "control character")
+}
+
 func TestCreateReleaseRejects(t *testing.T) {
 	tests := []struct {
 		name string
@@ -763,6 +711,12 @@ func TestCreateReleaseRejects(t *testing.T) {
 		{"label ..", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Label: ".."}, shiplog.Invalid, []string{"label"}},
 		{"description too long", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Description: strings.Repeat("x", 1025)}, shiplog.Invalid, []string{"description"}},
 		{"requester with a name but no id", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{Name: "Alice"}}, shiplog.Invalid, []string{"requested_by.id"}},
+		{"requester id with an ANSI escape", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice\x1b[2J"}}, shiplog.Invalid, []string{"requested_by.id", "control character"}},
+		{"requester name with a newline", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Name: "Alice\nadmin: yes"}}, shiplog.Invalid, []string{"requested_by.name", "control character"}},
+		{"requester name with a NUL", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Name: "A\x00"}}, shiplog.Invalid, []string{"requested_by.name", "control character"}},
+		{"requester id not UTF-8", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "al\xffice"}}, shiplog.Invalid, []string{"requested_by.id", "UTF-8"}},
+		{"description with an escape", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Description: "nightly\x1b]0;pwned\x07"}, shiplog.Invalid, []string{"description", "control character"}},
+		{"an unknown channel", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Via: "email"}}, shiplog.Invalid, []string{"requested_by.via"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1038,7 +992,7 @@ func TestDeployMissingImageWritesNothing(t *testing.T) {
 func TestDeployTagsImages(t *testing.T) {
 	h := newHarness(t)
 	entry := `{"name": "Bug farm", "environments": [{"id": "stage"}], "image_repositories": [{"id": "bugfarm/hatching"}, {"id": "bugfarm/feeding"}], "tag_deployed_images": true}`
-	if _, err := h.svc.RegisterProject(t.Context(), "bugfarm_73649", []byte(entry)); err != nil {
+	if err := h.register(t, "bugfarm_73649", entry); err != nil {
 		t.Fatal(err)
 	}
 	reg := &fakeRegistry{}
@@ -1075,7 +1029,7 @@ func TestDeployRefusesUntaggableRelease(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
 	entry := `{"name": "V", "environments": [{"id": "stage"}], "image_repositories": [{"id": "team/verifier", "services": ["pre", "post"]}], "tag_deployed_images": true}`
-	if _, err := h.svc.RegisterProject(ctx, "verify", []byte(entry)); err != nil {
+	if err := h.register(t, "verify", entry); err != nil {
 		t.Fatal(err)
 	}
 	reg := &fakeRegistry{}
@@ -1375,4 +1329,65 @@ func TestConcurrentDeploys(t *testing.T) {
 	}
 	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
 	diff(t, "parameters under prod", h.paramsUnder(t, "storage", "prod"), r1.Images)
+}
+
+// TestReregisterDroppingDeployedEnvironment: a new registration that drops an environment that has
+// deployments is refused with Conflict naming it, and changes nothing, unless the request says the
+// environment is retired; one never deployed to may be dropped freely.
+func TestReregisterDroppingDeployedEnvironment(t *testing.T) {
+	h := newHarness(t)
+	h.seedLabel(t, "latest", 1)
+	r := h.createRelease(t, 1)
+	h.deploy(t, r.ID, "stage")
+	before, err := h.svc.Project(t.Context(), "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := func(drop ...string) shiplog.Project {
+		p := before
+		p.Environments = nil
+		for _, e := range before.Environments {
+			if !slices.Contains(drop, e.ID) {
+				p.Environments = append(p.Environments, e)
+			}
+		}
+		p.Environments = append(p.Environments, shiplog.Environment{ID: "qa", Name: "QA"})
+		return p
+	}
+	register := func(p shiplog.Project, retired ...string) error {
+		in := shiplog.RegisterInput{Projects: []shiplog.Project{p}}
+		for _, e := range retired {
+			in.Retired = append(in.Retired, shiplog.EnvironmentRef{ProjectID: "storage", EnvironmentID: e})
+		}
+		_, err := h.svc.RegisterProjects(t.Context(), in)
+		return err
+	}
+
+	err = register(without("stage", "prod"))
+	wantError(t, "dropping stage", err, shiplog.Conflict, "storage: the manifest drops environment stage, which has been deployed to", "?retire=stage")
+	if strings.Contains(shiplog.MessageOf(err), "prod") {
+		t.Errorf("message %q names prod, which was never deployed to", shiplog.MessageOf(err))
+	}
+	got, _ := h.svc.Project(t.Context(), "storage")
+	diff(t, "project after the refusal", got, before)
+
+	// Through create-release's registration too.
+	entry := without("stage")
+	_, err = h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", Register: &entry})
+	wantError(t, "create-release dropping stage", err, shiplog.Conflict, "stage")
+	got, _ = h.svc.Project(t.Context(), "storage")
+	diff(t, "project after the refused create-release", got, before)
+
+	err = register(without("prod"), "stage")
+	wantError(t, "retiring an environment the manifest keeps", err, shiplog.Invalid, `retire: environment "stage" is still in storage's manifest`)
+
+	if err := register(without("stage", "prod"), "stage"); err != nil {
+		t.Fatalf("dropping stage, retired: %v", err)
+	}
+	got, _ = h.svc.Project(t.Context(), "storage")
+	diff(t, "environments after retiring stage", got.EnvironmentIDs(), []string{"qa"})
+	deps, err := h.svc.Deployments(t.Context(), "storage", "stage", shiplog.PageRequest{})
+	if err != nil || len(deps.Items) != 1 {
+		t.Errorf("stage's history after retiring it: got %v, %v, want its one deployment", deps.Items, err)
+	}
 }

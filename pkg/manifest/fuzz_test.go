@@ -1,19 +1,22 @@
-package shiplog_test
+package manifest_test
 
 import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
-// FuzzParseManifest feeds arbitrary bytes to the manifest parser: it must never panic, must refuse
+// FuzzParse feeds arbitrary bytes to the manifest parser: it must never panic, must refuse
 // with an Invalid error (never another kind), and whatever it accepts must hold to the rules every
 // other part relies on: valid ids, at least one environment and repository, each service fed by
-// one repository, and a manifest entry that is valid JSON.
-func FuzzParseManifest(f *testing.F) {
+// one repository, and a manifest entry that is valid JSON. Whatever it accepts, it must refuse
+// with any trailing data after it: "}", "]" or another value.
+func FuzzParse(f *testing.F) {
 	example, err := os.ReadFile(filepath.Join("testdata", "wellcome_project.json"))
 	if err != nil {
 		f.Fatal(err)
@@ -24,14 +27,15 @@ func FuzzParseManifest(f *testing.F) {
 		`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b", "services": ["x", {"id": "y"}]}]}}`,
 		`{"p": {"name": "P", "environments": [{"id": ".."}], "image_repositories": [{"id": "a/b"}]}}`,
 		`{"awsp": {"name": "P", "environments": [{"id": "e"}], "image_repositories": [{"id": "a/b"}]}}`,
+		string(example) + "}}}", string(example) + "]", `{"p": {"name": "P", "tag_deployed_image": true}}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		projects, err := shiplog.ParseManifest(data)
+		projects, err := manifest.Parse(data)
 		if err != nil {
 			if k := shiplog.KindOf(err); k != shiplog.Invalid {
-				t.Fatalf("ParseManifest(%q): error kind %v, want Invalid: %v", data, k, err)
+				t.Fatalf("Parse(%q): error kind %v, want Invalid: %v", data, k, err)
 			}
 			return
 		}
@@ -59,6 +63,11 @@ func FuzzParseManifest(f *testing.F) {
 			}
 			if !json.Valid(p.Manifest) {
 				t.Fatalf("accepted project %q whose manifest entry is not JSON: %q", p.ID, p.Manifest)
+			}
+		}
+		for _, tail := range []string{"}", "]", "}}}", " {}", "null"} {
+			if _, err := manifest.Parse(append(slices.Clip(data), tail...)); shiplog.KindOf(err) != shiplog.Invalid {
+				t.Fatalf("Parse(%q + %q): got %v, want Invalid (trailing data)", data, tail, err)
 			}
 		}
 	})

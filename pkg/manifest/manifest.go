@@ -1,0 +1,162 @@
+// Package manifest decodes .wellcome_project files, the JSON that declares each project's
+// environments and which ECR repositories feed which of its services, into shiplog.Project
+// values. It decodes strictly: a misspelt field is refused with its path and the field meant,
+// since a setting silently ignored is a setting silently off. The fields other tools read from
+// the same file (OtherToolsFields) are accepted and ignored.
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/strictjson"
+)
+
+// entry is one project's entry of the file. Fields tagged strictjson:"ignored" are other tools'.
+type entry struct {
+	Name              *string           `json:"name"`
+	Environments      []json.RawMessage `json:"environments"`       // each an environment
+	ImageRepositories []json.RawMessage `json:"image_repositories"` // each a repository
+	TagDeployedImages *bool             `json:"tag_deployed_images"`
+
+	// weco-deploy's settings: the role it assumes, and where.
+	RoleARN       json.RawMessage `json:"role_arn" strictjson:"ignored"`
+	AWSRegionName json.RawMessage `json:"aws_region_name" strictjson:"ignored"`
+	AccountID     json.RawMessage `json:"account_id" strictjson:"ignored"`
+}
+
+type environment struct {
+	ID   *string `json:"id"`
+	Name *string `json:"name"`
+}
+
+type repository struct {
+	ID       *string           `json:"id"`
+	Services []json.RawMessage `json:"services"` // each a service id or {"id": ...}
+
+	// weco-deploy's settings: the repository's namespace and account.
+	Namespace json.RawMessage `json:"namespace" strictjson:"ignored"`
+	AccountID json.RawMessage `json:"account_id" strictjson:"ignored"`
+}
+
+type service struct {
+	ID *string `json:"id"`
+}
+
+// OtherToolsFields lists, by where they appear, the fields that real .wellcome_project files carry
+// for other tools, which shiplog accepts and ignores.
+var OtherToolsFields = map[string][]string{
+	"{project}":                      {"role_arn", "aws_region_name", "account_id"},
+	"{project}.image_repositories[]": {"namespace", "account_id"},
+}
+
+// Parse decodes a whole .wellcome_project file: a JSON object from project id to project.
+// Projects come back sorted by id, each valid (shiplog.Project.Validate). Errors are Invalid and
+// name the offending field, e.g. `storage.environments[1].id: "a b" may contain only ...`.
+func Parse(data []byte) ([]shiplog.Project, error) {
+	var top map[string]json.RawMessage
+	if err := strictjson.Decode(data, &top, strictjson.Options{Name: "manifest"}); err != nil {
+		return nil, err
+	}
+	if len(top) == 0 {
+		return nil, shiplog.Errorf(shiplog.Invalid, "manifest: declares no projects")
+	}
+	ids := make([]string, 0, len(top))
+	for id := range top {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	projects := make([]shiplog.Project, 0, len(ids))
+	for _, id := range ids {
+		p, err := ParseProject(id, top[id])
+		if err != nil {
+			return nil, err
+		}
+		projects = append(projects, p)
+	}
+	return projects, nil
+}
+
+// ParseProject decodes one project's entry of a .wellcome_project file.
+func ParseProject(id string, data []byte) (shiplog.Project, error) {
+	if err := shiplog.ValidateID("project id", id); err != nil {
+		return shiplog.Project{}, err
+	}
+	var e entry
+	if err := strictjson.Decode(data, &e, strictjson.Options{Name: id, Path: id}); err != nil {
+		return shiplog.Project{}, err
+	}
+	p := shiplog.Project{ID: id}
+	if e.Name != nil {
+		p.Name = *e.Name
+	}
+	if e.TagDeployedImages != nil {
+		p.TagDeployedImages = *e.TagDeployedImages
+	}
+	// Each element is decoded on its own so that errors name it by its index.
+	for i, raw := range e.Environments {
+		field := fmt.Sprintf("%s.environments[%d]", id, i)
+		var re environment
+		if err := strictjson.Decode(raw, &re, strictjson.Options{Name: field, Path: field}); err != nil {
+			return shiplog.Project{}, err
+		}
+		if re.ID == nil {
+			return shiplog.Project{}, shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field)
+		}
+		env := shiplog.Environment{ID: *re.ID, Name: *re.ID}
+		if re.Name != nil && *re.Name != "" {
+			env.Name = *re.Name
+		}
+		p.Environments = append(p.Environments, env)
+	}
+	for i, raw := range e.ImageRepositories {
+		field := fmt.Sprintf("%s.image_repositories[%d]", id, i)
+		var rr repository
+		if err := strictjson.Decode(raw, &rr, strictjson.Options{Name: field, Path: field}); err != nil {
+			return shiplog.Project{}, err
+		}
+		if rr.ID == nil {
+			return shiplog.Project{}, shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field)
+		}
+		repo := shiplog.ImageRepository{ID: *rr.ID}
+		if rr.Services == nil {
+			repo.Services = []string{path.Base(*rr.ID)}
+		}
+		for j, rs := range rr.Services {
+			svc, err := parseService(fmt.Sprintf("%s.services[%d]", field, j), rs)
+			if err != nil {
+				return shiplog.Project{}, err
+			}
+			repo.Services = append(repo.Services, svc)
+		}
+		p.ImageRepositories = append(p.ImageRepositories, repo)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return shiplog.Project{}, shiplog.Errorf(shiplog.Invalid, "%s: is not valid JSON", id)
+	}
+	p.Manifest = json.RawMessage(buf.Bytes())
+	if err := p.Validate(); err != nil {
+		return shiplog.Project{}, err
+	}
+	return p, nil
+}
+
+func parseService(field string, data json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		return s, nil
+	}
+	var obj service
+	if err := strictjson.Decode(data, &obj, strictjson.Options{Name: field, Path: field}); err != nil {
+		return "", err
+	}
+	if obj.ID == nil {
+		return "", shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field)
+	}
+	return *obj.ID, nil
+}

@@ -1,0 +1,224 @@
+package manifest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/shiplog/shiplog/pkg/manifest"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func wantError(t *testing.T, what string, err error, k shiplog.Kind, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: got no error, want %v", what, k)
+	}
+	if got := shiplog.KindOf(err); got != k {
+		t.Errorf("%s: got kind %v (%v), want %v", what, got, err, k)
+	}
+	for _, p := range parts {
+		if !strings.Contains(shiplog.MessageOf(err), p) {
+			t.Errorf("%s: got message %q, want it to contain %q", what, shiplog.MessageOf(err), p)
+		}
+	}
+}
+
+func diff(t *testing.T, what string, got, want any, opts ...cmp.Option) {
+	t.Helper()
+	if d := cmp.Diff(want, got, append(opts, cmpopts.EquateEmpty())...); d != "" {
+		t.Errorf("%s: mismatch (-want +got):\n%s", what, d)
+	}
+}
+
+// Manifests.
+
+func TestParseManifestExample(t *testing.T) {
+	data := readFile(t, "wellcome_project.json")
+	projects, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range projects {
+		ids = append(ids, p.ID)
+	}
+	diff(t, "project ids", ids, []string{"bugfarm_73649", "catalogue_pipeline", "storage"})
+
+	storage := projects[2]
+	want := shiplog.Project{
+		ID:   "storage",
+		Name: "Storage service",
+		Environments: []shiplog.Environment{
+			{ID: "stage", Name: "Staging"},
+			{ID: "prod", Name: "Production"},
+		},
+		ImageRepositories: []shiplog.ImageRepository{
+			{ID: "uk.ac.wellcome/archivist", Services: []string{"archivist"}},
+			{ID: "uk.ac.wellcome/bag-register", Services: []string{"bag-register"}},
+			{ID: "uk.ac.wellcome/bag_verifier", Services: []string{"bag_verifier_pre_replication", "bag_verifier_post_replication"}},
+			{ID: "uk.ac.wellcome/notifier", Services: []string{"notifier"}},
+		},
+	}
+	diff(t, "storage project", storage, want, cmpopts.IgnoreFields(shiplog.Project{}, "Manifest"))
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, top["storage"]); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(storage.Manifest), compact.String(); got != want {
+		t.Errorf("storage manifest: got %s, want the entry as compact JSON %s", got, want)
+	}
+	diff(t, "storage services", storage.Services(), []string{"archivist", "bag-register", "bag_verifier_pre_replication", "bag_verifier_post_replication", "notifier"})
+	diff(t, "catalogue_pipeline environments", projects[1].EnvironmentIDs(), []string{"2026-11-20", "2026-11-25"})
+	diff(t, "catalogue_pipeline services", projects[1].Services(), []string{"transformer_miro", "transformer_sierra", "transformer_mets", "merger"})
+}
+
+func TestParseManifestAccepts(t *testing.T) {
+	long := strings.Repeat("e", 128)
+	tests := []struct {
+		name     string
+		manifest string
+		check    func(t *testing.T, p shiplog.Project)
+	}{
+		{"environment name defaults to its id",
+			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				diff(t, "environments", p.Environments, []shiplog.Environment{{ID: "stage", Name: "stage"}})
+			}},
+		{"an id of 128 characters",
+			`{"p": {"name": "P", "environments": [{"id": "` + long + `"}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) { diff(t, "environment ids", p.EnvironmentIDs(), []string{long}) }},
+		{"weco-deploy's fields are accepted and kept",
+			`{"p": {"name": "P", "role_arn": "arn:aws:iam::123456789012:role/platform-ci", "aws_region_name": "eu-west-1", "account_id": "123456789012",
+			  "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b", "namespace": "uk.ac.wellcome", "account_id": "123456789012"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				for _, f := range []string{`"role_arn":"arn:aws:iam::123456789012:role/platform-ci"`, `"aws_region_name":"eu-west-1"`, `"namespace":"uk.ac.wellcome"`} {
+					if !strings.Contains(string(p.Manifest), f) {
+						t.Errorf("manifest: got %s, want %s kept", p.Manifest, f)
+					}
+				}
+			}},
+		{"tag_deployed_images",
+			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}], "tag_deployed_images": true}}`,
+			func(t *testing.T, p shiplog.Project) {
+				if !p.TagDeployedImages {
+					t.Errorf("TagDeployedImages: got false, want true")
+				}
+			}},
+		{"a project id that contains aws later on",
+			`{"my-aws": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps, err := manifest.Parse([]byte(tt.manifest))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if len(ps) != 1 {
+				t.Fatalf("Parse: got %d projects, want 1", len(ps))
+			}
+			tt.check(t, ps[0])
+		})
+	}
+}
+
+func TestParseManifestRejects(t *testing.T) {
+	// project builds a manifest of one project "storage" from its environments and repositories.
+	project := func(envs, repos string) string {
+		return `{"storage": {"name": "Storage", "environments": ` + envs + `, "image_repositories": ` + repos + `}}`
+	}
+	okEnvs, okRepos := `[{"id": "stage"}, {"id": "prod"}]`, `[{"id": "uk.ac.wellcome/archivist"}]`
+	long := strings.Repeat("x", 129)
+	tests := []struct {
+		name     string
+		manifest string
+		want     []string // the field named, and what is wrong
+	}{
+		{"not JSON", `nope`, []string{`manifest: not valid JSON: unexpected 'o' at byte 1, near "nope"`}},
+		{"truncated", `{"storage": `, []string{"manifest: the JSON ends too early"}},
+		{"trailing data", project(okEnvs, okRepos) + ` {}`, []string{"manifest: unexpected data after the JSON value"}},
+		{"trailing }", project(okEnvs, okRepos) + `}`, []string{"manifest: unexpected data after the JSON value"}},
+		{"trailing }}}", project(okEnvs, okRepos) + `}}}`, []string{"manifest: unexpected data after the JSON value"}},
+		{"trailing ]", project(okEnvs, okRepos) + `]`, []string{"manifest: unexpected data after the JSON value"}},
+		{"an array", `[{"id": "storage"}]`, []string{"manifest: got a JSON array, want an object"}},
+		{"null", `null`, []string{"manifest: got JSON null, want an object"}},
+		{"a null project", `{"storage": null}`, []string{"storage: got JSON null, want an object with name, environments, image_repositories, tag_deployed_images"}},
+		{"no projects", `{}`, []string{"manifest: declares no projects"}},
+		{"a project that is not an object", `{"storage": 5}`, []string{"storage: got a JSON number"}},
+		{"project id with a slash", `{"a/b": {}}`, []string{"project id", "may contain only"}},
+		{"project id with ..", `{"a..b": {}}`, []string{"project id", `must not contain ".."`}},
+		{"project id with a space", `{"a b": {}}`, []string{"project id", "may contain only"}},
+		{"project id too long", `{"` + long + `": {}}`, []string{"project id", "129 characters", "128"}},
+		{"project id starting with aws", `{"aws-storage": {}}`, []string{"project id", `must not begin with "aws" or "ssm"`}},
+		{"project id starting with AWS", `{"AWSome": {}}`, []string{"project id", `"aws"`}},
+		{"project id starting with ssm", `{"ssm_params": {}}`, []string{"project id", `"ssm"`}},
+		{"no name", `{"storage": {"environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
+		{"blank name", `{"storage": {"name": "  ", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
+		{"name is a number", `{"storage": {"name": 5, "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: got a JSON number, want a string"}},
+		{"name with an ANSI escape", `{"storage": {"name": "S\u001b[31m", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name:", "control character U+001B"}},
+		{"environment name with a newline", project(`[{"id": "stage", "name": "Staging\nprod"}]`, okRepos), []string{"storage.environments[0].name:", "control character U+000A"}},
+		{"no environments", project(`[]`, okRepos), []string{"storage.environments: at least one"}},
+		{"environments is a string", project(`"stage"`, okRepos), []string{"storage.environments: got a JSON string, want an array"}},
+		{"environment id with a space", project(`[{"id": "stage"}, {"id": "a b"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
+		{"environment named latest", project(`[{"id": "stage"}, {"id": "latest"}]`, okRepos), []string{"storage.environments[1].id", `"latest" is reserved`, "pushes"}},
+		{"environment id with a slash", project(`[{"id": "stage"}, {"id": "st/age"}]`, okRepos), []string{"storage.environments[1].id", "may contain only"}},
+		{"environment id ..", project(`[{"id": ".."}]`, okRepos), []string{"storage.environments[0].id", `".."`}},
+		{"environment id too long", project(`[{"id": "`+long+`"}]`, okRepos), []string{"storage.environments[0].id", "128"}},
+		{"environment id missing", project(`[{"name": "Staging"}]`, okRepos), []string{"storage.environments[0].id: is required"}},
+		{"environment id empty", project(`[{"id": ""}]`, okRepos), []string{"storage.environments[0].id: is required"}},
+		{"environment id a number", project(`[{"id": 5}]`, okRepos), []string{"storage.environments[0].id: got a JSON number, want a string"}},
+		{"environment declared twice", project(`[{"id": "stage"}, {"id": "stage"}]`, okRepos), []string{"storage.environments[1].id", "declared twice"}},
+		{"no repositories", project(okEnvs, `[]`), []string{"storage.image_repositories: at least one"}},
+		{"repository id missing", project(okEnvs, `[{"services": ["a"]}]`), []string{"storage.image_repositories[0].id: is required"}},
+		{"repository id upper case", project(okEnvs, `[{"id": "uk.ac.wellcome/Archivist"}]`), []string{"storage.image_repositories[0].id", "not an ECR repository name"}},
+		{"repository declared twice", project(okEnvs, `[{"id": "a/b"}, {"id": "a/b", "services": ["c"]}]`), []string{"storage.image_repositories[1].id", "declared twice"}},
+		{"services empty", project(okEnvs, `[{"id": "a/b", "services": []}]`), []string{"storage.image_repositories[0].services: is empty"}},
+		{"services a string", project(okEnvs, `[{"id": "a/b", "services": "b"}]`), []string{"storage.image_repositories[0].services: got a JSON string, want an array"}},
+		{"service id with a slash", project(okEnvs, `[{"id": "a/b", "services": ["ok", "a/b"]}]`), []string{"storage.image_repositories[0].services[1]", "may contain only"}},
+		{"service id ..", project(okEnvs, `[{"id": "a/b", "services": [".."]}]`), []string{"storage.image_repositories[0].services[0]", `".."`}},
+		{"service object with a bad id", project(okEnvs, `[{"id": "a/b", "services": [{"id": "a b"}]}]`), []string{"storage.image_repositories[0].services[0]: \"a b\"", "may contain only"}},
+		{"service object without id", project(okEnvs, `[{"id": "a/b", "services": [{}]}]`), []string{"storage.image_repositories[0].services[0].id: is required"}},
+		{"service object with another field", project(okEnvs, `[{"id": "a/b", "services": [{"id": "b", "name": "B"}]}]`), []string{"storage.image_repositories[0].services[0].name: unknown field; the fields are id"}},
+		{"misspelt tag_deployed_images", `{"storage": {"name": "S", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}], "tag_deployed_image": true}}`,
+			[]string{"storage.tag_deployed_image: unknown field; did you mean tag_deployed_images?"}},
+		{"misspelt environments", `{"storage": {"name": "S", "enviroments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			[]string{"storage.enviroments: unknown field; did you mean environments?"}},
+		{"a field in another case", `{"storage": {"Name": "S", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			[]string{"storage.Name: unknown field; did you mean name?"}},
+		{"misspelt environment name", project(`[{"id": "stage", "nmae": "Staging"}]`, okRepos), []string{"storage.environments[0].nmae: unknown field; did you mean name?"}},
+		{"misspelt services", project(okEnvs, `[{"id": "a/b", "service": ["b"]}]`), []string{"storage.image_repositories[0].service: unknown field; did you mean services?"}},
+		{"a field nothing like ours", `{"storage": {"name": "S", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}], "terraform": {}}}`,
+			[]string{"storage.terraform: unknown field; the fields are name, environments, image_repositories, tag_deployed_images"}},
+		{"service a number", project(okEnvs, `[{"id": "a/b", "services": [5]}]`), []string{"storage.image_repositories[0].services[0]: got a JSON number"}},
+		{"service fed by two repositories", project(okEnvs, `[{"id": "a/b"}, {"id": "c/d", "services": ["b"]}]`), []string{"storage.image_repositories[1]", `"b" is fed by both "a/b" and "c/d"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps, err := manifest.Parse([]byte(tt.manifest))
+			if err == nil {
+				t.Fatalf("Parse: got %d projects and no error, want an error", len(ps))
+			}
+			wantError(t, "Parse", err, shiplog.Invalid, tt.want...)
+		})
+	}
+}
