@@ -39,6 +39,7 @@ var Routes = []Route{
 	{"POST", "/projects/{project}/environments/{environment}/deployments", (*Handler).deploy},
 	{"GET", "/projects/{project}/deployments", (*Handler).listDeployments},
 	{"GET", "/projects/{project}/environments", (*Handler).listEnvironments},
+	{"GET", "/projects/{project}/diff", (*Handler).getDiff},
 }
 
 // Handler serves the API over a shiplog.Service.

@@ -756,6 +756,7 @@ func TestRoutes(t *testing.T) {
 		"POST /projects/{project}/environments/{environment}/deployments",
 		"GET /projects/{project}/deployments",
 		"GET /projects/{project}/environments",
+		"GET /projects/{project}/diff",
 	}
 	var got []string
 	for _, r := range httpapi.Routes {
@@ -774,6 +775,10 @@ func TestRoutes(t *testing.T) {
 		body := map[string]string{"PUT": newEntry, "POST": `{"release_id":"` + rel.ID + `"}`}[r.Method]
 		if strings.HasSuffix(r.Path, "/releases") {
 			body = `{}`
+		}
+		if req, ok := routeRequests[r.Key()]; ok {
+			target += req.query
+			body = req.body
 		}
 		rec := e.do(t, r.Method, target, body, nil)
 		if !slices.Contains([]int{200, 201}, rec.Code) {
