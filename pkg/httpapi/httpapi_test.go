@@ -381,7 +381,10 @@ func TestHappyPaths(t *testing.T) {
 		toStage = decode[shiplog.DeployResult](t, rec)
 		d := toStage.Deployment
 		diff(t, "deployment", d, shiplog.Deployment{ID: d.ID, Environment: shiplog.Environment{ID: "stage", Name: "Staging"},
-			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob"}, Description: "to stage"})
+			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob"}, Description: "to stage", Kind: "deploy", Changes: d.Changes})
+		if d.Changes == nil || len(d.Changes.Added) != len(storageImages) || len(d.Changes.ParametersWritten) != len(storageImages) {
+			t.Errorf("changes of the first deploy to stage: got %+v, want every service added and written", d.Changes)
+		}
 		stored, _ := e.store.GetRelease(ctx, "storage", first.ID)
 		diff(t, "response release vs stored", toStage.Release, stored)
 		diff(t, "stored deployments", stored.Deployments, []shiplog.Deployment{d})
@@ -438,7 +441,7 @@ func TestHappyPaths(t *testing.T) {
 
 		rec = e.do(t, "GET", "/projects/bugfarm_73649/environments", "", nil)
 		wantStatus(t, rec, http.StatusOK)
-		if got, want := rec.Body.String(), `{"items":[{"environment":{"id":"stage","name":"Staging"},"current":null}]}`+"\n"; got != want {
+		if got, want := rec.Body.String(), `{"items":[{"environment":{"id":"stage","name":"Staging"},"current":null,"lock":null}]}`+"\n"; got != want {
 			t.Errorf("never deployed: got %s, want %s", got, want)
 		}
 	})

@@ -28,6 +28,9 @@ type Project struct {
 type Environment struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Requires lists the environments a release must have been deployed to before it may be
+	// deployed to this one (a promotion gate).
+	Requires []string `json:"requires,omitempty"`
 }
 
 // ImageRepository is an ECR repository and the services that run its images.
@@ -186,8 +189,9 @@ func ParseProject(id string, entry []byte) (Project, error) {
 	for i, re := range raw.Environments {
 		field := fmt.Sprintf("%s.environments[%d]", id, i)
 		var e struct {
-			ID   *string `json:"id"`
-			Name *string `json:"name"`
+			ID       *string  `json:"id"`
+			Name     *string  `json:"name"`
+			Requires []string `json:"requires"`
 		}
 		if err := decodeStrict(re, &e); err != nil {
 			return Project{}, Errorf(Invalid, "%s", jsonProblem(field, err, `an object {"id": ..., "name": ...}`))
@@ -202,11 +206,15 @@ func ParseProject(id string, entry []byte) (Project, error) {
 			return Project{}, Errorf(Invalid, "%s.id: environment %q is declared twice", field, *e.ID)
 		}
 		seenEnv[*e.ID] = true
-		env := Environment{ID: *e.ID, Name: *e.ID}
+		env := Environment{ID: *e.ID, Name: *e.ID, Requires: e.Requires}
 		if e.Name != nil && *e.Name != "" {
 			env.Name = *e.Name
 		}
 		p.Environments = append(p.Environments, env)
+	}
+
+	if err := validateRequires(id, p.Environments); err != nil {
+		return Project{}, err
 	}
 
 	if len(raw.ImageRepositories) == 0 {

@@ -41,6 +41,9 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"ListDeployments", testListDeployments},
 		{"ListDeploymentsBadCursorIsInvalid", testListDeploymentsBadCursor},
 		{"EnvironmentStatesSorted", testEnvironmentStates},
+		{"ProjectRequiresRoundTrip", testProjectRequiresRoundTrip},
+		{"DeploymentWorkflowAttributesRoundTrip", testDeploymentWorkflowAttributesRoundTrip},
+		{"LockOnlyState", testLockOnlyState},
 		{"ConcurrentRecordDeployment", testConcurrentRecordDeployment},
 		{"ConcurrentRecordPush", testConcurrentRecordPush},
 	}

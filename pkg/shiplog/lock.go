@@ -1,0 +1,140 @@
+package shiplog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// EnvironmentLock is a person's lock of an environment: every deploy to it (of any kind) is
+// refused until it is removed or expires, except an emergency deployment.
+type EnvironmentLock struct {
+	Environment string `json:"environment"`
+	Reason      string `json:"reason"`
+	LockedBy    Person `json:"locked_by"`
+	LockedAt    int64  `json:"locked_at"`
+	// ExpiresAt (Unix seconds), if set, ends the lock by itself.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
+}
+
+// activeLock returns the state's lock if it holds at time now, else nil.
+func activeLock(st *EnvironmentState, now time.Time) *EnvironmentLock {
+	if st == nil || st.Lock == nil {
+		return nil
+	}
+	if st.Lock.ExpiresAt != 0 && st.Lock.ExpiresAt <= now.Unix() {
+		return nil
+	}
+	return st.Lock
+}
+
+// checkLock refuses a deploy to a locked environment, saying who locked it, why and until when.
+func checkLock(st *EnvironmentState, projectID string, now time.Time) error {
+	l := activeLock(st, now)
+	if l == nil {
+		return nil
+	}
+	until := "until it is unlocked (DELETE /projects/" + projectID + "/environments/" + l.Environment + "/lock)"
+	if l.ExpiresAt != 0 {
+		until = "until " + unixTime(l.ExpiresAt)
+	}
+	return Errorf(Conflict, "%s/%s is locked by %s (%s) since %s: %q; it stays locked %s. An emergency deployment passes the lock",
+		projectID, l.Environment, l.LockedBy.Name, l.LockedBy.ID, unixTime(l.LockedAt), l.Reason, until)
+}
+
+func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
+
+// LockInput is a request to lock an environment.
+type LockInput struct {
+	ProjectID   string
+	Environment string
+	Reason      string
+	ExpiresAt   int64 // Unix seconds; 0: until unlocked
+	RequestedBy Person
+}
+
+// Lock locks an environment against deploys, replacing any lock it has.
+func (s *Service) Lock(ctx context.Context, in LockInput) (EnvironmentLock, error) {
+	if err := ValidateID("project", in.ProjectID); err != nil {
+		return EnvironmentLock{}, err
+	}
+	if err := ValidateID("environment", in.Environment); err != nil {
+		return EnvironmentLock{}, err
+	}
+	if in.Reason == "" {
+		return EnvironmentLock{}, Errorf(Invalid, "reason: is required: say why deploys must stop")
+	}
+	if err := validateText("reason", in.Reason, maxDescription); err != nil {
+		return EnvironmentLock{}, err
+	}
+	by, err := validatePerson(in.RequestedBy)
+	if err != nil {
+		return EnvironmentLock{}, err
+	}
+	now := s.Now()
+	if in.ExpiresAt != 0 && in.ExpiresAt <= now.Unix() {
+		return EnvironmentLock{}, Errorf(Invalid, "expires_at: %d (%s) is not in the future", in.ExpiresAt, unixTime(in.ExpiresAt))
+	}
+	lock := EnvironmentLock{Environment: in.Environment, Reason: in.Reason, LockedBy: by, LockedAt: now.Unix(), ExpiresAt: in.ExpiresAt}
+	if _, err := s.writeLock(ctx, in.ProjectID, in.Environment, &lock); err != nil {
+		return EnvironmentLock{}, err
+	}
+	return lock, nil
+}
+
+// Unlock removes an environment's lock and returns it; nil, writing nothing, if it had none.
+func (s *Service) Unlock(ctx context.Context, projectID, environmentID string) (*EnvironmentLock, error) {
+	if err := ValidateID("project", projectID); err != nil {
+		return nil, err
+	}
+	if err := ValidateID("environment", environmentID); err != nil {
+		return nil, err
+	}
+	return s.writeLock(ctx, projectID, environmentID, nil)
+}
+
+// writeLock writes the environment state's next version with lock (nil: none), keeping
+// everything else as it is, so that it may come between a deployment's record and its settling.
+// It returns the lock it replaced, if that was active.
+func (s *Service) writeLock(ctx context.Context, projectID, envID string, lock *EnvironmentLock) (*EnvironmentLock, error) {
+	p, err := s.Project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	env, err := environmentOf(p, envID)
+	if err != nil {
+		return nil, err
+	}
+	start := s.Now()
+	delay := deployRetryFirst
+	for {
+		cur, err := s.environmentState(ctx, projectID, envID)
+		if err != nil {
+			return nil, err
+		}
+		old := activeLock(cur, s.Now())
+		if lock == nil && (cur == nil || cur.Lock == nil) {
+			return nil, nil
+		}
+		next := EnvironmentState{ProjectID: projectID, Environment: Environment{ID: env.ID, Name: env.Name}, Images: map[string]string{}}
+		if cur != nil {
+			next = *cur
+		}
+		next.Lock = lock
+		err = s.Store.WriteEnvironment(ctx, cur.Next(next))
+		if err == nil {
+			return old, nil
+		}
+		if !errors.Is(err, ErrVersionConflict) {
+			return nil, fmt.Errorf("write lock of %s/%s: %w", projectID, envID, err)
+		}
+		if s.Now().Sub(start) >= s.DeployWait {
+			return nil, Errorf(Conflict, "%s/%s kept changing while its lock was written; retry", projectID, envID)
+		}
+		if err := s.Sleep(ctx, jitter(delay)); err != nil {
+			return nil, Wrap(Unavailable, err, "lock %s/%s: gave up waiting for its turn", projectID, envID)
+		}
+		delay = min(delay*3/2, deployRetryMax)
+	}
+}
