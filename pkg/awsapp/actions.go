@@ -31,9 +31,10 @@ var FunctionActions = map[string][]string{
 		"ssm:GetParameters",
 	},
 	// Read the release, project and environment, check (and tag) the images in ECR, record the
-	// deployment, write the changed parameters and settle the environment.
+	// deployment, write the changed parameters and settle the environment. A promotion reads the
+	// environments' states and a rollback the environment's deployments (Query).
 	"deploy": {
-		"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+		"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
 		"ecr:BatchGetImage", "ecr:PutImage",
 		"ssm:PutParameter",
 	},

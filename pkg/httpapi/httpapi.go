@@ -40,6 +40,10 @@ var Routes = []Route{
 	{"GET", "/projects/{project}/deployments", (*Handler).listDeployments},
 	{"GET", "/projects/{project}/environments", (*Handler).listEnvironments},
 	{"GET", "/projects/{project}/diff", (*Handler).getDiff},
+	{"POST", "/projects/{project}/environments/{environment}/emergency-deployments", (*Handler).emergencyDeploy},
+	{"PUT", "/projects/{project}/environments/{environment}/lock", (*Handler).putLock},
+	{"DELETE", "/projects/{project}/environments/{environment}/lock", (*Handler).deleteLock},
+	{"POST", "/projects/{project}/environments/{environment}/rollback", (*Handler).rollback},
 }
 
 // Handler serves the API over a shiplog.Service.

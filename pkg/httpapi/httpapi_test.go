@@ -52,6 +52,7 @@ type testEnv struct {
 	api    *httpapi.Handler
 	h      http.Handler // api behind LocalIdentity
 	logs   *syncBuffer
+	imageN int // for deployNewRelease
 }
 
 type syncBuffer struct {
@@ -595,13 +596,13 @@ func TestBadRequests(t *testing.T) {
 		{name: "incomplete label", method: "POST", target: "/projects/storage/releases", body: `{"label": "stable"}`, status: 409, kind: "Conflict", msg: "no image under /storage/images/stable/ for archivist, bag-register"},
 
 		// Deploy bodies.
-		{name: "deploy empty body", method: "POST", target: "/projects/storage/environments/prod/deployments", status: 400, kind: "Invalid", msg: "request body: is empty; want an object with release_id, description"},
+		{name: "deploy empty body", method: "POST", target: "/projects/storage/environments/prod/deployments", status: 400, kind: "Invalid", msg: "request body: is empty; want an object with release_id, from_environment, description, dry_run"},
 		{name: "deploy blank body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: " \n", status: 400, kind: "Invalid", msg: "request body: is empty"},
 		{name: "deploy without release_id", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"description": "x"}`, status: 400, kind: "Invalid", msg: "release_id: is required"},
 		{name: "deploy null body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `null`, status: 400, kind: "Invalid", msg: "release_id: is required"},
 		{name: "release_id is a number", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id": 5}`, status: 400, kind: "Invalid", msg: "release_id: got a JSON number, want a string"},
 		{name: "requested_by in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","requested_by":{"id":"mallory"}}`, status: 400, kind: "Invalid", msg: "requested_by: comes from your identity"},
-		{name: "environment in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","environment":"stage"}`, status: 400, kind: "Invalid", msg: `unknown field "environment"; the fields are release_id, description`},
+		{name: "environment in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","environment":"stage"}`, status: 400, kind: "Invalid", msg: `unknown field "environment"; the fields are release_id, from_environment, description, dry_run`},
 		{name: "deploy malformed", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}",}`, status: 400, kind: "Invalid", msg: "not valid JSON"},
 		{name: "huge deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: huge, status: 413, kind: "Invalid", msg: "1 MiB"},
 
@@ -760,6 +761,10 @@ func TestRoutes(t *testing.T) {
 		"GET /projects/{project}/deployments",
 		"GET /projects/{project}/environments",
 		"GET /projects/{project}/diff",
+		"POST /projects/{project}/environments/{environment}/emergency-deployments",
+		"PUT /projects/{project}/environments/{environment}/lock",
+		"DELETE /projects/{project}/environments/{environment}/lock",
+		"POST /projects/{project}/environments/{environment}/rollback",
 	}
 	var got []string
 	for _, r := range httpapi.Routes {
@@ -780,8 +785,14 @@ func TestRoutes(t *testing.T) {
 			body = `{}`
 		}
 		if req, ok := routeRequests[r.Key()]; ok {
+			if req.setup != nil {
+				req.setup(t, e)
+			}
+			if req.target != "" {
+				target = req.target
+			}
 			target += req.query
-			body = req.body
+			body = strings.ReplaceAll(req.body, "{release}", rel.ID)
 		}
 		rec := e.do(t, r.Method, target, body, nil)
 		if !slices.Contains([]int{200, 201}, rec.Code) {
