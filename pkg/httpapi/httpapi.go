@@ -44,6 +44,9 @@ var Routes = []Route{
 	{"PUT", "/projects/{project}/environments/{environment}/lock", (*Handler).putLock},
 	{"DELETE", "/projects/{project}/environments/{environment}/lock", (*Handler).deleteLock},
 	{"POST", "/projects/{project}/environments/{environment}/rollback", (*Handler).rollback},
+	{"PUT", "/projects/{project}/freezes/{freeze}", (*Handler).putFreeze},
+	{"GET", "/projects/{project}/freezes", (*Handler).listFreezes},
+	{"DELETE", "/projects/{project}/freezes/{freeze}", (*Handler).deleteFreeze},
 }
 
 // Handler serves the API over a shiplog.Service.

@@ -765,6 +765,9 @@ func TestRoutes(t *testing.T) {
 		"PUT /projects/{project}/environments/{environment}/lock",
 		"DELETE /projects/{project}/environments/{environment}/lock",
 		"POST /projects/{project}/environments/{environment}/rollback",
+		"PUT /projects/{project}/freezes/{freeze}",
+		"GET /projects/{project}/freezes",
+		"DELETE /projects/{project}/freezes/{freeze}",
 	}
 	var got []string
 	for _, r := range httpapi.Routes {
@@ -779,7 +782,7 @@ func TestRoutes(t *testing.T) {
 		if r.Method == "PUT" {
 			project = "newproj" // leave storage as the other routes expect it
 		}
-		target := strings.NewReplacer("{project}", project, "{label}", "latest", "{release}", rel.ID, "{environment}", "prod").Replace(r.Path)
+		target := strings.NewReplacer("{project}", project, "{label}", "latest", "{release}", rel.ID, "{environment}", "prod", "{freeze}", "window").Replace(r.Path)
 		body := map[string]string{"PUT": newEntry, "POST": `{"release_id":"` + rel.ID + `"}`}[r.Method]
 		if strings.HasSuffix(r.Path, "/releases") {
 			body = `{}`

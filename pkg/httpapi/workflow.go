@@ -189,3 +189,80 @@ func normalizePlan(p shiplog.PlanResult) shiplog.PlanResult {
 	p.Plan.ParametersToWrite = nonNil(p.Plan.ParametersToWrite)
 	return p
 }
+
+// FreezeBody is the body of PUT /projects/{project}/freezes/{freeze}.
+type FreezeBody struct {
+	Environments []string `json:"environments"`
+	StartsAt     int64    `json:"starts_at"`
+	EndsAt       int64    `json:"ends_at"`
+	Reason       string   `json:"reason"`
+}
+
+func (h *Handler) putFreeze(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "freeze")
+	if err != nil {
+		return err
+	}
+	by, err := identity(r)
+	if err != nil {
+		return err
+	}
+	var in FreezeBody
+	if err := decodeBody(w, r, &in, true); err != nil {
+		return err
+	}
+	f, err := h.svc.PutFreeze(r.Context(), shiplog.FreezeInput{
+		ProjectID: project, ID: id, Environments: in.Environments, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, RequestedBy: by,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}
+
+func (h *Handler) listFreezes(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	fs, err := h.svc.Freezes(r.Context(), project)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ItemsBody[shiplog.Freeze]{Items: nonNil(fs)})
+	return nil
+}
+
+func (h *Handler) deleteFreeze(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "freeze")
+	if err != nil {
+		return err
+	}
+	if _, err := identity(r); err != nil {
+		return err
+	}
+	f, err := h.svc.DeleteFreeze(r.Context(), project, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ var routeRequests = map[string]struct {
 	"GET /projects/{project}/diff":                                              {query: "?from=environment:stage&to=release:latest"},
 	"POST /projects/{project}/environments/{environment}/emergency-deployments": {body: `{"release_id":"{release}","reason":"route test"}`},
 	"PUT /projects/{project}/environments/{environment}/lock":                   {target: "/projects/storage/environments/prod/lock", body: `{"reason":"route test"}`},
+	"PUT /projects/{project}/freezes/{freeze}":                                  {target: "/projects/storage/freezes/window", body: `{"starts_at":1900000000,"ends_at":1900003600,"reason":"route test"}`},
 	"POST /projects/{project}/environments/{environment}/rollback": {
 		setup: func(t *testing.T, e *testEnv) { e.deployNewRelease(t, "prod") },
 		body:  `{"reason":"route test"}`,
@@ -179,4 +181,42 @@ func TestWorkflowRoutes(t *testing.T) {
 		t.Errorf("rollback: got %+v of %s, want a rollback to %s reverting %s", rb.Deployment, rb.Release.ID, first.ID, res.Deployment.ID)
 	}
 	refused(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest"}`, 409, "slow uploads")
+}
+
+func TestFreezeRoutes(t *testing.T) {
+	e := newTestEnv(t)
+	e.seedRelease(t)
+	carol := map[string]string{"X-Shiplog-User": "carol", "X-Shiplog-User-Name": "Carol"}
+	start := now.Unix() - 60
+	rec := e.do(t, "PUT", "/projects/storage/freezes/window", fmt.Sprintf(`{"environments":["prod"],"starts_at":%d,"ends_at":%d,"reason":"release week"}`, start, start+3600), carol)
+	wantStatus(t, rec, http.StatusOK)
+	want := shiplog.Freeze{ID: "window", Environments: []string{"prod"}, StartsAt: start, EndsAt: start + 3600, Reason: "release week", CreatedBy: shiplog.Person{ID: "carol", Name: "Carol"}, CreatedAt: now.Unix()}
+	diff(t, "freeze", decode[shiplog.Freeze](t, rec), want)
+	rec = e.do(t, "GET", "/projects/storage/freezes", "", nil)
+	wantStatus(t, rec, http.StatusOK)
+	diff(t, "freezes", decode[httpapi.ItemsBody[shiplog.Freeze]](t, rec).Items, []shiplog.Freeze{want})
+
+	before := e.snapshot(t)
+	rec = e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest"}`, carol)
+	if rec.Code != 409 || !contains(rec.Body.String(), "freeze window", "release week") {
+		t.Errorf("deploy in a freeze: got %d %s", rec.Code, rec.Body)
+	}
+	for _, tt := range []struct{ method, target, body, want string }{
+		{"PUT", "/projects/storage/freezes/w2", `{"starts_at":1,"ends_at":2,"reason":"x"}`, "in the past"},
+		{"PUT", "/projects/storage/freezes/w2", `{"starts_at":1,"ends_at":9999999999}`, "reason: is required"},
+		{"PUT", "/projects/storage/freezes/w2", `{"environments":["prd"],"starts_at":1,"ends_at":9999999999,"reason":"x"}`, "prd"},
+		{"DELETE", "/projects/storage/freezes/nope", "", "nope"},
+	} {
+		rec := e.do(t, tt.method, tt.target, tt.body, carol)
+		if rec.Code < 400 || !contains(rec.Body.String(), tt.want) {
+			t.Errorf("%s %s %s: got %d %s, want an error mentioning %s", tt.method, tt.target, tt.body, rec.Code, rec.Body, tt.want)
+		}
+	}
+	diff(t, "store after refusals", e.snapshot(t), before)
+
+	rec = e.do(t, "DELETE", "/projects/storage/freezes/window", "", carol)
+	wantStatus(t, rec, http.StatusOK)
+	diff(t, "deleted freeze", decode[shiplog.Freeze](t, rec), want)
+	rec = e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest"}`, carol)
+	wantStatus(t, rec, http.StatusCreated)
 }

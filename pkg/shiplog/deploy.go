@@ -219,8 +219,8 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 }
 
 // checkRules checks a deploy against the environment's rules: a rollback must undo what is
-// current; unless overridden, the environment must not be locked and the release must have passed
-// the environment's promotion gates.
+// current; unless overridden, the environment must not be locked or frozen, and the release must
+// have passed the environment's promotion gates.
 func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment) error {
 	now := s.Now()
 	if in.kind == KindRollback && (dc.Current == nil || dc.Current.DeploymentID != in.reverts) {
@@ -229,6 +229,9 @@ func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment
 	}
 	if in.OverrideReason == "" {
 		if err := checkLock(dc.Current, in.ProjectID, now); err != nil {
+			return err
+		}
+		if err := checkFreeze(dc.Current, in.ProjectID, now); err != nil {
 			return err
 		}
 		if in.kind != KindRollback {
@@ -357,8 +360,11 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		Pending:      changed,
 		Lock:         hold,
 	}
-	if hold == nil && prev != nil {
-		next.Lock = prev.Lock // an override passes a lock, and leaves it in place
+	if prev != nil {
+		next.Freezes = prev.Freezes
+		if hold == nil {
+			next.Lock = prev.Lock // an override passes a lock, and leaves it in place
+		}
 	}
 	if len(changed) > 0 {
 		next.LockedUntil = s.Now().Add(s.LockTTL).Unix()

@@ -106,34 +106,49 @@ func (s *Service) writeLock(ctx context.Context, projectID, envID string, lock *
 	if err != nil {
 		return nil, err
 	}
+	var old *EnvironmentLock
+	err = s.updateState(ctx, projectID, env, "lock", func(cur *EnvironmentState, next *EnvironmentState) bool {
+		old = activeLock(cur, s.Now())
+		if lock == nil && (cur == nil || cur.Lock == nil) {
+			return false
+		}
+		next.Lock = lock
+		return true
+	})
+	return old, err
+}
+
+// updateState writes the next version of an environment's state as change makes it from the
+// current one (nil: none yet; next starts as a copy, or as an empty state), unless change says
+// there is nothing to write. It reads again and retries while other writers win, for up to
+// DeployWait.
+func (s *Service) updateState(ctx context.Context, projectID string, env Environment, what string, change func(cur, next *EnvironmentState) bool) error {
 	start := s.Now()
 	delay := deployRetryFirst
 	for {
-		cur, err := s.environmentState(ctx, projectID, envID)
+		cur, err := s.environmentState(ctx, projectID, env.ID)
 		if err != nil {
-			return nil, err
-		}
-		old := activeLock(cur, s.Now())
-		if lock == nil && (cur == nil || cur.Lock == nil) {
-			return nil, nil
+			return err
 		}
 		next := EnvironmentState{ProjectID: projectID, Environment: Environment{ID: env.ID, Name: env.Name}, Images: map[string]string{}}
 		if cur != nil {
 			next = *cur
 		}
-		next.Lock = lock
+		if !change(cur, &next) {
+			return nil
+		}
 		err = s.Store.WriteEnvironment(ctx, cur.Next(next))
 		if err == nil {
-			return old, nil
+			return nil
 		}
 		if !errors.Is(err, ErrVersionConflict) {
-			return nil, fmt.Errorf("write lock of %s/%s: %w", projectID, envID, err)
+			return fmt.Errorf("write %s of %s/%s: %w", what, projectID, env.ID, err)
 		}
 		if s.Now().Sub(start) >= s.DeployWait {
-			return nil, Errorf(Conflict, "%s/%s kept changing while its lock was written; retry", projectID, envID)
+			return Errorf(Conflict, "%s/%s kept changing while its %s was written; retry", projectID, env.ID, what)
 		}
 		if err := s.Sleep(ctx, jitter(delay)); err != nil {
-			return nil, Wrap(Unavailable, err, "lock %s/%s: gave up waiting for its turn", projectID, envID)
+			return Wrap(Unavailable, err, "write %s of %s/%s: gave up waiting for its turn", what, projectID, env.ID)
 		}
 		delay = min(delay*3/2, deployRetryMax)
 	}

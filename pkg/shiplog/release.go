@@ -104,6 +104,8 @@ type EnvironmentState struct {
 	// Lock, if set, is a person's lock of the environment: deploys are refused until it is
 	// removed or expires. A state that holds only a lock has no release yet.
 	Lock *EnvironmentLock `json:"lock,omitempty"`
+	// Freezes are the change windows that cover this environment (see Freeze).
+	Freezes []Freeze `json:"freezes,omitempty"`
 	// Version counts the writes of this state (1 for the first); every write is conditioned on the
 	// version it replaces.
 	Version int64 `json:"version"`

@@ -2,6 +2,7 @@ package shiplog_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -502,4 +503,145 @@ func TestRollback(t *testing.T) {
 		t.Errorf("rollback to a named deployment: got release %s reverting %s, want %s reverting %s", res.Release.ID, res.Deployment.Reverts, r2.ID, d.ID)
 	}
 	_ = d1
+}
+
+func TestFreezes(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r1 := h.createRelease(t, 1)
+	h.deploy(t, r1.ID, "stage")
+	now := h.clock.Now().Unix()
+	bob := shiplog.Person{ID: "bob", Name: "Bob"}
+
+	// A freeze of prod from in an hour for two hours, and one of everything later on.
+	window, err := h.svc.PutFreeze(ctx, shiplog.FreezeInput{ProjectID: "storage", ID: "release-week", Environments: []string{"prod"},
+		StartsAt: now + 3600, EndsAt: now + 3*3600, Reason: "release week", RequestedBy: bob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := shiplog.Freeze{ID: "release-week", Environments: []string{"prod"}, StartsAt: now + 3600, EndsAt: now + 3*3600, Reason: "release week", CreatedBy: bob, CreatedAt: now}
+	diff(t, "freeze", window, want)
+	all, err := h.svc.PutFreeze(ctx, shiplog.FreezeInput{ProjectID: "storage", ID: "holidays", StartsAt: now + 10*3600, EndsAt: now + 20*3600, Reason: "holidays"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.svc.Freezes(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "freezes", got, []shiplog.Freeze{want, all})
+
+	// Before the window, deploys go ahead; inside it, deploys to prod are refused and write nothing.
+	h.deploy(t, r1.ID, "prod")
+	h.clock.Advance(time.Hour)
+	before := h.snapshot(t, "storage")
+	_, err = h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "prod"})
+	wantError(t, "Deploy in a freeze", err, shiplog.Conflict, "freeze release-week", `"release week"`, "until "+time.Unix(now+3*3600, 0).UTC().Format(time.RFC3339))
+	h.wantUnchanged(t, "Deploy in a freeze", "storage", before)
+	plan, err := h.svc.Plan(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "prod"})
+	if err != nil || plan.Plan.Refusal == nil || !contains(plan.Plan.Refusal.Message, "freeze release-week") {
+		t.Errorf("plan in a freeze: got %+v, %v; want the freeze's refusal", plan.Plan, err)
+	}
+	h.deploy(t, r1.ID, "stage") // not frozen
+	if _, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "prod", OverrideReason: "hotfix"}); err != nil {
+		t.Errorf("emergency deploy in a freeze: %v", err)
+	}
+
+	// Replacing the freeze to cover stage too moves it; deleting it lifts it.
+	if _, err := h.svc.PutFreeze(ctx, shiplog.FreezeInput{ProjectID: "storage", ID: "release-week", Environments: []string{"stage"},
+		StartsAt: now, EndsAt: now + 3*3600, Reason: "moved"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage"})
+	wantError(t, "Deploy to stage in the moved freeze", err, shiplog.Conflict, "moved")
+	h.deploy(t, r1.ID, "prod")
+	removed, err := h.svc.DeleteFreeze(ctx, "storage", "release-week")
+	if err != nil || removed.Reason != "moved" {
+		t.Errorf("DeleteFreeze: got %+v, %v", removed, err)
+	}
+	h.deploy(t, r1.ID, "stage")
+	_, err = h.svc.DeleteFreeze(ctx, "storage", "release-week")
+	wantError(t, "DeleteFreeze again", err, shiplog.NotFound, "release-week")
+
+	// The freeze of all environments holds in its window; once ended it is no longer listed.
+	h.clock.Advance(10 * time.Hour)
+	_, err = h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage"})
+	wantError(t, "Deploy in the freeze of all environments", err, shiplog.Conflict, "holidays")
+	h.clock.Advance(10 * time.Hour)
+	h.deploy(t, r1.ID, "stage")
+	if got, _ := h.svc.Freezes(ctx, "storage"); len(got) != 0 {
+		t.Errorf("freezes after they ended: got %+v, want none", got)
+	}
+
+	for _, tt := range []struct {
+		name string
+		in   shiplog.FreezeInput
+		kind shiplog.Kind
+		want string
+	}{
+		{"no reason", shiplog.FreezeInput{ID: "f", StartsAt: 1, EndsAt: 9_999_999_999}, shiplog.Invalid, "reason: is required"},
+		{"no start", shiplog.FreezeInput{ID: "f", EndsAt: 9_999_999_999, Reason: "x"}, shiplog.Invalid, "starts_at: is required"},
+		{"end before start", shiplog.FreezeInput{ID: "f", StartsAt: 9_999_999_999, EndsAt: 9_999_999_000, Reason: "x"}, shiplog.Invalid, "not after starts_at"},
+		{"end in the past", shiplog.FreezeInput{ID: "f", StartsAt: 1, EndsAt: 2, Reason: "x"}, shiplog.Invalid, "in the past"},
+		{"unknown environment", shiplog.FreezeInput{ID: "f", StartsAt: 1, EndsAt: 9_999_999_999, Reason: "x", Environments: []string{"prd"}}, shiplog.NotFound, `environments[0]: "prd"`},
+		{"bad id", shiplog.FreezeInput{ID: "a/b", StartsAt: 1, EndsAt: 9_999_999_999, Reason: "x"}, shiplog.Invalid, "freeze"},
+	} {
+		tt.in.ProjectID = "storage"
+		before := h.snapshot(t, "storage")
+		_, err := h.svc.PutFreeze(ctx, tt.in)
+		wantError(t, "PutFreeze with "+tt.name, err, tt.kind, tt.want)
+		h.wantUnchanged(t, "PutFreeze with "+tt.name, "storage", before)
+	}
+}
+
+func contains(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// hookStore runs a hook before the first environment write: a person acting between a deploy's
+// read and its record.
+type hookStore struct {
+	shiplog.Store
+	before func()
+}
+
+func (s *hookStore) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	if hook := s.before; hook != nil {
+		s.before = nil
+		hook()
+	}
+	return s.Store.WriteEnvironment(ctx, w)
+}
+
+// A freeze that starts between a deploy's read and its record makes the record lose the race;
+// the deploy reads again and is refused, having written nothing.
+func TestFreezeStartsMidDeploy(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r1 := h.createRelease(t, 1)
+	h.deploy(t, r1.ID, "prod")
+	now := h.clock.Now().Unix()
+	store := &hookStore{Store: h.store}
+	h.svc.Store = store
+	before := h.snapshot(t, "storage")
+	var freezeState shiplog.EnvironmentState
+	store.before = func() {
+		if _, err := h.svc.PutFreeze(ctx, shiplog.FreezeInput{ProjectID: "storage", ID: "now", Environments: []string{"prod"}, StartsAt: now, EndsAt: now + 60, Reason: "incident"}); err != nil {
+			t.Errorf("PutFreeze: %v", err)
+		}
+		states, _ := h.store.EnvironmentStates(ctx, "storage")
+		freezeState = states[0]
+	}
+	_, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "prod"})
+	wantError(t, "Deploy racing a freeze", err, shiplog.Conflict, "freeze now")
+	before.States = []shiplog.EnvironmentState{freezeState}
+	h.wantUnchanged(t, "Deploy racing a freeze", "storage", before)
+	if len(freezeState.Freezes) != 1 {
+		t.Errorf("state written by the freeze: got %+v, want the freeze on it", freezeState)
+	}
 }

@@ -44,6 +44,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"ProjectRequiresRoundTrip", testProjectRequiresRoundTrip},
 		{"DeploymentWorkflowAttributesRoundTrip", testDeploymentWorkflowAttributesRoundTrip},
 		{"LockOnlyState", testLockOnlyState},
+		{"FreezesRoundTrip", testFreezesRoundTrip},
 		{"ConcurrentRecordDeployment", testConcurrentRecordDeployment},
 		{"ConcurrentRecordPush", testConcurrentRecordPush},
 	}

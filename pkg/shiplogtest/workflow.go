@@ -88,3 +88,22 @@ func testLockOnlyState(t *testing.T, s shiplog.Store) {
 	diff(t, "states after the emergency deployment", states(t, s, "p"), []shiplog.EnvironmentState{d.State})
 	diff(t, "release", getRelease(t, s, "p", r.ID), deployed(r, d))
 }
+
+// Freezes ride on the states of the environments they cover, with or without a deployment.
+func testFreezesRoundTrip(t *testing.T, s shiplog.Store) {
+	ctx := t.Context()
+	p := newProject("p")
+	putProjects(t, s, p)
+	r := newRelease(p, 1)
+	createReleases(t, s, r)
+	all := shiplog.Freeze{ID: "holidays", Environments: []string{}, StartsAt: 1_800_000_000, EndsAt: 1_800_100_000, Reason: "holidays", CreatedBy: bob, CreatedAt: 1_799_000_000}
+	prodOnly := shiplog.Freeze{ID: "release-week", Environments: []string{"prod"}, StartsAt: 1_800_200_000, EndsAt: 1_800_300_000, Reason: "release week", CreatedBy: alice, CreatedAt: 1_799_000_100}
+	prod, _ := p.Environment("prod")
+	frozen := shiplog.EnvironmentState{ProjectID: "p", Environment: prod, Images: map[string]string{}, Freezes: []shiplog.Freeze{all, prodOnly}}
+	w := (*shiplog.EnvironmentState)(nil).Next(frozen)
+	mustOK(t, "WriteEnvironment of freezes alone", s.WriteEnvironment(ctx, w))
+	d := newDeployment(p, r, "stage", 1, 0)
+	d.State.Freezes = []shiplog.Freeze{all}
+	recordDeployments(t, s, d)
+	diff(t, "states with freezes", states(t, s, "p"), []shiplog.EnvironmentState{w.State, d.State})
+}
