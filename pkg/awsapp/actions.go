@@ -50,9 +50,10 @@ var FunctionTables = map[string]map[string][]string{
 		StateTable:    {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
 	// Read the release, project and environment, record the deployment and settle the environment.
+	// A promotion reads the environments' states and a rollback the environment's deployments.
 	"deploy": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"},
-		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
 	"api": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},

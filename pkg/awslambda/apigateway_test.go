@@ -139,7 +139,10 @@ func TestHTTPAPI(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := shiplog.Deployment{ID: id(3), Environment: shiplog.Environment{ID: "stage", Name: "Staging"},
-					CreatedAt: now.Unix(), RequestedBy: alice, Description: "weekly storage deploy"}
+					CreatedAt: now.Unix(), RequestedBy: alice, Description: "weekly storage deploy", Kind: "deploy", Changes: got.Deployment.Changes}
+				if got.Deployment.Changes == nil || len(got.Deployment.Changes.Added) != len(storageImages) {
+					t.Errorf("changes: got %+v, want every service added", got.Deployment.Changes)
+				}
 				if diff := cmp.Diff(want, got.Deployment); diff != "" {
 					t.Errorf("deployment (-want +got):\n%s", diff)
 				}

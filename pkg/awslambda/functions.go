@@ -42,13 +42,21 @@ type CreateReleaseResponse struct {
 	NotRegistered []string `json:"not_registered,omitempty"`
 }
 
-// DeployRequest is the deploy payload.
+// DeployRequest is the deploy payload: a deploy of release_id (or a promotion from_environment),
+// or, with rollback, a rollback; dry_run answers the plan instead; override_reason breaks glass.
 type DeployRequest struct {
-	ProjectID   string     `json:"project_id"`
-	ReleaseID   string     `json:"release_id"`
-	Environment string     `json:"environment"`
-	Description string     `json:"description,omitempty"`
-	RequestedBy *Requester `json:"requested_by,omitempty"`
+	ProjectID       string     `json:"project_id"`
+	ReleaseID       string     `json:"release_id,omitempty"`
+	FromEnvironment string     `json:"from_environment,omitempty"`
+	Environment     string     `json:"environment"`
+	Description     string     `json:"description,omitempty"`
+	RequestedBy     *Requester `json:"requested_by,omitempty"`
+	DryRun          bool       `json:"dry_run,omitempty"`
+	OverrideReason  string     `json:"override_reason,omitempty"`
+	Rollback        bool       `json:"rollback,omitempty"`
+	Reason          string     `json:"reason,omitempty"`
+	ToDeployment    string     `json:"to_deployment,omitempty"`
+	Hold            bool       `json:"hold,omitempty"`
 }
 
 // Requester is who a direct invocation says asks. Nothing checks it: the record says it came
@@ -160,13 +168,7 @@ func Deploy(svc *shiplog.Service, log *slog.Logger) Function {
 		if err := decode(payload, &req); err != nil {
 			return nil, err
 		}
-		return svc.Deploy(ctx, shiplog.DeployInput{
-			ProjectID:   req.ProjectID,
-			ReleaseID:   req.ReleaseID,
-			Environment: req.Environment,
-			Description: req.Description,
-			RequestedBy: person(req.RequestedBy),
-		})
+		return deploy(ctx, svc, req)
 	}}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ import (
 var releaseFields = []string{"created_at", "deployments", "description", "images", "label", "project_id",
 	"project_name", "release_id", "release_manifest", "requested_by"}
 
-var deploymentFields = []string{"created_at", "deployment_id", "description", "environment", "requested_by"}
+var deploymentFields = []string{"changes", "created_at", "deployment_id", "description", "environment", "kind", "requested_by"}
 
 // storageEntry is the storage project's entry of the example manifest, as registered (compact).
 func storageEntry(t *testing.T) string {
@@ -223,7 +224,11 @@ func TestDeploy(t *testing.T) {
 			if err := json.Unmarshal(out, &got); err != nil {
 				t.Fatal(err)
 			}
-			wantDep := shiplog.Deployment{ID: id(2), Environment: tt.wantEnv, CreatedAt: now.Unix(), RequestedBy: tt.wantBy, Description: tt.desc}
+			wantDep := shiplog.Deployment{ID: id(2), Environment: tt.wantEnv, CreatedAt: now.Unix(), RequestedBy: tt.wantBy, Description: tt.desc,
+				Kind: "deploy", Changes: &shiplog.Changes{Changed: []string{}, Added: slices.Sorted(maps.Keys(storageImages)), Removed: []string{}}}
+			for _, svc := range wantDep.Changes.Added {
+				wantDep.Changes.ParametersWritten = append(wantDep.Changes.ParametersWritten, shiplog.ParameterName("storage", tt.wantEnv.ID, svc))
+			}
 			wantRel := rel
 			wantRel.LastDateDeployed = now.Unix()
 			wantRel.Deployments = []shiplog.Deployment{wantDep}

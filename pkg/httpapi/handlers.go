@@ -28,10 +28,13 @@ type CreateReleaseBody struct {
 	Description string `json:"description,omitempty"`
 }
 
-// DeployBody is the body of POST /projects/{project}/environments/{environment}/deployments.
+// DeployBody is the body of POST /projects/{project}/environments/{environment}/deployments:
+// release_id, or from_environment to promote what runs there; dry_run answers the plan instead.
 type DeployBody struct {
-	ReleaseID   string `json:"release_id"`
-	Description string `json:"description,omitempty"`
+	ReleaseID       string `json:"release_id,omitempty"`
+	FromEnvironment string `json:"from_environment,omitempty"`
+	Description     string `json:"description,omitempty"`
+	DryRun          bool   `json:"dry_run,omitempty"`
 }
 
 func (h *Handler) listProjects(w http.ResponseWriter, r *http.Request) error {
@@ -200,15 +203,7 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r); err != nil {
 		return err
 	}
-	project, err := pathID(r, "project")
-	if err != nil {
-		return err
-	}
-	env, err := pathID(r, "environment")
-	if err != nil {
-		return err
-	}
-	by, err := identity(r)
+	project, env, by, err := envRequest(r)
 	if err != nil {
 		return err
 	}
@@ -216,15 +211,7 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
-	res, err := h.svc.Deploy(r.Context(), shiplog.DeployInput{
-		ProjectID: project, ReleaseID: in.ReleaseID, Environment: env, Description: in.Description, RequestedBy: by,
-	})
-	if err != nil {
-		return err
-	}
-	res.Release = normalizeRelease(res.Release)
-	writeJSON(w, http.StatusCreated, res)
-	return nil
+	return h.runDeploy(w, r, shiplog.DeployInput{ProjectID: project, Environment: env, RequestedBy: by}, in)
 }
 
 func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) error {

@@ -39,6 +39,14 @@ var Routes = []Route{
 	{"POST", "/projects/{project}/environments/{environment}/deployments", (*Handler).deploy},
 	{"GET", "/projects/{project}/deployments", (*Handler).listDeployments},
 	{"GET", "/projects/{project}/environments", (*Handler).listEnvironments},
+	{"GET", "/projects/{project}/diff", (*Handler).getDiff},
+	{"POST", "/projects/{project}/environments/{environment}/emergency-deployments", (*Handler).emergencyDeploy},
+	{"PUT", "/projects/{project}/environments/{environment}/lock", (*Handler).putLock},
+	{"DELETE", "/projects/{project}/environments/{environment}/lock", (*Handler).deleteLock},
+	{"POST", "/projects/{project}/environments/{environment}/rollback", (*Handler).rollback},
+	{"PUT", "/projects/{project}/freezes/{freeze}", (*Handler).putFreeze},
+	{"GET", "/projects/{project}/freezes", (*Handler).listFreezes},
+	{"DELETE", "/projects/{project}/freezes/{freeze}", (*Handler).deleteFreeze},
 }
 
 // Handler serves the API over a shiplog.Service.

@@ -53,6 +53,7 @@ type testEnv struct {
 	api    *httpapi.Handler
 	h      http.Handler // api behind LocalIdentity
 	logs   *syncBuffer
+	imageN int // for deployNewRelease
 }
 
 type syncBuffer struct {
@@ -386,7 +387,10 @@ func TestHappyPaths(t *testing.T) {
 		toStage = decode[shiplog.DeployResult](t, rec)
 		d := toStage.Deployment
 		diff(t, "deployment", d, shiplog.Deployment{ID: d.ID, Environment: shiplog.Environment{ID: "stage", Name: "Staging"},
-			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob", Via: shiplog.ViaAPI}, Description: "to stage"})
+			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob", Via: shiplog.ViaAPI}, Description: "to stage", Kind: "deploy", Changes: d.Changes})
+		if d.Changes == nil || len(d.Changes.Added) != len(storageImages) || len(d.Changes.ParametersWritten) != len(storageImages) {
+			t.Errorf("changes of the first deploy to stage: got %+v, want every service added and written", d.Changes)
+		}
 		stored, _ := e.store.GetRelease(ctx, "storage", first.ID)
 		diff(t, "response release vs stored", toStage.Release, stored)
 		diff(t, "stored deployments", stored.Deployments, []shiplog.Deployment{d})
@@ -443,7 +447,7 @@ func TestHappyPaths(t *testing.T) {
 
 		rec = e.do(t, "GET", "/projects/bugfarm_73649/environments", "", nil)
 		wantStatus(t, rec, http.StatusOK)
-		if got, want := rec.Body.String(), `{"items":[{"environment":{"id":"stage","name":"Staging"},"current":null}]}`+"\n"; got != want {
+		if got, want := rec.Body.String(), `{"items":[{"environment":{"id":"stage","name":"Staging"},"current":null,"lock":null}]}`+"\n"; got != want {
 			t.Errorf("never deployed: got %s, want %s", got, want)
 		}
 	})
@@ -603,13 +607,13 @@ func TestBadRequests(t *testing.T) {
 		{name: "incomplete label", method: "POST", target: "/projects/storage/releases", body: `{"label": "stable"}`, status: 409, kind: "Conflict", msg: "no image under /storage/images/stable/ for archivist, bag-register"},
 
 		// Deploy bodies.
-		{name: "deploy empty body", method: "POST", target: "/projects/storage/environments/prod/deployments", status: 400, kind: "Invalid", msg: "request body: is empty; want an object with release_id, description"},
+		{name: "deploy empty body", method: "POST", target: "/projects/storage/environments/prod/deployments", status: 400, kind: "Invalid", msg: "request body: is empty; want an object with release_id, from_environment, description, dry_run"},
 		{name: "deploy blank body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: " \n", status: 400, kind: "Invalid", msg: "request body: is empty"},
 		{name: "deploy without release_id", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"description": "x"}`, status: 400, kind: "Invalid", msg: "release_id: is required"},
-		{name: "deploy null body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `null`, status: 400, kind: "Invalid", msg: "request body: got JSON null, want an object with release_id, description"},
+		{name: "deploy null body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `null`, status: 400, kind: "Invalid", msg: "request body: got JSON null, want an object with release_id, from_environment, description, dry_run"},
 		{name: "release_id is a number", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id": 5}`, status: 400, kind: "Invalid", msg: "release_id: got a JSON number, want a string"},
 		{name: "requested_by in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","requested_by":{"id":"mallory"}}`, status: 400, kind: "Invalid", msg: "requested_by: comes from your identity"},
-		{name: "environment in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","environment":"stage"}`, status: 400, kind: "Invalid", msg: `unknown field "environment"; the fields are release_id, description`},
+		{name: "environment in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","environment":"stage"}`, status: 400, kind: "Invalid", msg: `unknown field "environment"; did you mean from_environment?`},
 		{name: "deploy malformed", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}",}`, status: 400, kind: "Invalid", msg: "not valid JSON"},
 		{name: "huge deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: huge, status: 413, kind: "Invalid", msg: "1 MiB"},
 
@@ -767,6 +771,14 @@ func TestRoutes(t *testing.T) {
 		"POST /projects/{project}/environments/{environment}/deployments",
 		"GET /projects/{project}/deployments",
 		"GET /projects/{project}/environments",
+		"GET /projects/{project}/diff",
+		"POST /projects/{project}/environments/{environment}/emergency-deployments",
+		"PUT /projects/{project}/environments/{environment}/lock",
+		"DELETE /projects/{project}/environments/{environment}/lock",
+		"POST /projects/{project}/environments/{environment}/rollback",
+		"PUT /projects/{project}/freezes/{freeze}",
+		"GET /projects/{project}/freezes",
+		"DELETE /projects/{project}/freezes/{freeze}",
 	}
 	var got []string
 	for _, r := range httpapi.Routes {
@@ -781,10 +793,20 @@ func TestRoutes(t *testing.T) {
 		if r.Method == "PUT" {
 			project = "newproj" // leave storage as the other routes expect it
 		}
-		target := strings.NewReplacer("{project}", project, "{label}", "latest", "{release}", rel.ID, "{environment}", "prod").Replace(r.Path)
+		target := strings.NewReplacer("{project}", project, "{label}", "latest", "{release}", rel.ID, "{environment}", "prod", "{freeze}", "window").Replace(r.Path)
 		body := map[string]string{"PUT": newEntry, "POST": `{"release_id":"` + rel.ID + `"}`}[r.Method]
 		if strings.HasSuffix(r.Path, "/releases") {
 			body = `{}`
+		}
+		if req, ok := routeRequests[r.Key()]; ok {
+			if req.setup != nil {
+				req.setup(t, e)
+			}
+			if req.target != "" {
+				target = req.target
+			}
+			target += req.query
+			body = strings.ReplaceAll(req.body, "{release}", rel.ID)
 		}
 		rec := e.do(t, r.Method, target, body, nil)
 		if !slices.Contains([]int{200, 201}, rec.Code) {

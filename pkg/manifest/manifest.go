@@ -30,8 +30,9 @@ type entry struct {
 }
 
 type environment struct {
-	ID   *string `json:"id"`
-	Name *string `json:"name"`
+	ID       *string  `json:"id"`
+	Name     *string  `json:"name"`
+	Requires []string `json:"requires"` // the environments a release must be in first
 }
 
 type repository struct {
@@ -107,7 +108,7 @@ func ParseProject(id string, data []byte) (shiplog.Project, error) {
 		if re.ID == nil {
 			return shiplog.Project{}, shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field)
 		}
-		env := shiplog.Environment{ID: *re.ID, Name: *re.ID}
+		env := shiplog.Environment{ID: *re.ID, Name: *re.ID, Requires: re.Requires}
 		if re.Name != nil && *re.Name != "" {
 			env.Name = *re.Name
 		}

@@ -12,11 +12,16 @@ import (
 
 // DeployInput is a request to deploy a release to an environment.
 type DeployInput struct {
-	ProjectID   string
-	ReleaseID   string // or "latest"
-	Environment string
-	Description string
-	RequestedBy Person
+	ProjectID string
+	ReleaseID string // or "latest"
+	// FromEnvironment, in place of ReleaseID, promotes the release deployed there.
+	FromEnvironment string
+	Environment     string
+	Description     string
+	RequestedBy     Person
+	// OverrideReason makes the deploy a break-glass one: it passes the environment's lock and its
+	// promotion gates, and the deployment records the override.
+	OverrideReason string
 }
 
 // DeployResult is the recorded deployment and the release as it now stands.
@@ -25,31 +30,85 @@ type DeployResult struct {
 	Release    Release    `json:"release"`
 }
 
+// deployRequest is a validated deploy, its release resolved.
+type deployRequest struct {
+	DeployInput
+	releaseID string
+	by        Person
+	kind      string
+	// reverts and hold are a rollback's: the deployment it undoes (which must still be the
+	// environment's current one), and whether it locks the environment too.
+	reverts string
+	hold    bool
+}
+
 // Deploy records a deployment of a release to an environment and points the environment's image
 // parameters at the release's images, writing only the parameters that change.
 //
-// The order makes a failure at any step recoverable: the images are checked before anything is
-// written; the deployment is recorded, with the environment locked and the services to write
-// marked pending, in one atomic change; then the parameters are written and the environment
+// The order makes a failure at any step recoverable: the release is checked against the
+// environment's rules (lock, promotion gates) and its images against the registry before anything
+// is written; the deployment is recorded, with the environment write-locked and the services to
+// write marked pending, in one atomic change; then the parameters are written and the environment
 // settled. If writing fails, the services stay pending and the next deploy writes them.
 //
 // Deploys to one environment take turns: a deploy that finds another one writing, or that loses
 // the race to record, waits (with jitter) and tries again, for up to DeployWait; only then does
 // it answer Conflict.
 func (s *Service) Deploy(ctx context.Context, in DeployInput) (DeployResult, error) {
-	if err := in.Validate(); err != nil {
+	req, err := s.newDeployRequest(ctx, in)
+	if err != nil {
 		return DeployResult{}, err
 	}
-	by := normalizePerson(in.RequestedBy)
-	releaseID := in.ReleaseID
-	if releaseID == LatestRelease {
+	return s.deployInTurn(ctx, req)
+}
+
+// newDeployRequest validates a deploy and resolves its release: "latest", or the release of the
+// environment it promotes from.
+func (s *Service) newDeployRequest(ctx context.Context, in DeployInput) (deployRequest, error) {
+	req := deployRequest{DeployInput: in, kind: KindDeploy}
+	if err := in.Validate(); err != nil {
+		return req, err
+	}
+	req.by = normalizePerson(in.RequestedBy)
+	var err error
+	switch {
+	case in.FromEnvironment != "":
+		if req.releaseID, err = s.promotedRelease(ctx, in); err != nil {
+			return req, err
+		}
+		req.kind = KindPromote
+	case in.ReleaseID == LatestRelease:
 		r, err := s.latestRelease(ctx, in.ProjectID)
 		if err != nil {
-			return DeployResult{}, err
+			return req, err
 		}
-		releaseID = r.ID
+		req.releaseID = r.ID
+	default:
+		req.releaseID = in.ReleaseID
 	}
-	return s.deployInTurn(ctx, in, releaseID, by)
+	return req, nil
+}
+
+// promotedRelease returns the release deployed in the environment a promotion takes it from.
+func (s *Service) promotedRelease(ctx context.Context, in DeployInput) (string, error) {
+	if in.FromEnvironment == in.Environment {
+		return "", Errorf(Invalid, "from_environment: is the environment deployed to (%s); promote from another one", in.Environment)
+	}
+	p, err := s.Project(ctx, in.ProjectID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := environmentOf(p, in.FromEnvironment); err != nil {
+		return "", err
+	}
+	st, err := s.environmentState(ctx, in.ProjectID, in.FromEnvironment)
+	if err != nil {
+		return "", err
+	}
+	if st == nil || st.ReleaseID == "" {
+		return "", Errorf(Conflict, "cannot promote from %s to %s: nothing is deployed in %s yet", in.FromEnvironment, in.Environment, in.FromEnvironment)
+	}
+	return st.ReleaseID, nil
 }
 
 // errBusy says that another deployment holds the environment's write lock.
@@ -58,11 +117,11 @@ type errBusy struct{ holder EnvironmentState }
 func (e errBusy) Error() string { return "environment locked by deployment " + e.holder.DeploymentID }
 
 // deployInTurn runs deployOnce until it is the environment's turn or DeployWait has passed.
-func (s *Service) deployInTurn(ctx context.Context, in DeployInput, releaseID string, by Person) (DeployResult, error) {
+func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployResult, error) {
 	start := s.Now()
 	delay := deployRetryFirst
 	for attempt := 1; ; attempt++ {
-		res, err := s.deployOnce(ctx, in, releaseID, by)
+		res, err := s.deployOnce(ctx, in)
 		var busy errBusy
 		isBusy := errors.As(err, &busy)
 		if !isBusy && !errors.Is(err, ErrVersionConflict) {
@@ -91,7 +150,7 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
 }
 
-func waitedTooLong(in DeployInput, busy errBusy, isBusy bool, waited time.Duration, attempts int) error {
+func waitedTooLong(in deployRequest, busy errBusy, isBusy bool, waited time.Duration, attempts int) error {
 	waited = waited.Round(time.Second)
 	if isBusy {
 		h := busy.holder
@@ -104,17 +163,73 @@ func waitedTooLong(in DeployInput, busy errBusy, isBusy bool, waited time.Durati
 		in.ProjectID, in.Environment, attempts, waited)
 }
 
-// deployOnce reads the environment, checks the release against it, records the deployment as the
-// environment's next version, writes the parameters and settles.
-func (s *Service) deployOnce(ctx context.Context, in DeployInput, releaseID string, by Person) (DeployResult, error) {
-	dc, err := s.Store.DeployContext(ctx, in.ProjectID, releaseID, in.Environment)
+// deployRead is what a deploy has read and checked, before it writes anything.
+type deployRead struct {
+	dc  DeployContext
+	env Environment
+	// refusal is why the deploy may not go ahead (a Conflict), nil if it may.
+	refusal error
+}
+
+// readDeploy reads the project, the release and the environment, and checks the deploy against
+// the environment's rules and the release's images against the registry. Only what makes the
+// request itself wrong (an unknown project, release or environment) is an error; what the
+// environment's state forbids is the read's refusal, so that a plan can show it.
+func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead, error) {
+	dc, err := s.Store.DeployContext(ctx, in.ProjectID, in.releaseID, in.Environment)
 	if err != nil {
-		return DeployResult{}, s.notFound(err, in.ProjectID, releaseID)
+		return deployRead{}, s.notFound(err, in.ProjectID, in.releaseID)
 	}
 	env, err := environmentOf(dc.Project, in.Environment)
 	if err != nil {
+		return deployRead{}, err
+	}
+	rd := deployRead{dc: dc, env: env}
+	if err := s.checkRules(in, dc, env); err != nil {
+		if !IsKind(err, Conflict) {
+			return deployRead{}, err
+		}
+		rd.refusal = err
+	}
+	return rd, nil
+}
+
+// checkRules checks a deploy against the environment's rules: a rollback must undo what is
+// current; unless overridden, the environment must not be locked or frozen, and the release must
+// have passed the environment's promotion gates.
+func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment) error {
+	now := s.Now()
+	if in.kind == KindRollback && (dc.Current == nil || dc.Current.DeploymentID != in.reverts) {
+		return Errorf(Conflict, "%s/%s changed while the rollback was prepared: deployment %s is no longer current; look again and retry",
+			in.ProjectID, in.Environment, in.reverts)
+	}
+	if in.OverrideReason == "" {
+		if err := checkLock(dc.Current, in.ProjectID, now); err != nil {
+			return err
+		}
+		if err := checkFreeze(dc.Current, in.ProjectID, now); err != nil {
+			return err
+		}
+		if in.kind != KindRollback {
+			if err := checkGates(dc.Release, env); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deployOnce reads the environment, checks the release against it, records the deployment as the
+// environment's next version, writes the parameters and settles.
+func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResult, error) {
+	rd, err := s.readDeploy(ctx, in)
+	if err != nil {
 		return DeployResult{}, err
 	}
+	if rd.refusal != nil {
+		return DeployResult{}, rd.refusal
+	}
+	dc, env := rd.dc, rd.env
 	now := s.Now()
 	prev := dc.Current
 	if prev != nil && prev.LockedUntil > now.Unix() {
@@ -124,19 +239,31 @@ func (s *Service) deployOnce(ctx context.Context, in DeployInput, releaseID stri
 		return DeployResult{}, err
 	}
 
-	changed := changedServices(prev, dc.Release.Images)
+	toWrite := changedServices(prev, dc.Release.Images)
+	changes := changesOf(prev, dc.Release.Images, ParameterPath(dc.Project.ID, env.ID), toWrite)
 	d := Deployment{
-		ID:          s.NewID(),
-		Environment: env,
-		CreatedAt:   now.Unix(),
-		RequestedBy: by,
-		Description: in.Description,
+		ID:           s.NewID(),
+		Environment:  Environment{ID: env.ID, Name: env.Name},
+		CreatedAt:    now.Unix(),
+		RequestedBy:  in.by,
+		Description:  in.Description,
+		Kind:         in.kind,
+		PromotedFrom: in.FromEnvironment,
+		Reverts:      in.reverts,
+		Changes:      &changes,
 	}
-	state, err := s.record(ctx, prev, dc.Release, d, changed)
+	if in.OverrideReason != "" {
+		d.Override = &Override{Reason: in.OverrideReason, By: in.by}
+	}
+	var hold *EnvironmentLock
+	if in.hold {
+		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt}
+	}
+	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold)
 	if err != nil {
 		return DeployResult{}, err
 	}
-	if err := s.writeParameters(ctx, state, changed); err != nil {
+	if err := s.writeParameters(ctx, state, toWrite); err != nil {
 		return DeployResult{}, err
 	}
 	if dc.Project.TagDeployedImages && s.Registry != nil {
@@ -145,7 +272,7 @@ func (s *Service) deployOnce(ctx context.Context, in DeployInput, releaseID stri
 			return DeployResult{}, Wrap(Unavailable, err, "deployment %s is recorded but tagging its images env.%s failed; deploy again to finish", d.ID, env.ID)
 		}
 	}
-	if len(changed) > 0 {
+	if len(toWrite) > 0 {
 		if err := s.settle(ctx, state, nil); err != nil {
 			return DeployResult{}, err
 		}
@@ -154,6 +281,30 @@ func (s *Service) deployOnce(ctx context.Context, in DeployInput, releaseID stri
 	rel.Deployments = append(append([]Deployment{}, rel.Deployments...), d)
 	rel.LastDateDeployed = d.CreatedAt
 	return DeployResult{Deployment: d, Release: rel}, nil
+}
+
+// changesOf says what deploying images over prev changes, and which parameters under path it
+// writes (those of toWrite).
+func changesOf(prev *EnvironmentState, images map[string]string, path string, toWrite []string) Changes {
+	c := Changes{Changed: []string{}, Added: []string{}, Removed: []string{}, ParametersWritten: []string{}}
+	var before map[string]string
+	if prev != nil {
+		before = prev.Images
+	}
+	for _, sc := range diffImages(before, images) {
+		switch sc.Change {
+		case ChangeAdded:
+			c.Added = append(c.Added, sc.Service)
+		case ChangeRemoved:
+			c.Removed = append(c.Removed, sc.Service)
+		case ChangeChanged:
+			c.Changed = append(c.Changed, sc.Service)
+		}
+	}
+	for _, svc := range toWrite {
+		c.ParametersWritten = append(c.ParametersWritten, path+svc)
+	}
+	return c
 }
 
 // checkRelease refuses, before anything is written, a release whose images are gone from the
@@ -172,7 +323,7 @@ func (s *Service) checkRelease(ctx context.Context, p Project, r Release, env En
 
 // record writes the environment's next state with the deployment, locked while the changed
 // services' parameters are written (they are pending until then).
-func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string) (EnvironmentState, error) {
+func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock) (EnvironmentState, error) {
 	next := EnvironmentState{
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
@@ -183,6 +334,13 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		Description:  d.Description,
 		Images:       r.Images,
 		Pending:      changed,
+		Lock:         hold,
+	}
+	if prev != nil {
+		next.Freezes = prev.Freezes
+		if hold == nil {
+			next.Lock = prev.Lock // an override passes a lock, and leaves it in place
+		}
 	}
 	if len(changed) > 0 {
 		next.LockedUntil = s.Now().Add(s.LockTTL).Unix()
@@ -223,21 +381,36 @@ func (s *Service) writeParameters(ctx context.Context, state EnvironmentState, c
 	return nil
 }
 
-// settle writes the state's next version with the lock released and pending as given.
+// settle writes the state's next version with the write lock released and pending as given. If
+// the state has moved on meanwhile while the deployment is still the current one (a person locked
+// or unlocked the environment), it settles the newer version.
 func (s *Service) settle(ctx context.Context, state EnvironmentState, pending []string) error {
-	next := state
-	next.Pending = pending
-	next.LockedUntil = 0
-	err := s.Store.WriteEnvironment(ctx, state.Next(next))
-	if errors.Is(err, ErrVersionConflict) {
-		return Wrap(Conflict, err, "deployment %s wrote its parameters after its lock of %s/%s had expired and another deployment took over; check the environment",
-			state.DeploymentID, state.ProjectID, state.Environment.ID)
+	cur := state
+	for attempt := 0; ; attempt++ {
+		next := cur
+		next.Pending = pending
+		next.LockedUntil = 0
+		err := s.Store.WriteEnvironment(ctx, cur.Next(next))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrVersionConflict) {
+			return fmt.Errorf("settle deployment %s: %w", state.DeploymentID, err)
+		}
+		now, rerr := s.environmentState(ctx, state.ProjectID, state.Environment.ID)
+		if rerr != nil {
+			return fmt.Errorf("settle deployment %s: %w", state.DeploymentID, rerr)
+		}
+		if now == nil || now.DeploymentID != state.DeploymentID || attempt >= settleAttempts {
+			return Wrap(Conflict, err, "deployment %s wrote its parameters after its lock of %s/%s had expired and another deployment took over; check the environment",
+				state.DeploymentID, state.ProjectID, state.Environment.ID)
+		}
+		cur = *now
 	}
-	if err != nil {
-		return fmt.Errorf("settle deployment %s: %w", state.DeploymentID, err)
-	}
-	return nil
 }
+
+// settleAttempts bounds how often settle reads again a state that people keep changing.
+const settleAttempts = 8
 
 // changedServices returns the services whose environment parameter must be written: those whose
 // image differs from what the environment has, and those a failed deployment left pending.

@@ -5,17 +5,28 @@ func (in DeployInput) Validate() error {
 	if err := ValidateID("project_id", in.ProjectID); err != nil {
 		return err
 	}
-	if in.ReleaseID == "" {
-		return Errorf(Invalid, "release_id: is required (a release id, or %q)", LatestRelease)
-	}
-	if err := ValidateID("release_id", in.ReleaseID); err != nil {
-		return err
+	switch {
+	case in.FromEnvironment != "" && in.ReleaseID != "":
+		return Errorf(Invalid, "release_id and from_environment: give one of them, not both")
+	case in.FromEnvironment != "":
+		if err := ValidateID("from_environment", in.FromEnvironment); err != nil {
+			return err
+		}
+	case in.ReleaseID == "":
+		return Errorf(Invalid, "release_id: is required (a release id, or %q), or from_environment to promote", LatestRelease)
+	default:
+		if err := ValidateID("release_id", in.ReleaseID); err != nil {
+			return err
+		}
 	}
 	// A registration from before environments named like labels were refused may still have one.
 	if err := validateEnvironmentID("environment", in.Environment); err != nil {
 		return err
 	}
 	if err := validateDescription("description", in.Description); err != nil {
+		return err
+	}
+	if err := validateDescription("override_reason", in.OverrideReason); err != nil {
 		return err
 	}
 	return in.RequestedBy.Validate()

@@ -40,10 +40,12 @@ func (s *Service) Deployments(ctx context.Context, projectID, environmentID stri
 	return out, nil
 }
 
-// EnvironmentStatus is one environment of a project and what is deployed there (nil: nothing).
+// EnvironmentStatus is one environment of a project, what is deployed there (nil: nothing) and
+// its lock (nil: none).
 type EnvironmentStatus struct {
 	Environment Environment       `json:"environment"`
 	Current     *EnvironmentState `json:"current"`
+	Lock        *EnvironmentLock  `json:"lock"`
 }
 
 // Environments returns each environment of a project with its current release and images.
@@ -60,9 +62,14 @@ func (s *Service) Environments(ctx context.Context, projectID string) ([]Environ
 	for i := range states {
 		byID[states[i].Environment.ID] = &states[i]
 	}
+	now := s.Now()
 	out := make([]EnvironmentStatus, len(project.Environments))
 	for i, e := range project.Environments {
-		out[i] = EnvironmentStatus{Environment: e, Current: byID[e.ID]}
+		st := byID[e.ID]
+		out[i] = EnvironmentStatus{Environment: e, Lock: activeLock(st, now)}
+		if st != nil && st.ReleaseID != "" { // a state may hold only a lock
+			out[i].Current = st
+		}
 	}
 	return out, nil
 }

@@ -27,6 +27,9 @@ type Project struct {
 type Environment struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Requires lists the environments a release must have been deployed to before it may be
+	// deployed to this one (a promotion gate).
+	Requires []string `json:"requires,omitempty"`
 }
 
 // ImageRepository is an ECR repository and the services that run its images.
@@ -186,6 +189,9 @@ func (p Project) Validate() error {
 		if err := validateName(field+".name", e.Name); err != nil {
 			return err
 		}
+	}
+	if err := validateRequires(id, p.Environments); err != nil {
+		return err
 	}
 	if len(p.ImageRepositories) == 0 {
 		return Errorf(Invalid, "%s.image_repositories: at least one image repository is required", id)

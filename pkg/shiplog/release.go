@@ -50,6 +50,40 @@ type Deployment struct {
 	CreatedAt   int64       `json:"created_at"`
 	RequestedBy Person      `json:"requested_by"`
 	Description string      `json:"description"`
+	// Kind is how the deployment came about: KindDeploy, KindPromote or KindRollback. Deployments
+	// recorded before kinds existed have none, and were deploys.
+	Kind string `json:"kind,omitempty"`
+	// PromotedFrom is the environment a promotion took the release from.
+	PromotedFrom string `json:"promoted_from,omitempty"`
+	// Reverts is the deployment a rollback undid.
+	Reverts string `json:"reverts,omitempty"`
+	// Override is set on a break-glass deployment, which passed locks and gates.
+	Override *Override `json:"override,omitempty"`
+	// Changes says what the deployment changed in its environment.
+	Changes *Changes `json:"changes,omitempty"`
+}
+
+// The kinds of deployment.
+const (
+	KindDeploy   = "deploy"
+	KindPromote  = "promote"
+	KindRollback = "rollback"
+)
+
+// Override records why, and by whom, a deployment passed the environment's locks and gates.
+type Override struct {
+	Reason string `json:"reason"`
+	By     Person `json:"by"`
+}
+
+// Changes is what a deployment changed: the services whose image it changed, the services the
+// environment did not run before, the services the environment ran that the release does not
+// have (their parameters are left as they are), and the parameters it wrote.
+type Changes struct {
+	Changed           []string `json:"changed"`
+	Added             []string `json:"added"`
+	Removed           []string `json:"removed"`
+	ParametersWritten []string `json:"parameters_written"`
 }
 
 // DeploymentRecord is a deployment together with the release it deployed, as listed per project.
@@ -77,6 +111,11 @@ type EnvironmentState struct {
 	// deployments to one environment cannot interleave their writes. A lock left by a deployment
 	// that died expires, and the next deployment takes the environment over.
 	LockedUntil int64 `json:"locked_until,omitempty"`
+	// Lock, if set, is a person's lock of the environment: deploys are refused until it is
+	// removed or expires. A state that holds only a lock has no release yet.
+	Lock *EnvironmentLock `json:"lock,omitempty"`
+	// Freezes are the change windows that cover this environment (see Freeze).
+	Freezes []Freeze `json:"freezes,omitempty"`
 	// Version counts the writes of this state (1 for the first); every write is conditioned on the
 	// version it replaces.
 	Version int64 `json:"version"`

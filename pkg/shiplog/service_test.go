@@ -834,7 +834,11 @@ func TestDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Deploy: %v", err)
 	}
-	d1 := shiplog.Deployment{ID: testID(2), Environment: shiplog.Environment{ID: "stage", Name: "Staging"}, CreatedAt: now, RequestedBy: alice, Description: "first"}
+	d1 := shiplog.Deployment{ID: testID(2), Environment: shiplog.Environment{ID: "stage", Name: "Staging"}, CreatedAt: now, RequestedBy: alice, Description: "first",
+		Kind: "deploy", Changes: &shiplog.Changes{Added: storageServices}}
+	for _, svc := range storageServices {
+		d1.Changes.ParametersWritten = append(d1.Changes.ParametersWritten, "/storage/images/stage/"+svc)
+	}
 	want := r1
 	want.Deployments = []shiplog.Deployment{d1}
 	want.LastDateDeployed = now

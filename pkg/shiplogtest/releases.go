@@ -41,6 +41,10 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"ListDeployments", testListDeployments},
 		{"ListDeploymentsBadCursorIsInvalid", testListDeploymentsBadCursor},
 		{"EnvironmentStatesSorted", testEnvironmentStates},
+		{"ProjectRequiresRoundTrip", testProjectRequiresRoundTrip},
+		{"DeploymentWorkflowAttributesRoundTrip", testDeploymentWorkflowAttributesRoundTrip},
+		{"LockOnlyState", testLockOnlyState},
+		{"FreezesRoundTrip", testFreezesRoundTrip},
 		{"ConcurrentRecordDeployment", testConcurrentRecordDeployment},
 		{"ConcurrentRecordPush", testConcurrentRecordPush},
 	}

@@ -1,0 +1,41 @@
+package awslambda
+
+import (
+	"context"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// deploy runs a deploy payload: a rollback, a plan, or a deploy.
+func deploy(ctx context.Context, svc *shiplog.Service, req DeployRequest) (any, error) {
+	if req.Rollback {
+		switch {
+		case req.ReleaseID != "" || req.FromEnvironment != "":
+			return nil, shiplog.Errorf(shiplog.Invalid, "rollback: takes no release_id or from_environment; it deploys the release before the current one, or to_deployment's")
+		case req.OverrideReason != "":
+			return nil, shiplog.Errorf(shiplog.Invalid, "rollback: takes no override_reason; unlock the environment first")
+		case req.Description != "":
+			return nil, shiplog.Errorf(shiplog.Invalid, "rollback: takes reason, not description")
+		}
+		in := shiplog.RollbackInput{
+			ProjectID: req.ProjectID, Environment: req.Environment, Reason: req.Reason,
+			ToDeployment: req.ToDeployment, Hold: req.Hold, RequestedBy: person(req.RequestedBy),
+		}
+		if req.DryRun {
+			return svc.PlanRollback(ctx, in)
+		}
+		return svc.Rollback(ctx, in)
+	}
+	if req.Reason != "" || req.ToDeployment != "" || req.Hold {
+		return nil, shiplog.Errorf(shiplog.Invalid, "reason, to_deployment and hold: are rollback fields; add \"rollback\": true (or, to break glass, use override_reason)")
+	}
+	in := shiplog.DeployInput{
+		ProjectID: req.ProjectID, ReleaseID: req.ReleaseID, FromEnvironment: req.FromEnvironment,
+		Environment: req.Environment, Description: req.Description, RequestedBy: person(req.RequestedBy),
+		OverrideReason: req.OverrideReason,
+	}
+	if req.DryRun {
+		return svc.Plan(ctx, in)
+	}
+	return svc.Deploy(ctx, in)
+}

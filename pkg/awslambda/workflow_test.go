@@ -1,0 +1,91 @@
+package awslambda_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// TestDeployWorkflowPayloads drives plan, promote, break glass and rollback through the deploy
+// function's payload.
+func TestDeployWorkflowPayloads(t *testing.T) {
+	e := newEnv(t).registered(t).withImages(t)
+	ctx := context.Background()
+	fn := awslambda.Deploy(e.svc, e.log)
+	invoke := func(payload string, v any) {
+		t.Helper()
+		out, err := fn.Invoke(ctx, []byte(payload))
+		if err != nil {
+			t.Fatalf("Invoke %s: %v", payload, err)
+		}
+		if err := json.Unmarshal(out, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := e.snapshot(t)
+	var plan shiplog.PlanResult
+	invoke(`{"project_id":"storage","release_id":"latest","environment":"stage","dry_run":true}`, &plan)
+	if plan.Plan.ReleaseID != r1.ID || plan.Plan.Kind != "deploy" || len(plan.Plan.Services) != len(storageImages) || plan.Plan.Refusal != nil {
+		t.Errorf("plan: got %+v", plan.Plan)
+	}
+	e.unchanged(t, before)
+
+	var res shiplog.DeployResult
+	invoke(`{"project_id":"storage","release_id":"latest","environment":"stage"}`, &res)
+	invoke(`{"project_id":"storage","from_environment":"stage","environment":"prod","requested_by":{"id":"ci"}}`, &res)
+	if res.Deployment.Kind != "promote" || res.Deployment.PromotedFrom != "stage" || res.Release.ID != r1.ID {
+		t.Errorf("promotion: got %+v", res.Deployment)
+	}
+
+	if _, err := e.svc.Lock(ctx, shiplog.LockInput{ProjectID: "storage", Environment: "stage", Reason: "frozen"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.PutParameters(ctx, map[string]string{
+		shiplog.ParameterName("storage", "latest", "archivist"): ecrImage("uk.ac.wellcome/archivist", 50),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invoke(`{"project_id":"storage","release_id":"latest","environment":"stage","override_reason":"hotfix","requested_by":{"id":"oncall"}}`, &res)
+	if res.Deployment.Override == nil || res.Deployment.Override.Reason != "hotfix" || res.Deployment.Override.By.ID != "oncall" || res.Release.ID != r2.ID {
+		t.Errorf("emergency deploy: got %+v", res.Deployment)
+	}
+	if _, err := e.svc.Unlock(ctx, "storage", "stage"); err != nil {
+		t.Fatal(err)
+	}
+
+	invoke(`{"project_id":"storage","environment":"stage","rollback":true,"reason":"broke uploads","dry_run":true}`, &plan)
+	if plan.Plan.Kind != "rollback" || plan.Plan.ReleaseID != r1.ID {
+		t.Errorf("rollback plan: got %+v", plan.Plan)
+	}
+	invoke(`{"project_id":"storage","environment":"stage","rollback":true,"reason":"broke uploads","hold":true}`, &res)
+	if res.Deployment.Kind != "rollback" || res.Release.ID != r1.ID || res.Deployment.Description != "broke uploads" {
+		t.Errorf("rollback: got %+v of %s", res.Deployment, res.Release.ID)
+	}
+
+	for _, tt := range []badInput{
+		{"rollback with a release", `{"project_id":"storage","environment":"stage","rollback":true,"reason":"x","release_id":"latest"}`, "Invalid", "takes no release_id"},
+		{"rollback without a reason", `{"project_id":"storage","environment":"stage","rollback":true}`, "Invalid", "reason: is required"},
+		{"rollback fields on a deploy", `{"project_id":"storage","environment":"stage","release_id":"latest","hold":true}`, "Invalid", "rollback fields"},
+		{"deploy to the held environment", `{"project_id":"storage","environment":"stage","release_id":"latest"}`, "Conflict", "broke uploads"},
+		{"promote from an empty environment", `{"project_id":"catalogue_pipeline","environment":"2026-11-25","from_environment":"2026-11-20"}`, "Conflict", "nothing is deployed in 2026-11-20"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			out, err := fn.Invoke(ctx, []byte(tt.payload))
+			checkRefused(t, out, err, tt)
+			e.unchanged(t, before)
+		})
+	}
+}

@@ -1,0 +1,195 @@
+package shiplog
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Freeze is a change window during which deploys to some environments of a project (all of them
+// if Environments is empty) are refused, except emergency deployments.
+//
+// A freeze is kept on the state of each environment it covers, so that a deploy checks it in the
+// same versioned read, and a freeze written while a deploy records makes that deploy read again.
+type Freeze struct {
+	ID           string   `json:"freeze_id"`
+	Environments []string `json:"environments"`
+	StartsAt     int64    `json:"starts_at"`
+	EndsAt       int64    `json:"ends_at"`
+	Reason       string   `json:"reason"`
+	CreatedBy    Person   `json:"created_by"`
+	CreatedAt    int64    `json:"created_at"`
+}
+
+func (f Freeze) covers(env string) bool {
+	return len(f.Environments) == 0 || slices.Contains(f.Environments, env)
+}
+
+// FreezeInput is a request to create or replace a freeze.
+type FreezeInput struct {
+	ProjectID    string
+	ID           string
+	Environments []string // empty: all
+	StartsAt     int64
+	EndsAt       int64
+	Reason       string
+	RequestedBy  Person
+}
+
+// checkFreeze refuses a deploy inside a freeze of the environment, naming the freeze, its reason
+// and its end.
+func checkFreeze(st *EnvironmentState, projectID string, now time.Time) error {
+	if st == nil {
+		return nil
+	}
+	for _, f := range st.Freezes {
+		if f.StartsAt <= now.Unix() && now.Unix() < f.EndsAt {
+			return Errorf(Conflict, "%s/%s is frozen by freeze %s until %s: %q. An emergency deployment passes the freeze",
+				projectID, st.Environment.ID, f.ID, unixTime(f.EndsAt), f.Reason)
+		}
+	}
+	return nil
+}
+
+// PutFreeze creates or replaces a freeze, writing it to the state of each environment it covers
+// and removing it from the others.
+func (s *Service) PutFreeze(ctx context.Context, in FreezeInput) (Freeze, error) {
+	if err := ValidateID("project", in.ProjectID); err != nil {
+		return Freeze{}, err
+	}
+	if err := ValidateID("freeze", in.ID); err != nil {
+		return Freeze{}, err
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		return Freeze{}, Errorf(Invalid, "reason: is required: say why deploys stop")
+	}
+	if err := validateDescription("reason", in.Reason); err != nil {
+		return Freeze{}, err
+	}
+	if err := in.RequestedBy.Validate(); err != nil {
+		return Freeze{}, err
+	}
+	by := normalizePerson(in.RequestedBy)
+	now := s.Now()
+	switch {
+	case in.StartsAt <= 0:
+		return Freeze{}, Errorf(Invalid, "starts_at: is required (Unix seconds)")
+	case in.EndsAt <= in.StartsAt:
+		return Freeze{}, Errorf(Invalid, "ends_at: %d (%s) is not after starts_at %d (%s)", in.EndsAt, unixTime(in.EndsAt), in.StartsAt, unixTime(in.StartsAt))
+	case in.EndsAt <= now.Unix():
+		return Freeze{}, Errorf(Invalid, "ends_at: %d (%s) is in the past", in.EndsAt, unixTime(in.EndsAt))
+	}
+	p, err := s.Project(ctx, in.ProjectID)
+	if err != nil {
+		return Freeze{}, err
+	}
+	envs := []string{}
+	for i, e := range in.Environments {
+		if _, ok := p.Environment(e); !ok {
+			return Freeze{}, Errorf(NotFound, "environments[%d]: %q is not one of %s's: %s", i, e, p.ID, strings.Join(p.EnvironmentIDs(), ", "))
+		}
+		if !slices.Contains(envs, e) {
+			envs = append(envs, e)
+		}
+	}
+	f := Freeze{ID: in.ID, Environments: envs, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, CreatedBy: by, CreatedAt: now.Unix()}
+	for _, env := range p.Environments {
+		err := s.updateState(ctx, p.ID, env, "freeze "+f.ID, func(cur, next *EnvironmentState) bool {
+			i := freezeIndex(cur, f.ID)
+			switch {
+			case f.covers(env.ID) && i < 0:
+				next.Freezes = append(slices.Clone(next.Freezes), f)
+			case f.covers(env.ID):
+				next.Freezes = slices.Clone(next.Freezes)
+				next.Freezes[i] = f
+			case i >= 0:
+				next.Freezes = slices.Delete(slices.Clone(next.Freezes), i, i+1)
+			default:
+				return false
+			}
+			next.Freezes = liveFreezes(next.Freezes, now)
+			return true
+		})
+		if err != nil {
+			return Freeze{}, err
+		}
+	}
+	return f, nil
+}
+
+// DeleteFreeze removes a freeze from every environment and returns it; NotFound if no
+// environment has it.
+func (s *Service) DeleteFreeze(ctx context.Context, projectID, id string) (Freeze, error) {
+	if err := ValidateID("project", projectID); err != nil {
+		return Freeze{}, err
+	}
+	if err := ValidateID("freeze", id); err != nil {
+		return Freeze{}, err
+	}
+	p, err := s.Project(ctx, projectID)
+	if err != nil {
+		return Freeze{}, err
+	}
+	var removed *Freeze
+	for _, env := range p.Environments {
+		err := s.updateState(ctx, p.ID, env, "freeze "+id, func(cur, next *EnvironmentState) bool {
+			i := freezeIndex(cur, id)
+			if i < 0 {
+				return false
+			}
+			f := cur.Freezes[i]
+			removed = &f
+			next.Freezes = slices.Delete(slices.Clone(next.Freezes), i, i+1)
+			return true
+		})
+		if err != nil {
+			return Freeze{}, err
+		}
+	}
+	if removed == nil {
+		return Freeze{}, Errorf(NotFound, "project %s has no freeze %q", projectID, id)
+	}
+	return *removed, nil
+}
+
+// Freezes lists a project's current and future freezes, by start.
+func (s *Service) Freezes(ctx context.Context, projectID string) ([]Freeze, error) {
+	if _, err := s.Project(ctx, projectID); err != nil {
+		return nil, err
+	}
+	states, err := s.Store.EnvironmentStates(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]Freeze{}
+	for _, st := range states {
+		for _, f := range liveFreezes(st.Freezes, s.Now()) {
+			byID[f.ID] = f
+		}
+	}
+	out := make([]Freeze, 0, len(byID))
+	for _, f := range byID {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].StartsAt != out[j].StartsAt {
+			return out[i].StartsAt < out[j].StartsAt
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func freezeIndex(st *EnvironmentState, id string) int {
+	if st == nil {
+		return -1
+	}
+	return slices.IndexFunc(st.Freezes, func(f Freeze) bool { return f.ID == id })
+}
+
+// liveFreezes drops the freezes that have ended, so that states do not grow with old windows.
+func liveFreezes(fs []Freeze, now time.Time) []Freeze {
+	return slices.DeleteFunc(slices.Clone(fs), func(f Freeze) bool { return f.EndsAt <= now.Unix() })
+}

@@ -1,0 +1,155 @@
+package shiplog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// EnvironmentLock is a person's lock of an environment: every deploy to it (of any kind) is
+// refused until it is removed or expires, except an emergency deployment.
+type EnvironmentLock struct {
+	Environment string `json:"environment"`
+	Reason      string `json:"reason"`
+	LockedBy    Person `json:"locked_by"`
+	LockedAt    int64  `json:"locked_at"`
+	// ExpiresAt (Unix seconds), if set, ends the lock by itself.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
+}
+
+// activeLock returns the state's lock if it holds at time now, else nil.
+func activeLock(st *EnvironmentState, now time.Time) *EnvironmentLock {
+	if st == nil || st.Lock == nil {
+		return nil
+	}
+	if st.Lock.ExpiresAt != 0 && st.Lock.ExpiresAt <= now.Unix() {
+		return nil
+	}
+	return st.Lock
+}
+
+// checkLock refuses a deploy to a locked environment, saying who locked it, why and until when.
+func checkLock(st *EnvironmentState, projectID string, now time.Time) error {
+	l := activeLock(st, now)
+	if l == nil {
+		return nil
+	}
+	until := "until it is unlocked (DELETE /projects/" + projectID + "/environments/" + l.Environment + "/lock)"
+	if l.ExpiresAt != 0 {
+		until = "until " + unixTime(l.ExpiresAt)
+	}
+	return Errorf(Conflict, "%s/%s is locked by %s (%s) since %s: %q; it stays locked %s. An emergency deployment passes the lock",
+		projectID, l.Environment, l.LockedBy.Name, l.LockedBy.ID, unixTime(l.LockedAt), l.Reason, until)
+}
+
+func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
+
+// LockInput is a request to lock an environment.
+type LockInput struct {
+	ProjectID   string
+	Environment string
+	Reason      string
+	ExpiresAt   int64 // Unix seconds; 0: until unlocked
+	RequestedBy Person
+}
+
+// Lock locks an environment against deploys, replacing any lock it has.
+func (s *Service) Lock(ctx context.Context, in LockInput) (EnvironmentLock, error) {
+	if err := ValidateID("project", in.ProjectID); err != nil {
+		return EnvironmentLock{}, err
+	}
+	if err := ValidateID("environment", in.Environment); err != nil {
+		return EnvironmentLock{}, err
+	}
+	if in.Reason == "" {
+		return EnvironmentLock{}, Errorf(Invalid, "reason: is required: say why deploys must stop")
+	}
+	if err := validateDescription("reason", in.Reason); err != nil {
+		return EnvironmentLock{}, err
+	}
+	if err := in.RequestedBy.Validate(); err != nil {
+		return EnvironmentLock{}, err
+	}
+	by := normalizePerson(in.RequestedBy)
+	now := s.Now()
+	if in.ExpiresAt != 0 && in.ExpiresAt <= now.Unix() {
+		return EnvironmentLock{}, Errorf(Invalid, "expires_at: %d (%s) is not in the future", in.ExpiresAt, unixTime(in.ExpiresAt))
+	}
+	lock := EnvironmentLock{Environment: in.Environment, Reason: in.Reason, LockedBy: by, LockedAt: now.Unix(), ExpiresAt: in.ExpiresAt}
+	if _, err := s.writeLock(ctx, in.ProjectID, in.Environment, &lock); err != nil {
+		return EnvironmentLock{}, err
+	}
+	return lock, nil
+}
+
+// Unlock removes an environment's lock and returns it; nil, writing nothing, if it had none.
+func (s *Service) Unlock(ctx context.Context, projectID, environmentID string) (*EnvironmentLock, error) {
+	if err := ValidateID("project", projectID); err != nil {
+		return nil, err
+	}
+	if err := ValidateID("environment", environmentID); err != nil {
+		return nil, err
+	}
+	return s.writeLock(ctx, projectID, environmentID, nil)
+}
+
+// writeLock writes the environment state's next version with lock (nil: none), keeping
+// everything else as it is, so that it may come between a deployment's record and its settling.
+// It returns the lock it replaced, if that was active.
+func (s *Service) writeLock(ctx context.Context, projectID, envID string, lock *EnvironmentLock) (*EnvironmentLock, error) {
+	p, err := s.Project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	env, err := environmentOf(p, envID)
+	if err != nil {
+		return nil, err
+	}
+	var old *EnvironmentLock
+	err = s.updateState(ctx, projectID, env, "lock", func(cur *EnvironmentState, next *EnvironmentState) bool {
+		old = activeLock(cur, s.Now())
+		if lock == nil && (cur == nil || cur.Lock == nil) {
+			return false
+		}
+		next.Lock = lock
+		return true
+	})
+	return old, err
+}
+
+// updateState writes the next version of an environment's state as change makes it from the
+// current one (nil: none yet; next starts as a copy, or as an empty state), unless change says
+// there is nothing to write. It reads again and retries while other writers win, for up to
+// DeployWait.
+func (s *Service) updateState(ctx context.Context, projectID string, env Environment, what string, change func(cur, next *EnvironmentState) bool) error {
+	start := s.Now()
+	delay := deployRetryFirst
+	for {
+		cur, err := s.environmentState(ctx, projectID, env.ID)
+		if err != nil {
+			return err
+		}
+		next := EnvironmentState{ProjectID: projectID, Environment: Environment{ID: env.ID, Name: env.Name}, Images: map[string]string{}}
+		if cur != nil {
+			next = *cur
+		}
+		if !change(cur, &next) {
+			return nil
+		}
+		err = s.Store.WriteEnvironment(ctx, cur.Next(next))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrVersionConflict) {
+			return fmt.Errorf("write %s of %s/%s: %w", what, projectID, env.ID, err)
+		}
+		if s.Now().Sub(start) >= s.DeployWait {
+			return Errorf(Conflict, "%s/%s kept changing while its %s was written; retry", projectID, env.ID, what)
+		}
+		if err := s.Sleep(ctx, jitter(delay)); err != nil {
+			return Wrap(Unavailable, err, "write %s of %s/%s: gave up waiting for its turn", what, projectID, env.ID)
+		}
+		delay = min(delay*3/2, deployRetryMax)
+	}
+}
