@@ -21,7 +21,7 @@ func callsService(function, service string) bool {
 
 // TestFunctionsLinkOnlyTheirClients holds what each function's binary links to what it calls: a
 // service client's package init runs on every cold start, so a function links the client of a
-// service only if FunctionActions has it call that service, and none links the SDK's config
+// service only if FunctionActions or FunctionTables has it call that service, and none links the SDK's config
 // package, whose credential chain brings STS, SSO, SSO-OIDC and sign-in (pkg/lambdaconfig builds
 // a Lambda's configuration instead).
 func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
@@ -45,7 +45,11 @@ func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
 				linked = append(linked, svc)
 			}
 			var want []string
-			for _, a := range awsapp.FunctionActions[function] {
+			actions := slices.Clone(awsapp.FunctionActions[function])
+			for _, tableActions := range awsapp.FunctionTables[function] {
+				actions = append(actions, tableActions...)
+			}
+			for _, a := range actions {
 				svc, _, _ := strings.Cut(a, ":")
 				want = append(want, svc)
 			}
@@ -53,7 +57,7 @@ func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
 			want = slices.Compact(want)
 			slices.Sort(linked)
 			if !slices.Equal(linked, want) {
-				t.Errorf("%s links the clients of %v; it calls %v (awsapp.FunctionActions)", function, linked, want)
+				t.Errorf("%s links the clients of %v; it calls %v (awsapp.FunctionActions, FunctionTables)", function, linked, want)
 			}
 		})
 	}
