@@ -101,13 +101,15 @@ type gatedParams struct {
 	inFlight int
 	most     int
 	open     chan struct{}
+	opened   bool
 }
 
 func (g *gatedParams) PutParameters(ctx context.Context, params map[string]string) error {
 	g.mu.Lock()
 	g.inFlight++
 	g.most = max(g.most, g.inFlight)
-	if g.inFlight == shiplog.PushConcurrency {
+	if g.inFlight == shiplog.PushConcurrency && !g.opened {
+		g.opened = true
 		close(g.open)
 	}
 	g.mu.Unlock()
