@@ -26,8 +26,8 @@ const (
 )
 
 var (
-	ci    = shiplog.Person{ID: "ci", Name: "Buildkite"}
-	alice = shiplog.Person{ID: "arn:aws:iam::123456789012:user/alice", Name: "alice"} // the API fixtures' IAM caller
+	ci    = shiplog.Person{ID: "ci", Name: "Buildkite", Via: shiplog.ViaInvoke}
+	alice = shiplog.Person{ID: "arn:aws:iam::123456789012:user/alice", Name: "alice", Via: shiplog.ViaAPI} // the API fixtures' IAM caller
 	stage = shiplog.Environment{ID: "stage", Name: "Staging"}
 	prod  = shiplog.Environment{ID: "prod", Name: "Production"}
 )

@@ -182,7 +182,13 @@ func deploymentFields(d shiplog.Deployment) item {
 	}
 }
 
-func personM(p shiplog.Person) any { return M(item{"id": S(p.ID), "name": S(p.Name)}) }
+func personM(p shiplog.Person) any {
+	m := item{"id": S(p.ID), "name": S(p.Name)}
+	if p.Via != "" {
+		m["via"] = S(p.Via)
+	}
+	return M(m)
+}
 
 func environmentM(e shiplog.Environment) any { return M(item{"id": S(e.ID), "name": S(e.Name)}) }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 // FuzzInvoke sends arbitrary payloads to each direct-invocation function on a store with a
 // registered project and images: whatever comes in, the answer is JSON or a function error whose
 // errorType is a caller's kind (never Internal, which would be a fault of ours) with a message
-// free of Go's type names.
+// free of Go's type names. A payload that is accepted is refused with a "}" or "]" after it.
 //
 // Every input starts from the same store: the registered, seeded file is built once per fuzzing
 // process and copied back before each input (a file copy and an open, not a registration and a
@@ -39,6 +40,7 @@ func FuzzInvoke(f *testing.F) {
 		`{"project_id":"storage","label":"latest","description":"d","requested_by":{"id":"ci","name":"CI"}}`,
 		`{"project_id":"storage","manifest":{"storage":{"name":"S","environments":[{"id":"stage"}],"image_repositories":[{"id":"a/b"}]}}}`,
 		`{"project_id":"storage","manifest":"{}"}`,
+		`{"project_id":"storage"}}`, `{"project_id":"storage"}]`,
 	} {
 		f.Add(uint8(1), []byte(seed))
 	}
@@ -58,6 +60,14 @@ func FuzzInvoke(f *testing.F) {
 		if err == nil {
 			if len(out) == 0 || (out[0] != '{' && out[0] != '[') {
 				t.Fatalf("%s(%q): answer %q is not JSON", fn.Name, payload, out)
+			}
+			// What is accepted is refused with trailing data after it.
+			for _, tail := range []string{"}", "]"} {
+				_, err := fn.Invoke(t.Context(), append(slices.Clip(payload), tail...))
+				var ire messages.InvokeResponse_Error
+				if !errors.As(err, &ire) || ire.Type != "Invalid" {
+					t.Fatalf("%s(%q + %q): got %v, want Invalid (trailing data)", fn.Name, payload, tail, err)
+				}
 			}
 			return
 		}

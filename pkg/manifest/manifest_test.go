@@ -222,3 +222,26 @@ func TestParseManifestRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestOtherToolsFields: every field the README lists as another tool's is accepted where it is
+// listed, and kept in the registered entry.
+func TestOtherToolsFields(t *testing.T) {
+	for _, f := range manifest.OtherToolsFields["{project}"] {
+		m := `{"p": {"name": "P", "` + f + `": "x", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`
+		ps, err := manifest.Parse([]byte(m))
+		if err != nil {
+			t.Errorf("project field %s: %v", f, err)
+		} else if !strings.Contains(string(ps[0].Manifest), `"`+f+`":"x"`) {
+			t.Errorf("project field %s: not kept in %s", f, ps[0].Manifest)
+		}
+	}
+	for _, f := range manifest.OtherToolsFields["{project}.image_repositories[]"] {
+		m := `{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b", "` + f + `": "x"}]}}`
+		if _, err := manifest.Parse([]byte(m)); err != nil {
+			t.Errorf("repository field %s: %v", f, err)
+		}
+	}
+	if len(manifest.OtherToolsFields) != 2 {
+		t.Errorf("OtherToolsFields has %d places; this test checks 2", len(manifest.OtherToolsFields))
+	}
+}

@@ -10,6 +10,22 @@ const (
 	MaxNameLength = 256
 	// MaxDescriptionLength bounds a release's or a deployment's description.
 	MaxDescriptionLength = 1024
+	// MaxManifestEntryBytes bounds one project's entry of .wellcome_project (compact JSON), which
+	// every release of the project copies.
+	MaxManifestEntryBytes = 64 << 10
+	// MaxEnvironments bounds the environments of one project.
+	MaxEnvironments = 100
+	// MaxServicesPerProject bounds the services of one project: a release holds an image of each,
+	// and a deploy writes a parameter for each.
+	MaxServicesPerProject = 200
+	// MaxServicesPerRepository bounds the services, over every project, that one ECR repository
+	// feeds: one push writes a parameter for each.
+	MaxServicesPerRepository = 200
+	// PushConcurrency is how many services' parameters one push writes at once. With
+	// MaxServicesPerRepository services and SSM's latency (tens of milliseconds per call, a few
+	// calls per service) a push then takes about a second, well inside the function's timeout,
+	// and stays under SSM's throughput limits.
+	PushConcurrency = 16
 )
 
 // MaxPushAhead is how far ahead of the clock a push's event time may be. Pushes are ordered by

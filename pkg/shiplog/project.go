@@ -173,8 +173,14 @@ func (p Project) Validate() error {
 	if err := validateName(id+".name", p.Name); err != nil {
 		return err
 	}
+	if len(p.Manifest) > MaxManifestEntryBytes {
+		return Errorf(Invalid, "%s: the manifest entry is %d bytes long; the limit is %d", id, len(p.Manifest), MaxManifestEntryBytes)
+	}
 	if len(p.Environments) == 0 {
 		return Errorf(Invalid, "%s.environments: at least one environment is required", id)
+	}
+	if len(p.Environments) > MaxEnvironments {
+		return Errorf(Invalid, "%s.environments: %d environments; the limit is %d", id, len(p.Environments), MaxEnvironments)
 	}
 	seenEnv := map[string]bool{}
 	for i, e := range p.Environments {
@@ -219,6 +225,9 @@ func (p Project) Validate() error {
 			}
 			fedBy[svc] = r.ID
 		}
+	}
+	if n := len(fedBy); n > MaxServicesPerProject {
+		return Errorf(Invalid, "%s.image_repositories: feed %d services; the limit is %d per project", id, n, MaxServicesPerProject)
 	}
 	if len(p.Manifest) > 0 && !json.Valid(p.Manifest) {
 		return Errorf(Invalid, "%s: the manifest entry is not JSON", id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -53,26 +54,54 @@ func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, err
 		return out, nil
 	}
 	out.Image = p.ImageURI()
-	for _, ref := range refs {
-		rec := ImageRecord{ProjectID: ref.ProjectID, ServiceID: ref.ServiceID, URI: out.Image, PushedAt: p.Time.Unix()}
-		name := ParameterName(ref.ProjectID, LatestLabel, ref.ServiceID)
-		applied, err := s.Store.RecordPush(ctx, rec)
-		if err != nil {
-			return out, fmt.Errorf("record push for %s: %w", name, err)
-		}
-		if !applied {
-			out.Skipped = append(out.Skipped, name)
-			continue
-		}
-		wrote, err := s.converge(ctx, ref, name, rec.URI)
-		if err != nil {
-			return out, err
-		}
-		if wrote {
-			out.Updated = append(out.Updated, name)
+	// Each service's record and parameter are independent of the others', so a repository that
+	// feeds many services has them written PushConcurrency at a time.
+	results := make([]pushResult, len(refs))
+	sem := make(chan struct{}, PushConcurrency)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = s.recordServicePush(ctx, ref, out.Image, p.Time.Unix())
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		switch {
+		case r.err != nil:
+			return out, r.err
+		case r.skipped:
+			out.Skipped = append(out.Skipped, r.name)
+		case r.wrote:
+			out.Updated = append(out.Updated, r.name)
 		}
 	}
 	return out, nil
+}
+
+type pushResult struct {
+	name           string
+	wrote, skipped bool
+	err            error
+}
+
+// recordServicePush records one service's push and, if it is the newest, writes its parameter.
+func (s *Service) recordServicePush(ctx context.Context, ref ServiceRef, uri string, at int64) pushResult {
+	rec := ImageRecord{ProjectID: ref.ProjectID, ServiceID: ref.ServiceID, URI: uri, PushedAt: at}
+	res := pushResult{name: ParameterName(ref.ProjectID, LatestLabel, ref.ServiceID)}
+	applied, err := s.Store.RecordPush(ctx, rec)
+	if err != nil {
+		res.err = fmt.Errorf("record push for %s: %w", res.name, err)
+		return res
+	}
+	if !applied {
+		res.skipped = true
+		return res
+	}
+	res.wrote, res.err = s.converge(ctx, ref, res.name, uri)
+	return res
 }
 
 // converge writes uri to the parameter unless it is there already, then checks that no newer push

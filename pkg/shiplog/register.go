@@ -72,7 +72,8 @@ func (s *Service) RegisterProjects(ctx context.Context, in RegisterInput) ([]Pro
 }
 
 // checkRegistration refuses, before anything is written, a registration that the current state
-// forbids: dropping an environment that has deployments without saying it is retired.
+// forbids: dropping an environment that has deployments without saying it is retired, or making
+// a repository feed more than MaxServicesPerRepository services over every project.
 func (s *Service) checkRegistration(ctx context.Context, p Project, retired []EnvironmentRef) error {
 	states, err := s.Store.EnvironmentStates(ctx, p.ID)
 	if err != nil {
@@ -88,6 +89,22 @@ func (s *Service) checkRegistration(ctx context.Context, p Project, retired []En
 			continue
 		}
 		dropped = append(dropped, id)
+	}
+	for _, r := range p.ImageRepositories {
+		refs, err := s.Store.RepositoryServices(ctx, r.ID)
+		if err != nil {
+			return fmt.Errorf("services of repository %s: %w", r.ID, err)
+		}
+		n := len(r.Services)
+		for _, ref := range refs {
+			if ref.ProjectID != p.ID {
+				n++
+			}
+		}
+		if n > MaxServicesPerRepository {
+			return Errorf(Conflict, "%s: repository %q would feed %d services over every project; the limit is %d, since one push writes a parameter for each",
+				p.ID, r.ID, n, MaxServicesPerRepository)
+		}
 	}
 	if len(dropped) > 0 {
 		return Errorf(Conflict, "%s: the manifest drops environment %s, which %s been deployed to; to retire %s, say so (PUT /projects/%s?retire=%s, serve --retire %s/%s, or create-release's \"retire_environments\")",

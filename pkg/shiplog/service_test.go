@@ -129,7 +129,7 @@ type harness struct {
 
 // newHarness returns a Service on a fresh bolt store with the example manifest registered, a
 // clock at start that moves only when told, and ids 01TESTID000…1, …2, … in call order.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
 	if err != nil {
@@ -184,7 +184,7 @@ func (h *harness) register(t *testing.T, id, entry string) error {
 
 func testID(n int) string { return fmt.Sprintf("01TESTID%018d", n) }
 
-func readFile(t *testing.T, name string) []byte {
+func readFile(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
