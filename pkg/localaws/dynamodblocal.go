@@ -46,7 +46,8 @@ func StartDynamoDBLocal(t testing.TB) *DynamoDBLocal {
 // LaunchDynamoDBLocal starts a DynamoDB Local that runs until Close, for TestMain, benchmarks and
 // tools. It listens on 127.0.0.1 only, keeps its tables in memory and sends no telemetry. The
 // first launch after npm ci compiles a 40-line launcher against the jar (a few seconds, once);
-// each start of the JVM takes about 3 to 5 seconds. Tables are ACTIVE when CreateTable returns.
+// each start of the JVM takes a few seconds (4 to 11 on a loaded 2-core machine). Tables are
+// ACTIVE when CreateTable returns.
 func LaunchDynamoDBLocal() (*DynamoDBLocal, error) {
 	jar, err := DynamoDBLocalJar()
 	if err != nil {
