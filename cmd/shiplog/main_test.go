@@ -216,6 +216,7 @@ func uri(repo string, n int) string {
 }
 
 func TestWholeFlow(t *testing.T) {
+	t.Parallel() // its own data file, port and process
 	data := filepath.Join(t.TempDir(), "shiplog.db")
 	s := startStack(t, data)
 
@@ -362,6 +363,7 @@ func TestWholeFlow(t *testing.T) {
 // TestBadInputChangesNothing sends malformed and wrong requests to both APIs and checks each gets
 // a clear error and that the store is unchanged afterwards.
 func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel() // its own data file, port and process
 	data := filepath.Join(t.TempDir(), "shiplog.db")
 	s := startStack(t, data, "--manifest", filepath.Join("testdata", "wellcome_project.json"))
 	snapshot := func() string {

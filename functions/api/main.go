@@ -2,21 +2,27 @@
 package main
 
 import (
-	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
+	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/lambdaconfig"
 )
 
 func main() {
 	log := lambdacontext.NewLogger()
+	cfg, err := lambdaconfig.Load()
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		os.Exit(1)
+	}
 	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE")}
-	svc, err := awsapp.New(context.Background(), tables, log)
+	svc, err := awsapp.New(cfg, tables, awsecr.NewFromConfig(cfg), log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -10,12 +9,19 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/lambdaconfig"
 )
 
 func main() {
 	log := lambdacontext.NewLogger()
+	cfg, err := lambdaconfig.Load()
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		os.Exit(1)
+	}
 	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE")}
-	svc, err := awsapp.New(context.Background(), tables, log)
+	// It never deploys, so it has no image registry and links no ECR client.
+	svc, err := awsapp.New(cfg, tables, nil, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/localaws"
@@ -125,7 +126,13 @@ func TestFunctionActions(t *testing.T) {
 	for _, name := range []string{awslambda.ECRPushName, awslambda.CreateReleaseName, awslambda.DeployName, awslambda.APIName} {
 		rec := &iamRecorder{actions: map[string]bool{}, indexes: map[string]bool{}}
 		recorders[name] = rec
-		svc := awsapp.NewFromConfig(m.Config(ctx, rec.option()), tables, nil)
+		cfg := m.Config(ctx, rec.option())
+		// As in each function's main: a registry only where the function calls ECR.
+		var registry shiplog.Registry
+		if callsService(name, "ecr") {
+			registry = awsecr.NewFromConfig(cfg)
+		}
+		svc := awsapp.NewFromConfig(cfg, tables, registry, nil)
 		if name == awslambda.APIName {
 			api = httpapi.NewHandler(svc, nil)
 			continue

@@ -1,21 +1,19 @@
 // Package awsapp builds shiplog's service on AWS: SSM Parameter Store for image parameters,
-// DynamoDB for releases and state, ECR as the image registry. The Lambda functions share it.
+// DynamoDB for releases and state, and the image registry it is given (ECR, for the functions
+// that deploy). The Lambda functions share it; it links no client that not every one of them
+// calls, and no configuration loader: each function's main builds its aws.Config and registry.
 package awsapp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
-	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -44,23 +42,19 @@ func (t Tables) validate() error {
 	return errors.Join(missing...)
 }
 
-// New loads the AWS configuration from the environment (region, credentials, and endpoints such
-// as AWS_ENDPOINT_URL) and returns the service on SSM, DynamoDB and ECR.
-func New(ctx context.Context, tables Tables, log *slog.Logger, opts ...func(*config.LoadOptions) error) (*shiplog.Service, error) {
+// New returns the service on SSM and DynamoDB clients made from cfg, with registry as its image
+// registry: the ECR adapter for a function that deploys, nil for one that never does, so that
+// it does not link the ECR client. It fails, naming the variable, if a table name is missing.
+func New(cfg aws.Config, tables Tables, registry shiplog.Registry, log *slog.Logger) (*shiplog.Service, error) {
 	if err := tables.validate(); err != nil {
 		return nil, err
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	return NewFromConfig(cfg, tables, log), nil
+	return NewFromConfig(cfg, tables, registry, log), nil
 }
 
-// NewFromConfig returns the service on clients made from cfg.
-func NewFromConfig(cfg aws.Config, tables Tables, log *slog.Logger) *shiplog.Service {
+// NewFromConfig is New without the check of the table names.
+func NewFromConfig(cfg aws.Config, tables Tables, registry shiplog.Registry, log *slog.Logger) *shiplog.Service {
 	params := awsssm.New(ssm.NewFromConfig(cfg, awsssm.WithRetries))
 	store := awsdynamo.New(dynamodb.NewFromConfig(cfg), tables.Releases, tables.State)
-	registry := awsecr.New(ecr.NewFromConfig(cfg))
 	return shiplog.NewService(params, store, registry, log)
 }

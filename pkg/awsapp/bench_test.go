@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/localaws"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -127,7 +128,8 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	if err := awsdynamo.CreateTables(ctx, env.ddb, env.tables.Releases, env.tables.State); err != nil {
 		b.Fatal(err)
 	}
-	env.svc = NewFromConfig(m.Config(ctx, env.calls.Option(), env.reads.option()), env.tables, nil)
+	cfg := m.Config(ctx, env.calls.Option(), env.reads.option())
+	env.svc = NewFromConfig(cfg, env.tables, awsecr.NewFromConfig(cfg), nil)
 	return env
 }
 

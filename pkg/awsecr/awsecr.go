@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -33,8 +35,14 @@ var Actions = []string{"ecr:BatchGetImage", "ecr:PutImage"}
 const (
 	// batchSize is the most image ids BatchGetImage takes at once.
 	batchSize = 100
+	// checkers bounds how many repositories are read at once: a project of up to ten
+	// repositories is checked in one round trip's time, far under BatchGetImage's rate quota.
+	checkers = 10
 	// taggers bounds how many PutImage calls run at once, well under PutImage's rate quota.
 	taggers = 4
+	// fetchedFor is how long a manifest MissingImages fetched may stand in for a fresh read
+	// when TagImages puts it back: long enough for one deploy to go from its check to its tags.
+	fetchedFor = time.Minute
 )
 
 // acceptedMediaTypes asks BatchGetImage for each manifest in the form it was pushed in. Without
@@ -49,16 +57,33 @@ var acceptedMediaTypes = []string{
 }
 
 // Registry is a shiplog.Registry on ECR. It reads and tags images in the account and region
-// named by each image URI, whatever the client's own region.
+// named by each image URI, whatever the client's own region. Safe for concurrent use.
 type Registry struct {
 	client *ecr.Client
+	now    func() time.Time
+
+	mu sync.Mutex
+	// fetched holds the manifests MissingImages read, so that the TagImages of the same deploy
+	// does not read them again. A digest names its manifest's bytes, so an entry cannot be wrong,
+	// only old: an image deleted since would be put back, hence the short fetchedFor.
+	fetched map[Image]fetchedManifest
+}
+
+type fetchedManifest struct {
+	body, mediaType *string
+	at              time.Time
 }
 
 var _ shiplog.Registry = (*Registry)(nil)
 
 // New returns a Registry that uses client, built once per process.
 func New(client *ecr.Client) *Registry {
-	return &Registry{client: client}
+	return &Registry{client: client, now: time.Now, fetched: map[Image]fetchedManifest{}}
+}
+
+// NewFromConfig returns a Registry on an ECR client made from cfg.
+func NewFromConfig(cfg aws.Config) *Registry {
+	return New(ecr.NewFromConfig(cfg))
 }
 
 // Image is a digest-pinned ECR image URI taken apart.
@@ -155,6 +180,7 @@ func (r *Registry) get(ctx context.Context, repo repository, images []Image) (fo
 				f.images[*img.ImageId.ImageDigest] = img
 			}
 		}
+		r.remember(repo, out.Images)
 		for _, fail := range out.Failures {
 			switch fail.FailureCode {
 			case types.ImageFailureCodeImageNotFound:
@@ -181,20 +207,29 @@ func (r *Registry) get(ctx context.Context, repo repository, images []Image) (fo
 
 // MissingImages returns those of the images that ECR no longer has (expired by a lifecycle
 // policy, deleted, or in a repository that is gone), in the order given. It makes one
-// BatchGetImage call per repository (per 100 images of it). Invalid if an image is not a
-// digest-pinned ECR URI.
+// BatchGetImage call per repository (per 100 images of it), up to checkers repositories at once.
+// Invalid if an image is not a digest-pinned ECR URI.
 func (r *Registry) MissingImages(ctx context.Context, uris []string) ([]string, error) {
 	order, byRepo, err := group(uris)
 	if err != nil {
 		return nil, err
 	}
+	results := make([]found, len(order))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(checkers)
+	for i, repo := range order {
+		g.Go(func() error {
+			f, err := r.get(gctx, repo, byRepo[repo])
+			results[i] = f
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	gone := map[string]bool{}
-	for _, repo := range order {
-		f, err := r.get(ctx, repo, byRepo[repo])
-		if err != nil {
-			return nil, err
-		}
-		for _, digest := range f.missing {
+	for i, repo := range order {
+		for _, digest := range results[i].missing {
 			gone[Image{repo.account, repo.region, repo.name, digest}.URI()] = true
 		}
 	}
@@ -209,8 +244,11 @@ func (r *Registry) MissingImages(ctx context.Context, uris []string) ([]string, 
 }
 
 // TagImages points tag at each image by putting its manifest back under the tag: ECR has no
-// other way to tag an existing image. A tag already on the image is left as it is. NotFound if
-// an image is gone; Invalid if two images of one repository would need the same tag.
+// other way to tag an existing image. It reads where the tag is in each repository (one
+// BatchGetImage, up to checkers repositories at once) and writes only where the tag is not on
+// the image already, so a redeploy writes nothing. The manifest it puts back is the one
+// MissingImages just read, or is read in the same call. NotFound if an image is gone; Invalid if
+// two images of one repository would need the same tag.
 func (r *Registry) TagImages(ctx context.Context, uris []string, tag string) error {
 	order, byRepo, err := group(uris)
 	if err != nil {
@@ -222,51 +260,118 @@ func (r *Registry) TagImages(ctx context.Context, uris []string, tag string) err
 				ims[0].URI(), ims[1].URI(), tag, repo.name)
 		}
 	}
-
-	type put struct {
-		repo repository
-		img  types.Image
-	}
-	var puts []put
+	writes := make(chan struct{}, taggers)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(checkers)
 	for _, repo := range order {
-		f, err := r.get(ctx, repo, byRepo[repo])
-		if err != nil {
-			return err
-		}
-		if len(f.missing) > 0 {
-			return shiplog.Errorf(shiplog.NotFound, "cannot tag %s %q: it is no longer in ECR",
-				Image{repo.account, repo.region, repo.name, f.missing[0]}.URI(), tag)
-		}
-		for _, im := range byRepo[repo] {
-			puts = append(puts, put{repo, f.images[im.Digest]})
-		}
-	}
-
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(taggers)
-	for _, p := range puts {
-		g.Go(func() error {
-			digest := aws.ToString(p.img.ImageId.ImageDigest)
-			_, err := r.client.PutImage(ctx, &ecr.PutImageInput{
-				RegistryId:             aws.String(p.repo.account),
-				RepositoryName:         aws.String(p.repo.name),
-				ImageManifest:          p.img.ImageManifest,
-				ImageManifestMediaType: p.img.ImageManifestMediaType,
-				ImageDigest:            aws.String(digest),
-				ImageTag:               aws.String(tag),
-			}, inRegion(p.repo.region))
-			var exists *types.ImageAlreadyExistsException
-			if errors.As(err, &exists) {
-				// ECR says so when the tag is already on this very manifest.
-				return nil
-			}
-			if err != nil {
-				return mapError(err, "tag %s %q", Image{p.repo.account, p.repo.region, p.repo.name, digest}.URI(), tag)
-			}
-			return nil
-		})
+		im := byRepo[repo][0]
+		g.Go(func() error { return r.tagOne(gctx, repo, im, tag, writes) })
 	}
 	return g.Wait()
+}
+
+// tagOne points tag at im, unless it is there already. writes bounds the PutImage calls in flight.
+func (r *Registry) tagOne(ctx context.Context, repo repository, im Image, tag string, writes chan struct{}) error {
+	known, haveManifest := r.recall(im)
+	ids := []types.ImageIdentifier{{ImageTag: aws.String(tag)}}
+	if !haveManifest {
+		ids = append(ids, types.ImageIdentifier{ImageDigest: aws.String(im.Digest)})
+	}
+	out, err := r.client.BatchGetImage(ctx, &ecr.BatchGetImageInput{
+		RegistryId:         aws.String(repo.account),
+		RepositoryName:     aws.String(repo.name),
+		ImageIds:           ids,
+		AcceptedMediaTypes: acceptedMediaTypes,
+	}, inRegion(repo.region))
+	if err != nil {
+		return mapError(err, "find tag %q in repository %s", tag, repo)
+	}
+	// Asked for by tag and, without a manifest at hand, by digest: the answer's images are the
+	// tag's image (if the tag exists) and the image itself. The tag is on the image exactly when
+	// no other image came back and nothing failed (a failure is the tag not found, or the image).
+	var elsewhere, itself bool
+	for _, img := range out.Images {
+		if img.ImageId == nil || aws.ToString(img.ImageId.ImageDigest) != im.Digest {
+			elsewhere = true
+			continue
+		}
+		itself = true
+		if !haveManifest {
+			known = fetchedManifest{body: img.ImageManifest, mediaType: img.ImageManifestMediaType}
+			haveManifest = true
+		}
+	}
+	for _, fail := range out.Failures {
+		switch fail.FailureCode {
+		case types.ImageFailureCodeImageNotFound, types.ImageFailureCodeImageTagDoesNotMatchDigest:
+		case types.ImageFailureCodeUpstreamTooManyRequests, types.ImageFailureCodeUpstreamUnavailable:
+			return shiplog.Errorf(shiplog.Unavailable, "find tag %q in repository %s: %s: %s",
+				tag, repo, fail.FailureCode, aws.ToString(fail.FailureReason))
+		default:
+			return shiplog.Errorf(shiplog.Internal, "find tag %q in repository %s: image %s: %s: %s",
+				tag, repo, imageIDString(fail.ImageId), fail.FailureCode, aws.ToString(fail.FailureReason))
+		}
+	}
+	if itself && !elsewhere && len(out.Failures) == 0 {
+		return nil // already tagged
+	}
+	if !haveManifest {
+		return shiplog.Errorf(shiplog.NotFound, "cannot tag %s %q: it is no longer in ECR", im.URI(), tag)
+	}
+
+	select {
+	case writes <- struct{}{}:
+	case <-ctx.Done():
+		return mapError(ctx.Err(), "tag %s %q", im.URI(), tag)
+	}
+	defer func() { <-writes }()
+	_, err = r.client.PutImage(ctx, &ecr.PutImageInput{
+		RegistryId:             aws.String(repo.account),
+		RepositoryName:         aws.String(repo.name),
+		ImageManifest:          known.body,
+		ImageManifestMediaType: known.mediaType,
+		ImageDigest:            aws.String(im.Digest),
+		ImageTag:               aws.String(tag),
+	}, inRegion(repo.region))
+	var exists *types.ImageAlreadyExistsException
+	if errors.As(err, &exists) {
+		// ECR says so when the tag is already on this very manifest: another deploy got there.
+		return nil
+	}
+	if err != nil {
+		return mapError(err, "tag %s %q", im.URI(), tag)
+	}
+	return nil
+}
+
+// remember keeps the manifests of images just read, for TagImages, and forgets old ones.
+func (r *Registry) remember(repo repository, images []types.Image) {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for im, m := range r.fetched {
+		if now.Sub(m.at) > fetchedFor {
+			delete(r.fetched, im)
+		}
+	}
+	for _, img := range images {
+		if img.ImageId == nil || img.ImageId.ImageDigest == nil || img.ImageManifest == nil {
+			continue
+		}
+		r.fetched[Image{repo.account, repo.region, repo.name, *img.ImageId.ImageDigest}] =
+			fetchedManifest{body: img.ImageManifest, mediaType: img.ImageManifestMediaType, at: now}
+	}
+}
+
+// recall returns the manifest of im if MissingImages read it within fetchedFor.
+func (r *Registry) recall(im Image) (fetchedManifest, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.fetched[im]
+	if !ok || r.now().Sub(m.at) > fetchedFor {
+		return fetchedManifest{}, false
+	}
+	return m, true
 }
 
 // inRegion sends one call to region, where the image lives.

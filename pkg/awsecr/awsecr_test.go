@@ -1,15 +1,19 @@
 package awsecr_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/localaws"
@@ -30,7 +34,7 @@ type fixture struct {
 	prefix string // of the test's repository names
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB, opts ...func(*aws.Config)) *fixture {
 	t.Helper()
 	m := localaws.SharedMoto(t)
 	rec := localaws.NewCallRecorder()
@@ -42,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 	})
 	return &fixture{
-		reg:    awsecr.New(ecr.NewFromConfig(m.Config(t.Context(), rec.Option()))),
+		reg:    awsecr.New(ecr.NewFromConfig(m.Config(t.Context(), append(opts, rec.Option())...))),
 		ecr:    ecr.NewFromConfig(m.Config(t.Context())),
 		calls:  rec,
 		prefix: localaws.UniqueName("shiplog-test"),
@@ -65,7 +69,7 @@ func manifest(mediaType string, n int) (string, string) {
 
 const dockerV2 = "application/vnd.docker.distribution.manifest.v2+json"
 
-func (f *fixture) createRepo(t *testing.T, name, region string) string {
+func (f *fixture) createRepo(t testing.TB, name, region string) string {
 	t.Helper()
 	name = f.prefix + "/" + name
 	if _, err := f.ecr.CreateRepository(t.Context(), &ecr.CreateRepositoryInput{RepositoryName: aws.String(name)},
@@ -76,7 +80,7 @@ func (f *fixture) createRepo(t *testing.T, name, region string) string {
 }
 
 // push puts image n into repo under tag, as docker push does, and returns its URI.
-func (f *fixture) push(t *testing.T, repo, region, mediaType string, n int, tag string) string {
+func (f *fixture) push(t testing.TB, repo, region, mediaType string, n int, tag string) string {
 	t.Helper()
 	body, digest := manifest(mediaType, n)
 	if _, err := f.ecr.PutImage(t.Context(), &ecr.PutImageInput{
@@ -99,7 +103,7 @@ func absent(repo string, n int) string {
 }
 
 // tags returns the tags of each image of repo, by digest.
-func (f *fixture) tags(t *testing.T, repo string) map[string][]string {
+func (f *fixture) tags(t testing.TB, repo string) map[string][]string {
 	t.Helper()
 	out, err := f.ecr.DescribeImages(t.Context(), &ecr.DescribeImagesInput{RepositoryName: aws.String(repo)})
 	if err != nil {
@@ -311,7 +315,7 @@ func TestTagImages(t *testing.T) {
 	})
 }
 
-func (f *fixture) checkTags(t *testing.T, want map[string]map[string][]string) {
+func (f *fixture) checkTags(t testing.TB, want map[string]map[string][]string) {
 	t.Helper()
 	for repo, byDigest := range want {
 		got := f.tags(t, repo)
@@ -365,4 +369,183 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// probe watches the registry's calls: the image ids of each BatchGetImage, and how many calls
+// are in flight at once, each held for delay so that calls that could overlap do.
+type probe struct {
+	delay time.Duration
+
+	mu                  sync.Mutex
+	asked               [][]types.ImageIdentifier
+	inFlight, maxFlight int
+}
+
+func (p *probe) option() func(*aws.Config) {
+	return func(cfg *aws.Config) {
+		cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("test.probe",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					p.mu.Lock()
+					if b, ok := in.Parameters.(*ecr.BatchGetImageInput); ok {
+						p.asked = append(p.asked, b.ImageIds)
+					}
+					p.inFlight++
+					p.maxFlight = max(p.maxFlight, p.inFlight)
+					p.mu.Unlock()
+					defer func() {
+						p.mu.Lock()
+						p.inFlight--
+						p.mu.Unlock()
+					}()
+					time.Sleep(p.delay)
+					return next.HandleInitialize(ctx, in)
+				}), middleware.Before)
+		})
+	}
+}
+
+func (p *probe) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked, p.maxFlight = nil, 0
+}
+
+// askedDigests returns how many image ids asked for by digest the BatchGetImage calls carried.
+func (p *probe) askedDigests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, ids := range p.asked {
+		for _, id := range ids {
+			if id.ImageDigest != nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestChecksRunConcurrently holds MissingImages and TagImages to reading the repositories at
+// once, up to their bound, rather than one after another.
+func TestChecksRunConcurrently(t *testing.T) {
+	p := &probe{delay: 150 * time.Millisecond}
+	f := newFixture(t, p.option())
+	const repos, bound = 12, 10
+	var images []string
+	for i := range repos {
+		repo := f.createRepo(t, fmt.Sprintf("r%02d", i), localaws.Region)
+		images = append(images, f.push(t, repo, localaws.Region, dockerV2, 100+i, "build"))
+	}
+	for _, step := range []struct {
+		name string
+		run  func() error
+	}{
+		{"MissingImages", func() error {
+			missing, err := f.reg.MissingImages(t.Context(), images)
+			if len(missing) > 0 {
+				t.Errorf("MissingImages: got %v, want none", missing)
+			}
+			return err
+		}},
+		{"TagImages", func() error { return f.reg.TagImages(t.Context(), images, "env.stage") }},
+	} {
+		p.reset()
+		if err := step.run(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if p.maxFlight != bound {
+			t.Errorf("%s over %d repositories: at most %d calls in flight, want %d (the bound)", step.name, repos, p.maxFlight, bound)
+		}
+	}
+}
+
+// TestRedeployWritesNothing: tagging images that already carry the tag reads once per
+// repository and writes nothing; after MissingImages it reads only where the tag is, not the
+// manifests again.
+func TestRedeployWritesNothing(t *testing.T) {
+	p := &probe{}
+	f := newFixture(t, p.option())
+	const region = localaws.Region
+	api := f.createRepo(t, "api", region)
+	web := f.createRepo(t, "web", region)
+	api1 := f.push(t, api, region, dockerV2, 1, "build-1")
+	api2 := f.push(t, api, region, dockerV2, 2, "build-2")
+	web1 := f.push(t, web, region, dockerV2, 3, "build-3")
+	if err := f.reg.TagImages(t.Context(), []string{api1, web1}, "env.stage"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A deploy's check, then its tags, of the images already tagged.
+	f.calls.Reset()
+	p.reset()
+	if _, err := f.reg.MissingImages(t.Context(), []string{api1, web1}); err != nil {
+		t.Fatal(err)
+	}
+	checkDigests := p.askedDigests()
+	if err := f.reg.TagImages(t.Context(), []string{api1, web1}, "env.stage"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.calls.Counts(), map[string]int{"ecr:BatchGetImage": 4}; !mapsEqual(got, want) {
+		t.Errorf("calls of a redeploy: got %v, want %v (no PutImage)", got, want)
+	}
+	if again := p.askedDigests() - checkDigests; again != 0 {
+		t.Errorf("TagImages asked for %d images by digest that MissingImages had just read", again)
+	}
+	f.checkTags(t, map[string]map[string][]string{
+		api: {digestOf(api1): {"build-1", "env.stage"}, digestOf(api2): {"build-2"}},
+		web: {digestOf(web1): {"build-3", "env.stage"}},
+	})
+
+	// Without a check just before, one call per repository still settles it.
+	fresh := newFixture(t)
+	if err := fresh.reg.TagImages(t.Context(), []string{api1, web1}, "env.stage"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fresh.calls.Counts(), map[string]int{"ecr:BatchGetImage": 2}; !mapsEqual(got, want) {
+		t.Errorf("calls of a redeploy without a check before: got %v, want %v", got, want)
+	}
+
+	// A deploy that moves the tag writes only where it moves, with the manifest the check read.
+	f.calls.Reset()
+	p.reset()
+	if _, err := f.reg.MissingImages(t.Context(), []string{api2, web1}); err != nil {
+		t.Fatal(err)
+	}
+	checkDigests = p.askedDigests()
+	if err := f.reg.TagImages(t.Context(), []string{api2, web1}, "env.stage"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.calls.Counts(), map[string]int{"ecr:BatchGetImage": 4, "ecr:PutImage": 1}; !mapsEqual(got, want) {
+		t.Errorf("calls of a deploy that moves one tag: got %v, want %v", got, want)
+	}
+	if again := p.askedDigests() - checkDigests; again != 0 {
+		t.Errorf("TagImages asked for %d images by digest that MissingImages had just read", again)
+	}
+	f.checkTags(t, map[string]map[string][]string{
+		api: {digestOf(api1): {"build-1"}, digestOf(api2): {"build-2", "env.stage"}},
+		web: {digestOf(web1): {"build-3", "env.stage"}},
+	})
+}
+
+// TestRememberedManifestsAge: a manifest MissingImages read long ago is read again.
+func TestRememberedManifestsAge(t *testing.T) {
+	p := &probe{}
+	f := newFixture(t, p.option())
+	now := time.Now()
+	awsecr.SetClock(f.reg, func() time.Time { return now })
+	repo := f.createRepo(t, "aged", localaws.Region)
+	img := f.push(t, repo, localaws.Region, dockerV2, 1, "build-1")
+	if _, err := f.reg.MissingImages(t.Context(), []string{img}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	p.reset()
+	if err := f.reg.TagImages(t.Context(), []string{img}, "env.stage"); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.askedDigests(); got != 1 {
+		t.Errorf("TagImages two minutes after the check asked for %d images by digest, want 1 (a fresh read)", got)
+	}
+	f.checkTags(t, map[string]map[string][]string{repo: {digestOf(img): {"build-1", "env.stage"}}})
 }

@@ -1,19 +1,30 @@
 package awslambda_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 // FuzzInvoke sends arbitrary payloads to each direct-invocation function on a store with a
 // registered project and images: whatever comes in, the answer is JSON or a function error whose
 // errorType is a caller's kind (never Internal, which would be a fault of ours) with a message
 // free of Go's type names.
+//
+// Every input starts from the same store: the registered, seeded file is built once per fuzzing
+// process and copied back before each input (a file copy and an open, not a registration and a
+// dozen fsyncs), and the log goes nowhere, so that the same input takes the same path every time
+// and the fuzzer measures the handlers' coverage, not the clock's.
 func FuzzInvoke(f *testing.F) {
 	for _, name := range []string{"ecr-push-tagged.json", "ecr-push-untagged.json", "ecr-push-failed.json", "ecr-delete.json"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -37,8 +48,9 @@ func FuzzInvoke(f *testing.F) {
 	} {
 		f.Add(uint8(2), []byte(seed))
 	}
+	stores := newFuzzStores(f)
 	f.Fuzz(func(t *testing.T, which uint8, payload []byte) {
-		env := newEnv(t).registered(t).withImages(t)
+		env := stores.fresh(t)
 		names := []string{"ecr-push", "create-release", "deploy"}
 		fn := env.functions()[names[int(which)%len(names)]]
 		out, err := fn.Invoke(t.Context(), payload)
@@ -63,4 +75,86 @@ func FuzzInvoke(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzStores hands each fuzz input a store holding the example manifest and storage's latest
+// images, restored from a copy made once. Inputs run one at a time in a fuzzing process, so one
+// working file serves them all.
+type fuzzStores struct {
+	baseline []byte // the seeded store file
+	path     string // the working file each input opens
+}
+
+func newFuzzStores(f *testing.F) *fuzzStores {
+	f.Helper()
+	dir := fuzzDir(f)
+	seed := filepath.Join(dir, "baseline.db")
+	store, err := bolt.Open(seed)
+	if err != nil {
+		f.Fatalf("open store: %v", err)
+	}
+	env := &testEnv{store: store, svc: fuzzService(store)}
+	ctx := context.Background()
+	manifest, err := os.ReadFile(filepath.Join("testdata", "wellcome_project.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := env.svc.RegisterManifest(ctx, manifest); err != nil {
+		f.Fatalf("register manifest: %v", err)
+	}
+	params := map[string]string{}
+	for svc, uri := range storageImages {
+		params[shiplog.ParameterName("storage", "latest", svc)] = uri
+	}
+	if err := store.PutParameters(ctx, params); err != nil {
+		f.Fatalf("seed images: %v", err)
+	}
+	if err := store.Close(); err != nil {
+		f.Fatalf("close store: %v", err)
+	}
+	baseline, err := os.ReadFile(seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return &fuzzStores{baseline: baseline, path: filepath.Join(dir, "input.db")}
+}
+
+// fresh restores the working file from the baseline and opens a service over it on the fixed
+// clock with ids counting from one, as newEnv does, logging nowhere.
+func (s *fuzzStores) fresh(t *testing.T) *testEnv {
+	t.Helper()
+	if err := os.WriteFile(s.path, s.baseline, 0o600); err != nil {
+		t.Fatalf("restore store: %v", err)
+	}
+	store, err := bolt.Open(s.path)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return &testEnv{store: store, svc: fuzzService(store), log: slog.New(slog.DiscardHandler)}
+}
+
+func fuzzService(store *bolt.Store) *shiplog.Service {
+	svc := shiplog.NewService(store, store, nil, slog.New(slog.DiscardHandler))
+	svc.Now = func() time.Time { return now }
+	svc.NewID = sequentialIDs()
+	return svc
+}
+
+// fuzzDir is where the fuzz store files live: in memory (/dev/shm) where the machine has it, as
+// bbolt syncs the file on every write and a disk's fsync would then be most of each input's time;
+// otherwise a temporary directory. Either is removed when the fuzz test ends.
+func fuzzDir(f *testing.F) string {
+	f.Helper()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if dir, err := os.MkdirTemp("/dev/shm", "shiplog-fuzz-"); err == nil {
+			f.Cleanup(func() { os.RemoveAll(dir) })
+			return dir
+		}
+	}
+	return f.TempDir()
 }

@@ -98,6 +98,7 @@ func TestTemplateFunctionsAreTheCodesFunctions(t *testing.T) {
 // `make build-<LogicalId>` with ARTIFACTS_DIR set. The result must be the function's own
 // bootstrap, built as `make build` builds it.
 func TestTemplateFunctionsBuildFromMakefile(t *testing.T) {
+	t.Parallel() // its own scratch directory and processes
 	root := repoRoot(t)
 	makeBin := findTool(t, "make", "sam build runs the Makefile's build-<LogicalId> targets")
 	module, err := modulePath(root)
@@ -247,6 +248,7 @@ func routeKeys() []string {
 // cfn-lint ships with) and checks the CloudFormation it makes: every route of the HTTP API, and no
 // other, requires AWS_IAM, and SAM added no IAM role of its own.
 func TestTemplateTransformsToIAMOnlyAPI(t *testing.T) {
+	t.Parallel() // its own scratch directory and processes
 	out := samTransform(t)
 	var cfn struct {
 		Resources map[string]struct {
@@ -873,6 +875,7 @@ func TestTemplateOutputs(t *testing.T) {
 // cloudformation package`: the same template but for each function's CodeUri, which names the zip
 // `make build` makes, and clean under cfn-lint.
 func TestPackagedTemplate(t *testing.T) {
+	t.Parallel() // its own scratch directory and processes
 	root := repoRoot(t)
 	makeBin := findTool(t, "make", "the packaged template is written by the Makefile")
 	lint := findTool(t, "cfn-lint", "pip install cfn-lint (CI's machine has it in pyenv)", "/root/.pyenv/shims/cfn-lint")
@@ -914,6 +917,7 @@ func TestPackagedTemplate(t *testing.T) {
 }
 
 func TestCfnLint(t *testing.T) {
+	t.Parallel() // its own scratch directory and processes
 	root := repoRoot(t)
 	lint := findTool(t, "cfn-lint", "pip install cfn-lint (CI's machine has it in pyenv)", "/root/.pyenv/shims/cfn-lint")
 	out, err := run(t, root, []string{"AWS_DEFAULT_REGION=eu-west-1"}, lint, "--", "template.yaml")

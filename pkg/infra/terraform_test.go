@@ -555,6 +555,7 @@ func TestExamplesUseTheModulesOutputs(t *testing.T) {
 
 // TestTflint runs tflint with its bundled terraform ruleset, every rule on (terraform/.tflint.hcl).
 func TestTflint(t *testing.T) {
+	t.Parallel() // its own scratch directory and processes
 	root := repoRoot(t)
 	tflint := findTool(t, "tflint", "go install github.com/terraform-linters/tflint@v0.64.0 (make tools puts it in ./bin)",
 		filepath.Join(root, "bin", "tflint"), filepath.Join(goBin(t), "tflint"))

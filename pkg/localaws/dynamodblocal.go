@@ -23,7 +23,7 @@ type DynamoDBLocal struct {
 
 // javaInstall says how to get the Java that DynamoDB Local 3 needs.
 const javaInstall = "DynamoDB Local needs Java 17 or later: install it with " +
-	"`apt-get install openjdk-17-jre-headless` (Debian, Ubuntu; .ci/run does it) or any JDK 17+"
+	"`apt-get install openjdk-17-jdk-headless` (Debian, Ubuntu; .ci/run does it) or any JDK 17+"
 
 // loopbackSource starts DynamoDB Local on 127.0.0.1 only: it has no flag for the address and
 // otherwise listens on every interface.
@@ -125,9 +125,10 @@ func JavaPath() (string, error) {
 
 // compileLoopback compiles the launcher against jar, once per launcher source and jar, into
 // cache (node_modules/.cache/localaws, which npm ci clears along with the jar), and returns the
-// directory of its class. It uses the compiler module of the java that will run it, so a JRE is enough. Test
-// binaries that start at once may all compile; each renames its own result into place and the
-// first one wins.
+// directory of its class. It runs javac from the jdk.compiler module of the java that will run
+// the launcher, which a JDK has (Debian's JRE packages do not), so no javac on PATH is needed.
+// Test binaries that start at once may all compile; each renames its own result into place and
+// the first one wins.
 func compileLoopback(java, jar, cache string) (string, error) {
 	info, err := os.Stat(jar)
 	if err != nil {
@@ -157,6 +158,10 @@ func compileLoopback(java, jar, cache string) (string, error) {
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
+		if strings.Contains(output.String(), "Module jdk.compiler not found") {
+			return "", fmt.Errorf("%s has no jdk.compiler module (a JRE, not a JDK), which compiles "+
+				"DynamoDB Local's loopback launcher: %s", java, javaInstall)
+		}
 		return "", fmt.Errorf("compile the DynamoDB Local launcher with %s (%v): %s\n%s", java, err, output.String(), javaInstall)
 	}
 	if err := os.Rename(out, dir); err != nil {

@@ -234,7 +234,7 @@ func TestJavaMissing(t *testing.T) {
 			t.Setenv("PATH", tt.path)
 			t.Setenv("JAVA_HOME", tt.javaHome)
 			_, err := localaws.LaunchDynamoDBLocal()
-			if err == nil || !strings.Contains(err.Error(), "java not found") || !strings.Contains(err.Error(), "apt-get install openjdk-17-jre-headless") {
+			if err == nil || !strings.Contains(err.Error(), "java not found") || !strings.Contains(err.Error(), "apt-get install openjdk-17-jdk-headless") {
 				t.Errorf("LaunchDynamoDBLocal without java: got %v, want an error saying java is missing and how to install it", err)
 			}
 		})

@@ -1,0 +1,350 @@
+package awsapp
+
+// BenchmarkColdStart measures issue 12's first goal: how long each function takes from the start
+// of aws-lambda-rie to its first answer, next to a hello-world aws-lambda-go function built the
+// same way, and how large each bootstrap is.
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	// coldStartRounds is how many times each bootstrap is started. The rounds interleave the
+	// bootstraps, so that a slow spell of this shared machine falls on all of them alike.
+	coldStartRounds = 25
+	// coldStartGoal is the most a function's first invoke may take, as a multiple of hello-world's.
+	coldStartGoal = 1.25
+)
+
+// lambdaBuildFlags are the Makefile's GO_LAMBDA_BUILD flags, less GOOS and GOARCH; the benchmark
+// checks that the Makefile still says so.
+var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
+
+// coldStartCase is a bootstrap and a payload it refuses before any AWS call, so that what is
+// timed is the start of the process and not a round trip.
+type coldStartCase struct {
+	name    string // "hello-world" or a function's directory name
+	pkg     string // the package to build, relative to the repository root
+	payload string
+	answer  string // a piece of the answer that says the payload was refused, as it should be
+}
+
+var coldStartCases = []coldStartCase{
+	{"hello-world", "./pkg/awsapp/testdata/hello", `{}`, `"hello"`},
+	{"ecr-push", "./functions/ecr-push", `{"source":"aws.s3"}`, `not an ECR image action`},
+	{"create-release", "./functions/create-release", `[]`, `must be a JSON object`},
+	{"deploy", "./functions/deploy", `[]`, `must be a JSON object`},
+	{"api", "./functions/api", `{"rawPath":"/","requestContext":{"http":{"method":"GET","path":"/"}}}`, `"statusCode":404`},
+}
+
+func BenchmarkColdStart(b *testing.B) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	checkMakefileFlags(b, root)
+	rie := riePath(b, root)
+	dir := b.TempDir()
+
+	// The timing runs this machine's build (rie runs only what the host can execute); the sizes
+	// are those of the linux/arm64 build that `make build` zips for Lambda.
+	type built struct {
+		host            string
+		armSize, zipped int64
+	}
+	bins := map[string]built{}
+	for _, c := range coldStartCases {
+		host := filepath.Join(dir, "host", c.name, "bootstrap")
+		goBuild(b, root, c.pkg, host, "", "")
+		arm := filepath.Join(dir, "arm64", c.name, "bootstrap")
+		goBuild(b, root, c.pkg, arm, "linux", "arm64")
+		armSize, zipped := sizes(b, arm)
+		bins[c.name] = built{host, armSize, zipped}
+	}
+
+	env := coldStartEnv(b)
+	times := map[string][]time.Duration{}
+	ratios := map[string][]float64{}
+	for round := range coldStartRounds {
+		// Rotate the order each round: whichever runs first after a pause is not always the same.
+		order := slices.Clone(coldStartCases)
+		k := round % len(order)
+		order = append(order[k:], order[:k]...)
+		got := map[string]time.Duration{}
+		for _, c := range order {
+			d, err := firstInvoke(rie, bins[c.name].host, env, c)
+			if err != nil {
+				b.Fatalf("%s, round %d: %v", c.name, round, err)
+			}
+			got[c.name] = d
+			times[c.name] = append(times[c.name], d)
+		}
+		for _, c := range coldStartCases[1:] {
+			ratios[c.name] = append(ratios[c.name], float64(got[c.name])/float64(got["hello-world"]))
+		}
+	}
+
+	var rows, over []string
+	for _, c := range coldStartCases {
+		bin := bins[c.name]
+		ms := float64(median(times[c.name])) / float64(time.Millisecond)
+		initMS, allocs := initCost(b, bin.host)
+		ratio, verdict := 1.0, "the floor"
+		if c.name != "hello-world" {
+			ratio = medianFloat(ratios[c.name])
+			verdict = "goal reached"
+			if ratio > coldStartGoal {
+				verdict = fmt.Sprintf("OVER %.2f", coldStartGoal)
+				over = append(over, fmt.Sprintf("%s: %.2f× hello-world", c.name, ratio))
+			}
+			b.ReportMetric(ratio, c.name+"-ratio")
+		}
+		b.ReportMetric(float64(bin.armSize), c.name+"-bootstrap-bytes")
+		rows = append(rows, fmt.Sprintf("%-14s  %8.1f  %5.2f  %7.1f  %6d  %9.1f  %9.1f  %s", c.name, ms, ratio, initMS, allocs,
+			float64(bin.armSize)/1e6, float64(bin.zipped)/1e6, verdict))
+	}
+	for b.Loop() {
+	}
+	b.Logf("first invoke from the start of aws-lambda-rie, median of %d interleaved rounds (%s/%s build); ratio: median of each round's ratio to hello-world, goal <= %.2f\n",
+		coldStartRounds, runtime.GOOS, runtime.GOARCH, coldStartGoal)
+	b.Logf("%-14s  %8s  %5s  %7s  %6s  %9s  %9s  %s\n%s\ninit: package init (GODEBUG=inittrace=1) of the host build; sizes: the linux/arm64 bootstrap and its zip, as `make build` makes them",
+		"function", "ms", "ratio", "init ms", "allocs", "arm64 MB", "zip MB", "verdict", strings.Join(rows, "\n"))
+	if len(over) > 0 {
+		b.Fatalf("first invoke above %.2f× hello-world: %s", coldStartGoal, strings.Join(over, "; "))
+	}
+}
+
+// checkMakefileFlags fails unless the Makefile builds functions with lambdaBuildFlags, so that
+// the benchmark measures the bootstraps Lambda gets.
+func checkMakefileFlags(b *testing.B, root string) {
+	b.Helper()
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	want := `GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w"`
+	if !bytes.Contains(mk, []byte(want+"\n")) {
+		b.Fatalf("the Makefile no longer says %q: update lambdaBuildFlags and this check to what it says", want)
+	}
+}
+
+func riePath(b *testing.B, root string) string {
+	b.Helper()
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p
+	}
+	p := filepath.Join(root, "bin", "aws-lambda-rie")
+	if _, err := os.Stat(p); err != nil {
+		b.Fatalf("aws-lambda-rie is neither on PATH nor at %s: run `make tools`", p)
+	}
+	return p
+}
+
+// goBuild builds pkg as the Makefile builds a function, for goos/goarch ("" for this machine).
+func goBuild(b *testing.B, root, pkg, out, goos, goarch string) {
+	b.Helper()
+	args := append([]string{"build"}, lambdaBuildFlags...)
+	cmd := exec.Command("go", append(args, "-o", out, pkg)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build %s (GOOS=%q GOARCH=%q): %v\n%s", pkg, goos, goarch, err, out)
+	}
+}
+
+// sizes returns the size of the bootstrap at path and of a zip of it, deflated as zip(1) does.
+func sizes(b *testing.B, path string) (int64, int64) {
+	b.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "bootstrap", Method: zip.Deflate})
+	if err == nil {
+		_, err = w.Write(data)
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return int64(len(data)), int64(buf.Len())
+}
+
+// coldStartEnv is the environment of every run: what Lambda sets, with every AWS endpoint on a
+// port where nothing listens, so that a call to AWS would fail rather than be timed. Nothing of
+// this machine's environment comes in: AWS_CA_BUNDLE in particular, which Lambda does not set.
+func coldStartEnv(b *testing.B) []string {
+	b.Helper()
+	closed, err := closedAddr()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"AWS_REGION=us-east-1",
+		"AWS_DEFAULT_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=ASIAEXAMPLEEXAMPLE00",
+		"AWS_SECRET_ACCESS_KEY=example/example/example/example/example0",
+		"AWS_SESSION_TOKEN=example-session-token",
+		"AWS_ENDPOINT_URL=http://" + closed,
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		ReleasesTableEnv + "=bench-releases",
+		StateTableEnv + "=bench-state",
+		"AWS_LAMBDA_FUNCTION_NAME=bench",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+	}
+}
+
+// firstInvoke starts rie with bootstrap and returns the time from then to the first answer.
+func firstInvoke(rie, bootstrap string, env []string, c coldStartCase) (time.Duration, error) {
+	for attempt := 0; ; attempt++ {
+		d, err := tryFirstInvoke(rie, bootstrap, env, c)
+		if errors.Is(err, errPortTaken) && attempt < 3 {
+			continue
+		}
+		return d, err
+	}
+}
+
+var errPortTaken = errors.New("port taken")
+
+func tryFirstInvoke(rie, bootstrap string, env []string, c coldStartCase) (time.Duration, error) {
+	emulator, err := closedAddr()
+	if err != nil {
+		return 0, err
+	}
+	runtimeAPI, err := closedAddr()
+	if err != nil {
+		return 0, err
+	}
+	var logs bytes.Buffer
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", emulator, "--runtime-api-address", runtimeAPI, bootstrap)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = 2 * time.Second
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	url := "http://" + emulator + "/2015-03-31/functions/function/invocations"
+
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start aws-lambda-rie: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}()
+
+	for {
+		resp, err := client.Post(url, "application/json", strings.NewReader(c.payload))
+		if err == nil {
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			elapsed := time.Since(started)
+			if err != nil {
+				return 0, err
+			}
+			if !strings.Contains(string(body), c.answer) {
+				return 0, fmt.Errorf("answered %s %q, want one with %q; rie's output:\n%s", resp.Status, body, c.answer, &logs)
+			}
+			return elapsed, nil
+		}
+		select {
+		case err := <-done:
+			if strings.Contains(logs.String(), "address already in use") {
+				return 0, errPortTaken
+			}
+			return 0, fmt.Errorf("aws-lambda-rie exited (%v) before answering; its output:\n%s", err, &logs)
+		default:
+		}
+		if time.Since(started) > 20*time.Second {
+			return 0, fmt.Errorf("no answer after 20s: %v; rie's output:\n%s", err, &logs)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// closedAddr returns a 127.0.0.1 address where nothing listens (for now).
+func closedAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+var initLine = regexp.MustCompile(`^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock, [0-9]+ bytes, ([0-9]+) allocs`)
+
+// initCost runs bootstrap with GODEBUG=inittrace=1 and no Runtime API to talk to, so that it exits
+// right after main starts, and sums what its packages' init took.
+func initCost(b *testing.B, bootstrap string) (float64, int) {
+	b.Helper()
+	closed, err := closedAddr()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bootstrap)
+	cmd.Env = append(coldStartEnv(b), "GODEBUG=inittrace=1", "AWS_LAMBDA_RUNTIME_API="+closed)
+	out, _ := cmd.CombinedOutput() // it fails: there is no Runtime API
+	var ms float64
+	var allocs, lines int
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		m := initLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		clock, _ := strconv.ParseFloat(m[1], 64)
+		n, _ := strconv.Atoi(m[2])
+		ms, allocs, lines = ms+clock, allocs+n, lines+1
+	}
+	if lines == 0 {
+		b.Fatalf("%s printed no inittrace lines:\n%s", bootstrap, out)
+	}
+	return ms, allocs
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	return s[len(s)/2]
+}
+
+func medianFloat(fs []float64) float64 {
+	s := slices.Sorted(slices.Values(fs))
+	return s[len(s)/2]
+}
