@@ -46,7 +46,8 @@ func StartDynamoDBLocal(t testing.TB) *DynamoDBLocal {
 // LaunchDynamoDBLocal starts a DynamoDB Local that runs until Close, for TestMain, benchmarks and
 // tools. It listens on 127.0.0.1 only, keeps its tables in memory and sends no telemetry. The
 // first launch after npm ci compiles a 40-line launcher against the jar (a few seconds, once);
-// each start of the JVM takes about 3 to 5 seconds. Tables are ACTIVE when CreateTable returns.
+// each start of the JVM takes a few seconds (4 to 11 on a loaded 2-core machine). Tables are
+// ACTIVE when CreateTable returns.
 func LaunchDynamoDBLocal() (*DynamoDBLocal, error) {
 	jar, err := DynamoDBLocalJar()
 	if err != nil {
@@ -124,9 +125,10 @@ func JavaPath() (string, error) {
 
 // compileLoopback compiles the launcher against jar, once per launcher source and jar, into
 // cache (node_modules/.cache/localaws, which npm ci clears along with the jar), and returns the
-// directory of its class. It uses the compiler module of the java that will run it, so a JRE is enough. Test
-// binaries that start at once may all compile; each renames its own result into place and the
-// first one wins.
+// directory of its class. It runs javac from the jdk.compiler module of the java that will run
+// the launcher, which a JDK has (Debian's JRE packages do not), so no javac on PATH is needed.
+// Test binaries that start at once may all compile; each renames its own result into place and
+// the first one wins.
 func compileLoopback(java, jar, cache string) (string, error) {
 	info, err := os.Stat(jar)
 	if err != nil {
@@ -156,6 +158,10 @@ func compileLoopback(java, jar, cache string) (string, error) {
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
+		if strings.Contains(output.String(), "Module jdk.compiler not found") {
+			return "", fmt.Errorf("%s has no jdk.compiler module (a JRE, not a JDK), which compiles "+
+				"DynamoDB Local's loopback launcher: %s", java, javaInstall)
+		}
 		return "", fmt.Errorf("compile the DynamoDB Local launcher with %s (%v): %s\n%s", java, err, output.String(), javaInstall)
 	}
 	if err := os.Rename(out, dir); err != nil {
