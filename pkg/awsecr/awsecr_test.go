@@ -379,6 +379,7 @@ type probe struct {
 	mu                  sync.Mutex
 	asked               [][]types.ImageIdentifier
 	inFlight, maxFlight int
+	spans               [][2]time.Time // when each call started and ended
 }
 
 func (p *probe) option() func(*aws.Config) {
@@ -393,9 +394,11 @@ func (p *probe) option() func(*aws.Config) {
 					p.inFlight++
 					p.maxFlight = max(p.maxFlight, p.inFlight)
 					p.mu.Unlock()
+					started := time.Now()
 					defer func() {
 						p.mu.Lock()
 						p.inFlight--
+						p.spans = append(p.spans, [2]time.Time{started, time.Now()})
 						p.mu.Unlock()
 					}()
 					time.Sleep(p.delay)
@@ -408,7 +411,28 @@ func (p *probe) option() func(*aws.Config) {
 func (p *probe) reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.asked, p.maxFlight = nil, 0
+	p.asked, p.maxFlight, p.spans = nil, 0, nil
+}
+
+// inSeries returns the longest chain of calls each of which started after the one before it
+// ended: the round trips a caller waited for one after another, whatever the server's speed.
+func (p *probe) inSeries() int {
+	p.mu.Lock()
+	spans := slices.Clone(p.spans)
+	p.mu.Unlock()
+	slices.SortFunc(spans, func(a, b [2]time.Time) int { return a[1].Compare(b[1]) })
+	longest := make([]int, len(spans)) // longest chain ending with spans[i]
+	best := 0
+	for i, s := range spans {
+		longest[i] = 1
+		for j := range i {
+			if !spans[j][1].After(s[0]) {
+				longest[i] = max(longest[i], longest[j]+1)
+			}
+		}
+		best = max(best, longest[i])
+	}
+	return best
 }
 
 // askedDigests returns how many image ids asked for by digest the BatchGetImage calls carried.
