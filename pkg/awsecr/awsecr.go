@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -28,6 +30,10 @@ var CheckActions = []string{"ecr:BatchGetImage"}
 // TagActions are the IAM actions TagImages calls: only a project that tags its deployed images
 // needs PutImage.
 var TagActions = []string{"ecr:BatchGetImage", "ecr:PutImage"}
+
+// TaggingTag is the repository tag that lets shiplog move tags in a repository: the SAM template
+// grants ecr:PutImage only on repositories that carry it with the value "true".
+const TaggingTag = "shiplog-tag-deployed-images"
 
 // Actions lists every IAM action the Registry calls. Tests hold its calls to these lists.
 var Actions = []string{"ecr:BatchGetImage", "ecr:PutImage"}
@@ -398,7 +404,12 @@ func mapError(err error, format string, args ...any) error {
 	var imageNotFound *types.ImageNotFoundException
 	var tagImmutable *types.ImageTagAlreadyExistsException
 	var quota ratelimit.QuotaExceededError
+	var apiErr smithy.APIError
 	switch {
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException" && strings.HasPrefix(what, "tag "):
+		// The SAM template grants ecr:PutImage only with ImageTagging Enabled, and only on
+		// repositories tagged for it: say how to get there.
+		return shiplog.Wrap(shiplog.Invalid, err, "%s: shiplog may not move tags in this repository; deploy the stack with ImageTagging=Enabled and tag the repository %s=true, or set tag_deployed_images to false in the project's manifest", what, TaggingTag)
 	case errors.As(err, &repoNotFound):
 		return shiplog.Wrap(shiplog.NotFound, err, "%s: no such repository", what)
 	case errors.As(err, &imageNotFound):

@@ -5,7 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -572,4 +578,43 @@ func TestRememberedManifestsAge(t *testing.T) {
 		t.Errorf("TagImages two minutes after the check asked for %d images by digest, want 1 (a fresh read)", got)
 	}
 	f.checkTags(t, map[string]map[string][]string{repo: {digestOf(img): {"build-1", "env.stage"}}})
+}
+
+// TestTagImagesDenied: a role without ecr:PutImage on the repository (the template's ImageTagging
+// Disabled, or an untagged repository) gets an error that says how to allow it.
+func TestTagImagesDenied(t *testing.T) {
+	ctx := t.Context()
+	m := localaws.SharedMoto(t)
+	direct := ecr.NewFromConfig(m.Config(ctx))
+	repo := localaws.UniqueName("denied") + "/app"
+	if _, err := direct.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)}); err != nil {
+		t.Fatal(err)
+	}
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":1,"digest":"sha256:` + strings.Repeat("cd", 32) + `"},"layers":[]}`
+	out, err := direct.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String(repo), ImageManifest: aws.String(manifest),
+		ImageManifestMediaType: aws.String("application/vnd.oci.image.manifest.v1+json"), ImageTag: aws.String("build-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IAM in front of moto: reads pass, PutImage is denied.
+	u, _ := url.Parse(m.URL)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutImage") {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"__type":"AccessDeniedException","message":"User is not authorized to perform: ecr:PutImage"}`)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := m.Config(ctx)
+	cfg.BaseEndpoint = aws.String(srv.URL)
+	reg := awsecr.New(ecr.NewFromConfig(cfg))
+	uri := fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s@%s", aws.ToString(out.Image.RegistryId), localaws.Region, repo, aws.ToString(out.Image.ImageId.ImageDigest))
+	err = reg.TagImages(ctx, []string{uri}, "env.stage")
+	if shiplog.KindOf(err) != shiplog.Invalid || !strings.Contains(err.Error(), "ImageTagging=Enabled") || !strings.Contains(err.Error(), awsecr.TaggingTag+"=true") {
+		t.Errorf("TagImages denied: got %v (kind %v), want an Invalid error naming ImageTagging and the repository tag", err, shiplog.KindOf(err))
+	}
 }

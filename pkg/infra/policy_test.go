@@ -214,7 +214,7 @@ func (r resolver) statements(t *testing.T, what string, doc any) []statement {
 }
 
 // The tag a repository carries to let shiplog move tags in it (documented in template.yaml and README).
-const taggingTag = "shiplog-tag-deployed-images"
+const taggingTag = awsecr.TaggingTag
 
 // TestTemplatePoliciesAreWhatTheCodeCalls evaluates each function's role, as IAM would, for every
 // action an adapter may call on every resource of the shapes the code uses and some it must not
