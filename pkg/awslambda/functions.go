@@ -45,6 +45,7 @@ type DeployRequest struct {
 	Reason          string          `json:"reason,omitempty"`
 	ToDeployment    string          `json:"to_deployment,omitempty"`
 	Hold            bool            `json:"hold,omitempty"`
+	IdempotencyKey  string          `json:"idempotency_key,omitempty"`
 }
 
 // Functions returns the three direct-invocation functions over svc, by name.
