@@ -57,6 +57,7 @@ type DeployRequest struct {
 	Reason          string     `json:"reason,omitempty"`
 	ToDeployment    string     `json:"to_deployment,omitempty"`
 	Hold            bool       `json:"hold,omitempty"`
+	IdempotencyKey  string     `json:"idempotency_key,omitempty"`
 }
 
 // Requester is who a direct invocation says asks. Nothing checks it: the record says it came

@@ -20,6 +20,7 @@ func deploy(ctx context.Context, svc *shiplog.Service, req DeployRequest) (any, 
 		in := shiplog.RollbackInput{
 			ProjectID: req.ProjectID, Environment: req.Environment, Reason: req.Reason,
 			ToDeployment: req.ToDeployment, Hold: req.Hold, RequestedBy: person(req.RequestedBy),
+			IdempotencyKey: req.IdempotencyKey,
 		}
 		if req.DryRun {
 			return svc.PlanRollback(ctx, in)
@@ -32,7 +33,7 @@ func deploy(ctx context.Context, svc *shiplog.Service, req DeployRequest) (any, 
 	in := shiplog.DeployInput{
 		ProjectID: req.ProjectID, ReleaseID: req.ReleaseID, FromEnvironment: req.FromEnvironment,
 		Environment: req.Environment, Description: req.Description, RequestedBy: person(req.RequestedBy),
-		OverrideReason: req.OverrideReason,
+		OverrideReason: req.OverrideReason, IdempotencyKey: req.IdempotencyKey,
 	}
 	if req.DryRun {
 		return svc.Plan(ctx, in)

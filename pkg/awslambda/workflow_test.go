@@ -89,3 +89,29 @@ func TestDeployWorkflowPayloads(t *testing.T) {
 		})
 	}
 }
+
+func TestDeployIdempotencyKeyPayload(t *testing.T) {
+	e := newEnv(t).registered(t).withImages(t)
+	ctx := context.Background()
+	if _, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"}); err != nil {
+		t.Fatal(err)
+	}
+	fn := awslambda.Deploy(e.svc, e.log)
+	payload := []byte(`{"project_id":"storage","release_id":"latest","environment":"stage","idempotency_key":"run-9"}`)
+	first, err := fn.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.snapshot(t)
+	again, err := fn.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(first) {
+		t.Errorf("retry: got %s, want %s", again, first)
+	}
+	e.unchanged(t, before)
+	out, err := fn.Invoke(ctx, []byte(`{"project_id":"storage","release_id":"latest","environment":"stage","idempotency_key":"run-9","description":"x"}`))
+	checkRefused(t, out, err, badInput{"the key with another request", "", "Conflict", "another request"})
+	e.unchanged(t, before)
+}

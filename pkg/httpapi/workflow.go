@@ -7,7 +7,11 @@ import (
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
-// The routes of the release workflow: diff, plan, promote, locks, break glass and rollback.
+// The routes of the release workflow: diff, plan, promote, locks, break glass, rollback, freezes.
+
+// IdempotencyKeyHeader carries a deploy's or a rollback's idempotency key: a retry with the same
+// key and request answers the original result and writes nothing.
+const IdempotencyKeyHeader = "Idempotency-Key"
 
 func (h *Handler) getDiff(w http.ResponseWriter, r *http.Request) error {
 	q, err := query(r, "from", "to")
@@ -70,6 +74,7 @@ func (h *Handler) runDeploy(w http.ResponseWriter, r *http.Request, din shiplog.
 		return shiplog.Errorf(shiplog.Invalid, "release_id: is required (a release id, or \"latest\"), unless from_environment names the environment to promote from")
 	}
 	din.ReleaseID, din.FromEnvironment, din.Description = in.ReleaseID, in.FromEnvironment, in.Description
+	din.IdempotencyKey = r.Header.Get(IdempotencyKeyHeader)
 	if in.DryRun {
 		plan, err := h.svc.Plan(r.Context(), din)
 		if err != nil {
@@ -154,7 +159,8 @@ func (h *Handler) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
-	rin := shiplog.RollbackInput{ProjectID: project, Environment: env, Reason: in.Reason, ToDeployment: in.ToDeployment, Hold: in.Hold, RequestedBy: by}
+	rin := shiplog.RollbackInput{ProjectID: project, Environment: env, Reason: in.Reason, ToDeployment: in.ToDeployment, Hold: in.Hold, RequestedBy: by,
+		IdempotencyKey: r.Header.Get(IdempotencyKeyHeader)}
 	if in.DryRun {
 		plan, err := h.svc.PlanRollback(r.Context(), rin)
 		if err != nil {

@@ -220,3 +220,23 @@ func TestFreezeRoutes(t *testing.T) {
 	rec = e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest"}`, carol)
 	wantStatus(t, rec, http.StatusCreated)
 }
+
+func TestIdempotencyKeyHeader(t *testing.T) {
+	e := newTestEnv(t)
+	e.seedRelease(t)
+	h := map[string]string{"X-Shiplog-User": "ci", "Idempotency-Key": "build-42"}
+	rec := e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest"}`, h)
+	wantStatus(t, rec, http.StatusCreated)
+	first := rec.Body.String()
+	before := e.snapshot(t)
+	rec = e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest"}`, h)
+	wantStatus(t, rec, http.StatusCreated)
+	if rec.Body.String() != first {
+		t.Errorf("retry: got %s, want the original %s", rec.Body, first)
+	}
+	rec = e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest","description":"other"}`, h)
+	if rec.Code != http.StatusConflict || !contains(rec.Body.String(), "build-42", "another request") {
+		t.Errorf("the key with another request: got %d %s, want 409", rec.Code, rec.Body)
+	}
+	diff(t, "store after a retry and a refusal", e.snapshot(t), before)
+}

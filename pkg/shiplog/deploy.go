@@ -22,6 +22,9 @@ type DeployInput struct {
 	// OverrideReason makes the deploy a break-glass one: it passes the environment's lock and its
 	// promotion gates, and the deployment records the override.
 	OverrideReason string
+	// IdempotencyKey, if set, makes a retry of the same request answer the original result and
+	// write nothing; the same key with another request is refused.
+	IdempotencyKey string
 }
 
 // DeployResult is the recorded deployment and the release as it now stands.
@@ -40,6 +43,8 @@ type deployRequest struct {
 	// environment's current one), and whether it locks the environment too.
 	reverts string
 	hold    bool
+	// hash identifies the request for its idempotency key.
+	hash string
 }
 
 // Deploy records a deployment of a release to an environment and points the environment's image
@@ -55,10 +60,15 @@ type deployRequest struct {
 // the race to record, waits (with jitter) and tries again, for up to DeployWait; only then does
 // it answer Conflict.
 func (s *Service) Deploy(ctx context.Context, in DeployInput) (DeployResult, error) {
+	hash := requestHash("deploy", in)
+	if res, found, err := s.replayStored(ctx, in.ProjectID, in.Environment, in.IdempotencyKey, hash); found || err != nil {
+		return res, err
+	}
 	req, err := s.newDeployRequest(ctx, in)
 	if err != nil {
 		return DeployResult{}, err
 	}
+	req.hash = hash
 	return s.deployInTurn(ctx, req)
 }
 
@@ -226,6 +236,10 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	if err != nil {
 		return DeployResult{}, err
 	}
+	// Another call with the same key may have recorded since this one looked.
+	if res, found, err := s.replay(ctx, rd.dc.Current, in.IdempotencyKey, in.hash); found || err != nil {
+		return res, err
+	}
 	if rd.refusal != nil {
 		return DeployResult{}, rd.refusal
 	}
@@ -259,7 +273,8 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	if in.hold {
 		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt}
 	}
-	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold)
+	key := RequestKey{Key: in.IdempotencyKey, Hash: in.hash, DeploymentID: d.ID, ReleaseID: dc.Release.ID, At: d.CreatedAt}
+	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key)
 	if err != nil {
 		return DeployResult{}, err
 	}
@@ -323,7 +338,7 @@ func (s *Service) checkRelease(ctx context.Context, p Project, r Release, env En
 
 // record writes the environment's next state with the deployment, locked while the changed
 // services' parameters are written (they are pending until then).
-func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock) (EnvironmentState, error) {
+func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock, key RequestKey) (EnvironmentState, error) {
 	next := EnvironmentState{
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
@@ -336,6 +351,11 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		Pending:      changed,
 		Lock:         hold,
 	}
+	var keys []RequestKey
+	if prev != nil {
+		keys = prev.Requests
+	}
+	next.Requests = rememberKey(keys, key, s.Now())
 	if prev != nil {
 		next.Freezes = prev.Freezes
 		if hold == nil {

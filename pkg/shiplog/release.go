@@ -116,6 +116,8 @@ type EnvironmentState struct {
 	Lock *EnvironmentLock `json:"lock,omitempty"`
 	// Freezes are the change windows that cover this environment (see Freeze).
 	Freezes []Freeze `json:"freezes,omitempty"`
+	// Requests are the idempotency keys of the deploys recorded here in the last KeyTTL.
+	Requests []RequestKey `json:"requests,omitempty"`
 	// Version counts the writes of this state (1 for the first); every write is conditioned on the
 	// version it replaces.
 	Version int64 `json:"version"`

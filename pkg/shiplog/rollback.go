@@ -18,16 +18,25 @@ type RollbackInput struct {
 	// every merge does not undo the rollback.
 	Hold        bool
 	RequestedBy Person
+	// IdempotencyKey, as for a deploy.
+	IdempotencyKey string
 }
 
 // Rollback deploys again the release an environment ran before its current deployment: a
 // deployment of kind rollback that reverts the current one. It checks what a deploy checks but
 // the promotion gates, which the release passed when it was first deployed here.
 func (s *Service) Rollback(ctx context.Context, in RollbackInput) (DeployResult, error) {
+	// A retry must be recognised before the rollback is worked out again: after the first one,
+	// the environment runs another release.
+	hash := requestHash("rollback", in)
+	if res, found, err := s.replayStored(ctx, in.ProjectID, in.Environment, in.IdempotencyKey, hash); found || err != nil {
+		return res, err
+	}
 	req, err := s.newRollbackRequest(ctx, in)
 	if err != nil {
 		return DeployResult{}, err
 	}
+	req.hash = hash
 	return s.deployInTurn(ctx, req)
 }
 
@@ -81,7 +90,7 @@ func (s *Service) newRollbackRequest(ctx context.Context, in RollbackInput) (dep
 		return deployRequest{}, err
 	}
 	return deployRequest{
-		DeployInput: DeployInput{ProjectID: in.ProjectID, Environment: in.Environment, Description: in.Reason, RequestedBy: by},
+		DeployInput: DeployInput{ProjectID: in.ProjectID, Environment: in.Environment, Description: in.Reason, RequestedBy: by, IdempotencyKey: in.IdempotencyKey},
 		releaseID:   target.ReleaseID,
 		by:          by,
 		kind:        KindRollback,

@@ -89,7 +89,8 @@ func testLockOnlyState(t *testing.T, s shiplog.Store) {
 	diff(t, "release", getRelease(t, s, "p", r.ID), deployed(r, d))
 }
 
-// Freezes ride on the states of the environments they cover, with or without a deployment.
+// Freezes ride on the states of the environments they cover, with or without a deployment; the
+// idempotency keys of deployments on the state they recorded.
 func testFreezesRoundTrip(t *testing.T, s shiplog.Store) {
 	ctx := t.Context()
 	p := newProject("p")
@@ -104,6 +105,7 @@ func testFreezesRoundTrip(t *testing.T, s shiplog.Store) {
 	mustOK(t, "WriteEnvironment of freezes alone", s.WriteEnvironment(ctx, w))
 	d := newDeployment(p, r, "stage", 1, 0)
 	d.State.Freezes = []shiplog.Freeze{all}
+	d.State.Requests = []shiplog.RequestKey{{Key: "ci-run-7", Hash: "9f2c", DeploymentID: d.Deployment.ID, ReleaseID: r.ID, At: d.Deployment.CreatedAt}}
 	recordDeployments(t, s, d)
 	diff(t, "states with freezes", states(t, s, "p"), []shiplog.EnvironmentState{w.State, d.State})
 }

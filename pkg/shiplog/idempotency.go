@@ -1,0 +1,120 @@
+package shiplog
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+)
+
+// Idempotency keys of deploys and rollbacks are kept on the state of the environment they
+// deploy to, with the deployment each recorded: the key is checked in the same versioned read as
+// every other rule, and recorded in the same conditional write as its deployment, so that of
+// concurrent calls with one key exactly one records and the others, reading again, answer its
+// result.
+const (
+	// KeyTTL is how long a key is remembered.
+	KeyTTL = 24 * time.Hour
+	// maxKeys bounds the keys one environment remembers (the oldest go first).
+	maxKeys = 200
+)
+
+// RequestKey is an idempotency key an environment has seen, the request it came with (as a
+// hash) and the deployment that request recorded.
+type RequestKey struct {
+	Key          string `json:"key"`
+	Hash         string `json:"hash"`
+	DeploymentID string `json:"deployment_id"`
+	ReleaseID    string `json:"release_id"`
+	At           int64  `json:"at"`
+}
+
+// requestHash identifies a request as the caller asked it (before "latest" or a promotion is
+// resolved), so that a retry matches the original whatever has happened since.
+func requestHash(op string, v any) string {
+	b, err := json.Marshal(struct {
+		Op      string `json:"op"`
+		Request any    `json:"request"`
+	}{op, v})
+	if err != nil {
+		panic(err) // the inputs are plain structs of strings and bools
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// replay answers the original result of a request whose key the state has seen; found is false
+// if it has not.
+func (s *Service) replay(ctx context.Context, st *EnvironmentState, key, hash string) (res DeployResult, found bool, err error) {
+	if key == "" || st == nil {
+		return DeployResult{}, false, nil
+	}
+	i := slices.IndexFunc(st.Requests, func(k RequestKey) bool { return k.Key == key })
+	if i < 0 || st.Requests[i].At <= s.Now().Add(-KeyTTL).Unix() {
+		return DeployResult{}, false, nil
+	}
+	k := st.Requests[i]
+	if k.Hash != hash {
+		return DeployResult{}, true, Errorf(Conflict, "idempotency key %q was used at %s for another request to %s/%s (deployment %s); use a new key for a new request",
+			key, unixTime(k.At), st.ProjectID, st.Environment.ID, k.DeploymentID)
+	}
+	if st.DeploymentID == k.DeploymentID && len(st.Pending) > 0 {
+		// The original recorded its deployment but has not written (all) its parameters.
+		if st.LockedUntil > s.Now().Unix() {
+			return DeployResult{}, true, errBusy{*st} // it is still writing: wait for it, as for any deploy
+		}
+		return DeployResult{}, false, nil // it failed: run again, which writes what is pending
+	}
+	r, err := s.Store.GetRelease(ctx, st.ProjectID, k.ReleaseID)
+	if err != nil {
+		return DeployResult{}, true, s.notFound(err, st.ProjectID, k.ReleaseID)
+	}
+	for _, d := range r.Deployments {
+		if d.ID == k.DeploymentID {
+			return DeployResult{Deployment: d, Release: r}, true, nil
+		}
+	}
+	return DeployResult{}, true, Errorf(Internal, "idempotency key %q names deployment %s, which release %s does not list", key, k.DeploymentID, k.ReleaseID)
+}
+
+// replayStored checks a key against the environment's stored state, before anything is resolved.
+func (s *Service) replayStored(ctx context.Context, projectID, envID, key, hash string) (DeployResult, bool, error) {
+	if key == "" {
+		return DeployResult{}, false, nil
+	}
+	if err := ValidateID("idempotency_key", key); err != nil {
+		return DeployResult{}, true, err
+	}
+	if ValidateID("project_id", projectID) != nil || ValidateID("environment", envID) != nil {
+		return DeployResult{}, false, nil // the request's own validation says what is wrong
+	}
+	st, err := s.environmentState(ctx, projectID, envID)
+	if err != nil {
+		return DeployResult{}, true, err
+	}
+	res, found, err := s.replay(ctx, st, key, hash)
+	if errors.As(err, new(errBusy)) {
+		return DeployResult{}, false, nil // the deploy waits for its turn, and looks again
+	}
+	return res, found, err
+}
+
+// rememberKey returns keys with the new one added and those past KeyTTL (or beyond maxKeys)
+// dropped.
+func rememberKey(keys []RequestKey, k RequestKey, now time.Time) []RequestKey {
+	cutoff := now.Add(-KeyTTL).Unix()
+	out := slices.DeleteFunc(slices.Clone(keys), func(old RequestKey) bool { return old.At <= cutoff || old.Key == k.Key })
+	if k.Key != "" {
+		out = append(out, k)
+	}
+	if len(out) > maxKeys {
+		out = out[len(out)-maxKeys:]
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
