@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
@@ -52,10 +54,25 @@ func (b backend) newStore(t *testing.T, extra ...func(*middleware.Stack) error) 
 	}
 	client := dynamodb.NewFromConfig(b.cfg, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, extra...)
+		o.Retryer = testRetryer()
 	})
 	s := New(client, releases, state)
 	s.maxTransact = b.maxTransact
 	return testStore{Store: s, admin: admin}
+}
+
+// testRetryer is the SDK's standard retryer without its client-side retry quota and with more
+// attempts. One client here carries every concurrent caller of a test (64 deploys at once), where
+// on AWS each Lambda instance has a client and a quota of its own; and DynamoDB Local, on a
+// starved CPU (make test on two loaded cores), answers a transaction that waited too long for an
+// item's lock with a 500, "This action timed out because it too long waiting for a lock. This
+// request will succeed in actual DynamoDB API". With one quota for all 64, those retries emptied
+// it ("retry quota exceeded") and a deploy failed as Unavailable.
+func testRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.RateLimiter = ratelimit.None
+		o.MaxAttempts = 8
+	})
 }
 
 func TestReleaseStore(t *testing.T) {
