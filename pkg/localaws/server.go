@@ -41,8 +41,10 @@ const (
 )
 
 // startTimeout bounds how long a server may take to start listening: a cold Python start on a
-// loaded CI machine running several test binaries at once can take many seconds.
-const startTimeout = 60 * time.Second
+// loaded machine running several test binaries at once can take many seconds (on 2 cores at a
+// load of 40, moto_server took over a minute). A server that never listens still fails the tests,
+// with its output.
+const startTimeout = 3 * time.Minute
 
 // Server is a local AWS API implementation running as a child process.
 type Server struct {
