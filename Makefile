@@ -21,7 +21,7 @@ help:
 	@echo "make run    - the local stack on $(ADDR) (HTTP API + Lambda Invoke API), data in $(DATA)"
 	@echo "make test   - every test: unit, contract suites on bbolt/moto/DynamoDB Local, end to end, linters"
 	@echo "make build  - each function as build/<function>/bootstrap and build/<function>.zip (linux/arm64)"
-	@echo "make bench  - SDK calls per operation against moto (not part of make test)"
+	@echo "make bench  - SDK calls per operation against moto, cold starts under aws-lambda-rie (not part of make test)"
 
 run:
 	go run ./cmd/shiplog serve --addr $(ADDR) --data $(DATA) $(ARGS)
