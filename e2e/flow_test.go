@@ -273,7 +273,12 @@ func (f *flow) checkDeployResult(t *testing.T, res shiplog.DeployResult, start i
 	if now := time.Now().Unix(); d.CreatedAt < start || d.CreatedAt > now {
 		t.Errorf("deployment created_at %d: want between %d and %d", d.CreatedAt, start, now)
 	}
-	want := shiplog.Deployment{ID: d.ID, Environment: env, CreatedAt: d.CreatedAt, RequestedBy: by, Description: description}
+	// What changed is held by the model's parameters and items; here only that it is said.
+	if d.Changes == nil {
+		t.Errorf("deployment %s: no changes recorded", d.ID)
+	}
+	want := shiplog.Deployment{ID: d.ID, Environment: env, CreatedAt: d.CreatedAt, RequestedBy: by, Description: description,
+		Kind: shiplog.KindDeploy, Changes: d.Changes}
 	if diff := cmp.Diff(want, d); diff != "" {
 		t.Errorf("deployment (-want +got):\n%s", diff)
 	}

@@ -74,8 +74,7 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 	r.Deployments = append(r.Deployments, d)
 	r.LastDateDeployed = d.CreatedAt
 	m.deployments = append(m.deployments, shiplog.DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID})
-	// The state is written once to record the deployment and once more to settle, if the
-	// deployment wrote parameters.
+	// The state's version counts its writes: the record, and the settle if parameters changed.
 	version := m.envs[d.Environment.ID].Version + 1
 	if len(changed) > 0 {
 		version++
@@ -173,13 +172,29 @@ func releaseItem(r shiplog.Release) item {
 }
 
 func deploymentFields(d shiplog.Deployment) item {
-	return item{
+	it := item{
 		"deployment_id": S(d.ID),
 		"environment":   environmentM(d.Environment),
 		"created_at":    N(d.CreatedAt),
 		"requested_by":  personM(d.RequestedBy),
 		"description":   S(d.Description),
 	}
+	// The release workflow's attributes, where the deployment has them.
+	for name, v := range map[string]string{"kind": d.Kind, "promoted_from": d.PromotedFrom, "reverts": d.Reverts} {
+		if v != "" {
+			it[name] = S(v)
+		}
+	}
+	if o := d.Override; o != nil {
+		it["override"] = M(item{"reason": S(o.Reason), "by": personM(o.By)})
+	}
+	if c := d.Changes; c != nil {
+		it["changes"] = M(item{
+			"changed": stringList(c.Changed...), "added": stringList(c.Added...),
+			"removed": stringList(c.Removed...), "parameters_written": stringList(c.ParametersWritten...),
+		})
+	}
+	return it
 }
 
 func personM(p shiplog.Person) any {
