@@ -25,9 +25,11 @@ var FunctionActions = map[string][]string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
 		"ssm:GetParameter", "ssm:PutParameter",
 	},
-	// Register the manifest it is given, then read the label's parameter of each service.
+	// Register the manifest entry it is given (after reading the project's environment states and
+	// the services of its repositories, to refuse dropping a deployed environment or overfilling
+	// a repository), then read the label's parameter of each service.
 	"create-release": {
-		"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+		"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
 		"ssm:GetParameters",
 	},
 	// Read the release, project and environment, check (and tag) the images in ECR, record the
