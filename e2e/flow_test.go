@@ -28,8 +28,10 @@ const (
 var (
 	ci    = shiplog.Person{ID: "ci", Name: "Buildkite", Via: shiplog.ViaInvoke}
 	alice = shiplog.Person{ID: "arn:aws:iam::123456789012:user/alice", Name: "alice", Via: shiplog.ViaAPI} // the API fixtures' IAM caller
-	stage = shiplog.Environment{ID: "stage", Name: "Staging"}
-	prod  = shiplog.Environment{ID: "prod", Name: "Production"}
+	// anonymous is the requester of an invocation that names none.
+	anonymous = shiplog.Person{ID: shiplog.AnonymousPerson.ID, Name: shiplog.AnonymousPerson.Name, Via: shiplog.ViaInvoke}
+	stage     = shiplog.Environment{ID: "stage", Name: "Staging"}
+	prod      = shiplog.Environment{ID: "prod", Name: "Production"}
 )
 
 // allServices are the storage project's services, sorted.
@@ -321,7 +323,7 @@ func (f *flow) deployLatestProd(t *testing.T) {
 	before := time.Now().Unix()
 	var got shiplog.Release
 	f.s.invokeOK(t, "create-release", []byte(`{"project_id":"storage","description":"second"}`), &got)
-	want := f.release(t, got, before, time.Now().Unix(), shiplog.AnonymousPerson, "second", archivistV2)
+	want := f.release(t, got, before, time.Now().Unix(), anonymous, "second", archivistV2)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("release (-want +got):\n%s", diff)
 	}
@@ -331,7 +333,7 @@ func (f *flow) deployLatestProd(t *testing.T) {
 	f.r2 = got.ID
 	f.m.releases = append(f.m.releases, want)
 
-	d := f.deploy(t, `{"project_id":"storage","release_id":"latest","environment":"prod"}`, f.r2, prod, shiplog.AnonymousPerson, "")
+	d := f.deploy(t, `{"project_id":"storage","release_id":"latest","environment":"prod"}`, f.r2, prod, anonymous, "")
 	f.m.deploy(t, d, f.r2, allServices)
 	f.s.check(t, f.m, withImages)
 }
