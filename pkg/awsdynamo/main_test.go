@@ -30,7 +30,7 @@ type backend struct {
 // update atomically, as DynamoDB does (pkg/localaws's tests hold it to that). moto does neither
 // (two conditional transactions on one key both commit, concurrent list_appends get lost), and
 // dynalite has no transactions, so neither runs this package's tests.
-func backends(t *testing.T) []backend {
+func backends(t testing.TB) []backend {
 	t.Helper()
 	return []backend{
 		{name: "dynamodb-local", cfg: localaws.SharedDynamoDBLocal(t).Config(context.Background()), maxTransact: maxTransactItems},
@@ -45,7 +45,7 @@ type testStore struct {
 
 // newStore creates fresh tables (unique names: cheaper than resetting a shared server) and a
 // Store on them whose client carries extra middleware, if any.
-func (b backend) newStore(t *testing.T, extra ...func(*middleware.Stack) error) testStore {
+func (b backend) newStore(t testing.TB, extra ...func(*middleware.Stack) error) testStore {
 	t.Helper()
 	admin := dynamodb.NewFromConfig(b.cfg)
 	releases, state := localaws.UniqueName("releases"), localaws.UniqueName("state")
@@ -95,4 +95,10 @@ func TestStoreConcurrency(t *testing.T) {
 			})
 		})
 	}
+}
+
+// BenchmarkConcurrentDeploys: 64 deploys at once to one environment, on DynamoDB Local.
+func BenchmarkConcurrentDeploys(b *testing.B) {
+	be := backends(b)[0]
+	shiplogtest.BenchmarkConcurrentDeploys(b, func(tb testing.TB) shiplog.Store { return be.newStore(tb).Store })
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/shiplogtest"
 )
 
-func openTemp(t *testing.T) *bolt.Store {
+func openTemp(t testing.TB) *bolt.Store {
 	t.Helper()
 	s, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
 	if err != nil {
@@ -222,4 +222,9 @@ func TestOpenRefusesCorruptFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkConcurrentDeploys: 64 deploys at once to one environment of the local stack's store.
+func BenchmarkConcurrentDeploys(b *testing.B) {
+	shiplogtest.BenchmarkConcurrentDeploys(b, func(tb testing.TB) shiplog.Store { return openTemp(tb) })
 }

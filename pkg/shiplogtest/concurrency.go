@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,4 +222,59 @@ func (p *MemoryParameters) PutParameters(_ context.Context, params map[string]st
 	defer p.mu.Unlock()
 	maps.Copy(p.m, params)
 	return nil
+}
+
+// BenchmarkConcurrentDeploys starts 64 deploys at once to one environment of a store made by
+// newStore, through a Service with the defaults every function runs with (DeployWait and all),
+// and fails unless every one succeeds. It reports the time until the last one answered and the
+// slowest deploy's wait, for make bench.
+func BenchmarkConcurrentDeploys(b *testing.B, newStore func(testing.TB) shiplog.Store) {
+	for range b.N {
+		b.StopTimer()
+		s := newStore(b)
+		ctx := b.Context()
+		p := newProject("p")
+		r1, r2 := newRelease(p, 1), newRelease(p, 2)
+		if err := s.PutProject(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range []shiplog.Release{r1, r2} {
+			if err := s.CreateRelease(ctx, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		svc := shiplog.NewService(NewMemoryParameters(), s, nil, nil)
+		errs := make([]error, concurrentDeploys)
+		took := make([]time.Duration, concurrentDeploys)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range concurrentDeploys {
+			r := []shiplog.Release{r1, r2}[i%2]
+			wg.Go(func() {
+				<-start
+				t0 := time.Now()
+				_, errs[i] = svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "p", ReleaseID: r.ID, Environment: "stage"})
+				took[i] = time.Since(t0)
+			})
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		close(start)
+		wg.Wait()
+		all := time.Since(t0)
+		b.StopTimer()
+		failed := 0
+		for _, err := range errs {
+			if err != nil {
+				failed++
+				b.Logf("deploy refused: %v", err)
+			}
+		}
+		if failed > 0 {
+			b.Fatalf("%d of %d concurrent deploys to one environment failed", failed, concurrentDeploys)
+		}
+		b.ReportMetric(float64(concurrentDeploys), "deploys-succeeded")
+		b.ReportMetric(float64(all.Milliseconds()), "ms-all-answered")
+		b.ReportMetric(float64(slices.Max(took).Milliseconds()), "ms-slowest-deploy")
+	}
 }
