@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiplog/shiplog/pkg/localaws"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shiplog/shiplog/pkg/bolt"
@@ -178,10 +180,10 @@ func (s *stack) invoke(function string, payload []byte) (cli map[string]any, res
 // awsCLIPath is the aws CLI, found once.
 var awsCLIPath = sync.OnceValue(func() string {
 	if p, err := exec.LookPath("aws"); err == nil {
-		return pastPyenvShim(p)
+		return localaws.PastPyenvShim(p)
 	}
 	if _, err := os.Stat("/root/.pyenv/shims/aws"); err == nil {
-		return pastPyenvShim("/root/.pyenv/shims/aws")
+		return localaws.PastPyenvShim("/root/.pyenv/shims/aws")
 	}
 	return ""
 })
@@ -193,31 +195,6 @@ func awsCLI(t *testing.T) string {
 	}
 	t.Fatal("the aws CLI is not installed: these tests drive the local stack with it (pip install awscli, or apt-get install awscli)")
 	return ""
-}
-
-// pastPyenvShim returns the program a pyenv shim at path runs, or path if it is no shim or pyenv
-// cannot say. A shim is a chain of shell scripts that finds the Python version on every call: on
-// this machine it was more than half of each aws CLI call's time.
-func pastPyenvShim(path string) string {
-	shims := filepath.Dir(path)
-	if filepath.Base(shims) != "shims" {
-		return path
-	}
-	root := filepath.Dir(shims)
-	for _, pyenv := range []string{filepath.Join(root, "bin", "pyenv"), filepath.Join(root, "libexec", "pyenv")} {
-		cmd := exec.Command(pyenv, "which", filepath.Base(path))
-		cmd.Env = append(os.Environ(), "PYENV_ROOT="+root)
-		out, err := cmd.Output()
-		if err != nil {
-			continue
-		}
-		if real := strings.TrimSpace(string(out)); filepath.IsAbs(real) {
-			if _, err := os.Stat(real); err == nil {
-				return real
-			}
-		}
-	}
-	return path
 }
 
 func testdata(t *testing.T, name string) []byte {
