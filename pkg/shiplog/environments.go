@@ -68,6 +68,8 @@ func (s *Service) Environments(ctx context.Context, projectID string) ([]Environ
 		st := byID[e.ID]
 		out[i] = EnvironmentStatus{Environment: e, Lock: activeLock(st, now)}
 		if st != nil && st.ReleaseID != "" { // a state may hold only a lock
+			// The idempotency keys are the store's bookkeeping of retries, not what is deployed.
+			st.Requests = nil
 			out[i].Current = st
 		}
 	}

@@ -133,3 +133,27 @@ func TestDeployIdempotencyKeyAfterFailedWrites(t *testing.T) {
 		t.Errorf("after the retry: state %+v, parameters %v; want every parameter written", states[0], h.paramsUnder(t, "storage", "stage"))
 	}
 }
+
+// The keys a state keeps are bookkeeping: what callers read of an environment leaves them out.
+func TestEnvironmentsHideIdempotencyKeys(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.createRelease(t, 1)
+	in := shiplog.DeployInput{ProjectID: "storage", ReleaseID: "latest", Environment: "stage", RequestedBy: alice, IdempotencyKey: "ci-run-8"}
+	if _, err := h.svc.Deploy(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	states, err := h.store.EnvironmentStates(ctx, "storage")
+	if err != nil || len(states) != 1 || len(states[0].Requests) != 1 {
+		t.Fatalf("stored state: got %+v, %v; want one state holding the key", states, err)
+	}
+	envs, err := h.svc.Environments(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range envs {
+		if e.Current != nil && e.Current.Requests != nil {
+			t.Errorf("Environments: %s shows the idempotency keys %+v", e.Environment.ID, e.Current.Requests)
+		}
+	}
+}
