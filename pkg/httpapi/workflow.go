@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -70,20 +71,24 @@ type RollbackBody struct {
 
 // runDeploy deploys, or plans, what a deploy body asks of the environment din names.
 func (h *Handler) runDeploy(w http.ResponseWriter, r *http.Request, din shiplog.DeployInput, in DeployBody) error {
-	if in.ReleaseID == "" && in.FromEnvironment == "" {
-		return shiplog.Errorf(shiplog.Invalid, "release_id: is required (a release id, or \"latest\"), unless from_environment names the environment to promote from")
-	}
 	din.ReleaseID, din.FromEnvironment, din.Description = in.ReleaseID, in.FromEnvironment, in.Description
 	din.IdempotencyKey = r.Header.Get(IdempotencyKeyHeader)
-	if in.DryRun {
-		plan, err := h.svc.Plan(r.Context(), din)
+	return planOrRun(w, r, in.DryRun, din, h.svc.Plan, h.svc.Deploy)
+}
+
+// planOrRun answers a write that may be a dry run: the plan (200), or the deployment it recorded
+// (201).
+func planOrRun[In any](w http.ResponseWriter, r *http.Request, dryRun bool, in In,
+	plan func(context.Context, In) (shiplog.PlanResult, error), run func(context.Context, In) (shiplog.DeployResult, error)) error {
+	if dryRun {
+		p, err := plan(r.Context(), in)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, normalizePlan(plan))
+		writeJSON(w, http.StatusOK, normalizePlan(p))
 		return nil
 	}
-	res, err := h.svc.Deploy(r.Context(), din)
+	res, err := run(r.Context(), in)
 	if err != nil {
 		return err
 	}
@@ -161,21 +166,7 @@ func (h *Handler) rollback(w http.ResponseWriter, r *http.Request) error {
 	}
 	rin := shiplog.RollbackInput{ProjectID: project, Environment: env, Reason: in.Reason, ToDeployment: in.ToDeployment, Hold: in.Hold, RequestedBy: by,
 		IdempotencyKey: r.Header.Get(IdempotencyKeyHeader)}
-	if in.DryRun {
-		plan, err := h.svc.PlanRollback(r.Context(), rin)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, normalizePlan(plan))
-		return nil
-	}
-	res, err := h.svc.Rollback(r.Context(), rin)
-	if err != nil {
-		return err
-	}
-	res.Release = normalizeRelease(res.Release)
-	writeJSON(w, http.StatusCreated, res)
-	return nil
+	return planOrRun(w, r, in.DryRun, rin, h.svc.PlanRollback, h.svc.Rollback)
 }
 
 // envRequest reads the project and environment of the path and who asks (writes need to know).
