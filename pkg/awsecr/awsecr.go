@@ -251,10 +251,11 @@ func (r *Registry) MissingImages(ctx context.Context, uris []string) ([]string, 
 
 // TagImages points tag at each image by putting its manifest back under the tag: ECR has no
 // other way to tag an existing image. It reads where the tag is in each repository (one
-// BatchGetImage, up to checkers repositories at once) and writes only where the tag is not on
-// the image already, so a redeploy writes nothing. The manifest it puts back is the one
-// MissingImages just read, or is read in the same call. NotFound if an image is gone; Invalid if
-// two images of one repository would need the same tag.
+// BatchGetImage, up to checkers repositories at once) and only when every image was found does it
+// write, and only where the tag is not on the image already, so a redeploy writes nothing and a
+// missing image moves no tag anywhere. The manifest it puts back is the one MissingImages just
+// read, or is read in the same call. NotFound if an image is gone; Invalid if two images of one
+// repository would need the same tag.
 func (r *Registry) TagImages(ctx context.Context, uris []string, tag string) error {
 	order, byRepo, err := group(uris)
 	if err != nil {
@@ -266,18 +267,37 @@ func (r *Registry) TagImages(ctx context.Context, uris []string, tag string) err
 				ims[0].URI(), ims[1].URI(), tag, repo.name)
 		}
 	}
-	writes := make(chan struct{}, taggers)
+	// Read phase: where is the tag, and what manifest would move it.
+	plans := make([]*fetchedManifest, len(order))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(checkers)
-	for _, repo := range order {
+	for i, repo := range order {
 		im := byRepo[repo][0]
-		g.Go(func() error { return r.tagOne(gctx, repo, im, tag, writes) })
+		g.Go(func() error {
+			m, err := r.planTag(gctx, repo, im, tag)
+			plans[i] = m
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// Write phase: every image is there; move the tag where it is not yet.
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(taggers)
+	for i, repo := range order {
+		if plans[i] == nil {
+			continue
+		}
+		im, m := byRepo[repo][0], *plans[i]
+		g.Go(func() error { return r.putTag(gctx, repo, im, tag, m) })
 	}
 	return g.Wait()
 }
 
-// tagOne points tag at im, unless it is there already. writes bounds the PutImage calls in flight.
-func (r *Registry) tagOne(ctx context.Context, repo repository, im Image, tag string, writes chan struct{}) error {
+// planTag reads where tag is in im's repository. It answers nil when the tag is on im already,
+// or the manifest to put back under the tag.
+func (r *Registry) planTag(ctx context.Context, repo repository, im Image, tag string) (*fetchedManifest, error) {
 	known, haveManifest := r.recall(im)
 	ids := []types.ImageIdentifier{{ImageTag: aws.String(tag)}}
 	if !haveManifest {
@@ -290,7 +310,7 @@ func (r *Registry) tagOne(ctx context.Context, repo repository, im Image, tag st
 		AcceptedMediaTypes: acceptedMediaTypes,
 	}, inRegion(repo.region))
 	if err != nil {
-		return mapError(err, "find tag %q in repository %s", tag, repo)
+		return nil, mapError(err, "find tag %q in repository %s", tag, repo)
 	}
 	// Asked for by tag and, without a manifest at hand, by digest: the answer's images are the
 	// tag's image (if the tag exists) and the image itself. The tag is on the image exactly when
@@ -311,31 +331,29 @@ func (r *Registry) tagOne(ctx context.Context, repo repository, im Image, tag st
 		switch fail.FailureCode {
 		case types.ImageFailureCodeImageNotFound, types.ImageFailureCodeImageTagDoesNotMatchDigest:
 		case types.ImageFailureCodeUpstreamTooManyRequests, types.ImageFailureCodeUpstreamUnavailable:
-			return shiplog.Errorf(shiplog.Unavailable, "find tag %q in repository %s: %s: %s",
+			return nil, shiplog.Errorf(shiplog.Unavailable, "find tag %q in repository %s: %s: %s",
 				tag, repo, fail.FailureCode, aws.ToString(fail.FailureReason))
 		default:
-			return shiplog.Errorf(shiplog.Internal, "find tag %q in repository %s: image %s: %s: %s",
+			return nil, shiplog.Errorf(shiplog.Internal, "find tag %q in repository %s: image %s: %s: %s",
 				tag, repo, imageIDString(fail.ImageId), fail.FailureCode, aws.ToString(fail.FailureReason))
 		}
 	}
 	if itself && !elsewhere && len(out.Failures) == 0 {
-		return nil // already tagged
+		return nil, nil // already tagged
 	}
 	if !haveManifest {
-		return shiplog.Errorf(shiplog.NotFound, "cannot tag %s %q: it is no longer in ECR", im.URI(), tag)
+		return nil, shiplog.Errorf(shiplog.NotFound, "cannot tag %s %q: it is no longer in ECR", im.URI(), tag)
 	}
+	return &known, nil
+}
 
-	select {
-	case writes <- struct{}{}:
-	case <-ctx.Done():
-		return mapError(ctx.Err(), "tag %s %q", im.URI(), tag)
-	}
-	defer func() { <-writes }()
-	_, err = r.client.PutImage(ctx, &ecr.PutImageInput{
+// putTag puts m back under tag, naming im's digest.
+func (r *Registry) putTag(ctx context.Context, repo repository, im Image, tag string, m fetchedManifest) error {
+	_, err := r.client.PutImage(ctx, &ecr.PutImageInput{
 		RegistryId:             aws.String(repo.account),
 		RepositoryName:         aws.String(repo.name),
-		ImageManifest:          known.body,
-		ImageManifestMediaType: known.mediaType,
+		ImageManifest:          m.body,
+		ImageManifestMediaType: m.mediaType,
 		ImageDigest:            aws.String(im.Digest),
 		ImageTag:               aws.String(tag),
 	}, inRegion(repo.region))
