@@ -30,6 +30,9 @@ type Environment struct {
 	// Requires lists the environments a release must have been deployed to before it may be
 	// deployed to this one (a promotion gate).
 	Requires []string `json:"requires,omitempty"`
+	// ECS, if set, says where the environment's services run, so that deployments to it are
+	// verified on ECS.
+	ECS *ECSTarget `json:"ecs,omitempty"`
 }
 
 // ImageRepository is an ECR repository and the services that run its images.

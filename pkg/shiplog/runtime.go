@@ -1,0 +1,66 @@
+package shiplog
+
+import "context"
+
+// ECSTarget says where an environment's services run on Amazon ECS, so that shiplog can check
+// that a deployment runs: the cluster, and the ECS service name of each shiplog service. A service
+// the map leaves out runs as the ECS service of the same name as its id.
+type ECSTarget struct {
+	Cluster  string            `json:"cluster"`
+	Services map[string]string `json:"services,omitempty"`
+}
+
+// ServiceName returns the ECS service name that runs serviceID.
+func (t ECSTarget) ServiceName(serviceID string) string {
+	if n, ok := t.Services[serviceID]; ok && n != "" {
+		return n
+	}
+	return serviceID
+}
+
+// Runtime tells what runs on the platform (ECS). It is optional: without one, deployments are
+// verified only by what the consuming pipeline reports.
+type Runtime interface {
+	// Running returns what each of the named services of a cluster runs now, keyed by service
+	// name. A service that does not exist is in the map with Found false.
+	Running(ctx context.Context, cluster string, services []string) (map[string]ServiceRun, error)
+}
+
+// ServiceRun is what one ECS service runs: the images of its primary deployment's task
+// definition, and that deployment's rollout.
+type ServiceRun struct {
+	Found bool
+	// Images are the container images of the primary deployment's task definition, as named there
+	// (digest-pinned URIs when the definition pins them), with each container's running digest
+	// where the definition names a tag: "repo@sha256:...".
+	Images []string
+	// Rollout is the primary deployment's rollout state: RolloutCompleted, RolloutInProgress or
+	// RolloutFailed.
+	Rollout string
+	// Reason is ECS's reason for the rollout state, if it gave one.
+	Reason string
+}
+
+// The rollout states of an ECS deployment.
+const (
+	RolloutCompleted  = "COMPLETED"
+	RolloutInProgress = "IN_PROGRESS"
+	RolloutFailed     = "FAILED"
+)
+
+// RuntimeEvent is an event from the platform about one service's deployment: ECS's "ECS
+// Deployment State Change" (SERVICE_DEPLOYMENT_COMPLETED, _FAILED, _IN_PROGRESS) or "ECS Service
+// Action" events, reduced to what shiplog needs.
+type RuntimeEvent struct {
+	// ID is the event's id, for logs.
+	ID string
+	// Cluster and Service name the ECS service (names, not ARNs).
+	Cluster string
+	Service string
+	// Outcome is RolloutCompleted, RolloutFailed or RolloutInProgress.
+	Outcome string
+	// Reason is what ECS said, if anything.
+	Reason string
+	// At is the event's time, Unix seconds.
+	At int64
+}
