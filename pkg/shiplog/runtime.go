@@ -64,3 +64,22 @@ type RuntimeEvent struct {
 	// At is the event's time, Unix seconds.
 	At int64
 }
+
+// RuntimeOutcome is what a RuntimeEvent did: the deployment it concerned, if any, and the status
+// that deployment has after it. Ignored says why an event changed nothing (no registered
+// environment runs that service, the service is not yet at the deployed images, and the like).
+type RuntimeOutcome struct {
+	ProjectID    string `json:"project_id,omitempty"`
+	Environment  string `json:"environment,omitempty"`
+	DeploymentID string `json:"deployment_id,omitempty"`
+	Status       string `json:"status,omitempty"`
+	Ignored      string `json:"ignored,omitempty"`
+}
+
+// HandleRuntimeEvent takes an event from the platform about a service's deployment and marks the
+// shiplog deployment it concerns verified (every service of the environment runs exactly the
+// deployed images) or failed (ECS failed or rolled back the service's deployment). Events arrive
+// at least once and in any order: one that changes nothing is no error.
+func (s *Service) HandleRuntimeEvent(ctx context.Context, ev RuntimeEvent) (RuntimeOutcome, error) {
+	return s.handleRuntimeEvent(ctx, ev)
+}

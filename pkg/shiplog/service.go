@@ -18,6 +18,7 @@ type Service struct {
 	Params   ParameterStore
 	Store    Store
 	Registry Registry // optional
+	Runtime  Runtime  // optional: without it, only reports verify deployments
 
 	// Now is the clock and Sleep waits on it (it returns early with ctx's error); NewID makes
 	// release and deployment ids, which must sort by creation time.
