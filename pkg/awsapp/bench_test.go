@@ -516,7 +516,7 @@ func BenchmarkList(b *testing.B) {
 				return ids, page.NextCursor, err
 			}, newest(releaseIDs)},
 			{"deployments", func() ([]string, string, error) {
-				page, err := env.svc.Deployments(context.Background(), p.id, "", shiplog.PageRequest{Limit: limit})
+				page, err := env.svc.Deployments(context.Background(), p.id, shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: limit})
 				var ids []string
 				for _, d := range page.Items {
 					ids = append(ids, d.ID)
@@ -524,7 +524,7 @@ func BenchmarkList(b *testing.B) {
 				return ids, page.NextCursor, err
 			}, newest(deploymentIDs)},
 			{"deployments-of-env", func() ([]string, string, error) {
-				page, err := env.svc.Deployments(context.Background(), p.id, "stage", shiplog.PageRequest{Limit: limit})
+				page, err := env.svc.Deployments(context.Background(), p.id, shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{Limit: limit})
 				var ids []string
 				for _, d := range page.Items {
 					ids = append(ids, d.ID)

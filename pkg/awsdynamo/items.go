@@ -27,6 +27,10 @@ const (
 	attrURI         = "uri"
 	attrVersion     = "version"
 	attrMapped      = "mapped_repositories"
+	attrCount       = "deployment_count"
+	attrVerifiedIn  = "verified_in"
+	attrStatus      = "status"
+	attrHistory     = "status_history"
 )
 
 // Partition keys and sort-key prefixes of the state table (see the package comment).
@@ -38,6 +42,7 @@ const (
 	envPrefix       = "env#"
 	deployPrefix    = "deploy#"
 	envDeployPrefix = "envdeploy#"
+	relDeployPrefix = "reldeploy#"
 	latestSK        = "latest"
 )
 
@@ -69,6 +74,10 @@ func deploySK(deploymentID string) string { return deployPrefix + deploymentID }
 
 func envDeploySK(environmentID, deploymentID string) string {
 	return envDeployPrefix + environmentID + "#" + deploymentID
+}
+
+func relDeploySK(releaseID, deploymentID string) string {
+	return relDeployPrefix + releaseID + "#" + deploymentID
 }
 
 // latestKey is the item that names a project's newest release.
@@ -121,10 +130,10 @@ func decodeRelease(m item) (shiplog.Release, error) {
 	return r, nil
 }
 
-func deploymentsList(d shiplog.Deployment) (types.AttributeValue, error) {
-	l, err := attributevalue.MarshalListWithOptions([]shiplog.Deployment{d}, useJSONTags)
+func statusEntry(e shiplog.StatusEntry) (types.AttributeValue, error) {
+	l, err := attributevalue.MarshalListWithOptions([]shiplog.StatusEntry{e}, useJSONTags)
 	if err != nil {
-		return nil, fmt.Errorf("encode deployment: %w", err)
+		return nil, fmt.Errorf("encode status entry: %w", err)
 	}
 	return &types.AttributeValueMemberL{Value: l}, nil
 }

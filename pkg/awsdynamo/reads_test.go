@@ -134,7 +134,7 @@ func TestListReadsAtMostLimitPlusOne(t *testing.T) {
 					return ids, page.NextCursor, err
 				}},
 				{"deployments", allIDs, func(c string) ([]string, string, error) {
-					page, err := s.ListDeployments(ctx, "p", "", shiplog.PageRequest{Limit: limit, Cursor: c})
+					page, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: limit, Cursor: c})
 					ids := make([]string, len(page.Items))
 					for i, d := range page.Items {
 						ids[i] = d.ID
@@ -142,7 +142,7 @@ func TestListReadsAtMostLimitPlusOne(t *testing.T) {
 					return ids, page.NextCursor, err
 				}},
 				{"stage deployments", stageIDs, func(c string) ([]string, string, error) {
-					page, err := s.ListDeployments(ctx, "p", "stage", shiplog.PageRequest{Limit: limit, Cursor: c})
+					page, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{Limit: limit, Cursor: c})
 					ids := make([]string, len(page.Items))
 					for i, d := range page.Items {
 						ids[i] = d.ID

@@ -543,8 +543,8 @@ func (s *Store) batchGet(ctx context.Context, req map[string]types.KeysAndAttrib
 }
 
 // WriteEnvironment replaces an environment's state if it is still at the version the write
-// expects: a conditional PutItem, or, with a deployment, one TransactWriteItems that also appends
-// it to its release and puts its two listing items, so it is recorded whole or not at all.
+// expects: a conditional PutItem, or, with a deployment or status updates, one
+// TransactWriteItems that also writes those, so that all of it is written or none.
 func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
 	projectID, envID := w.State.ProjectID, w.State.Environment.ID
 	what := fmt.Sprintf("write environment %s/%s at version %d", projectID, envID, w.State.Version)
@@ -555,7 +555,7 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 	if err != nil {
 		return err
 	}
-	if w.Deployment == nil {
+	if w.Deployment == nil && len(w.Statuses) == 0 {
 		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: state.TableName, Item: state.Item, ConditionExpression: state.ConditionExpression,
 			ExpressionAttributeNames: state.ExpressionAttributeNames, ExpressionAttributeValues: state.ExpressionAttributeValues,
@@ -568,21 +568,35 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 		}
 		return nil
 	}
-	items, err := s.deploymentItems(*w.Deployment)
-	if err != nil {
-		return err
+	var items []types.TransactWriteItem
+	var refusals []error // what a failed condition of each item means
+	if w.Deployment != nil {
+		dep, err := s.deploymentItems(*w.Deployment)
+		if err != nil {
+			return err
+		}
+		items = append(items, dep...)
+		refusals = append(refusals, shiplog.ErrReleaseNotFound, shiplog.ErrDeploymentExists, shiplog.ErrDeploymentExists, shiplog.ErrDeploymentExists)
+	}
+	for _, u := range w.Statuses {
+		ups, err := s.statusItems(u)
+		if err != nil {
+			return err
+		}
+		items = append(items, ups...)
+		for range ups {
+			refusals = append(refusals, shiplog.ErrDeploymentNotFound)
+		}
 	}
 	items = append(items, types.TransactWriteItem{Put: state})
+	refusals = append(refusals, shiplog.ErrVersionConflict)
 	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
 	}
 	err = transactionFailure(err, what, func(i int) error {
-		switch i {
-		case 0:
-			return shiplog.ErrReleaseNotFound
-		case 1, 2:
-			return shiplog.ErrDeploymentExists
+		if i < len(refusals) {
+			return refusals[i]
 		}
 		return shiplog.ErrVersionConflict
 	})
@@ -612,33 +626,29 @@ func (s *Store) statePut(w shiplog.EnvironmentWrite) (*types.Put, error) {
 }
 
 // deploymentItems are the transaction items that record a deployment: the update of its release
-// (which must exist in the deployment's project), then its two listing items (which must not
-// exist yet).
+// (which must exist in the deployment's project: its last_date_deployed and deployment_count; the
+// deployment itself is not in it, so that the release item stays the same size however often it
+// is deployed), then its three listing items (which must not exist yet).
 func (s *Store) deploymentItems(rec shiplog.DeploymentRecord) ([]types.TransactWriteItem, error) {
 	if rec.ReleaseID == "" {
 		return nil, shiplog.ErrReleaseNotFound
 	}
-	appended, err := deploymentsList(rec.Deployment)
-	if err != nil {
-		return nil, err
-	}
 	release := &types.Update{
 		TableName:           &s.releases,
 		Key:                 releaseKey(rec.ReleaseID),
-		UpdateExpression:    aws.String("SET #d = list_append(if_not_exists(#d, :none), :d), #l = :l"),
+		UpdateExpression:    aws.String("SET #l = :l ADD #c :one"),
 		ConditionExpression: aws.String("attribute_exists(#id) AND #p = :p"),
 		ExpressionAttributeNames: map[string]string{
-			"#d": attrDeployments, "#l": attrLastDeploy, "#id": attrReleaseID, "#p": attrProjectID,
+			"#l": attrLastDeploy, "#c": attrCount, "#id": attrReleaseID, "#p": attrProjectID,
 		},
 		ExpressionAttributeValues: item{
-			":none": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
-			":d":    appended,
-			":l":    num(rec.CreatedAt),
-			":p":    str(rec.ProjectID),
+			":l":   num(rec.CreatedAt),
+			":one": num(1),
+			":p":   str(rec.ProjectID),
 		},
 	}
 	items := []types.TransactWriteItem{{Update: release}}
-	for _, sk := range []string{deploySK(rec.ID), envDeploySK(rec.Environment.ID, rec.ID)} {
+	for _, sk := range []string{deploySK(rec.ID), envDeploySK(rec.Environment.ID, rec.ID), relDeploySK(rec.ReleaseID, rec.ID)} {
 		it, err := deploymentItem(rec, sk)
 		if err != nil {
 			return nil, err
@@ -652,13 +662,91 @@ func (s *Store) deploymentItems(rec shiplog.DeploymentRecord) ([]types.TransactW
 	return items, nil
 }
 
-// ListDeployments returns a page of a project's deployments, or one environment's, newest first.
-func (s *Store) ListDeployments(ctx context.Context, projectID, environmentID string, page shiplog.PageRequest) (shiplog.Page[shiplog.DeploymentRecord], error) {
+// statusItems are the transaction items of one status update: the update of each of the
+// deployment's listing items (which must exist), and, for a verification, the addition of its
+// environment to the release's verified_in.
+func (s *Store) statusItems(u shiplog.StatusUpdate) ([]types.TransactWriteItem, error) {
+	entry, err := statusEntry(u.Entry)
+	if err != nil {
+		return nil, err
+	}
+	sks := []string{deploySK(u.DeploymentID), envDeploySK(u.Environment, u.DeploymentID)}
+	if !u.Unindexed {
+		sks = append(sks, relDeploySK(u.ReleaseID, u.DeploymentID))
+	}
+	var items []types.TransactWriteItem
+	for _, sk := range sks {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:           &s.state,
+			Key:                 stateKey(projectPrefix+u.ProjectID, sk),
+			UpdateExpression:    aws.String("SET #s = :s, #h = list_append(if_not_exists(#h, :none), :h)"),
+			ConditionExpression: aws.String("attribute_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{
+				"#s": attrStatus, "#h": attrHistory, "#pk": attrPK,
+			},
+			ExpressionAttributeValues: item{
+				":s":    str(u.Entry.Status),
+				":h":    entry,
+				":none": &types.AttributeValueMemberL{Value: []types.AttributeValue{}},
+			},
+		}})
+	}
+	if u.Entry.Status == shiplog.StatusVerified && u.ReleaseID != "" {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                &s.releases,
+			Key:                      releaseKey(u.ReleaseID),
+			UpdateExpression:         aws.String("ADD #vi :env"),
+			ConditionExpression:      aws.String("attribute_exists(#id)"),
+			ExpressionAttributeNames: map[string]string{"#vi": attrVerifiedIn, "#id": attrReleaseID},
+			ExpressionAttributeValues: item{
+				":env": &types.AttributeValueMemberSS{Value: []string{u.Environment}},
+			},
+		}})
+	}
+	return items, nil
+}
+
+// GetDeployment returns one of a project's deployments.
+func (s *Store) GetDeployment(ctx context.Context, projectID, deploymentID string) (shiplog.DeploymentRecord, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.state,
+		Key:            stateKey(projectPrefix+projectID, deploySK(deploymentID)),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return shiplog.DeploymentRecord{}, failed(err, "get deployment %s of %s", deploymentID, projectID)
+	}
+	if out.Item == nil {
+		return shiplog.DeploymentRecord{}, shiplog.ErrDeploymentNotFound
+	}
+	rec, err := decodeDeployment(out.Item)
+	if err != nil {
+		return shiplog.DeploymentRecord{}, fmt.Errorf("get deployment %s of %s: %w", deploymentID, projectID, err)
+	}
+	return rec, nil
+}
+
+// ListDeployments returns a page of a project's deployments newest first, narrowed by the
+// filter: one environment's listing items, one release's, or the release's filtered to an
+// environment.
+func (s *Store) ListDeployments(ctx context.Context, projectID string, f shiplog.DeploymentFilter, page shiplog.PageRequest) (shiplog.Page[shiplog.DeploymentRecord], error) {
 	pk := projectPrefix + projectID
 	prefix := deployPrefix
-	if environmentID != "" {
-		prefix = envDeployPrefix + environmentID + "#"
+	names := map[string]string{"#pk": attrPK, "#sk": attrSK}
+	values := item{":pk": str(pk)}
+	var filter *string
+	switch {
+	case f.Release != "":
+		prefix = relDeployPrefix + f.Release + "#"
+		if f.Environment != "" {
+			filter = aws.String("#e.#id = :env")
+			names["#e"], names["#id"] = "environment", "id"
+			values[":env"] = str(f.Environment)
+		}
+	case f.Environment != "":
+		prefix = envDeployPrefix + f.Environment + "#"
 	}
+	values[":prefix"] = str(prefix)
 	start, err := decodeCursor(page.Cursor, stateCursorKeys, func(k map[string]string) bool {
 		return k[attrPK] == pk && idAfter(k[attrSK], prefix)
 	})
@@ -668,8 +756,9 @@ func (s *Store) ListDeployments(ctx context.Context, projectID, environmentID st
 	items, next, err := s.queryPage(ctx, &dynamodb.QueryInput{
 		TableName:                 &s.state,
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
-		ExpressionAttributeValues: item{":pk": str(pk), ":prefix": str(prefix)},
+		FilterExpression:          filter,
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 		ScanIndexForward:          aws.Bool(false),
 		ConsistentRead:            aws.Bool(true),
 		ExclusiveStartKey:         start,

@@ -143,7 +143,7 @@ func TestItemShapes(t *testing.T) {
 			must(t, "CreateRelease", s.CreateRelease(ctx, r))
 
 			person := "M{id:S,name:S}"
-			created := "created_at:N,deployments:L[],description:S,images:M{api:S,web:S},label:S,project_id:S," +
+			created := "created_at:N,deployment_count:N,deployments:L[],description:S,images:M{api:S,web:S},label:S,project_id:S," +
 				"project_name:S,release_id:S,release_manifest:S,requested_by:" + person
 			if got := shapes(s.rawGet(t, s.releases, releaseKey(r.ID))); got != created {
 				t.Errorf("release item before any deployment:\ngot  %s\nwant %s", got, created)
@@ -151,8 +151,9 @@ func TestItemShapes(t *testing.T) {
 
 			c := deployment(p, r, "stage", 1, 0)
 			must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))
-			deployed := "created_at:N,deployments:L[M{created_at:N,deployment_id:S,description:S,environment:" + person +
-				",requested_by:" + person + "}],description:S,images:M{api:S,web:S},label:S,last_date_deployed:N,project_id:S," +
+			// The deployment is not in the release item, which stays the same size however often the
+			// release is deployed: it is counted there, and listed in the state table.
+			deployed := "created_at:N,deployment_count:N,deployments:L[],description:S,images:M{api:S,web:S},label:S,last_date_deployed:N,project_id:S," +
 				"project_name:S,release_id:S,release_manifest:S,requested_by:" + person
 			it := s.rawGet(t, s.releases, releaseKey(r.ID))
 			if got := shapes(it); got != deployed {
@@ -178,6 +179,8 @@ func TestItemShapes(t *testing.T) {
 				{"deployment", stateKey("project#storage", "deploy#"+c.Deployment.ID), "created_at:N,deployment_id:S,description:S," +
 					"environment:" + person + ",pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S"},
 				{"environment's deployment", stateKey("project#storage", "envdeploy#stage#"+c.Deployment.ID), "created_at:N," +
+					"deployment_id:S,description:S,environment:" + person + ",pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S"},
+				{"release's deployment", stateKey("project#storage", "reldeploy#"+r.ID+"#"+c.Deployment.ID), "created_at:N," +
 					"deployment_id:S,description:S,environment:" + person + ",pk:S,project_id:S,release_id:S,requested_by:" + person + ",sk:S"},
 			}
 			for _, si := range stateItems {
@@ -378,9 +381,9 @@ func TestCursorsStayInTheirList(t *testing.T) {
 	}
 	relP, err := s.ListReleases(ctx, "p", one)
 	releasesP := cursor(relP.NextCursor, err)
-	depP, err := s.ListDeployments(ctx, "p", "", one)
+	depP, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{}, one)
 	deploysP := cursor(depP.NextCursor, err)
-	stageP, err := s.ListDeployments(ctx, "p", "stage", one)
+	stageP, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{Environment: "stage"}, one)
 	stageCursor := cursor(stageP.NextCursor, err)
 
 	tests := []struct {
@@ -393,23 +396,23 @@ func TestCursorsStayInTheirList(t *testing.T) {
 			return err
 		}, releasesP},
 		{"p's deployments cursor on q's deployments", func(c string) error {
-			_, err := s.ListDeployments(ctx, "q", "", shiplog.PageRequest{Limit: 1, Cursor: c})
+			_, err := s.ListDeployments(ctx, "q", shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: 1, Cursor: c})
 			return err
 		}, deploysP},
 		{"p's deployments cursor on p's stage deployments", func(c string) error {
-			_, err := s.ListDeployments(ctx, "p", "stage", shiplog.PageRequest{Limit: 1, Cursor: c})
+			_, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{Limit: 1, Cursor: c})
 			return err
 		}, deploysP},
 		{"p's stage cursor on p's prod deployments", func(c string) error {
-			_, err := s.ListDeployments(ctx, "p", "prod", shiplog.PageRequest{Limit: 1, Cursor: c})
+			_, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{Environment: "prod"}, shiplog.PageRequest{Limit: 1, Cursor: c})
 			return err
 		}, stageCursor},
 		{"p's stage cursor on p's deployments", func(c string) error {
-			_, err := s.ListDeployments(ctx, "p", "", shiplog.PageRequest{Limit: 1, Cursor: c})
+			_, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: 1, Cursor: c})
 			return err
 		}, stageCursor},
 		{"a releases cursor on deployments", func(c string) error {
-			_, err := s.ListDeployments(ctx, "p", "", shiplog.PageRequest{Limit: 1, Cursor: c})
+			_, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: 1, Cursor: c})
 			return err
 		}, releasesP},
 		{"a deployments cursor on releases", func(c string) error {
@@ -421,7 +424,7 @@ func TestCursorsStayInTheirList(t *testing.T) {
 		wantKind(t, tt.name, tt.list(tt.cursor), shiplog.Invalid)
 	}
 	// And each cursor works where it belongs.
-	if _, err := s.ListDeployments(ctx, "p", "stage", shiplog.PageRequest{Limit: 1, Cursor: stageCursor}); err != nil {
+	if _, err := s.ListDeployments(ctx, "p", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{Limit: 1, Cursor: stageCursor}); err != nil {
 		t.Errorf("stage cursor on its own list: %v", err)
 	}
 }

@@ -139,14 +139,18 @@ func TestHTTPAPI(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := shiplog.Deployment{ID: id(3), Environment: shiplog.Environment{ID: "stage", Name: "Staging"},
-					CreatedAt: now.Unix(), RequestedBy: alice, Description: "weekly storage deploy", Kind: "deploy", Changes: got.Deployment.Changes}
+					CreatedAt: now.Unix(), RequestedBy: alice, Description: "weekly storage deploy", Kind: "deploy", Changes: got.Deployment.Changes,
+					Status: shiplog.StatusApplied, StatusHistory: []shiplog.StatusEntry{
+						{Status: shiplog.StatusRequested, At: now.Unix(), By: alice},
+						{Status: shiplog.StatusApplied, At: now.Unix(), By: shiplog.Person{ID: "shiplog", Name: "shiplog"}, Detail: "every parameter written"},
+					}}
 				if got.Deployment.Changes == nil || len(got.Deployment.Changes.Added) != len(storageImages) {
 					t.Errorf("changes: got %+v, want every service added", got.Deployment.Changes)
 				}
 				if diff := cmp.Diff(want, got.Deployment); diff != "" {
 					t.Errorf("deployment (-want +got):\n%s", diff)
 				}
-				stored, err := e.store.GetRelease(context.Background(), "storage", id(2))
+				stored, err := e.svc.Release(context.Background(), "storage", id(2))
 				if err != nil {
 					t.Fatal(err)
 				}

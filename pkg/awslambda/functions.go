@@ -43,21 +43,30 @@ type CreateReleaseResponse struct {
 }
 
 // DeployRequest is the deploy payload: a deploy of release_id (or a promotion from_environment),
-// or, with rollback, a rollback; dry_run answers the plan instead; override_reason breaks glass.
+// or, with rollback, a rollback; dry_run answers the plan instead; override_reason breaks glass;
+// report, alone with project_id and requested_by, reports how a deployment went.
 type DeployRequest struct {
-	ProjectID       string     `json:"project_id"`
-	ReleaseID       string     `json:"release_id,omitempty"`
-	FromEnvironment string     `json:"from_environment,omitempty"`
-	Environment     string     `json:"environment"`
-	Description     string     `json:"description,omitempty"`
-	RequestedBy     *Requester `json:"requested_by,omitempty"`
-	DryRun          bool       `json:"dry_run,omitempty"`
-	OverrideReason  string     `json:"override_reason,omitempty"`
-	Rollback        bool       `json:"rollback,omitempty"`
-	Reason          string     `json:"reason,omitempty"`
-	ToDeployment    string     `json:"to_deployment,omitempty"`
-	Hold            bool       `json:"hold,omitempty"`
-	IdempotencyKey  string     `json:"idempotency_key,omitempty"`
+	ProjectID       string        `json:"project_id"`
+	ReleaseID       string        `json:"release_id,omitempty"`
+	FromEnvironment string        `json:"from_environment,omitempty"`
+	Environment     string        `json:"environment"`
+	Description     string        `json:"description,omitempty"`
+	RequestedBy     *Requester    `json:"requested_by,omitempty"`
+	DryRun          bool          `json:"dry_run,omitempty"`
+	OverrideReason  string        `json:"override_reason,omitempty"`
+	Rollback        bool          `json:"rollback,omitempty"`
+	Reason          string        `json:"reason,omitempty"`
+	ToDeployment    string        `json:"to_deployment,omitempty"`
+	Hold            bool          `json:"hold,omitempty"`
+	IdempotencyKey  string        `json:"idempotency_key,omitempty"`
+	Report          *StatusReport `json:"report,omitempty"`
+}
+
+// StatusReport is a deploy payload's report of how a deployment went: verified or failed.
+type StatusReport struct {
+	DeploymentID string `json:"deployment_id"`
+	Status       string `json:"status"`
+	Detail       string `json:"detail,omitempty"`
 }
 
 // Requester is who a direct invocation says asks. Nothing checks it: the record says it came

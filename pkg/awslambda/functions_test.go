@@ -19,10 +19,10 @@ import (
 
 // releaseFields are the JSON names of a release record: the design note's attribute names.
 // last_date_deployed is absent until the release is deployed.
-var releaseFields = []string{"created_at", "deployments", "description", "images", "label", "project_id",
+var releaseFields = []string{"created_at", "deployment_count", "deployments", "description", "images", "label", "project_id",
 	"project_name", "release_id", "release_manifest", "requested_by"}
 
-var deploymentFields = []string{"changes", "created_at", "deployment_id", "description", "environment", "kind", "requested_by"}
+var deploymentFields = []string{"changes", "created_at", "deployment_id", "description", "environment", "kind", "requested_by", "status", "status_history"}
 
 // storageEntry is the storage project's entry of the example manifest, as registered (compact).
 func storageEntry(t *testing.T) string {
@@ -225,18 +225,24 @@ func TestDeploy(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantDep := shiplog.Deployment{ID: id(2), Environment: tt.wantEnv, CreatedAt: now.Unix(), RequestedBy: tt.wantBy, Description: tt.desc,
-				Kind: "deploy", Changes: &shiplog.Changes{Changed: []string{}, Added: slices.Sorted(maps.Keys(storageImages)), Removed: []string{}}}
+				Kind: "deploy", Changes: &shiplog.Changes{Changed: []string{}, Added: slices.Sorted(maps.Keys(storageImages)), Removed: []string{}},
+				Status: shiplog.StatusApplied, StatusHistory: []shiplog.StatusEntry{
+					{Status: shiplog.StatusRequested, At: now.Unix(), By: tt.wantBy},
+					{Status: shiplog.StatusApplied, At: now.Unix(), By: shiplog.Person{ID: "shiplog", Name: "shiplog"}, Detail: "every parameter written"},
+				}}
 			for _, svc := range wantDep.Changes.Added {
 				wantDep.Changes.ParametersWritten = append(wantDep.Changes.ParametersWritten, shiplog.ParameterName("storage", tt.wantEnv.ID, svc))
 			}
 			wantRel := rel
 			wantRel.LastDateDeployed = now.Unix()
-			wantRel.Deployments = []shiplog.Deployment{wantDep}
+			wantRel.DeploymentCount = 1
+			wantRel.Deployments = []shiplog.Deployment{} // a deploy answers the release without its history
 			if diff := cmp.Diff(shiplog.DeployResult{Deployment: wantDep, Release: wantRel}, got); diff != "" {
 				t.Errorf("response (-want +got):\n%s", diff)
 			}
 
-			stored, err := e.store.GetRelease(context.Background(), "storage", rel.ID)
+			wantRel.Deployments = []shiplog.Deployment{wantDep}
+			stored, err := e.svc.Release(context.Background(), "storage", rel.ID)
 			if err != nil {
 				t.Fatal(err)
 			}

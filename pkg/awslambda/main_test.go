@@ -185,7 +185,7 @@ func (e *testEnv) snapshot(t *testing.T) state {
 		if len(rels.Items) > 0 {
 			s.Releases[p] = rels.Items
 		}
-		deps, err := e.store.ListDeployments(ctx, p, "", shiplog.PageRequest{Limit: shiplog.MaxPageLimit})
+		deps, err := e.store.ListDeployments(ctx, p, shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: shiplog.MaxPageLimit})
 		if err != nil {
 			t.Fatalf("list deployments: %v", err)
 		}

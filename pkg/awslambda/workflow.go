@@ -8,6 +8,16 @@ import (
 
 // deploy runs a deploy payload: a rollback, a plan, or a deploy.
 func deploy(ctx context.Context, svc *shiplog.Service, req DeployRequest) (any, error) {
+	if rep := req.Report; rep != nil {
+		only := req
+		only.Report, only.ProjectID, only.RequestedBy = nil, "", nil
+		if only != (DeployRequest{}) {
+			return nil, shiplog.Errorf(shiplog.Invalid, "report: goes with project_id and requested_by only; a report is not a deploy")
+		}
+		return svc.ReportStatus(ctx, shiplog.ReportInput{
+			ProjectID: req.ProjectID, DeploymentID: rep.DeploymentID, Status: rep.Status, Detail: rep.Detail, By: person(req.RequestedBy),
+		})
+	}
 	if req.Rollback {
 		switch {
 		case req.ReleaseID != "" || req.FromEnvironment != "":

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,10 +42,11 @@ var (
 	bucketReleaseIDs     = []byte("release_ids")     // release -> project (ids are unique across projects)
 	bucketDeployments    = []byte("deployments")     // project, deployment -> DeploymentRecord
 	bucketEnvDeployments = []byte("env_deployments") // project, environment, deployment -> DeploymentRecord
+	bucketRelDeployments = []byte("rel_deployments") // project, release, deployment -> DeploymentRecord
 	bucketStates         = []byte("states")          // project, environment -> EnvironmentState
 
 	allBuckets = [][]byte{bucketMeta, bucketParams, bucketProjects, bucketRepos, bucketPushes, bucketReleases,
-		bucketReleaseIDs, bucketDeployments, bucketEnvDeployments, bucketStates}
+		bucketReleaseIDs, bucketDeployments, bucketEnvDeployments, bucketRelDeployments, bucketStates}
 )
 
 // Store is a shiplog.ParameterStore and shiplog.Store in one bbolt file.
@@ -625,7 +627,7 @@ func (s *Store) GetRelease(ctx context.Context, projectID, releaseID string) (sh
 
 // ListReleases returns a project's releases, newest (highest id) first.
 func (s *Store) ListReleases(ctx context.Context, projectID string, page shiplog.PageRequest) (shiplog.Page[shiplog.Release], error) {
-	out, err := listNewest(s.db, bucketReleases, prefix(projectID), page, func(r *shiplog.Release) { normalizeRelease(r) })
+	out, err := listNewest(s.db, bucketReleases, prefix(projectID), page, func(r *shiplog.Release) { normalizeRelease(r) }, nil)
 	if err != nil {
 		return out, fmt.Errorf("list releases of %s: %w", projectID, err)
 	}
@@ -688,8 +690,8 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 }
 
 // WriteEnvironment replaces an environment's state in one transaction, with the deployment it
-// records if there is one: the release's deployments and last_date_deployed, and the
-// deployment's two listing entries.
+// records if there is one (its three listing entries, and the release's last_date_deployed and
+// deployment_count) and the status updates it carries.
 func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
 	projectID, envID := w.State.ProjectID, w.State.Environment.ID
 	if projectID == "" || envID == "" || w.State.Version != w.Expect+1 {
@@ -712,16 +714,29 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 				return err
 			}
 		}
+		for _, u := range w.Statuses {
+			var err error
+			if refused, err = updateStatus(tx, u); refused != nil || err != nil {
+				return errRollback
+			}
+		}
 		return putJSON(states, key(projectID, envID), w.State)
 	})
+	if errors.Is(err, errRollback) && refused != nil {
+		return refused
+	}
 	if err != nil {
 		return fmt.Errorf("write environment %s/%s: %w", projectID, envID, err)
 	}
 	return refused
 }
 
-// recordDeployment appends a deployment to its release and lists it, inside tx. It returns the
-// store's refusal, having written nothing, or the error that must roll tx back.
+// errRollback makes bbolt roll back a transaction that has written part of what a store refused.
+var errRollback = errors.New("rolled back")
+
+// recordDeployment lists a deployment for its project, environment and release, and counts it in
+// the release, inside tx. It returns the store's refusal, having written nothing, or the error
+// that must roll tx back.
 func recordDeployment(tx *bbolt.Tx, rec shiplog.DeploymentRecord) (refused, err error) {
 	projectID, depID := rec.ProjectID, rec.ID
 	r, ok, err := getRelease(tx, projectID, rec.ReleaseID)
@@ -735,25 +750,89 @@ func recordDeployment(tx *bbolt.Tx, rec shiplog.DeploymentRecord) (refused, err 
 	if deployments.Get(key(projectID, depID)) != nil {
 		return shiplog.ErrDeploymentExists, nil
 	}
-	r.Deployments = append(r.Deployments, rec.Deployment)
 	r.LastDateDeployed = rec.CreatedAt
+	r.DeploymentCount++
 	if err := putJSON(tx.Bucket(bucketReleases), key(projectID, r.ID), r); err != nil {
 		return nil, err
 	}
-	if err := putJSON(deployments, key(projectID, depID), rec); err != nil {
-		return nil, err
-	}
-	return nil, putJSON(tx.Bucket(bucketEnvDeployments), key(projectID, rec.Environment.ID, depID), rec)
+	return nil, putDeployment(tx, rec, true)
 }
 
-// ListDeployments returns a project's deployments newest (highest id) first, of one environment
-// if environmentID is not empty.
-func (s *Store) ListDeployments(ctx context.Context, projectID, environmentID string, page shiplog.PageRequest) (shiplog.Page[shiplog.DeploymentRecord], error) {
-	bucket, p := bucketDeployments, prefix(projectID)
-	if environmentID != "" {
-		bucket, p = bucketEnvDeployments, prefix(projectID, environmentID)
+// putDeployment writes a deployment's listing entries: for its project and its environment, and,
+// if indexed, for its release.
+func putDeployment(tx *bbolt.Tx, rec shiplog.DeploymentRecord, indexed bool) error {
+	projectID, depID := rec.ProjectID, rec.ID
+	if err := putJSON(tx.Bucket(bucketDeployments), key(projectID, depID), rec); err != nil {
+		return err
 	}
-	out, err := listNewest[shiplog.DeploymentRecord](s.db, bucket, p, page, nil)
+	if err := putJSON(tx.Bucket(bucketEnvDeployments), key(projectID, rec.Environment.ID, depID), rec); err != nil {
+		return err
+	}
+	if !indexed {
+		return nil
+	}
+	return putJSON(tx.Bucket(bucketRelDeployments), key(projectID, rec.ReleaseID, depID), rec)
+}
+
+// updateStatus applies one status update inside tx: the deployment's status and history in
+// each of its entries, and, when verified, its environment in the release's verified_in.
+func updateStatus(tx *bbolt.Tx, u shiplog.StatusUpdate) (refused, err error) {
+	var rec shiplog.DeploymentRecord
+	ok, err := getJSON(tx.Bucket(bucketDeployments), key(u.ProjectID, u.DeploymentID), &rec)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return shiplog.ErrDeploymentNotFound, nil
+	}
+	rec.Status = u.Entry.Status
+	rec.StatusHistory = append(rec.StatusHistory, u.Entry)
+	if err := putDeployment(tx, rec, !u.Unindexed); err != nil {
+		return nil, err
+	}
+	if u.Entry.Status != shiplog.StatusVerified {
+		return nil, nil
+	}
+	r, ok, err := getRelease(tx, u.ProjectID, rec.ReleaseID)
+	if err != nil || !ok || slices.Contains(r.VerifiedIn, rec.Environment.ID) {
+		return nil, err // a release deleted meanwhile has no gates to pass
+	}
+	r.VerifiedIn = append(r.VerifiedIn, rec.Environment.ID)
+	return nil, putJSON(tx.Bucket(bucketReleases), key(u.ProjectID, r.ID), r)
+}
+
+// GetDeployment returns one of a project's deployments.
+func (s *Store) GetDeployment(ctx context.Context, projectID, deploymentID string) (shiplog.DeploymentRecord, error) {
+	var rec shiplog.DeploymentRecord
+	var found bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		found, err = getJSON(tx.Bucket(bucketDeployments), key(projectID, deploymentID), &rec)
+		return err
+	})
+	if err != nil {
+		return shiplog.DeploymentRecord{}, fmt.Errorf("get deployment %s: %w", deploymentID, err)
+	}
+	if !found {
+		return shiplog.DeploymentRecord{}, shiplog.ErrDeploymentNotFound
+	}
+	return rec, nil
+}
+
+// ListDeployments returns a project's deployments newest (highest id) first, narrowed by the
+// filter: one environment's listing, one release's, or the release's filtered to an environment.
+func (s *Store) ListDeployments(ctx context.Context, projectID string, f shiplog.DeploymentFilter, page shiplog.PageRequest) (shiplog.Page[shiplog.DeploymentRecord], error) {
+	bucket, p := bucketDeployments, prefix(projectID)
+	var keep func(*shiplog.DeploymentRecord) bool
+	switch {
+	case f.Release != "":
+		bucket, p = bucketRelDeployments, prefix(projectID, f.Release)
+		if f.Environment != "" {
+			keep = func(d *shiplog.DeploymentRecord) bool { return d.Environment.ID == f.Environment }
+		}
+	case f.Environment != "":
+		bucket, p = bucketEnvDeployments, prefix(projectID, f.Environment)
+	}
+	out, err := listNewest(s.db, bucket, p, page, nil, keep)
 	if err != nil {
 		return out, fmt.Errorf("list deployments of %s: %w", projectID, err)
 	}
@@ -786,7 +865,7 @@ func (s *Store) EnvironmentStates(ctx context.Context, projectID string) ([]ship
 // listNewest returns one page of the values under prefix p, in descending key order. The cursor
 // is the base64url of the last key returned; it must lie under p, so a cursor of another list
 // is refused rather than silently misread.
-func listNewest[T any](db *bbolt.DB, bucket, p []byte, page shiplog.PageRequest, fix func(*T)) (shiplog.Page[T], error) {
+func listNewest[T any](db *bbolt.DB, bucket, p []byte, page shiplog.PageRequest, fix func(*T), keep func(*T) bool) (shiplog.Page[T], error) {
 	limit := page.Limit
 	switch {
 	case limit <= 0:
@@ -819,8 +898,11 @@ func listNewest[T any](db *bbolt.DB, bucket, p []byte, page shiplog.PageRequest,
 			if fix != nil {
 				fix(&item)
 			}
-			out.Items = append(out.Items, item)
 			last = k
+			if keep != nil && !keep(&item) {
+				continue
+			}
+			out.Items = append(out.Items, item)
 		}
 		return nil
 	})

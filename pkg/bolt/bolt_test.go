@@ -101,8 +101,9 @@ func TestRestart(t *testing.T) {
 		t.Errorf("LatestImage after restart: got %+v, %v, want %+v", got, err, push)
 	}
 	wantRelease := r
-	wantRelease.Deployments = []shiplog.Deployment{d}
+	wantRelease.Deployments = []shiplog.Deployment{} // listed apart from the release
 	wantRelease.LastDateDeployed = d.CreatedAt
+	wantRelease.DeploymentCount = 1
 	if got, err := s.GetRelease(ctx, "storage", r.ID); err != nil || !cmp.Equal(got, wantRelease) {
 		t.Errorf("GetRelease after restart: %v\n%s", err, cmp.Diff(wantRelease, got))
 	}
@@ -117,7 +118,7 @@ func TestRestart(t *testing.T) {
 	if want := []shiplog.ServiceRef{{ProjectID: "storage", ServiceID: "archivist"}}; err != nil || !cmp.Equal(refs, want) {
 		t.Errorf("RepositoryServices after restart: got %v, %v, want %v", refs, err, want)
 	}
-	page, err := s.ListDeployments(ctx, "storage", "stage", shiplog.PageRequest{Limit: 10})
+	page, err := s.ListDeployments(ctx, "storage", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{Limit: 10})
 	if want := []shiplog.DeploymentRecord{{Deployment: d, ProjectID: "storage", ReleaseID: r.ID}}; err != nil || !cmp.Equal(page.Items, want) {
 		t.Errorf("ListDeployments after restart: %v\n%s", err, cmp.Diff(want, page.Items))
 	}

@@ -215,7 +215,7 @@ func (h *Handler) deploy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) error {
-	page, err := pageRequest(r, "environment")
+	page, err := pageRequest(r, "environment", "release")
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,8 @@ func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	out, err := h.svc.Deployments(r.Context(), project, r.URL.Query().Get("environment"), page)
+	filter := shiplog.DeploymentFilter{Environment: r.URL.Query().Get("environment"), Release: r.URL.Query().Get("release")}
+	out, err := h.svc.Deployments(r.Context(), project, filter, page)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ var Routes = []Route{
 	{"GET", "/projects/{project}/releases/{release}", (*Handler).getRelease},
 	{"POST", "/projects/{project}/environments/{environment}/deployments", (*Handler).deploy},
 	{"GET", "/projects/{project}/deployments", (*Handler).listDeployments},
+	{"GET", "/projects/{project}/deployments/{deployment}", (*Handler).getDeployment},
+	{"POST", "/projects/{project}/deployments/{deployment}/status", (*Handler).reportStatus},
 	{"GET", "/projects/{project}/environments", (*Handler).listEnvironments},
 	{"GET", "/projects/{project}/diff", (*Handler).getDiff},
 	{"POST", "/projects/{project}/environments/{environment}/emergency-deployments", (*Handler).emergencyDeploy},

@@ -214,7 +214,7 @@ func (e *testEnv) snapshot(t *testing.T) state {
 			}
 		}
 		for page := (shiplog.PageRequest{Limit: shiplog.MaxPageLimit}); ; {
-			got, err := e.store.ListDeployments(ctx, p.ID, "", page)
+			got, err := e.store.ListDeployments(ctx, p.ID, shiplog.DeploymentFilter{}, page)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +313,7 @@ func TestHappyPaths(t *testing.T) {
 		rec := e.do(t, "POST", "/projects/storage/releases", "", alice)
 		wantStatus(t, rec, http.StatusCreated)
 		first = decode[shiplog.Release](t, rec)
-		stored, err := e.store.GetRelease(ctx, "storage", first.ID)
+		stored, err := e.svc.Release(ctx, "storage", first.ID)
 		if err != nil {
 			t.Fatalf("stored release: %v", err)
 		}
@@ -335,7 +335,7 @@ func TestHappyPaths(t *testing.T) {
 		rec = e.do(t, "POST", "/projects/storage/releases", `{"label": "latest", "description": "second <one>"}`, bob)
 		wantStatus(t, rec, http.StatusCreated)
 		second = decode[shiplog.Release](t, rec)
-		stored, _ = e.store.GetRelease(ctx, "storage", second.ID)
+		stored, _ = e.svc.Release(ctx, "storage", second.ID)
 		diff(t, "second vs stored", second, stored)
 		if stored.Description != "second <one>" {
 			t.Errorf("description: got %q, want %q", stored.Description, "second <one>")
@@ -387,12 +387,18 @@ func TestHappyPaths(t *testing.T) {
 		toStage = decode[shiplog.DeployResult](t, rec)
 		d := toStage.Deployment
 		diff(t, "deployment", d, shiplog.Deployment{ID: d.ID, Environment: shiplog.Environment{ID: "stage", Name: "Staging"},
-			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob", Via: shiplog.ViaAPI}, Description: "to stage", Kind: "deploy", Changes: d.Changes})
+			CreatedAt: now.Unix(), RequestedBy: shiplog.Person{ID: "bob", Name: "bob", Via: shiplog.ViaAPI}, Description: "to stage", Kind: "deploy", Changes: d.Changes,
+			Status: shiplog.StatusApplied, StatusHistory: d.StatusHistory})
+		if len(d.StatusHistory) != 2 || d.StatusHistory[0].Status != shiplog.StatusRequested || d.StatusHistory[0].By.ID != "bob" {
+			t.Errorf("status history of the first deploy: got %+v, want requested by bob, then applied", d.StatusHistory)
+		}
 		if d.Changes == nil || len(d.Changes.Added) != len(storageImages) || len(d.Changes.ParametersWritten) != len(storageImages) {
 			t.Errorf("changes of the first deploy to stage: got %+v, want every service added and written", d.Changes)
 		}
-		stored, _ := e.store.GetRelease(ctx, "storage", first.ID)
-		diff(t, "response release vs stored", toStage.Release, stored)
+		stored, _ := e.svc.Release(ctx, "storage", first.ID)
+		wantRel := stored
+		wantRel.Deployments = []shiplog.Deployment{} // a deploy answers the release without its history
+		diff(t, "response release vs stored", toStage.Release, wantRel)
 		diff(t, "stored deployments", stored.Deployments, []shiplog.Deployment{d})
 		if stored.LastDateDeployed != now.Unix() {
 			t.Errorf("last_date_deployed: got %d, want %d", stored.LastDateDeployed, now.Unix())
@@ -410,7 +416,7 @@ func TestHappyPaths(t *testing.T) {
 		if toProd.Release.ID != second.ID {
 			t.Errorf("deploy latest: got release %s, want %s", toProd.Release.ID, second.ID)
 		}
-		stored, _ = e.store.GetRelease(ctx, "storage", second.ID)
+		stored, _ = e.svc.Release(ctx, "storage", second.ID)
 		diff(t, "prod deployment requested_by", stored.Deployments[0].RequestedBy, shiplog.Person{ID: "alice", Name: "Alice Smith", Via: shiplog.ViaAPI})
 	})
 
@@ -477,7 +483,7 @@ func TestIdentity(t *testing.T) {
 			rel := decode[shiplog.Release](t, rec)
 			rec = e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id": "`+rel.ID+`"}`, tt.header)
 			wantStatus(t, rec, http.StatusCreated)
-			stored, err := e.store.GetRelease(ctx, "storage", rel.ID)
+			stored, err := e.svc.Release(ctx, "storage", rel.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -487,7 +493,7 @@ func TestIdentity(t *testing.T) {
 				t.Fatalf("deployments: got %d, want 1", len(stored.Deployments))
 			}
 			diff(t, "deployment requested_by", stored.Deployments[0].RequestedBy, tt.want)
-			deps, _ := e.store.ListDeployments(ctx, "storage", "prod", shiplog.PageRequest{Limit: 10})
+			deps, _ := e.store.ListDeployments(ctx, "storage", shiplog.DeploymentFilter{Environment: "prod"}, shiplog.PageRequest{Limit: 10})
 			if len(deps.Items) != 1 {
 				t.Fatalf("listed deployments: got %d, want 1", len(deps.Items))
 			}
@@ -770,6 +776,8 @@ func TestRoutes(t *testing.T) {
 		"GET /projects/{project}/releases/{release}",
 		"POST /projects/{project}/environments/{environment}/deployments",
 		"GET /projects/{project}/deployments",
+		"GET /projects/{project}/deployments/{deployment}",
+		"POST /projects/{project}/deployments/{deployment}/status",
 		"GET /projects/{project}/environments",
 		"GET /projects/{project}/diff",
 		"POST /projects/{project}/environments/{environment}/emergency-deployments",
@@ -788,12 +796,17 @@ func TestRoutes(t *testing.T) {
 
 	e := newTestEnv(t)
 	rel := e.seedRelease(t)
+	staged, err := e.svc.Deployments(t.Context(), "storage", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{Limit: 1})
+	if err != nil || len(staged.Items) != 1 {
+		t.Fatalf("stage's deployment: %v, %v", staged.Items, err)
+	}
 	for _, r := range httpapi.Routes {
 		project := "storage"
 		if r.Method == "PUT" {
 			project = "newproj" // leave storage as the other routes expect it
 		}
-		target := strings.NewReplacer("{project}", project, "{label}", "latest", "{release}", rel.ID, "{environment}", "prod", "{freeze}", "window").Replace(r.Path)
+		target := strings.NewReplacer("{project}", project, "{label}", "latest", "{release}", rel.ID, "{environment}", "prod", "{freeze}", "window",
+			"{deployment}", staged.Items[0].ID).Replace(r.Path)
 		body := map[string]string{"PUT": newEntry, "POST": `{"release_id":"` + rel.ID + `"}`}[r.Method]
 		if strings.HasSuffix(r.Path, "/releases") {
 			body = `{}`

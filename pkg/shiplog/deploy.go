@@ -265,6 +265,13 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		PromotedFrom: in.FromEnvironment,
 		Reverts:      in.reverts,
 		Changes:      &changes,
+		Status:       StatusRequested,
+	}
+	d.StatusHistory = []StatusEntry{{Status: StatusRequested, At: d.CreatedAt, By: in.by}}
+	if len(toWrite) == 0 {
+		// Nothing to write: the environment runs the release's images already.
+		d.Status = StatusApplied
+		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: d.CreatedAt, By: shiplogPerson, Detail: "no parameter to write"})
 	}
 	if in.OverrideReason != "" {
 		d.Override = &Override{Reason: in.OverrideReason, By: in.by}
@@ -292,9 +299,14 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 			return DeployResult{}, err
 		}
 	}
+	if len(toWrite) > 0 {
+		d.Status = StatusApplied
+		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: s.Now().Unix(), By: shiplogPerson, Detail: "every parameter written"})
+	}
 	rel := dc.Release
-	rel.Deployments = append(append([]Deployment{}, rel.Deployments...), d)
+	rel.Deployments = []Deployment{} // the release's history is read with the release, not with a deploy
 	rel.LastDateDeployed = d.CreatedAt
+	rel.DeploymentCount++
 	return DeployResult{Deployment: d, Release: rel}, nil
 }
 
@@ -350,6 +362,7 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		Images:       r.Images,
 		Pending:      changed,
 		Lock:         hold,
+		Status:       d.Status,
 	}
 	var keys []RequestKey
 	if prev != nil {
@@ -367,6 +380,7 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 	}
 	w := prev.Next(next)
 	w.Deployment = &DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID}
+	w.Statuses = supersede(prev, d.RequestedBy, d.CreatedAt, d.ID)
 	err := s.Store.WriteEnvironment(ctx, w)
 	switch {
 	case err == nil:
@@ -410,7 +424,14 @@ func (s *Service) settle(ctx context.Context, state EnvironmentState, pending []
 		next := cur
 		next.Pending = pending
 		next.LockedUntil = 0
-		err := s.Store.WriteEnvironment(ctx, cur.Next(next))
+		w := cur.Next(next)
+		if len(pending) == 0 {
+			w.Statuses = applied(cur, s.Now().Unix())
+			if len(w.Statuses) > 0 {
+				w.State.Status = StatusApplied
+			}
+		}
+		err := s.Store.WriteEnvironment(ctx, w)
 		if err == nil {
 			return nil
 		}

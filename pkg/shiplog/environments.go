@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Deployments lists a project's deployments, newest first, of one environment if given.
-func (s *Service) Deployments(ctx context.Context, projectID, environmentID string, page PageRequest) (Page[DeploymentRecord], error) {
+// Deployments lists a project's deployments, newest first, narrowed by the filter (one
+// environment, one release, or both).
+func (s *Service) Deployments(ctx context.Context, projectID string, filter DeploymentFilter, page PageRequest) (Page[DeploymentRecord], error) {
 	page, err := page.normalize()
 	if err != nil {
 		return Page[DeploymentRecord]{}, err
@@ -14,14 +15,23 @@ func (s *Service) Deployments(ctx context.Context, projectID, environmentID stri
 	if err := ValidateID("project", projectID); err != nil {
 		return Page[DeploymentRecord]{}, err
 	}
+	environmentID := filter.Environment
 	if environmentID != "" {
 		if err := ValidateID("environment", environmentID); err != nil {
 			return Page[DeploymentRecord]{}, err
 		}
 	}
-	out, err := s.Store.ListDeployments(ctx, projectID, environmentID, page)
+	if filter.Release != "" {
+		if err := ValidateID("release", filter.Release); err != nil {
+			return Page[DeploymentRecord]{}, err
+		}
+	}
+	out, err := s.Store.ListDeployments(ctx, projectID, filter, page)
 	if err != nil {
 		return Page[DeploymentRecord]{}, fmt.Errorf("list deployments of %s: %w", projectID, err)
+	}
+	for i := range out.Items {
+		out.Items[i] = withStatus(out.Items[i])
 	}
 	// As for releases, only an empty page needs the project, to say what is wrong if anything
 	// is. A non-empty page of an environment's deployments is its history even if the manifest
@@ -33,6 +43,11 @@ func (s *Service) Deployments(ctx context.Context, projectID, environmentID stri
 		}
 		if environmentID != "" {
 			if _, err := environmentOf(project, environmentID); err != nil {
+				return Page[DeploymentRecord]{}, err
+			}
+		}
+		if filter.Release != "" {
+			if _, err := s.Release(ctx, projectID, filter.Release); err != nil {
 				return Page[DeploymentRecord]{}, err
 			}
 		}

@@ -2,24 +2,23 @@ package shiplog
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
-// checkGates refuses a release that has not yet been deployed to each environment the target
+// checkGates refuses a release that has not yet been verified in each environment the target
 // environment requires (its promotion gates).
 func checkGates(r Release, env Environment) error {
 	var missing []string
 	for _, req := range env.Requires {
-		if !slices.ContainsFunc(r.Deployments, func(d Deployment) bool { return d.Environment.ID == req }) {
+		if !verifiedIn(r, req) {
 			missing = append(missing, req)
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
-	return Errorf(Conflict, "release %s cannot be deployed to %s: %s requires a release deployed to %s first, and this one has not been deployed to %s; "+
-		"deploy or promote it there first (or, in an emergency, use an emergency deployment)",
+	return Errorf(Conflict, "release %s cannot be deployed to %s: %s requires a release verified in %s first, and this one has not been verified in %s; "+
+		"deploy or promote it there and report it verified (or let ECS verify it) first (or, in an emergency, use an emergency deployment)",
 		r.ID, env.ID, env.ID, strings.Join(env.Requires, ", "), strings.Join(missing, ", "))
 }
 

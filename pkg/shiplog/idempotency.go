@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -72,12 +73,15 @@ func (s *Service) replay(ctx context.Context, st *EnvironmentState, key, hash st
 	if err != nil {
 		return DeployResult{}, true, s.notFound(err, st.ProjectID, k.ReleaseID)
 	}
-	for _, d := range r.Deployments {
-		if d.ID == k.DeploymentID {
-			return DeployResult{Deployment: d, Release: r}, true, nil
-		}
+	rec, err := s.Store.GetDeployment(ctx, st.ProjectID, k.DeploymentID)
+	if errors.Is(err, ErrDeploymentNotFound) {
+		return DeployResult{}, true, Errorf(Internal, "idempotency key %q names deployment %s, which is not recorded", key, k.DeploymentID)
 	}
-	return DeployResult{}, true, Errorf(Internal, "idempotency key %q names deployment %s, which release %s does not list", key, k.DeploymentID, k.ReleaseID)
+	if err != nil {
+		return DeployResult{}, true, fmt.Errorf("replay deployment %s: %w", k.DeploymentID, err)
+	}
+	r.Deployments = []Deployment{} // as a deploy answers it
+	return DeployResult{Deployment: withStatus(rec).Deployment, Release: r}, true, nil
 }
 
 // replayStored checks a key against the environment's stored state, before anything is resolved.

@@ -83,7 +83,7 @@ func TestDeployIdempotencyKeyConcurrent(t *testing.T) {
 			break
 		}
 	}
-	deps, err := h.store.ListDeployments(ctx, "storage", "prod", shiplog.PageRequest{Limit: 10})
+	deps, err := h.store.ListDeployments(ctx, "storage", shiplog.DeploymentFilter{Environment: "prod"}, shiplog.PageRequest{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,6 +123,14 @@ func (s *Service) writeLock(ctx context.Context, projectID, envID string, lock *
 // there is nothing to write. It reads again and retries while other writers win, for up to
 // DeployWait.
 func (s *Service) updateState(ctx context.Context, projectID string, env Environment, what string, change func(cur, next *EnvironmentState) bool) error {
+	return s.updateStateWith(ctx, projectID, env, what, func(cur, next *EnvironmentState) ([]StatusUpdate, bool) {
+		return nil, change(cur, next)
+	})
+}
+
+// updateStateWith is updateState whose change also returns status updates of deployments, written
+// in the same write as the state.
+func (s *Service) updateStateWith(ctx context.Context, projectID string, env Environment, what string, change func(cur, next *EnvironmentState) ([]StatusUpdate, bool)) error {
 	start := s.Now()
 	delay := deployRetryFirst
 	for {
@@ -134,10 +142,13 @@ func (s *Service) updateState(ctx context.Context, projectID string, env Environ
 		if cur != nil {
 			next = *cur
 		}
-		if !change(cur, &next) {
+		ups, write := change(cur, &next)
+		if !write {
 			return nil
 		}
-		err = s.Store.WriteEnvironment(ctx, cur.Next(next))
+		w := cur.Next(next)
+		w.Statuses = ups
+		err = s.Store.WriteEnvironment(ctx, w)
 		if err == nil {
 			return nil
 		}

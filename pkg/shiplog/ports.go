@@ -80,14 +80,19 @@ type EnvironmentStore interface {
 	// state. ErrProjectNotFound or ErrReleaseNotFound if one of them does not exist.
 	DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (DeployContext, error)
 	// WriteEnvironment replaces the environment's state, at once with recording w.Deployment if
-	// it is set (appended to its release, last_date_deployed set, listed for the project and the
-	// environment). ErrVersionConflict if the stored version is not w.Expect (0: no state yet);
-	// ErrDeploymentExists if the deployment's id is recorded already; ErrReleaseNotFound if the
-	// deployment's release is gone. On error nothing is changed.
+	// it is set (listed for the project, the environment and the release; the release's
+	// last_date_deployed set and deployment_count incremented) and applying w.Statuses (each sets
+	// a recorded deployment's status and appends its entry to the history; a verified one adds
+	// its environment to the release's verified_in). ErrVersionConflict if the stored version is
+	// not w.Expect (0: no state yet); ErrDeploymentExists if the deployment's id is recorded
+	// already; ErrReleaseNotFound if the deployment's release is gone; ErrDeploymentNotFound if a
+	// status update names a deployment not recorded. On error nothing is changed.
 	WriteEnvironment(ctx context.Context, w EnvironmentWrite) error
-	// ListDeployments returns a project's deployments newest first, of one environment if
-	// environmentID is not empty. Invalid for a bad cursor.
-	ListDeployments(ctx context.Context, projectID, environmentID string, page PageRequest) (Page[DeploymentRecord], error)
+	// GetDeployment returns one of a project's deployments; ErrDeploymentNotFound if none.
+	GetDeployment(ctx context.Context, projectID, deploymentID string) (DeploymentRecord, error)
+	// ListDeployments returns a project's deployments newest first, narrowed by the filter.
+	// Invalid for a bad cursor.
+	ListDeployments(ctx context.Context, projectID string, filter DeploymentFilter, page PageRequest) (Page[DeploymentRecord], error)
 	// EnvironmentStates returns the state of each environment of the project that has ever been
 	// deployed to, sorted by environment id.
 	EnvironmentStates(ctx context.Context, projectID string) ([]EnvironmentState, error)
@@ -95,11 +100,12 @@ type EnvironmentStore interface {
 
 // The errors stores answer with; the Service turns them into messages for callers.
 var (
-	ErrProjectNotFound  = &Error{Kind: NotFound, Message: "project not registered"}
-	ErrReleaseNotFound  = &Error{Kind: NotFound, Message: "release not found"}
-	ErrImageNotFound    = &Error{Kind: NotFound, Message: "no image recorded"}
-	ErrVersionConflict  = &Error{Kind: Conflict, Message: "the environment changed since it was read"}
-	ErrDeploymentExists = &Error{Kind: Conflict, Message: "a deployment with this id is recorded already"}
+	ErrProjectNotFound    = &Error{Kind: NotFound, Message: "project not registered"}
+	ErrReleaseNotFound    = &Error{Kind: NotFound, Message: "release not found"}
+	ErrImageNotFound      = &Error{Kind: NotFound, Message: "no image recorded"}
+	ErrDeploymentNotFound = &Error{Kind: NotFound, Message: "deployment not found"}
+	ErrVersionConflict    = &Error{Kind: Conflict, Message: "the environment changed since it was read"}
+	ErrDeploymentExists   = &Error{Kind: Conflict, Message: "a deployment with this id is recorded already"}
 )
 
 // Registry is the image registry (ECR). It is optional: without one, deploys do not check that

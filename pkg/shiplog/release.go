@@ -40,8 +40,20 @@ type Release struct {
 	Images           map[string]string `json:"images"`
 	Label            string            `json:"label"`
 	Description      string            `json:"description"`
-	Deployments      []Deployment      `json:"deployments"`
+	// Deployments are the release's deployments, oldest first: all of them up to
+	// ReleaseDeploymentsShown, else the newest ReleaseDeploymentsShown, and DeploymentCount says
+	// how many there are (the rest are listed by GET /projects/{p}/deployments?release=).
+	Deployments []Deployment `json:"deployments"`
+	// DeploymentCount is how many times the release was deployed.
+	DeploymentCount int64 `json:"deployment_count"`
+	// VerifiedIn lists the environments in which a deployment of the release was verified:
+	// what promotion gates check.
+	VerifiedIn []string `json:"verified_in,omitempty"`
 }
+
+// ReleaseDeploymentsShown bounds the deployments a release lists with itself, so that reading a
+// release costs the same however often it was deployed.
+const ReleaseDeploymentsShown = 100
 
 // Deployment is a statement of intent to deploy a release to an environment.
 type Deployment struct {
@@ -61,6 +73,39 @@ type Deployment struct {
 	Override *Override `json:"override,omitempty"`
 	// Changes says what the deployment changed in its environment.
 	Changes *Changes `json:"changes,omitempty"`
+	// Status is where the deployment is: StatusRequested, StatusApplied, StatusVerified,
+	// StatusFailed or StatusSuperseded. Deployments recorded before statuses existed have none.
+	Status string `json:"status,omitempty"`
+	// StatusHistory lists each status the deployment has had, oldest first.
+	StatusHistory []StatusEntry `json:"status_history,omitempty"`
+}
+
+// The statuses of a deployment. A deployment is requested when it is recorded, applied once every
+// parameter it changes is written, then verified or failed, by a report of the consuming pipeline
+// or by what runs on ECS; one replaced by the next deployment to its environment before either is
+// superseded.
+const (
+	StatusRequested  = "requested"
+	StatusApplied    = "applied"
+	StatusVerified   = "verified"
+	StatusFailed     = "failed"
+	StatusSuperseded = "superseded"
+)
+
+// StatusEntry is one status a deployment had: when, set by whom, and why.
+type StatusEntry struct {
+	Status string `json:"status"`
+	At     int64  `json:"at"`
+	By     Person `json:"by"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// StatusOf returns d's status; a deployment recorded before statuses existed was applied.
+func StatusOf(d Deployment) string {
+	if d.Status == "" {
+		return StatusApplied
+	}
+	return d.Status
 }
 
 // The kinds of deployment.
@@ -118,6 +163,8 @@ type EnvironmentState struct {
 	Freezes []Freeze `json:"freezes,omitempty"`
 	// Requests are the idempotency keys of the deploys recorded here in the last KeyTTL.
 	Requests []RequestKey `json:"requests,omitempty"`
+	// Status is the status of the current deployment (empty: recorded before statuses existed).
+	Status string `json:"status,omitempty"`
 	// Version counts the writes of this state (1 for the first); every write is conditioned on the
 	// version it replaces.
 	Version int64 `json:"version"`
@@ -128,9 +175,32 @@ type EnvironmentState struct {
 type EnvironmentWrite struct {
 	State  EnvironmentState
 	Expect int64
-	// Deployment, if set, is recorded in the same atomic write: appended to its release (whose
-	// last_date_deployed becomes its time) and listed for the project and the environment.
+	// Deployment, if set, is recorded in the same atomic write: listed for the project, the
+	// environment and its release (whose last_date_deployed becomes its time, and whose
+	// deployment_count grows by one).
 	Deployment *DeploymentRecord
+	// Statuses are status changes of deployments recorded before, made in the same atomic write:
+	// each sets the deployment's status and appends to its status history.
+	Statuses []StatusUpdate
+}
+
+// StatusUpdate changes a recorded deployment's status.
+type StatusUpdate struct {
+	ProjectID    string
+	ReleaseID    string
+	Environment  string
+	DeploymentID string
+	Entry        StatusEntry
+	// Unindexed says the deployment was recorded before releases listed their deployments as
+	// items of their own (its release holds it): only its project and environment listings exist.
+	Unindexed bool
+}
+
+// DeploymentFilter narrows a list of a project's deployments to one environment, one release, or
+// both; the zero filter lists them all.
+type DeploymentFilter struct {
+	Environment string
+	Release     string
 }
 
 // Next returns the write that replaces st (nil: no state yet) with next.

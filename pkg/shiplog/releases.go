@@ -131,12 +131,45 @@ func (s *Service) Release(ctx context.Context, projectID, releaseID string) (Rel
 		return Release{}, err
 	}
 	if releaseID == LatestRelease {
-		return s.latestRelease(ctx, projectID)
+		r, err := s.latestRelease(ctx, projectID)
+		if err != nil {
+			return Release{}, err
+		}
+		return s.withDeployments(ctx, r)
 	}
 	r, err := s.Store.GetRelease(ctx, projectID, releaseID)
 	if err != nil {
 		return Release{}, s.notFound(fmt.Errorf("get release %s: %w", releaseID, err), projectID, releaseID)
 	}
+	return s.withDeployments(ctx, r)
+}
+
+// withDeployments fills in a release's deployments, oldest first: those a store kept in the
+// release itself (before deployments were items of their own) and the newest
+// ReleaseDeploymentsShown of the rest.
+func (s *Service) withDeployments(ctx context.Context, r Release) (Release, error) {
+	page, err := s.Store.ListDeployments(ctx, r.ProjectID, DeploymentFilter{Release: r.ID}, PageRequest{Limit: ReleaseDeploymentsShown})
+	if err != nil {
+		return Release{}, fmt.Errorf("deployments of release %s: %w", r.ID, err)
+	}
+	at := make(map[string]int, len(r.Deployments))
+	out := make([]Deployment, 0, len(r.Deployments)+len(page.Items))
+	for _, d := range r.Deployments {
+		at[d.ID] = len(out)
+		out = append(out, withStatus(DeploymentRecord{Deployment: d}).Deployment)
+	}
+	legacy := int64(len(out))
+	for i := len(page.Items) - 1; i >= 0; i-- {
+		d := withStatus(page.Items[i]).Deployment
+		if j, ok := at[d.ID]; ok {
+			out[j] = d // its own item is the newer word on its status
+			legacy--
+			continue
+		}
+		out = append(out, d)
+	}
+	r.Deployments = out
+	r.DeploymentCount += legacy // a store counts the deployments it keeps as items of their own
 	return r, nil
 }
 

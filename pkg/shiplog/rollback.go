@@ -104,7 +104,7 @@ func (s *Service) rollbackTarget(ctx context.Context, in RollbackInput, cur Envi
 	page := PageRequest{Limit: MaxPageLimit}
 	pastCurrent := false
 	for {
-		got, err := s.Store.ListDeployments(ctx, in.ProjectID, in.Environment, page)
+		got, err := s.Store.ListDeployments(ctx, in.ProjectID, DeploymentFilter{Environment: in.Environment}, page)
 		if err != nil {
 			return DeploymentRecord{}, fmt.Errorf("deployments of %s/%s: %w", in.ProjectID, in.Environment, err)
 		}

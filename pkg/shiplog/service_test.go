@@ -647,7 +647,7 @@ func TestCreateRelease(t *testing.T) {
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("CreateRelease: mismatch (-want +got):\n%s", d)
 			}
-			stored, err := h.store.GetRelease(t.Context(), "storage", want.ID)
+			stored, err := h.svc.Release(t.Context(), "storage", want.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -672,7 +672,7 @@ func TestRequesterRules(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Deploy: %v", err)
 	}
-	stored, err := h.store.GetRelease(t.Context(), "storage", r.ID)
+	stored, err := h.svc.Release(t.Context(), "storage", r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -835,15 +835,21 @@ func TestDeploy(t *testing.T) {
 		t.Fatalf("Deploy: %v", err)
 	}
 	d1 := shiplog.Deployment{ID: testID(2), Environment: shiplog.Environment{ID: "stage", Name: "Staging"}, CreatedAt: now, RequestedBy: alice, Description: "first",
-		Kind: "deploy", Changes: &shiplog.Changes{Added: storageServices}}
+		Kind: "deploy", Changes: &shiplog.Changes{Added: storageServices}, Status: shiplog.StatusApplied,
+		StatusHistory: []shiplog.StatusEntry{
+			{Status: shiplog.StatusRequested, At: now, By: alice},
+			{Status: shiplog.StatusApplied, At: now, By: shiplog.Person{ID: "shiplog", Name: "shiplog"}, Detail: "every parameter written"},
+		}}
 	for _, svc := range storageServices {
 		d1.Changes.ParametersWritten = append(d1.Changes.ParametersWritten, "/storage/images/stage/"+svc)
 	}
 	want := r1
-	want.Deployments = []shiplog.Deployment{d1}
+	want.Deployments = []shiplog.Deployment{} // a deploy answers the release without its history
 	want.LastDateDeployed = now
+	want.DeploymentCount = 1
 	diff(t, "Deploy result", res, shiplog.DeployResult{Deployment: d1, Release: want})
-	stored, err := h.store.GetRelease(ctx, "storage", r1.ID)
+	want.Deployments = []shiplog.Deployment{d1}
+	stored, err := h.svc.Release(ctx, "storage", r1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -861,7 +867,7 @@ func TestDeploy(t *testing.T) {
 	}
 	diff(t, "environment states", states, []shiplog.EnvironmentState{{
 		ProjectID: "storage", Environment: d1.Environment, ReleaseID: r1.ID, DeploymentID: d1.ID,
-		DeployedAt: now, RequestedBy: alice, Description: "first", Images: r1.Images, Version: 2, // recorded, settled
+		DeployedAt: now, RequestedBy: alice, Description: "first", Images: r1.Images, Status: shiplog.StatusApplied, Version: 2, // recorded, settled
 	}})
 	h.clock.Advance(time.Minute)
 
@@ -870,8 +876,18 @@ func TestDeploy(t *testing.T) {
 	if puts := h.params.takePuts(); len(puts) != 0 {
 		t.Errorf("PutParameters calls redeploying the same release: got %v, want none", puts)
 	}
-	if len(again.Release.Deployments) != 2 {
-		t.Errorf("deployments of the release after a redeploy: got %d, want 2", len(again.Release.Deployments))
+	if again.Release.DeploymentCount != 2 {
+		t.Errorf("deployment_count of the release after a redeploy: got %d, want 2", again.Release.DeploymentCount)
+	}
+	if again.Deployment.Status != shiplog.StatusApplied || len(again.Deployment.StatusHistory) != 2 {
+		t.Errorf("a redeploy that writes nothing: got status %q after %v, want applied at once", again.Deployment.Status, again.Deployment.StatusHistory)
+	}
+	first, err := h.svc.Deployment(ctx, "storage", d1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Status != shiplog.StatusSuperseded || first.StatusHistory[2].Detail != "replaced by deployment "+again.Deployment.ID {
+		t.Errorf("the first deployment after the redeploy: got %q after %v, want superseded by %s", first.Status, first.StatusHistory, again.Deployment.ID)
 	}
 
 	// A release that changes one image writes one parameter.
@@ -951,7 +967,7 @@ func (h *harness) wantNothingDeployed(t *testing.T, r shiplog.Release) {
 	for _, env := range []string{"stage", "prod"} {
 		diff(t, "parameters under "+env, h.paramsUnder(t, r.ProjectID, env), map[string]string(nil))
 	}
-	stored, err := h.store.GetRelease(ctx, r.ProjectID, r.ID)
+	stored, err := h.svc.Release(ctx, r.ProjectID, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -961,7 +977,7 @@ func (h *harness) wantNothingDeployed(t *testing.T, r shiplog.Release) {
 		t.Fatal(err)
 	}
 	diff(t, "environment states", states, []shiplog.EnvironmentState(nil))
-	deps, err := h.store.ListDeployments(ctx, r.ProjectID, "", shiplog.PageRequest{Limit: 10})
+	deps, err := h.store.ListDeployments(ctx, r.ProjectID, shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1180,7 +1196,7 @@ func TestDeployWaitsForItsTurn(t *testing.T) {
 		t.Errorf("waits: got %d, want 3 (until the lock was released)", h.sleeps)
 	}
 	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r2.Images)
-	page, err := h.svc.Deployments(ctx, "storage", "stage", shiplog.PageRequest{})
+	page, err := h.svc.Deployments(ctx, "storage", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1231,7 +1247,7 @@ func TestEnvironmentsAndDeployments(t *testing.T) {
 		var out []string
 		page := shiplog.PageRequest{Limit: limit}
 		for {
-			p, err := h.svc.Deployments(ctx, "storage", env, page)
+			p, err := h.svc.Deployments(ctx, "storage", shiplog.DeploymentFilter{Environment: env}, page)
 			if err != nil {
 				t.Fatalf("Deployments %q: %v", env, err)
 			}
@@ -1264,7 +1280,7 @@ func TestEnvironmentsAndDeployments(t *testing.T) {
 			diff(t, fmt.Sprintf("Deployments %q by %d", tt.env, limit), ids(tt.env, limit), want)
 		}
 	}
-	first, err := h.svc.Deployments(ctx, "storage", "", shiplog.PageRequest{Limit: 1})
+	first, err := h.svc.Deployments(ctx, "storage", shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1281,7 +1297,7 @@ func TestEnvironmentsAndDeployments(t *testing.T) {
 		{"limit too big", "storage", "", shiplog.PageRequest{Limit: 101}, shiplog.Invalid, "limit"},
 		{"bad cursor", "storage", "stage", shiplog.PageRequest{Cursor: "bm90IGEgY3Vyc29y"}, shiplog.Invalid, "cursor"},
 	} {
-		_, err := h.svc.Deployments(ctx, tt.project, tt.env, tt.page)
+		_, err := h.svc.Deployments(ctx, tt.project, shiplog.DeploymentFilter{Environment: tt.env}, tt.page)
 		wantError(t, "Deployments, "+tt.name, err, tt.kind, tt.want)
 	}
 }
@@ -1317,7 +1333,7 @@ func TestConcurrentDeploys(t *testing.T) {
 			t.Errorf("concurrent deploy: got %v, want success or Conflict", err)
 		}
 	}
-	stored, err := h.store.GetRelease(t.Context(), "storage", r1.ID)
+	stored, err := h.svc.Release(t.Context(), "storage", r1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1390,7 +1406,7 @@ func TestReregisterDroppingDeployedEnvironment(t *testing.T) {
 	}
 	got, _ = h.svc.Project(t.Context(), "storage")
 	diff(t, "environments after retiring stage", got.EnvironmentIDs(), []string{"qa"})
-	deps, err := h.svc.Deployments(t.Context(), "storage", "stage", shiplog.PageRequest{})
+	deps, err := h.svc.Deployments(t.Context(), "storage", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{})
 	if err != nil || len(deps.Items) != 1 {
 		t.Errorf("stage's history after retiring it: got %v, %v, want its one deployment", deps.Items, err)
 	}

@@ -30,7 +30,7 @@ func (h *harness) stored(t *testing.T, project string) stored {
 		t.Fatal(err)
 	}
 	out.Releases = rels.Items
-	deps, err := h.store.ListDeployments(ctx, project, "", shiplog.PageRequest{Limit: shiplog.MaxPageLimit})
+	deps, err := h.store.ListDeployments(ctx, project, shiplog.DeploymentFilter{}, shiplog.PageRequest{Limit: shiplog.MaxPageLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestDeployRecordsChanges(t *testing.T) {
 		ParametersWritten: []string{"/storage/images/stage/archivist", "/storage/images/stage/notifier"},
 	}
 	diff(t, "changes of the second deploy", res.Deployment.Changes, want)
-	deps, err := h.store.ListDeployments(t.Context(), "storage", "stage", shiplog.PageRequest{Limit: 1})
+	deps, err := h.store.ListDeployments(t.Context(), "storage", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,17 +209,28 @@ func TestPromoteAndGates(t *testing.T) {
 	// Refusals name what is missing and write nothing.
 	before := h.snapshot(t, "gated")
 	_, err := deploy(shiplog.DeployInput{ReleaseID: r1.ID, Environment: "prod"})
-	wantError(t, "Deploy to prod before stage and qa", err, shiplog.Conflict, r1.ID, "not been deployed to stage, qa")
+	wantError(t, "Deploy to prod before stage and qa", err, shiplog.Conflict, r1.ID, "not been verified in stage, qa")
 	_, err = deploy(shiplog.DeployInput{FromEnvironment: "stage", Environment: "prod"})
 	wantError(t, "Promote from an empty stage", err, shiplog.Conflict, "nothing is deployed in stage")
 	h.wantUnchanged(t, "refused deploys", "gated", before)
 
-	if _, err := deploy(shiplog.DeployInput{ReleaseID: r1.ID, Environment: "stage"}); err != nil {
+	toStage, err := deploy(shiplog.DeployInput{ReleaseID: r1.ID, Environment: "stage"})
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Applied in stage is not enough: the gate is verified.
+	_, err = deploy(shiplog.DeployInput{FromEnvironment: "stage", Environment: "prod"})
+	wantError(t, "Promote to prod before stage is verified", err, shiplog.Conflict, "not been verified in stage, qa")
+	report := func(d shiplog.Deployment) {
+		t.Helper()
+		if _, err := h.svc.ReportStatus(ctx, shiplog.ReportInput{ProjectID: "gated", DeploymentID: d.ID, Status: shiplog.StatusVerified, By: alice}); err != nil {
+			t.Fatalf("report %s verified: %v", d.ID, err)
+		}
+	}
+	report(toStage.Deployment)
 	before = h.snapshot(t, "gated")
 	_, promoteErr := deploy(shiplog.DeployInput{FromEnvironment: "stage", Environment: "prod"})
-	wantError(t, "Promote to prod before qa", promoteErr, shiplog.Conflict, "not been deployed to qa")
+	wantError(t, "Promote to prod before qa", promoteErr, shiplog.Conflict, "not been verified in qa")
 	h.wantUnchanged(t, "refused promotion", "gated", before)
 	plan, err := h.svc.Plan(ctx, shiplog.DeployInput{ProjectID: "gated", FromEnvironment: "stage", Environment: "prod"})
 	if err != nil {
@@ -237,11 +248,12 @@ func TestPromoteAndGates(t *testing.T) {
 	if toQA.Deployment.Kind != "promote" || toQA.Deployment.PromotedFrom != "stage" || toQA.Release.ID != r1.ID {
 		t.Errorf("promotion to qa: got %+v, want kind promote from stage of %s", toQA.Deployment, r1.ID)
 	}
+	report(toQA.Deployment)
 	toProd, err := deploy(shiplog.DeployInput{FromEnvironment: "qa", Environment: "prod"})
 	if err != nil {
 		t.Fatalf("promote qa → prod: %v", err)
 	}
-	deps, err := h.store.ListDeployments(ctx, "gated", "prod", shiplog.PageRequest{Limit: 10})
+	deps, err := h.store.ListDeployments(ctx, "gated", shiplog.DeploymentFilter{Environment: "prod"}, shiplog.PageRequest{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

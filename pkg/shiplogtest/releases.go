@@ -45,6 +45,10 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"DeploymentWorkflowAttributesRoundTrip", testDeploymentWorkflowAttributesRoundTrip},
 		{"LockOnlyState", testLockOnlyState},
 		{"FreezesRoundTrip", testFreezesRoundTrip},
+		{"GetDeployment", testGetDeployment},
+		{"StatusUpdates", testStatusUpdates},
+		{"SupersedeWithTheNextDeployment", testSupersede},
+		{"ListReleaseDeployments", testListReleaseDeployments},
 		{"ConcurrentRecordDeployment", testConcurrentRecordDeployment},
 		{"ConcurrentRecordPush", testConcurrentRecordPush},
 	}
@@ -156,7 +160,15 @@ func deployed(r shiplog.Release, cs ...shiplog.EnvironmentWrite) shiplog.Release
 	for _, c := range cs {
 		r.Deployments = append(r.Deployments, c.Deployment.Deployment)
 		r.LastDateDeployed = c.Deployment.CreatedAt
+		r.DeploymentCount++
 	}
+	return r
+}
+
+// stored returns r as its item reads after the deployments cs: counted, not listed.
+func stored(r shiplog.Release, cs ...shiplog.EnvironmentWrite) shiplog.Release {
+	r = deployed(r, cs...)
+	r.Deployments = []shiplog.Deployment{}
 	return r
 }
 
@@ -220,7 +232,7 @@ func allDeployments(t *testing.T, s shiplog.Store, projectID, env string, limit 
 	seen := map[string]bool{}
 	req := shiplog.PageRequest{Limit: limit}
 	for pages := 1; ; pages++ {
-		page, err := s.ListDeployments(t.Context(), projectID, env, req)
+		page, err := s.ListDeployments(t.Context(), projectID, shiplog.DeploymentFilter{Environment: env}, req)
 		mustOK(t, fmt.Sprintf("ListDeployments %s %q page %d", projectID, env, pages), err)
 		if len(page.Items) > limit {
 			t.Fatalf("ListDeployments %s %q page %d: got %d items, want at most %d", projectID, env, pages, len(page.Items), limit)
@@ -277,10 +289,39 @@ func sameSnapshot(t *testing.T, what string, got, want snapshot) {
 	}
 }
 
+// getRelease reads a release with its deployments, oldest first, as the Service reads it: the
+// release item, which holds none of them (so that reading it costs the same however often it was
+// deployed), and the release's listing of its deployments, page by page.
 func getRelease(t *testing.T, s shiplog.Store, projectID, id string) shiplog.Release {
 	t.Helper()
 	r, err := s.GetRelease(t.Context(), projectID, id)
 	mustOK(t, "GetRelease "+id, err)
+	if len(r.Deployments) != 0 {
+		t.Errorf("GetRelease %s: the release item holds %d deployments; a store lists them apart from it", id, len(r.Deployments))
+	}
+	var newest []shiplog.Deployment
+	page := shiplog.PageRequest{Limit: 7}
+	for {
+		got, err := s.ListDeployments(t.Context(), projectID, shiplog.DeploymentFilter{Release: id}, page)
+		mustOK(t, "ListDeployments of release "+id, err)
+		for _, d := range got.Items {
+			if d.ReleaseID != id || d.ProjectID != projectID {
+				t.Errorf("ListDeployments of release %s/%s: got deployment %s of %s/%s", projectID, id, d.ID, d.ProjectID, d.ReleaseID)
+			}
+			newest = append(newest, d.Deployment)
+		}
+		if got.NextCursor == "" {
+			break
+		}
+		page.Cursor = got.NextCursor
+	}
+	r.Deployments = []shiplog.Deployment{}
+	for i := len(newest) - 1; i >= 0; i-- {
+		r.Deployments = append(r.Deployments, newest[i])
+	}
+	if r.DeploymentCount != int64(len(r.Deployments)) {
+		t.Errorf("release %s: deployment_count %d, but it lists %d deployments", id, r.DeploymentCount, len(r.Deployments))
+	}
 	return r
 }
 
@@ -637,11 +678,11 @@ func testDeployContext(t *testing.T, s shiplog.Store) {
 
 	got, err = s.DeployContext(ctx, "p", r.ID, "stage")
 	mustOK(t, "DeployContext", err)
-	diff(t, "DeployContext after a deployment", got, shiplog.DeployContext{Project: p, Release: deployed(r, c), Current: &c.State})
+	diff(t, "DeployContext after a deployment", got, shiplog.DeployContext{Project: p, Release: stored(r, c), Current: &c.State})
 
 	got, err = s.DeployContext(ctx, "p", r.ID, "prod")
 	mustOK(t, "DeployContext", err)
-	diff(t, "DeployContext of another environment", got, shiplog.DeployContext{Project: p, Release: deployed(r, c)})
+	diff(t, "DeployContext of another environment", got, shiplog.DeployContext{Project: p, Release: stored(r, c)})
 }
 
 func testRecordDeployment(t *testing.T, s shiplog.Store) {
@@ -673,7 +714,7 @@ func testRecordDeployment(t *testing.T, s shiplog.Store) {
 	got, _ = allDeployments(t, s, "p", "", 10)
 	diff(t, "deployments", got, []shiplog.DeploymentRecord{record(d4), record(d3), record(d2), record(d1)})
 	releases, _ := allReleases(t, s, "p", 10)
-	diff(t, "releases", releases, []shiplog.Release{deployed(r2, d4), deployed(r1, d1, d2, d3)})
+	diff(t, "releases", releases, []shiplog.Release{stored(r2, d4), stored(r1, d1, d2, d3)})
 }
 
 func testRecordDeploymentStale(t *testing.T, s shiplog.Store) {
@@ -872,7 +913,7 @@ func testListDeployments(t *testing.T, s shiplog.Store) {
 	}
 
 	for _, tt := range []struct{ project, env string }{{"p", "nowhere"}, {"nobody", ""}, {"q", "prod"}} {
-		page, err := s.ListDeployments(t.Context(), tt.project, tt.env, shiplog.PageRequest{Limit: 10})
+		page, err := s.ListDeployments(t.Context(), tt.project, shiplog.DeploymentFilter{Environment: tt.env}, shiplog.PageRequest{Limit: 10})
 		mustOK(t, "ListDeployments "+tt.project+" "+tt.env, err)
 		if len(page.Items) != 0 || page.NextCursor != "" {
 			t.Errorf("ListDeployments %s %q: got %d items and cursor %q, want none", tt.project, tt.env, len(page.Items), page.NextCursor)
@@ -888,7 +929,7 @@ func testListDeploymentsBadCursor(t *testing.T, s shiplog.Store) {
 	recordDeployments(t, s, newDeployment(p, r, "stage", 1, 0), newDeployment(p, r, "prod", 2, 0))
 	for _, env := range []string{"", "stage"} {
 		for _, c := range badCursors {
-			_, err := s.ListDeployments(t.Context(), "p", env, shiplog.PageRequest{Limit: 1, Cursor: c})
+			_, err := s.ListDeployments(t.Context(), "p", shiplog.DeploymentFilter{Environment: env}, shiplog.PageRequest{Limit: 1, Cursor: c})
 			wantKind(t, fmt.Sprintf("ListDeployments %q with cursor %q", env, c), err, shiplog.Invalid)
 		}
 	}

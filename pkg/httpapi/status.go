@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// StatusBody is the body of POST /projects/{project}/deployments/{deployment}/status.
+type StatusBody struct {
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func (h *Handler) getDeployment(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "deployment")
+	if err != nil {
+		return err
+	}
+	d, err := h.svc.Deployment(r.Context(), project, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (h *Handler) reportStatus(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "deployment")
+	if err != nil {
+		return err
+	}
+	by, err := identity(r)
+	if err != nil {
+		return err
+	}
+	var in StatusBody
+	if err := decodeBody(w, r, &in, true); err != nil {
+		return err
+	}
+	d, err := h.svc.ReportStatus(r.Context(), shiplog.ReportInput{ProjectID: project, DeploymentID: id, Status: in.Status, Detail: in.Detail, By: by})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
