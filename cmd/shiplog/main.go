@@ -34,7 +34,11 @@ func terminalIO(in *os.File, out, errw *os.File) streams {
 
 // run runs the command line args and returns the process's exit code; see exitCodesHelp.
 func run(ctx context.Context, args []string, std streams, getenv func(string) string) int {
-	a := newApp(std, getenv)
+	return runApp(ctx, newApp(std, getenv), args)
+}
+
+// runApp runs args with a, whose clock, transport and poll interval tests may set.
+func runApp(ctx context.Context, a *app, args []string) int {
 	root := a.rootCommand()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -43,7 +47,7 @@ func run(ctx context.Context, args []string, std streams, getenv func(string) st
 	}
 	code, msg := a.describe(err)
 	if msg != "" {
-		fmt.Fprintln(std.err, "shiplog:", msg)
+		fmt.Fprintln(a.std.err, "shiplog:", msg)
 	}
 	return code
 }

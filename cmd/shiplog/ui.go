@@ -78,7 +78,7 @@ func uiServer(c *apiclient.Client, dashboard http.Handler, log *slog.Logger) htt
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(base)
 			pr.Out.URL.Path = base.Path + pr.In.URL.Path
-			pr.Out.URL.RawPath = base.Path + pr.In.URL.EscapedPath()
+			pr.Out.URL.RawPath = base.EscapedPath() + pr.In.URL.EscapedPath()
 			// The browser's own credentials and origin mean nothing to the API.
 			for _, h := range []string{"Cookie", "Authorization", "Origin", "Referer", apiclient.UserHeader, apiclient.UserNameHeader} {
 				pr.Out.Header.Del(h)

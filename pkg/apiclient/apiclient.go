@@ -128,7 +128,8 @@ func (c *Client) Base() *url.URL { u := *c.base; return &u }
 // (shiplog ui) the same way the client sends its own.
 func (c *Client) Transport() http.RoundTripper { return c.http.Transport }
 
-// Path joins escaped segments into an API path: Path("projects", p, "releases").
+// Path joins segments, each escaped, into an API path: Path("projects", p, "releases"). Do
+// takes paths in this escaped form.
 func Path(segments ...string) string {
 	var b strings.Builder
 	for _, s := range segments {
@@ -200,7 +201,12 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values) (*Respo
 // *Error; no answer is a *NetworkError.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body any) (*Response, error) {
 	u := *c.base
-	u.Path = c.base.Path + path
+	u.RawPath = c.base.EscapedPath() + path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", path, err)
+	}
+	u.Path = p
 	if query != nil {
 		u.RawQuery = query.Encode()
 	}
