@@ -353,5 +353,4 @@ func writeFile(t *testing.T, path, s string) {
 	}
 }
 
-
 func osWriteFile(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
