@@ -20,7 +20,7 @@ TEST_PKGS ?= ./...
 help:
 	@echo "make run    - the local stack on $(ADDR) (HTTP API + Lambda Invoke API), data in $(DATA)"
 	@echo "make test   - every test: unit, contract suites on bbolt/moto/DynamoDB Local, end to end, linters"
-	@echo "make build  - each function as build/<function>/bootstrap and build/<function>.zip (linux/arm64)"
+	@echo "make build  - each function as build/<function>/bootstrap and build/<function>.zip (linux/arm64), and the CLI as build/shiplog"
 	@echo "make bench  - SDK calls per operation against moto, cold starts under aws-lambda-rie (not part of make test)"
 
 run:
@@ -29,7 +29,13 @@ run:
 # The one way a function is built, for AWS Lambda on arm64 (provided.al2023).
 GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-build: $(FUNCTIONS:%=build/%.zip)
+build: $(FUNCTIONS:%=build/%.zip) build/shiplog
+
+# The CLI and local stack, for this machine (go install ./cmd/shiplog puts it on $GOPATH/bin).
+build/shiplog: FORCE
+	@mkdir -p build
+	go build -trimpath -o $@ ./cmd/shiplog
+	@echo "built $@"
 
 build/%.zip: FORCE
 	@mkdir -p build/$*

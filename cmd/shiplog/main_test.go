@@ -53,6 +53,8 @@ type stack struct {
 	data string
 	cmd  *exec.Cmd
 	logs *bytes.Buffer
+	// lastLocation is the Location header of the last answer to call.
+	lastLocation string
 }
 
 func freeAddr(t *testing.T) string {
@@ -133,6 +135,7 @@ func (s *stack) call(method, path, user string, body any, out any) int {
 		s.t.Fatal(err)
 	}
 	defer res.Body.Close()
+	s.lastLocation = res.Header.Get("Location")
 	raw, _ := io.ReadAll(res.Body)
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -320,6 +323,9 @@ func TestWholeFlow(t *testing.T) {
 	if code := s.call("POST", "/projects/storage/environments/prod/deployments", "bob", map[string]string{"release_id": releaseID}, &deployed); code != 201 {
 		t.Fatalf("POST deployments: status %d, want 201", code)
 	}
+	if got, want := s.lastLocation, "/projects/storage/deployments/"+deployed.Deployment.ID; got != want {
+		t.Errorf("POST deployments: Location %q, want %q", got, want)
+	}
 	if got, want := deployed.Deployment.RequestedBy.ID, "bob"; got != want {
 		t.Errorf("deployment requested_by.id = %q, want %q", got, want)
 	}
@@ -336,8 +342,22 @@ func TestWholeFlow(t *testing.T) {
 		}
 	}
 
-	// Everything survives a restart.
+	// The stack logged each request with who asked, and each release and deployment.
 	s.stop()
+	for _, want := range []string{
+		`"msg":"request","method":"POST","path":"/projects/storage/environments/prod/deployments","status":201,`,
+		`"who":"bob"`,
+		`"msg":"release created","project":"storage","release":"` + releaseID + `"`,
+		`"msg":"deployment recorded","project":"storage","environment":"prod","release":"` + releaseID + `"`,
+		`"msg":"deployment recorded","project":"storage","environment":"stage"`,
+		`"msg":"shiplog stopped"`,
+	} {
+		if !strings.Contains(s.logs.String(), want) {
+			t.Errorf("logs lack %s:\n%s", want, s.logs)
+		}
+	}
+
+	// Everything survives a restart.
 	s = startStack(t, data)
 	var rel shiplog.Release
 	if code := s.call("GET", "/projects/storage/releases/"+releaseID, "", nil, &rel); code != 200 {
@@ -536,5 +556,41 @@ func TestBareLFInAHeader(t *testing.T) {
 	}
 	if status := s.call("GET", "/projects/mallory", "", nil, nil); status != http.StatusNotFound {
 		t.Errorf("GET /projects/mallory after the refused request: got %d, want 404", status)
+	}
+}
+
+// TestLocalInvokeAPIManners: the aws CLI lists the local stack's functions, and a path the
+// Invoke API does not serve gets a JSON error.
+func TestLocalInvokeAPIManners(t *testing.T) {
+	t.Parallel() // its own data file, port and process
+	s := startStack(t, filepath.Join(t.TempDir(), "shiplog.db"))
+	dir := t.TempDir()
+	cmd := exec.Command(awsCLI(t), "lambda", "list-functions", "--endpoint-url", s.url)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION=eu-west-1", "AWS_PAGER=",
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("aws lambda list-functions: %v\n%s", err, out)
+	}
+	var list struct {
+		Functions []struct{ FunctionName, FunctionArn string }
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		t.Fatalf("list-functions output: %v: %s", err, out)
+	}
+	var names []string
+	for _, f := range list.Functions {
+		names = append(names, f.FunctionName)
+	}
+	if diff := cmp.Diff([]string{"create-release", "deploy", "ecr-push"}, names); diff != "" {
+		t.Errorf("functions (-want +got):\n%s", diff)
+	}
+	if len(list.Functions) > 0 && list.Functions[0].FunctionArn != "arn:aws:lambda:eu-west-1:000000000000:function:create-release" {
+		t.Errorf("FunctionArn = %q", list.Functions[0].FunctionArn)
+	}
+	var body map[string]any
+	if code := s.call("GET", "/2015-03-31/functions/deploy/configuration", "", nil, &body); code != 404 || body["message"] == nil {
+		t.Errorf("unknown Invoke API path: %d %v, want a 404 JSON error", code, body)
 	}
 }

@@ -261,3 +261,51 @@ func checkJSON(t *testing.T, got []byte, want string) {
 		t.Errorf("body (-want +got):\n%s", diff)
 	}
 }
+
+// TestInvokeAPIListFunctionsAndUnknownPaths: ListFunctions names the functions served; any other
+// path gets a JSON error in Lambda's shape, not ServeMux's plain text.
+func TestInvokeAPIListFunctionsAndUnknownPaths(t *testing.T) {
+	e := newEnv(t)
+	srv := e.invokeServer(t)
+	for _, path := range []string{"/2015-03-31/functions", "/2015-03-31/functions/"} {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=local/20261120/eu-west-2/lambda/aws4_request, SignedHeaders=host, Signature=x")
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out awslambda.ListFunctionsOutput
+		err = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d, %v", path, res.StatusCode, err)
+		}
+		var names []string
+		for _, f := range out.Functions {
+			names = append(names, f.FunctionName)
+			if want := "arn:aws:lambda:eu-west-2:000000000000:function:" + f.FunctionName; f.FunctionArn != want {
+				t.Errorf("FunctionArn %q, want %q", f.FunctionArn, want)
+			}
+		}
+		if diff := cmp.Diff([]string{"create-release", "deploy", "ecr-push"}, names); diff != "" {
+			t.Errorf("GET %s: functions (-want +got):\n%s", path, diff)
+		}
+	}
+	for _, tt := range []struct{ method, path string }{
+		{"GET", "/2015-03-31/functions/deploy"},
+		{"GET", "/2015-03-31/functions/deploy/invocations"},
+		{"DELETE", "/2015-03-31/functions/deploy"},
+		{"POST", "/2015-03-31/nothing"},
+	} {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound || res.Header.Get("X-Amzn-ErrorType") != "UnknownOperationException" || !json.Valid(body) || !strings.Contains(string(body), tt.path) {
+			t.Errorf("%s %s: %d %s %s, want a 404 UnknownOperationException JSON naming the path", tt.method, tt.path, res.StatusCode, res.Header.Get("X-Amzn-ErrorType"), body)
+		}
+	}
+}

@@ -233,3 +233,8 @@ func pathID(r *http.Request, name string) (string, error) {
 func releaseLocation(projectID, releaseID string) string {
 	return "/projects/" + url.PathEscape(projectID) + "/releases/" + url.PathEscape(releaseID)
 }
+
+// deploymentLocation is the URL of a deployment, for Location headers.
+func deploymentLocation(projectID, deploymentID string) string {
+	return "/projects/" + url.PathEscape(projectID) + "/deployments/" + url.PathEscape(deploymentID)
+}

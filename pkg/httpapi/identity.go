@@ -23,6 +23,9 @@ type identityKey struct{}
 // The Lambda adapter sets it from the API Gateway request context (IAM user ARN or JWT claims);
 // LocalIdentity sets it on the local stack.
 func WithIdentity(ctx context.Context, p shiplog.Person) context.Context {
+	if who, ok := ctx.Value(whoKey{}).(*whoSlot); ok {
+		who.set(p.ID)
+	}
 	return context.WithValue(ctx, identityKey{}, p)
 }
 

@@ -93,6 +93,7 @@ func planOrRun[In any](w http.ResponseWriter, r *http.Request, dryRun bool, in I
 		return err
 	}
 	res.Release = normalizeRelease(res.Release)
+	w.Header().Set("Location", deploymentLocation(res.Release.ProjectID, res.Deployment.ID))
 	writeJSON(w, http.StatusCreated, res)
 	return nil
 }

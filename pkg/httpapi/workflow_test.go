@@ -116,6 +116,9 @@ func TestWorkflowRoutes(t *testing.T) {
 	rec := e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"from_environment":"stage","dry_run":true}`, carol)
 	wantStatus(t, rec, http.StatusOK)
 	plan := decode[shiplog.PlanResult](t, rec)
+	if got := rec.Header().Get("Location"); got != "" {
+		t.Errorf("a dry run has Location %q; it creates nothing", got)
+	}
 	if plan.Plan.ReleaseID != first.ID || plan.Plan.Kind != "promote" || len(plan.Plan.Services) != len(storageImages) || plan.Plan.Refusal != nil {
 		t.Errorf("plan: got %+v, want a promotion of %s adding every service", plan.Plan, first.ID)
 	}
@@ -130,6 +133,9 @@ func TestWorkflowRoutes(t *testing.T) {
 	res := decode[shiplog.DeployResult](t, rec)
 	if res.Release.ID != first.ID || res.Deployment.Kind != "promote" || res.Deployment.PromotedFrom != "stage" {
 		t.Errorf("promotion: got %+v of %s, want kind promote from stage of %s", res.Deployment, res.Release.ID, first.ID)
+	}
+	if got, want := rec.Header().Get("Location"), "/projects/storage/deployments/"+res.Deployment.ID; got != want {
+		t.Errorf("promotion's Location: got %q, want %q", got, want)
 	}
 	refused(t, "POST", "/projects/storage/environments/prod/deployments", `{}`, 400, "release_id: is required")
 	refused(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest","from_environment":"stage"}`, 400, "not both")
@@ -178,6 +184,9 @@ func TestWorkflowRoutes(t *testing.T) {
 	rec = e.do(t, "POST", "/projects/storage/environments/prod/rollback", `{"reason":"slow uploads","hold":true}`, carol)
 	wantStatus(t, rec, http.StatusCreated)
 	rb := decode[shiplog.DeployResult](t, rec)
+	if got, want := rec.Header().Get("Location"), "/projects/storage/deployments/"+rb.Deployment.ID; got != want {
+		t.Errorf("rollback's Location: got %q, want %q", got, want)
+	}
 	if rb.Release.ID != first.ID || rb.Deployment.Kind != "rollback" || rb.Deployment.Reverts != res.Deployment.ID || rb.Deployment.Description != "slow uploads" {
 		t.Errorf("rollback: got %+v of %s, want a rollback to %s reverting %s", rb.Deployment, rb.Release.ID, first.ID, res.Deployment.ID)
 	}

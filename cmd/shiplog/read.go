@@ -1,0 +1,611 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shiplog/shiplog/pkg/apiclient"
+	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// get sends a GET and, with -o json, prints the answer as is; done then says there is nothing
+// left to print.
+func (a *app) get(ctx context.Context, path string, q url.Values, v any) (done bool, err error) {
+	c, err := a.client(ctx)
+	if err != nil {
+		return false, err
+	}
+	res, err := c.Get(ctx, path, q)
+	if err != nil {
+		return false, err
+	}
+	if a.jsonOut() {
+		return true, a.printJSON(res.Body)
+	}
+	return false, res.Decode(v)
+}
+
+func (a *app) projectsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "projects",
+		Short: "List the registered projects",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var body httpapi.ItemsBody[shiplog.Project]
+			if done, err := a.get(cmd.Context(), "/projects", nil, &body); done || err != nil {
+				return err
+			}
+			t := a.newTable(a.std.out, "PROJECT", "NAME", "ENVIRONMENTS", "SERVICES")
+			for _, p := range body.Items {
+				t.row(p.ID, p.Name, strings.Join(envIDs(p), ", "), strconv.Itoa(len(services(p))))
+			}
+			return t.flush()
+		},
+	}
+}
+
+func envIDs(p shiplog.Project) []string {
+	var out []string
+	for _, e := range p.Environments {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func services(p shiplog.Project) []string {
+	var out []string
+	for _, r := range p.ImageRepositories {
+		out = append(out, r.Services...)
+	}
+	return out
+}
+
+func (a *app) projectCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "project",
+		Short: "Show or register a project",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show PROJECT",
+		Short: "Show a project's environments and services",
+		Args:  argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var p shiplog.Project
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0]), nil, &p); done || err != nil {
+				return err
+			}
+			fmt.Fprintf(a.std.out, "%s %s\n\n", a.paint(bold, p.ID), p.Name)
+			t := a.newTable(a.std.out, "ENVIRONMENT", "NAME", "REQUIRES")
+			for _, e := range p.Environments {
+				t.row(e.ID, e.Name, strings.Join(e.Requires, ", "))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.std.out)
+			t = a.newTable(a.std.out, "REPOSITORY", "SERVICES")
+			for _, r := range p.ImageRepositories {
+				t.row(r.ID, strings.Join(r.Services, ", "))
+			}
+			if p.TagDeployedImages {
+				defer fmt.Fprintln(a.std.out, "\nDeployed images are tagged in ECR with the environment's id.")
+			}
+			return t.flush()
+		},
+	})
+	cmd.AddCommand(a.registerCommand())
+	return cmd
+}
+
+func (a *app) imagesCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "images PROJECT [LABEL]",
+		Short: "Show the images under a label (default latest: the newest pushes)",
+		Args:  argsBetween(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			label := shiplog.LatestLabel
+			if len(args) == 2 {
+				label = args[1]
+			}
+			var body httpapi.ImagesBody
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "images", label), nil, &body); done || err != nil {
+				return err
+			}
+			return a.imagesTable(body.Images)
+		},
+	}
+}
+
+func (a *app) imagesTable(images map[string]string) error {
+	if len(images) == 0 {
+		fmt.Fprintln(a.std.out, "no images")
+		return nil
+	}
+	t := a.newTable(a.std.out, "SERVICE", "REPOSITORY", "DIGEST")
+	for _, svc := range sortedKeys(images) {
+		repo, digest := splitImage(images[svc])
+		t.row(svc, repo, digest)
+	}
+	return t.flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// pageFlags are a list's --limit and --cursor.
+type pageFlags struct {
+	limit  int
+	cursor string
+}
+
+func (p *pageFlags) add(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&p.limit, "limit", 20, "how many to show, at most 100")
+	cmd.Flags().StringVar(&p.cursor, "cursor", "", "show the page after the one that printed this cursor")
+}
+
+func (p *pageFlags) query(q url.Values) url.Values {
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("limit", strconv.Itoa(p.limit))
+	if p.cursor != "" {
+		q.Set("cursor", p.cursor)
+	}
+	return q
+}
+
+// more tells a person how to see the next page.
+func (a *app) more(cmd *cobra.Command, next string) {
+	if next != "" {
+		fmt.Fprintf(a.std.err, "more: %s --cursor %s\n", cmd.CommandPath(), next)
+	}
+}
+
+func (a *app) releasesCommand() *cobra.Command {
+	var page pageFlags
+	cmd := &cobra.Command{
+		Use:   "releases PROJECT",
+		Short: "List a project's releases, newest first",
+		Args:  argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var body shiplog.Page[shiplog.Release]
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "releases"), page.query(nil), &body); done || err != nil {
+				return err
+			}
+			t := a.newTable(a.std.out, "RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED TO", "DESCRIPTION")
+			for _, r := range body.Items {
+				t.row(r.ID, r.Label, a.when(r.CreatedAt), personOf(r.RequestedBy.ID, r.RequestedBy.Name),
+					strings.Join(deployedTo(r), ", "), clip(r.Description, 50))
+			}
+			a.more(cmd, body.NextCursor)
+			return t.flush()
+		},
+	}
+	page.add(cmd)
+	return cmd
+}
+
+// deployedTo lists the environments a release has been deployed to, in order of first deployment.
+func deployedTo(r shiplog.Release) []string {
+	var out []string
+	for _, d := range r.Deployments {
+		if !slices.Contains(out, d.Environment.ID) {
+			out = append(out, d.Environment.ID)
+		}
+	}
+	return out
+}
+
+func (a *app) releaseCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "release",
+		Short: "Show or create a release",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show PROJECT RELEASE",
+		Short: "Show a release: its images and where it was deployed (RELEASE may be latest)",
+		Args:  argsBetween(2, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var r shiplog.Release
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "releases", args[1]), nil, &r); done || err != nil {
+				return err
+			}
+			return a.showRelease(r)
+		},
+	})
+	cmd.AddCommand(a.releaseCreateCommand())
+	return cmd
+}
+
+func (a *app) showRelease(r shiplog.Release) error {
+	w := a.std.out
+	fmt.Fprintf(w, "%s %s\n", a.paint(bold, "Release"), r.ID)
+	fmt.Fprintf(w, "  project:      %s (%s)\n", r.ProjectID, r.ProjectName)
+	fmt.Fprintf(w, "  label:        %s\n", r.Label)
+	fmt.Fprintf(w, "  created:      %s by %s\n", a.whenLong(r.CreatedAt), personOf(r.RequestedBy.ID, r.RequestedBy.Name))
+	if r.Description != "" {
+		fmt.Fprintf(w, "  description:  %s\n", oneLine(r.Description))
+	}
+	fmt.Fprintln(w)
+	if err := a.imagesTable(r.Images); err != nil {
+		return err
+	}
+	if len(r.Deployments) == 0 {
+		fmt.Fprintln(w, "\nNot deployed yet.")
+		return nil
+	}
+	fmt.Fprintln(w)
+	t := a.newTable(w, "DEPLOYMENT", "ENVIRONMENT", "KIND", "WHEN", "BY", "DESCRIPTION")
+	for _, d := range r.Deployments {
+		t.row(d.ID, d.Environment.ID, kindOf(d.Kind), a.when(d.CreatedAt), personOf(d.RequestedBy.ID, d.RequestedBy.Name), clip(d.Description, 50))
+	}
+	return t.flush()
+}
+
+func kindOf(k string) string {
+	if k == "" {
+		return shiplog.KindDeploy
+	}
+	return k
+}
+
+func (a *app) diffCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff PROJECT FROM TO",
+		Short: "Compare the images of two releases, environments or labels",
+		Long: `diff compares two sets of a project's images, service by service. FROM and TO are
+release:ID, release:latest, environment:ID or label:LABEL; a bare word is an environment of the
+project if it has one by that name, "latest" the newest release, and otherwise a release id.`,
+		Example: "  shiplog diff storage prod latest\n  shiplog diff storage environment:stage release:01JD0Z8K3Q4W5E6R7T8Y9U0I1O",
+		Args:    argsBetween(3, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			from, to, err := a.refs(ctx, args[0], args[1], args[2])
+			if err != nil {
+				return err
+			}
+			var d shiplog.Diff
+			q := url.Values{"from": {from}, "to": {to}}
+			if done, err := a.get(ctx, apiclient.Path("projects", args[0], "diff"), q, &d); done || err != nil {
+				return err
+			}
+			fmt.Fprintf(a.std.out, "%s → %s\n\n", sideOf(d.From), sideOf(d.To))
+			return a.changesTable(d.Services)
+		},
+	}
+}
+
+func sideOf(s shiplog.DiffSide) string {
+	if s.ReleaseID != "" && !strings.HasSuffix(s.Ref, s.ReleaseID) {
+		return s.Ref + " (release " + s.ReleaseID + ")"
+	}
+	return s.Ref
+}
+
+func (a *app) changesTable(changes []shiplog.ServiceChange) error {
+	t := a.newTable(a.std.out, "SERVICE", "CHANGE", "FROM", "TO")
+	for _, c := range changes {
+		t.row(c.Service, changeColor(c.Change), shortImage(deref(c.From)), shortImage(deref(c.To)))
+	}
+	return t.flush()
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// refs turns diff's arguments into the API's refs; bare words need the project's environments.
+func (a *app) refs(ctx context.Context, project string, from, to string) (string, string, error) {
+	if strings.Contains(from, ":") && strings.Contains(to, ":") {
+		return from, to, nil
+	}
+	c, err := a.client(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	res, err := c.Get(ctx, apiclient.Path("projects", project), nil)
+	if err != nil {
+		return "", "", err
+	}
+	var p shiplog.Project
+	if err := res.Decode(&p); err != nil {
+		return "", "", err
+	}
+	ref := func(s string) string {
+		switch {
+		case strings.Contains(s, ":"):
+			return s
+		case slices.Contains(envIDs(p), s):
+			return "environment:" + s
+		}
+		return "release:" + s
+	}
+	return ref(from), ref(to), nil
+}
+
+func (a *app) historyCommand() *cobra.Command {
+	var page pageFlags
+	cmd := &cobra.Command{
+		Use:   "history PROJECT [ENVIRONMENT]",
+		Short: "List a project's deployments, newest first",
+		Args:  argsBetween(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			if len(args) == 2 {
+				q.Set("environment", args[1])
+			}
+			var body shiplog.Page[deployment]
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "deployments"), page.query(q), &body); done || err != nil {
+				return err
+			}
+			t := a.newTable(a.std.out, "DEPLOYMENT", "ENVIRONMENT", "RELEASE", "KIND", "STATUS", "WHEN", "BY", "DESCRIPTION")
+			for _, d := range body.Items {
+				t.row(d.ID, d.Environment.ID, d.ReleaseID, kindLabel(d), statusColor(d.Status), a.when(d.CreatedAt),
+					personOf(d.RequestedBy.ID, d.RequestedBy.Name), clip(why(d), 50))
+			}
+			a.more(cmd, body.NextCursor)
+			return t.flush()
+		},
+	}
+	page.add(cmd)
+	return cmd
+}
+
+// kindLabel says how a deployment came about: "promote from stage", "rollback of D", "deploy!"
+// for one that broke glass.
+func kindLabel(d deployment) any {
+	k := kindOf(d.Kind)
+	switch {
+	case d.PromotedFrom != "":
+		k += " from " + d.PromotedFrom
+	case d.Reverts != "":
+		k += " of " + d.Reverts
+	}
+	switch {
+	case d.Override != nil:
+		return styled{k + " (override)", red}
+	case d.Kind == shiplog.KindRollback:
+		return styled{k, yellow}
+	}
+	return k
+}
+
+// why is a deployment's description, or its override's reason.
+func why(d deployment) string {
+	if d.Override != nil {
+		if d.Description != "" {
+			return d.Override.Reason + "; " + d.Description
+		}
+		return d.Override.Reason
+	}
+	return d.Description
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status PROJECT [ENVIRONMENT]",
+		Short: "Show what each environment runs, its status, lock and drift",
+		Args:  argsBetween(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var body httpapi.ItemsBody[environment]
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "environments"), nil, &body); done || err != nil {
+				return err
+			}
+			items := body.Items
+			if len(args) == 2 {
+				var ids []string
+				items = nil
+				for _, e := range body.Items {
+					ids = append(ids, e.Environment.ID)
+					if e.Environment.ID == args[1] {
+						items = append(items, e)
+					}
+				}
+				if items == nil {
+					return withCode(exitNotFound, "environment %q is not one of %s's: %s", args[1], args[0], strings.Join(ids, ", "))
+				}
+			}
+			t := a.newTable(a.std.out, "ENVIRONMENT", "RELEASE", "DEPLOYED", "BY", "STATUS", "LOCK", "DRIFT")
+			for _, e := range items {
+				var rel, deployed, by string
+				if c := e.Current; c != nil {
+					rel, deployed, by = c.ReleaseID, a.when(c.DeployedAt), personOf(c.RequestedBy.ID, c.RequestedBy.Name)
+				}
+				t.row(e.Environment.ID, rel, deployed, by, statusColor(e.Status), a.lockCell(e.Lock), driftCell(e))
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			return a.driftDetail(items)
+		},
+	}
+}
+
+func (a *app) lockCell(l *shiplog.EnvironmentLock) any {
+	if l == nil {
+		return ""
+	}
+	s := "locked by " + personOf(l.LockedBy.ID, l.LockedBy.Name) + ": " + clip(l.Reason, 40)
+	if l.ExpiresAt != 0 {
+		s += " (until " + a.when(l.ExpiresAt) + ")"
+	}
+	return styled{s, red}
+}
+
+func driftCell(e environment) any {
+	pending := 0
+	if e.Current != nil {
+		pending = len(e.Current.Pending)
+	}
+	switch {
+	case len(e.Drift) > 0:
+		return styled{fmt.Sprintf("%d service(s) differ", len(e.Drift)), yellow}
+	case pending > 0:
+		return styled{fmt.Sprintf("%d pending", pending), yellow}
+	case e.Current == nil:
+		return ""
+	}
+	return styled{"in sync", green}
+}
+
+// driftDetail lists each drifting service under the table.
+func (a *app) driftDetail(items []environment) error {
+	var rows [][]any
+	for _, e := range items {
+		for _, d := range e.Drift {
+			rows = append(rows, []any{e.Environment.ID, d.Service, styled{d.Kind, yellow}, imageOrValue(d.Recorded), imageOrValue(d.Actual)})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(a.std.out)
+	t := a.newTable(a.std.out, "ENVIRONMENT", "SERVICE", "DRIFT", "RECORDED", "ACTUAL")
+	for _, r := range rows {
+		t.row(r...)
+	}
+	return t.flush()
+}
+
+func imageOrValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return shortImage(x)
+	}
+	return fmt.Sprint(v)
+}
+
+func (a *app) eventsCommand() *cobra.Command {
+	var page pageFlags
+	var typ, since string
+	cmd := &cobra.Command{
+		Use:   "events PROJECT",
+		Short: "List what happened in a project, newest first",
+		Args:  argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			if typ != "" {
+				q.Set("type", typ)
+			}
+			if since != "" {
+				t, err := a.parseTime("--since", since, true)
+				if err != nil {
+					return err
+				}
+				q.Set("since", strconv.FormatInt(t, 10))
+			}
+			var body shiplog.Page[event]
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "events"), page.query(q), &body); done || err != nil {
+				return err
+			}
+			t := a.newTable(a.std.out, "WHEN", "TYPE", "BY", "ENVIRONMENT", "RELEASE", "DEPLOYMENT", "DETAIL")
+			for _, e := range body.Items {
+				detail := e.Service
+				if e.Detail != nil {
+					detail = strings.TrimSpace(detail + " " + imageOrValue(e.Detail))
+				}
+				t.row(a.when(e.At), eventColor(e.Type), personOf(e.By.ID, e.By.Name), e.Environment, e.ReleaseID, e.DeploymentID, clip(detail, 60))
+			}
+			a.more(cmd, body.NextCursor)
+			return t.flush()
+		},
+	}
+	page.add(cmd)
+	cmd.Flags().StringVar(&typ, "type", "", "only events of this type, e.g. deployment.failed")
+	cmd.Flags().StringVar(&since, "since", "", "only events since: a duration ago (90m, 36h, 7d, 2w), a date (2026-11-20) or a time (RFC 3339, Unix seconds)")
+	return cmd
+}
+
+func eventColor(t string) styled {
+	switch {
+	case strings.HasSuffix(t, ".failed"):
+		return styled{t, red}
+	case strings.HasSuffix(t, ".verified"):
+		return styled{t, green}
+	case strings.HasPrefix(t, "environment.") || strings.HasPrefix(t, "freeze."):
+		return styled{t, yellow}
+	}
+	return styled{t, plain}
+}
+
+func (a *app) metricsCommand() *cobra.Command {
+	var env, since, until string
+	cmd := &cobra.Command{
+		Use:   "metrics PROJECT --environment ENV",
+		Short: "Show an environment's DORA figures: deployment frequency, lead time, change failure rate, time to restore",
+		Args:  argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if env == "" {
+				return withCode(exitError, "metrics: --environment is required")
+			}
+			q := url.Values{"environment": {env}}
+			for name, v := range map[string]string{"since": since, "until": until} {
+				if v == "" {
+					continue
+				}
+				t, err := a.parseTime("--"+name, v, true)
+				if err != nil {
+					return err
+				}
+				q.Set(name, strconv.FormatInt(t, 10))
+			}
+			var m metrics
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "metrics"), q, &m); done || err != nil {
+				return err
+			}
+			w := a.std.out
+			fmt.Fprintf(w, "%s %s/%s, %s to %s\n\n", a.paint(bold, "Metrics"), args[0], m.Environment, a.when(m.Since), a.when(m.Until))
+			t := a.newTable(w, "METRIC", "VALUE")
+			t.row("deployments", strconv.Itoa(m.Deployments))
+			t.row("deployment frequency", fmt.Sprintf("%.2f a day, %.2f a week", m.DeploymentFrequency.PerDay, m.DeploymentFrequency.PerWeek))
+			t.row("lead time (median, p90)", fmt.Sprintf("%s, %s (%d changes)", seconds(m.LeadTimeSeconds.Median), seconds(m.LeadTimeSeconds.P90), m.LeadTimeSeconds.Count))
+			rate := "-"
+			if m.ChangeFailureRate.Rate != nil {
+				rate = fmt.Sprintf("%.0f%%", *m.ChangeFailureRate.Rate*100)
+			}
+			t.row("change failure rate", fmt.Sprintf("%s (%d of %d failed)", rate, m.ChangeFailureRate.Failed, m.ChangeFailureRate.Total))
+			t.row("time to restore (median)", fmt.Sprintf("%s (%d restores)", seconds(m.TimeToRestoreSeconds.Median), m.TimeToRestoreSeconds.Count))
+			return t.flush()
+		},
+	}
+	cmd.Flags().StringVar(&env, "environment", "", "the environment (required)")
+	cmd.Flags().StringVar(&since, "since", "", "from: a duration ago (30d), a date or a time (default: the API's)")
+	cmd.Flags().StringVar(&until, "until", "", "to: a duration ago, a date or a time (default: now)")
+	return cmd
+}
+
+// seconds shows a duration in seconds as a person reads it.
+func seconds(s *float64) string {
+	if s == nil {
+		return "-"
+	}
+	d := *s
+	switch {
+	case d < 120:
+		return fmt.Sprintf("%.0fs", d)
+	case d < 7200:
+		return fmt.Sprintf("%.0fm", d/60)
+	case d < 172800:
+		return fmt.Sprintf("%.1fh", d/3600)
+	}
+	return fmt.Sprintf("%.1fd", d/86400)
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/spf13/cobra"
+
+	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/manifest"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	var addr, data, manifestFile, retire string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the local stack: the HTTP API and the Lambda Invoke API on an embedded store",
+		Long: `serve runs the local stack: the HTTP API (/projects/...) and the Lambda Invoke API
+(/2015-03-31/functions/{ecr-push,create-release,deploy}/invocations, and ListFunctions) on an
+embedded store. It logs every request and every release and deployment as JSON on stderr, and
+stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if retire != "" && manifestFile == "" {
+				return errors.New("serve: --retire goes with --manifest, whose registration drops the environments")
+			}
+			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire}, a.std.err)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&data, "data", filepath.Join(".shiplog", "shiplog.db"), "the embedded store's file")
+	f.StringVar(&manifestFile, "manifest", "", "a .wellcome_project file whose projects are registered at start")
+	f.StringVar(&retire, "retire", "", "project/environment,...: environments, deployed to before, that --manifest drops")
+	return cmd
+}
+
+type serveOptions struct{ addr, data, manifest, retire string }
+
+// serve runs the local stack until ctx is done (main's ctx ends on SIGINT and SIGTERM).
+func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) (int, error) }) error {
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	store, err := bolt.Open(o.data)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	logged := loggingStore{Store: store, log: log}
+	svc := shiplog.NewService(store, logged, nil, log)
+
+	if o.manifest != "" {
+		b, err := os.ReadFile(o.manifest)
+		if err != nil {
+			return fmt.Errorf("read manifest: %w", err)
+		}
+		projects, err := manifest.Parse(b)
+		if err == nil {
+			in := shiplog.RegisterInput{Projects: projects}
+			in.Retired, err = retired(o.retire)
+			if err == nil {
+				projects, err = svc.RegisterProjects(ctx, in)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("register %s: %s", o.manifest, shiplog.MessageOf(err))
+		}
+		for _, p := range projects {
+			log.Info("project registered", "project", p.ID)
+		}
+	}
+
+	functions := map[string]lambda.Handler{}
+	for name, fn := range awslambda.Functions(svc, log) {
+		functions[name] = fn
+	}
+	invoke := awslambda.InvokeAPI(functions)
+	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, log), osUser())
+	// Dispatch by prefix rather than with a ServeMux, which would redirect unclean paths such as
+	// /projects/p/images/.. to another resource instead of letting the API refuse them.
+	mux := httpapi.AccessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/2015-03-31/") {
+			invoke.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}), log)
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// One request per connection, so that StrictHeaders sees every request's header: a bare LF
+	// there would otherwise split X-Shiplog-User into two headers.
+	srv.SetKeepAlivesEnabled(false)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(httpapi.StrictHeaders(ln)) }()
+	log.Info("shiplog serving", "addr", ln.Addr().String(), "data", o.data)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shiplog stopping: finishing the requests in flight")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	log.Info("shiplog stopped")
+	return nil
+}
+
+// loggingStore logs each release and deployment the local stack records, whichever API asked
+// for it, once the store has it.
+type loggingStore struct {
+	*bolt.Store
+	log *slog.Logger
+}
+
+func (s loggingStore) CreateRelease(ctx context.Context, r shiplog.Release) error {
+	if err := s.Store.CreateRelease(ctx, r); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "release created", "project", r.ProjectID, "release", r.ID, "label", r.Label,
+		"by", r.RequestedBy.ID, "services", len(r.Images))
+	return nil
+}
+
+func (s loggingStore) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	if err := s.Store.WriteEnvironment(ctx, w); err != nil {
+		return err
+	}
+	if d := w.Deployment; d != nil {
+		s.log.InfoContext(ctx, "deployment recorded", "project", d.ProjectID, "environment", d.Environment.ID,
+			"release", d.ReleaseID, "deployment", d.ID, "kind", d.Kind, "by", d.RequestedBy.ID)
+	}
+	return nil
+}
+
+func (a *app) createTablesCommand() *cobra.Command {
+	var releases, state string
+	cmd := &cobra.Command{
+		Use:   "create-tables --releases-table NAME --state-table NAME",
+		Short: "Create the DynamoDB tables the functions use (for moto or DynamoDB Local)",
+		Long: `create-tables creates the DynamoDB tables the functions use, with the keys and indexes of
+template.yaml, wherever the AWS SDK's environment points (AWS_ENDPOINT_URL=http://127.0.0.1:5000
+for a moto_server). Deployed stacks get their tables from template.yaml instead.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if releases == "" || state == "" || len(args) > 0 {
+				return errors.New("create-tables: give --releases-table and --state-table, and nothing else")
+			}
+			cfg, err := config.LoadDefaultConfig(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("load AWS configuration: %w", err)
+			}
+			if err := awsdynamo.CreateTables(cmd.Context(), dynamodb.NewFromConfig(cfg), releases, state); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.std.err, "tables %s and %s are ready\n", releases, state)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&releases, "releases-table", "", "name of the releases table (SHIPLOG_RELEASES_TABLE)")
+	cmd.Flags().StringVar(&state, "state-table", "", "name of the state table (SHIPLOG_STATE_TABLE)")
+	return cmd
+}
+
+// retired parses --retire's project/environment list.
+func retired(s string) ([]shiplog.EnvironmentRef, error) {
+	var out []shiplog.EnvironmentRef
+	if s == "" {
+		return nil, nil
+	}
+	for _, ref := range strings.Split(s, ",") {
+		project, env, ok := strings.Cut(ref, "/")
+		if !ok {
+			return nil, shiplog.Errorf(shiplog.Invalid, "--retire: %q is not project/environment", ref)
+		}
+		out = append(out, shiplog.EnvironmentRef{ProjectID: project, EnvironmentID: env})
+	}
+	return out, nil
+}
+
+// osUser is who the local API's callers are when they send no X-Shiplog-User header.
+func osUser() shiplog.Person {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name := u.Name
+		if name == "" {
+			name = u.Username
+		}
+		return shiplog.Person{ID: u.Username, Name: name}
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return shiplog.Person{ID: u, Name: u}
+	}
+	return shiplog.AnonymousPerson
+}
