@@ -233,21 +233,22 @@ func (tb *tab) screenshot(name string) {
 	tb.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	tb.wait(`matchMedia('(max-width: 400px)').matches`)
 	if over := run(tb, chromedp.Evaluate[[]string](overflowing)); len(over) > 0 {
-		tb.t.Errorf("%s: at a phone's width these stick out of the page: %q", name, over)
+		tb.t.Errorf("%s does not fit a phone's screen: %q", name, over)
 	}
 	shot("phone")
 	tb.do(chromedp.EmulateViewport(1280, 900))
 	tb.wait(`matchMedia('(min-width: 1200px)').matches`)
 }
 
-// overflowing lists the elements wider than the page, which would make a phone scroll sideways
-// (a table inside a scrolling box is not: the box scrolls, the page does not).
+// overflowing lists what makes the page wider than the screen, which a phone shows zoomed out or
+// scrolling sideways; nothing, if the page fits.
 const overflowing = `(() => {
 	const w = document.documentElement.clientWidth;
-	const out = [];
+	if (document.documentElement.scrollWidth <= w) return [];
+	const out = ['the page is ' + document.documentElement.scrollWidth + ' px wide, the screen ' + w];
 	for (const el of document.querySelectorAll('body *')) {
 		const r = el.getBoundingClientRect();
-		if (r.width && r.right > w + 1 && !el.closest('.matrix-wrap, .table-wrap, dialog:not([open])')) out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + el.className + ' right=' + Math.round(r.right));
+		if (r.width && r.right > w + 1) out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + el.className + ' right=' + Math.round(r.right));
 	}
 	return out.slice(0, 10);
 })()`
@@ -255,10 +256,12 @@ const overflowing = `(() => {
 // stack is the API and the dashboard on one origin, as the local stack serves them, over a
 // bolt store seeded through the service.
 type stack struct {
-	svc     *shiplog.Service
-	url     string
-	metrics atomic.Bool // answer GET .../metrics with canned figures (the route is not in the API yet)
-	rel     map[string]string
+	svc *shiplog.Service
+	url string
+	// shapes adds what the API is to answer (SHAPES-ISSUE9: the metrics route, deployment status,
+	// drift) to its answers, until it does.
+	shapes atomic.Bool
+	rel    map[string]string
 }
 
 // clock is the service's clock: the past while the store is seeded, the real time afterwards.
@@ -386,12 +389,15 @@ func newStack(t *testing.T) *stack {
 	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, nil), shiplog.Person{})
 	dash := dashboard.Handler()
 	metricsPath := regexp.MustCompile(`^/projects/[^/]+/metrics$`)
+	envsPath := regexp.MustCompile(`^/projects/[^/]+/environments$`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case dashboard.Serves(r.URL.Path):
 			dash.ServeHTTP(w, r)
-		case st.metrics.Load() && metricsPath.MatchString(r.URL.Path):
+		case st.shapes.Load() && metricsPath.MatchString(r.URL.Path):
 			cannedMetrics(w, r)
+		case st.shapes.Load() && envsPath.MatchString(r.URL.Path):
+			withStatusAndDrift(w, r, api)
 		default:
 			api.ServeHTTP(w, r)
 		}
@@ -424,6 +430,29 @@ func cannedMetrics(w http.ResponseWriter, r *http.Request) {
 // digest is the n-th image's digest, as random-looking as real ones.
 func digest(n int) string {
 	return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(strconv.Itoa(n))))
+}
+
+// withStatusAndDrift answers GET /projects/{p}/environments as the API does, with each
+// environment's "status" and "drift" added: prod's archivist runs another image than recorded.
+func withStatusAndDrift(w http.ResponseWriter, r *http.Request, api http.Handler) {
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, r)
+	var body struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	for _, e := range body.Items {
+		e["status"], e["drift"] = "verified", []any{}
+		if e["environment"].(map[string]any)["id"] == "prod" {
+			e["status"] = "failed"
+			e["drift"] = []any{map[string]any{"service": "archivist", "kind": "not_running", "recorded": "a", "actual": "b"}}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(body)
 }
 
 func (st *stack) environments(t *testing.T, project string) map[string]shiplog.EnvironmentStatus {
@@ -717,7 +746,9 @@ func TestRefusalsAndLocks(t *testing.T) {
 	}
 }
 
-func TestMetrics(t *testing.T) {
+// TestShapesStillToCome checks the views of what the API is still to answer: the DORA metrics
+// (and that their absence reads as such), deployment status and drift.
+func TestShapesStillToCome(t *testing.T) {
 	st := newStack(t)
 	tb := newTab(t, st.url)
 
@@ -727,7 +758,16 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("metrics without the route: got %q, want a clear \"not available\"", msg)
 	}
 
-	st.metrics.Store(true)
+	st.shapes.Store(true)
+	tb.open("#/p/storage")
+	if marks := tb.text("#matrix th[data-environment=prod] .marks"); !strings.Contains(marks, "failed") || !strings.Contains(marks, "drift 1") {
+		t.Errorf("prod's marks: got %q, want its status (failed) and its drift", marks)
+	}
+	drifted := run(tb, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#matrix td.is-drift')].map((td) => td.dataset.service + '/' + td.dataset.environment)`))
+	if strings.Join(drifted, ",") != "archivist/prod" {
+		t.Errorf("cells marked as drifted: got %v, want archivist/prod", drifted)
+	}
+
 	tb.open("#/p/storage/metrics?environment=prod")
 	figures := tb.text("#figures")
 	for _, s := range []string{"Deployment frequency", "Lead time for changes", "Change failure rate", "Time to restore"} {

@@ -32,7 +32,9 @@ export function errorBox(err, what) {
   return h('div', { class: 'error', role: 'alert' },
     what ? h('strong', {}, what + ': ') : null,
     err.message,
-    err.kind ? h('span', { class: 'kind' }, ` (${err.kind}${err.status ? ', HTTP ' + err.status : ''})`) : null);
+    err.kind ? h('span', { class: 'kind' }, ` (${err.kind}${err.status ? ', HTTP ' + err.status : ''})`) : null,
+    // The API wants to know who asks: offer to say so, here and now.
+    err.status === 401 ? h('p', {}, h('button', { type: 'button', onclick: () => document.getElementById('user').click() }, 'Set your name')) : null);
 }
 
 let dialogCount = 0;
