@@ -1,5 +1,6 @@
-// Command shiplog runs shiplog's local stack: the HTTP API and the Lambda Invoke API of the
-// ecr-push, create-release and deploy functions, on an embedded store, with no AWS account.
+// Command shiplog runs shiplog's local stack: the web dashboard, the HTTP API and the Lambda
+// Invoke API of the ecr-push, create-release and deploy functions, on an embedded store, with no
+// AWS account.
 package main
 
 import (
@@ -26,6 +27,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/dashboard"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -37,8 +39,8 @@ Usage:
   shiplog serve [--addr 127.0.0.1:8080] [--data .shiplog/shiplog.db] [--manifest FILE [--retire P/ENV,...]]
   shiplog create-tables --releases-table NAME --state-table NAME
 
-serve runs the local stack: the HTTP API (/projects/...) and the Lambda Invoke API
-(/2015-03-31/functions/{ecr-push,create-release,deploy}/invocations) on an embedded store.
+serve runs the local stack: the web dashboard (/), the HTTP API (/projects/...) and the Lambda
+Invoke API (/2015-03-31/functions/{ecr-push,create-release,deploy}/invocations) on an embedded store.
 
 create-tables creates the DynamoDB tables the functions use, with the keys and indexes of
 template.yaml, wherever the AWS SDK's environment points (AWS_ENDPOINT_URL=http://127.0.0.1:5000
@@ -122,14 +124,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	invoke := awslambda.InvokeAPI(functions)
 	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, log), osUser())
+	dash := dashboard.Handler()
 	// Dispatch by prefix rather than with a ServeMux, which would redirect unclean paths such as
 	// /projects/p/images/.. to another resource instead of letting the API refuse them.
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/"):
 			invoke.ServeHTTP(w, r)
-			return
+		case dashboard.Serves(r.URL.Path):
+			dash.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
 		}
-		api.ServeHTTP(w, r)
 	})
 
 	ln, err := net.Listen("tcp", *addr)
