@@ -123,7 +123,7 @@ func (l *local) get(t *testing.T, path string) string {
 
 func (l *local) deployments(t *testing.T, env string) []shiplog.DeploymentRecord {
 	t.Helper()
-	page, err := l.svc.Deployments(context.Background(), "storage", env, shiplog.PageRequest{Limit: 100})
+	page, err := l.svc.Deployments(context.Background(), "storage", shiplog.DeploymentFilter{Environment: env}, shiplog.PageRequest{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

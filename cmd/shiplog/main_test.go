@@ -594,3 +594,32 @@ func TestLocalInvokeAPIManners(t *testing.T) {
 		t.Errorf("unknown Invoke API path: %d %v, want a 404 JSON error", code, body)
 	}
 }
+
+// TestDashboardNextToTheAPI checks that the local stack serves the dashboard at / and its files,
+// and leaves every other path to the API.
+func TestDashboardNextToTheAPI(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, filepath.Join(t.TempDir(), "shiplog.db"))
+	tests := []struct {
+		path, contentType string
+		status            int
+		body              string
+	}{
+		{"/", "text/html; charset=utf-8", 200, `<script type="module" src="/assets/js/app.js">`},
+		{"/assets/js/app.js", "text/javascript; charset=utf-8", 200, "import"},
+		{"/assets/nope.css", "application/json", 404, `"kind":"NotFound"`},
+		{"/projects", "application/json", 200, `{"items":[]}`},
+		{"/nope", "application/json", 404, `"message":"no route GET /nope"`},
+	}
+	for _, tt := range tests {
+		res, err := http.Get(s.url + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tt.status || res.Header.Get("Content-Type") != tt.contentType || !strings.Contains(string(b), tt.body) {
+			t.Errorf("GET %s: got %d %s %.80q, want %d %s with %s", tt.path, res.StatusCode, res.Header.Get("Content-Type"), b, tt.status, tt.contentType, tt.body)
+		}
+	}
+}

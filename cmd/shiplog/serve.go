@@ -21,6 +21,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/dashboard"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -94,12 +95,16 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, log), osUser())
 	// Dispatch by prefix rather than with a ServeMux, which would redirect unclean paths such as
 	// /projects/p/images/.. to another resource instead of letting the API refuse them.
+	dash := dashboard.Handler()
 	mux := httpapi.AccessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/2015-03-31/") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/2015-03-31/"):
 			invoke.ServeHTTP(w, r)
-			return
+		case dashboard.Serves(r.URL.Path):
+			dash.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
 		}
-		api.ServeHTTP(w, r)
 	}), log)
 
 	ln, err := net.Listen("tcp", o.addr)

@@ -1,0 +1,253 @@
+// The actions: promote, roll back, lock and unlock. Each opens a dialog that shows what will
+// happen first (for a deploy or a rollback, the API's plan: a dry run that writes nothing) and
+// acts only when confirmed. A refusal, from the plan or from the real request, is shown in the
+// API's own words.
+import { h, imageLabel, shortID, person, time } from './dom.js';
+import { call, user, newKey, project as P } from './api.js';
+import { openDialog, errorBox, announce } from './common.js';
+
+function asWho() {
+  const u = user();
+  return h('p', { class: 'help who' }, 'Sent as ', u ? h('strong', {}, u) : 'the local stack\'s default user',
+    ' (change it with the button at the top; through shiplog ui your AWS identity counts).');
+}
+
+const KIND_WORDS = { deploy: 'Deploy', promote: 'Promote', rollback: 'Roll back' };
+
+// planView shows a deploy's plan: the release, each service that changes, the parameters it
+// would write, and the refusal it would meet.
+export function planView(plan) {
+  const changed = plan.services.filter((s) => s.change !== 'unchanged');
+  const unchanged = plan.services.length - changed.length;
+  const params = plan.parameters_to_write || [];
+  return h('div', { class: 'plan', id: 'plan' },
+    h('h3', {}, 'Plan'),
+    h('p', {}, `${KIND_WORDS[plan.kind] || plan.kind} release `, h('code', { title: plan.release_id }, shortID(plan.release_id)),
+      plan.promoted_from ? ` from ${plan.promoted_from}` : '', ` to ${plan.environment}.`),
+    plan.refusal ? h('div', { class: 'error refusal', role: 'alert' }, h('strong', {}, 'Refused: '), plan.refusal.message,
+      h('span', { class: 'kind' }, ` (${plan.refusal.kind})`)) : null,
+    changed.length
+      ? h('div', { class: 'table-wrap' }, h('table', { class: 'changes' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Change'), h('th', { scope: 'col' }, 'From'), h('th', { scope: 'col' }, 'To'))),
+        h('tbody', {}, changed.map((c) => h('tr', { class: `change-${c.change}`, dataset: { service: c.service } },
+          h('th', { scope: 'row' }, c.service), h('td', {}, c.change),
+          h('td', { title: c.from || '' }, h('code', {}, imageLabel(c.from) || '—')),
+          h('td', { title: c.to || '' }, h('code', {}, imageLabel(c.to) || '—')))))))
+      : h('p', { class: 'muted' }, 'No service changes: the environment runs these images already.'),
+    unchanged ? h('p', { class: 'muted small' }, `${unchanged} service${unchanged === 1 ? '' : 's'} unchanged.`) : null,
+    params.length
+      ? h('details', {}, h('summary', {}, `${params.length} parameter${params.length === 1 ? '' : 's'} to write`),
+        h('ul', { class: 'mono small' }, params.map((p) => h('li', {}, p))))
+      : h('p', { class: 'muted small' }, 'No parameter to write.'));
+}
+
+function actionsRow(dlg, confirm) {
+  return h('div', { class: 'dialog-actions' },
+    h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close() }, 'Cancel'), confirm);
+}
+
+// busy runs fn with the button disabled and relabelled, and puts it back afterwards.
+async function busy(button, label, fn) {
+  const old = button.textContent;
+  button.disabled = true;
+  button.textContent = label;
+  try { return await fn(); } finally { button.textContent = old; }
+}
+
+function deployedMessage(res, env) {
+  const d = res.deployment;
+  const what = { promote: 'Promoted', rollback: 'Rolled back', deploy: 'Deployed' }[d.kind] || 'Deployed';
+  return `${what}: ${env} now runs release ${shortID(res.release.release_id)} (deployment ${shortID(d.deployment_id)}).`;
+}
+
+export function promoteDialog(ctx, target, sources, index) {
+  const env = target.environment;
+  const before = sources.filter((o) => ctx.environments.indexOf(o) < index);
+  const preferred = (before.length ? before[before.length - 1] : sources[0]).environment.id;
+  const from = h('select', { id: 'promote-from', name: 'from' }, sources.map((o) => h('option', { value: o.environment.id, selected: o.environment.id === preferred },
+    `${o.environment.name || o.environment.id} (release ${shortID(o.current.release_id)})`)));
+  const description = h('input', { id: 'promote-description', name: 'description', autocomplete: 'off', placeholder: 'e.g. after QA' });
+  const planBox = h('div', { class: 'plan-box', 'aria-live': 'polite' }, h('p', { class: 'loading' }, 'Working out the plan…'));
+  const errors = h('div', { class: 'dialog-errors' });
+  const confirm = h('button', { type: 'submit', class: 'primary', id: 'confirm', disabled: true }, `Promote to ${env.name || env.id}`);
+  const form = h('form', { class: 'form', novalidate: true },
+    h('label', { for: 'promote-from' }, 'Promote what runs in'), from,
+    h('label', { for: 'promote-description' }, 'Why (optional)'), description,
+    asWho(), planBox, errors);
+  let key = newKey();
+  let seq = 0;
+  const body = () => ({ from_environment: from.value, description: description.value.trim() || undefined });
+  const path = P(ctx.projectID, 'environments', env.id, 'deployments');
+  async function plan() {
+    const n = ++seq;
+    confirm.disabled = true;
+    errors.replaceChildren();
+    planBox.replaceChildren(h('p', { class: 'loading' }, 'Working out the plan…'));
+    try {
+      const res = await call('POST', path, { body: { ...body(), dry_run: true } });
+      if (n !== seq) return;
+      planBox.replaceChildren(planView(res.plan));
+      confirm.disabled = Boolean(res.plan.refusal);
+    } catch (err) {
+      if (n !== seq) return;
+      planBox.replaceChildren(errorBox(err, 'No plan'));
+    }
+  }
+  from.addEventListener('change', () => { key = newKey(); plan(); });
+  description.addEventListener('input', () => { key = newKey(); });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (confirm.disabled) return;
+    errors.replaceChildren();
+    await busy(confirm, 'Promoting…', async () => {
+      try {
+        const res = await call('POST', path, { body: body(), key });
+        dlg.close();
+        announce(deployedMessage(res, env.id));
+        ctx.refresh();
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, 'Not promoted'));
+        confirm.disabled = false;
+      }
+    });
+  });
+  form.append(actionsRow({ close: () => dlg.close() }, confirm));
+  const dlg = openDialog(`Promote to ${env.name || env.id}`, form);
+  plan();
+}
+
+export function rollbackDialog(ctx, target) {
+  const env = target.environment;
+  const reason = h('textarea', { id: 'rollback-reason', name: 'reason', rows: '2', required: true, 'aria-describedby': 'rollback-reason-help' });
+  const hold = h('input', { type: 'checkbox', id: 'rollback-hold', name: 'hold' });
+  const planBox = h('div', { class: 'plan-box', 'aria-live': 'polite' });
+  const errors = h('div', { class: 'dialog-errors' });
+  const show = h('button', { type: 'button', id: 'show-plan' }, 'Show the plan');
+  const confirm = h('button', { type: 'submit', class: 'danger', id: 'confirm', disabled: true }, `Roll back ${env.name || env.id}`);
+  const cur = target.current;
+  const form = h('form', { class: 'form', novalidate: true },
+    h('p', {}, `${env.name || env.id} runs release `, h('code', { title: cur.release_id }, shortID(cur.release_id)), ', deployed ', time(cur.deployed_at),
+      ` by ${person(cur.requested_by)}. A rollback deploys again the release it ran before.`),
+    h('label', { for: 'rollback-reason' }, 'Why (required)'), reason,
+    h('p', { id: 'rollback-reason-help', class: 'help' }, 'Recorded on the rollback, for the people who come after.'),
+    h('label', { class: 'check', for: 'rollback-hold' }, hold, ' Hold: lock the environment too, so that the next automatic deploy does not undo the rollback'),
+    h('div', {}, show),
+    asWho(), planBox, errors);
+  let key = newKey();
+  const body = () => ({ reason: reason.value.trim(), hold: hold.checked || undefined });
+  const path = P(ctx.projectID, 'environments', env.id, 'rollback');
+  const stale = () => { key = newKey(); confirm.disabled = true; planBox.replaceChildren(); };
+  reason.addEventListener('input', stale);
+  hold.addEventListener('change', stale);
+  function needReason() {
+    if (body().reason) return false;
+    errors.replaceChildren(h('div', { class: 'error', role: 'alert' }, 'Say why: a rollback needs a reason.'));
+    reason.setAttribute('aria-invalid', 'true');
+    reason.focus();
+    return true;
+  }
+  show.addEventListener('click', async () => {
+    errors.replaceChildren();
+    if (needReason()) return;
+    reason.removeAttribute('aria-invalid');
+    planBox.replaceChildren(h('p', { class: 'loading' }, 'Working out the plan…'));
+    try {
+      const res = await call('POST', path, { body: { ...body(), dry_run: true } });
+      planBox.replaceChildren(planView(res.plan));
+      confirm.disabled = Boolean(res.plan.refusal);
+      if (!confirm.disabled) confirm.focus();
+    } catch (err) {
+      planBox.replaceChildren(errorBox(err, 'No plan'));
+    }
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (confirm.disabled) { show.click(); return; }
+    errors.replaceChildren();
+    await busy(confirm, 'Rolling back…', async () => {
+      try {
+        const res = await call('POST', path, { body: body(), key });
+        dlg.close();
+        announce(deployedMessage(res, env.id) + (body().hold ? ' The environment is held (locked).' : ''));
+        ctx.refresh();
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, 'Not rolled back'));
+        confirm.disabled = false;
+      }
+    });
+  });
+  form.append(actionsRow({ close: () => dlg.close() }, confirm));
+  const dlg = openDialog(`Roll back ${env.name || env.id}`, form);
+}
+
+const EXPIRIES = [['', 'until unlocked'], ['3600', 'for 1 hour'], ['14400', 'for 4 hours'], ['86400', 'for 1 day'], ['604800', 'for 1 week']];
+
+export function lockDialog(ctx, target) {
+  const env = target.environment;
+  const reason = h('textarea', { id: 'lock-reason', name: 'reason', rows: '2', required: true });
+  const expiry = h('select', { id: 'lock-expiry', name: 'expiry' }, EXPIRIES.map(([v, label]) => h('option', { value: v }, label)));
+  const errors = h('div', { class: 'dialog-errors' });
+  const confirm = h('button', { type: 'submit', class: 'primary', id: 'confirm' }, `Lock ${env.name || env.id}`);
+  const form = h('form', { class: 'form', novalidate: true },
+    h('p', { class: 'plan' }, `While locked, every deploy, promotion and rollback to ${env.name || env.id} is refused with your reason. `,
+      'An emergency deployment passes the lock. Nothing already deployed changes.'),
+    h('label', { for: 'lock-reason' }, 'Why (required)'), reason,
+    h('label', { for: 'lock-expiry' }, 'How long'), expiry,
+    asWho(), errors);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    errors.replaceChildren();
+    const why = reason.value.trim();
+    if (!why) {
+      errors.replaceChildren(h('div', { class: 'error', role: 'alert' }, 'Say why: a lock needs a reason.'));
+      reason.setAttribute('aria-invalid', 'true');
+      reason.focus();
+      return;
+    }
+    const body = { reason: why };
+    if (expiry.value) body.expires_at = Math.floor(Date.now() / 1000) + Number(expiry.value);
+    await busy(confirm, 'Locking…', async () => {
+      try {
+        await call('PUT', P(ctx.projectID, 'environments', env.id, 'lock'), { body });
+        dlg.close();
+        announce(`${env.id} is locked.`);
+        ctx.refresh();
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, 'Not locked'));
+        confirm.disabled = false;
+      }
+    });
+  });
+  form.append(actionsRow({ close: () => dlg.close() }, confirm));
+  const dlg = openDialog(`Lock ${env.name || env.id}`, form);
+}
+
+export function unlockDialog(ctx, target) {
+  const env = target.environment;
+  const lock = target.lock;
+  const errors = h('div', { class: 'dialog-errors' });
+  const confirm = h('button', { type: 'submit', class: 'primary', id: 'confirm', autofocus: true }, `Unlock ${env.name || env.id}`);
+  const form = h('form', { class: 'form', novalidate: true },
+    h('div', { class: 'plan' },
+      h('p', {}, `${env.name || env.id} is locked by ${person(lock.locked_by)} since `, time(lock.locked_at), ':'),
+      h('blockquote', {}, lock.reason),
+      h('p', {}, 'Unlocking lets deploys to it go ahead again.')),
+    asWho(), errors);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    errors.replaceChildren();
+    await busy(confirm, 'Unlocking…', async () => {
+      try {
+        const res = await call('DELETE', P(ctx.projectID, 'environments', env.id, 'lock'));
+        dlg.close();
+        announce(res.removed ? `${env.id} is unlocked.` : `${env.id} was not locked any more.`);
+        ctx.refresh();
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, 'Not unlocked'));
+        confirm.disabled = false;
+      }
+    });
+  });
+  form.append(actionsRow({ close: () => dlg.close() }, confirm));
+  const dlg = openDialog(`Unlock ${env.name || env.id}`, form);
+}

@@ -1,0 +1,126 @@
+// The dashboard's entry point: hash routes (so that every view has a link that can be shared or
+// bookmarked), the header and the user name the page writes with.
+import { h } from './dom.js';
+import { user, setUser, userProblem } from './api.js';
+import { errorBox, openDialog, announce } from './common.js';
+import { projectsView } from './projects.js';
+import { matrixView } from './matrix.js';
+import { releasesView, releaseView } from './releases.js';
+import { timelineView } from './timeline.js';
+import { metricsView } from './metrics.js';
+
+const routes = [
+  [/^\/$/, projectsView],
+  [/^\/p\/([^/]+)$/, matrixView],
+  [/^\/p\/([^/]+)\/releases$/, releasesView],
+  [/^\/p\/([^/]+)\/releases\/([^/]+)$/, releaseView],
+  [/^\/p\/([^/]+)\/deployments$/, timelineView],
+  [/^\/p\/([^/]+)\/metrics$/, metricsView],
+];
+
+const main = document.getElementById('main');
+let seq = 0;
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const q = raw.indexOf('?');
+  return q < 0 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
+}
+
+function notFound(path) {
+  return {
+    title: 'Not found',
+    node: h('section', {}, h('h1', { tabindex: '-1' }, 'Not found'),
+      h('p', {}, `The dashboard has no page ${path}. `, h('a', { href: '#/' }, 'See the projects.'))),
+  };
+}
+
+// render shows the view the hash names. A refresh keeps the focus on the control that had it
+// (found again by its data-key), so that acting from the keyboard does not lose one's place.
+async function render({ refresh = false } = {}) {
+  if (location.hash && !location.hash.startsWith('#/')) return;
+  const { path, query } = parseHash();
+  const token = ++seq;
+  const focusKey = refresh && document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : '';
+  let view = null;
+  let params = [];
+  for (const [re, fn] of routes) {
+    const m = path.match(re);
+    if (m) {
+      view = fn;
+      try { params = m.slice(1).map(decodeURIComponent); } catch { view = null; }
+      break;
+    }
+  }
+  main.setAttribute('aria-busy', 'true');
+  let out;
+  try {
+    out = view ? await view({ params, query, refresh: () => render({ refresh: true }) }) : notFound(path);
+  } catch (err) {
+    out = { title: 'Error', node: h('section', {}, h('h1', { tabindex: '-1' }, 'Something went wrong'), errorBox(err)) };
+  }
+  if (token !== seq) return; // another navigation came meanwhile
+  main.replaceChildren(out.node);
+  main.removeAttribute('aria-busy');
+  document.title = out.title ? `${out.title} · shiplog` : 'shiplog';
+  renderCrumbs(out.crumbs || []);
+  const again = focusKey && main.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
+  if (again) again.focus();
+  else if (!refresh) {
+    const h1 = main.querySelector('h1');
+    if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus({ preventScroll: true }); }
+  }
+}
+
+function renderCrumbs(crumbs) {
+  const nav = document.getElementById('crumbs');
+  nav.replaceChildren(...crumbs.map(([label, link]) => h('a', { href: link }, label)));
+}
+
+function renderUser() {
+  const b = document.getElementById('user');
+  const u = user();
+  b.replaceChildren(u ? h('span', {}, 'You: ', h('strong', {}, u)) : 'Set your name');
+  b.title = u ? 'Writes are sent as this user (X-Shiplog-User); change it' : 'Say who you are; the local stack records it on what you deploy';
+}
+
+export function editUser() {
+  const input = h('input', { id: 'user-name', name: 'user', autocomplete: 'username', value: user(), spellcheck: 'false', 'aria-describedby': 'user-help' });
+  const problem = h('p', { class: 'error', role: 'alert', hidden: true });
+  const form = h('form', { class: 'form', novalidate: true },
+    h('label', { for: 'user-name' }, 'Your user name'),
+    input,
+    h('p', { id: 'user-help', class: 'help' },
+      'The local stack records it on what you deploy, roll back and lock (as X-Shiplog-User); left empty, it uses the user that runs it. ',
+      'Through ', h('code', {}, 'shiplog ui'), ' your AWS identity counts instead. Kept in this browser only.'),
+    problem,
+    h('div', { class: 'dialog-actions' },
+      h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close() }, 'Cancel'),
+      h('button', { type: 'submit', class: 'primary' }, 'Save')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    const why = userProblem(name);
+    if (why) {
+      problem.textContent = why;
+      problem.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+      return;
+    }
+    setUser(name);
+    renderUser();
+    dlg.close();
+    announce(name ? `Writes now go as ${name}.` : 'Writes now go as the local stack\'s default user.');
+  });
+  const dlg = openDialog('Who are you?', form);
+}
+
+document.getElementById('user').addEventListener('click', editUser);
+document.getElementById('skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+});
+window.addEventListener('hashchange', () => render());
+renderUser();
+render();

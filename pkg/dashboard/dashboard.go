@@ -1,0 +1,110 @@
+// Package dashboard is shiplog's web dashboard: a single-page app, embedded in the binary, that
+// people use in a browser to see what runs where and to promote, roll back and lock.
+//
+// The page is plain HTML, CSS and JavaScript modules with no build step and nothing fetched from
+// the internet: Handler serves it at "/" and its files under "/assets/". The page calls the HTTP
+// API (pkg/httpapi) on the same origin, so whatever serves the dashboard serves the API next to
+// it: the local stack directly, `shiplog ui` by forwarding API calls, signed, to API Gateway.
+// The dashboard has no login of its own; on the local stack the page sends the user name a person
+// types once as X-Shiplog-User.
+package dashboard
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// AssetPrefix is the path under which the page's files are served.
+const AssetPrefix = "/assets/"
+
+// Serves reports whether a request path is the dashboard's ("/" and everything under
+// AssetPrefix) rather than the API's, for servers that put both on one origin.
+func Serves(urlPath string) bool {
+	return urlPath == "/" || strings.HasPrefix(urlPath, AssetPrefix)
+}
+
+// contentSecurityPolicy lets the page load and call only its own origin: no inline script, no
+// third-party anything.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+type file struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// Handler returns the dashboard's handler: GET (and HEAD) of "/" and of the files under
+// AssetPrefix. Other paths answer 404 and other methods 405, as JSON errors like the API's.
+func Handler() http.Handler {
+	files := map[string]file{}
+	err := fs.WalkDir(assets, "assets", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := assets.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		ct := mime.TypeByExtension(path.Ext(name))
+		if ct == "" {
+			ct = http.DetectContentType(body)
+		}
+		files["/"+name] = file{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		return nil
+	})
+	if err != nil {
+		panic("dashboard: read embedded assets: " + err.Error()) // the files are compiled in
+	}
+	files["/"] = files["/assets/index.html"]
+	delete(files, "/assets/index.html")
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := files[r.URL.Path]
+		if !ok {
+			writeError(w, http.StatusNotFound, "NotFound", "no dashboard page or file "+r.URL.EscapedPath())
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "Invalid", "method "+r.Method+" is not allowed on "+r.URL.EscapedPath()+"; allowed: GET, HEAD")
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", f.contentType)
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		// The files change only with the binary: the browser asks again each time and gets a 304.
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", f.etag)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, kind, message string) {
+	type detail struct {
+		Kind    string `json:"kind"`
+		Message string `json:"message"`
+	}
+	body, _ := json.Marshal(struct {
+		Error detail `json:"error"`
+	}{detail{kind, message}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
