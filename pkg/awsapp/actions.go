@@ -52,10 +52,11 @@ var FunctionTables = map[string]map[string][]string{
 		StateTable:    {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
 	// Read the release, project and environment, record the deployment and settle the environment.
-	// A promotion reads the environments' states and a rollback the environment's deployments.
+	// A promotion reads the environments' states and a rollback the environment's deployments;
+	// statuses (applied, superseded, and reports) update the deployments' listing items.
 	"deploy": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"},
-		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
 	"api": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
