@@ -453,7 +453,7 @@ func TestHappyPaths(t *testing.T) {
 
 		rec = e.do(t, "GET", "/projects/bugfarm_73649/environments", "", nil)
 		wantStatus(t, rec, http.StatusOK)
-		if got, want := rec.Body.String(), `{"items":[{"environment":{"id":"stage","name":"Staging"},"current":null,"lock":null}]}`+"\n"; got != want {
+		if got, want := rec.Body.String(), `{"items":[{"environment":{"id":"stage","name":"Staging"},"current":null,"lock":null,"status":"","drift":[]}]}`+"\n"; got != want {
 			t.Errorf("never deployed: got %s, want %s", got, want)
 		}
 	})

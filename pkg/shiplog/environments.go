@@ -3,6 +3,9 @@ package shiplog
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 )
 
 // Deployments lists a project's deployments, newest first, narrowed by the filter (one
@@ -55,13 +58,38 @@ func (s *Service) Deployments(ctx context.Context, projectID string, filter Depl
 	return out, nil
 }
 
-// EnvironmentStatus is one environment of a project, what is deployed there (nil: nothing) and
-// its lock (nil: none).
+// EnvironmentStatus is one environment of a project, what is deployed there (nil: nothing), its
+// lock (nil: none), the status of its current deployment ("" when none, or recorded before
+// statuses existed: applied), and its drift: where what runs is not what shiplog recorded.
 type EnvironmentStatus struct {
 	Environment Environment       `json:"environment"`
 	Current     *EnvironmentState `json:"current"`
 	Lock        *EnvironmentLock  `json:"lock"`
+	Status      string            `json:"status"`
+	Drift       []Drift           `json:"drift"`
 }
+
+// Drift is one difference between what shiplog recorded for a service of an environment and what
+// is there: Recorded is the image shiplog deployed, Actual what the parameter store (or ECS)
+// holds ("" when nothing).
+type Drift struct {
+	Service  string `json:"service"`
+	Kind     string `json:"kind"`
+	Recorded string `json:"recorded"`
+	Actual   string `json:"actual"`
+}
+
+// The kinds of drift.
+const (
+	// DriftParameterChanged: the environment's parameter holds another image (edited by hand).
+	DriftParameterChanged = "parameter_changed"
+	// DriftParameterMissing: the environment's parameter is gone.
+	DriftParameterMissing = "parameter_missing"
+	// DriftPending: the deployment has not written the parameter yet (or failed to).
+	DriftPending = "pending"
+	// DriftNotRunning: ECS runs another image for the service, or does not run it at all.
+	DriftNotRunning = "not_running"
+)
 
 // Environments returns each environment of a project with its current release and images.
 func (s *Service) Environments(ctx context.Context, projectID string) ([]EnvironmentStatus, error) {
@@ -82,11 +110,113 @@ func (s *Service) Environments(ctx context.Context, projectID string) ([]Environ
 	for i, e := range project.Environments {
 		st := byID[e.ID]
 		out[i] = EnvironmentStatus{Environment: e, Lock: activeLock(st, now)}
+		out[i].Drift = []Drift{}
 		if st != nil && st.ReleaseID != "" { // a state may hold only a lock
 			// The idempotency keys are the store's bookkeeping of retries, not what is deployed.
 			st.Requests = nil
 			out[i].Current = st
+			out[i].Status = st.Status
+			if out[i].Status == "" {
+				out[i].Status = StatusApplied
+			}
 		}
 	}
+	if err := s.drift(ctx, project, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// drift fills in each environment's drift: its parameters, read in one go (the parameter store
+// reads ten names a call), against the recorded images; its pending services; and, where the
+// environment names ECS and a Runtime is at hand, what ECS runs.
+func (s *Service) drift(ctx context.Context, p Project, envs []EnvironmentStatus) error {
+	var names []string
+	for _, e := range envs {
+		if e.Current == nil {
+			continue
+		}
+		for svc := range e.Current.Images {
+			names = append(names, ParameterName(p.ID, e.Environment.ID, svc))
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	params, err := s.Params.GetParameters(ctx, names)
+	if err != nil {
+		return fmt.Errorf("parameters of %s's environments: %w", p.ID, err)
+	}
+	for i := range envs {
+		st := envs[i].Current
+		if st == nil {
+			continue
+		}
+		pending := map[string]bool{}
+		for _, svc := range st.Pending {
+			pending[svc] = true
+		}
+		for _, svc := range slices.Sorted(maps.Keys(st.Images)) {
+			want := st.Images[svc]
+			got, ok := params[ParameterName(p.ID, st.Environment.ID, svc)]
+			switch {
+			case pending[svc]:
+				envs[i].Drift = append(envs[i].Drift, Drift{Service: svc, Kind: DriftPending, Recorded: want, Actual: got})
+			case !ok:
+				envs[i].Drift = append(envs[i].Drift, Drift{Service: svc, Kind: DriftParameterMissing, Recorded: want})
+			case got != want:
+				envs[i].Drift = append(envs[i].Drift, Drift{Service: svc, Kind: DriftParameterChanged, Recorded: want, Actual: got})
+			}
+		}
+		if err := s.runtimeDrift(ctx, &envs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runtimeDrift adds what ECS runs differently from what is recorded, for an environment that
+// names where it runs on ECS.
+func (s *Service) runtimeDrift(ctx context.Context, e *EnvironmentStatus) error {
+	target := e.Environment.ECS
+	if s.Runtime == nil || target == nil || e.Current == nil {
+		return nil
+	}
+	services := slices.Sorted(maps.Keys(e.Current.Images))
+	names := make([]string, len(services))
+	for i, svc := range services {
+		names[i] = target.ServiceName(svc)
+	}
+	runs, err := s.Runtime.Running(ctx, target.Cluster, names)
+	if err != nil {
+		return fmt.Errorf("what ECS runs in %s: %w", e.Environment.ID, err)
+	}
+	for i, svc := range services {
+		want := e.Current.Images[svc]
+		run := runs[names[i]]
+		if !run.Found || !slices.ContainsFunc(run.Images, func(img string) bool { return SameImage(img, want) }) {
+			e.Drift = append(e.Drift, Drift{Service: svc, Kind: DriftNotRunning, Recorded: want, Actual: strings.Join(run.Images, ", ")})
+		}
+	}
+	return nil
+}
+
+// SameImage reports whether two image references name one image: equal, or the same repository
+// and digest where one of them also names a tag ("repo:tag@sha256:..." and "repo@sha256:...").
+func SameImage(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ar, ad, aok := strings.Cut(a, "@")
+	br, bd, bok := strings.Cut(b, "@")
+	return aok && bok && ad == bd && withoutTag(ar) == withoutTag(br)
+}
+
+// withoutTag drops a ":tag" from a repository reference (a ":" after the last "/"; one before it
+// is a registry's port).
+func withoutTag(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i]
+	}
+	return ref
 }

@@ -57,6 +57,14 @@ type countingParams struct {
 	mu   sync.Mutex
 	puts []map[string]string
 	fail error
+	gets int // GetParameters calls
+}
+
+func (c *countingParams) GetParameters(ctx context.Context, names []string) (map[string]string, error) {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	return c.ParameterStore.GetParameters(ctx, names)
 }
 
 func (c *countingParams) PutParameters(ctx context.Context, params map[string]string) error {
