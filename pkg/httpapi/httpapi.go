@@ -40,6 +40,7 @@ var Routes = []Route{
 	{"GET", "/projects/{project}/deployments", (*Handler).listDeployments},
 	{"GET", "/projects/{project}/deployments/{deployment}", (*Handler).getDeployment},
 	{"POST", "/projects/{project}/deployments/{deployment}/status", (*Handler).reportStatus},
+	{"POST", "/projects/{project}/deployments/{deployment}/verify", (*Handler).verifyDeployment},
 	{"GET", "/projects/{project}/environments", (*Handler).listEnvironments},
 	{"GET", "/projects/{project}/diff", (*Handler).getDiff},
 	{"POST", "/projects/{project}/environments/{environment}/emergency-deployments", (*Handler).emergencyDeploy},

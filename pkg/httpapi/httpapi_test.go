@@ -778,6 +778,7 @@ func TestRoutes(t *testing.T) {
 		"GET /projects/{project}/deployments",
 		"GET /projects/{project}/deployments/{deployment}",
 		"POST /projects/{project}/deployments/{deployment}/status",
+		"POST /projects/{project}/deployments/{deployment}/verify",
 		"GET /projects/{project}/environments",
 		"GET /projects/{project}/diff",
 		"POST /projects/{project}/environments/{environment}/emergency-deployments",

@@ -59,3 +59,29 @@ func (h *Handler) reportStatus(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, d)
 	return nil
 }
+
+func (h *Handler) verifyDeployment(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "deployment")
+	if err != nil {
+		return err
+	}
+	if _, err := identity(r); err != nil {
+		return err // a check may change the status: it is a write
+	}
+	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
+		return err
+	}
+	res, err := h.svc.Verify(r.Context(), project, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -21,6 +22,7 @@ var routeRequests = map[string]struct {
 	"PUT /projects/{project}/environments/{environment}/lock":                   {target: "/projects/storage/environments/prod/lock", body: `{"reason":"route test"}`},
 	"PUT /projects/{project}/freezes/{freeze}":                                  {target: "/projects/storage/freezes/window", body: `{"starts_at":1900000000,"ends_at":1900003600,"reason":"route test"}`},
 	"POST /projects/{project}/deployments/{deployment}/status":                  {body: `{"status":"verified","detail":"route test"}`},
+	"POST /projects/{project}/deployments/{deployment}/verify":                  {setup: onECS},
 	"POST /projects/{project}/environments/{environment}/rollback": {
 		setup: func(t *testing.T, e *testEnv) { e.deployNewRelease(t, "prod") },
 		body:  `{"reason":"route test"}`,
@@ -249,4 +251,34 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 		t.Errorf("the key with another request: got %d %s, want 409", rec.Code, rec.Body)
 	}
 	diff(t, "store after a retry and a refusal", e.snapshot(t), before)
+}
+
+// runsEverything is a Runtime in which every service runs whatever image is asked about.
+type runsEverything struct{ images map[string]string }
+
+func (r runsEverything) Running(_ context.Context, _ string, services []string) (map[string]shiplog.ServiceRun, error) {
+	out := map[string]shiplog.ServiceRun{}
+	for _, s := range services {
+		out[s] = shiplog.ServiceRun{Found: true, Images: []string{r.images[s]}, Rollout: shiplog.RolloutCompleted}
+	}
+	return out, nil
+}
+
+// onECS makes storage's stage run on ECS, where every service runs stage's images.
+func onECS(t *testing.T, e *testEnv) {
+	t.Helper()
+	ctx := t.Context()
+	p, err := e.svc.Project(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Environments[0].ECS = &shiplog.ECSTarget{Cluster: "storage"}
+	if err := e.store.PutProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	envs, err := e.svc.Environments(ctx, "storage")
+	if err != nil || envs[0].Current == nil {
+		t.Fatalf("stage: %v, %v", envs, err)
+	}
+	e.svc.Runtime = runsEverything{envs[0].Current.Images}
 }
