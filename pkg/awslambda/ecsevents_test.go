@@ -192,7 +192,9 @@ func TestECSEventsInvalid(t *testing.T) {
 		{"reason an object", completed(func(ev map[string]any) { detail(ev)["reason"] = map[string]any{} }), "detail.reason: got a JSON object, want a string"},
 		{"no resources", completed(func(ev map[string]any) { ev["resources"] = []any{} }), "event: resources: is empty; want the ECS service's ARN"},
 		{"resources missing", completed(func(ev map[string]any) { delete(ev, "resources") }), "event: resources: is empty"},
-		{"resources a string", completed(func(ev map[string]any) { ev["resources"] = "arn:aws:ecs:eu-west-1:760097843905:service/storage-prod/archivist" }), "resources: got a JSON string, want an array"},
+		{"resources a string", completed(func(ev map[string]any) {
+			ev["resources"] = "arn:aws:ecs:eu-west-1:760097843905:service/storage-prod/archivist"
+		}), "resources: got a JSON string, want an array"},
 		{"a cluster ARN, not a service's", completed(func(ev map[string]any) {
 			ev["resources"] = []any{"arn:aws:ecs:eu-west-1:760097843905:cluster/storage-prod"}
 		}), `resources[0]: "arn:aws:ecs:eu-west-1:760097843905:cluster/storage-prod" is not an ECS service ARN`},

@@ -41,7 +41,7 @@ type environment struct {
 // ecsTarget says where an environment's services run on ECS. A service Services leaves out runs
 // as the ECS service named like its id (shiplog.ECSTarget).
 type ecsTarget struct {
-	Cluster  *string           `json:"cluster"`
+	Cluster  *string                    `json:"cluster"`
 	Services map[string]json.RawMessage `json:"services"` // service id -> ECS service name
 }
 
