@@ -19,8 +19,10 @@ import (
 
 // These tests run on moto's ECS: clusters, task definitions and services, through the real SDK.
 // What moto lacks, and fake_test.go covers with a fake of awsecs.Client:
-//   - services start no tasks, so no task reports an image digest (and ListTasks ignores its
-//     serviceName filter): the path that resolves an image named by tag to its running digest;
+//   - services start no tasks, no task reports an image digest, ListTasks ignores its
+//     serviceName filter, and moto's RunTask and DescribeTasks answers carry a number where the
+//     API has a string, which the SDK refuses to read: the path that resolves an image named by
+//     tag to its running digest (DescribeTasks) runs only on the fake;
 //   - a deployment's rolloutState is COMPLETED when the desired count is met by
 //     MOTO_ECS_SERVICE_RUNNING (0 here), else IN_PROGRESS, and never FAILED;
 //   - UpdateService starts no new deployment: the PRIMARY deployment keeps the task definition
@@ -194,10 +196,10 @@ func TestRunningClusterByARN(t *testing.T) {
 	}
 }
 
-// TestRunningImageByTagWithoutTasks: a definition that names an image by tag makes the Runtime
-// ask the service's running tasks for the digest; with none (moto starts no tasks), the image is
+// TestRunningImageByTagWithoutDigests: a definition that names an image by tag makes the Runtime
+// ask the service's running tasks for the digest. moto's services start no tasks: the image is
 // reported as named, which no digest-pinned deployment matches.
-func TestRunningImageByTagWithoutTasks(t *testing.T) {
+func TestRunningImageByTagWithoutDigests(t *testing.T) {
 	f := newFixture(t)
 	tagged := motoAccount + ".dkr.ecr.eu-west-1.amazonaws.com/team/app:env.prod"
 	td := f.taskDefinition(t, "app", tagged, image("team/sidecar", 9))
