@@ -68,4 +68,3 @@ func NewFromConfig(cfg aws.Config, tables Tables, registry shiplog.Registry, log
 	store := awsdynamo.New(dynamodb.NewFromConfig(cfg), tables.Releases, tables.State)
 	return shiplog.NewService(params, store, registry, log)
 }
-
