@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-FUNCTIONS := ecr-push create-release deploy api
+FUNCTIONS := ecr-push create-release deploy ecs-events api
 # Tools the tests drive, installed into ./bin at pinned versions so a fresh machine gets them.
 RIE_VERSION    := v0.0.0-20261030222936-bef5c4ba774d
 TFLINT_VERSION := v0.64.0
@@ -46,7 +46,7 @@ build/%.zip: FORCE
 # sam build (template.yaml: CodeUri: ., Metadata BuildMethod: makefile) copies the repository to a
 # scratch directory and runs `make build-<LogicalId>` there with ARTIFACTS_DIR set; each target
 # leaves the function's binary at $(ARTIFACTS_DIR)/bootstrap, built exactly as `make build` builds it.
-.PHONY: build-EcrPushFunction build-CreateReleaseFunction build-DeployFunction build-ApiFunction
+.PHONY: build-EcrPushFunction build-CreateReleaseFunction build-DeployFunction build-EcsEventsFunction build-ApiFunction
 
 build-EcrPushFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/ecr-push
@@ -56,6 +56,9 @@ build-CreateReleaseFunction:
 
 build-DeployFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/deploy
+
+build-EcsEventsFunction:
+	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/ecs-events
 
 build-ApiFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
@@ -68,6 +71,7 @@ build/template.yaml: template.yaml
 	sed -e '/^  EcrPushFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: ecr-push.zip|' \
 	    -e '/^  CreateReleaseFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: create-release.zip|' \
 	    -e '/^  DeployFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: deploy.zip|' \
+	    -e '/^  EcsEventsFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: ecs-events.zip|' \
 	    -e '/^  ApiFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: api.zip|' \
 	    template.yaml > $@
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsecr"
+	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/lambdaconfig"
@@ -28,5 +29,7 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
+	// POST .../verify checks on ECS what a deployment runs.
+	svc.Runtime = awsecs.NewFromConfig(cfg)
 	lambda.Start(awslambda.HTTPAPI(httpapi.NewHandler(svc, log)))
 }

@@ -30,8 +30,13 @@ var FunctionActions = map[string][]string{
 	"create-release": {"ssm:GetParameters"},
 	// Check (and tag) the images in ECR, write the changed parameters.
 	"deploy": {"ecr:BatchGetImage", "ecr:PutImage", "ssm:PutParameter"},
-	// The HTTP API: registration, releases, deploys and every read. It records no pushes.
-	"api": {"ecr:BatchGetImage", "ecr:PutImage", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter"},
+	// Read what the ECS service of an event runs (awsecs.Actions): its primary deployment's task
+	// definition, and the digests its running tasks report for images named by tag.
+	"ecs-events": {"ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks"},
+	// The HTTP API: registration, releases, deploys and every read, and verification on ECS
+	// (POST .../verify). It records no pushes.
+	"api": {"ecr:BatchGetImage", "ecr:PutImage", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks",
+		"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter"},
 }
 
 // FunctionTables lists the DynamoDB actions each function's code calls, per table (ReleasesTable,
@@ -57,6 +62,11 @@ var FunctionTables = map[string]map[string][]string{
 	"deploy": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"},
 		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+	},
+	// Find the environment that runs the event's ECS service, read its state and deployment, and
+	// write the deployment's status under the state's version.
+	"ecs-events": {
+		StateTable: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
 	},
 	"api": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
@@ -99,5 +109,6 @@ var FunctionParameters = map[string]map[string]Labels{
 	"ecr-push":       {"ssm:GetParameter": LatestLabel, "ssm:PutParameter": LatestLabel},
 	"create-release": {"ssm:GetParameters": AnyLabel},
 	"deploy":         {"ssm:PutParameter": EnvironmentLabels},
+	"ecs-events":     {},
 	"api":            {"ssm:GetParameters": AnyLabel, "ssm:GetParametersByPath": AnyLabel, "ssm:PutParameter": EnvironmentLabels},
 }

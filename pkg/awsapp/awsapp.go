@@ -1,7 +1,9 @@
 // Package awsapp builds shiplog's service on AWS: SSM Parameter Store for image parameters,
 // DynamoDB for releases and state, and the image registry it is given (ECR, for the functions
-// that deploy). The Lambda functions share it; it links no client that not every one of them
-// calls, and no configuration loader: each function's main builds its aws.Config and registry.
+// that deploy). The Lambda functions that read or write parameters share it; it links no client
+// that not every one of them calls, and no configuration loader: each function's main builds its
+// aws.Config and registry, and sets the service's Runtime (ECS) where it verifies deployments.
+// ecs-events, which writes no parameters, builds its service without it so as not to link SSM.
 package awsapp
 
 import (

@@ -18,6 +18,7 @@ const (
 	ECRPushName       = "ecr-push"
 	CreateReleaseName = "create-release"
 	DeployName        = "deploy"
+	ECSEventsName     = "ecs-events"
 	APIName           = "api"
 )
 
@@ -76,12 +77,14 @@ type Requester struct {
 	Name string `json:"name,omitempty"`
 }
 
-// Functions returns the three direct-invocation functions over svc, by name.
+// Functions returns the functions other than the HTTP API over svc, by name: those invoked
+// directly and those EventBridge invokes.
 func Functions(svc *shiplog.Service, log *slog.Logger) map[string]Function {
 	return map[string]Function{
 		ECRPushName:       ECRPush(svc, log),
 		CreateReleaseName: CreateRelease(svc, log),
 		DeployName:        Deploy(svc, log),
+		ECSEventsName:     ECSEvents(svc, log),
 	}
 }
 

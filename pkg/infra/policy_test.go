@@ -12,6 +12,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awsecr"
+	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -226,7 +227,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 
 	// Every action a function may be granted is one an adapter declares it calls.
 	known := map[string]bool{}
-	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions} {
+	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecs.Actions} {
 		for _, a := range list {
 			known[a] = true
 		}
@@ -276,7 +277,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 						services := map[string]bool{}
 						for _, a := range s.actions {
 							if !known[a] {
-								t.Errorf("%s %s: %s is no action of awsssm, awsdynamo or awsecr", roleID, s.sid, a)
+								t.Errorf("%s %s: %s is no action of awsssm, awsdynamo, awsecr or awsecs", roleID, s.sid, a)
 							}
 							service, _, _ := strings.Cut(a, ":")
 							services[service] = true
@@ -369,6 +370,36 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 					for _, other := range []map[string]string{nil, {taggingTag: "false"}, {"other": "true"}} {
 						if allowed(sts, "ecr:PutImage", repo, other) {
 							t.Errorf("%s: ecr:PutImage on a repository tagged %v is allowed", roleID, other)
+						}
+					}
+
+					// ECS: each read on the resource type IAM authorizes it on (ListTasks: container
+					// instances; DescribeTaskDefinition: only *), in this account and region only.
+					ecsARN := func(account, resource string) string {
+						return "arn:aws:ecs:" + sampleRegion + ":" + account + ":" + resource
+					}
+					for _, c := range []struct{ action, resource string }{
+						{"ecs:DescribeServices", "service/prod/archivist"},
+						{"ecs:DescribeTasks", "task/prod/0123456789abcdef0123456789abcdef"},
+						{"ecs:ListTasks", "container-instance/prod/0123456789abcdef0123456789abcdef"},
+					} {
+						want := slices.Contains(awsapp.FunctionActions[name], c.action)
+						if got := allowed(sts, c.action, ecsARN(sampleAccount, c.resource), nil); got != want {
+							t.Errorf("%s: %s on %s allowed %v, want %v", roleID, c.action, c.resource, got, want)
+						}
+						if allowed(sts, c.action, ecsARN("210987654321", c.resource), nil) {
+							t.Errorf("%s: %s on another account's %s is allowed", roleID, c.action, c.resource)
+						}
+						if allowed(sts, c.action, ecsARN(sampleAccount, "cluster/prod"), nil) {
+							t.Errorf("%s: %s on a cluster is allowed; it is granted on the resource it reads", roleID, c.action)
+						}
+					}
+					if got, want := allowed(sts, "ecs:DescribeTaskDefinition", "*", nil), slices.Contains(awsapp.FunctionActions[name], "ecs:DescribeTaskDefinition"); got != want {
+						t.Errorf("%s: ecs:DescribeTaskDefinition allowed %v, want %v", roleID, got, want)
+					}
+					for _, a := range []string{"ecs:UpdateService", "ecs:RegisterTaskDefinition", "ecs:RunTask"} {
+						if allowed(sts, a, ecsARN(sampleAccount, "service/prod/archivist"), nil) || allowed(sts, a, "*", nil) {
+							t.Errorf("%s: %s is allowed; shiplog only reads ECS", roleID, a)
 						}
 					}
 				})

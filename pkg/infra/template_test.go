@@ -18,6 +18,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 )
 
@@ -553,9 +554,44 @@ func matchesPattern(t *testing.T, pattern map[string]any, event map[string]any) 
 	return true
 }
 
-func TestTemplateEcrPushRule(t *testing.T) {
+// TestTemplateEventRules checks the rule of each function EventBridge invokes: its pattern, which
+// sample events it matches, its retries and dead-letter queue, and the permissions both need.
+func TestTemplateEventRules(t *testing.T) {
 	tpl := loadTemplate(t)
-	fn := logicalID("ecr-push")
+	t.Run("ecr-push", func(t *testing.T) {
+		checkEventRule(t, tpl, "ecr-push", map[string]any{
+			"source":      []any{"aws.ecr"},
+			"detail-type": []any{"ECR Image Action"},
+			"detail":      map[string]any{"action-type": []any{"PUSH"}, "result": []any{"SUCCESS"}},
+		}, map[string]bool{
+			"ecr-push-tagged.json":   true,
+			"ecr-push-untagged.json": true, // delivered; the function ignores it with a log line
+			"ecr-push-failed.json":   false,
+			"ecr-delete.json":        false,
+		})
+	})
+	t.Run("ecs-events", func(t *testing.T) {
+		// The function's own sample events.
+		samples := filepath.Join("..", "awslambda", "testdata")
+		checkEventRule(t, tpl, "ecs-events", map[string]any{
+			"source":      []any{"aws.ecs"},
+			"detail-type": []any{awslambda.ECSDeploymentStateChange, awslambda.ECSServiceAction},
+		}, map[string]bool{
+			filepath.Join(samples, "ecs-deployment-completed.json"):           true,
+			filepath.Join(samples, "ecs-deployment-failed.json"):              true,
+			filepath.Join(samples, "ecs-deployment-rollback.json"):            true,
+			filepath.Join(samples, "ecs-service-steady-state.json"):           true,
+			filepath.Join(samples, "ecs-service-task-placement-failure.json"): true, // delivered; ignored with a log line
+			"ecr-push-tagged.json": false,
+		})
+	})
+}
+
+// checkEventRule checks the one rule that targets function: its EventPattern is want, and it
+// matches each sample event (a file of testdata/, or a path) exactly when samples says.
+func checkEventRule(t *testing.T, tpl *Template, function string, want map[string]any, samples map[string]bool) {
+	t.Helper()
+	fn := logicalID(function)
 	var rules []string
 	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
 		for _, tg := range asSlice(tpl.Resources[id].Properties["Targets"]) {
@@ -569,21 +605,15 @@ func TestTemplateEcrPushRule(t *testing.T) {
 	}
 	rule := tpl.Resources[rules[0]]
 	pattern := asMap(rule.Properties["EventPattern"])
-	want := map[string]any{
-		"source":      []any{"aws.ecr"},
-		"detail-type": []any{"ECR Image Action"},
-		"detail":      map[string]any{"action-type": []any{"PUSH"}, "result": []any{"SUCCESS"}},
-	}
 	if diff := cmp.Diff(want, pattern); diff != "" {
 		t.Errorf("%s EventPattern (-want +got):\n%s", rules[0], diff)
 	}
-	for file, match := range map[string]bool{
-		"ecr-push-tagged.json":   true,
-		"ecr-push-untagged.json": true, // delivered; the function ignores it with a log line
-		"ecr-push-failed.json":   false,
-		"ecr-delete.json":        false,
-	} {
-		data, err := os.ReadFile(filepath.Join("testdata", file))
+	for file, match := range samples {
+		path := file
+		if !strings.Contains(file, string(filepath.Separator)) {
+			path = filepath.Join("testdata", file)
+		}
+		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -673,7 +703,9 @@ func TestTemplateAlarms(t *testing.T) {
 		want = append(want, alarmOn{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", id})
 	}
 	// Asynchronous invocations Lambda dropped, and events EventBridge could not deliver.
-	want = append(want, alarmOn{"AWS/Lambda", "AsyncEventsDropped", "FunctionName", logicalID("ecr-push")})
+	for _, fn := range []string{"ecr-push", "ecs-events"} {
+		want = append(want, alarmOn{"AWS/Lambda", "AsyncEventsDropped", "FunctionName", logicalID(fn)})
+	}
 	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
 		want = append(want, alarmOn{"AWS/Events", "FailedInvocations", "RuleName", id})
 	}

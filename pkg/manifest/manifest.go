@@ -9,7 +9,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -30,9 +32,17 @@ type entry struct {
 }
 
 type environment struct {
-	ID       *string  `json:"id"`
-	Name     *string  `json:"name"`
-	Requires []string `json:"requires"` // the environments a release must be in first
+	ID       *string         `json:"id"`
+	Name     *string         `json:"name"`
+	Requires []string        `json:"requires"` // the environments a release must be in first
+	ECS      json.RawMessage `json:"ecs"`      // an ecsTarget: where the services run on ECS
+}
+
+// ecsTarget says where an environment's services run on ECS. A service Services leaves out runs
+// as the ECS service named like its id (shiplog.ECSTarget).
+type ecsTarget struct {
+	Cluster  *string                    `json:"cluster"`
+	Services map[string]json.RawMessage `json:"services"` // service id -> ECS service name
 }
 
 type repository struct {
@@ -112,6 +122,13 @@ func ParseProject(id string, data []byte) (shiplog.Project, error) {
 		if re.Name != nil && *re.Name != "" {
 			env.Name = *re.Name
 		}
+		if len(re.ECS) > 0 && !bytes.Equal(bytes.TrimSpace(re.ECS), []byte("null")) {
+			target, err := parseECS(field+".ecs", re.ECS)
+			if err != nil {
+				return shiplog.Project{}, err
+			}
+			env.ECS = target
+		}
 		p.Environments = append(p.Environments, env)
 	}
 	for i, raw := range e.ImageRepositories {
@@ -145,6 +162,31 @@ func ParseProject(id string, data []byte) (shiplog.Project, error) {
 		return shiplog.Project{}, err
 	}
 	return p, nil
+}
+
+// parseECS decodes an environment's "ecs" object; Project.Validate checks the names in it.
+func parseECS(field string, data json.RawMessage) (*shiplog.ECSTarget, error) {
+	var rt ecsTarget
+	if err := strictjson.Decode(data, &rt, strictjson.Options{Name: field, Path: field}); err != nil {
+		return nil, err
+	}
+	if rt.Cluster == nil {
+		return nil, shiplog.Errorf(shiplog.Invalid, "%s.cluster: is required", field)
+	}
+	target := &shiplog.ECSTarget{Cluster: *rt.Cluster}
+	// Each name is decoded on its own so that errors name its service.
+	for _, svc := range slices.Sorted(maps.Keys(rt.Services)) {
+		f := field + ".services." + svc
+		var name string
+		if err := strictjson.Decode(rt.Services[svc], &name, strictjson.Options{Name: f, Path: f}); err != nil {
+			return nil, err
+		}
+		if target.Services == nil {
+			target.Services = map[string]string{}
+		}
+		target.Services[svc] = name
+	}
+	return target, nil
 }
 
 func parseService(field string, data json.RawMessage) (string, error) {

@@ -124,6 +124,36 @@ func TestParseManifestAccepts(t *testing.T) {
 					t.Errorf("TagDeployedImages: got false, want true")
 				}
 			}},
+		{"an environment on ECS, services named in the map or like their ids",
+			`{"p": {"name": "P", "environments": [{"id": "stage"}, {"id": "prod", "ecs": {"cluster": "storage-prod", "services": {"bag_verifier": "bag-verifier-prod"}}}],
+			  "image_repositories": [{"id": "a/archivist"}, {"id": "a/bag_verifier"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				diff(t, "environments", p.Environments, []shiplog.Environment{
+					{ID: "stage", Name: "stage"},
+					{ID: "prod", Name: "prod", ECS: &shiplog.ECSTarget{Cluster: "storage-prod", Services: map[string]string{"bag_verifier": "bag-verifier-prod"}}},
+				})
+				ecs := p.Environments[1].ECS
+				for svc, want := range map[string]string{"bag_verifier": "bag-verifier-prod", "archivist": "archivist"} {
+					if got := ecs.ServiceName(svc); got != want {
+						t.Errorf("ServiceName(%q): got %q, want %q", svc, got, want)
+					}
+				}
+			}},
+		{"an ECS cluster given as an ARN, no services map",
+			`{"p": {"name": "P", "environments": [{"id": "prod", "ecs": {"cluster": "arn:aws:ecs:eu-west-1:123456789012:cluster/prod"}}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				diff(t, "ecs", p.Environments[0].ECS, &shiplog.ECSTarget{Cluster: "arn:aws:ecs:eu-west-1:123456789012:cluster/prod"})
+			}},
+		{"ecs null is no ECS",
+			`{"p": {"name": "P", "environments": [{"id": "prod", "ecs": null}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				if p.Environments[0].ECS != nil {
+					t.Errorf("ECS: got %+v, want nil", p.Environments[0].ECS)
+				}
+			}},
+		{"a cluster name of 255 characters",
+			`{"p": {"name": "P", "environments": [{"id": "prod", "ecs": {"cluster": "` + strings.Repeat("c", 255) + `"}}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {}},
 		{"a project id that contains aws later on",
 			`{"my-aws": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
 			func(t *testing.T, p shiplog.Project) {}},
@@ -210,6 +240,24 @@ func TestParseManifestRejects(t *testing.T) {
 		{"a field nothing like ours", `{"storage": {"name": "S", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}], "terraform": {}}}`,
 			[]string{"storage.terraform: unknown field; the fields are name, environments, image_repositories, tag_deployed_images"}},
 		{"service a number", project(okEnvs, `[{"id": "a/b", "services": [5]}]`), []string{"storage.image_repositories[0].services[0]: got a JSON number"}},
+		{"ecs not an object", project(`[{"id": "prod", "ecs": "prod-cluster"}]`, okRepos), []string{"storage.environments[0].ecs: got a JSON string, want an object with cluster, services"}},
+		{"ecs without a cluster", project(`[{"id": "prod", "ecs": {"services": {"archivist": "a"}}}]`, okRepos), []string{"storage.environments[0].ecs.cluster: is required"}},
+		{"ecs with an empty cluster", project(`[{"id": "prod", "ecs": {"cluster": ""}}]`, okRepos), []string{"storage.environments[0].ecs.cluster: is required"}},
+		{"ecs misspelt field", project(`[{"id": "prod", "ecs": {"cluster": "c", "service": {"archivist": "a"}}}]`, okRepos), []string{"storage.environments[0].ecs.service: unknown field; did you mean services?"}},
+		{"ecs unknown field", project(`[{"id": "prod", "ecs": {"cluster": "c", "region": "eu-west-1"}}]`, okRepos), []string{"storage.environments[0].ecs.region: unknown field; the fields are cluster, services"}},
+		{"ecs cluster with a slash", project(`[{"id": "prod", "ecs": {"cluster": "a/b"}}]`, okRepos), []string{"storage.environments[0].ecs.cluster", `"a/b" is not an ECS cluster name or ARN`}},
+		{"ecs cluster with a dot", project(`[{"id": "prod", "ecs": {"cluster": "storage.prod"}}]`, okRepos), []string{"storage.environments[0].ecs.cluster", "letters, digits, '-' and '_'"}},
+		{"ecs cluster too long", project(`[{"id": "prod", "ecs": {"cluster": "`+strings.Repeat("c", 256)+`"}}]`, okRepos), []string{"storage.environments[0].ecs.cluster", "1 to 255"}},
+		{"ecs cluster a number", project(`[{"id": "prod", "ecs": {"cluster": 5}}]`, okRepos), []string{"storage.environments[0].ecs.cluster: got a JSON number, want a string"}},
+		{"ecs cluster ARN of a service", project(`[{"id": "prod", "ecs": {"cluster": "arn:aws:ecs:eu-west-1:123456789012:service/prod/archivist"}}]`, okRepos), []string{"storage.environments[0].ecs.cluster", "is not an ECS cluster ARN"}},
+		{"ecs cluster ARN with a short account", project(`[{"id": "prod", "ecs": {"cluster": "arn:aws:ecs:eu-west-1:1234:cluster/prod"}}]`, okRepos), []string{"storage.environments[0].ecs.cluster", "is not an ECS cluster ARN"}},
+		{"ecs services not an object", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": ["archivist"]}}]`, okRepos), []string{"storage.environments[0].ecs.services: got a JSON array, want an object"}},
+		{"ecs service name not a string", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivist": 5}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivist: got a JSON number, want a string"}},
+		{"ecs names a service the project does not have", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivst": "a"}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivst", `"archivst" is not a service of the project (its services: archivist)`}},
+		{"ecs service name with a dot", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivist": "archivist.prod"}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivist", `"archivist.prod" is not an ECS service name`}},
+		{"ecs service name empty", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivist": ""}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivist", `"" is not an ECS service name`}},
+		{"ecs service name too long", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivist": "`+strings.Repeat("s", 256)+`"}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivist", "1 to 255"}},
+		{"ecs default name that ECS does not allow", project(`[{"id": "prod", "ecs": {"cluster": "c"}}]`, `[{"id": "a/b", "services": ["web.v2"]}]`), []string{"storage.environments[0].ecs.services", `service "web.v2" would run as the ECS service of the same name`, `"services": {"web.v2": "..."}`}},
 		{"service fed by two repositories", project(okEnvs, `[{"id": "a/b"}, {"id": "c/d", "services": ["b"]}]`), []string{"storage.image_repositories[1]", `"b" is fed by both "a/b" and "c/d"`}},
 	}
 	for _, tt := range tests {

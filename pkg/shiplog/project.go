@@ -3,6 +3,7 @@ package shiplog
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -156,6 +157,44 @@ func validateRepository(field, s string) error {
 	return nil
 }
 
+// ECS's rule for cluster and service names (the CreateCluster and CreateService documentation),
+// and a cluster's ARN.
+var (
+	ecsNamePattern       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	ecsClusterARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$`)
+)
+
+// validateECS checks an environment's ECS target against the project's services: the cluster a
+// name or an ARN, every service it maps one of the project's, every ECS service name one ECS
+// allows, including those named like their service id by default.
+func validateECS(field string, t ECSTarget, services []string) error {
+	switch {
+	case t.Cluster == "":
+		return Errorf(Invalid, "%s.cluster: is required", field)
+	case strings.HasPrefix(t.Cluster, "arn:"):
+		if !ecsClusterARNPattern.MatchString(t.Cluster) {
+			return Errorf(Invalid, "%s.cluster: %q is not an ECS cluster ARN (arn:aws:ecs:{region}:{account}:cluster/{name})", field, clip(t.Cluster))
+		}
+	case !ecsNamePattern.MatchString(t.Cluster):
+		return Errorf(Invalid, "%s.cluster: %q is not an ECS cluster name or ARN (a name is 1 to 255 letters, digits, '-' and '_')", field, clip(t.Cluster))
+	}
+	for _, svc := range slices.Sorted(maps.Keys(t.Services)) {
+		name := t.Services[svc]
+		if !slices.Contains(services, svc) {
+			return Errorf(Invalid, "%s.services.%s: %q is not a service of the project (its services: %s)", field, svc, clip(svc), strings.Join(services, ", "))
+		}
+		if !ecsNamePattern.MatchString(name) {
+			return Errorf(Invalid, "%s.services.%s: %q is not an ECS service name (1 to 255 letters, digits, '-' and '_')", field, svc, clip(name))
+		}
+	}
+	for _, svc := range services {
+		if _, named := t.Services[svc]; !named && !ecsNamePattern.MatchString(svc) {
+			return Errorf(Invalid, "%s.services: service %q would run as the ECS service of the same name, which ECS does not allow (1 to 255 letters, digits, '-' and '_'); name its ECS service: \"services\": {%q: \"...\"}", field, svc, svc)
+		}
+	}
+	return nil
+}
+
 func clip(s string) string {
 	if len(s) > 40 {
 		return s[:40] + "..."
@@ -231,6 +270,13 @@ func (p Project) Validate() error {
 	}
 	if n := len(fedBy); n > MaxServicesPerProject {
 		return Errorf(Invalid, "%s.image_repositories: feed %d services; the limit is %d per project", id, n, MaxServicesPerProject)
+	}
+	for i, e := range p.Environments {
+		if e.ECS != nil {
+			if err := validateECS(fmt.Sprintf("%s.environments[%d].ecs", id, i), *e.ECS, p.Services()); err != nil {
+				return err
+			}
+		}
 	}
 	if len(p.Manifest) > 0 && !json.Valid(p.Manifest) {
 		return Errorf(Invalid, "%s: the manifest entry is not JSON", id)

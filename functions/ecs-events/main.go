@@ -1,0 +1,36 @@
+// Command ecs-events is the shiplog ecs-events Lambda function: EventBridge's ECS deployment and
+// service events, which verify (or fail) the shiplog deployments they concern.
+package main
+
+import (
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awsecs"
+	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/lambdaconfig"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	cfg, err := lambdaconfig.Load()
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		os.Exit(1)
+	}
+	releases, state := os.Getenv("SHIPLOG_RELEASES_TABLE"), os.Getenv("SHIPLOG_STATE_TABLE")
+	if releases == "" || state == "" {
+		log.Error("cannot start: SHIPLOG_RELEASES_TABLE and SHIPLOG_STATE_TABLE must name the tables")
+		os.Exit(1)
+	}
+	// It verifies what DynamoDB recorded against what ECS runs: no parameter store, no registry,
+	// so it links neither the SSM nor the ECR client (nor pkg/awsapp, which builds SSM's).
+	svc := shiplog.NewService(nil, awsdynamo.New(dynamodb.NewFromConfig(cfg), releases, state), nil, log)
+	svc.Runtime = awsecs.NewFromConfig(cfg)
+	lambda.Start(awslambda.ECSEvents(svc, log))
+}
