@@ -66,7 +66,8 @@ var FunctionTables = map[string]map[string][]string{
 	// Find the environment that runs the event's ECS service, read its state and deployment, and
 	// write the deployment's status under the state's version.
 	"ecs-events": {
-		StateTable: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+		ReleasesTable: {"dynamodb:UpdateItem"},
+		StateTable:    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
 	"api": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},

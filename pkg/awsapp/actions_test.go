@@ -189,13 +189,14 @@ func TestFunctionActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	d1, d2 := image(t, ecrClient, repo, 1), image(t, ecrClient, repo, 2)
-	// prod runs on ECS: web by a tag (so its tasks are asked for the digest), worker by digest.
+	// prod runs on ECS the image its deployment will deploy (d2, the newest push), by digest, so
+	// that ECS's events verify it.
 	ecsClient := ecs.NewFromConfig(m.Config(ctx))
 	cluster := localaws.UniqueName("cluster")
 	if _, err := ecsClient.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
 		t.Fatal(err)
 	}
-	for svc, im := range map[string]string{"web": account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + ":env.prod", "worker-prod": account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + d1} {
+	for svc, im := range map[string]string{"web": account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + d2, "worker-prod": account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + d2} {
 		td, err := ecsClient.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String(cluster + "-" + svc),
 			ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(svc), Image: aws.String(im), Memory: aws.Int32(128)}}})
 		if err != nil {
@@ -311,21 +312,29 @@ func TestFunctionActions(t *testing.T) {
 	for _, svc := range []string{"web", "worker-prod", "web"} {
 		ev := fmt.Sprintf(`{"version":"0","id":"e","detail-type":"ECS Deployment State Change","source":"aws.ecs","account":%q,"time":"2026-11-20T11:00:00Z","region":"eu-west-1","resources":["arn:aws:ecs:eu-west-1:%s:service/%s/%s"],"detail":{"eventType":"INFO","eventName":"SERVICE_DEPLOYMENT_COMPLETED","deploymentId":"ecs-svc/1","reason":"ECS deployment ecs-svc/1 completed."}}`,
 			account, account, cluster, svc)
-		_, _ = functions[awslambda.ECSEventsName].Invoke(ctx, []byte(ev))
-	}
-	// What the domain's verification asks the runtime, as HandleRuntimeEvent and POST .../verify
-	// will: until deployment status lands, the domain does not call it, so it is called here
-	// through the function's own service.
-	_, pending := services[awslambda.ECSEventsName].HandleRuntimeEvent(ctx, shiplog.RuntimeEvent{Cluster: cluster, Service: "web", Outcome: shiplog.RolloutCompleted})
-	domainPending := pending != nil && strings.Contains(pending.Error(), "not handled yet")
-	for _, name := range []string{awslambda.ECSEventsName, awslambda.APIName} {
-		if _, err := services[name].Runtime.Running(ctx, cluster, []string{"web", "worker-prod"}); err != nil {
-			t.Fatalf("%s: Running: %v", name, err)
+		if _, err := functions[awslambda.ECSEventsName].Invoke(ctx, []byte(ev)); err != nil {
+			t.Fatalf("ecs-events %s: %v", svc, err)
 		}
+	}
+	// api: a deployment's status, a report, and a check on ECS now.
+	envs, err := services[awslambda.APIName].Environments(ctx, project)
+	if err != nil || envs[1].Current == nil {
+		t.Fatalf("environments: %v, %v", envs, err)
+	}
+	prodDeployment := envs[1].Current.DeploymentID
+	// ECS's events, read against moto's ECS, verified prod's deployment.
+	if envs[1].Status != shiplog.StatusVerified {
+		t.Errorf("prod after ECS's completed deployments: got status %q, want verified", envs[1].Status)
+	}
+	call("GET", "/projects/"+project+"/deployments/"+prodDeployment, "", 200)
+	call("POST", "/projects/"+project+"/deployments/"+prodDeployment+"/verify", "", 200)
+	call("POST", "/projects/"+project+"/deployments/"+prodDeployment+"/status", `{"status":"verified"}`, 200)
+	for _, name := range []string{awslambda.ECSEventsName, awslambda.APIName} {
 		// moto's DescribeTasks answers are unreadable by the SDK and its services run no tasks
-		// (see pkg/awsecs's tests), so web's tasks are never described here; awsecs's fake-client
-		// test makes that call.
+		// (see pkg/awsecs's tests), so the tasks of a service whose image is named by tag are
+		// never listed or described here; awsecs's fake-client test makes those calls.
 		recorders[name].mu.Lock()
+		recorders[name].actions["ecs:ListTasks"] = true
 		recorders[name].actions["ecs:DescribeTasks"] = true
 		recorders[name].mu.Unlock()
 	}
@@ -339,12 +348,6 @@ func TestFunctionActions(t *testing.T) {
 			}
 		}
 		for table, want := range awsapp.FunctionTables[name] {
-			if name == awslambda.ECSEventsName && domainPending {
-				// HandleRuntimeEvent still answers "not handled yet" and calls nothing: hold what
-				// it calls to the grants one way only, until it does its work.
-				t.Logf("%s: HandleRuntimeEvent is not implemented yet; FunctionTables[%s] on %s (%v) is not held to its calls", name, name, table, want)
-				continue
-			}
 			checkBothWays(t, name, fmt.Sprintf("awsapp.FunctionTables on %s", table), gotTables[table], want)
 		}
 		checkParameters(t, name, tables.ParameterPrefix, rec)
