@@ -279,8 +279,23 @@ func (f *flow) checkDeployResult(t *testing.T, res shiplog.DeployResult, start i
 	if d.Changes == nil {
 		t.Errorf("deployment %s: no changes recorded", d.ID)
 	}
+	// requested when recorded, applied when its parameters are written (at once if none change).
+	applied := "every parameter written"
+	if d.Changes != nil && len(d.Changes.ParametersWritten) == 0 {
+		applied = "no parameter to write"
+	}
+	var appliedAt int64
+	if len(d.StatusHistory) == 2 {
+		appliedAt = d.StatusHistory[1].At
+	}
+	if appliedAt < d.CreatedAt || appliedAt > time.Now().Unix() {
+		t.Errorf("deployment %s: applied at %d, want between its creation %d and now", d.ID, appliedAt, d.CreatedAt)
+	}
 	want := shiplog.Deployment{ID: d.ID, Environment: env, CreatedAt: d.CreatedAt, RequestedBy: by, Description: description,
-		Kind: shiplog.KindDeploy, Changes: d.Changes}
+		Kind: shiplog.KindDeploy, Changes: d.Changes, Status: shiplog.StatusApplied, StatusHistory: []shiplog.StatusEntry{
+			{Status: shiplog.StatusRequested, At: d.CreatedAt, By: by},
+			{Status: shiplog.StatusApplied, At: appliedAt, By: shiplog.Person{ID: "shiplog", Name: "shiplog"}, Detail: applied},
+		}}
 	if diff := cmp.Diff(want, d); diff != "" {
 		t.Errorf("deployment (-want +got):\n%s", diff)
 	}
@@ -289,8 +304,9 @@ func (f *flow) checkDeployResult(t *testing.T, res shiplog.DeployResult, start i
 		t.Fatalf("model: no release %s", releaseID)
 	}
 	wantRelease := *r
-	wantRelease.Deployments = append(slices.Clone(r.Deployments), want)
+	wantRelease.Deployments = []shiplog.Deployment{} // a deploy answers the release without its history
 	wantRelease.LastDateDeployed = d.CreatedAt
+	wantRelease.DeploymentCount++
 	if diff := cmp.Diff(wantRelease, res.Release); diff != "" {
 		t.Errorf("deployed release (-want +got):\n%s", diff)
 	}

@@ -71,8 +71,14 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 	if r == nil {
 		t.Fatalf("model: no release %s", releaseID)
 	}
+	// The deployment it replaces is superseded, unless it was verified or failed.
+	if prev, ok := m.envs[d.Environment.ID]; ok && (prev.Status == shiplog.StatusRequested || prev.Status == shiplog.StatusApplied) {
+		m.setStatus(prev.DeploymentID, shiplog.StatusEntry{Status: shiplog.StatusSuperseded, At: d.CreatedAt, By: d.RequestedBy,
+			Detail: "replaced by deployment " + d.ID})
+	}
 	r.Deployments = append(r.Deployments, d)
 	r.LastDateDeployed = d.CreatedAt
+	r.DeploymentCount++
 	m.deployments = append(m.deployments, shiplog.DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID})
 	// The state's version counts its writes: the record, and the settle if parameters changed.
 	version := m.envs[d.Environment.ID].Version + 1
@@ -80,6 +86,7 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 		version++
 	}
 	m.envs[d.Environment.ID] = shiplog.EnvironmentState{
+		Status:       d.Status,
 		Version:      version,
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
@@ -105,6 +112,24 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 	}
 }
 
+// setStatus records a status change of a deployment, wherever the model lists it.
+func (m *model) setStatus(id string, e shiplog.StatusEntry) {
+	set := func(d *shiplog.Deployment) {
+		if d.ID == id {
+			d.Status = e.Status
+			d.StatusHistory = append(slices.Clone(d.StatusHistory), e)
+		}
+	}
+	for i := range m.deployments {
+		set(&m.deployments[i].Deployment)
+	}
+	for i := range m.releases {
+		for j := range m.releases[i].Deployments {
+			set(&m.releases[i].Deployments[j])
+		}
+	}
+}
+
 // stateItems is the project's partition of the state table, in sort-key order.
 func (m *model) stateItems(projectID string) []item {
 	pk := "project#" + projectID
@@ -116,7 +141,7 @@ func (m *model) stateItems(projectID string) []item {
 		})
 	}
 	for _, d := range m.deployments {
-		for _, sk := range []string{"deploy#" + d.ID, "envdeploy#" + d.Environment.ID + "#" + d.ID} {
+		for _, sk := range []string{"deploy#" + d.ID, "envdeploy#" + d.Environment.ID + "#" + d.ID, "reldeploy#" + d.ReleaseID + "#" + d.ID} {
 			it := deploymentFields(d.Deployment)
 			it["pk"], it["sk"] = S(pk), S(sk)
 			it["project_id"], it["release_id"] = S(d.ProjectID), S(d.ReleaseID)
@@ -138,6 +163,7 @@ func (m *model) stateItems(projectID string) []item {
 			"requested_by":  personM(e.RequestedBy),
 			"description":   S(e.Description),
 			"images":        stringMap(e.Images),
+			"status":        S(e.Status),
 			"version":       N(e.Version),
 		})
 	}
@@ -147,12 +173,9 @@ func (m *model) stateItems(projectID string) []item {
 
 func skOf(it item) string { return it["sk"].(map[string]any)["S"].(string) }
 
-// releaseItem is a release as the releases table must hold it: the design note's attributes.
+// releaseItem is a release as the releases table must hold it: the design note's attributes,
+// with its deployments counted in it and listed apart (in the state table).
 func releaseItem(r shiplog.Release) item {
-	deployments := make([]any, len(r.Deployments))
-	for i, d := range r.Deployments {
-		deployments[i] = M(deploymentFields(d))
-	}
 	it := item{
 		"release_id":       S(r.ID),
 		"project_id":       S(r.ProjectID),
@@ -161,7 +184,8 @@ func releaseItem(r shiplog.Release) item {
 		"release_manifest": S(r.Manifest),
 		"requested_by":     personM(r.RequestedBy),
 		"images":           stringMap(r.Images),
-		"deployments":      L(deployments...),
+		"deployments":      L(),
+		"deployment_count": N(r.DeploymentCount),
 		"label":            S(r.Label),
 		"description":      S(r.Description),
 	}
@@ -193,6 +217,18 @@ func deploymentFields(d shiplog.Deployment) item {
 			"changed": stringList(c.Changed...), "added": stringList(c.Added...),
 			"removed": stringList(c.Removed...), "parameters_written": stringList(c.ParametersWritten...),
 		})
+	}
+	if d.Status != "" {
+		it["status"] = S(d.Status)
+		history := make([]any, len(d.StatusHistory))
+		for i, e := range d.StatusHistory {
+			entry := item{"status": S(e.Status), "at": N(e.At), "by": personM(e.By)}
+			if e.Detail != "" {
+				entry["detail"] = S(e.Detail)
+			}
+			history[i] = M(entry)
+		}
+		it["status_history"] = L(history...)
 	}
 	return it
 }

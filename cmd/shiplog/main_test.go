@@ -583,7 +583,7 @@ func TestLocalInvokeAPIManners(t *testing.T) {
 	for _, f := range list.Functions {
 		names = append(names, f.FunctionName)
 	}
-	if diff := cmp.Diff([]string{"create-release", "deploy", "ecr-push"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"create-release", "deploy", "ecr-push", "ecs-events"}, names); diff != "" {
 		t.Errorf("functions (-want +got):\n%s", diff)
 	}
 	if len(list.Functions) > 0 && list.Functions[0].FunctionArn != "arn:aws:lambda:eu-west-1:000000000000:function:create-release" {

@@ -33,7 +33,7 @@ func (a *app) serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the local stack: the HTTP API and the Lambda Invoke API on an embedded store",
 		Long: `serve runs the local stack: the HTTP API (/projects/...) and the Lambda Invoke API
-(/2015-03-31/functions/{ecr-push,create-release,deploy}/invocations, and ListFunctions) on an
+(/2015-03-31/functions/{ecr-push,create-release,deploy,ecs-events}/invocations, and ListFunctions) on an
 embedded store. It logs every request and every release and deployment as JSON on stderr, and
 stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 		Args: noArgs,

@@ -287,7 +287,7 @@ func TestInvokeAPIListFunctionsAndUnknownPaths(t *testing.T) {
 				t.Errorf("FunctionArn %q, want %q", f.FunctionArn, want)
 			}
 		}
-		if diff := cmp.Diff([]string{"create-release", "deploy", "ecr-push"}, names); diff != "" {
+		if diff := cmp.Diff([]string{"create-release", "deploy", "ecr-push", "ecs-events"}, names); diff != "" {
 			t.Errorf("GET %s: functions (-want +got):\n%s", path, diff)
 		}
 	}

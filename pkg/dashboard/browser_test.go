@@ -352,8 +352,16 @@ func newStack(t *testing.T) *stack {
 	deploy := func(in shiplog.DeployInput) {
 		t.Helper()
 		clk.advance(3 * time.Hour)
-		if _, err := svc.Deploy(ctx, in); err != nil {
+		res, err := svc.Deploy(ctx, in)
+		if err != nil {
 			t.Fatalf("deploy %+v: %v", in, err)
+		}
+		if in.Environment == "stage" {
+			// CI's smoke tests pass on stage, so that stage's releases may be promoted to prod.
+			if _, err := svc.ReportStatus(ctx, shiplog.ReportInput{ProjectID: in.ProjectID, DeploymentID: res.Deployment.ID,
+				Status: shiplog.StatusVerified, Detail: "smoke tests passed", By: ci}); err != nil {
+				t.Fatalf("report %s verified: %v", res.Deployment.ID, err)
+			}
 		}
 	}
 
