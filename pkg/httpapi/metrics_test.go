@@ -39,7 +39,7 @@ func TestMetricsRoute(t *testing.T) {
 		"deployment_frequency": {"per_day": 1, "per_week": 7},
 		"lead_time_seconds": {"count": 1, "median": 3600, "p90": 3600},
 		"change_failure_rate": {"failed": 0, "total": 1, "rate": 0},
-		"time_to_restore_seconds": {"count": 0, "median": 0, "p90": 0, "unrestored": 0}
+		"time_to_restore_seconds": {"count": 0, "median": null, "p90": null, "unrestored": 0}
 	}`, since, until)), &want); err != nil {
 		t.Fatal(err)
 	}

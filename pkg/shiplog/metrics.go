@@ -9,17 +9,12 @@ import (
 	"time"
 )
 
-// The window of Metrics: the default, and the longest one may ask for.
-const (
-	DefaultMetricsWindow = 30 * 24 * time.Hour
-	MaxMetricsWindow     = 366 * 24 * time.Hour
-)
-
 // metricsReleaseReaders bounds how many releases Metrics reads at once.
 const metricsReleaseReaders = 8
 
 // MetricsInput asks for an environment's DORA metrics over the window [Since, Until), in Unix
-// seconds. Until 0 means now; Since 0 means DefaultMetricsWindow before Until.
+// seconds. Until 0 means now; Since 0 means DefaultMetricsWindow before Until. The window may be
+// at most MaxMetricsWindow long.
 type MetricsInput struct {
 	ProjectID   string
 	Environment string
@@ -82,11 +77,12 @@ type DeploymentFrequency struct {
 }
 
 // LeadTime summarises the lead times for changes, in seconds: Count samples, their median and
-// 90th percentile by the nearest-rank method (see Percentile); both 0 when Count is 0.
+// 90th percentile by the nearest-rank method (see Percentile); both nil (JSON null) when Count is
+// 0, for there is no such time.
 type LeadTime struct {
-	Count  int   `json:"count"`
-	Median int64 `json:"median"`
-	P90    int64 `json:"p90"`
+	Count  int    `json:"count"`
+	Median *int64 `json:"median"`
+	P90    *int64 `json:"p90"`
 }
 
 // ChangeFailureRate is Failed of the window's Total deployments, and Failed/Total (0 when Total
@@ -98,13 +94,13 @@ type ChangeFailureRate struct {
 }
 
 // TimeToRestore summarises the times to restore of the window's failed deployments, in seconds:
-// Count restored failures, the median and 90th percentile by the nearest-rank method (0 when
+// Count restored failures, the median and 90th percentile by the nearest-rank method (nil when
 // Count is 0); Unrestored counts the failures no later deployment has restored yet.
 type TimeToRestore struct {
-	Count      int   `json:"count"`
-	Median     int64 `json:"median"`
-	P90        int64 `json:"p90"`
-	Unrestored int   `json:"unrestored"`
+	Count      int    `json:"count"`
+	Median     *int64 `json:"median"`
+	P90        *int64 `json:"p90"`
+	Unrestored int    `json:"unrestored"`
 }
 
 // Percentile returns the p-th percentile (0 < p ≤ 100) of samples sorted ascending, by the
@@ -242,8 +238,7 @@ func failures(recent, window []DeploymentRecord) (ChangeFailureRate, TimeToResto
 	if cfr.Total > 0 {
 		cfr.Rate = float64(cfr.Failed) / float64(cfr.Total)
 	}
-	slices.Sort(restores)
-	ttr.Count, ttr.Median, ttr.P90 = len(restores), Percentile(restores, 50), Percentile(restores, 90)
+	ttr.Count, ttr.Median, ttr.P90 = summary(restores)
 	return cfr, ttr
 }
 
@@ -309,8 +304,20 @@ func (h *history) leadTime(ctx context.Context, window, older []DeploymentRecord
 	for _, c := range candidates {
 		samples = append(samples, max(c.deployedAt-c.pushedAt, 0))
 	}
+	var lt LeadTime
+	lt.Count, lt.Median, lt.P90 = summary(samples)
+	return lt, nil
+}
+
+// summary sorts samples and returns their count, median and 90th percentile (nil when there are
+// none).
+func summary(samples []int64) (int, *int64, *int64) {
+	if len(samples) == 0 {
+		return 0, nil, nil
+	}
 	slices.Sort(samples)
-	return LeadTime{Count: len(samples), Median: Percentile(samples, 50), P90: Percentile(samples, 90)}, nil
+	median, p90 := Percentile(samples, 50), Percentile(samples, 90)
+	return len(samples), &median, &p90
 }
 
 // pushedAt returns the earliest push time the release recorded for uri, over the services that

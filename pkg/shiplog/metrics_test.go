@@ -96,6 +96,9 @@ func (hi *history) metrics(in shiplog.MetricsInput) shiplog.Metrics {
 
 func unix(m int) int64 { return minute(m).Unix() }
 
+// secs is a median's or a percentile's value.
+func secs(v int64) *int64 { return &v }
+
 // TestMetrics checks every number of the metrics of a history built by hand against the values
 // worked out by hand in the comments. Times are minutes after start (T).
 func TestMetrics(t *testing.T) {
@@ -155,12 +158,12 @@ func TestMetrics(t *testing.T) {
 		DeploymentFrequency: shiplog.DeploymentFrequency{PerDay: 24, PerWeek: 168},
 		// a2 1200 s, v3 2400 s, n3 3600 s (a1 b1 v1 n1 ran in D1, before the window; b4 has no
 		// push time). Nearest rank: median rank ⌈0.5·3⌉ = 2, p90 rank ⌈0.9·3⌉ = 3.
-		LeadTime: shiplog.LeadTime{Count: 3, Median: 2400, P90: 3600},
+		LeadTime: shiplog.LeadTime{Count: 3, Median: secs(2400), P90: secs(3600)},
 		// D2 (failed, and rolled back), D5 (failed), D6 (rolled back after the window); D3 was
 		// verified and D4 superseded. 3/5.
 		ChangeFailureRate: shiplog.ChangeFailureRate{Failed: 3, Total: 5, Rate: 0.6},
 		// D2 1200 s, D5 7200 s, D6 600 s: sorted 600, 1200, 7200; median rank 2, p90 rank 3.
-		TimeToRestore: shiplog.TimeToRestore{Count: 3, Median: 1200, P90: 7200},
+		TimeToRestore: shiplog.TimeToRestore{Count: 3, Median: secs(1200), P90: secs(7200)},
 	}
 	diff(t, "metrics of prod over [T+120, T+420)", m, want)
 
@@ -173,10 +176,10 @@ func TestMetrics(t *testing.T) {
 		DeploymentFrequency: shiplog.DeploymentFrequency{PerDay: 7.0 / 30, PerWeek: 49.0 / 30},
 		// Now D1 is in the window: a1 b1 v1 n1, 20 min each, then a2 20, v3 40, n3 60 min: 1200
 		// ×5, 2400, 3600. Median rank ⌈3.5⌉ = 4: 1200; p90 rank ⌈6.3⌉ = 7: 3600.
-		LeadTime: shiplog.LeadTime{Count: 7, Median: 1200, P90: 3600},
+		LeadTime: shiplog.LeadTime{Count: 7, Median: secs(1200), P90: secs(3600)},
 		// D2, D5, D6 of seven (D1, D3, D7 verified, D4 superseded).
 		ChangeFailureRate: shiplog.ChangeFailureRate{Failed: 3, Total: 7, Rate: 3.0 / 7},
-		TimeToRestore:     shiplog.TimeToRestore{Count: 3, Median: 1200, P90: 7200},
+		TimeToRestore:     shiplog.TimeToRestore{Count: 3, Median: secs(1200), P90: secs(7200)},
 	}
 	diff(t, "metrics of prod over the default window", m, want)
 
@@ -186,9 +189,9 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("metrics with until only: got since %d and %d deployments, want %d and 3", m.Since, m.Deployments, unix(200)-30*86400)
 	}
 	// D2 failed, restored by D3; D3 verified. Lead: a1 b1 v1 n1 (D1) and a2 (D2), 20 min each.
-	diff(t, "lead time until T+200", m.LeadTime, shiplog.LeadTime{Count: 5, Median: 1200, P90: 1200})
+	diff(t, "lead time until T+200", m.LeadTime, shiplog.LeadTime{Count: 5, Median: secs(1200), P90: secs(1200)})
 	diff(t, "change failure rate until T+200", m.ChangeFailureRate, shiplog.ChangeFailureRate{Failed: 1, Total: 3, Rate: 1.0 / 3})
-	diff(t, "time to restore until T+200", m.TimeToRestore, shiplog.TimeToRestore{Count: 1, Median: 1200, P90: 1200})
+	diff(t, "time to restore until T+200", m.TimeToRestore, shiplog.TimeToRestore{Count: 1, Median: secs(1200), P90: secs(1200)})
 
 	// A window with nothing in it, in an environment with a history, and in one without.
 	for _, env := range []string{"prod", "stage"} {
@@ -214,7 +217,7 @@ func TestMetricsUnverifiedAndOneSample(t *testing.T) {
 		// Two in one day: 2 per day, 14 per week.
 		Deployments:         2,
 		DeploymentFrequency: shiplog.DeploymentFrequency{PerDay: 2, PerWeek: 14},
-		LeadTime:            shiplog.LeadTime{Count: 1, Median: 1020, P90: 1020},
+		LeadTime:            shiplog.LeadTime{Count: 1, Median: secs(1020), P90: secs(1020)},
 		ChangeFailureRate:   shiplog.ChangeFailureRate{Failed: 1, Total: 2, Rate: 0.5},
 		// D1 failed and no deployment since became verified.
 		TimeToRestore: shiplog.TimeToRestore{Unrestored: 1},
@@ -244,7 +247,7 @@ func TestMetricsLooksBackPastAPage(t *testing.T) {
 	// Over the whole history, R1's four images and R2's: 2 min (deployed T+2, pushed T+0) and 7
 	// min (T+10, T+3), four of each. Median rank 4: 120 s; p90 rank ⌈7.2⌉ = 8: 420 s.
 	m = hi.metrics(shiplog.MetricsInput{Environment: "stage", Since: unix(0), Until: d.CreatedAt + 1})
-	diff(t, "lead time over the whole history", m.LeadTime, shiplog.LeadTime{Count: 8, Median: 120, P90: 420})
+	diff(t, "lead time over the whole history", m.LeadTime, shiplog.LeadTime{Count: 8, Median: secs(120), P90: secs(420)})
 	if m.Deployments != shiplog.MaxPageLimit+7 {
 		t.Errorf("deployments over the whole history: got %d, want %d", m.Deployments, shiplog.MaxPageLimit+7)
 	}
