@@ -50,11 +50,12 @@ var FunctionTables = map[string]map[string][]string{
 	},
 	// Register the manifest it is given (more repositories than one transaction takes use
 	// ConditionCheckItem and a final UpdateItem; the environments' states are read so that a
-	// registration cannot drop a deployed environment), then record the release and the project's
-	// latest.
+	// registration cannot drop a deployed environment), read the services' push records (for the
+	// release's push times), then record the release and the project's latest.
 	"create-release": {
 		ReleasesTable: {"dynamodb:PutItem"},
-		StateTable:    {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+		StateTable: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+			"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
 	// Read the release, project and environment, record the deployment and settle the environment.
 	// A promotion reads the environments' states and a rollback the environment's deployments;

@@ -71,6 +71,8 @@
 //	ListProjects          Query pk=projects (every page)
 //	RepositoryServices    Query pk=repo#{repository} (every page)
 //	LatestImage           GetItem project#{project}/push#{service}
+//	LatestImages          BatchGetItem of project#{project}/push#{service}, 100 services a call,
+//	                      repeated only for UnprocessedKeys
 //	GetRelease            GetItem releases/{release_id}, checked against project_id
 //	LatestRelease         GetItem project#{project}/latest, then GetRelease
 //	ListReleases          Query the index, project_id={project}, newest first

@@ -324,6 +324,39 @@ func (s *Store) LatestImage(ctx context.Context, projectID, serviceID string) (s
 	return rec, nil
 }
 
+// maxBatchGetKeys is DynamoDB's limit on the keys of one BatchGetItem.
+const maxBatchGetKeys = 100
+
+// LatestImages returns the newest push recorded for each of the services that has one: one
+// BatchGetItem per 100 services (repeated only for keys DynamoDB leaves unprocessed).
+func (s *Store) LatestImages(ctx context.Context, projectID string, serviceIDs []string) (map[string]shiplog.ImageRecord, error) {
+	out := make(map[string]shiplog.ImageRecord, len(serviceIDs))
+	// BatchGetItem refuses a request that names one key twice.
+	ids := sortedUnique(serviceIDs)
+	for len(ids) > 0 {
+		n := min(len(ids), maxBatchGetKeys)
+		keys := make([]item, n)
+		for i, svc := range ids[:n] {
+			keys[i] = pushKey(projectID, svc)
+		}
+		ids = ids[n:]
+		got, err := s.batchGet(ctx, map[string]types.KeysAndAttributes{
+			s.state: {Keys: keys, ConsistentRead: aws.Bool(true)},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read push records of %s: %w", projectID, err)
+		}
+		for _, it := range got[s.state] {
+			var rec shiplog.ImageRecord
+			if err := unmarshal(it, &rec); err != nil {
+				return nil, fmt.Errorf("read push records of %s: %w", projectID, err)
+			}
+			out[rec.ServiceID] = rec
+		}
+	}
+	return out, nil
+}
+
 // CreateRelease stores a new release, only if its id is new, and in the same transaction moves
 // the project's latest pointer to it unless a newer release already has it. The pointer makes
 // LatestRelease strongly consistent, which the releases index, like every GSI, is not.

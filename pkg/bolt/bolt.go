@@ -562,6 +562,30 @@ func (s *Store) LatestImage(ctx context.Context, projectID, serviceID string) (s
 	return rec, nil
 }
 
+// LatestImages returns the newest push recorded for each of the services that has one, in one
+// read transaction.
+func (s *Store) LatestImages(ctx context.Context, projectID string, serviceIDs []string) (map[string]shiplog.ImageRecord, error) {
+	out := make(map[string]shiplog.ImageRecord, len(serviceIDs))
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketPushes)
+		for _, svc := range serviceIDs {
+			var rec shiplog.ImageRecord
+			found, err := getJSON(b, key(projectID, svc), &rec)
+			if err != nil {
+				return err
+			}
+			if found {
+				out[svc] = rec
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("latest images of %s: %w", projectID, err)
+	}
+	return out, nil
+}
+
 // Releases.
 
 func getRelease(tx *bbolt.Tx, projectID, releaseID string) (shiplog.Release, bool, error) {

@@ -788,6 +788,7 @@ func TestRoutes(t *testing.T) {
 		"PUT /projects/{project}/freezes/{freeze}",
 		"GET /projects/{project}/freezes",
 		"DELETE /projects/{project}/freezes/{freeze}",
+		"GET /projects/{project}/metrics",
 	}
 	var got []string
 	for _, r := range httpapi.Routes {

@@ -23,6 +23,7 @@ var routeRequests = map[string]struct {
 	"PUT /projects/{project}/freezes/{freeze}":                                  {target: "/projects/storage/freezes/window", body: `{"starts_at":1900000000,"ends_at":1900003600,"reason":"route test"}`},
 	"POST /projects/{project}/deployments/{deployment}/status":                  {body: `{"status":"verified","detail":"route test"}`},
 	"POST /projects/{project}/deployments/{deployment}/verify":                  {setup: onECS},
+	"GET /projects/{project}/metrics":                                           {query: "?environment=prod"},
 	"POST /projects/{project}/environments/{environment}/rollback": {
 		setup: func(t *testing.T, e *testEnv) { e.deployNewRelease(t, "prod") },
 		body:  `{"reason":"route test"}`,

@@ -32,3 +32,9 @@ const (
 // event time, so one dated later would pin the label latest until real time caught up; it is
 // ignored instead. The bound allows for clock skew between ECR, EventBridge and the function.
 const MaxPushAhead = 5 * time.Minute
+
+// The window of the DORA metrics (Service.Metrics): the default, and the longest one may ask for.
+const (
+	DefaultMetricsWindow = 30 * 24 * time.Hour
+	MaxMetricsWindow     = 366 * 24 * time.Hour
+)

@@ -52,6 +52,11 @@ type PushStore interface {
 	RecordPush(ctx context.Context, rec ImageRecord) (bool, error)
 	// LatestImage returns the newest push recorded for a service; ErrImageNotFound if none.
 	LatestImage(ctx context.Context, projectID, serviceID string) (ImageRecord, error)
+	// LatestImages returns the newest push recorded for each of a project's services, keyed by
+	// service id, in as few reads as the store can (creating a release asks for every service of
+	// the project); services with no push recorded are absent. serviceIDs may repeat ids, and
+	// may be empty.
+	LatestImages(ctx context.Context, projectID string, serviceIDs []string) (map[string]ImageRecord, error)
 }
 
 // ReleaseStore keeps releases.

@@ -40,6 +40,10 @@ type Release struct {
 	Images           map[string]string `json:"images"`
 	Label            string            `json:"label"`
 	Description      string            `json:"description"`
+	// PushedAt is, for each service whose image under the label was the newest push recorded for
+	// it when the release was created, the time (Unix seconds) of that push: where lead times for
+	// changes start. Images put under a label by hand, or pushed over since, have none.
+	PushedAt map[string]int64 `json:"pushed_at,omitempty"`
 	// Deployments are the release's deployments, oldest first: all of them up to
 	// ReleaseDeploymentsShown, else the newest ReleaseDeploymentsShown, and DeploymentCount says
 	// how many there are (the rest are listed by GET /projects/{p}/deployments?release=).

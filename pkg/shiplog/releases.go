@@ -104,6 +104,10 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 		return Release{}, Errorf(Conflict, "cannot create a release of %s from label %q: no image under %s for %s",
 			project.ID, in.Label, ParameterPath(project.ID, in.Label), strings.Join(missing, ", "))
 	}
+	pushedAt, err := s.pushTimes(ctx, project.ID, images)
+	if err != nil {
+		return Release{}, err
+	}
 	r := Release{
 		ID:          s.NewID(),
 		ProjectID:   project.ID,
@@ -112,6 +116,7 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 		Manifest:    string(project.Manifest),
 		RequestedBy: by,
 		Images:      images,
+		PushedAt:    pushedAt,
 		Label:       in.Label,
 		Description: in.Description,
 		Deployments: []Deployment{},
@@ -120,6 +125,30 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 		return Release{}, fmt.Errorf("create release %s: %w", r.ID, err)
 	}
 	return r, nil
+}
+
+// pushTimes returns when each of images was pushed, for the services whose newest recorded push
+// is that very image (nil if none is), in one read of the push records.
+func (s *Service) pushTimes(ctx context.Context, projectID string, images map[string]string) (map[string]int64, error) {
+	services := make([]string, 0, len(images))
+	for svc := range images {
+		services = append(services, svc)
+	}
+	sort.Strings(services)
+	recs, err := s.Store.LatestImages(ctx, projectID, services)
+	if err != nil {
+		return nil, fmt.Errorf("read push records of %s: %w", projectID, err)
+	}
+	var out map[string]int64
+	for svc, uri := range images {
+		if rec, ok := recs[svc]; ok && rec.URI == uri {
+			if out == nil {
+				out = make(map[string]int64, len(images))
+			}
+			out[svc] = rec.PushedAt
+		}
+	}
+	return out, nil
 }
 
 // Release returns one release of a project; "latest" names the newest.

@@ -24,6 +24,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"PutProjectReplaces", testPutProjectReplaces},
 		{"RepositoryServicesAcrossProjects", testRepositoryServicesAcrossProjects},
 		{"RecordPushOrdering", testRecordPushOrdering},
+		{"LatestImages", testLatestImages},
 		{"CreateReleaseRoundTrip", testCreateReleaseRoundTrip},
 		{"CreateReleaseDuplicateIsConflict", testCreateReleaseDuplicate},
 		{"GetReleaseMissingIsNotFound", testGetReleaseMissing},
@@ -506,6 +507,51 @@ func testRecordPushOrdering(t *testing.T, s shiplog.Store) {
 	wantErr(t, "LatestImage of a service with no push", err, shiplog.ErrImageNotFound)
 }
 
+func testLatestImages(t *testing.T, s shiplog.Store) {
+	ctx := t.Context()
+	got, err := s.LatestImages(ctx, "p", nil)
+	mustOK(t, "LatestImages of no services", err)
+	diff(t, "LatestImages of no services", len(got), 0)
+	got, err = s.LatestImages(ctx, "p", []string{"api"})
+	mustOK(t, "LatestImages with no push", err)
+	diff(t, "LatestImages with no push", len(got), 0)
+
+	// More services than one DynamoDB BatchGetItem takes (100), of which some have no push, some
+	// are asked for twice, and one has had a newer push since its first.
+	want := map[string]shiplog.ImageRecord{}
+	var ids []string
+	for i := range 130 {
+		svc := fmt.Sprintf("svc-%03d", i)
+		ids = append(ids, svc)
+		if i%10 == 3 {
+			continue // no push
+		}
+		rec := shiplog.ImageRecord{ProjectID: "p", ServiceID: svc, URI: imageURI("repo/"+svc, i), PushedAt: 1_800_000_000 + int64(i)}
+		_, err := s.RecordPush(ctx, rec)
+		mustOK(t, "RecordPush "+svc, err)
+		want[svc] = rec
+	}
+	newer := shiplog.ImageRecord{ProjectID: "p", ServiceID: "svc-000", URI: imageURI("repo/svc-000", 1000), PushedAt: 1_900_000_000}
+	_, err = s.RecordPush(ctx, newer)
+	mustOK(t, "RecordPush svc-000 again", err)
+	want["svc-000"] = newer
+	// Another project's pushes for the same service ids are not p's.
+	_, err = s.RecordPush(ctx, shiplog.ImageRecord{ProjectID: "q", ServiceID: "svc-003", URI: imageURI("repo/q", 1), PushedAt: 1})
+	mustOK(t, "RecordPush q/svc-003", err)
+
+	got, err = s.LatestImages(ctx, "p", append(ids, "svc-001", "svc-003", "svc-999"))
+	mustOK(t, "LatestImages", err)
+	diff(t, "LatestImages", got, want)
+	for svc, rec := range got {
+		one, err := s.LatestImage(ctx, "p", svc)
+		mustOK(t, "LatestImage "+svc, err)
+		diff(t, "LatestImage "+svc+" against LatestImages", one, rec)
+	}
+	got, err = s.LatestImages(ctx, "q", []string{"svc-003", "svc-004"})
+	mustOK(t, "LatestImages of q", err)
+	diff(t, "LatestImages of q", got, map[string]shiplog.ImageRecord{"svc-003": {ProjectID: "q", ServiceID: "svc-003", URI: imageURI("repo/q", 1), PushedAt: 1}})
+}
+
 // Releases.
 
 func testCreateReleaseRoundTrip(t *testing.T, s shiplog.Store) {
@@ -513,6 +559,10 @@ func testCreateReleaseRoundTrip(t *testing.T, s shiplog.Store) {
 	putProjects(t, s, p)
 	full := newRelease(p, 1)
 	full.Label = "stage"
+	full.PushedAt = map[string]int64{}
+	for svc := range full.Images {
+		full.PushedAt[svc] = full.CreatedAt - 600
+	}
 	sparse := newRelease(p, 2)
 	sparse.Description = ""
 	sparse.Deployments = nil
