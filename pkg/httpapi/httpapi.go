@@ -49,6 +49,7 @@ var Routes = []Route{
 	{"PUT", "/projects/{project}/freezes/{freeze}", (*Handler).putFreeze},
 	{"GET", "/projects/{project}/freezes", (*Handler).listFreezes},
 	{"DELETE", "/projects/{project}/freezes/{freeze}", (*Handler).deleteFreeze},
+	{"GET", "/projects/{project}/events", (*Handler).listEvents},
 }
 
 // Handler serves the API over a shiplog.Service.
