@@ -73,7 +73,7 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 		}
 		projects, err := manifest.Parse(b)
 		if err == nil {
-			in := shiplog.RegisterInput{Projects: projects}
+			in := shiplog.RegisterInput{Projects: projects, By: osUser()}
 			in.Retired, err = retired(o.retire)
 			if err == nil {
 				projects, err = svc.RegisterProjects(ctx, in)
@@ -140,8 +140,8 @@ type loggingStore struct {
 	log *slog.Logger
 }
 
-func (s loggingStore) CreateRelease(ctx context.Context, r shiplog.Release) error {
-	if err := s.Store.CreateRelease(ctx, r); err != nil {
+func (s loggingStore) CreateRelease(ctx context.Context, r shiplog.Release, ev shiplog.Event) error {
+	if err := s.Store.CreateRelease(ctx, r, ev); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "release created", "project", r.ProjectID, "release", r.ID, "label", r.Label,

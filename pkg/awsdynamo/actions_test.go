@@ -83,8 +83,8 @@ func TestActions(t *testing.T) {
 	t.Run("large registration", func(t *testing.T) {
 		s := newStore(t)
 		// Too many for one transaction: the later ones check the project's version.
-		must(t, "PutProject", s.PutProject(t.Context(), project("big", repoNames("old", 130)...)))
-		must(t, "PutProject", s.PutProject(t.Context(), project("big", repoNames("new", 10)...)))
+		must(t, "PutProject", s.PutProject(t.Context(), project("big", repoNames("old", 130)...), registered(project("big", repoNames("old", 130)...))))
+		must(t, "PutProject", s.PutProject(t.Context(), project("big", repoNames("new", 10)...), registered(project("big", repoNames("new", 10)...))))
 	})
 	if t.Failed() {
 		return

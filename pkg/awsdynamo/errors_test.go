@@ -175,9 +175,9 @@ func TestThrottledIsUnavailable(t *testing.T) {
 		call func() error
 	}{
 		{"GetProject", func() error { _, err := s.GetProject(ctx, "p"); return err }},
-		{"PutProject", func() error { return s.PutProject(ctx, p) }},
+		{"PutProject", func() error { return s.PutProject(ctx, p, registered(p)) }},
 		{"RecordPush", func() error {
-			_, err := s.RecordPush(ctx, shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: "u", PushedAt: 1})
+			_, err := s.RecordPush(ctx, shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: "u", PushedAt: 1}, pushed(shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: "u", PushedAt: 1}))
 			return err
 		}},
 		{"ListReleases", func() error { _, err := s.ListReleases(ctx, "p", shiplog.PageRequest{}); return err }},
@@ -256,8 +256,8 @@ func TestDeployContextUnprocessedKeys(t *testing.T) {
 			ctx := t.Context()
 			p := project("p")
 			r := release(p, 1)
-			must(t, "PutProject", s.PutProject(ctx, p))
-			must(t, "CreateRelease", s.CreateRelease(ctx, r))
+			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
 			dc, err := s.DeployContext(ctx, "p", r.ID, "stage")
 			if tt.wantErr {
 				if got := shiplog.KindOf(err); got != shiplog.Unavailable {

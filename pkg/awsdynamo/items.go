@@ -31,6 +31,8 @@ const (
 	attrVerifiedIn  = "verified_in"
 	attrStatus      = "status"
 	attrHistory     = "status_history"
+	attrType        = "type"
+	attrAt          = "at"
 )
 
 // Partition keys and sort-key prefixes of the state table (see the package comment).
@@ -43,7 +45,10 @@ const (
 	deployPrefix    = "deploy#"
 	envDeployPrefix = "envdeploy#"
 	relDeployPrefix = "reldeploy#"
-	latestSK        = "latest"
+	// EventPrefix starts the sort key of every event item, and of nothing else: the publisher's
+	// stream filter selects event items by it.
+	EventPrefix = "event#"
+	latestSK    = "latest"
 )
 
 type item = map[string]types.AttributeValue
@@ -193,6 +198,34 @@ func pushItem(rec shiplog.ImageRecord) (item, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// eventItem encodes an event as its item in the state table: pk project#{project}, sk
+// event#{event id}, and the event's attributes by their JSON names.
+func eventItem(ev shiplog.Event) (item, error) {
+	if ev.ID == "" || ev.ProjectID == "" {
+		return nil, fmt.Errorf("event %q of project %q: an event needs an id and a project", ev.ID, ev.ProjectID)
+	}
+	m, err := marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	m[attrPK] = str(projectPrefix + ev.ProjectID)
+	m[attrSK] = str(EventPrefix + ev.ID)
+	return m, nil
+}
+
+// DecodeEvent decodes an event item of the state table, as a Query or the table's stream reads
+// it.
+func DecodeEvent(m map[string]types.AttributeValue) (shiplog.Event, error) {
+	var ev shiplog.Event
+	if err := unmarshal(m, &ev); err != nil {
+		return ev, err
+	}
+	if ev.ID == "" || ev.Type == "" || ev.ProjectID == "" {
+		return ev, fmt.Errorf("decode event: event_id, type and project_id are required")
+	}
+	return ev, nil
 }
 
 // projectRecord is the stored form of a registered project.

@@ -3,6 +3,7 @@ package awsdynamo
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -101,4 +102,19 @@ func TestStoreConcurrency(t *testing.T) {
 func BenchmarkConcurrentDeploys(b *testing.B) {
 	be := backends(b)[0]
 	shiplogtest.BenchmarkConcurrentDeploys(b, func(tb testing.TB) shiplog.Store { return be.newStore(tb).Store })
+}
+
+// testEvents makes the events the tests' writes carry, with ULID ids as the Service makes them.
+var testEvents = shiplog.NewULIDGenerator(time.Now)
+
+func registered(p shiplog.Project) shiplog.Event {
+	return shiplog.Event{ID: testEvents(), Type: shiplog.EventProjectRegistered, At: 1_800_000_000, By: shiplog.AnonymousPerson, ProjectID: p.ID}
+}
+
+func created(r shiplog.Release) shiplog.Event {
+	return shiplog.Event{ID: testEvents(), Type: shiplog.EventReleaseCreated, At: r.CreatedAt, By: r.RequestedBy, ProjectID: r.ProjectID, ReleaseID: r.ID}
+}
+
+func pushed(rec shiplog.ImageRecord) shiplog.Event {
+	return shiplog.Event{ID: testEvents(), Type: shiplog.EventImageRecorded, At: rec.PushedAt, By: shiplog.AnonymousPerson, ProjectID: rec.ProjectID, Service: rec.ServiceID}
 }

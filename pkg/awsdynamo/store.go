@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,10 +60,11 @@ var errRaced = errors.New("another registration changed the project since it was
 
 const registerAttempts = 5
 
-// PutProject registers a project, or replaces its registration, with its repo# items.
-func (s *Store) PutProject(ctx context.Context, p shiplog.Project) error {
+// PutProject registers a project, or replaces its registration, with its repo# items, and puts
+// ev in the transaction that puts the project if the registration changes.
+func (s *Store) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.Event) error {
 	for attempt := 1; ; attempt++ {
-		err := s.putProject(ctx, p)
+		err := s.putProject(ctx, p, ev)
 		if !errors.Is(err, errRaced) {
 			return err
 		}
@@ -72,7 +74,7 @@ func (s *Store) PutProject(ctx context.Context, p shiplog.Project) error {
 	}
 }
 
-func (s *Store) putProject(ctx context.Context, p shiplog.Project) error {
+func (s *Store) putProject(ctx context.Context, p shiplog.Project, ev shiplog.Event) error {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.state, Key: projectKey(p.ID), ConsistentRead: aws.Bool(true),
 	})
@@ -81,12 +83,23 @@ func (s *Store) putProject(ctx context.Context, p shiplog.Project) error {
 	}
 	var version int64
 	var oldMapped []string
+	var old *shiplog.Project
 	if out.Item != nil {
-		_, rec, err := decodeProject(out.Item)
+		was, rec, err := decodeProject(out.Item)
 		if err != nil {
 			return fmt.Errorf("read project %s: %w", p.ID, err)
 		}
-		version, oldMapped = rec.Version, rec.MappedRepositories
+		version, oldMapped, old = rec.Version, rec.MappedRepositories, &was
+	}
+	// The event rides with the project's put, whose version condition makes the read above the
+	// one the change is measured against.
+	var events []types.TransactWriteItem
+	if shiplog.RegistrationChanged(old, p) {
+		eit, err := eventItem(ev)
+		if err != nil {
+			return err
+		}
+		events = append(events, types.TransactWriteItem{Put: &types.Put{TableName: &s.state, Item: eit}})
 	}
 
 	mappings := repoMappings(p)
@@ -117,7 +130,7 @@ func (s *Store) putProject(ctx context.Context, p shiplog.Project) error {
 		ops = append(ops, types.TransactWriteItem{Put: &types.Put{TableName: &s.state, Item: it}})
 	}
 
-	single := 1+len(ops) <= s.maxTransact
+	single := 1+len(events)+len(ops) <= s.maxTransact
 	mapped := repos
 	if !single {
 		// Until the last step, the project claims old and new repositories alike, so that an
@@ -140,8 +153,8 @@ func (s *Store) putProject(ctx context.Context, p shiplog.Project) error {
 
 	what := fmt.Sprintf("register project %s", p.ID)
 	chunk := s.maxTransact - 1
-	end := min(chunk, len(ops))
-	if err := s.registerTransaction(ctx, what, types.TransactWriteItem{Put: put}, ops[:end]); err != nil {
+	end := min(chunk-len(events), len(ops))
+	if err := s.registerTransaction(ctx, what, types.TransactWriteItem{Put: put}, append(events, ops[:end]...)); err != nil {
 		return err
 	}
 	if single {
@@ -281,29 +294,54 @@ func (s *Store) RepositoryServices(ctx context.Context, repository string) ([]sh
 	return refs, nil
 }
 
-// RecordPush stores rec unless a newer push, or another image pushed at the same second, is
-// recorded; the condition makes that decision inside DynamoDB, so racing pushes cannot both win.
-func (s *Store) RecordPush(ctx context.Context, rec shiplog.ImageRecord) (bool, error) {
+// pushAttempts bounds how often RecordPush tries again a transaction that lost to another push to
+// the same service.
+const pushAttempts = 10
+
+// RecordPush stores rec, and ev with it in one transaction, unless the same push, a newer one, or
+// another image pushed at the same second, is recorded; the condition makes that decision inside
+// DynamoDB, so racing pushes cannot both win. Only when the condition fails is the record read,
+// to tell the same push again (the record: true, with no second event) from a newer one.
+func (s *Store) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shiplog.Event) (bool, error) {
 	it, err := pushItem(rec)
 	if err != nil {
 		return false, err
 	}
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.state,
-		Item:                it,
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #t < :t OR (#t = :t AND #u = :u)"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": attrPK, "#t": attrPushedAt, "#u": attrURI,
-		},
-		ExpressionAttributeValues: item{":t": num(rec.PushedAt), ":u": str(rec.URI)},
-	})
-	if conditionFailed(err) {
-		return false, nil
-	}
+	eit, err := eventItem(ev)
 	if err != nil {
-		return false, failed(err, "record push of %s for %s/%s", rec.URI, rec.ProjectID, rec.ServiceID)
+		return false, err
 	}
-	return true, nil
+	what := fmt.Sprintf("record push of %s for %s/%s", rec.URI, rec.ProjectID, rec.ServiceID)
+	put := &types.Put{
+		TableName:                 &s.state,
+		Item:                      it,
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #t < :t"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#t": attrPushedAt},
+		ExpressionAttributeValues: item{":t": num(rec.PushedAt)},
+	}
+	items := []types.TransactWriteItem{{Put: put}, {Put: &types.Put{TableName: &s.state, Item: eit}}}
+	for attempt := 1; ; attempt++ {
+		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return true, nil
+		}
+		older := false
+		err = transactionFailure(err, what, func(i int) error {
+			older = i == 0
+			return nil
+		})
+		if older {
+			cur, err := s.LatestImage(ctx, rec.ProjectID, rec.ServiceID)
+			if err != nil {
+				return false, err
+			}
+			return cur.PushedAt == rec.PushedAt && cur.URI == rec.URI, nil
+		}
+		if !shiplog.IsKind(err, shiplog.Conflict) || attempt == pushAttempts {
+			return false, err
+		}
+		// Another push to the service was being written: ours is decided against it next time.
+	}
 }
 
 // LatestImage returns the newest push recorded for a service.
@@ -357,14 +395,19 @@ func (s *Store) LatestImages(ctx context.Context, projectID string, serviceIDs [
 	return out, nil
 }
 
-// CreateRelease stores a new release, only if its id is new, and in the same transaction moves
-// the project's latest pointer to it unless a newer release already has it. The pointer makes
-// LatestRelease strongly consistent, which the releases index, like every GSI, is not.
-func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release) error {
+// CreateRelease stores a new release, only if its id is new, and in the same transaction puts ev
+// and moves the project's latest pointer to it unless a newer release already has it. The pointer
+// makes LatestRelease strongly consistent, which the releases index, like every GSI, is not.
+func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release, ev shiplog.Event) error {
 	it, err := releaseItem(r)
 	if err != nil {
 		return err
 	}
+	eit, err := eventItem(ev)
+	if err != nil {
+		return err
+	}
+	event := types.TransactWriteItem{Put: &types.Put{TableName: &s.state, Item: eit}}
 	put := &types.Put{
 		TableName:                &s.releases,
 		Item:                     it,
@@ -382,7 +425,7 @@ func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release) error {
 	what := fmt.Sprintf("put release %s", r.ID)
 	exists := func() error { return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID) }
 	olderThanLatest := false
-	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Put: put}, {Update: pointer}}})
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Put: put}, {Update: pointer}, event}})
 	if err != nil {
 		err = transactionFailure(err, what, func(i int) error {
 			if i == 0 {
@@ -395,16 +438,11 @@ func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release) error {
 	if err == nil || !olderThanLatest {
 		return err
 	}
-	// A newer release was created meanwhile and holds the pointer: store this one alone.
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: put.TableName, Item: put.Item,
-		ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames,
-	})
-	if conditionFailed(err) {
-		return exists()
-	}
+	// A newer release was created meanwhile and holds the pointer: store this one, and its event,
+	// without it.
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Put: put}, event}})
 	if err != nil {
-		return failed(err, "%s", what)
+		return transactionFailure(err, what, func(int) error { return exists() })
 	}
 	return nil
 }
@@ -576,7 +614,7 @@ func (s *Store) batchGet(ctx context.Context, req map[string]types.KeysAndAttrib
 }
 
 // WriteEnvironment replaces an environment's state if it is still at the version the write
-// expects: a conditional PutItem, or, with a deployment or status updates, one
+// expects: a conditional PutItem, or, with a deployment, status updates or events, one
 // TransactWriteItems that also writes those, so that all of it is written or none.
 func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
 	projectID, envID := w.State.ProjectID, w.State.Environment.ID
@@ -588,7 +626,7 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 	if err != nil {
 		return err
 	}
-	if w.Deployment == nil && len(w.Statuses) == 0 {
+	if w.Deployment == nil && len(w.Statuses) == 0 && len(w.Events) == 0 {
 		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: state.TableName, Item: state.Item, ConditionExpression: state.ConditionExpression,
 			ExpressionAttributeNames: state.ExpressionAttributeNames, ExpressionAttributeValues: state.ExpressionAttributeValues,
@@ -623,6 +661,16 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 	}
 	items = append(items, types.TransactWriteItem{Put: state})
 	refusals = append(refusals, shiplog.ErrVersionConflict)
+	for _, ev := range w.Events {
+		eit, err := eventItem(ev) // unconditional: event ids are unique
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.state, Item: eit}})
+	}
+	if len(items) > s.maxTransact {
+		return fmt.Errorf("%s: %d items are more than a transaction takes (%d)", what, len(items), s.maxTransact)
+	}
 	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
@@ -829,6 +877,66 @@ func (s *Store) EnvironmentStates(ctx context.Context, projectID string) ([]ship
 			return nil, fmt.Errorf("read environments of %s: %w", projectID, err)
 		}
 		out = append(out, st)
+	}
+	return out, nil
+}
+
+// ListEvents returns a page of a project's events newest first: a Query of its event# items, from
+// the newest down to the since's EventIDFloor (a key condition, so an old log costs nothing),
+// filtered to the type and the since's exact second.
+func (s *Store) ListEvents(ctx context.Context, projectID string, f shiplog.EventFilter, page shiplog.PageRequest) (shiplog.Page[shiplog.Event], error) {
+	pk := projectPrefix + projectID
+	names := map[string]string{"#pk": attrPK, "#sk": attrSK}
+	values := item{":pk": str(pk)}
+	cond := "#pk = :pk AND begins_with(#sk, :prefix)"
+	values[":prefix"] = str(EventPrefix)
+	if floor := shiplog.EventIDFloor(f.Since); floor != "" {
+		// Every event sort key lies below "event$" ("$" follows "#").
+		cond = "#pk = :pk AND #sk BETWEEN :prefix AND :end"
+		values[":prefix"] = str(EventPrefix + floor)
+		values[":end"] = str("event$")
+	}
+	var filters []string
+	if f.Type != "" {
+		filters = append(filters, "#ty = :ty")
+		names["#ty"] = attrType
+		values[":ty"] = str(f.Type)
+	}
+	if f.Since > 0 {
+		filters = append(filters, "#at >= :since")
+		names["#at"] = attrAt
+		values[":since"] = num(f.Since)
+	}
+	var filter *string
+	if len(filters) > 0 {
+		filter = aws.String(strings.Join(filters, " AND "))
+	}
+	start, err := decodeCursor(page.Cursor, stateCursorKeys, func(k map[string]string) bool {
+		return k[attrPK] == pk && idAfter(k[attrSK], EventPrefix)
+	})
+	if err != nil {
+		return shiplog.Page[shiplog.Event]{}, err
+	}
+	items, next, err := s.queryPage(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.state,
+		KeyConditionExpression:    &cond,
+		FilterExpression:          filter,
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ScanIndexForward:          aws.Bool(false),
+		ConsistentRead:            aws.Bool(true),
+		ExclusiveStartKey:         start,
+	}, pageLimit(page.Limit), stateCursorKeys)
+	if err != nil {
+		return shiplog.Page[shiplog.Event]{}, failed(err, "list events of %s", projectID)
+	}
+	out := shiplog.Page[shiplog.Event]{Items: make([]shiplog.Event, 0, len(items)), NextCursor: next}
+	for _, it := range items {
+		ev, err := DecodeEvent(it)
+		if err != nil {
+			return shiplog.Page[shiplog.Event]{}, fmt.Errorf("list events of %s: %w", projectID, err)
+		}
+		out.Items = append(out.Items, ev)
 	}
 	return out, nil
 }

@@ -138,9 +138,9 @@ func TestItemShapes(t *testing.T) {
 			ctx := t.Context()
 			s := b.newStore(t)
 			p := project("storage", "team/api", "team/web")
-			must(t, "PutProject", s.PutProject(ctx, p))
+			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
 			r := release(p, 1)
-			must(t, "CreateRelease", s.CreateRelease(ctx, r))
+			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
 
 			person := "M{id:S,name:S}"
 			created := "created_at:N,deployment_count:N,deployments:L[],description:S,images:M{api:S,web:S},label:S,project_id:S," +
@@ -220,14 +220,14 @@ func TestPutProjectManyRepositories(t *testing.T) {
 			s := b.newStore(t, rec.addTo)
 			first, second := repoNames("old", 130), repoNames("new", 120)
 
-			must(t, "PutProject", s.PutProject(ctx, project("big", first...)))
+			must(t, "PutProject", s.PutProject(ctx, project("big", first...), registered(project("big", first...))))
 			wantMapped(t, s, "big", first)
 			if n := rec.count("dynamodb:TransactWriteItems"); n < 2 {
 				t.Errorf("TransactWriteItems for 130 repositories: got %d calls, want several (the limit is %d)", n, s.maxTransact)
 			}
 
 			keep := append([]string{first[0]}, second...)
-			must(t, "PutProject again", s.PutProject(ctx, project("big", keep...)))
+			must(t, "PutProject again", s.PutProject(ctx, project("big", keep...), registered(project("big", keep...))))
 			wantMapped(t, s, "big", keep)
 			got, err := s.GetProject(ctx, "big")
 			must(t, "GetProject", err)
@@ -304,12 +304,12 @@ func TestPutProjectInterrupted(t *testing.T) {
 		first = append(first, fmt.Sprintf("old/r-%02d", i))
 		second = append(second, fmt.Sprintf("new/r-%02d", i))
 	}
-	must(t, "PutProject", s.PutProject(ctx, project("p", first...)))
+	must(t, "PutProject", s.PutProject(ctx, project("p", first...), registered(project("p", first...))))
 
 	mu.Lock()
 	calls, failAt = 0, 2
 	mu.Unlock()
-	if err := s.PutProject(ctx, project("p", second...)); err == nil {
+	if err := s.PutProject(ctx, project("p", second...), registered(project("p", second...))); err == nil {
 		t.Fatalf("PutProject with its second transaction failing: got no error")
 	}
 	_, rec, err := decodeProject(s.rawGet(t, s.state, projectKey("p")))
@@ -321,7 +321,7 @@ func TestPutProjectInterrupted(t *testing.T) {
 	mu.Lock()
 	failAt = 0
 	mu.Unlock()
-	must(t, "PutProject once more", s.PutProject(ctx, project("p", second[:5]...)))
+	must(t, "PutProject once more", s.PutProject(ctx, project("p", second[:5]...), registered(project("p", second[:5]...))))
 	wantMapped(t, s, "p", second[:5])
 }
 
@@ -334,8 +334,8 @@ func TestDeployContextIsOneCall(t *testing.T) {
 			s := b.newStore(t, rec.AddTo)
 			p := project("p")
 			r := release(p, 1)
-			must(t, "PutProject", s.PutProject(ctx, p))
-			must(t, "CreateRelease", s.CreateRelease(ctx, r))
+			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
 			c := deployment(p, r, "stage", 1, 0)
 			must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))
 
@@ -359,10 +359,10 @@ func TestCursorsStayInTheirList(t *testing.T) {
 	p, q := project("p"), project("q")
 	var prev = map[string]int64{}
 	for _, pr := range []shiplog.Project{p, q} {
-		must(t, "PutProject", s.PutProject(ctx, pr))
+		must(t, "PutProject", s.PutProject(ctx, pr, registered(pr)))
 		for n := range 3 {
 			r := release(pr, n+len(prev)*10)
-			must(t, "CreateRelease", s.CreateRelease(ctx, r))
+			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
 			for _, env := range []string{"stage", "prod"} {
 				c := deployment(pr, r, env, len(prev)*100+n*10+len(env), prev[pr.ID+env])
 				must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))

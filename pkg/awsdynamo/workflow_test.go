@@ -18,9 +18,9 @@ func TestWorkflowItemShapes(t *testing.T) {
 			s := b.newStore(t)
 			p := project("storage", "team/api", "team/web")
 			p.Environments[1].Requires = []string{"stage"}
-			must(t, "PutProject", s.PutProject(ctx, p))
+			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
 			r := release(p, 1)
-			must(t, "CreateRelease", s.CreateRelease(ctx, r))
+			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
 			c := deployment(p, r, "prod", 1, 0)
 			c.Deployment.Environment = shiplog.Environment{ID: "prod", Name: "Production"}
 			c.State.Environment = c.Deployment.Environment

@@ -61,7 +61,7 @@ func TestDeployWorkflowPayloads(t *testing.T) {
 	if res.Deployment.Override == nil || res.Deployment.Override.Reason != "hotfix" || res.Deployment.Override.By.ID != "oncall" || res.Release.ID != r2.ID {
 		t.Errorf("emergency deploy: got %+v", res.Deployment)
 	}
-	if _, err := e.svc.Unlock(ctx, "storage", "stage"); err != nil {
+	if _, err := e.svc.Unlock(ctx, "storage", "stage", shiplog.Person{ID: "oncall"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -44,9 +44,10 @@ var (
 	bucketEnvDeployments = []byte("env_deployments") // project, environment, deployment -> DeploymentRecord
 	bucketRelDeployments = []byte("rel_deployments") // project, release, deployment -> DeploymentRecord
 	bucketStates         = []byte("states")          // project, environment -> EnvironmentState
+	bucketEvents         = []byte("events")          // project, event -> Event
 
 	allBuckets = [][]byte{bucketMeta, bucketParams, bucketProjects, bucketRepos, bucketPushes, bucketReleases,
-		bucketReleaseIDs, bucketDeployments, bucketEnvDeployments, bucketRelDeployments, bucketStates}
+		bucketReleaseIDs, bucketDeployments, bucketEnvDeployments, bucketRelDeployments, bucketStates, bucketEvents}
 )
 
 // Store is a shiplog.ParameterStore and shiplog.Store in one bbolt file.
@@ -424,8 +425,9 @@ func getProject(tx *bbolt.Tx, id string) (shiplog.Project, bool, error) {
 	return rec.project(), true, nil
 }
 
-// PutProject registers p, replacing its repository mappings with those of the new registration.
-func (s *Store) PutProject(ctx context.Context, p shiplog.Project) error {
+// PutProject registers p, replacing its repository mappings with those of the new registration,
+// and logs ev if that changes the registration.
+func (s *Store) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.Event) error {
 	if p.ID == "" {
 		return shiplog.Errorf(shiplog.Invalid, "project id: is required")
 	}
@@ -434,6 +436,15 @@ func (s *Store) PutProject(ctx context.Context, p shiplog.Project) error {
 		old, ok, err := getProject(tx, p.ID)
 		if err != nil {
 			return err
+		}
+		var was *shiplog.Project
+		if ok {
+			was = &old
+		}
+		if shiplog.RegistrationChanged(was, p) {
+			if err := putEvents(tx, ev); err != nil {
+				return err
+			}
 		}
 		if ok {
 			for _, r := range old.ImageRepositories {
@@ -518,8 +529,9 @@ func (s *Store) RepositoryServices(ctx context.Context, repository string) ([]sh
 
 // Pushes.
 
-// RecordPush stores rec unless a newer push, or another image pushed at the same time, is stored.
-func (s *Store) RecordPush(ctx context.Context, rec shiplog.ImageRecord) (bool, error) {
+// RecordPush stores rec, and logs ev, unless a newer push, or another image pushed at the same
+// time, is stored; the same push again is the record, and logged once.
+func (s *Store) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shiplog.Event) (bool, error) {
 	applied := false
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketPushes)
@@ -537,6 +549,9 @@ func (s *Store) RecordPush(ctx context.Context, rec shiplog.ImageRecord) (bool, 
 			return nil
 		}
 		applied = true
+		if err := putEvents(tx, ev); err != nil {
+			return err
+		}
 		return putJSON(b, k, rec)
 	})
 	if err != nil {
@@ -605,8 +620,8 @@ func normalizeRelease(r *shiplog.Release) {
 	}
 }
 
-// CreateRelease stores a new release; Conflict if its id exists, in any project.
-func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release) error {
+// CreateRelease stores a new release and logs ev; Conflict if its id exists, in any project.
+func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release, ev shiplog.Event) error {
 	if r.ID == "" || r.ProjectID == "" {
 		return shiplog.Errorf(shiplog.Invalid, "release: release_id and project_id are required")
 	}
@@ -619,6 +634,9 @@ func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release) error {
 			return nil
 		}
 		if err := ids.Put([]byte(r.ID), []byte(r.ProjectID)); err != nil {
+			return err
+		}
+		if err := putEvents(tx, ev); err != nil {
 			return err
 		}
 		return putJSON(tx.Bucket(bucketReleases), key(r.ProjectID, r.ID), r)
@@ -651,7 +669,7 @@ func (s *Store) GetRelease(ctx context.Context, projectID, releaseID string) (sh
 
 // ListReleases returns a project's releases, newest (highest id) first.
 func (s *Store) ListReleases(ctx context.Context, projectID string, page shiplog.PageRequest) (shiplog.Page[shiplog.Release], error) {
-	out, err := listNewest(s.db, bucketReleases, prefix(projectID), page, func(r *shiplog.Release) { normalizeRelease(r) }, nil)
+	out, err := listNewest(s.db, bucketReleases, prefix(projectID), nil, page, func(r *shiplog.Release) { normalizeRelease(r) }, nil)
 	if err != nil {
 		return out, fmt.Errorf("list releases of %s: %w", projectID, err)
 	}
@@ -715,7 +733,7 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 
 // WriteEnvironment replaces an environment's state in one transaction, with the deployment it
 // records if there is one (its three listing entries, and the release's last_date_deployed and
-// deployment_count) and the status updates it carries.
+// deployment_count), the status updates it carries and its events.
 func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
 	projectID, envID := w.State.ProjectID, w.State.Environment.ID
 	if projectID == "" || envID == "" || w.State.Version != w.Expect+1 {
@@ -743,6 +761,9 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 			if refused, err = updateStatus(tx, u); refused != nil || err != nil {
 				return errRollback
 			}
+		}
+		if err := putEvents(tx, w.Events...); err != nil {
+			return err
 		}
 		return putJSON(states, key(projectID, envID), w.State)
 	})
@@ -856,7 +877,7 @@ func (s *Store) ListDeployments(ctx context.Context, projectID string, f shiplog
 	case f.Environment != "":
 		bucket, p = bucketEnvDeployments, prefix(projectID, f.Environment)
 	}
-	out, err := listNewest(s.db, bucket, p, page, nil, keep)
+	out, err := listNewest(s.db, bucket, p, nil, page, nil, keep)
 	if err != nil {
 		return out, fmt.Errorf("list deployments of %s: %w", projectID, err)
 	}
@@ -884,12 +905,47 @@ func (s *Store) EnvironmentStates(ctx context.Context, projectID string) ([]ship
 	return out, nil
 }
 
+// Events.
+
+// putEvents appends events to their projects' logs inside tx.
+func putEvents(tx *bbolt.Tx, evs ...shiplog.Event) error {
+	b := tx.Bucket(bucketEvents)
+	for _, ev := range evs {
+		if ev.ID == "" || ev.ProjectID == "" {
+			return fmt.Errorf("event %q of project %q: an event needs an id and a project", ev.ID, ev.ProjectID)
+		}
+		if err := putJSON(b, key(ev.ProjectID, ev.ID), ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListEvents returns a project's events newest (highest id) first, narrowed by the filter; a
+// since stops the walk at its EventIDFloor.
+func (s *Store) ListEvents(ctx context.Context, projectID string, f shiplog.EventFilter, page shiplog.PageRequest) (shiplog.Page[shiplog.Event], error) {
+	p := prefix(projectID)
+	var floor []byte
+	if id := shiplog.EventIDFloor(f.Since); id != "" {
+		floor = append(append([]byte{}, p...), id...)
+	}
+	var keep func(*shiplog.Event) bool
+	if f != (shiplog.EventFilter{}) {
+		keep = func(ev *shiplog.Event) bool { return f.Keep(*ev) }
+	}
+	out, err := listNewest(s.db, bucketEvents, p, floor, page, nil, keep)
+	if err != nil {
+		return out, fmt.Errorf("list events of %s: %w", projectID, err)
+	}
+	return out, nil
+}
+
 // Pagination.
 
-// listNewest returns one page of the values under prefix p, in descending key order. The cursor
-// is the base64url of the last key returned; it must lie under p, so a cursor of another list
-// is refused rather than silently misread.
-func listNewest[T any](db *bbolt.DB, bucket, p []byte, page shiplog.PageRequest, fix func(*T), keep func(*T) bool) (shiplog.Page[T], error) {
+// listNewest returns one page of the values under prefix p, in descending key order, down to
+// floor (nil: the first key under p). The cursor is the base64url of the last key returned; it
+// must lie under p, so a cursor of another list is refused rather than silently misread.
+func listNewest[T any](db *bbolt.DB, bucket, p, floor []byte, page shiplog.PageRequest, fix func(*T), keep func(*T) bool) (shiplog.Page[T], error) {
 	limit := page.Limit
 	switch {
 	case limit <= 0:
@@ -910,11 +966,7 @@ func listNewest[T any](db *bbolt.DB, bucket, p []byte, page shiplog.PageRequest,
 	err := db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		var last []byte
-		for k, v := seekBefore(c, start); k != nil && bytes.HasPrefix(k, p); k, v = c.Prev() {
-			if len(out.Items) == limit {
-				out.NextCursor = base64.RawURLEncoding.EncodeToString(last)
-				break
-			}
+		for k, v := seekBefore(c, start); k != nil && bytes.HasPrefix(k, p) && bytes.Compare(k, floor) >= 0; k, v = c.Prev() {
 			var item T
 			if err := json.Unmarshal(v, &item); err != nil {
 				return fmt.Errorf("decode %s %q: %w", bucket, k, err)
@@ -922,10 +974,15 @@ func listNewest[T any](db *bbolt.DB, bucket, p []byte, page shiplog.PageRequest,
 			if fix != nil {
 				fix(&item)
 			}
-			last = k
 			if keep != nil && !keep(&item) {
 				continue
 			}
+			// A next page exists only if another item is kept: the last page has no cursor.
+			if len(out.Items) == limit {
+				out.NextCursor = base64.RawURLEncoding.EncodeToString(last)
+				break
+			}
+			last = k
 			out.Items = append(out.Items, item)
 		}
 		return nil

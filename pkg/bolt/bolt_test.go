@@ -65,20 +65,27 @@ func TestRestart(t *testing.T) {
 		DeployedAt: d.CreatedAt, RequestedBy: d.RequestedBy, Images: r.Images, Pending: []string{"archivist"}, LockedUntil: 1_800_000_180, Version: 1,
 	}
 	push := shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: image, PushedAt: 1_799_999_000}
-	if err := s.PutProject(ctx, p); err != nil {
+	evs := []shiplog.Event{
+		{ID: "01J0000000000000000000000A", Type: shiplog.EventProjectRegistered, At: 1_799_999_000, By: shiplog.AnonymousPerson, ProjectID: "storage"},
+		{ID: "01J0000000000000000000000B", Type: shiplog.EventImageRecorded, At: 1_799_999_000, By: shiplog.AnonymousPerson, ProjectID: "storage", Service: "archivist"},
+		{ID: "01J0000000000000000000000C", Type: shiplog.EventReleaseCreated, At: 1_800_000_000, By: shiplog.AnonymousPerson, ProjectID: "storage", ReleaseID: r.ID},
+		{ID: "01J0000000000000000000000D", Type: shiplog.EventDeploymentRequested, At: 1_800_000_060, By: shiplog.AnonymousPerson, ProjectID: "storage",
+			Environment: "stage", ReleaseID: r.ID, DeploymentID: d.ID, Detail: map[string]string{"kind": "deploy"}},
+	}
+	if err := s.PutProject(ctx, p, evs[0]); err != nil {
 		t.Fatalf("PutProject: %v", err)
 	}
 	if err := s.PutParameters(ctx, map[string]string{"/storage/images/latest/archivist": image}); err != nil {
 		t.Fatalf("PutParameters: %v", err)
 	}
-	if _, err := s.RecordPush(ctx, push); err != nil {
+	if _, err := s.RecordPush(ctx, push, evs[1]); err != nil {
 		t.Fatalf("RecordPush: %v", err)
 	}
-	if err := s.CreateRelease(ctx, r); err != nil {
+	if err := s.CreateRelease(ctx, r, evs[2]); err != nil {
 		t.Fatalf("CreateRelease: %v", err)
 	}
 	rec := &shiplog.DeploymentRecord{Deployment: d, ProjectID: "storage", ReleaseID: r.ID}
-	if err := s.WriteEnvironment(ctx, shiplog.EnvironmentWrite{State: state, Deployment: rec}); err != nil {
+	if err := s.WriteEnvironment(ctx, shiplog.EnvironmentWrite{State: state, Deployment: rec, Events: evs[3:]}); err != nil {
 		t.Fatalf("WriteEnvironment: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -121,6 +128,10 @@ func TestRestart(t *testing.T) {
 	page, err := s.ListDeployments(ctx, "storage", shiplog.DeploymentFilter{Environment: "stage"}, shiplog.PageRequest{Limit: 10})
 	if want := []shiplog.DeploymentRecord{{Deployment: d, ProjectID: "storage", ReleaseID: r.ID}}; err != nil || !cmp.Equal(page.Items, want) {
 		t.Errorf("ListDeployments after restart: %v\n%s", err, cmp.Diff(want, page.Items))
+	}
+	events, err := s.ListEvents(ctx, "storage", shiplog.EventFilter{}, shiplog.PageRequest{Limit: 10})
+	if want := []shiplog.Event{evs[3], evs[2], evs[1], evs[0]}; err != nil || !cmp.Equal(events.Items, want) {
+		t.Errorf("ListEvents after restart: %v\n%s", err, cmp.Diff(want, events.Items))
 	}
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/shiplog/shiplog/pkg/manifest"
@@ -78,7 +79,8 @@ func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := identity(r); err != nil {
+	by, err := identity(r)
+	if err != nil {
 		return err
 	}
 	body, err := readBody(w, r)
@@ -95,7 +97,7 @@ func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in := shiplog.RegisterInput{Projects: []shiplog.Project{p}}
+	in := shiplog.RegisterInput{Projects: []shiplog.Project{p}, By: by}
 	if v := q.Get("retire"); v != "" {
 		for _, env := range strings.Split(v, ",") {
 			in.Retired = append(in.Retired, shiplog.EnvironmentRef{ProjectID: id, EnvironmentID: env})
@@ -225,6 +227,34 @@ func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) error 
 	}
 	filter := shiplog.DeploymentFilter{Environment: r.URL.Query().Get("environment"), Release: r.URL.Query().Get("release")}
 	out, err := h.svc.Deployments(r.Context(), project, filter, page)
+	if err != nil {
+		return err
+	}
+	out.Items = nonNil(out.Items)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// listEvents serves a project's event log, newest first: ?type= narrows it to one type, ?since=
+// (Unix seconds) to what happened from then on.
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageRequest(r, "type", "since")
+	if err != nil {
+		return err
+	}
+	project, err := pathID(r, "project")
+	if err != nil {
+		return err
+	}
+	filter := shiplog.EventFilter{Type: r.URL.Query().Get("type")}
+	if s := r.URL.Query().Get("since"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return shiplog.Errorf(shiplog.Invalid, "since: %q is not a time in Unix seconds", clip(s))
+		}
+		filter.Since = n
+	}
+	out, err := h.svc.Events(r.Context(), project, filter, page)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ var Routes = []Route{
 	{"GET", "/projects/{project}/freezes", (*Handler).listFreezes},
 	{"DELETE", "/projects/{project}/freezes/{freeze}", (*Handler).deleteFreeze},
 	{"GET", "/projects/{project}/metrics", (*Handler).getMetrics},
+	{"GET", "/projects/{project}/events", (*Handler).listEvents},
 }
 
 // Handler serves the API over a shiplog.Service.

@@ -191,13 +191,15 @@ type state struct {
 	Deployments map[string][]shiplog.DeploymentRecord
 	Envs        map[string][]shiplog.EnvironmentState
 	Params      map[string]string
+	// Events are each project's event log: a refused request adds none.
+	Events map[string][]shiplog.Event
 }
 
 func (e *testEnv) snapshot(t *testing.T) state {
 	t.Helper()
 	ctx := context.Background()
 	s := state{Releases: map[string][]shiplog.Release{}, Deployments: map[string][]shiplog.DeploymentRecord{},
-		Envs: map[string][]shiplog.EnvironmentState{}, Params: map[string]string{}}
+		Envs: map[string][]shiplog.EnvironmentState{}, Params: map[string]string{}, Events: map[string][]shiplog.Event{}}
 	var err error
 	if s.Projects, err = e.store.ListProjects(ctx); err != nil {
 		t.Fatal(err)
@@ -225,6 +227,16 @@ func (e *testEnv) snapshot(t *testing.T) state {
 		}
 		if s.Envs[p.ID], err = e.store.EnvironmentStates(ctx, p.ID); err != nil {
 			t.Fatal(err)
+		}
+		for page := (shiplog.PageRequest{Limit: shiplog.MaxPageLimit}); ; {
+			got, err := e.store.ListEvents(ctx, p.ID, shiplog.EventFilter{}, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Events[p.ID] = append(s.Events[p.ID], got.Items...)
+			if page.Cursor = got.NextCursor; page.Cursor == "" {
+				break
+			}
 		}
 		for _, label := range append([]string{"latest", "stable"}, p.EnvironmentIDs()...) {
 			got, err := e.params.GetParametersByPath(ctx, shiplog.ParameterPath(p.ID, label))
@@ -789,6 +801,7 @@ func TestRoutes(t *testing.T) {
 		"GET /projects/{project}/freezes",
 		"DELETE /projects/{project}/freezes/{freeze}",
 		"GET /projects/{project}/metrics",
+		"GET /projects/{project}/events",
 	}
 	var got []string
 	for _, r := range httpapi.Routes {

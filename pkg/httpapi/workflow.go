@@ -141,11 +141,11 @@ func (h *Handler) deleteLock(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r); err != nil {
 		return err
 	}
-	project, env, _, err := envRequest(r)
+	project, env, by, err := envRequest(r)
 	if err != nil {
 		return err
 	}
-	removed, err := h.svc.Unlock(r.Context(), project, env)
+	removed, err := h.svc.Unlock(r.Context(), project, env, by)
 	if err != nil {
 		return err
 	}
@@ -254,10 +254,11 @@ func (h *Handler) deleteFreeze(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := identity(r); err != nil {
+	by, err := identity(r)
+	if err != nil {
 		return err
 	}
-	f, err := h.svc.DeleteFreeze(r.Context(), project, id)
+	f, err := h.svc.DeleteFreeze(r.Context(), project, id, by)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -274,7 +275,7 @@ func onECS(t *testing.T, e *testEnv) {
 		t.Fatal(err)
 	}
 	p.Environments[0].ECS = &shiplog.ECSTarget{Cluster: "storage"}
-	if err := e.store.PutProject(ctx, p); err != nil {
+	if _, err := e.svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: []shiplog.Project{p}}); err != nil {
 		t.Fatal(err)
 	}
 	envs, err := e.svc.Environments(ctx, "storage")
@@ -282,4 +283,86 @@ func onECS(t *testing.T, e *testEnv) {
 		t.Fatalf("stage: %v, %v", envs, err)
 	}
 	e.svc.Runtime = runsEverything{envs[0].Current.Images}
+}
+
+// TestEvents reads the event log through the API: newest first, filtered, paged, and refusing
+// bad queries with a clear error; a refused request adds nothing to it.
+func TestEvents(t *testing.T) {
+	e := newTestEnv(t)
+	rel := e.seedRelease(t)
+
+	rec := e.do(t, "GET", "/projects/storage/events", "", nil)
+	wantStatus(t, rec, http.StatusOK)
+	all := decode[shiplog.Page[shiplog.Event]](t, rec)
+	var types []string
+	for _, ev := range all.Items {
+		types = append(types, ev.Type)
+	}
+	wantTypes := []string{"deployment.applied", "deployment.requested", "release.created", "project.registered"}
+	diff(t, "event types, newest first", types, wantTypes)
+	if ev := all.Items[1]; ev.ReleaseID != rel.ID || ev.Environment != "stage" || ev.By.ID != "seeder" || ev.DeploymentID == "" {
+		t.Errorf("deployment.requested event: got %+v", ev)
+	}
+	if all.NextCursor != "" {
+		t.Errorf("one page of every event: got next_cursor %q", all.NextCursor)
+	}
+	// The JSON names are the ones the CLI and dashboard read.
+	var raw struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"event_id", "type", "at", "by", "project_id", "environment", "release_id", "deployment_id", "detail"} {
+		if _, ok := raw.Items[1][k]; !ok {
+			t.Errorf("deployment.requested event JSON has no %q: %v", k, raw.Items[1])
+		}
+	}
+
+	rec = e.do(t, "GET", "/projects/storage/events?type=deployment.requested", "", nil)
+	wantStatus(t, rec, http.StatusOK)
+	if got := decode[shiplog.Page[shiplog.Event]](t, rec); len(got.Items) != 1 || got.Items[0].Type != "deployment.requested" {
+		t.Errorf("events of one type: got %+v", got.Items)
+	}
+	rec = e.do(t, "GET", "/projects/storage/events?limit=3", "", nil)
+	wantStatus(t, rec, http.StatusOK)
+	first := decode[shiplog.Page[shiplog.Event]](t, rec)
+	if len(first.Items) != 3 || first.NextCursor == "" {
+		t.Fatalf("first page of 3: got %d events, cursor %q", len(first.Items), first.NextCursor)
+	}
+	rec = e.do(t, "GET", "/projects/storage/events?limit=3&cursor="+first.NextCursor, "", nil)
+	wantStatus(t, rec, http.StatusOK)
+	if second := decode[shiplog.Page[shiplog.Event]](t, rec); len(second.Items) != 1 || second.Items[0].Type != "project.registered" || second.NextCursor != "" {
+		t.Errorf("second page: got %+v", second)
+	}
+	rec = e.do(t, "GET", fmt.Sprintf("/projects/storage/events?since=%d", now.Unix()+1), "", nil)
+	wantStatus(t, rec, http.StatusOK)
+	if got := decode[shiplog.Page[shiplog.Event]](t, rec); len(got.Items) != 0 {
+		t.Errorf("events since after the last: got %+v", got.Items)
+	}
+
+	bad := []struct{ target, says string }{
+		{"/projects/storage/events?type=nope", `type: \"nope\" is not an event type`},
+		{"/projects/storage/events?since=yesterday", `since: \"yesterday\" is not a time in Unix seconds`},
+		{"/projects/storage/events?limit=0", "limit: 0 is not between 1 and 100"},
+		{"/projects/storage/events?cursor=nope", "cursor: is not a cursor this service returned"},
+		{"/projects/storage/events?colour=red", "colour"},
+	}
+	for _, b := range bad {
+		rec := e.do(t, "GET", b.target, "", nil)
+		wantStatus(t, rec, http.StatusBadRequest)
+		if !strings.Contains(rec.Body.String(), b.says) || !strings.Contains(rec.Body.String(), `"kind":"Invalid"`) {
+			t.Errorf("GET %s: got %s, want an Invalid error saying %s", b.target, rec.Body, b.says)
+		}
+	}
+	rec = e.do(t, "GET", "/projects/nope/events", "", nil)
+	wantStatus(t, rec, http.StatusNotFound)
+
+	// Refused requests write no event.
+	before := e.snapshot(t)
+	e.do(t, "PUT", "/projects/storage/environments/prod/lock", `{}`, nil) // no reason
+	e.do(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"nope"}`, nil)
+	e.do(t, "POST", "/projects/storage/releases", `{"label":"empty"}`, nil)
+	e.do(t, "DELETE", "/projects/storage/environments/prod/lock", ``, nil) // nothing to unlock
+	diff(t, "store after refused requests", e.snapshot(t), before)
 }

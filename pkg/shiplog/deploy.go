@@ -381,6 +381,14 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 	w := prev.Next(next)
 	w.Deployment = &DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID}
 	w.Statuses = supersede(prev, d.RequestedBy, d.CreatedAt, d.ID)
+	w.Events = append(w.Events, s.deploymentEvent(r.ProjectID, r.ID, d))
+	if d.Status == StatusApplied {
+		w.Events = append(w.Events, s.statusEvents([]StatusUpdate{{
+			ProjectID: r.ProjectID, ReleaseID: r.ID, Environment: d.Environment.ID, DeploymentID: d.ID, Entry: d.StatusHistory[len(d.StatusHistory)-1],
+		}})...)
+	}
+	w.Events = append(w.Events, s.statusEvents(w.Statuses)...)
+	w.Events = append(w.Events, s.stateEvents(prev, w.State, d.RequestedBy, d.CreatedAt)...)
 	err := s.Store.WriteEnvironment(ctx, w)
 	switch {
 	case err == nil:
@@ -430,6 +438,7 @@ func (s *Service) settle(ctx context.Context, state EnvironmentState, pending []
 			if len(w.Statuses) > 0 {
 				w.State.Status = StatusApplied
 			}
+			w.Events = s.statusEvents(w.Statuses)
 		}
 		err := s.Store.WriteEnvironment(ctx, w)
 		if err == nil {

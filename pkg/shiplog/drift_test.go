@@ -111,7 +111,7 @@ func TestDriftOnECS(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Environments[0].ECS = &shiplog.ECSTarget{Cluster: "storage-stage", Services: map[string]string{"archivist": "archivist-svc"}}
-	if err := h.store.PutProject(ctx, p); err != nil {
+	if _, err := h.svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: []shiplog.Project{p}}); err != nil {
 		t.Fatal(err)
 	}
 	r1 := h.createRelease(t, 1)

@@ -96,7 +96,7 @@ func (s *Service) PutFreeze(ctx context.Context, in FreezeInput) (Freeze, error)
 	}
 	f := Freeze{ID: in.ID, Environments: envs, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, CreatedBy: by, CreatedAt: now.Unix()}
 	for _, env := range p.Environments {
-		err := s.updateState(ctx, p.ID, env, "freeze "+f.ID, func(cur, next *EnvironmentState) bool {
+		err := s.updateState(ctx, p.ID, env, "freeze "+f.ID, by, func(cur, next *EnvironmentState) bool {
 			i := freezeIndex(cur, f.ID)
 			switch {
 			case f.covers(env.ID) && i < 0:
@@ -119,22 +119,26 @@ func (s *Service) PutFreeze(ctx context.Context, in FreezeInput) (Freeze, error)
 	return f, nil
 }
 
-// DeleteFreeze removes a freeze from every environment and returns it; NotFound if no
-// environment has it.
-func (s *Service) DeleteFreeze(ctx context.Context, projectID, id string) (Freeze, error) {
+// DeleteFreeze removes a freeze from every environment, at by's request, and returns it; NotFound
+// if no environment has it.
+func (s *Service) DeleteFreeze(ctx context.Context, projectID, id string, by Person) (Freeze, error) {
 	if err := ValidateID("project", projectID); err != nil {
 		return Freeze{}, err
 	}
 	if err := ValidateID("freeze", id); err != nil {
 		return Freeze{}, err
 	}
+	if err := by.Validate(); err != nil {
+		return Freeze{}, err
+	}
+	by = normalizePerson(by)
 	p, err := s.Project(ctx, projectID)
 	if err != nil {
 		return Freeze{}, err
 	}
 	var removed *Freeze
 	for _, env := range p.Environments {
-		err := s.updateState(ctx, p.ID, env, "freeze "+id, func(cur, next *EnvironmentState) bool {
+		err := s.updateState(ctx, p.ID, env, "freeze "+id, by, func(cur, next *EnvironmentState) bool {
 			i := freezeIndex(cur, id)
 			if i < 0 {
 				return false

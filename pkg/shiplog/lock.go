@@ -77,27 +77,31 @@ func (s *Service) Lock(ctx context.Context, in LockInput) (EnvironmentLock, erro
 		return EnvironmentLock{}, Errorf(Invalid, "expires_at: %d (%s) is not in the future", in.ExpiresAt, unixTime(in.ExpiresAt))
 	}
 	lock := EnvironmentLock{Environment: in.Environment, Reason: in.Reason, LockedBy: by, LockedAt: now.Unix(), ExpiresAt: in.ExpiresAt}
-	if _, err := s.writeLock(ctx, in.ProjectID, in.Environment, &lock); err != nil {
+	if _, err := s.writeLock(ctx, in.ProjectID, in.Environment, &lock, by); err != nil {
 		return EnvironmentLock{}, err
 	}
 	return lock, nil
 }
 
-// Unlock removes an environment's lock and returns it; nil, writing nothing, if it had none.
-func (s *Service) Unlock(ctx context.Context, projectID, environmentID string) (*EnvironmentLock, error) {
+// Unlock removes an environment's lock, at by's request, and returns it; nil, writing nothing, if
+// it had none.
+func (s *Service) Unlock(ctx context.Context, projectID, environmentID string, by Person) (*EnvironmentLock, error) {
 	if err := ValidateID("project", projectID); err != nil {
 		return nil, err
 	}
 	if err := ValidateID("environment", environmentID); err != nil {
 		return nil, err
 	}
-	return s.writeLock(ctx, projectID, environmentID, nil)
+	if err := by.Validate(); err != nil {
+		return nil, err
+	}
+	return s.writeLock(ctx, projectID, environmentID, nil, normalizePerson(by))
 }
 
 // writeLock writes the environment state's next version with lock (nil: none), keeping
 // everything else as it is, so that it may come between a deployment's record and its settling.
 // It returns the lock it replaced, if that was active.
-func (s *Service) writeLock(ctx context.Context, projectID, envID string, lock *EnvironmentLock) (*EnvironmentLock, error) {
+func (s *Service) writeLock(ctx context.Context, projectID, envID string, lock *EnvironmentLock, by Person) (*EnvironmentLock, error) {
 	p, err := s.Project(ctx, projectID)
 	if err != nil {
 		return nil, err
@@ -107,7 +111,7 @@ func (s *Service) writeLock(ctx context.Context, projectID, envID string, lock *
 		return nil, err
 	}
 	var old *EnvironmentLock
-	err = s.updateState(ctx, projectID, env, "lock", func(cur *EnvironmentState, next *EnvironmentState) bool {
+	err = s.updateState(ctx, projectID, env, "lock", by, func(cur *EnvironmentState, next *EnvironmentState) bool {
 		old = activeLock(cur, s.Now())
 		if lock == nil && (cur == nil || cur.Lock == nil) {
 			return false
@@ -121,16 +125,16 @@ func (s *Service) writeLock(ctx context.Context, projectID, envID string, lock *
 // updateState writes the next version of an environment's state as change makes it from the
 // current one (nil: none yet; next starts as a copy, or as an empty state), unless change says
 // there is nothing to write. It reads again and retries while other writers win, for up to
-// DeployWait.
-func (s *Service) updateState(ctx context.Context, projectID string, env Environment, what string, change func(cur, next *EnvironmentState) bool) error {
-	return s.updateStateWith(ctx, projectID, env, what, func(cur, next *EnvironmentState) ([]StatusUpdate, bool) {
+// DeployWait. The write carries the events of what change changed (see stateEvents), by whom.
+func (s *Service) updateState(ctx context.Context, projectID string, env Environment, what string, by Person, change func(cur, next *EnvironmentState) bool) error {
+	return s.updateStateWith(ctx, projectID, env, what, by, func(cur, next *EnvironmentState) ([]StatusUpdate, bool) {
 		return nil, change(cur, next)
 	})
 }
 
 // updateStateWith is updateState whose change also returns status updates of deployments, written
-// in the same write as the state.
-func (s *Service) updateStateWith(ctx context.Context, projectID string, env Environment, what string, change func(cur, next *EnvironmentState) ([]StatusUpdate, bool)) error {
+// in the same write as the state, with their events.
+func (s *Service) updateStateWith(ctx context.Context, projectID string, env Environment, what string, by Person, change func(cur, next *EnvironmentState) ([]StatusUpdate, bool)) error {
 	start := s.Now()
 	delay := deployRetryFirst
 	for {
@@ -148,6 +152,7 @@ func (s *Service) updateStateWith(ctx context.Context, projectID string, env Env
 		}
 		w := cur.Next(next)
 		w.Statuses = ups
+		w.Events = append(s.statusEvents(ups), s.stateEvents(cur, next, by, s.Now().Unix())...)
 		err = s.Store.WriteEnvironment(ctx, w)
 		if err == nil {
 			return nil

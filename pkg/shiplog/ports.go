@@ -23,18 +23,30 @@ type ParameterStore interface {
 // ErrImageNotFound) and a refused conditional write with ErrVersionConflict or
 // ErrDeploymentExists; the Service phrases what callers see, so every store says the same words.
 // Anything else a store returns is Internal, or Unavailable when its backend is throttling or down.
+//
+// Every write that changes state carries the events of its change (see Event) and writes them in
+// the same atomic write, or, when it is refused or changes nothing, none of them.
 type Store interface {
 	ProjectStore
 	PushStore
 	ReleaseStore
 	EnvironmentStore
+	EventStore
+}
+
+// EventStore reads the event log that the other stores' writes append to.
+type EventStore interface {
+	// ListEvents returns a project's events newest first (descending id), narrowed by the filter.
+	// Invalid for a bad cursor.
+	ListEvents(ctx context.Context, projectID string, filter EventFilter, page PageRequest) (Page[Event], error)
 }
 
 // ProjectStore keeps the registered projects and which repositories feed which services.
 type ProjectStore interface {
 	// PutProject registers a project or replaces its registration, including which repositories
-	// feed which of its services.
-	PutProject(ctx context.Context, p Project) error
+	// feed which of its services, and writes ev with it if the registration changes what is
+	// stored (RegistrationChanged of the stored project, read in the same write).
+	PutProject(ctx context.Context, p Project, ev Event) error
 	// GetProject returns a registered project; ErrProjectNotFound if there is none.
 	GetProject(ctx context.Context, id string) (Project, error)
 	// ListProjects returns every registered project, sorted by id.
@@ -48,8 +60,9 @@ type ProjectStore interface {
 type PushStore interface {
 	// RecordPush stores rec as the service's newest image unless a newer push is recorded. It
 	// reports whether rec is now the record: true also when the same push was recorded before
-	// (same time and URI), false when a newer push, or another image at the same time, is.
-	RecordPush(ctx context.Context, rec ImageRecord) (bool, error)
+	// (same time and URI), false when a newer push, or another image at the same time, is. It
+	// writes ev with rec only when rec becomes the record: not for the same push again.
+	RecordPush(ctx context.Context, rec ImageRecord, ev Event) (bool, error)
 	// LatestImage returns the newest push recorded for a service; ErrImageNotFound if none.
 	LatestImage(ctx context.Context, projectID, serviceID string) (ImageRecord, error)
 	// LatestImages returns the newest push recorded for each of a project's services, keyed by
@@ -61,8 +74,8 @@ type PushStore interface {
 
 // ReleaseStore keeps releases.
 type ReleaseStore interface {
-	// CreateRelease stores a new release; Conflict if its id exists.
-	CreateRelease(ctx context.Context, r Release) error
+	// CreateRelease stores a new release, and ev with it; Conflict if its id exists.
+	CreateRelease(ctx context.Context, r Release, ev Event) error
 	// GetRelease returns a project's release; ErrReleaseNotFound if the project has no release
 	// with that id.
 	GetRelease(ctx context.Context, projectID, releaseID string) (Release, error)
@@ -88,7 +101,8 @@ type EnvironmentStore interface {
 	// it is set (listed for the project, the environment and the release; the release's
 	// last_date_deployed set and deployment_count incremented) and applying w.Statuses (each sets
 	// a recorded deployment's status and appends its entry to the history; a verified one adds
-	// its environment to the release's verified_in). ErrVersionConflict if the stored version is
+	// its environment to the release's verified_in), and appending w.Events to the log.
+	// ErrVersionConflict if the stored version is
 	// not w.Expect (0: no state yet); ErrDeploymentExists if the deployment's id is recorded
 	// already; ErrReleaseNotFound if the deployment's release is gone; ErrDeploymentNotFound if a
 	// status update names a deployment not recorded. On error nothing is changed.

@@ -91,7 +91,7 @@ type pushResult struct {
 func (s *Service) recordServicePush(ctx context.Context, ref ServiceRef, uri string, at int64) pushResult {
 	rec := ImageRecord{ProjectID: ref.ProjectID, ServiceID: ref.ServiceID, URI: uri, PushedAt: at}
 	res := pushResult{name: ParameterName(ref.ProjectID, LatestLabel, ref.ServiceID)}
-	applied, err := s.Store.RecordPush(ctx, rec)
+	applied, err := s.Store.RecordPush(ctx, rec, s.pushEvent(rec))
 	if err != nil {
 		res.err = fmt.Errorf("record push for %s: %w", res.name, err)
 		return res

@@ -20,6 +20,8 @@ type RegisterInput struct {
 	// deployed to. Dropping such an environment is refused unless it is named here: its
 	// parameters stay in SSM and its history stays listed, but nothing can be deployed to it.
 	Retired []EnvironmentRef
+	// By is who registers them, for the event log (none: the anonymous requester).
+	By Person
 }
 
 // Validate checks every project and that each retired environment is one the request drops.
@@ -49,7 +51,7 @@ func (in RegisterInput) Validate() error {
 			return Errorf(Invalid, "retire: environment %q is still in %s's manifest; only an environment the manifest drops can be retired", r.EnvironmentID, r.ProjectID)
 		}
 	}
-	return nil
+	return in.By.Validate()
 }
 
 // RegisterProjects registers every project of the request, or, if any is refused, none. A project
@@ -63,8 +65,9 @@ func (s *Service) RegisterProjects(ctx context.Context, in RegisterInput) ([]Pro
 			return nil, err
 		}
 	}
+	by := normalizePerson(in.By)
 	for _, p := range in.Projects {
-		if err := s.Store.PutProject(ctx, p); err != nil {
+		if err := s.Store.PutProject(ctx, p, s.registrationEvent(p, by)); err != nil {
 			return nil, fmt.Errorf("register project %s: %w", p.ID, err)
 		}
 	}

@@ -186,6 +186,9 @@ type EnvironmentWrite struct {
 	// Statuses are status changes of deployments recorded before, made in the same atomic write:
 	// each sets the deployment's status and appends to its status history.
 	Statuses []StatusUpdate
+	// Events are the events of this write's changes, appended to the project's log in the same
+	// atomic write.
+	Events []Event
 }
 
 // StatusUpdate changes a recorded deployment's status.

@@ -51,7 +51,7 @@ func (in CreateReleaseInput) Validate() error {
 }
 
 func (in CreateReleaseInput) registration() RegisterInput {
-	r := RegisterInput{Projects: []Project{*in.Register}}
+	r := RegisterInput{Projects: []Project{*in.Register}, By: in.RequestedBy}
 	for _, e := range in.RetiredEnvironments {
 		r.Retired = append(r.Retired, EnvironmentRef{ProjectID: in.ProjectID, EnvironmentID: e})
 	}
@@ -121,7 +121,7 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 		Description: in.Description,
 		Deployments: []Deployment{},
 	}
-	if err := s.Store.CreateRelease(ctx, r); err != nil {
+	if err := s.Store.CreateRelease(ctx, r, s.releaseEvent(r)); err != nil {
 		return Release{}, fmt.Errorf("create release %s: %w", r.ID, err)
 	}
 	return r, nil

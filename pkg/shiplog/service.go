@@ -25,6 +25,10 @@ type Service struct {
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 	NewID func() string
+	// NewEventID makes event ids, which must be ULIDs (see EventIDFloor); nil: a ULID generator
+	// on Now. It is apart from NewID so that the log does not take ids from releases and
+	// deployments.
+	NewEventID func() string
 	// LockTTL bounds how long a deployment may hold an environment while writing parameters: just
 	// over the longest time a function may run, so that a lock outlives only a dead deployment.
 	LockTTL time.Duration
@@ -32,6 +36,9 @@ type Service struct {
 	// environment are under way, well inside the time a function may run.
 	DeployWait time.Duration
 	Log        *slog.Logger
+
+	eventIDsOnce sync.Once
+	eventIDs     func() string
 }
 
 // The defaults of NewService. The deploy function may run for 120 s (template.yaml) and the API
@@ -41,7 +48,8 @@ const (
 	DefaultDeployWait = 20 * time.Second
 )
 
-// NewService returns a Service on the real clock, with ULID ids.
+// NewService returns a Service on the real clock, with ULID ids (event ids from a generator on
+// Now, made at the first event, so that a test that sets Now gets event ids on its clock).
 func NewService(params ParameterStore, store Store, registry Registry, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -160,7 +160,7 @@ func checkTransition(rec DeploymentRecord, from, to string) error {
 // refuse with an error, or answer no updates to write nothing.
 func (s *Service) updateStatus(ctx context.Context, projectID string, env Environment, what string, change func(cur, next *EnvironmentState) ([]StatusUpdate, error)) error {
 	var refused error
-	err := s.updateStateWith(ctx, projectID, env, what, func(cur, next *EnvironmentState) ([]StatusUpdate, bool) {
+	err := s.updateStateWith(ctx, projectID, env, what, shiplogPerson, func(cur, next *EnvironmentState) ([]StatusUpdate, bool) {
 		ups, err := change(cur, next)
 		if err != nil {
 			refused = err

@@ -15,7 +15,7 @@ func ecsHarness(t *testing.T) (*harness, *fakeRuntime) {
 		t.Fatal(err)
 	}
 	p.Environments[0].ECS = &shiplog.ECSTarget{Cluster: "arn:aws:ecs:eu-west-1:760097843905:cluster/storage-stage"}
-	if err := h.store.PutProject(t.Context(), p); err != nil {
+	if _, err := h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{p}}); err != nil {
 		t.Fatal(err)
 	}
 	rt := &fakeRuntime{runs: map[string]shiplog.ServiceRun{}}

@@ -359,13 +359,13 @@ func TestLocks(t *testing.T) {
 	wantError(t, "Deploy after the emergency deploy", err, shiplog.Conflict, "locked by Bob")
 
 	// Unlocking answers the lock removed; unlocking again writes nothing.
-	removed, err := h.svc.Unlock(ctx, "storage", "prod")
+	removed, err := h.svc.Unlock(ctx, "storage", "prod", alice)
 	if err != nil {
 		t.Fatal(err)
 	}
 	diff(t, "removed lock", removed, &want)
 	before = h.snapshot(t, "storage")
-	if removed, err := h.svc.Unlock(ctx, "storage", "prod"); err != nil || removed != nil {
+	if removed, err := h.svc.Unlock(ctx, "storage", "prod", alice); err != nil || removed != nil {
 		t.Errorf("Unlock of an unlocked environment: got %v, %v; want nil, nil", removed, err)
 	}
 	h.wantUnchanged(t, "Unlock of an unlocked environment", "storage", before)
@@ -509,7 +509,7 @@ func TestRollback(t *testing.T) {
 	_, err = rollback(shiplog.RollbackInput{Environment: "stage", Reason: "again", ToDeployment: cur.ID})
 	wantError(t, "Rollback of a held environment", err, shiplog.Conflict, "locked")
 
-	if _, err := h.svc.Unlock(ctx, "storage", "stage"); err != nil {
+	if _, err := h.svc.Unlock(ctx, "storage", "stage", alice); err != nil {
 		t.Fatal(err)
 	}
 	// Rolling back the rollback, to a named deployment.
@@ -573,12 +573,12 @@ func TestFreezes(t *testing.T) {
 	_, err = h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage"})
 	wantError(t, "Deploy to stage in the moved freeze", err, shiplog.Conflict, "moved")
 	h.deploy(t, r1.ID, "prod")
-	removed, err := h.svc.DeleteFreeze(ctx, "storage", "release-week")
+	removed, err := h.svc.DeleteFreeze(ctx, "storage", "release-week", alice)
 	if err != nil || removed.Reason != "moved" {
 		t.Errorf("DeleteFreeze: got %+v, %v", removed, err)
 	}
 	h.deploy(t, r1.ID, "stage")
-	_, err = h.svc.DeleteFreeze(ctx, "storage", "release-week")
+	_, err = h.svc.DeleteFreeze(ctx, "storage", "release-week", alice)
 	wantError(t, "DeleteFreeze again", err, shiplog.NotFound, "release-week")
 
 	// The freeze of all environments holds in its window; once ended it is no longer listed.

@@ -235,11 +235,11 @@ func BenchmarkConcurrentDeploys(b *testing.B, newStore func(testing.TB) shiplog.
 		ctx := b.Context()
 		p := newProject("p")
 		r1, r2 := newRelease(p, 1), newRelease(p, 2)
-		if err := s.PutProject(ctx, p); err != nil {
+		if err := s.PutProject(ctx, p, projectEvent(p)); err != nil {
 			b.Fatal(err)
 		}
 		for _, r := range []shiplog.Release{r1, r2} {
-			if err := s.CreateRelease(ctx, r); err != nil {
+			if err := s.CreateRelease(ctx, r, releaseEvent(r)); err != nil {
 				b.Fatal(err)
 			}
 		}

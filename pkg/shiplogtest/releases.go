@@ -52,6 +52,10 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"ListReleaseDeployments", testListReleaseDeployments},
 		{"ConcurrentRecordDeployment", testConcurrentRecordDeployment},
 		{"ConcurrentRecordPush", testConcurrentRecordPush},
+		{"EventsRideWithTheirWrites", testEventsRideWithWrites},
+		{"EventsOfRefusedWritesAreNotWritten", testEventsOfRefusedWrites},
+		{"ListEvents", testListEvents},
+		{"ListEventsBadCursorIsInvalid", testListEventsBadCursor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -134,8 +138,11 @@ func newDeployment(p shiplog.Project, r shiplog.Release, env string, n int, expe
 		RequestedBy: bob,
 		Description: fmt.Sprintf("deployment %d", n),
 	}
+	ev := newEvent(p.ID, shiplog.EventDeploymentRequested, d.CreatedAt)
+	ev.Environment, ev.ReleaseID, ev.DeploymentID, ev.By = env, r.ID, d.ID, bob
 	return shiplog.EnvironmentWrite{
 		Expect:     expect,
+		Events:     []shiplog.Event{ev},
 		Deployment: &shiplog.DeploymentRecord{Deployment: d, ProjectID: p.ID, ReleaseID: r.ID},
 		State: shiplog.EnvironmentState{
 			ProjectID:    p.ID,
@@ -176,14 +183,14 @@ func stored(r shiplog.Release, cs ...shiplog.EnvironmentWrite) shiplog.Release {
 func putProjects(t *testing.T, s shiplog.Store, ps ...shiplog.Project) {
 	t.Helper()
 	for _, p := range ps {
-		mustOK(t, "PutProject "+p.ID, s.PutProject(t.Context(), p))
+		mustOK(t, "PutProject "+p.ID, s.PutProject(t.Context(), p, projectEvent(p)))
 	}
 }
 
 func createReleases(t *testing.T, s shiplog.Store, rs ...shiplog.Release) {
 	t.Helper()
 	for _, r := range rs {
-		mustOK(t, "CreateRelease "+r.ID, s.CreateRelease(t.Context(), r))
+		mustOK(t, "CreateRelease "+r.ID, s.CreateRelease(t.Context(), r, releaseEvent(r)))
 	}
 }
 
@@ -258,11 +265,13 @@ func allDeployments(t *testing.T, s shiplog.Store, projectID, env string, limit 
 	}
 }
 
-// snapshot is everything a store holds about a project's releases and deployments.
+// snapshot is everything a store holds about a project's releases and deployments, and its
+// event log.
 type snapshot struct {
 	Releases    []shiplog.Release
 	States      []shiplog.EnvironmentState
 	Deployments []shiplog.DeploymentRecord
+	Events      []shiplog.Event
 }
 
 func takeSnapshot(t *testing.T, s shiplog.Store, projectID string) snapshot {
@@ -273,6 +282,7 @@ func takeSnapshot(t *testing.T, s shiplog.Store, projectID string) snapshot {
 	states, err := s.EnvironmentStates(t.Context(), projectID)
 	mustOK(t, "EnvironmentStates "+projectID, err)
 	snap.States = states
+	snap.Events = allEvents(t, s, projectID, shiplog.EventFilter{}, shiplog.MaxPageLimit)
 	return snap
 }
 
@@ -287,6 +297,9 @@ func sameSnapshot(t *testing.T, what string, got, want snapshot) {
 	}
 	if len(got.Deployments)+len(want.Deployments) > 0 {
 		diff(t, what+": deployments", got.Deployments, want.Deployments)
+	}
+	if len(got.Events)+len(want.Events) > 0 {
+		diff(t, what+": events", got.Events, want.Events)
 	}
 }
 
@@ -476,7 +489,7 @@ func testRecordPushOrdering(t *testing.T, s shiplog.Store) {
 		{"much newer", push(5, 2_000_000_000), true, push(5, 2_000_000_000)},
 	}
 	for _, st := range steps {
-		applied, err := s.RecordPush(ctx, st.rec)
+		applied, err := s.RecordPush(ctx, st.rec, pushEvent(st.rec))
 		mustOK(t, "RecordPush "+st.name, err)
 		if applied != st.wantApplied {
 			t.Errorf("RecordPush %s: got applied %v, want %v", st.name, applied, st.wantApplied)
@@ -492,7 +505,7 @@ func testRecordPushOrdering(t *testing.T, s shiplog.Store) {
 		{ProjectID: "q", ServiceID: "api", URI: imageURI("shared/base", 8), PushedAt: 20},
 	}
 	for _, rec := range others {
-		applied, err := s.RecordPush(ctx, rec)
+		applied, err := s.RecordPush(ctx, rec, pushEvent(rec))
 		mustOK(t, "RecordPush "+rec.ProjectID+"/"+rec.ServiceID, err)
 		if !applied {
 			t.Errorf("RecordPush %s/%s, an older time for another service: got applied false, want true", rec.ProjectID, rec.ServiceID)
@@ -527,16 +540,17 @@ func testLatestImages(t *testing.T, s shiplog.Store) {
 			continue // no push
 		}
 		rec := shiplog.ImageRecord{ProjectID: "p", ServiceID: svc, URI: imageURI("repo/"+svc, i), PushedAt: 1_800_000_000 + int64(i)}
-		_, err := s.RecordPush(ctx, rec)
+		_, err := s.RecordPush(ctx, rec, pushEvent(rec))
 		mustOK(t, "RecordPush "+svc, err)
 		want[svc] = rec
 	}
 	newer := shiplog.ImageRecord{ProjectID: "p", ServiceID: "svc-000", URI: imageURI("repo/svc-000", 1000), PushedAt: 1_900_000_000}
-	_, err = s.RecordPush(ctx, newer)
+	_, err = s.RecordPush(ctx, newer, pushEvent(newer))
 	mustOK(t, "RecordPush svc-000 again", err)
 	want["svc-000"] = newer
 	// Another project's pushes for the same service ids are not p's.
-	_, err = s.RecordPush(ctx, shiplog.ImageRecord{ProjectID: "q", ServiceID: "svc-003", URI: imageURI("repo/q", 1), PushedAt: 1})
+	qrec := shiplog.ImageRecord{ProjectID: "q", ServiceID: "svc-003", URI: imageURI("repo/q", 1), PushedAt: 1}
+	_, err = s.RecordPush(ctx, qrec, pushEvent(qrec))
 	mustOK(t, "RecordPush q/svc-003", err)
 
 	got, err = s.LatestImages(ctx, "p", append(ids, "svc-001", "svc-003", "svc-999"))
@@ -588,9 +602,9 @@ func testCreateReleaseDuplicate(t *testing.T, s shiplog.Store) {
 
 	again := first
 	again.Description = "a second release with the same id"
-	wantKind(t, "CreateRelease of an existing id", s.CreateRelease(t.Context(), again), shiplog.Conflict)
+	wantKind(t, "CreateRelease of an existing id", s.CreateRelease(t.Context(), again, releaseEvent(again)), shiplog.Conflict)
 	inQ := newRelease(q, 1)
-	wantKind(t, "CreateRelease of an existing id in another project", s.CreateRelease(t.Context(), inQ), shiplog.Conflict)
+	wantKind(t, "CreateRelease of an existing id in another project", s.CreateRelease(t.Context(), inQ, releaseEvent(inQ)), shiplog.Conflict)
 
 	diff(t, "GetRelease after the conflicts", getRelease(t, s, "p", first.ID), first)
 	_, err := s.GetRelease(t.Context(), "q", first.ID)
@@ -1073,7 +1087,7 @@ func testConcurrentRecordPush(t *testing.T, s shiplog.Store) {
 	for i := n - 1; i >= 0; i-- {
 		wg.Go(func() {
 			<-start
-			applied[i], errs[i] = s.RecordPush(t.Context(), recs[i])
+			applied[i], errs[i] = s.RecordPush(t.Context(), recs[i], pushEvent(recs[i]))
 		})
 	}
 	close(start)

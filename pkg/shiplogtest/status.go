@@ -37,6 +37,9 @@ func statusWrite(w shiplog.EnvironmentWrite, status string, at int64) shiplog.En
 		ProjectID: cur.ProjectID, ReleaseID: cur.ReleaseID, Environment: cur.Environment.ID, DeploymentID: cur.DeploymentID,
 		Entry: shiplog.StatusEntry{Status: status, At: at, By: bob, Detail: "checked by " + status},
 	}}
+	ev := newEvent(cur.ProjectID, "deployment."+status, at)
+	ev.Environment, ev.ReleaseID, ev.DeploymentID, ev.By = cur.Environment.ID, cur.ReleaseID, cur.DeploymentID, bob
+	out.Events = []shiplog.Event{ev}
 	return out
 }
 
