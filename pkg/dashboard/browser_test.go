@@ -754,16 +754,20 @@ func TestRefusalsAndLocks(t *testing.T) {
 	}
 }
 
-// TestShapesStillToCome checks the views of what the API is still to answer: the DORA metrics
-// (and that their absence reads as such), deployment status and drift.
+// TestShapesStillToCome checks the views of the DORA metrics (from the real route), and of
+// deployment status and drift (from canned answers that mark both).
 func TestShapesStillToCome(t *testing.T) {
 	st := newStack(t)
 	tb := newTab(t, st.url)
 
-	// The API has no metrics route yet: the page says so rather than failing.
-	tb.open("#/p/storage/metrics")
-	if msg := tb.text("#main"); !strings.Contains(msg, "Not available") || !strings.Contains(msg, "404") {
-		t.Errorf("metrics without the route: got %q, want a clear \"not available\"", msg)
+	// The metrics view shows what the service computes.
+	m, err := st.svc.Metrics(context.Background(), shiplog.MetricsInput{ProjectID: "storage", Environment: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.open("#/p/storage/metrics?environment=prod")
+	if msg := tb.text("#main"); !strings.Contains(msg, fmt.Sprintf("%d deployments to prod", m.Deployments)) {
+		t.Errorf("metrics: got %q, want the service's %d deployments to prod", msg, m.Deployments)
 	}
 
 	st.shapes.Store(true)
