@@ -132,7 +132,9 @@ func (f *flow) register(t *testing.T) {
 	if diff := cmp.Diff(wantVerifier, verifier.Items); diff != "" {
 		t.Errorf("repository item of bag_verifier (-want +got):\n%s", diff)
 	}
-	// The refused release left no release, no parameter and nothing in the project's partition.
+	// The refused release left no release, no parameter and nothing in the project's partition but
+	// the registration's event.
+	f.m.logged(shiplog.EventProjectRegistered)
 	f.s.check(t, f.m, skipImages)
 }
 
@@ -172,6 +174,7 @@ func (f *flow) taggedPushes(t *testing.T) {
 			want = append(want, name)
 			f.m.write(name, img.uri)
 			f.m.pushes[svc] = shiplog.ImageRecord{ProjectID: "storage", ServiceID: svc, URI: img.uri, PushedAt: unix(t1)}
+			f.m.logged(shiplog.EventImageRecorded)
 		}
 		if out.Image != img.uri || !sameSet(out.Updated, want) || out.Ignored != "" {
 			t.Errorf("push %s: got %+v, want image %s updating %v", key, out, img.uri, want)
@@ -197,6 +200,7 @@ func (f *flow) createRelease(t *testing.T) {
 	}
 	f.r1 = got.ID
 	f.m.releases = append(f.m.releases, want)
+	f.m.logged(shiplog.EventReleaseCreated)
 	f.s.check(t, f.m, skipImages)
 }
 
@@ -220,6 +224,14 @@ func (f *flow) release(t *testing.T, got shiplog.Release, before, after int64, b
 	if diff := cmp.Diff(manifest["storage"], entry); diff != "" {
 		t.Errorf("release_manifest is not the storage entry of the manifest (-want +got):\n%s", diff)
 	}
+	images := f.s.storageImages(archivist)
+	// Each image's push time, where the recorded push is that image.
+	pushedAt := map[string]int64{}
+	for svc, uri := range images {
+		if p, ok := f.m.pushes[svc]; ok && p.URI == uri {
+			pushedAt[svc] = p.PushedAt
+		}
+	}
 	return shiplog.Release{
 		ID:          got.ID,
 		ProjectID:   "storage",
@@ -227,10 +239,11 @@ func (f *flow) release(t *testing.T, got shiplog.Release, before, after int64, b
 		CreatedAt:   got.CreatedAt,
 		Manifest:    got.Manifest,
 		RequestedBy: by,
-		Images:      f.s.storageImages(archivist),
+		Images:      images,
 		Label:       shiplog.LatestLabel,
 		Description: description,
 		Deployments: []shiplog.Deployment{},
+		PushedAt:    pushedAt,
 	}
 }
 
@@ -324,6 +337,7 @@ func (f *flow) newerPush(t *testing.T) {
 	}
 	f.m.write(latest, v2.uri)
 	f.m.pushes["archivist"] = shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: v2.uri, PushedAt: unix(t2)}
+	f.m.logged(shiplog.EventImageRecorded)
 
 	// EventBridge delivers at least once and in no order: v1's event again, after v2's.
 	out = pushOutcome{}
@@ -348,6 +362,7 @@ func (f *flow) deployLatestProd(t *testing.T) {
 	}
 	f.r2 = got.ID
 	f.m.releases = append(f.m.releases, want)
+	f.m.logged(shiplog.EventReleaseCreated)
 
 	d := f.deploy(t, `{"project_id":"storage","release_id":"latest","environment":"prod"}`, f.r2, prod, anonymous, "")
 	f.m.deploy(t, d, f.r2, allServices)
@@ -367,10 +382,12 @@ func (f *flow) apiEnvironments(t *testing.T) {
 		Items []shiplog.EnvironmentStatus `json:"items"`
 	}
 	decodeString(t, res.Body, &body)
-	want := []shiplog.EnvironmentStatus{{Environment: stage}, {Environment: prod}}
+	// Nothing has drifted: every parameter is what the deploys wrote.
+	want := []shiplog.EnvironmentStatus{{Environment: stage, Drift: []shiplog.Drift{}}, {Environment: prod, Drift: []shiplog.Drift{}}}
 	for i := range want {
 		if state, ok := f.m.envs[want[i].Environment.ID]; ok {
 			want[i].Current = &state
+			want[i].Status = state.Status
 		}
 	}
 	if diff := cmp.Diff(want, body.Items); diff != "" {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -21,6 +22,15 @@ type model struct {
 	deployments []shiplog.DeploymentRecord
 	envs        map[string]shiplog.EnvironmentState
 	tags        map[string]map[string][]string // ECR: repository -> digest -> tags
+	// events counts the event log's entries by type: each change must log exactly one.
+	events map[string]int
+}
+
+// logged records that the changes of a step must have logged these events.
+func (m *model) logged(types ...string) {
+	for _, typ := range types {
+		m.events[typ]++
+	}
 }
 
 type paramState struct {
@@ -34,6 +44,7 @@ func newModel(s *stack) *model {
 		pushes: map[string]shiplog.ImageRecord{},
 		envs:   map[string]shiplog.EnvironmentState{},
 		tags:   map[string]map[string][]string{},
+		events: map[string]int{},
 	}
 	for _, spec := range imageSpecs {
 		img := s.images[spec.key]
@@ -75,7 +86,9 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 	if prev, ok := m.envs[d.Environment.ID]; ok && (prev.Status == shiplog.StatusRequested || prev.Status == shiplog.StatusApplied) {
 		m.setStatus(prev.DeploymentID, shiplog.StatusEntry{Status: shiplog.StatusSuperseded, At: d.CreatedAt, By: d.RequestedBy,
 			Detail: "replaced by deployment " + d.ID})
+		m.logged(shiplog.EventDeploymentSuperseded)
 	}
+	m.logged(shiplog.EventDeploymentRequested, shiplog.EventDeploymentApplied)
 	r.Deployments = append(r.Deployments, d)
 	r.LastDateDeployed = d.CreatedAt
 	r.DeploymentCount++
@@ -192,6 +205,13 @@ func releaseItem(r shiplog.Release) item {
 	if r.LastDateDeployed != 0 {
 		it["last_date_deployed"] = N(r.LastDateDeployed)
 	}
+	if len(r.PushedAt) > 0 {
+		at := item{}
+		for svc, t := range r.PushedAt {
+			at[svc] = N(t)
+		}
+		it["pushed_at"] = M(at)
+	}
 	return it
 }
 
@@ -301,7 +321,19 @@ func (s *stack) check(t *testing.T, m *model, readImages bool) snapshot {
 	if diff := cmp.Diff(m.params, gotParams); diff != "" {
 		t.Errorf("SSM parameters under /storage/ (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(m.stateItems("storage"), part.Items, cmpopts.EquateEmpty()); diff != "" {
+	var stateItems []item
+	logged := map[string]int{}
+	for _, it := range part.Items {
+		if strings.HasPrefix(skOf(it), "event#") {
+			logged[it["type"].(map[string]any)["S"].(string)]++
+			continue
+		}
+		stateItems = append(stateItems, it)
+	}
+	if diff := cmp.Diff(m.events, logged, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("event log of storage, entries by type (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(m.stateItems("storage"), stateItems, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("state table, partition project#storage (-want +got):\n%s", diff)
 	}
 	var wantIDs, gotIDs []string
