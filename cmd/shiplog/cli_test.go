@@ -254,6 +254,9 @@ func TestCLIAgainstTheLocalStack(t *testing.T) {
 	}
 	l.push(t, "uk.ac.wellcome/notifier", 9, clock.Add(-time.Minute))
 	l.run(t, "release", "create", "storage").want(t, 0)
+	// A list of releases carries how often each was deployed, not the deployments.
+	r = l.run(t, "releases", "storage")
+	columnsAligned(t, r.stdout, []string{"RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED"}, []string{rel1, "latest", "2026-11-20 10:00 (5m ago)", "alice", "2 times"})
 	l.run(t, "diff", "storage", "prod", "latest").want(t, 0, "notifier", "changed", "uk.ac.wellcome/notifier@sha256:444444444444", "uk.ac.wellcome/notifier@sha256:999999999999", "unchanged")
 	l.run(t, "deploy", "storage", "prod", "latest", "-y").want(t, 0)
 	r = l.run(t, "rollback", "storage", "prod", "--reason", "notifier errors", "--hold", "--yes")

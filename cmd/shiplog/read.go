@@ -186,10 +186,10 @@ func (a *app) releasesCommand() *cobra.Command {
 			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "releases"), page.query(nil), &body); done || err != nil {
 				return err
 			}
-			t := a.newTable(a.std.out, "RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED TO", "DESCRIPTION")
+			t := a.newTable(a.std.out, "RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED", "VERIFIED IN", "DESCRIPTION")
 			for _, r := range body.Items {
 				t.row(r.ID, r.Label, a.when(r.CreatedAt), personOf(r.RequestedBy.ID, r.RequestedBy.Name),
-					strings.Join(deployedTo(r), ", "), clip(r.Description, 50))
+					timesDeployed(r), strings.Join(r.VerifiedIn, ", "), clip(r.Description, 50))
 			}
 			a.more(cmd, body.NextCursor)
 			return t.flush()
@@ -199,15 +199,17 @@ func (a *app) releasesCommand() *cobra.Command {
 	return cmd
 }
 
-// deployedTo lists the environments a release has been deployed to, in order of first deployment.
-func deployedTo(r shiplog.Release) []string {
-	var out []string
-	for _, d := range r.Deployments {
-		if !slices.Contains(out, d.Environment.ID) {
-			out = append(out, d.Environment.ID)
-		}
+// timesDeployed says how often a release was deployed. A list of releases does not carry their
+// deployments (GET .../deployments?release= does), only how many there are.
+func timesDeployed(r shiplog.Release) string {
+	n := max(r.DeploymentCount, int64(len(r.Deployments)))
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "once"
 	}
-	return out
+	return fmt.Sprintf("%d times", n)
 }
 
 func (a *app) releaseCommand() *cobra.Command {
