@@ -266,6 +266,14 @@ func TestCLIAgainstTheLocalStack(t *testing.T) {
 		t.Fatalf("newest prod deployment: %+v, want a rollback to %s", prod[0], rel1)
 	}
 	l.run(t, "history", "storage", "prod").want(t, 0, "rollback of "+prod[1].ID)
+	// A page that is not the last says, after the table, the command that shows the next one.
+	r = l.run(t, "history", "storage", "prod", "--limit", "1")
+	r.want(t, 0, prod[0].ID)
+	hint, ok := strings.CutPrefix(r.stderr, "more: shiplog history storage prod --limit 1 --cursor ")
+	if !ok || strings.Count(r.stdout, "\n") != 2 {
+		t.Fatalf("history --limit 1: stdout %q, stderr %q; want the newest deployment and the next page's command", r.stdout, r.stderr)
+	}
+	l.run(t, "history", "storage", "prod", "--limit", "1", "--cursor", strings.TrimSpace(hint)).want(t, 0, prod[1].ID)
 	l.run(t, "rollback", "storage", "prod", "--yes").want(t, exitError) // no --reason
 	l.run(t, "unlock", "storage", "prod").want(t, 0)
 

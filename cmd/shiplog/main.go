@@ -43,6 +43,9 @@ func runApp(ctx context.Context, a *app, args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
+		for _, line := range a.after {
+			fmt.Fprintln(a.std.err, line)
+		}
 		return exitOK
 	}
 	code, msg := a.describe(err)

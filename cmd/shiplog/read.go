@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/shiplog/shiplog/pkg/apiclient"
 	"github.com/shiplog/shiplog/pkg/httpapi"
@@ -168,11 +169,30 @@ func (p *pageFlags) query(q url.Values) url.Values {
 	return q
 }
 
-// more tells a person how to see the next page.
+// more tells a person how to see the next page: the same command with --cursor, said on stderr
+// once the table is printed.
 func (a *app) more(cmd *cobra.Command, next string) {
-	if next != "" {
-		fmt.Fprintf(a.std.err, "more: %s --cursor %s\n", cmd.CommandPath(), next)
+	if next == "" {
+		return
 	}
+	line := []string{cmd.CommandPath()}
+	for _, arg := range cmd.Flags().Args() {
+		line = append(line, shellQuote(arg))
+	}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name != "cursor" {
+			line = append(line, "--"+f.Name, shellQuote(f.Value.String()))
+		}
+	})
+	a.after = append(a.after, "more: "+strings.Join(append(line, "--cursor", next), " "))
+}
+
+// shellQuote quotes s for bash and zsh where it has anything but letters, digits and -_./:=@,
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (a *app) releasesCommand() *cobra.Command {
