@@ -23,8 +23,10 @@ help:
 	@echo "make build  - each function as build/<function>/bootstrap and build/<function>.zip (linux/arm64), and the CLI as build/shiplog"
 	@echo "make bench  - SDK calls per operation against moto, cold starts under aws-lambda-rie (not part of make test)"
 
-run:
-	go run ./cmd/shiplog serve --addr $(ADDR) --data $(DATA) $(ARGS)
+# The built binary rather than `go run`: on Ctrl-C `go run` exits 1 even when the stack stopped
+# cleanly, and make would report that as an error.
+run: build/shiplog
+	build/shiplog serve --addr $(ADDR) --data $(DATA) $(ARGS)
 
 # The one way a function is built, for AWS Lambda on arm64 (provided.al2023).
 GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w"

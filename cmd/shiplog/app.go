@@ -54,6 +54,9 @@ type app struct {
 
 	api, profile, region, user, output string
 	sign                               bool
+
+	// after holds what to tell a person on stderr once a command has printed its output.
+	after []string
 }
 
 func newApp(std streams, getenv func(string) string) *app {

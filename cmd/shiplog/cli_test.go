@@ -254,6 +254,9 @@ func TestCLIAgainstTheLocalStack(t *testing.T) {
 	}
 	l.push(t, "uk.ac.wellcome/notifier", 9, clock.Add(-time.Minute))
 	l.run(t, "release", "create", "storage").want(t, 0)
+	// A list of releases carries how often each was deployed, not the deployments.
+	r = l.run(t, "releases", "storage")
+	columnsAligned(t, r.stdout, []string{"RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED"}, []string{rel1, "latest", "2026-11-20 10:00 (5m ago)", "alice", "2 times"})
 	l.run(t, "diff", "storage", "prod", "latest").want(t, 0, "notifier", "changed", "uk.ac.wellcome/notifier@sha256:444444444444", "uk.ac.wellcome/notifier@sha256:999999999999", "unchanged")
 	l.run(t, "deploy", "storage", "prod", "latest", "-y").want(t, 0)
 	r = l.run(t, "rollback", "storage", "prod", "--reason", "notifier errors", "--hold", "--yes")
@@ -263,6 +266,14 @@ func TestCLIAgainstTheLocalStack(t *testing.T) {
 		t.Fatalf("newest prod deployment: %+v, want a rollback to %s", prod[0], rel1)
 	}
 	l.run(t, "history", "storage", "prod").want(t, 0, "rollback of "+prod[1].ID)
+	// A page that is not the last says, after the table, the command that shows the next one.
+	r = l.run(t, "history", "storage", "prod", "--limit", "1")
+	r.want(t, 0, prod[0].ID)
+	hint, ok := strings.CutPrefix(r.stderr, "more: shiplog history storage prod --limit 1 --cursor ")
+	if !ok || strings.Count(r.stdout, "\n") != 2 {
+		t.Fatalf("history --limit 1: stdout %q, stderr %q; want the newest deployment and the next page's command", r.stdout, r.stderr)
+	}
+	l.run(t, "history", "storage", "prod", "--limit", "1", "--cursor", strings.TrimSpace(hint)).want(t, 0, prod[1].ID)
 	l.run(t, "rollback", "storage", "prod", "--yes").want(t, exitError) // no --reason
 	l.run(t, "unlock", "storage", "prod").want(t, 0)
 

@@ -1,7 +1,7 @@
 // Command shiplog is shiplog's command line: the CLI people use against the HTTP API (the local
 // stack's, or API Gateway's with SigV4), the local dashboard proxy (shiplog ui), and the local
 // stack itself (shiplog serve): the HTTP API and the Lambda Invoke API of the ecr-push,
-// create-release and deploy functions, on an embedded store, with no AWS account.
+// create-release, deploy and ecs-events functions, on an embedded store, with no AWS account.
 package main
 
 import (
@@ -43,6 +43,9 @@ func runApp(ctx context.Context, a *app, args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
+		for _, line := range a.after {
+			fmt.Fprintln(a.std.err, line)
+		}
 		return exitOK
 	}
 	code, msg := a.describe(err)

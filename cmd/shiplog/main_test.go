@@ -589,10 +589,76 @@ func TestLocalInvokeAPIManners(t *testing.T) {
 	if len(list.Functions) > 0 && list.Functions[0].FunctionArn != "arn:aws:lambda:eu-west-1:000000000000:function:create-release" {
 		t.Errorf("FunctionArn = %q", list.Functions[0].FunctionArn)
 	}
-	var body map[string]any
-	if code := s.call("GET", "/2015-03-31/functions/deploy/configuration", "", nil, &body); code != 404 || body["message"] == nil {
-		t.Errorf("unknown Invoke API path: %d %v, want a 404 JSON error", code, body)
+	// Paths the Invoke API does not serve, of its own API version and of the Lambda API's others
+	// (GetAccountSettings, ListTags), get Lambda's error shape, whose message the aws CLI prints.
+	for _, path := range []string{"/2015-03-31/functions/deploy/configuration", "/2016-08-19/account-settings/", "/2017-03-31/tags/deploy"} {
+		var body map[string]any
+		if code := s.call("GET", path, "", nil, &body); code != 404 || !strings.Contains(fmt.Sprint(body["message"]), "serves only Invoke") {
+			t.Errorf("GET %s: %d %v, want a 404 JSON error saying what the local stack serves", path, code, body)
+		}
 	}
+	cmd = exec.Command(awsCLI(t), "lambda", "get-account-settings", "--endpoint-url", s.url)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION=eu-west-1", "AWS_PAGER=",
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "UnknownOperationException") || !strings.Contains(string(out), "serves only Invoke") {
+		t.Errorf("aws lambda get-account-settings: %v: %s, want it to fail with the local stack's message", err, out)
+	}
+}
+
+// TestLocalStackCreated: on the local stack started with the repository's example
+// .wellcome_project, what a POST creates is answered 201 with a Location that reads it back; a
+// plan or a report creates nothing and has none.
+func TestLocalStackCreated(t *testing.T) {
+	t.Parallel() // its own data file, port and process
+	s := startStack(t, filepath.Join(t.TempDir(), "shiplog.db"), "--manifest", filepath.Join("..", "..", ".wellcome_project"))
+	if !strings.Contains(s.logs.String(), `"msg":"project registered","project":"bugfarm_73649"`) {
+		t.Fatalf("serve --manifest .wellcome_project: no registration logged:\n%s", s.logs)
+	}
+	for i, repo := range []string{"bugfarm/hatching", "bugfarm/feeding"} {
+		res, err := http.Post(s.url+"/2015-03-31/functions/ecr-push/invocations", "application/json",
+			bytes.NewReader(pushEvent(t, repo, digest(i+1), "2026-11-20T09:00:00Z")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("X-Amz-Function-Error") != "" {
+			t.Fatalf("ecr-push %s: %d %s", repo, res.StatusCode, b)
+		}
+	}
+	// created posts body, wants 201 and a Location that answers 200 with the id under key.
+	created := func(path string, body any, key string) string {
+		t.Helper()
+		var out map[string]any
+		if code := s.call("POST", path, "alice", body, &out); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %v, want 201", path, code, out)
+		}
+		loc := s.lastLocation
+		var got map[string]any
+		if code := s.call("GET", loc, "", nil, &got); code != 200 || got[key] == nil {
+			t.Fatalf("POST %s: Location %q answers %d %v, want 200 with %s", path, loc, code, got, key)
+		}
+		if !strings.HasSuffix(loc, "/"+fmt.Sprint(got[key])) {
+			t.Errorf("POST %s: Location %q does not end with its %s %v", path, loc, key, got[key])
+		}
+		return fmt.Sprint(got[key])
+	}
+	rel := created("/projects/bugfarm_73649/releases", map[string]string{"description": "nightly"}, "release_id")
+	if !strings.Contains(s.logs.String(), `"msg":"release created","project":"bugfarm_73649","release":"`+rel+`"`) {
+		t.Errorf("no release logged:\n%s", s.logs)
+	}
+	stage := created("/projects/bugfarm_73649/environments/stage/deployments", map[string]string{"release_id": rel}, "deployment_id")
+	// prod requires stage: report stage verified, then promote.
+	if code := s.call("POST", "/projects/bugfarm_73649/deployments/"+stage+"/status", "ci", map[string]string{"status": "verified"}, nil); code != 200 || s.lastLocation != "" {
+		t.Errorf("report verified: %d, Location %q; want 200 and none", code, s.lastLocation)
+	}
+	if code := s.call("POST", "/projects/bugfarm_73649/environments/prod/deployments", "bob", map[string]any{"from_environment": "stage", "dry_run": true}, nil); code != 200 || s.lastLocation != "" {
+		t.Errorf("plan: %d, Location %q; want 200 and none", code, s.lastLocation)
+	}
+	created("/projects/bugfarm_73649/environments/prod/deployments", map[string]string{"from_environment": "stage"}, "deployment_id")
+	created("/projects/bugfarm_73649/environments/stage/emergency-deployments", map[string]string{"release_id": rel, "reason": "incident 12"}, "deployment_id")
 }
 
 // TestDashboardNextToTheAPI checks that the local stack serves the dashboard at / and its files,

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/shiplog/shiplog/pkg/apiclient"
 	"github.com/shiplog/shiplog/pkg/httpapi"
@@ -168,11 +169,30 @@ func (p *pageFlags) query(q url.Values) url.Values {
 	return q
 }
 
-// more tells a person how to see the next page.
+// more tells a person how to see the next page: the same command with --cursor, said on stderr
+// once the table is printed.
 func (a *app) more(cmd *cobra.Command, next string) {
-	if next != "" {
-		fmt.Fprintf(a.std.err, "more: %s --cursor %s\n", cmd.CommandPath(), next)
+	if next == "" {
+		return
 	}
+	line := []string{cmd.CommandPath()}
+	for _, arg := range cmd.Flags().Args() {
+		line = append(line, shellQuote(arg))
+	}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name != "cursor" {
+			line = append(line, "--"+f.Name, shellQuote(f.Value.String()))
+		}
+	})
+	a.after = append(a.after, "more: "+strings.Join(append(line, "--cursor", next), " "))
+}
+
+// shellQuote quotes s for bash and zsh where it has anything but letters, digits and -_./:=@,
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (a *app) releasesCommand() *cobra.Command {
@@ -186,10 +206,10 @@ func (a *app) releasesCommand() *cobra.Command {
 			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "releases"), page.query(nil), &body); done || err != nil {
 				return err
 			}
-			t := a.newTable(a.std.out, "RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED TO", "DESCRIPTION")
+			t := a.newTable(a.std.out, "RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED", "VERIFIED IN", "DESCRIPTION")
 			for _, r := range body.Items {
 				t.row(r.ID, r.Label, a.when(r.CreatedAt), personOf(r.RequestedBy.ID, r.RequestedBy.Name),
-					strings.Join(deployedTo(r), ", "), clip(r.Description, 50))
+					timesDeployed(r), strings.Join(r.VerifiedIn, ", "), clip(r.Description, 50))
 			}
 			a.more(cmd, body.NextCursor)
 			return t.flush()
@@ -199,15 +219,17 @@ func (a *app) releasesCommand() *cobra.Command {
 	return cmd
 }
 
-// deployedTo lists the environments a release has been deployed to, in order of first deployment.
-func deployedTo(r shiplog.Release) []string {
-	var out []string
-	for _, d := range r.Deployments {
-		if !slices.Contains(out, d.Environment.ID) {
-			out = append(out, d.Environment.ID)
-		}
+// timesDeployed says how often a release was deployed. A list of releases does not carry their
+// deployments (GET .../deployments?release= does), only how many there are.
+func timesDeployed(r shiplog.Release) string {
+	n := max(r.DeploymentCount, int64(len(r.Deployments)))
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "once"
 	}
-	return out
+	return fmt.Sprintf("%d times", n)
 }
 
 func (a *app) releaseCommand() *cobra.Command {

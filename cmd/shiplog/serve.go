@@ -98,7 +98,7 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 	dash := dashboard.Handler()
 	mux := httpapi.AccessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case strings.HasPrefix(r.URL.Path, "/2015-03-31/"):
+		case lambdaAPIPath(r.URL.Path):
 			invoke.ServeHTTP(w, r)
 		case dashboard.Serves(r.URL.Path):
 			dash.ServeHTTP(w, r)
@@ -131,6 +131,28 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 	}
 	log.Info("shiplog stopped")
 	return nil
+}
+
+// lambdaAPIPath reports whether path is one of the Lambda API's, whose first segment is the
+// operation's API version (2015-03-31 for Invoke and ListFunctions, 2016-08-19 for
+// GetAccountSettings, 2017-03-31 for ListTags, ...). The Invoke API answers them all, the ones it
+// does not serve with an error in Lambda's shape, which the aws CLI prints; the HTTP API's routes
+// all begin with /projects.
+func lambdaAPIPath(path string) bool {
+	version, _, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if !ok || len(version) != len("2015-03-31") {
+		return false
+	}
+	for i, c := range version {
+		if i == 4 || i == 7 {
+			if c != '-' {
+				return false
+			}
+		} else if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // loggingStore logs each release and deployment the local stack records, whichever API asked

@@ -1,0 +1,90 @@
+package manifest
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestRepositoryExample holds the repository's example .wellcome_project, which the README
+// documents and `make run ARGS="--manifest .wellcome_project"` registers, to the format: it
+// parses, and it shows every field shiplog reads, in every place it is read, and at least one of
+// the fields it accepts for other tools.
+func TestRepositoryExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", ".wellcome_project"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(data); err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	var top map[string]any
+	if err := json.Unmarshal(data, &top); err != nil {
+		t.Fatal(err)
+	}
+	// The keys the example uses at each place; a list's elements share a place.
+	used := map[string][]string{}
+	var walk func(place string, v any)
+	walk = func(place string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if !slices.Contains(used[place], k) {
+					used[place] = append(used[place], k)
+				}
+				walk(place+"."+k, e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(place+"[]", e)
+			}
+		}
+	}
+	for _, p := range top {
+		walk("{project}", p)
+	}
+	places := map[string]reflect.Type{
+		"{project}":                                 reflect.TypeFor[entry](),
+		"{project}.environments[]":                  reflect.TypeFor[environment](),
+		"{project}.environments[].ecs":              reflect.TypeFor[ecsTarget](),
+		"{project}.image_repositories[]":            reflect.TypeFor[repository](),
+		"{project}.image_repositories[].services[]": reflect.TypeFor[service](),
+	}
+	others := 0
+	for place, typ := range places {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case f.Tag.Get("strictjson") == "ignored":
+				if slices.Contains(used[place], name) {
+					others++
+				}
+			case !slices.Contains(used[place], name):
+				t.Errorf("the example does not show %s.%s", place, name)
+			}
+		}
+	}
+	if others == 0 {
+		t.Errorf("the example shows none of the fields other tools read (OtherToolsFields)")
+	}
+	// A service named by a plain string, and a repository that names no services.
+	var strService, noServices bool
+	for _, p := range top {
+		for _, r := range p.(map[string]any)["image_repositories"].([]any) {
+			svcs, ok := r.(map[string]any)["services"].([]any)
+			noServices = noServices || !ok
+			for _, s := range svcs {
+				_, isString := s.(string)
+				strService = strService || isString
+			}
+		}
+	}
+	if !strService || !noServices {
+		t.Errorf("the example should name a service by a string (%v) and leave out a repository's services (%v)", strService, noServices)
+	}
+}
