@@ -65,6 +65,10 @@ func TestEndToEnd(t *testing.T) {
 		{"api GET environments", f.apiEnvironments},
 		{"api POST deployment writes only what changed", f.apiDeploy},
 		{"api answers errors with HTTP statuses", f.apiErrors},
+		{"the pipeline reports stage verified through the deploy function", f.reportVerified},
+		{"promote stage to prod through the deploy function", f.promote},
+		{"a lock refuses deploys; an emergency deploy passes it and records why", f.lockAndBreakGlass},
+		{"api rollback of stage with a hold", f.rollbackHold},
 		{"deploy of a release whose image left ECR is refused and writes nothing", f.missingImage},
 		{"function errors come back as Unhandled with the kind as errorType", f.functionErrors},
 	}
@@ -411,6 +415,117 @@ func (f *flow) apiDeploy(t *testing.T) {
 	d := f.checkDeployResult(t, out, start, f.r2, stage, alice, "from the API")
 	// Stage had release 1; release 2 differs only in archivist.
 	f.m.deploy(t, d, f.r2, []string{"archivist"})
+	f.s.check(t, f.m, withImages)
+}
+
+// apiCall sends one request through the api function, as alice.
+func (f *flow) apiCall(t *testing.T, method, path, body string) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	return f.s.api(t, "api-post-deployment.json", func(ev map[string]any) {
+		setPath(ev, method, path)
+		ev["body"] = body
+		ev["headers"].(map[string]any)["content-length"] = strconv.Itoa(len(body))
+	})
+}
+
+// reportVerified reports stage's deployment verified, as CI does after terraform apply, through
+// the deploy function; the same report again changes nothing.
+func (f *flow) reportVerified(t *testing.T) {
+	dep := f.m.envs["stage"].DeploymentID
+	payload := []byte(fmt.Sprintf(`{"project_id":"storage","report":{"deployment_id":%q,"status":"verified","detail":"smoke tests passed"},"requested_by":{"id":"ci","name":"Buildkite"}}`, dep))
+	var got shiplog.DeploymentRecord
+	f.s.invokeOK(t, "deploy", payload, &got)
+	if got.ID != dep || got.Status != shiplog.StatusVerified || len(got.StatusHistory) == 0 {
+		t.Fatalf("report: got %+v, want deployment %s verified", got, dep)
+	}
+	last := got.StatusHistory[len(got.StatusHistory)-1]
+	want := shiplog.StatusEntry{Status: shiplog.StatusVerified, At: last.At, By: ci, Detail: "smoke tests passed"}
+	if last != want || last.At < got.CreatedAt {
+		t.Errorf("the report's entry: got %+v, want %+v", last, want)
+	}
+	f.m.report(t, "stage", want)
+	before := f.s.check(t, f.m, skipImages)
+	f.s.invokeOK(t, "deploy", payload, &got)
+	if diff := cmp.Diff(before, f.s.check(t, f.m, skipImages)); diff != "" {
+		t.Errorf("the same report again changed the stores (-before +after):\n%s", diff)
+	}
+}
+
+// promote deploys what stage runs (release 2, which prod runs too) to prod.
+func (f *flow) promote(t *testing.T) {
+	var res shiplog.DeployResult
+	f.s.invokeOK(t, "deploy", []byte(`{"project_id":"storage","from_environment":"stage","environment":"prod","description":"QA passed","requested_by":{"id":"ci","name":"Buildkite"}}`), &res)
+	d := res.Deployment
+	if d.Kind != shiplog.KindPromote || d.PromotedFrom != "stage" || res.Release.ID != f.r2 || d.Status != shiplog.StatusApplied || d.RequestedBy != ci {
+		t.Errorf("promotion: got %+v of release %s, want a promotion from stage of %s by ci, applied", d, res.Release.ID, f.r2)
+	}
+	f.m.deploy(t, d, f.r2, nil) // prod runs release 2 already: no parameter to write
+	f.s.check(t, f.m, withImages)
+}
+
+// lockAndBreakGlass locks prod through the API: a deploy is refused; an emergency deploy passes
+// the lock and records who broke glass and why; then prod is unlocked.
+func (f *flow) lockAndBreakGlass(t *testing.T) {
+	res := f.apiCall(t, "PUT", "/projects/storage/environments/prod/lock", `{"reason":"incident 7"}`)
+	if res.StatusCode != 200 {
+		t.Fatalf("PUT lock: status %d: %s", res.StatusCode, res.Body)
+	}
+	var locked struct {
+		Lock shiplog.EnvironmentLock `json:"lock"`
+	}
+	decodeString(t, res.Body, &locked)
+	wantLock := shiplog.EnvironmentLock{Environment: "prod", Reason: "incident 7", LockedBy: alice, LockedAt: locked.Lock.LockedAt}
+	if locked.Lock != wantLock {
+		t.Errorf("lock: got %+v, want %+v", locked.Lock, wantLock)
+	}
+	f.m.lock("prod", &wantLock)
+	before := f.s.check(t, f.m, skipImages)
+
+	fe := f.s.invokeFails(t, "deploy", []byte(fmt.Sprintf(`{"project_id":"storage","release_id":%q,"environment":"prod"}`, f.r2)))
+	if fe.Type != "Conflict" || !strings.Contains(fe.Message, "locked") || !strings.Contains(fe.Message, "incident 7") {
+		t.Errorf("deploy to a locked prod: got %s %q, want a Conflict saying who locked it and why", fe.Type, fe.Message)
+	}
+	if diff := cmp.Diff(before, f.s.check(t, f.m, skipImages)); diff != "" {
+		t.Errorf("the refused deploy changed the stores (-before +after):\n%s", diff)
+	}
+
+	res = f.apiCall(t, "POST", "/projects/storage/environments/prod/emergency-deployments", fmt.Sprintf(`{"release_id":%q,"reason":"hotfix for incident 7"}`, f.r2))
+	if res.StatusCode != 201 {
+		t.Fatalf("POST emergency-deployments: status %d: %s", res.StatusCode, res.Body)
+	}
+	var out shiplog.DeployResult
+	decodeString(t, res.Body, &out)
+	d := out.Deployment
+	if d.Override == nil || *d.Override != (shiplog.Override{Reason: "hotfix for incident 7", By: alice}) || d.RequestedBy != alice {
+		t.Errorf("emergency deployment: got override %+v by %+v, want alice's with the reason", d.Override, d.RequestedBy)
+	}
+	f.m.deploy(t, d, f.r2, nil)
+	f.s.check(t, f.m, skipImages)
+
+	res = f.apiCall(t, "DELETE", "/projects/storage/environments/prod/lock", "")
+	if res.StatusCode != 200 {
+		t.Fatalf("DELETE lock: status %d: %s", res.StatusCode, res.Body)
+	}
+	f.m.lock("prod", nil)
+	f.s.check(t, f.m, withImages)
+}
+
+// rollbackHold rolls stage back from release 2 to release 1 through the API, holding it there.
+func (f *flow) rollbackHold(t *testing.T) {
+	reverted := f.m.envs["stage"].DeploymentID
+	res := f.apiCall(t, "POST", "/projects/storage/environments/stage/rollback", `{"reason":"archivist errors","hold":true}`)
+	if res.StatusCode != 201 {
+		t.Fatalf("POST rollback: status %d: %s", res.StatusCode, res.Body)
+	}
+	var out shiplog.DeployResult
+	decodeString(t, res.Body, &out)
+	d := out.Deployment
+	if d.Kind != shiplog.KindRollback || d.Reverts != reverted || out.Release.ID != f.r1 || d.Description != "archivist errors" {
+		t.Errorf("rollback: got %+v of release %s, want a rollback of %s to release %s", d, out.Release.ID, reverted, f.r1)
+	}
+	f.m.hold = &shiplog.EnvironmentLock{Environment: "stage", Reason: "archivist errors", LockedBy: alice, LockedAt: d.CreatedAt}
+	f.m.logged(shiplog.EventEnvironmentLocked)
+	f.m.deploy(t, d, f.r1, []string{"archivist"}) // release 1 differs from 2 in archivist only
 	f.s.check(t, f.m, withImages)
 }
 

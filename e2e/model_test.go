@@ -24,6 +24,38 @@ type model struct {
 	tags        map[string]map[string][]string // ECR: repository -> digest -> tags
 	// events counts the event log's entries by type: each change must log exactly one.
 	events map[string]int
+	// hold is the lock the next deploy takes (a rollback's hold).
+	hold *shiplog.EnvironmentLock
+}
+
+// lock records a person's lock (nil: unlock) of an environment: one more version of its state.
+func (m *model) lock(env string, l *shiplog.EnvironmentLock) {
+	st := m.envs[env]
+	st.Lock = l
+	st.Version++
+	m.envs[env] = st
+	if l != nil {
+		m.logged(shiplog.EventEnvironmentLocked)
+	} else {
+		m.logged(shiplog.EventEnvironmentUnlocked)
+	}
+}
+
+// report records a status report of an environment's current deployment, as its entry says.
+func (m *model) report(t *testing.T, env string, e shiplog.StatusEntry) {
+	t.Helper()
+	st := m.envs[env]
+	m.setStatus(st.DeploymentID, e)
+	st.Status = e.Status
+	st.Version++
+	m.envs[env] = st
+	m.logged("deployment." + e.Status)
+	if e.Status == shiplog.StatusVerified {
+		r := m.release(st.ReleaseID)
+		if !slices.Contains(r.VerifiedIn, env) {
+			r.VerifiedIn = append(r.VerifiedIn, env)
+		}
+	}
 }
 
 // logged records that the changes of a step must have logged these events.
@@ -98,7 +130,13 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 	if len(changed) > 0 {
 		version++
 	}
+	prev := m.envs[d.Environment.ID]
+	lock := prev.Lock // an override passes a lock and leaves it in place
+	if hold := m.hold; hold != nil {
+		lock, m.hold = hold, nil
+	}
 	m.envs[d.Environment.ID] = shiplog.EnvironmentState{
+		Lock:         lock,
 		Status:       d.Status,
 		Version:      version,
 		ProjectID:    r.ProjectID,
@@ -179,6 +217,13 @@ func (m *model) stateItems(projectID string) []item {
 			"status":        S(e.Status),
 			"version":       N(e.Version),
 		})
+		if l := e.Lock; l != nil {
+			lock := item{"environment": S(l.Environment), "reason": S(l.Reason), "locked_by": personM(l.LockedBy), "locked_at": N(l.LockedAt)}
+			if l.ExpiresAt != 0 {
+				lock["expires_at"] = N(l.ExpiresAt)
+			}
+			items[len(items)-1]["lock"] = M(lock)
+		}
 	}
 	sort.Slice(items, func(i, j int) bool { return skOf(items[i]) < skOf(items[j]) })
 	return items
@@ -204,6 +249,13 @@ func releaseItem(r shiplog.Release) item {
 	}
 	if r.LastDateDeployed != 0 {
 		it["last_date_deployed"] = N(r.LastDateDeployed)
+	}
+	if len(r.VerifiedIn) > 0 {
+		var ss []any
+		for _, env := range slices.Sorted(slices.Values(r.VerifiedIn)) {
+			ss = append(ss, env)
+		}
+		it["verified_in"] = map[string]any{"SS": ss}
 	}
 	if len(r.PushedAt) > 0 {
 		at := item{}

@@ -290,18 +290,17 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	}
 	if dc.Project.TagDeployedImages && s.Registry != nil {
 		if err := s.Registry.TagImages(ctx, sortedValues(dc.Release.Images), "env."+env.ID); err != nil {
-			_ = s.settle(ctx, state, nil) // the lock expires if this fails too
+			_, _ = s.settle(ctx, state, nil) // the lock expires if this fails too
 			return DeployResult{}, Wrap(Unavailable, err, "deployment %s is recorded but tagging its images env.%s failed; deploy again to finish", d.ID, env.ID)
 		}
 	}
 	if len(toWrite) > 0 {
-		if err := s.settle(ctx, state, nil); err != nil {
+		at, err := s.settle(ctx, state, nil)
+		if err != nil {
 			return DeployResult{}, err
 		}
-	}
-	if len(toWrite) > 0 {
 		d.Status = StatusApplied
-		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: s.Now().Unix(), By: shiplogPerson, Detail: "every parameter written"})
+		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: at, By: shiplogPerson, Detail: "every parameter written"})
 	}
 	rel := dc.Release
 	rel.Deployments = []Deployment{} // the release's history is read with the release, not with a deploy
@@ -414,7 +413,7 @@ func (s *Service) writeParameters(ctx context.Context, state EnvironmentState, c
 		params[ParameterName(state.ProjectID, state.Environment.ID, svc)] = state.Images[svc]
 	}
 	if err := s.Params.PutParameters(ctx, params); err != nil {
-		if serr := s.settle(ctx, state, changed); serr != nil {
+		if _, serr := s.settle(ctx, state, changed); serr != nil {
 			s.Log.ErrorContext(ctx, "release lock after failed writes", "deployment", state.DeploymentID, "err", serr)
 		}
 		return Wrap(Unavailable, err,
@@ -425,16 +424,18 @@ func (s *Service) writeParameters(ctx context.Context, state EnvironmentState, c
 
 // settle writes the state's next version with the write lock released and pending as given. If
 // the state has moved on meanwhile while the deployment is still the current one (a person locked
-// or unlocked the environment), it settles the newer version.
-func (s *Service) settle(ctx context.Context, state EnvironmentState, pending []string) error {
+// or unlocked the environment), it settles the newer version. It answers the time it marked the
+// deployment applied (when nothing is left pending).
+func (s *Service) settle(ctx context.Context, state EnvironmentState, pending []string) (int64, error) {
 	cur := state
+	at := s.Now().Unix()
 	for attempt := 0; ; attempt++ {
 		next := cur
 		next.Pending = pending
 		next.LockedUntil = 0
 		w := cur.Next(next)
 		if len(pending) == 0 {
-			w.Statuses = applied(cur, s.Now().Unix())
+			w.Statuses = applied(cur, at)
 			if len(w.Statuses) > 0 {
 				w.State.Status = StatusApplied
 			}
@@ -442,17 +443,17 @@ func (s *Service) settle(ctx context.Context, state EnvironmentState, pending []
 		}
 		err := s.Store.WriteEnvironment(ctx, w)
 		if err == nil {
-			return nil
+			return at, nil
 		}
 		if !errors.Is(err, ErrVersionConflict) {
-			return fmt.Errorf("settle deployment %s: %w", state.DeploymentID, err)
+			return 0, fmt.Errorf("settle deployment %s: %w", state.DeploymentID, err)
 		}
 		now, rerr := s.environmentState(ctx, state.ProjectID, state.Environment.ID)
 		if rerr != nil {
-			return fmt.Errorf("settle deployment %s: %w", state.DeploymentID, rerr)
+			return 0, fmt.Errorf("settle deployment %s: %w", state.DeploymentID, rerr)
 		}
 		if now == nil || now.DeploymentID != state.DeploymentID || attempt >= settleAttempts {
-			return Wrap(Conflict, err, "deployment %s wrote its parameters after its lock of %s/%s had expired and another deployment took over; check the environment",
+			return 0, Wrap(Conflict, err, "deployment %s wrote its parameters after its lock of %s/%s had expired and another deployment took over; check the environment",
 				state.DeploymentID, state.ProjectID, state.Environment.ID)
 		}
 		cur = *now
