@@ -109,7 +109,7 @@ function envCard(ctx, e, i, freezes, now) {
   const lock = e.lock;
   return h('article', { class: 'card env-card', dataset: { environment: env.id } },
     h('h3', {}, env.name || env.id, ' ', h('span', { class: 'muted mono small' }, env.id)),
-    env.requires && env.requires.length ? h('p', { class: 'small muted' }, `Needs a release deployed to ${env.requires.join(', ')} first.`) : null,
+    env.requires && env.requires.length ? h('p', { class: 'small muted' }, `Needs a release verified in ${env.requires.join(', ')} first.`) : null,
     cur ? h('dl', { class: 'facts' },
       h('dt', {}, 'Release'), h('dd', {}, h('a', { href: href('p', ctx.projectID, 'releases', cur.release_id), class: 'mono', title: cur.release_id }, shortID(cur.release_id))),
       h('dt', {}, 'Deployed'), h('dd', {}, time(cur.deployed_at), ' by ', person(cur.requested_by)),
