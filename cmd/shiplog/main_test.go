@@ -241,8 +241,8 @@ func TestWholeFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var project shiplog.Project
-	if code := s.call("PUT", "/projects/storage", "alice", []byte(manifest["storage"]), &project); code != 200 {
-		t.Fatalf("PUT /projects/storage: status %d, want 200", code)
+	if code := s.call("PUT", "/projects/storage", "alice", []byte(manifest["storage"]), &project); code != 201 {
+		t.Fatalf("PUT /projects/storage: status %d, want 201 (created)", code)
 	}
 
 	// The sample events: only the tagged push changes anything.

@@ -300,7 +300,7 @@ func TestFunctionActions(t *testing.T) {
 	call("POST", "/projects/"+project+"/environments/prod/emergency-deployments", `{"release_id":"latest","reason":"r"}`, 201)
 	call("DELETE", "/projects/"+project+"/environments/prod/lock", "", 200)
 	call("POST", "/projects/"+project+"/environments/stage/rollback", `{"reason":"r"}`, 409)
-	call("PUT", "/projects/"+project+"/freezes/f", `{"starts_at":1900000000,"ends_at":1900003600,"reason":"r"}`, 200)
+	call("PUT", "/projects/"+project+"/freezes/f", `{"starts_at":1900000000,"ends_at":1900003600,"reason":"r"}`, 201)
 	call("GET", "/projects/"+project+"/freezes", "", 200)
 	call("DELETE", "/projects/"+project+"/freezes/f", "", 200)
 	// deploy: a plan, a promotion to prod (which runs it already, from the API), a rollback of stage (refused: it has run one release).

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -103,10 +104,18 @@ func (h *Handler) putProject(w http.ResponseWriter, r *http.Request) error {
 			in.Retired = append(in.Retired, shiplog.EnvironmentRef{ProjectID: id, EnvironmentID: env})
 		}
 	}
+	// A registration that creates the project answers 201, with where it now is.
+	_, lookErr := h.svc.Project(r.Context(), id)
+	created := shiplog.IsKind(lookErr, shiplog.NotFound)
 	if _, err := h.svc.RegisterProjects(r.Context(), in); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, p)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/projects/"+url.PathEscape(id))
+	}
+	writeJSON(w, status, p)
 	return nil
 }
 

@@ -288,8 +288,16 @@ func TestHappyPaths(t *testing.T) {
 
 	t.Run("put project", func(t *testing.T) {
 		rec := e.do(t, "PUT", "/projects/newproj", newEntry, alice)
-		wantStatus(t, rec, http.StatusOK)
+		wantStatus(t, rec, http.StatusCreated) // a new project
+		if loc := rec.Header().Get("Location"); loc != "/projects/newproj" {
+			t.Errorf("Location of a new project: got %q, want /projects/newproj", loc)
+		}
 		got := decode[shiplog.Project](t, rec)
+		again := e.do(t, "PUT", "/projects/newproj", newEntry, alice)
+		wantStatus(t, again, http.StatusOK) // the same project registered again
+		if loc := again.Header().Get("Location"); loc != "" {
+			t.Errorf("Location of a re-registration: got %q, want none", loc)
+		}
 		stored, err := e.store.GetProject(ctx, "newproj")
 		if err != nil {
 			t.Fatalf("stored project: %v", err)

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -216,13 +218,24 @@ func (h *Handler) putFreeze(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
+	existing, err := h.svc.Freezes(r.Context(), project)
+	if err != nil {
+		return err
+	}
+	created := !slices.ContainsFunc(existing, func(f shiplog.Freeze) bool { return f.ID == id })
 	f, err := h.svc.PutFreeze(r.Context(), shiplog.FreezeInput{
 		ProjectID: project, ID: id, Environments: in.Environments, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, RequestedBy: by,
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, f)
+	status := http.StatusOK
+	if created {
+		// A freeze that did not exist is created: 201, with where it is listed.
+		status = http.StatusCreated
+		w.Header().Set("Location", "/projects/"+url.PathEscape(project)+"/freezes")
+	}
+	writeJSON(w, status, f)
 	return nil
 }
 

@@ -203,7 +203,7 @@ func TestFreezeRoutes(t *testing.T) {
 	carol := map[string]string{"X-Shiplog-User": "carol", "X-Shiplog-User-Name": "Carol"}
 	start := now.Unix() - 60
 	rec := e.do(t, "PUT", "/projects/storage/freezes/window", fmt.Sprintf(`{"environments":["prod"],"starts_at":%d,"ends_at":%d,"reason":"release week"}`, start, start+3600), carol)
-	wantStatus(t, rec, http.StatusOK)
+	wantStatus(t, rec, http.StatusCreated) // a new freeze
 	want := shiplog.Freeze{ID: "window", Environments: []string{"prod"}, StartsAt: start, EndsAt: start + 3600, Reason: "release week", CreatedBy: shiplog.Person{ID: "carol", Name: "Carol", Via: shiplog.ViaAPI}, CreatedAt: now.Unix()}
 	diff(t, "freeze", decode[shiplog.Freeze](t, rec), want)
 	rec = e.do(t, "GET", "/projects/storage/freezes", "", nil)
