@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/google/go-cmp/cmp"
@@ -174,6 +175,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 		t.Fatalf("tables: got %q and %q (outputs %v)", releases, state, outputs)
 	}
 	db := dynamodb.NewFromConfig(m.Config(ctx))
+	var stateStream string
 	for _, def := range awsdynamo.TableDefinitions(releases, state) {
 		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: def.TableName})
 		if err != nil {
@@ -183,6 +185,36 @@ func TestCloudFormationDeploy(t *testing.T) {
 			tableOf(out.Table.KeySchema, out.Table.AttributeDefinitions, out.Table.GlobalSecondaryIndexes)); diff != "" {
 			t.Errorf("table %s (-awsdynamo.TableDefinitions +stack):\n%s", *def.TableName, diff)
 		}
+		var want, got string
+		if sp := def.StreamSpecification; sp != nil {
+			want = string(sp.StreamViewType)
+		}
+		if sp := out.Table.StreamSpecification; sp != nil && aws.ToBool(sp.StreamEnabled) {
+			got = string(sp.StreamViewType)
+		}
+		if got != want {
+			t.Errorf("table %s stream: got %q, want %q", *def.TableName, got, want)
+		}
+		if *def.TableName == state {
+			stateStream = aws.ToString(out.Table.LatestStreamArn)
+		}
+	}
+
+	// The events function's stream mapping, as moto made it: on the state table's stream, with
+	// the template's filter. (moto keeps the filter but does not apply it, and invokes the
+	// function in its own Lambda emulation, not the one this test runs under aws-lambda-rie.)
+	var mappings struct {
+		EventSourceMappings []struct {
+			EventSourceArn, FunctionArn, StartingPosition string
+			FunctionResponseTypes                         []string
+			FilterCriteria                                struct{ Filters []struct{ Pattern string } }
+		}
+	}
+	cs.do(t, cs.onMoto(&mappings, "lambda", "list-event-source-mappings", "--function-name", physical[functionLogicalID("events")]))
+	if ms := mappings.EventSourceMappings; len(ms) != 1 || stateStream == "" || ms[0].EventSourceArn != stateStream ||
+		ms[0].StartingPosition != "TRIM_HORIZON" || !slices.Equal(ms[0].FunctionResponseTypes, []string{"ReportBatchItemFailures"}) ||
+		len(ms[0].FilterCriteria.Filters) != 1 || !strings.Contains(ms[0].FilterCriteria.Filters[0].Pattern, `"prefix":"event#"`) {
+		t.Errorf("events stream mappings: got %+v, want one on the state table's stream %q from TRIM_HORIZON, with batch item failures and the event# filter", ms, stateStream)
 	}
 
 	// Each function: the stack's environment, the zip's code, run from the zip in S3.
@@ -199,9 +231,10 @@ func TestCloudFormationDeploy(t *testing.T) {
 	}
 	configs := map[string]*lambdaConfig{}
 	var calls []call
-	// Every function of the stack: those the flow drives, and ecs-events, which it only checks
-	// (moto's ECS sends no events).
-	stackFunctions := append(slices.Clone(functionNames), "ecs-events")
+	// Every function of the stack: those the flow drives, and ecs-events and events, which it
+	// only checks (moto's ECS sends no events, and moto's stream mappings invoke no function
+	// under aws-lambda-rie; pkg/awseventbridge's test runs the events function on a stream).
+	stackFunctions := append(slices.Clone(functionNames), "ecs-events", "events")
 	for _, fn := range stackFunctions {
 		id := functionLogicalID(fn)
 		var code struct{ S3Bucket, S3Key string }
@@ -222,8 +255,12 @@ func TestCloudFormationDeploy(t *testing.T) {
 			awsapp.StateTableEnv:      state,
 			awsapp.ParameterPrefixEnv: cfnPrefix,
 		}
-		if fn == "ecs-events" {
+		switch fn {
+		case "ecs-events":
 			delete(wantEnv, awsapp.ParameterPrefixEnv) // it reads no parameters
+		case "events":
+			// It reads no table nor parameter: only the bus (the template's default).
+			wantEnv = map[string]string{"SHIPLOG_EVENT_BUS": "default"}
 		}
 		if diff := cmp.Diff(wantEnv, cfg.Environment.Variables); diff != "" {
 			t.Errorf("%s environment (-want +stack):\n%s", fn, diff)
@@ -355,6 +392,12 @@ func TestCloudFormationDeploy(t *testing.T) {
 	// The API's access log (the audit trail of who called it) is kept too; the functions' logs go.
 	var groups []string
 	for _, g := range logsLeft.LogGroups {
+		// moto's stream mapping invoked the events function in moto's own Lambda, which ignores
+		// LoggingConfig and logs to the function's default group, which no stack owns. On AWS the
+		// function logs to EventsLogGroup, which the stack deletes.
+		if g.LogGroupName == "/aws/lambda/"+physical[functionLogicalID("events")] {
+			continue
+		}
 		groups = append(groups, g.LogGroupName)
 	}
 	if access := outputs["HttpApiAccessLogGroupName"]; access == "" || !slices.Equal(groups, []string{access}) {

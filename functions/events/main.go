@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awsdynamo/eventitems"
 	"github.com/shiplog/shiplog/pkg/awseventbridge"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/lambdaconfig"
@@ -28,5 +28,5 @@ func main() {
 		os.Exit(1)
 	}
 	pub := awseventbridge.New(eventbridge.NewFromConfig(cfg), bus)
-	lambda.Start(awslambda.Events(pub, awsdynamo.StreamEvent, log))
+	lambda.Start(awslambda.Events(pub, eventitems.FromStream, log))
 }

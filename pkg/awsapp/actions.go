@@ -37,6 +37,9 @@ var FunctionActions = map[string][]string{
 	// (POST .../verify). It records no pushes.
 	"api": {"ecr:BatchGetImage", "ecr:PutImage", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks",
 		"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter"},
+	// Put the stream's new events on the bus (awseventbridge.Actions). Lambda's stream poller,
+	// not the code, reads the stream; the template grants that in a policy of its own.
+	"events": {"events:PutEvents"},
 }
 
 // FunctionTables lists the DynamoDB actions each function's code calls, per table (ReleasesTable,
@@ -76,6 +79,8 @@ var FunctionTables = map[string]map[string][]string{
 		StateTable: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
 			"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
+	// The events arrive in the stream records Lambda hands over: no table is read or written.
+	"events": {},
 }
 
 // Labels says whose parameters an SSM action of a function reaches, by the label in
@@ -113,4 +118,5 @@ var FunctionParameters = map[string]map[string]Labels{
 	"deploy":         {"ssm:PutParameter": EnvironmentLabels},
 	"ecs-events":     {},
 	"api":            {"ssm:GetParameters": AnyLabel, "ssm:GetParametersByPath": AnyLabel, "ssm:PutParameter": EnvironmentLabels},
+	"events":         {},
 }

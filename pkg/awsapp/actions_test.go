@@ -3,6 +3,7 @@ package awsapp_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -11,20 +12,24 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awsdynamo/eventitems"
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsecs"
+	"github.com/shiplog/shiplog/pkg/awseventbridge"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/localaws"
@@ -337,6 +342,19 @@ func TestFunctionActions(t *testing.T) {
 		recorders[name].actions["ecs:ListTasks"] = true
 		recorders[name].actions["ecs:DescribeTasks"] = true
 		recorders[name].mu.Unlock()
+	}
+
+	// events: the state table's stream (read as Lambda's poller reads it, with no recorder: the
+	// code does not make those calls) handed to the function, which puts the events on the bus.
+	rec := newRecorder(tables)
+	recorders[awslambda.EventsName] = rec
+	records, err := localaws.StreamRecords(ctx, m.Config(ctx), tables.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := awslambda.Events(awseventbridge.New(eventbridge.NewFromConfig(m.Config(ctx, rec.option())), "default"), eventitems.FromStream, slog.New(slog.DiscardHandler))
+	if res, err := publish(ctx, events.DynamoDBEvent{Records: records}); err != nil || len(res.BatchItemFailures) != 0 {
+		t.Fatalf("events on %d stream records: %v, failures %v", len(records), err, res.BatchItemFailures)
 	}
 
 	for name, rec := range recorders {

@@ -11,6 +11,9 @@ import (
 
 const sdkServices = "github.com/aws/aws-sdk-go-v2/service/"
 
+// sdkPackages names the SDK client package of the services whose IAM prefix is another word.
+var sdkPackages = map[string]string{"events": "eventbridge"}
+
 // callsService reports whether FunctionActions has the function call any action of service
 // ("ecr" for "ecr:BatchGetImage").
 func callsService(function, service string) bool {
@@ -51,6 +54,9 @@ func TestFunctionsLinkOnlyTheirClients(t *testing.T) {
 			}
 			for _, a := range actions {
 				svc, _, _ := strings.Cut(a, ":")
+				if pkg, ok := sdkPackages[svc]; ok {
+					svc = pkg
+				}
 				want = append(want, svc)
 			}
 			slices.Sort(want)

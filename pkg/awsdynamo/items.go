@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shiplog/shiplog/pkg/awsdynamo/eventitems"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -47,7 +48,7 @@ const (
 	relDeployPrefix = "reldeploy#"
 	// EventPrefix starts the sort key of every event item, and of nothing else: the publisher's
 	// stream filter selects event items by it.
-	EventPrefix = "event#"
+	EventPrefix = eventitems.Prefix
 	latestSK    = "latest"
 )
 
@@ -215,17 +216,9 @@ func eventItem(ev shiplog.Event) (item, error) {
 	return m, nil
 }
 
-// DecodeEvent decodes an event item of the state table, as a Query or the table's stream reads
-// it.
+// DecodeEvent decodes an event item of the state table (eventitems.Decode).
 func DecodeEvent(m map[string]types.AttributeValue) (shiplog.Event, error) {
-	var ev shiplog.Event
-	if err := unmarshal(m, &ev); err != nil {
-		return ev, err
-	}
-	if ev.ID == "" || ev.Type == "" || ev.ProjectID == "" {
-		return ev, fmt.Errorf("decode event: event_id, type and project_id are required")
-	}
-	return ev, nil
+	return eventitems.Decode(m)
 }
 
 // projectRecord is the stored form of a registered project.

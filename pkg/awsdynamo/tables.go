@@ -15,8 +15,8 @@ import (
 const ReleasesIndex = "project_id-release_id"
 
 // TableDefinitions returns the releases table and the state table as CreateTable requests. It is
-// the one definition of their keys and indexes: tests create tables from it, and template.yaml is
-// checked against it.
+// the one definition of their keys, indexes and streams (the state table's, of new images): tests
+// create tables from it, and template.yaml is checked against it.
 func TableDefinitions(releasesTable, stateTable string) []*dynamodb.CreateTableInput {
 	return []*dynamodb.CreateTableInput{
 		{
@@ -49,6 +49,9 @@ func TableDefinitions(releasesTable, stateTable string) []*dynamodb.CreateTableI
 				{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
 			},
+			// The event log's outbox: each event item's new image reaches the events function
+			// (awslambda.Events) through the stream.
+			StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage},
 		},
 	}
 }

@@ -18,7 +18,7 @@ type EventPublisher interface {
 }
 
 // StreamDecoder turns a stream record into the event its new image holds: ok false for a record
-// that is not an event item's (awsdynamo.IsEventRecord and DecodeStreamEvent).
+// that is not an event item's (eventitems.FromStream).
 type StreamDecoder func(r events.DynamoDBEventRecord) (ev shiplog.Event, ok bool, err error)
 
 // Events returns the events function: it takes a batch of the state table's stream records and

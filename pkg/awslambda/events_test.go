@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awsdynamo/eventitems"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -66,7 +66,7 @@ func TestEventsFunction(t *testing.T) {
 	delete(broken.Change.NewImage, "type")
 
 	pub := &failingPublisher{refuse: map[string]bool{"01J00000000000000000000002": true}}
-	fn := awslambda.Events(pub, awsdynamo.StreamEvent, slog.New(slog.DiscardHandler))
+	fn := awslambda.Events(pub, eventitems.FromStream, slog.New(slog.DiscardHandler))
 	res, err := fn(t.Context(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{ok1, state, notEvent, failed, broken, ok3}})
 	if err != nil {
 		t.Fatal(err)

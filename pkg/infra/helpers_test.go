@@ -273,6 +273,18 @@ func (tpl *Template) resourcesOfType(typ string) []string {
 	return ids
 }
 
+// streamMappings returns the logical ids of the event source mappings that feed the function
+// of logical id fn, sorted.
+func (tpl *Template) streamMappings(fn string) []string {
+	var ids []string
+	for _, id := range tpl.resourcesOfType("AWS::Lambda::EventSourceMapping") {
+		if ref(tpl.Resources[id].Properties["FunctionName"]) == fn {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // functionProperty returns a function's property, or the Globals one if the function sets none.
 func (tpl *Template) functionProperty(id, name string) any {
 	if v, ok := tpl.Resources[id].Properties[name]; ok {

@@ -13,6 +13,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsecs"
+	"github.com/shiplog/shiplog/pkg/awseventbridge"
 	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -227,7 +228,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 
 	// Every action a function may be granted is one an adapter declares it calls.
 	known := map[string]bool{}
-	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecs.Actions} {
+	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecs.Actions, awseventbridge.Actions} {
 		for _, a := range list {
 			known[a] = true
 		}
@@ -261,7 +262,12 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 
 	for _, prefix := range []string{"", "/shiplog-b"} {
 		for _, tagging := range []string{"Disabled", "Enabled"} {
-			r := resolver{tpl: tpl, params: map[string]string{"ParameterPrefix": prefix, "ImageTagging": tagging}}
+			// The default bus with the plain stack, a bus of its own with the prefixed one.
+			bus := "default"
+			if prefix != "" {
+				bus = "shiplog-audit"
+			}
+			r := resolver{tpl: tpl, params: map[string]string{"ParameterPrefix": prefix, "ImageTagging": tagging, "EventBusName": bus}}
 			for _, name := range functionNames(t) {
 				id := logicalID(name)
 				t.Run(fmt.Sprintf("%s/prefix=%q/tagging=%s", name, prefix, tagging), func(t *testing.T) {
@@ -277,7 +283,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 						services := map[string]bool{}
 						for _, a := range s.actions {
 							if !known[a] {
-								t.Errorf("%s %s: %s is no action of awsssm, awsdynamo, awsecr or awsecs", roleID, s.sid, a)
+								t.Errorf("%s %s: %s is no action of awsssm, awsdynamo, awsecr, awsecs or awseventbridge", roleID, s.sid, a)
 							}
 							service, _, _ := strings.Cut(a, ":")
 							services[service] = true
@@ -397,6 +403,25 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 					if got, want := allowed(sts, "ecs:DescribeTaskDefinition", "*", nil), slices.Contains(awsapp.FunctionActions[name], "ecs:DescribeTaskDefinition"); got != want {
 						t.Errorf("%s: ecs:DescribeTaskDefinition allowed %v, want %v", roleID, got, want)
 					}
+					// EventBridge: putting events on the stack's bus only, not another bus of the
+					// account nor the same bus of another account or region.
+					busARN := func(region, account, name string) string {
+						return "arn:aws:events:" + region + ":" + account + ":event-bus/" + name
+					}
+					wantPut := slices.Contains(awsapp.FunctionActions[name], "events:PutEvents")
+					if got := allowed(sts, "events:PutEvents", busARN(sampleRegion, sampleAccount, bus), nil); got != wantPut {
+						t.Errorf("%s: events:PutEvents on the bus %s allowed %v, want %v", roleID, bus, got, wantPut)
+					}
+					for _, other := range []string{busARN(sampleRegion, sampleAccount, "other-bus"), busARN(sampleRegion, sampleAccount, bus+"-x"),
+						busARN(sampleRegion, "210987654321", bus), busARN("us-east-1", sampleAccount, bus), "*"} {
+						if allowed(sts, "events:PutEvents", other, nil) {
+							t.Errorf("%s: events:PutEvents on %s is allowed; only the stack's bus %s is", roleID, other, bus)
+						}
+					}
+					if bus != "default" && allowed(sts, "events:PutEvents", busARN(sampleRegion, sampleAccount, "default"), nil) {
+						t.Errorf("%s: events:PutEvents on the default bus is allowed with EventBusName %s", roleID, bus)
+					}
+
 					for _, a := range []string{"ecs:UpdateService", "ecs:RegisterTaskDefinition", "ecs:RunTask"} {
 						if allowed(sts, a, ecsARN(sampleAccount, "service/prod/archivist"), nil) || allowed(sts, a, "*", nil) {
 							t.Errorf("%s: %s is allowed; shiplog only reads ECS", roleID, a)
@@ -462,12 +487,33 @@ func TestTemplateRolesAreTheFunctionsOwn(t *testing.T) {
 				}
 				checkGrant(t, roleID+" logs", logStatements, []string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{"GetAtt " + logGroup + ".Arn"})
 
-				// dead-letters: only where failed invocations go to a queue.
+				// dead-letters: only where failed invocations go to a queue: asynchronous ones
+				// (EventInvokeConfig) or the batches a stream mapping gave up on.
 				dest := asMap(asMap(asMap(tpl.functionProperty(id, "EventInvokeConfig"))["DestinationConfig"])["OnFailure"])
+				if len(dest) > 0 && (dest["Type"] != "SQS") {
+					t.Errorf("%s OnFailure: got %v, want Type SQS", id, dest)
+				}
+				mappings := tpl.streamMappings(id)
+				if len(mappings) > 1 {
+					t.Fatalf("%s has stream mappings %v; want at most one", id, mappings)
+				}
+				for _, m := range mappings {
+					dest = asMap(asMap(tpl.Resources[m].Properties["DestinationConfig"])["OnFailure"])
+					// Lambda's poller reads the stream with the function's role: the four read
+					// actions on that stream alone.
+					wantPolicies = append(wantPolicies, "stream")
+					stream, attr := getAtt(tpl.Resources[m].Properties["EventSourceArn"])
+					if attr != "StreamArn" || tpl.Resources[stream].Type != "AWS::DynamoDB::Table" {
+						t.Errorf("%s EventSourceArn: got %v, want !GetAtt of a table's StreamArn", m, tpl.Resources[m].Properties["EventSourceArn"])
+					}
+					checkGrant(t, roleID+" stream", policies["stream"],
+						[]string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+						[]string{"GetAtt " + stream + ".StreamArn"})
+				}
 				if len(dest) > 0 {
 					wantPolicies = append(wantPolicies, "dead-letters")
 					q, qattr := getAtt(dest["Destination"])
-					if dest["Type"] != "SQS" || qattr != "Arn" || tpl.Resources[q].Type != "AWS::SQS::Queue" {
+					if qattr != "Arn" || tpl.Resources[q].Type != "AWS::SQS::Queue" {
 						t.Errorf("%s OnFailure: got %v, want an SQS queue of the template", id, dest)
 					}
 					checkGrant(t, roleID+" dead-letters", policies["dead-letters"], []string{"sqs:SendMessage"}, []string{"GetAtt " + q + ".Arn"})

@@ -389,10 +389,12 @@ func TestTemplateTablesAreTheAdaptersTables(t *testing.T) {
 // table is the part of a table definition that the template must match.
 type table struct {
 	BillingMode string
-	Attributes  map[string]string
-	Key         []string // "name HASH", "name RANGE"
-	GSIs        map[string]index
-	LSIs        map[string]index
+	// Stream is the stream's view type, "" for a table without one.
+	Stream     string
+	Attributes map[string]string
+	Key        []string // "name HASH", "name RANGE"
+	GSIs       map[string]index
+	LSIs       map[string]index
 }
 
 type index struct {
@@ -403,6 +405,9 @@ type index struct {
 
 func tableShape(def *dynamodb.CreateTableInput) table {
 	tb := table{BillingMode: string(def.BillingMode), Attributes: map[string]string{}}
+	if sp := def.StreamSpecification; sp != nil && aws.ToBool(sp.StreamEnabled) {
+		tb.Stream = string(sp.StreamViewType)
+	}
 	for _, a := range def.AttributeDefinitions {
 		tb.Attributes[aws.ToString(a.AttributeName)] = string(a.AttributeType)
 	}
@@ -435,6 +440,7 @@ func tableShape(def *dynamodb.CreateTableInput) table {
 func templateTableShape(r Resource) table {
 	p := r.Properties
 	tb := table{BillingMode: str(p["BillingMode"]), Attributes: map[string]string{}}
+	tb.Stream = str(asMap(p["StreamSpecification"])["StreamViewType"])
 	for _, a := range asSlice(p["AttributeDefinitions"]) {
 		am := asMap(a)
 		tb.Attributes[str(am["AttributeName"])] = str(am["AttributeType"])
@@ -516,8 +522,8 @@ func resourceStrings(v any) []string {
 	return out
 }
 
-// matchesPattern is EventBridge's matching for the pattern forms the template uses: nested
-// objects and lists of exact strings.
+// matchesPattern is EventBridge's matching (which Lambda's filter criteria share) for the pattern
+// forms the template uses: nested objects, and lists of exact strings and {"prefix": ...}.
 func matchesPattern(t *testing.T, pattern map[string]any, event map[string]any) bool {
 	t.Helper()
 	for k, want := range pattern {
@@ -538,9 +544,13 @@ func matchesPattern(t *testing.T, pattern map[string]any, event map[string]any) 
 			}
 			match := false
 			for _, v := range w {
+				if m, ok := v.(map[string]any); ok && len(m) == 1 && m["prefix"] != nil {
+					match = match || strings.HasPrefix(s, str(m["prefix"]))
+					continue
+				}
 				vs, ok := v.(string)
 				if !ok {
-					t.Fatalf("event pattern %s: %v is not an exact string; extend matchesPattern", k, v)
+					t.Fatalf("event pattern %s: %v is neither an exact string nor a prefix; extend matchesPattern", k, v)
 				}
 				match = match || vs == s
 			}
@@ -673,6 +683,80 @@ func checkEventRule(t *testing.T, tpl *Template, function string, want map[strin
 	}
 }
 
+// TestTemplateStreamMapping checks how the events function is fed: the state table's stream of
+// new images, filtered to inserted event items (the sample records of pkg/awslambda's testdata
+// match exactly when they should), batch item failures, bounded retries that split a failing
+// batch, and a dead-letter queue for what is given up.
+func TestTemplateStreamMapping(t *testing.T) {
+	tpl := loadTemplate(t)
+	fn := logicalID(awslambda.EventsName)
+	mappings := tpl.resourcesOfType("AWS::Lambda::EventSourceMapping")
+	if len(mappings) != 1 || ref(tpl.Resources[mappings[0]].Properties["FunctionName"]) != fn {
+		t.Fatalf("event source mappings: got %v, want one, of %s", mappings, fn)
+	}
+	p := tpl.Resources[mappings[0]].Properties
+	if table, attr := getAtt(p["EventSourceArn"]); table != "StateTable" || attr != "StreamArn" {
+		t.Errorf("EventSourceArn: got %v, want !GetAtt StateTable.StreamArn", p["EventSourceArn"])
+	}
+	// The stream carries the new image: the event item itself.
+	if got := asMap(tpl.Resources["StateTable"].Properties["StreamSpecification"])["StreamViewType"]; got != "NEW_IMAGE" {
+		t.Errorf("StateTable StreamViewType: got %v, want NEW_IMAGE", got)
+	}
+	for key, want := range map[string]any{
+		"StartingPosition":           "TRIM_HORIZON",
+		"FunctionResponseTypes":      []any{"ReportBatchItemFailures"},
+		"BisectBatchOnFunctionError": true,
+	} {
+		if !cmp.Equal(p[key], want) {
+			t.Errorf("%s: got %v, want %v", key, p[key], want)
+		}
+	}
+	// Bounded: a record is given up after these retries (-1, the default, retries until the
+	// record expires from the stream, blocking its shard for a day).
+	if n, ok := p["MaximumRetryAttempts"].(int); !ok || n < 0 || n > 10000 {
+		t.Errorf("MaximumRetryAttempts: got %v, want a bound of 0 to 10000", p["MaximumRetryAttempts"])
+	}
+	queue, attr := getAtt(asMap(asMap(p["DestinationConfig"])["OnFailure"])["Destination"])
+	if attr != "Arn" || tpl.Resources[queue].Type != "AWS::SQS::Queue" {
+		t.Errorf("DestinationConfig.OnFailure: got %v, want an SQS queue of the template", p["DestinationConfig"])
+	}
+
+	filters := asSlice(asMap(p["FilterCriteria"])["Filters"])
+	if len(filters) != 1 {
+		t.Fatalf("FilterCriteria: got %v, want one filter", p["FilterCriteria"])
+	}
+	var pattern map[string]any
+	if err := json.Unmarshal([]byte(str(asMap(filters[0])["Pattern"])), &pattern); err != nil {
+		t.Fatalf("filter pattern: %v", err)
+	}
+	want := map[string]any{
+		"eventName": []any{"INSERT"},
+		"dynamodb":  map[string]any{"Keys": map[string]any{"sk": map[string]any{"S": []any{map[string]any{"prefix": awsdynamo.EventPrefix}}}}},
+	}
+	if diff := cmp.Diff(want, pattern); diff != "" {
+		t.Errorf("filter pattern (-want +got):\n%s", diff)
+	}
+	samples := filepath.Join("..", "awslambda", "testdata")
+	for file, match := range map[string]bool{
+		"stream-event-inserted.json": true,
+		"stream-state-modified.json": false,
+		"stream-state-inserted.json": false,
+		"stream-event-removed.json":  false,
+	} {
+		data, err := os.ReadFile(filepath.Join(samples, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var record map[string]any
+		if err := json.Unmarshal(data, &record); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if got := matchesPattern(t, pattern, record); got != match {
+			t.Errorf("%s passes the filter: got %v, want %v", file, got, match)
+		}
+	}
+}
+
 func TestTemplateAlarms(t *testing.T) {
 	tpl := loadTemplate(t)
 	type alarmOn struct{ namespace, metric, dimension, target string }
@@ -708,6 +792,10 @@ func TestTemplateAlarms(t *testing.T) {
 	}
 	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
 		want = append(want, alarmOn{"AWS/Events", "FailedInvocations", "RuleName", id})
+	}
+	// Stream-fed functions: how old the oldest record waiting for them is.
+	for _, id := range tpl.resourcesOfType("AWS::Lambda::EventSourceMapping") {
+		want = append(want, alarmOn{"AWS/Lambda", "IteratorAge", "FunctionName", ref(tpl.Resources[id].Properties["FunctionName"])})
 	}
 	for _, id := range tpl.resourcesOfType("AWS::Serverless::HttpApi") {
 		want = append(want, alarmOn{"AWS/ApiGateway", "5xx", "ApiId", id})

@@ -47,10 +47,20 @@ func (r *CallRecorder) AddTo(stack *middleware.Stack) error {
 		}), middleware.Before)
 }
 
-// Action names an SDK operation as its IAM action: the lower-cased service id, a colon and
-// the operation name ("SSM", "PutParameter" gives "ssm:PutParameter").
+// Action names an SDK operation as its IAM action: the service's IAM prefix, a colon and the
+// operation name ("SSM", "PutParameter" gives "ssm:PutParameter"). The prefix is the lower-cased
+// service id, but for the services whose IAM prefix is another word (iamPrefixes).
 func Action(serviceID, operation string) string {
-	return strings.ToLower(strings.ReplaceAll(serviceID, " ", "")) + ":" + operation
+	id := strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))
+	if p, ok := iamPrefixes[id]; ok {
+		id = p
+	}
+	return id + ":" + operation
+}
+
+// iamPrefixes are the IAM prefixes that are not their service's lower-cased SDK id.
+var iamPrefixes = map[string]string{
+	"eventbridge": "events",
 }
 
 func (r *CallRecorder) record(action string) {
