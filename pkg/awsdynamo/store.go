@@ -828,32 +828,39 @@ func (s *Store) ListDeployments(ctx context.Context, projectID string, f shiplog
 		prefix = envDeployPrefix + f.Environment + "#"
 	}
 	values[":prefix"] = str(prefix)
-	start, err := decodeCursor(page.Cursor, stateCursorKeys, func(k map[string]string) bool {
-		return k[attrPK] == pk && idAfter(k[attrSK], prefix)
-	})
-	if err != nil {
-		return shiplog.Page[shiplog.DeploymentRecord]{}, err
-	}
-	items, next, err := s.queryPage(ctx, &dynamodb.QueryInput{
-		TableName:                 &s.state,
+	return queryNewest(ctx, s, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
 		FilterExpression:          filter,
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-		ScanIndexForward:          aws.Bool(false),
-		ConsistentRead:            aws.Bool(true),
-		ExclusiveStartKey:         start,
-	}, pageLimit(page.Limit), stateCursorKeys)
+	}, page, func(k map[string]string) bool {
+		return k[attrPK] == pk && idAfter(k[attrSK], prefix)
+	}, decodeDeployment, "list deployments of "+projectID)
+}
+
+// queryNewest runs a Query of the state table, newest first and strongly consistent, from a
+// page's cursor (which cursorOK must accept), and decodes the page's items.
+func queryNewest[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput, page shiplog.PageRequest,
+	cursorOK func(map[string]string) bool, decode func(item) (T, error), what string) (shiplog.Page[T], error) {
+	start, err := decodeCursor(page.Cursor, stateCursorKeys, cursorOK)
 	if err != nil {
-		return shiplog.Page[shiplog.DeploymentRecord]{}, failed(err, "list deployments of %s", projectID)
+		return shiplog.Page[T]{}, err
 	}
-	out := shiplog.Page[shiplog.DeploymentRecord]{Items: make([]shiplog.DeploymentRecord, 0, len(items)), NextCursor: next}
+	in.TableName = &s.state
+	in.ScanIndexForward = aws.Bool(false)
+	in.ConsistentRead = aws.Bool(true)
+	in.ExclusiveStartKey = start
+	items, next, err := s.queryPage(ctx, in, pageLimit(page.Limit), stateCursorKeys)
+	if err != nil {
+		return shiplog.Page[T]{}, failed(err, "%s", what)
+	}
+	out := shiplog.Page[T]{Items: make([]T, 0, len(items)), NextCursor: next}
 	for _, it := range items {
-		rec, err := decodeDeployment(it)
+		v, err := decode(it)
 		if err != nil {
-			return shiplog.Page[shiplog.DeploymentRecord]{}, fmt.Errorf("list deployments of %s: %w", projectID, err)
+			return shiplog.Page[T]{}, fmt.Errorf("%s: %w", what, err)
 		}
-		out.Items = append(out.Items, rec)
+		out.Items = append(out.Items, v)
 	}
 	return out, nil
 }
@@ -911,34 +918,14 @@ func (s *Store) ListEvents(ctx context.Context, projectID string, f shiplog.Even
 	if len(filters) > 0 {
 		filter = aws.String(strings.Join(filters, " AND "))
 	}
-	start, err := decodeCursor(page.Cursor, stateCursorKeys, func(k map[string]string) bool {
-		return k[attrPK] == pk && idAfter(k[attrSK], EventPrefix)
-	})
-	if err != nil {
-		return shiplog.Page[shiplog.Event]{}, err
-	}
-	items, next, err := s.queryPage(ctx, &dynamodb.QueryInput{
-		TableName:                 &s.state,
+	return queryNewest(ctx, s, &dynamodb.QueryInput{
 		KeyConditionExpression:    &cond,
 		FilterExpression:          filter,
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-		ScanIndexForward:          aws.Bool(false),
-		ConsistentRead:            aws.Bool(true),
-		ExclusiveStartKey:         start,
-	}, pageLimit(page.Limit), stateCursorKeys)
-	if err != nil {
-		return shiplog.Page[shiplog.Event]{}, failed(err, "list events of %s", projectID)
-	}
-	out := shiplog.Page[shiplog.Event]{Items: make([]shiplog.Event, 0, len(items)), NextCursor: next}
-	for _, it := range items {
-		ev, err := DecodeEvent(it)
-		if err != nil {
-			return shiplog.Page[shiplog.Event]{}, fmt.Errorf("list events of %s: %w", projectID, err)
-		}
-		out.Items = append(out.Items, ev)
-	}
-	return out, nil
+	}, page, func(k map[string]string) bool {
+		return k[attrPK] == pk && idAfter(k[attrSK], EventPrefix)
+	}, DecodeEvent, "list events of "+projectID)
 }
 
 // pageLimit applies the domain's bounds to a store-level request (the service has checked them).

@@ -13,14 +13,7 @@ type StatusBody struct {
 }
 
 func (h *Handler) getDeployment(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r); err != nil {
-		return err
-	}
-	project, err := pathID(r, "project")
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "deployment")
+	project, id, err := deploymentRequest(r)
 	if err != nil {
 		return err
 	}
@@ -33,14 +26,7 @@ func (h *Handler) getDeployment(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) reportStatus(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r); err != nil {
-		return err
-	}
-	project, err := pathID(r, "project")
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "deployment")
+	project, id, err := deploymentRequest(r)
 	if err != nil {
 		return err
 	}
@@ -61,14 +47,7 @@ func (h *Handler) reportStatus(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) verifyDeployment(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r); err != nil {
-		return err
-	}
-	project, err := pathID(r, "project")
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "deployment")
+	project, id, err := deploymentRequest(r)
 	if err != nil {
 		return err
 	}
@@ -84,4 +63,16 @@ func (h *Handler) verifyDeployment(w http.ResponseWriter, r *http.Request) error
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// deploymentRequest reads a deployment route's path; the routes take no query.
+func deploymentRequest(r *http.Request) (project, deployment string, err error) {
+	if err = checkQuery(r); err != nil {
+		return
+	}
+	if project, err = pathID(r, "project"); err != nil {
+		return
+	}
+	deployment, err = pathID(r, "deployment")
+	return
 }
