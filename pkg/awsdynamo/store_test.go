@@ -140,7 +140,7 @@ func TestItemShapes(t *testing.T) {
 			p := project("storage", "team/api", "team/web")
 			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
 			r := release(p, 1)
-			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 
 			person := "M{id:S,name:S}"
 			created := "created_at:N,deployment_count:N,deployments:L[],description:S,images:M{api:S,web:S},label:S,project_id:S," +
@@ -335,7 +335,7 @@ func TestDeployContextIsOneCall(t *testing.T) {
 			p := project("p")
 			r := release(p, 1)
 			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
-			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 			c := deployment(p, r, "stage", 1, 0)
 			must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))
 
@@ -362,7 +362,7 @@ func TestCursorsStayInTheirList(t *testing.T) {
 		must(t, "PutProject", s.PutProject(ctx, pr, registered(pr)))
 		for n := range 3 {
 			r := release(pr, n+len(prev)*10)
-			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 			for _, env := range []string{"stage", "prod"} {
 				c := deployment(pr, r, env, len(prev)*100+n*10+len(env), prev[pr.ID+env])
 				must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))

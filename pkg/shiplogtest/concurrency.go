@@ -239,7 +239,7 @@ func BenchmarkConcurrentDeploys(b *testing.B, newStore func(testing.TB) shiplog.
 			b.Fatal(err)
 		}
 		for _, r := range []shiplog.Release{r1, r2} {
-			if err := s.CreateRelease(ctx, r, releaseEvent(r)); err != nil {
+			if err := s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: releaseEvent(r)}); err != nil {
 				b.Fatal(err)
 			}
 		}
