@@ -467,3 +467,32 @@ func TestDecodeCursor(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseKeyItem holds an idempotency key's item to the design: pk project#{project}, sk
+// relkey#{key}, its time and its TTL attribute KeyTTL later, on a table whose TTL is on.
+func TestReleaseKeyItem(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := b.newStore(t)
+			p := project("storage", "team/api")
+			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
+			r := release(p, 1)
+			k := shiplog.ReleaseKey{ProjectID: "storage", Key: "ci-7", Hash: "h", ReleaseID: r.ID, At: r.CreatedAt}
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r), Key: &k}))
+			it := s.rawGet(t, s.state, stateKey("project#storage", "relkey#ci-7"))
+			if got, want := shapes(it), "at:N,expires_at:N,hash:S,key:S,pk:S,project_id:S,release_id:S,sk:S"; got != want {
+				t.Errorf("key item:\ngot  %s\nwant %s", got, want)
+			}
+			if n, _ := it[AttrExpiresAt].(*types.AttributeValueMemberN); n == nil || n.Value != fmt.Sprint(r.CreatedAt+86400) {
+				t.Errorf("expires_at: got %v, want %d (24 hours after the key's time)", it[AttrExpiresAt], r.CreatedAt+86400)
+			}
+			out, err := s.admin.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &s.state})
+			must(t, "DescribeTimeToLive", err)
+			d := out.TimeToLiveDescription
+			if d == nil || aws.ToString(d.AttributeName) != AttrExpiresAt || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
+				t.Errorf("state table TTL: got %+v, want enabled on %s", d, AttrExpiresAt)
+			}
+		})
+	}
+}

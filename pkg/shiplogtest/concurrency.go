@@ -24,6 +24,8 @@ func RunStoreConcurrencyTests(t *testing.T, newStore func(t *testing.T) shiplog.
 	}{
 		{"ConcurrentWritesOfOneVersion", testConcurrentWritesOfOneVersion},
 		{"ConcurrentDeploysToOneEnvironment", testConcurrentDeploys},
+		{"ConcurrentReleasesWithOneKey", testConcurrentReleaseKey},
+		{"ConcurrentCreateReleaseWithOneKey", testConcurrentCreateReleaseWithOneKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })

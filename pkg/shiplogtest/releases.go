@@ -27,6 +27,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"LatestImages", testLatestImages},
 		{"CreateReleaseRoundTrip", testCreateReleaseRoundTrip},
 		{"CreateReleaseDuplicateIsConflict", testCreateReleaseDuplicate},
+		{"CreateReleaseKeys", testCreateReleaseKeys},
 		{"GetReleaseMissingIsNotFound", testGetReleaseMissing},
 		{"LatestRelease", testLatestRelease},
 		{"ListReleasesNewestFirst", testListReleasesNewestFirst},
