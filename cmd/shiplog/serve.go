@@ -162,10 +162,11 @@ type loggingStore struct {
 	log *slog.Logger
 }
 
-func (s loggingStore) CreateRelease(ctx context.Context, r shiplog.Release, ev shiplog.Event) error {
-	if err := s.Store.CreateRelease(ctx, r, ev); err != nil {
+func (s loggingStore) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) error {
+	if err := s.Store.CreateRelease(ctx, w); err != nil {
 		return err
 	}
+	r := w.Release
 	s.log.InfoContext(ctx, "release created", "project", r.ProjectID, "release", r.ID, "label", r.Label,
 		"by", r.RequestedBy.ID, "services", len(r.Images))
 	return nil

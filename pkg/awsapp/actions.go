@@ -51,12 +51,14 @@ var FunctionTables = map[string]map[string][]string{
 	"ecr-push": {
 		StateTable: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
 	},
-	// Register the manifest it is given (more repositories than one transaction takes use
-	// ConditionCheckItem and a final UpdateItem; the environments' states are read so that a
-	// registration cannot drop a deployed environment), read the services' push records (for the
-	// release's push times), then record the release and the project's latest.
+	// Read the request's idempotency key (a retry reads the release it created, and that
+	// release's deployments), register the manifest it is given (more repositories than one
+	// transaction takes use ConditionCheckItem and a final UpdateItem; the environments' states
+	// are read so that a registration cannot drop a deployed environment), read the services'
+	// push records (for the release's push times), then record the release, its key and the
+	// project's latest.
 	"create-release": {
-		ReleasesTable: {"dynamodb:PutItem"},
+		ReleasesTable: {"dynamodb:GetItem", "dynamodb:PutItem"},
 		StateTable: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
 			"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},

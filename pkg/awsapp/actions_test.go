@@ -255,15 +255,22 @@ func TestFunctionActions(t *testing.T) {
 			t.Fatalf("%s %s: error %v, want error: %v", fn, payload, err, wantErr)
 		}
 	}
-	call := func(method, path, body string, want int) {
+	callWith := func(method, path, body, key string, want int) {
 		t.Helper()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		if key != "" {
+			req.Header.Set(httpapi.IdempotencyKeyHeader, key)
+		}
 		req = req.WithContext(httpapi.WithIdentity(req.Context(), shipper))
 		w := httptest.NewRecorder()
 		api.ServeHTTP(w, req)
 		if w.Code != want {
 			t.Fatalf("%s %s: status %d, want %d: %s", method, path, w.Code, want, w.Body)
 		}
+	}
+	call := func(method, path, body string, want int) {
+		t.Helper()
+		callWith(method, path, body, "", want)
 	}
 
 	// A project with more repositories than one transaction takes is registered in several
@@ -284,6 +291,10 @@ func TestFunctionActions(t *testing.T) {
 	invoke(awslambda.ECRPushName, string(pushEvent(repo, d2, "2026-11-20T10:00:00Z")), false)
 	invoke(awslambda.ECRPushName, string(pushEvent(repo, d1, "2026-11-20T09:00:00Z")), false)
 	invoke(awslambda.CreateReleaseName, fmt.Sprintf(`{"project_id":%q}`, project), false)
+	// create-release with a key: the first records it, a retry reads it, another request is refused.
+	invoke(awslambda.CreateReleaseName, fmt.Sprintf(`{"project_id":%q,"idempotency_key":"k1"}`, project), false)
+	invoke(awslambda.CreateReleaseName, fmt.Sprintf(`{"project_id":%q,"idempotency_key":"k1"}`, project), false)
+	invoke(awslambda.CreateReleaseName, fmt.Sprintf(`{"project_id":%q,"idempotency_key":"k1","description":"d"}`, project), true)
 	// deploy: first (writes and settles), again (writes nothing), latest to prod.
 	invoke(awslambda.DeployName, fmt.Sprintf(`{"project_id":%q,"release_id":"latest","environment":"stage"}`, project), false)
 	invoke(awslambda.DeployName, fmt.Sprintf(`{"project_id":%q,"release_id":"latest","environment":"stage"}`, project), false)
@@ -295,6 +306,9 @@ func TestFunctionActions(t *testing.T) {
 	call("GET", "/projects/"+project, "", 200)
 	call("GET", "/projects/"+project+"/images/latest", "", 200)
 	call("POST", "/projects/"+project+"/releases", `{}`, 201)
+	callWith("POST", "/projects/"+project+"/releases", `{}`, "k2", 201)
+	callWith("POST", "/projects/"+project+"/releases", `{}`, "k2", 201)
+	callWith("POST", "/projects/"+project+"/releases", `{"description":"d"}`, "k2", 409)
 	call("GET", "/projects/"+project+"/releases", "", 200)
 	call("GET", "/projects/"+project+"/releases/latest", "", 200)
 	call("POST", "/projects/"+project+"/environments/prod/deployments", `{"release_id":"latest"}`, 201)

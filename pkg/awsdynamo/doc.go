@@ -37,6 +37,7 @@
 //	project#{project}     deploy#{deployment}           a deployment, for the project's list
 //	project#{project}     envdeploy#{environment}#{deployment}
 //	                                                    the same deployment, for the environment's list
+//	project#{project}     relkey#{key}                  an idempotency key of create-release
 //
 // Item attributes (besides pk and sk):
 //
@@ -53,6 +54,12 @@
 //	             each write)
 //	deploy#,     deployment_id, environment M, created_at (N), requested_by M, description,
 //	envdeploy#   project_id, release_id
+//	relkey#      project_id, key, hash (of the request), release_id, at (N), expires_at (N: at +
+//	             shiplog.KeyTTL)
+//
+// The state table's TTL attribute is expires_at (TimeToLive; CreateTables enables it, and so does
+// template.yaml): DynamoDB deletes a key some time after it expires, typically within days, so
+// every read and condition also compares expires_at with the time itself.
 //
 // Deployment ids are ULIDs too, so both deployment lists are one Query on a key prefix,
 // newest first. Keeping a second item per deployment, rather than an index, makes the per-environment
@@ -74,6 +81,7 @@
 //	LatestImages          BatchGetItem of project#{project}/push#{service}, 100 services a call,
 //	                      repeated only for UnprocessedKeys
 //	GetRelease            GetItem releases/{release_id}, checked against project_id
+//	GetReleaseKey         GetItem project#{project}/relkey#{key}
 //	LatestRelease         GetItem project#{project}/latest, then GetRelease
 //	ListReleases          Query the index, project_id={project}, newest first
 //	DeployContext         one BatchGetItem of the project, the release and the environment state,
@@ -93,9 +101,12 @@
 // Every write is conditional, so concurrent pushes, deploys and registrations lose nothing:
 //
 //	CreateRelease       one TransactWriteItems: put the release if attribute_not_exists(release_id)
-//	                    (else Conflict), and set the project's latest pointer to it if the pointer
-//	                    is absent or names an older id. If only the pointer's condition fails (a
-//	                    newer release won a race), the release is put alone.
+//	                    (else Conflict), put its event, put its idempotency key (if it has one) if
+//	                    the key is absent or its expires_at is not after the new key's time (else
+//	                    ErrReleaseKeyExists), and set the project's latest pointer to it if the
+//	                    pointer is absent or names an older id. If only the pointer's condition
+//	                    fails (a newer release won a race), the release, its event and its key are
+//	                    put without it.
 //	RecordPush          PutItem if the record is absent, older, or the same push (same pushed_at
 //	                    and uri); else the push is reported as not applied
 //	WriteEnvironment    an environment's state is versioned: its Put is conditioned on the

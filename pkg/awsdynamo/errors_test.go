@@ -257,7 +257,7 @@ func TestDeployContextUnprocessedKeys(t *testing.T) {
 			p := project("p")
 			r := release(p, 1)
 			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
-			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 			dc, err := s.DeployContext(ctx, "p", r.ID, "stage")
 			if tt.wantErr {
 				if got := shiplog.KindOf(err); got != shiplog.Unavailable {

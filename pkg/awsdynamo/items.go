@@ -34,6 +34,9 @@ const (
 	attrHistory     = "status_history"
 	attrType        = "type"
 	attrAt          = "at"
+	// AttrExpiresAt is the state table's TTL attribute (Unix seconds): DynamoDB deletes an item
+	// some time after it passes. Only idempotency keys carry it.
+	AttrExpiresAt = "expires_at"
 )
 
 // Partition keys and sort-key prefixes of the state table (see the package comment).
@@ -48,8 +51,9 @@ const (
 	relDeployPrefix = "reldeploy#"
 	// EventPrefix starts the sort key of every event item, and of nothing else: the publisher's
 	// stream filter selects event items by it.
-	EventPrefix = eventitems.Prefix
-	latestSK    = "latest"
+	EventPrefix  = eventitems.Prefix
+	latestSK     = "latest"
+	relKeyPrefix = "relkey#"
 )
 
 type item = map[string]types.AttributeValue
@@ -90,6 +94,24 @@ func relDeploySK(releaseID, deploymentID string) string {
 func latestKey(projectID string) item { return stateKey(projectPrefix+projectID, latestSK) }
 
 func releaseKey(releaseID string) item { return item{attrReleaseID: str(releaseID)} }
+
+func releaseKeyKey(projectID, key string) item {
+	return stateKey(projectPrefix+projectID, relKeyPrefix+key)
+}
+
+// releaseKeyItem encodes an idempotency key of create-release as its item in the state table:
+// pk project#{project}, sk relkey#{key}, its attributes by their JSON names, and expires_at.
+func releaseKeyItem(k shiplog.ReleaseKey) (item, error) {
+	m, err := marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	for a, v := range releaseKeyKey(k.ProjectID, k.Key) {
+		m[a] = v
+	}
+	m[AttrExpiresAt] = num(k.ExpiresAt())
+	return m, nil
+}
 
 func useJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
 

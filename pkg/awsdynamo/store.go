@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -395,19 +396,41 @@ func (s *Store) LatestImages(ctx context.Context, projectID string, serviceIDs [
 	return out, nil
 }
 
-// CreateRelease stores a new release, only if its id is new, and in the same transaction puts ev
-// and moves the project's latest pointer to it unless a newer release already has it. The pointer
-// makes LatestRelease strongly consistent, which the releases index, like every GSI, is not.
-func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release, ev shiplog.Event) error {
+// CreateRelease stores a new release, only if its id is new, and in the same transaction puts its
+// event, records its idempotency key (only if the project has no live record of it), and moves
+// the project's latest pointer to it unless a newer release already has it. The pointer makes
+// LatestRelease strongly consistent, which the releases index, like every GSI, is not.
+func (s *Store) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) error {
+	r := w.Release
+	if w.Key != nil && (w.Key.Key == "" || w.Key.ProjectID != r.ProjectID || w.Key.ReleaseID != r.ID) {
+		return shiplog.Errorf(shiplog.Invalid, "release %s: its idempotency key needs a key, and the release's project and id", r.ID)
+	}
 	it, err := releaseItem(r)
 	if err != nil {
 		return err
 	}
-	eit, err := eventItem(ev)
+	eit, err := eventItem(w.Event)
 	if err != nil {
 		return err
 	}
-	event := types.TransactWriteItem{Put: &types.Put{TableName: &s.state, Item: eit}}
+	// The key goes first, so that a live key is what a refusal reports even when the release's
+	// other conditions fail too.
+	var items []types.TransactWriteItem
+	if w.Key != nil {
+		kit, err := releaseKeyItem(*w.Key)
+		if err != nil {
+			return err
+		}
+		// A key DynamoDB has not yet deleted, but whose time is past, counts as absent.
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName:                 &s.state,
+			Item:                      kit,
+			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #exp <= :at"),
+			ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#exp": AttrExpiresAt},
+			ExpressionAttributeValues: item{":at": num(w.Key.At)},
+		}})
+	}
+	keyed := len(items)
 	put := &types.Put{
 		TableName:                &s.releases,
 		Item:                     it,
@@ -422,29 +445,55 @@ func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release, ev shiplog
 		ExpressionAttributeNames:  map[string]string{"#id": attrReleaseID},
 		ExpressionAttributeValues: item{":id": str(r.ID)},
 	}
+	event := types.TransactWriteItem{Put: &types.Put{TableName: &s.state, Item: eit}}
 	what := fmt.Sprintf("put release %s", r.ID)
-	exists := func() error { return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID) }
+	refusal := func(i int) error {
+		if i < keyed {
+			return shiplog.ErrReleaseKeyExists
+		}
+		return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID)
+	}
 	olderThanLatest := false
-	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Put: put}, {Update: pointer}, event}})
+	all := append(slices.Clip(items), types.TransactWriteItem{Put: put}, types.TransactWriteItem{Update: pointer}, event)
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
 	if err != nil {
 		err = transactionFailure(err, what, func(i int) error {
-			if i == 0 {
-				return exists()
+			if i == keyed+1 {
+				olderThanLatest = true
+				return nil
 			}
-			olderThanLatest = true
-			return nil
+			return refusal(i)
 		})
 	}
 	if err == nil || !olderThanLatest {
 		return err
 	}
-	// A newer release was created meanwhile and holds the pointer: store this one, and its event,
-	// without it.
-	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Put: put}, event}})
+	// A newer release was created meanwhile and holds the pointer: store this one, its event and
+	// its key, without it.
+	alone := append(slices.Clip(items), types.TransactWriteItem{Put: put}, event)
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: alone})
 	if err != nil {
-		return transactionFailure(err, what, func(int) error { return exists() })
+		return transactionFailure(err, what, refusal)
 	}
 	return nil
+}
+
+// GetReleaseKey reads a project's idempotency key, consistently.
+func (s *Store) GetReleaseKey(ctx context.Context, projectID, key string) (shiplog.ReleaseKey, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.state, Key: releaseKeyKey(projectID, key), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return shiplog.ReleaseKey{}, failed(err, "read idempotency key %q of %s", key, projectID)
+	}
+	if out.Item == nil {
+		return shiplog.ReleaseKey{}, shiplog.ErrReleaseKeyNotFound
+	}
+	var k shiplog.ReleaseKey
+	if err := unmarshal(out.Item, &k); err != nil {
+		return k, fmt.Errorf("read idempotency key %q of %s: %w", key, projectID, err)
+	}
+	return k, nil
 }
 
 // LatestRelease follows the project's latest pointer, reading both items consistently.

@@ -140,7 +140,7 @@ func TestItemShapes(t *testing.T) {
 			p := project("storage", "team/api", "team/web")
 			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
 			r := release(p, 1)
-			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 
 			person := "M{id:S,name:S}"
 			created := "created_at:N,deployment_count:N,deployments:L[],description:S,images:M{api:S,web:S},label:S,project_id:S," +
@@ -335,7 +335,7 @@ func TestDeployContextIsOneCall(t *testing.T) {
 			p := project("p")
 			r := release(p, 1)
 			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
-			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 			c := deployment(p, r, "stage", 1, 0)
 			must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))
 
@@ -362,7 +362,7 @@ func TestCursorsStayInTheirList(t *testing.T) {
 		must(t, "PutProject", s.PutProject(ctx, pr, registered(pr)))
 		for n := range 3 {
 			r := release(pr, n+len(prev)*10)
-			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 			for _, env := range []string{"stage", "prod"} {
 				c := deployment(pr, r, env, len(prev)*100+n*10+len(env), prev[pr.ID+env])
 				must(t, "WriteEnvironment", s.WriteEnvironment(ctx, c))
@@ -463,6 +463,35 @@ func TestDecodeCursor(t *testing.T) {
 			}
 			if !tt.ok && !shiplog.IsKind(err, shiplog.Invalid) {
 				t.Errorf("decodeCursor(%q): got %v, want Invalid", tt.cursor, err)
+			}
+		})
+	}
+}
+
+// TestReleaseKeyItem holds an idempotency key's item to the design: pk project#{project}, sk
+// relkey#{key}, its time and its TTL attribute KeyTTL later, on a table whose TTL is on.
+func TestReleaseKeyItem(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := b.newStore(t)
+			p := project("storage", "team/api")
+			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
+			r := release(p, 1)
+			k := shiplog.ReleaseKey{ProjectID: "storage", Key: "ci-7", Hash: "h", ReleaseID: r.ID, At: r.CreatedAt}
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r), Key: &k}))
+			it := s.rawGet(t, s.state, stateKey("project#storage", "relkey#ci-7"))
+			if got, want := shapes(it), "at:N,expires_at:N,hash:S,key:S,pk:S,project_id:S,release_id:S,sk:S"; got != want {
+				t.Errorf("key item:\ngot  %s\nwant %s", got, want)
+			}
+			if n, _ := it[AttrExpiresAt].(*types.AttributeValueMemberN); n == nil || n.Value != fmt.Sprint(r.CreatedAt+86400) {
+				t.Errorf("expires_at: got %v, want %d (24 hours after the key's time)", it[AttrExpiresAt], r.CreatedAt+86400)
+			}
+			out, err := s.admin.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &s.state})
+			must(t, "DescribeTimeToLive", err)
+			d := out.TimeToLiveDescription
+			if d == nil || aws.ToString(d.AttributeName) != AttrExpiresAt || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
+				t.Errorf("state table TTL: got %+v, want enabled on %s", d, AttrExpiresAt)
 			}
 		})
 	}

@@ -56,8 +56,15 @@ func TableDefinitions(releasesTable, stateTable string) []*dynamodb.CreateTableI
 	}
 }
 
-// CreateTables creates both tables, unless they exist, and waits until they are ACTIVE. It is for
-// tests and local stacks; deployed stacks get their tables from template.yaml.
+// TimeToLive returns the TTL attribute of each table that has one, keyed by table name: the state
+// table's AttrExpiresAt, which idempotency keys carry. template.yaml is checked against it.
+func TimeToLive(releasesTable, stateTable string) map[string]string {
+	return map[string]string{stateTable: AttrExpiresAt}
+}
+
+// CreateTables creates both tables, unless they exist, waits until they are ACTIVE, and enables
+// their TTL (TimeToLive). It is for tests and local stacks; deployed stacks get their tables from
+// template.yaml.
 func CreateTables(ctx context.Context, client *dynamodb.Client, releasesTable, stateTable string) error {
 	defs := TableDefinitions(releasesTable, stateTable)
 	for _, def := range defs {
@@ -76,6 +83,32 @@ func CreateTables(ctx context.Context, client *dynamodb.Client, releasesTable, s
 		if err := waiter.Wait(ctx, in, 5*time.Minute); err != nil {
 			return fmt.Errorf("wait for table %s: %w", aws.ToString(def.TableName), err)
 		}
+	}
+	for table, attr := range TimeToLive(releasesTable, stateTable) {
+		if err := enableTTL(ctx, client, table, attr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enableTTL turns on a table's TTL on attr, unless it is on already (UpdateTimeToLive refuses to
+// enable it twice).
+func enableTTL(ctx context.Context, client *dynamodb.Client, table, attr string) error {
+	out, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		return fmt.Errorf("describe the TTL of table %s: %w", table, err)
+	}
+	if d := out.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == attr &&
+		(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attr), Enabled: aws.Bool(true)},
+	})
+	if err != nil {
+		return fmt.Errorf("enable TTL on %s of table %s: %w", attr, table, err)
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func TestWorkflowItemShapes(t *testing.T) {
 			p.Environments[1].Requires = []string{"stage"}
 			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
 			r := release(p, 1)
-			must(t, "CreateRelease", s.CreateRelease(ctx, r, created(r)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 			c := deployment(p, r, "prod", 1, 0)
 			c.Deployment.Environment = shiplog.Environment{ID: "prod", Name: "Production"}
 			c.State.Environment = c.Deployment.Environment

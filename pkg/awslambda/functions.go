@@ -34,6 +34,9 @@ type CreateReleaseRequest struct {
 	// RetireEnvironments names the environments, deployed to before, that the manifest's entry
 	// drops: without them, such a registration is refused.
 	RetireEnvironments []string `json:"retire_environments,omitempty"`
+	// IdempotencyKey makes a retry of the same request answer the release the first one created,
+	// and write nothing.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // CreateReleaseResponse is the release record, and the ids of the manifest's other projects, whose
@@ -136,10 +139,11 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 			return nil, err
 		}
 		in := shiplog.CreateReleaseInput{
-			ProjectID:   req.ProjectID,
-			Label:       req.Label,
-			Description: req.Description,
-			RequestedBy: person(req.RequestedBy),
+			ProjectID:      req.ProjectID,
+			Label:          req.Label,
+			Description:    req.Description,
+			RequestedBy:    person(req.RequestedBy),
+			IdempotencyKey: req.IdempotencyKey,
 		}
 		// The request's own fields are checked before the manifest, whose errors are longer.
 		if err := in.Validate(); err != nil {

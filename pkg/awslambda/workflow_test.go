@@ -115,3 +115,32 @@ func TestDeployIdempotencyKeyPayload(t *testing.T) {
 	checkRefused(t, out, err, badInput{"the key with another request", "", "Conflict", "another request"})
 	e.unchanged(t, before)
 }
+
+func TestCreateReleaseIdempotencyKeyPayload(t *testing.T) {
+	e := newEnv(t).withImages(t)
+	ctx := context.Background()
+	fn := awslambda.CreateRelease(e.svc, e.log)
+	payload := `{"project_id":"storage","description":"run 9","manifest":` + manifestObject(t) + `,"idempotency_key":"run-9"}`
+	first, err := fn.Invoke(ctx, []byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.snapshot(t)
+	again, err := fn.Invoke(ctx, []byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(first) {
+		t.Errorf("retry: got %s, want %s", again, first)
+	}
+	e.unchanged(t, before)
+	for _, tt := range []badInput{
+		{`the key with another request`, `{"project_id":"storage","description":"run 10","idempotency_key":"run-9"}`, "Conflict", `idempotency key "run-9"`},
+		{`a key that is not a string`, `{"project_id":"storage","idempotency_key":9}`, "Invalid", "idempotency_key"},
+		{`a bad key`, `{"project_id":"storage","idempotency_key":"run 9"}`, "Invalid", "idempotency_key"},
+	} {
+		out, err := fn.Invoke(ctx, []byte(tt.payload))
+		checkRefused(t, out, err, tt)
+		e.unchanged(t, before)
+	}
+}

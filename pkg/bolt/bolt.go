@@ -45,9 +45,11 @@ var (
 	bucketRelDeployments = []byte("rel_deployments") // project, release, deployment -> DeploymentRecord
 	bucketStates         = []byte("states")          // project, environment -> EnvironmentState
 	bucketEvents         = []byte("events")          // project, event -> Event
+	bucketReleaseKeys    = []byte("release_keys")    // project, idempotency key -> ReleaseKey
 
 	allBuckets = [][]byte{bucketMeta, bucketParams, bucketProjects, bucketRepos, bucketPushes, bucketReleases,
-		bucketReleaseIDs, bucketDeployments, bucketEnvDeployments, bucketRelDeployments, bucketStates, bucketEvents}
+		bucketReleaseIDs, bucketDeployments, bucketEnvDeployments, bucketRelDeployments, bucketStates, bucketEvents,
+		bucketReleaseKeys}
 )
 
 // Store is a shiplog.ParameterStore and shiplog.Store in one bbolt file.
@@ -620,23 +622,36 @@ func normalizeRelease(r *shiplog.Release) {
 	}
 }
 
-// CreateRelease stores a new release and logs ev; Conflict if its id exists, in any project.
-func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release, ev shiplog.Event) error {
+// CreateRelease stores a new release and logs its event, and records its idempotency key if it has
+// one; Conflict if its id exists, in any project; ErrReleaseKeyExists if the project has the key
+// recorded and not expired. Recording a key drops the project's expired ones.
+func (s *Store) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) error {
+	r := w.Release
 	if r.ID == "" || r.ProjectID == "" {
 		return shiplog.Errorf(shiplog.Invalid, "release: release_id and project_id are required")
 	}
+	if w.Key != nil && (w.Key.Key == "" || w.Key.ProjectID != r.ProjectID || w.Key.ReleaseID != r.ID) {
+		return shiplog.Errorf(shiplog.Invalid, "release %s: its idempotency key needs a key, and the release's project and id", r.ID)
+	}
 	normalizeRelease(&r)
-	var exists bool
+	var refused error
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		ids := tx.Bucket(bucketReleaseIDs)
 		if ids.Get([]byte(r.ID)) != nil {
-			exists = true
+			refused = shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID)
 			return nil
+		}
+		if w.Key != nil {
+			live, err := recordReleaseKey(tx, *w.Key)
+			if err != nil || live {
+				refused = shiplog.ErrReleaseKeyExists
+				return err
+			}
 		}
 		if err := ids.Put([]byte(r.ID), []byte(r.ProjectID)); err != nil {
 			return err
 		}
-		if err := putEvents(tx, ev); err != nil {
+		if err := putEvents(tx, w.Event); err != nil {
 			return err
 		}
 		return putJSON(tx.Bucket(bucketReleases), key(r.ProjectID, r.ID), r)
@@ -644,10 +659,52 @@ func (s *Store) CreateRelease(ctx context.Context, r shiplog.Release, ev shiplog
 	if err != nil {
 		return fmt.Errorf("create release %s: %w", r.ID, err)
 	}
-	if exists {
-		return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID)
+	return refused
+}
+
+// recordReleaseKey puts k unless the project has a live record of its key (live is then true,
+// and nothing is written), and deletes the project's expired keys. A key recorded at or before
+// k.At-KeyTTL is expired.
+func recordReleaseKey(tx *bbolt.Tx, k shiplog.ReleaseKey) (live bool, err error) {
+	b := tx.Bucket(bucketReleaseKeys)
+	var expired [][]byte
+	p := prefix(k.ProjectID)
+	c := b.Cursor()
+	for ck, v := c.Seek(p); ck != nil && bytes.HasPrefix(ck, p); ck, v = c.Next() {
+		var old shiplog.ReleaseKey
+		if err := json.Unmarshal(v, &old); err != nil {
+			return false, fmt.Errorf("decode idempotency key %q: %w", ck, err)
+		}
+		switch {
+		case old.ExpiresAt() <= k.At:
+			expired = append(expired, slices.Clone(ck))
+		case old.Key == k.Key:
+			return true, nil
+		}
 	}
-	return nil
+	for _, ek := range expired { // bbolt forbids writing a bucket while its cursor walks it
+		if err := b.Delete(ek); err != nil {
+			return false, err
+		}
+	}
+	return false, putJSON(b, key(k.ProjectID, k.Key), k)
+}
+
+// GetReleaseKey returns a project's idempotency key as recorded; ErrReleaseKeyNotFound if none.
+func (s *Store) GetReleaseKey(ctx context.Context, projectID, k string) (shiplog.ReleaseKey, error) {
+	var rk shiplog.ReleaseKey
+	var found bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		found, err = getJSON(tx.Bucket(bucketReleaseKeys), key(projectID, k), &rk)
+		return err
+	})
+	if err != nil {
+		return shiplog.ReleaseKey{}, fmt.Errorf("get idempotency key %q of %s: %w", k, projectID, err)
+	}
+	if !found {
+		return shiplog.ReleaseKey{}, shiplog.ErrReleaseKeyNotFound
+	}
+	return rk, nil
 }
 
 // GetRelease returns a project's release; NotFound if the project has no release with that id.

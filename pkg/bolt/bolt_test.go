@@ -81,7 +81,7 @@ func TestRestart(t *testing.T) {
 	if _, err := s.RecordPush(ctx, push, evs[1]); err != nil {
 		t.Fatalf("RecordPush: %v", err)
 	}
-	if err := s.CreateRelease(ctx, r, evs[2]); err != nil {
+	if err := s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: evs[2]}); err != nil {
 		t.Fatalf("CreateRelease: %v", err)
 	}
 	rec := &shiplog.DeploymentRecord{Deployment: d, ProjectID: "storage", ReleaseID: r.ID}

@@ -160,6 +160,7 @@ func (h *Handler) createRelease(w http.ResponseWriter, r *http.Request) error {
 	}
 	rel, err := h.svc.CreateRelease(r.Context(), shiplog.CreateReleaseInput{
 		ProjectID: project, Label: in.Label, Description: in.Description, RequestedBy: by,
+		IdempotencyKey: r.Header.Get(IdempotencyKeyHeader),
 	})
 	if err != nil {
 		return err

@@ -12,8 +12,9 @@ import (
 
 // The routes of the release workflow: diff, plan, promote, locks, break glass, rollback, freezes.
 
-// IdempotencyKeyHeader carries a deploy's or a rollback's idempotency key: a retry with the same
-// key and request answers the original result and writes nothing.
+// IdempotencyKeyHeader carries the idempotency key of a create-release, a deploy or a rollback: a
+// retry with the same key and request answers the original result (the same status, the same
+// release or deployment) and writes nothing.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
 func (h *Handler) getDiff(w http.ResponseWriter, r *http.Request) error {

@@ -255,6 +255,37 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 	diff(t, "store after a retry and a refusal", e.snapshot(t), before)
 }
 
+// A create-release retried with its key answers the original, 201 with its Location, and writes
+// nothing; the key with another request is 409.
+func TestCreateReleaseIdempotencyKeyHeader(t *testing.T) {
+	e := newTestEnv(t)
+	e.seedRelease(t)
+	h := map[string]string{"X-Shiplog-User": "ci", "Idempotency-Key": "4b825dc642cb6eb9a060e54bf8d69288fbee4904"}
+	rec := e.do(t, "POST", "/projects/storage/releases", `{"description":"build 42"}`, h)
+	wantStatus(t, rec, http.StatusCreated)
+	first, location := rec.Body.String(), rec.Header().Get("Location")
+	created := decode[shiplog.Release](t, rec)
+	if location != "/projects/storage/releases/"+created.ID {
+		t.Fatalf("Location: got %q, want the release's", location)
+	}
+	before := e.snapshot(t)
+	rec = e.do(t, "POST", "/projects/storage/releases", `{"description":"build 42"}`, h)
+	wantStatus(t, rec, http.StatusCreated)
+	if rec.Body.String() != first || rec.Header().Get("Location") != location {
+		t.Errorf("retry: got %s at %q, want the original %s at %q", rec.Body, rec.Header().Get("Location"), first, location)
+	}
+	rec = e.do(t, "POST", "/projects/storage/releases", `{"description":"build 43"}`, h)
+	if rec.Code != http.StatusConflict || !contains(rec.Body.String(), `"kind":"Conflict"`, "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "another request", created.ID) {
+		t.Errorf("the key with another request: got %d %s, want 409 naming the key and its release", rec.Code, rec.Body)
+	}
+	bad := map[string]string{"X-Shiplog-User": "ci", "Idempotency-Key": "not a key"}
+	rec = e.do(t, "POST", "/projects/storage/releases", `{"description":"build 42"}`, bad)
+	if rec.Code != http.StatusBadRequest || !contains(rec.Body.String(), "idempotency_key") {
+		t.Errorf("a bad key: got %d %s, want 400 naming idempotency_key", rec.Code, rec.Body)
+	}
+	diff(t, "store after a retry and refusals", e.snapshot(t), before)
+}
+
 // runsEverything is a Runtime in which every service runs whatever image is asked about.
 type runsEverything struct{ images map[string]string }
 

@@ -366,6 +366,18 @@ func TestTemplateTablesAreTheAdaptersTables(t *testing.T) {
 				t.Errorf("%s (-awsdynamo.TableDefinitions +template):\n%s", id, diff)
 			}
 			p := r.Properties
+			// The TTL the code's items carry (awsdynamo.TimeToLive), enabled; none on a table without.
+			var gotTTL string
+			if v, ok := p["TimeToLiveSpecification"]; ok {
+				spec := asMap(v)
+				if spec["Enabled"] != true {
+					t.Errorf("%s: TimeToLiveSpecification %v is not enabled", id, spec)
+				}
+				gotTTL = str(spec["AttributeName"])
+			}
+			if want := awsdynamo.TimeToLive("ReleasesTable", "StateTable")[id]; gotTTL != want {
+				t.Errorf("%s: TTL attribute %q, want %q (awsdynamo.TimeToLive)", id, gotTTL, want)
+			}
 			if v := asMap(p["PointInTimeRecoverySpecification"])["PointInTimeRecoveryEnabled"]; v != true {
 				t.Errorf("%s: point-in-time recovery is %v, want true", id, v)
 			}

@@ -16,6 +16,11 @@ import (
 // every other rule, and recorded in the same conditional write as its deployment, so that of
 // concurrent calls with one key exactly one records and the others, reading again, answer its
 // result.
+//
+// Keys of create-release are kept per project, each a record of its own (ReleaseKey), written in
+// the same atomic write as the release it created on condition that the project has no live
+// record of the key: of concurrent calls with one key exactly one creates its release, and the
+// others, reading the key, answer that release.
 const (
 	// KeyTTL is how long a key is remembered.
 	KeyTTL = 24 * time.Hour
@@ -121,4 +126,74 @@ func rememberKey(keys []RequestKey, k RequestKey, now time.Time) []RequestKey {
 		return nil
 	}
 	return out
+}
+
+// ReleaseKey is an idempotency key of a project's create-release requests: the request it came
+// with (as a hash), the release that request created, and when.
+type ReleaseKey struct {
+	ProjectID string `json:"project_id"`
+	Key       string `json:"key"`
+	Hash      string `json:"hash"`
+	ReleaseID string `json:"release_id"`
+	At        int64  `json:"at"`
+}
+
+// ExpiresAt is when (Unix seconds) the key is forgotten: a request from then on with the same key
+// is a new request.
+func (k ReleaseKey) ExpiresAt() int64 { return k.At + int64(KeyTTL/time.Second) }
+
+// ReleaseWrite is the one atomic write that creates a release.
+type ReleaseWrite struct {
+	Release Release
+	// Event is the release's event, appended to the project's log.
+	Event Event
+	// Key, if set, is the idempotency key of the request, recorded with the release unless the
+	// project has it recorded already (and not expired).
+	Key *ReleaseKey
+}
+
+// releaseRequestHash identifies a create-release request as the caller asked it (the label
+// defaulted). The registration's manifest is hashed as text, so that no manifest can fail to
+// encode.
+func releaseRequestHash(in CreateReleaseInput) string {
+	var manifest string
+	if in.Register != nil {
+		p := *in.Register
+		manifest, p.Manifest = string(p.Manifest), nil
+		in.Register = &p
+	}
+	in.IdempotencyKey = ""
+	return requestHash("create-release", struct {
+		CreateReleaseInput
+		Manifest string
+	}{in, manifest})
+}
+
+// replayRelease answers the release that a create-release request with key created, as it now
+// stands; found is false if the project has no live record of the key. The same key with another
+// request is Conflict.
+func (s *Service) replayRelease(ctx context.Context, projectID, key, hash string) (r Release, found bool, err error) {
+	k, err := s.Store.GetReleaseKey(ctx, projectID, key)
+	if errors.Is(err, ErrReleaseKeyNotFound) {
+		return Release{}, false, nil
+	}
+	if err != nil {
+		return Release{}, true, fmt.Errorf("read idempotency key %q of %s: %w", key, projectID, err)
+	}
+	if k.ExpiresAt() <= s.Now().Unix() {
+		return Release{}, false, nil
+	}
+	if k.Hash != hash {
+		return Release{}, true, Errorf(Conflict, "idempotency key %q was used at %s for another request to create a release of %s (release %s); use a new key for a new request",
+			key, unixTime(k.At), projectID, k.ReleaseID)
+	}
+	stored, err := s.Store.GetRelease(ctx, projectID, k.ReleaseID)
+	if errors.Is(err, ErrReleaseNotFound) {
+		return Release{}, true, Errorf(Internal, "idempotency key %q names release %s, which is not recorded", key, k.ReleaseID)
+	}
+	if err != nil {
+		return Release{}, true, fmt.Errorf("replay release %s: %w", k.ReleaseID, err)
+	}
+	r, err = s.withDeployments(ctx, stored)
+	return r, true, err
 }

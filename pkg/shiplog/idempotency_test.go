@@ -1,7 +1,10 @@
 package shiplog_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -155,5 +158,189 @@ func TestEnvironmentsHideIdempotencyKeys(t *testing.T) {
 		if e.Current != nil && e.Current.Requests != nil {
 			t.Errorf("Environments: %s shows the idempotency keys %+v", e.Environment.ID, e.Current.Requests)
 		}
+	}
+}
+
+// A create-release retried with its key answers the original release, as it now stands, and
+// writes nothing; another request with the key is refused, before anything is registered.
+func TestCreateReleaseIdempotencyKey(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.seedLabel(t, "latest", 1)
+	project, err := h.svc.Project(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := shiplog.CreateReleaseInput{ProjectID: "storage", Description: "ci run 7", RequestedBy: alice, Register: &project, IdempotencyKey: "0123abc"}
+	first, err := h.svc.CreateRelease(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	h.seedLabel(t, "latest", 2) // a new release would take other images: the retry still answers the original
+
+	before, beforeEvents := h.snapshot(t, "storage"), h.events(t, "storage")
+	wantUnchanged := func(what string) {
+		t.Helper()
+		h.wantUnchanged(t, what, "storage", before)
+		diff(t, what+": events", h.events(t, "storage"), beforeEvents)
+	}
+	again, err := h.svc.CreateRelease(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "retry", again, first)
+	wantUnchanged("a retry")
+	// The label defaulted is the label named.
+	named := in
+	named.Label = shiplog.LatestLabel
+	if again, err := h.svc.CreateRelease(ctx, named); err != nil || again.ID != first.ID {
+		t.Errorf("retry naming the default label: got release %s, %v; want the original, %s", again.ID, err, first.ID)
+	}
+	wantUnchanged("a retry naming the default label")
+
+	other := in
+	other.Description = "ci run 8"
+	_, err = h.svc.CreateRelease(ctx, other)
+	wantError(t, "the key with another request", err, shiplog.Conflict, `"0123abc"`, "another request", first.ID)
+	wantUnchanged("the key with another request")
+	// Another registration with the key is refused before it is registered.
+	changed := project
+	changed.Environments = append(slices.Clone(project.Environments), shiplog.Environment{ID: "qa", Name: "QA"})
+	other = in
+	other.Register = &changed
+	_, err = h.svc.CreateRelease(ctx, other)
+	wantError(t, "the key with another registration", err, shiplog.Conflict, "another request")
+	wantUnchanged("the key with another registration")
+	if got, _ := h.svc.Project(ctx, "storage"); len(got.Environments) != len(project.Environments) {
+		t.Errorf("project after the key with another registration: environments %v, want %v", got.EnvironmentIDs(), project.EnvironmentIDs())
+	}
+	bad := in
+	bad.IdempotencyKey = "a b"
+	_, err = h.svc.CreateRelease(ctx, bad)
+	wantError(t, "a bad key", err, shiplog.Invalid, "idempotency_key")
+	wantUnchanged("a bad key")
+
+	// A retry after the release was deployed answers it as it now stands.
+	h.deploy(t, first.ID, "stage")
+	again, err = h.svc.CreateRelease(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || len(again.Deployments) != 1 || again.DeploymentCount != 1 {
+		t.Errorf("retry after a deploy: got release %s with %d deployments (count %d), want %s with its one", again.ID, len(again.Deployments), again.DeploymentCount, first.ID)
+	}
+
+	// A key is remembered for KeyTTL; after that it is a new request.
+	h.clock.Advance(shiplog.KeyTTL)
+	later, err := h.svc.CreateRelease(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.ID == first.ID {
+		t.Errorf("create-release a day later with the same key: got the original release %s, want a new one", first.ID)
+	}
+}
+
+// raceStore makes another write of a release, with the same key, land just before the first
+// CreateRelease, or refuses that CreateRelease as a transaction conflict without writing.
+type raceStore struct {
+	shiplog.Store
+	before func(w shiplog.ReleaseWrite) error
+}
+
+func (s *raceStore) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) error {
+	if hook := s.before; hook != nil {
+		s.before = nil
+		if err := hook(w); err != nil {
+			return err
+		}
+	}
+	return s.Store.CreateRelease(ctx, w)
+}
+
+// A create-release whose key another request records between its check and its write answers
+// that request's release (or Conflict, if it was another request); one refused for a
+// transaction conflict writes again.
+func TestCreateReleaseIdempotencyKeyRace(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.seedLabel(t, "latest", 1)
+	in := shiplog.CreateReleaseInput{ProjectID: "storage", Description: "build 9", RequestedBy: alice, IdempotencyKey: "build-9"}
+	var theirs shiplog.Release
+	store := &raceStore{Store: h.store}
+	h.svc.Store = store
+	other := shiplog.NewService(h.params, h.store, nil, nil)
+	n := 0
+	other.Now, other.NewID = h.svc.Now, func() string { n++; return fmt.Sprintf("01OTHER%019d", n) }
+	store.before = func(shiplog.ReleaseWrite) (err error) {
+		theirs, err = other.CreateRelease(ctx, in)
+		return err
+	}
+	got, err := h.svc.CreateRelease(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "the answer of the request that lost the race", got, theirs)
+	if rels := h.stored(t, "storage").Releases; len(rels) != 1 {
+		t.Errorf("releases after the race: got %d, want 1", len(rels))
+	}
+
+	in.IdempotencyKey, in.Description = "build-10", "build 10"
+	store.before = func(shiplog.ReleaseWrite) error {
+		o := in
+		o.Description = "another build"
+		_, err := other.CreateRelease(ctx, o)
+		return err
+	}
+	_, err = h.svc.CreateRelease(ctx, in)
+	wantError(t, "losing the race to another request with the key", err, shiplog.Conflict, `"build-10"`, "another request")
+
+	in.IdempotencyKey, in.Description = "build-11", "build 11"
+	sleeps := h.sleeps
+	store.before = func(shiplog.ReleaseWrite) error {
+		return shiplog.Errorf(shiplog.Conflict, "a concurrent change to the same items won; retry")
+	}
+	got, err = h.svc.CreateRelease(ctx, in)
+	if err != nil {
+		t.Fatalf("create-release after a transaction conflict: %v", err)
+	}
+	if h.sleeps == sleeps {
+		t.Errorf("create-release after a transaction conflict: wrote again without waiting")
+	}
+	if r, err := h.svc.Release(ctx, "storage", got.ID); err != nil || r.Description != "build 11" {
+		t.Errorf("release after a transaction conflict: got %+v, %v", r, err)
+	}
+}
+
+// Concurrent create-releases with one key create one release, and all answer it.
+func TestCreateReleaseIdempotencyKeyConcurrent(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.seedLabel(t, "latest", 1)
+	svc := shiplog.NewService(h.params, h.store, nil, nil)
+	in := shiplog.CreateReleaseInput{ProjectID: "storage", IdempotencyKey: "once"}
+	const n = 8
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, err := svc.CreateRelease(ctx, in)
+			ids[i], errs[i] = r.ID, err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent create-releases with one key: %v", err)
+	}
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Errorf("release ids: got %v, want one id", ids)
+			break
+		}
+	}
+	if rels := h.stored(t, "storage").Releases; len(rels) != 1 {
+		t.Errorf("releases recorded: got %d, want 1", len(rels))
 	}
 }

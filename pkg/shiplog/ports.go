@@ -20,8 +20,9 @@ type ParameterStore interface {
 // implements the four aggregates' interfaces together.
 //
 // Stores answer NotFound with the sentinels below (ErrProjectNotFound, ErrReleaseNotFound,
-// ErrImageNotFound) and a refused conditional write with ErrVersionConflict or
-// ErrDeploymentExists; the Service phrases what callers see, so every store says the same words.
+// ErrImageNotFound, ErrReleaseKeyNotFound) and a refused conditional write with
+// ErrVersionConflict, ErrDeploymentExists or ErrReleaseKeyExists; the Service phrases what
+// callers see, so every store says the same words.
 // Anything else a store returns is Internal, or Unavailable when its backend is throttling or down.
 //
 // Every write that changes state carries the events of its change (see Event) and writes them in
@@ -72,10 +73,19 @@ type PushStore interface {
 	LatestImages(ctx context.Context, projectID string, serviceIDs []string) (map[string]ImageRecord, error)
 }
 
-// ReleaseStore keeps releases.
+// ReleaseStore keeps releases, and the idempotency keys of the requests that created them.
 type ReleaseStore interface {
-	// CreateRelease stores a new release, and ev with it; Conflict if its id exists.
-	CreateRelease(ctx context.Context, r Release, ev Event) error
+	// CreateRelease stores w.Release and appends w.Event to the log, and, if w.Key is set,
+	// records the key, all in one atomic write. Conflict if the release's id exists;
+	// ErrReleaseKeyExists if the project has the key recorded and not expired (a key recorded at
+	// or before w.Key.At-KeyTTL is expired, and is replaced). A store with optimistic transactions
+	// may refuse a write that raced another write of the same key with Conflict or Unavailable
+	// instead. On error nothing is changed.
+	CreateRelease(ctx context.Context, w ReleaseWrite) error
+	// GetReleaseKey returns an idempotency key of a project's create-release requests as it was
+	// recorded, expired or not (a store may drop expired keys, but need not do so at once);
+	// ErrReleaseKeyNotFound if there is none.
+	GetReleaseKey(ctx context.Context, projectID, key string) (ReleaseKey, error)
 	// GetRelease returns a project's release; ErrReleaseNotFound if the project has no release
 	// with that id.
 	GetRelease(ctx context.Context, projectID, releaseID string) (Release, error)
@@ -125,6 +135,8 @@ var (
 	ErrDeploymentNotFound = &Error{Kind: NotFound, Message: "deployment not found"}
 	ErrVersionConflict    = &Error{Kind: Conflict, Message: "the environment changed since it was read"}
 	ErrDeploymentExists   = &Error{Kind: Conflict, Message: "a deployment with this id is recorded already"}
+	ErrReleaseKeyNotFound = &Error{Kind: NotFound, Message: "idempotency key not recorded"}
+	ErrReleaseKeyExists   = &Error{Kind: Conflict, Message: "the idempotency key is recorded already"}
 )
 
 // Registry is the image registry (ECR). It is optional: without one, deploys do not check that

@@ -2,9 +2,11 @@ package shiplog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // CreateReleaseInput is a request to snapshot a label's images as a release.
@@ -19,6 +21,10 @@ type CreateReleaseInput struct {
 	// RetiredEnvironments are the environments, deployed to before, that Register drops (see
 	// RegisterInput.Retired).
 	RetiredEnvironments []string
+	// IdempotencyKey, if set, makes a retry of the same request (within KeyTTL) answer the release
+	// the first one created and write nothing; the same key with another request is refused.
+	// Keys are the project's: another project may use the same key.
+	IdempotencyKey string
 }
 
 // Validate checks the request as given, before anything is read or written.
@@ -36,6 +42,11 @@ func (in CreateReleaseInput) Validate() error {
 	}
 	if err := in.RequestedBy.Validate(); err != nil {
 		return err
+	}
+	if in.IdempotencyKey != "" {
+		if err := ValidateID("idempotency_key", in.IdempotencyKey); err != nil {
+			return err
+		}
 	}
 	if in.Register != nil {
 		if in.Register.ID != in.ProjectID {
@@ -60,6 +71,10 @@ func (in CreateReleaseInput) registration() RegisterInput {
 
 // CreateRelease snapshots the images under a label. The release must be complete: every service
 // of the project's manifest needs an image under the label.
+//
+// With an idempotency key, a request the project has seen with that key (in the last KeyTTL)
+// answers the release it created, as it now stands, before anything is registered or read; the
+// key is recorded in the same atomic write as the release.
 func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Release, error) {
 	// Every check of the request comes before the project is registered, so that a refused
 	// request changes nothing.
@@ -68,6 +83,13 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 	}
 	if in.Label == "" {
 		in.Label = LatestLabel
+	}
+	var hash string
+	if in.IdempotencyKey != "" {
+		hash = releaseRequestHash(in)
+		if r, found, err := s.replayRelease(ctx, in.ProjectID, in.IdempotencyKey, hash); found || err != nil {
+			return r, err
+		}
 	}
 	by := normalizePerson(in.RequestedBy)
 	if in.Register != nil {
@@ -121,10 +143,42 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 		Description: in.Description,
 		Deployments: []Deployment{},
 	}
-	if err := s.Store.CreateRelease(ctx, r, s.releaseEvent(r)); err != nil {
-		return Release{}, fmt.Errorf("create release %s: %w", r.ID, err)
+	w := ReleaseWrite{Release: r, Event: s.releaseEvent(r)}
+	if in.IdempotencyKey != "" {
+		w.Key = &ReleaseKey{ProjectID: r.ProjectID, Key: in.IdempotencyKey, Hash: hash, ReleaseID: r.ID, At: r.CreatedAt}
 	}
-	return r, nil
+	return s.storeRelease(ctx, w)
+}
+
+// keyRaceAttempts bounds how often CreateRelease writes a release whose key's write raced
+// another's, before it answers the store's refusal.
+const keyRaceAttempts = 5
+
+// storeRelease writes a new release. A write with a key that another request recorded meanwhile
+// answers that request's release (or Conflict, if it was another request); one that only raced a
+// write of the key that did not land is written again.
+func (s *Service) storeRelease(ctx context.Context, w ReleaseWrite) (Release, error) {
+	r := w.Release
+	for attempt := 1; ; attempt++ {
+		err := s.Store.CreateRelease(ctx, w)
+		if err == nil {
+			return r, nil
+		}
+		raced := w.Key != nil && (errors.Is(err, ErrReleaseKeyExists) || IsKind(err, Conflict) || IsKind(err, Unavailable))
+		if !raced {
+			return Release{}, fmt.Errorf("create release %s: %w", r.ID, err)
+		}
+		replayed, found, rerr := s.replayRelease(ctx, r.ProjectID, w.Key.Key, w.Key.Hash)
+		if found || rerr != nil {
+			return replayed, rerr
+		}
+		if attempt == keyRaceAttempts {
+			return Release{}, fmt.Errorf("create release %s: %w", r.ID, err)
+		}
+		if err := s.Sleep(ctx, jitter(50*time.Millisecond)); err != nil {
+			return Release{}, err
+		}
+	}
 }
 
 // pushTimes returns when each of images was pushed, for the services whose newest recorded push

@@ -24,6 +24,8 @@ func RunStoreConcurrencyTests(t *testing.T, newStore func(t *testing.T) shiplog.
 	}{
 		{"ConcurrentWritesOfOneVersion", testConcurrentWritesOfOneVersion},
 		{"ConcurrentDeploysToOneEnvironment", testConcurrentDeploys},
+		{"ConcurrentReleasesWithOneKey", testConcurrentReleaseKey},
+		{"ConcurrentCreateReleaseWithOneKey", testConcurrentCreateReleaseWithOneKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -260,7 +262,7 @@ func BenchmarkConcurrentDeploys(b *testing.B, newStore func(testing.TB) shiplog.
 			b.Fatal(err)
 		}
 		for _, r := range []shiplog.Release{r1, r2} {
-			if err := s.CreateRelease(ctx, r, releaseEvent(r)); err != nil {
+			if err := s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: releaseEvent(r)}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -147,14 +147,14 @@ func testEventsRideWithWrites(t *testing.T, s shiplog.Store) {
 
 	r := newRelease(p, 1)
 	ev = releaseEvent(r)
-	mustOK(t, "CreateRelease", s.CreateRelease(ctx, r, ev))
+	mustOK(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: ev}))
 	want = append(want, ev)
 	check("CreateRelease")
 	// A release older than the latest one takes the store's other path; its event is logged all
 	// the same.
 	r0 := newRelease(p, 0)
 	ev = releaseEvent(r0)
-	mustOK(t, "CreateRelease older", s.CreateRelease(ctx, r0, ev))
+	mustOK(t, "CreateRelease older", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r0, Event: ev}))
 	want = append(want, ev)
 	check("CreateRelease of an older release")
 
@@ -204,7 +204,7 @@ func testEventsOfRefusedWrites(t *testing.T, s shiplog.Store) {
 
 	again := r
 	again.Description = "again"
-	wantKind(t, "CreateRelease of an existing id", s.CreateRelease(ctx, again, releaseEvent(again)), shiplog.Conflict)
+	wantKind(t, "CreateRelease of an existing id", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: again, Event: releaseEvent(again)}), shiplog.Conflict)
 	sameSnapshot(t, "after a refused CreateRelease", takeSnapshot(t, s, "p"), before)
 
 	stale := newDeployment(p, r, "stage", 2, 0)

@@ -27,6 +27,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"LatestImages", testLatestImages},
 		{"CreateReleaseRoundTrip", testCreateReleaseRoundTrip},
 		{"CreateReleaseDuplicateIsConflict", testCreateReleaseDuplicate},
+		{"CreateReleaseKeys", testCreateReleaseKeys},
 		{"GetReleaseMissingIsNotFound", testGetReleaseMissing},
 		{"LatestRelease", testLatestRelease},
 		{"ListReleasesNewestFirst", testListReleasesNewestFirst},
@@ -190,7 +191,7 @@ func putProjects(t *testing.T, s shiplog.Store, ps ...shiplog.Project) {
 func createReleases(t *testing.T, s shiplog.Store, rs ...shiplog.Release) {
 	t.Helper()
 	for _, r := range rs {
-		mustOK(t, "CreateRelease "+r.ID, s.CreateRelease(t.Context(), r, releaseEvent(r)))
+		mustOK(t, "CreateRelease "+r.ID, s.CreateRelease(t.Context(), shiplog.ReleaseWrite{Release: r, Event: releaseEvent(r)}))
 	}
 }
 
@@ -602,9 +603,9 @@ func testCreateReleaseDuplicate(t *testing.T, s shiplog.Store) {
 
 	again := first
 	again.Description = "a second release with the same id"
-	wantKind(t, "CreateRelease of an existing id", s.CreateRelease(t.Context(), again, releaseEvent(again)), shiplog.Conflict)
+	wantKind(t, "CreateRelease of an existing id", s.CreateRelease(t.Context(), shiplog.ReleaseWrite{Release: again, Event: releaseEvent(again)}), shiplog.Conflict)
 	inQ := newRelease(q, 1)
-	wantKind(t, "CreateRelease of an existing id in another project", s.CreateRelease(t.Context(), inQ, releaseEvent(inQ)), shiplog.Conflict)
+	wantKind(t, "CreateRelease of an existing id in another project", s.CreateRelease(t.Context(), shiplog.ReleaseWrite{Release: inQ, Event: releaseEvent(inQ)}), shiplog.Conflict)
 
 	diff(t, "GetRelease after the conflicts", getRelease(t, s, "p", first.ID), first)
 	_, err := s.GetRelease(t.Context(), "q", first.ID)
