@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -512,6 +513,13 @@ func imageOrValue(v any) string {
 		return ""
 	case string:
 		return shortImage(x)
+	case map[string]any:
+		// An event's detail: its fields as key=value, sorted, images short.
+		parts := make([]string, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			parts = append(parts, k+"="+imageOrValue(x[k]))
+		}
+		return strings.Join(parts, " ")
 	}
 	return fmt.Sprint(v)
 }
