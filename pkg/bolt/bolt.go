@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -55,11 +56,24 @@ var (
 // Store is a shiplog.ParameterStore and shiplog.Store in one bbolt file.
 type Store struct {
 	db *bbolt.DB
+	// writes counts the write transactions, for benchmarks.
+	writes atomic.Int64
 }
 
+// update runs fn in a write transaction, counted.
+func (s *Store) update(fn func(*bbolt.Tx) error) error {
+	s.writes.Add(1)
+	return s.db.Update(fn)
+}
+
+// WriteTransactions is how many write transactions the store has run since it was opened: each
+// is one fsync of the file.
+func (s *Store) WriteTransactions() int64 { return s.writes.Load() }
+
 var (
-	_ shiplog.ParameterStore = (*Store)(nil)
-	_ shiplog.Store          = (*Store)(nil)
+	_ shiplog.ParameterStore   = (*Store)(nil)
+	_ shiplog.Store            = (*Store)(nil)
+	_ shiplog.AtomicParameters = (*Store)(nil)
 )
 
 // lockTimeout is how long Open waits for another process to let go of the file.
@@ -388,7 +402,7 @@ func (s *Store) PutParameters(ctx context.Context, params map[string]string) err
 			return shiplog.Errorf(shiplog.Invalid, "parameter name: is required")
 		}
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketParams)
 		for name, v := range params {
 			if err := b.Put([]byte(name), []byte(v)); err != nil {
@@ -433,7 +447,7 @@ func (s *Store) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.Ev
 	if p.ID == "" {
 		return shiplog.Errorf(shiplog.Invalid, "project id: is required")
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		repos := tx.Bucket(bucketRepos)
 		old, ok, err := getProject(tx, p.ID)
 		if err != nil {
@@ -535,7 +549,7 @@ func (s *Store) RepositoryServices(ctx context.Context, repository string) ([]sh
 // time, is stored; the same push again is the record, and logged once.
 func (s *Store) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shiplog.Event) (bool, error) {
 	applied := false
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketPushes)
 		k := key(rec.ProjectID, rec.ServiceID)
 		var cur shiplog.ImageRecord
@@ -635,7 +649,7 @@ func (s *Store) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) error
 	}
 	normalizeRelease(&r)
 	var refused error
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		ids := tx.Bucket(bucketReleaseIDs)
 		if ids.Get([]byte(r.ID)) != nil {
 			refused = shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID)
@@ -792,12 +806,27 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 // records if there is one (its three listing entries, and the release's last_date_deployed and
 // deployment_count), the status updates it carries and its events.
 func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	return s.writeEnvironment(w, nil)
+}
+
+// WriteEnvironmentAndParameters is WriteEnvironment that also sets params, in the same
+// transaction: a deploy on the embedded store is one write.
+func (s *Store) WriteEnvironmentAndParameters(ctx context.Context, w shiplog.EnvironmentWrite, params map[string]string) error {
+	for name := range params {
+		if name == "" {
+			return shiplog.Errorf(shiplog.Invalid, "parameter name: is required")
+		}
+	}
+	return s.writeEnvironment(w, params)
+}
+
+func (s *Store) writeEnvironment(w shiplog.EnvironmentWrite, params map[string]string) error {
 	projectID, envID := w.State.ProjectID, w.State.Environment.ID
 	if projectID == "" || envID == "" || w.State.Version != w.Expect+1 {
 		return shiplog.Errorf(shiplog.Invalid, "environment write: project and environment ids are required, and the version must follow %d", w.Expect)
 	}
 	var refused error
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		states := tx.Bucket(bucketStates)
 		var cur shiplog.EnvironmentState
 		if _, err := getJSON(states, key(projectID, envID), &cur); err != nil {
@@ -815,12 +844,21 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 		}
 		for _, u := range w.Statuses {
 			var err error
-			if refused, err = updateStatus(tx, u); refused != nil || err != nil {
+			if refused, err = updateStatus(tx, u); err != nil {
+				return err
+			}
+			if refused != nil {
 				return errRollback
 			}
 		}
 		if err := putEvents(tx, w.Events...); err != nil {
 			return err
+		}
+		b := tx.Bucket(bucketParams)
+		for name, v := range params {
+			if err := b.Put([]byte(name), []byte(v)); err != nil {
+				return err
+			}
 		}
 		return putJSON(states, key(projectID, envID), w.State)
 	})

@@ -268,10 +268,16 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		Status:       StatusRequested,
 	}
 	d.StatusHistory = []StatusEntry{{Status: StatusRequested, At: d.CreatedAt, By: in.by}}
-	if len(toWrite) == 0 {
+	atomic := s.atomicParameters(dc.Project)
+	switch {
+	case len(toWrite) == 0:
 		// Nothing to write: the environment runs the release's images already.
 		d.Status = StatusApplied
 		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: d.CreatedAt, By: shiplogPerson, Detail: "no parameter to write"})
+	case atomic != nil:
+		// The parameters are written in the record's own write.
+		d.Status = StatusApplied
+		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: d.CreatedAt, By: shiplogPerson, Detail: "every parameter written"})
 	}
 	if in.OverrideReason != "" {
 		d.Override = &Override{Reason: in.OverrideReason, By: in.by}
@@ -281,9 +287,12 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt}
 	}
 	key := RequestKey{Key: in.IdempotencyKey, Hash: in.hash, DeploymentID: d.ID, ReleaseID: dc.Release.ID, At: d.CreatedAt}
-	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key)
+	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key, atomic)
 	if err != nil {
 		return DeployResult{}, err
+	}
+	if atomic != nil {
+		return deployed(d, dc.Release), nil
 	}
 	if err := s.writeParameters(ctx, state, toWrite); err != nil {
 		return DeployResult{}, err
@@ -302,11 +311,26 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		d.Status = StatusApplied
 		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: at, By: shiplogPerson, Detail: "every parameter written"})
 	}
-	rel := dc.Release
+	return deployed(d, dc.Release), nil
+}
+
+// deployed is a deploy's answer: the deployment, and its release as it now stands.
+func deployed(d Deployment, rel Release) DeployResult {
 	rel.Deployments = []Deployment{} // the release's history is read with the release, not with a deploy
 	rel.LastDateDeployed = d.CreatedAt
 	rel.DeploymentCount++
-	return DeployResult{Deployment: d, Release: rel}, nil
+	return DeployResult{Deployment: d, Release: rel}
+}
+
+// atomicParameters returns the store, if it also holds the parameters and can write them with an
+// environment's state, for a deploy that moves no ECR tag between the two (tagging needs the
+// parameters written first and the settle after).
+func (s *Service) atomicParameters(p Project) AtomicParameters {
+	a, ok := s.Store.(AtomicParameters)
+	if !ok || any(s.Params) != any(s.Store) || (p.TagDeployedImages && s.Registry != nil) {
+		return nil
+	}
+	return a
 }
 
 // changesOf says what deploying images over prev changes, and which parameters under path it
@@ -349,7 +373,9 @@ func (s *Service) checkRelease(ctx context.Context, p Project, r Release, env En
 
 // record writes the environment's next state with the deployment, locked while the changed
 // services' parameters are written (they are pending until then).
-func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock, key RequestKey) (EnvironmentState, error) {
+//
+// With atomic, the parameters are written in the same write, and the state is settled at once.
+func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters) (EnvironmentState, error) {
 	next := EnvironmentState{
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
@@ -374,8 +400,16 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 			next.Lock = prev.Lock // an override passes a lock, and leaves it in place
 		}
 	}
-	if len(changed) > 0 {
+	if len(changed) > 0 && atomic == nil {
 		next.LockedUntil = s.Now().Add(s.LockTTL).Unix()
+	}
+	var params map[string]string
+	if atomic != nil {
+		next.Pending = nil
+		params = make(map[string]string, len(changed))
+		for _, svc := range changed {
+			params[ParameterName(r.ProjectID, d.Environment.ID, svc)] = r.Images[svc]
+		}
 	}
 	w := prev.Next(next)
 	w.Deployment = &DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID}
@@ -388,7 +422,12 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 	}
 	w.Events = append(w.Events, s.statusEvents(w.Statuses)...)
 	w.Events = append(w.Events, s.stateEvents(prev, w.State, d.RequestedBy, d.CreatedAt)...)
-	err := s.Store.WriteEnvironment(ctx, w)
+	var err error
+	if atomic != nil {
+		err = atomic.WriteEnvironmentAndParameters(ctx, w, params)
+	} else {
+		err = s.Store.WriteEnvironment(ctx, w)
+	}
 	switch {
 	case err == nil:
 		return w.State, nil
