@@ -121,8 +121,12 @@ func (s *Service) setStatus(ctx context.Context, projectID, deploymentID string,
 			return nil, nil // the same report again
 		}
 		if !current {
-			return nil, Errorf(Conflict, "deployment %s is no longer current in %s/%s (deployment %s is); only the current deployment's status can change",
-				deploymentID, projectID, env.ID, cur.DeploymentID)
+			now := "none is"
+			if cur != nil && cur.DeploymentID != "" {
+				now = "deployment " + cur.DeploymentID + " is"
+			}
+			return nil, Errorf(Conflict, "deployment %s is no longer current in %s/%s (%s); only the current deployment's status can change",
+				deploymentID, projectID, env.ID, now)
 		}
 		entry.At = s.Now().Unix()
 		next.Status = entry.Status
