@@ -513,7 +513,7 @@ func imageOrValue(v any) string {
 		return ""
 	case string:
 		return shortImage(x)
-	case map[string]any:
+	case map[string]string:
 		// An event's detail: its fields as key=value, sorted, images short.
 		parts := make([]string, 0, len(x))
 		for _, k := range slices.Sorted(maps.Keys(x)) {
@@ -607,13 +607,9 @@ func (a *app) metricsCommand() *cobra.Command {
 			t := a.newTable(w, "METRIC", "VALUE")
 			t.row("deployments", strconv.Itoa(m.Deployments))
 			t.row("deployment frequency", fmt.Sprintf("%.2f a day, %.2f a week", m.DeploymentFrequency.PerDay, m.DeploymentFrequency.PerWeek))
-			t.row("lead time (median, p90)", fmt.Sprintf("%s, %s (%d changes)", seconds(m.LeadTimeSeconds.Median), seconds(m.LeadTimeSeconds.P90), m.LeadTimeSeconds.Count))
-			rate := "-"
-			if m.ChangeFailureRate.Rate != nil {
-				rate = fmt.Sprintf("%.0f%%", *m.ChangeFailureRate.Rate*100)
-			}
-			t.row("change failure rate", fmt.Sprintf("%s (%d of %d failed)", rate, m.ChangeFailureRate.Failed, m.ChangeFailureRate.Total))
-			t.row("time to restore (median)", fmt.Sprintf("%s (%d restores)", seconds(m.TimeToRestoreSeconds.Median), m.TimeToRestoreSeconds.Count))
+			t.row("lead time (median, p90)", fmt.Sprintf("%s, %s (%d changes)", seconds(m.LeadTime.Median), seconds(m.LeadTime.P90), m.LeadTime.Count))
+			t.row("change failure rate", fmt.Sprintf("%.0f%% (%d of %d failed)", m.ChangeFailureRate.Rate*100, m.ChangeFailureRate.Failed, m.ChangeFailureRate.Total))
+			t.row("time to restore (median)", fmt.Sprintf("%s (%d restores, %d not yet)", seconds(m.TimeToRestore.Median), m.TimeToRestore.Count, m.TimeToRestore.Unrestored))
 			return t.flush()
 		},
 	}
@@ -624,11 +620,11 @@ func (a *app) metricsCommand() *cobra.Command {
 }
 
 // seconds shows a duration in seconds as a person reads it.
-func seconds(s *float64) string {
+func seconds(s *int64) string {
 	if s == nil {
 		return "-"
 	}
-	d := *s
+	d := float64(*s)
 	switch {
 	case d < 120:
 		return fmt.Sprintf("%.0fs", d)
