@@ -51,9 +51,12 @@ type coldStartCase struct {
 var coldStartCases = []coldStartCase{
 	{"hello-world", "./pkg/awsapp/testdata/hello", `{}`, `"hello"`},
 	{"ecr-push", "./functions/ecr-push", `{"source":"aws.s3"}`, `not an ECR image action`},
-	{"create-release", "./functions/create-release", `[]`, `must be a JSON object`},
-	{"deploy", "./functions/deploy", `[]`, `must be a JSON object`},
+	{"create-release", "./functions/create-release", `[]`, `got a JSON array, want an object`},
+	{"deploy", "./functions/deploy", `[]`, `got a JSON array, want an object`},
+	{"ecs-events", "./functions/ecs-events", `{"source":"aws.s3"}`, `not an ECS deployment or service event`},
 	{"api", "./functions/api", `{"rawPath":"/","requestContext":{"http":{"method":"GET","path":"/"}}}`, `"statusCode":404`},
+	// No records: nothing to publish, so no call to EventBridge.
+	{"events", "./functions/events", `{"Records":[]}`, `batchItemFailures`},
 }
 
 func BenchmarkColdStart(b *testing.B) {
@@ -216,6 +219,7 @@ func coldStartEnv(b *testing.B) []string {
 		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
 		ReleasesTableEnv + "=bench-releases",
 		StateTableEnv + "=bench-state",
+		"SHIPLOG_EVENT_BUS=bench-bus",
 		"AWS_LAMBDA_FUNCTION_NAME=bench",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",

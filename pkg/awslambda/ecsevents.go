@@ -3,7 +3,6 @@ package awslambda
 import (
 	"context"
 	"log/slog"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -52,12 +51,6 @@ type ecsEventDetail struct {
 	ClusterARN   string `json:"clusterArn"` // ECS Service Action
 }
 
-// serviceARN is an ECS service ARN, long form (service/{cluster}/{service}) or the old short form
-// (service/{service}), which names no cluster.
-var serviceARN = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/(?:([A-Za-z0-9_-]{1,255})/)?([A-Za-z0-9_-]{1,255})$`)
-
-var clusterARN = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/([A-Za-z0-9_-]{1,255})$`)
-
 // ECSEvents handles EventBridge's aws.ecs "ECS Deployment State Change" and "ECS Service Action"
 // events: it reduces each to a shiplog.RuntimeEvent (cluster and service names from the event's
 // service ARN, resources[0]) and hands it to h, which marks the deployment it concerns. Events of
@@ -103,18 +96,19 @@ func ECSEvents(h RuntimeEventHandler, log *slog.Logger) Function {
 		if len(ev.Resources) == 0 {
 			return nil, shiplog.Errorf(shiplog.Invalid, "event: resources: is empty; want the ECS service's ARN")
 		}
-		m := serviceARN.FindStringSubmatch(ev.Resources[0])
-		if m == nil {
+		// Long form (service/{cluster}/{service}) or the old short form (service/{service}),
+		// which names no cluster.
+		cluster, service, ok := shiplog.ParseECSServiceARN(ev.Resources[0])
+		if !ok {
 			return nil, shiplog.Errorf(shiplog.Invalid, "event: resources[0]: %q is not an ECS service ARN (arn:aws:ecs:{region}:{account}:service/{cluster}/{service})", clipString(ev.Resources[0]))
 		}
-		cluster, service := m[1], m[2]
 		if cluster == "" {
 			// The old ARN format: a Service Action event names its cluster in the detail.
-			c := clusterARN.FindStringSubmatch(d.ClusterARN)
-			if c == nil {
+			name, ok := shiplog.ParseECSClusterARN(d.ClusterARN)
+			if !ok {
 				return ignore("service ARN " + ev.Resources[0] + " is in ECS's old format, which names no cluster; opt the account into the long ARN format (serviceLongArnFormat)")
 			}
-			cluster = c[1]
+			cluster = name
 		}
 		out, err := h.HandleRuntimeEvent(ctx, shiplog.RuntimeEvent{
 			ID: ev.ID, Cluster: cluster, Service: service, Outcome: outcome,

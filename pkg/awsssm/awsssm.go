@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -65,7 +64,19 @@ func New(client *ssm.Client) *Store {
 
 // prefixPattern is what a prefix may be: one path segment, as the SAM template's ParameterPrefix
 // parameter allows. SSM reserves names that begin with aws or ssm.
-var prefixPattern = regexp.MustCompile(`^/[A-Za-z0-9_.-]{1,64}$`)
+// (A loop, not a regexp: a package-level regexp is compiled on every cold start.)
+func isPrefix(s string) bool {
+	seg, ok := strings.CutPrefix(s, "/")
+	if !ok || seg == "" || len(seg) > 64 {
+		return false
+	}
+	for _, c := range []byte(seg) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // CheckPrefix returns an error that says what is wrong with prefix, or nil if a Store may use it.
 // The empty prefix keeps the design's paths (/{project}/images/...).
@@ -73,7 +84,7 @@ func CheckPrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
-	if !prefixPattern.MatchString(prefix) {
+	if !isPrefix(prefix) {
 		return shiplog.Errorf(shiplog.Invalid, "parameter prefix %q must be empty or one path segment such as /shiplog-staging: a slash and then 1 to 64 letters, digits, '_', '.' or '-'", prefix)
 	}
 	if lower := strings.ToLower(prefix); strings.HasPrefix(lower, "/aws") || strings.HasPrefix(lower, "/ssm") {

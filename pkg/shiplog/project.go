@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -76,8 +75,6 @@ func (p Project) EnvironmentIDs() []string {
 	return ids
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-
 // ValidateID checks that s can be used as a project, service or environment id or a label: it
 // becomes one segment of an SSM parameter name and of a URL path.
 func ValidateID(field, s string) error {
@@ -86,7 +83,7 @@ func ValidateID(field, s string) error {
 		return Errorf(Invalid, "%s: is required", field)
 	case len(s) > MaxIDLength:
 		return Errorf(Invalid, "%s: %q is %d characters long; the limit is %d", field, clip(s), len(s), MaxIDLength)
-	case !idPattern.MatchString(s):
+	case !isIDChars(s):
 		return Errorf(Invalid, "%s: %q may contain only letters, digits, '.', '_' and '-'", field, clip(s))
 	case strings.Contains(s, ".."):
 		return Errorf(Invalid, "%s: %q must not contain \"..\"", field, s)
@@ -142,27 +139,17 @@ func validateProjectID(field, s string) error {
 	return nil
 }
 
-// ECR's rule for repository names (the AWS CreateRepository documentation).
-var repositoryPattern = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-
 func validateRepository(field, s string) error {
 	switch {
 	case s == "":
 		return Errorf(Invalid, "%s: is required", field)
 	case len(s) < 2 || len(s) > 256:
 		return Errorf(Invalid, "%s: %q must be 2 to 256 characters long", field, clip(s))
-	case !repositoryPattern.MatchString(s):
+	case !isRepositoryName(s):
 		return Errorf(Invalid, "%s: %q is not an ECR repository name (lower-case letters, digits, '.', '_', '-' and '/')", field, clip(s))
 	}
 	return nil
 }
-
-// ECS's rule for cluster and service names (the CreateCluster and CreateService documentation),
-// and a cluster's ARN.
-var (
-	ecsNamePattern       = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	ecsClusterARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$`)
-)
 
 // validateECS checks an environment's ECS target against the project's services: the cluster a
 // name or an ARN, every service it maps one of the project's, every ECS service name one ECS
@@ -172,10 +159,10 @@ func validateECS(field string, t ECSTarget, services []string) error {
 	case t.Cluster == "":
 		return Errorf(Invalid, "%s.cluster: is required", field)
 	case strings.HasPrefix(t.Cluster, "arn:"):
-		if !ecsClusterARNPattern.MatchString(t.Cluster) {
+		if !isClusterARN(t.Cluster) {
 			return Errorf(Invalid, "%s.cluster: %q is not an ECS cluster ARN (arn:aws:ecs:{region}:{account}:cluster/{name})", field, clip(t.Cluster))
 		}
-	case !ecsNamePattern.MatchString(t.Cluster):
+	case !IsECSName(t.Cluster):
 		return Errorf(Invalid, "%s.cluster: %q is not an ECS cluster name or ARN (a name is 1 to 255 letters, digits, '-' and '_')", field, clip(t.Cluster))
 	}
 	for _, svc := range slices.Sorted(maps.Keys(t.Services)) {
@@ -183,12 +170,12 @@ func validateECS(field string, t ECSTarget, services []string) error {
 		if !slices.Contains(services, svc) {
 			return Errorf(Invalid, "%s.services.%s: %q is not a service of the project (its services: %s)", field, svc, clip(svc), strings.Join(services, ", "))
 		}
-		if !ecsNamePattern.MatchString(name) {
+		if !IsECSName(name) {
 			return Errorf(Invalid, "%s.services.%s: %q is not an ECS service name (1 to 255 letters, digits, '-' and '_')", field, svc, clip(name))
 		}
 	}
 	for _, svc := range services {
-		if _, named := t.Services[svc]; !named && !ecsNamePattern.MatchString(svc) {
+		if _, named := t.Services[svc]; !named && !IsECSName(svc) {
 			return Errorf(Invalid, "%s.services: service %q would run as the ECS service of the same name, which ECS does not allow (1 to 255 letters, digits, '-' and '_'); name its ECS service: \"services\": {%q: \"...\"}", field, svc, svc)
 		}
 	}
@@ -282,4 +269,9 @@ func (p Project) Validate() error {
 		return Errorf(Invalid, "%s: the manifest entry is not JSON", id)
 	}
 	return nil
+}
+
+func isClusterARN(s string) bool {
+	_, ok := ParseECSClusterARN(s)
+	return ok
 }
