@@ -254,13 +254,14 @@ func TestCloudFormationDeploy(t *testing.T) {
 			awsapp.ReleasesTableEnv:   releases,
 			awsapp.StateTableEnv:      state,
 			awsapp.ParameterPrefixEnv: cfnPrefix,
+			"GOGC":                    "200", // the template's Globals
 		}
 		switch fn {
 		case "ecs-events":
 			delete(wantEnv, awsapp.ParameterPrefixEnv) // it reads no parameters
 		case "events":
 			// It reads no table nor parameter: only the bus (the template's default).
-			wantEnv = map[string]string{"SHIPLOG_EVENT_BUS": "default"}
+			wantEnv = map[string]string{"SHIPLOG_EVENT_BUS": "default", "GOGC": "200"}
 		}
 		if diff := cmp.Diff(wantEnv, cfg.Environment.Variables); diff != "" {
 			t.Errorf("%s environment (-want +stack):\n%s", fn, diff)
