@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -105,17 +104,75 @@ func (im Image) URI() string {
 	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s@%s", im.Account, im.Region, im.Repository, im.Digest)
 }
 
-var imageURI = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr\.([a-z]{2}(?:-[a-z0-9]+)+-[0-9]+)\.amazonaws\.com(?:\.cn)?/` +
-	`((?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)@(sha256:[0-9a-f]{64})$`)
-
 // ParseImage takes apart a digest-pinned ECR image URI; Invalid for anything else.
 func ParseImage(uri string) (Image, error) {
-	m := imageURI.FindStringSubmatch(uri)
-	if m == nil {
+	im, ok := parseImage(uri)
+	if !ok {
 		return Image{}, shiplog.Errorf(shiplog.Invalid,
 			"image %q is not an ECR image pinned by digest ({account}.dkr.ecr.{region}.amazonaws.com/{repository}@sha256:{digest})", uri)
 	}
-	return Image{Account: m[1], Region: m[2], Repository: m[3], Digest: m[4]}, nil
+	return im, nil
+}
+
+// parseImage reads {account}.dkr.ecr.{region}.amazonaws.com[.cn]/{repository}@sha256:{digest}:
+// a 12-digit account, a region such as us-east-1 or us-gov-west-1, ECR's rule for repository
+// names and 64 lower-case hex digits. A loop, not a regexp: a package-level regexp is compiled in
+// every cold start (awsecr_test.go holds it to the expression it replaces).
+func parseImage(uri string) (Image, bool) {
+	host, rest, ok := strings.Cut(uri, "/")
+	if !ok {
+		return Image{}, false
+	}
+	repo, digest, ok := strings.Cut(rest, "@")
+	if !ok || !shiplog.IsRepositoryName(repo) || !isDigest(digest) {
+		return Image{}, false
+	}
+	account, host, ok := strings.Cut(host, ".dkr.ecr.")
+	if !ok || len(account) != 12 || !allBytes(account, isDigit) {
+		return Image{}, false
+	}
+	region, ok := strings.CutSuffix(host, ".amazonaws.com")
+	if !ok {
+		if region, ok = strings.CutSuffix(host, ".amazonaws.com.cn"); !ok {
+			return Image{}, false
+		}
+	}
+	if !isRegion(region) {
+		return Image{}, false
+	}
+	return Image{Account: account, Region: region, Repository: repo, Digest: digest}, true
+}
+
+// isRegion reports whether s is two lower-case letters, one or more -{letters and digits}, and a
+// last -{digits}: us-east-1, eu-central-2, us-gov-west-1.
+func isRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 || len(parts[0]) != 2 || !allBytes(parts[0], func(c byte) bool { return 'a' <= c && c <= 'z' }) {
+		return false
+	}
+	for _, p := range parts[1 : len(parts)-1] {
+		if p == "" || !allBytes(p, func(c byte) bool { return 'a' <= c && c <= 'z' || isDigit(c) }) {
+			return false
+		}
+	}
+	last := parts[len(parts)-1]
+	return last != "" && allBytes(last, isDigit)
+}
+
+func isDigest(s string) bool {
+	hex, ok := strings.CutPrefix(s, "sha256:")
+	return ok && len(hex) == 64 && allBytes(hex, func(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' })
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func allBytes(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // repository identifies one repository in one registry in one region.

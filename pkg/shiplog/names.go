@@ -26,10 +26,10 @@ func isAlnum(c byte) bool {
 
 func isLowerAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
 
-// isRepositoryName reports whether s follows ECR's rule for repository names (the
+// IsRepositoryName reports whether s follows ECR's rule for repository names (the
 // CreateRepository documentation) apart from its length: '/'-separated components, each of
 // lower-case letters and digits, with single '.', '_' or '-' between them.
-func isRepositoryName(s string) bool {
+func IsRepositoryName(s string) bool {
 	for _, part := range strings.Split(s, "/") {
 		if part == "" || !isLowerAlnum(part[0]) || !isLowerAlnum(part[len(part)-1]) {
 			return false

@@ -64,8 +64,8 @@ func TestNameRulesAgreeWithTheirExpressions(t *testing.T) {
 		if got, want := isIDChars(s), idRule.MatchString(s); got != want {
 			t.Errorf("isIDChars(%q) = %v, the rule says %v", s, got, want)
 		}
-		if got, want := isRepositoryName(s), repositoryRule.MatchString(s); got != want {
-			t.Errorf("isRepositoryName(%q) = %v, the rule says %v", s, got, want)
+		if got, want := IsRepositoryName(s), repositoryRule.MatchString(s); got != want {
+			t.Errorf("IsRepositoryName(%q) = %v, the rule says %v", s, got, want)
 		}
 		if got, want := IsECSName(s), ecsNameRule.MatchString(s); got != want {
 			t.Errorf("IsECSName(%q) = %v, the rule says %v", s, got, want)

@@ -145,7 +145,7 @@ func validateRepository(field, s string) error {
 		return Errorf(Invalid, "%s: is required", field)
 	case len(s) < 2 || len(s) > 256:
 		return Errorf(Invalid, "%s: %q must be 2 to 256 characters long", field, clip(s))
-	case !isRepositoryName(s):
+	case !IsRepositoryName(s):
 		return Errorf(Invalid, "%s: %q is not an ECR repository name (lower-case letters, digits, '.', '_', '-' and '/')", field, clip(s))
 	}
 	return nil
