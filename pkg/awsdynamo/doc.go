@@ -44,7 +44,8 @@
 //	project      project_id, name, environments (L of M {id, name}), image_repositories (L of M
 //	             {id, services L of S}), tag_deployed_images (BOOL), manifest (S, JSON), version (N,
 //	             bumped by every registration), mapped_repositories (L of S: every repository that
-//	             may have a repo# item for this project)
+//	             may have a repo# item for this project), unfinished (BOOL, only while a
+//	             registration in several transactions has not taken its last step)
 //	repo#        repository, project_id, services (L of S)
 //	latest       release_id
 //	push#        project_id, service_id, uri, pushed_at (N)
@@ -131,9 +132,12 @@
 // repositories put or dropped) is written in several transactions: the first puts the project
 // with mapped_repositories covering both the old and the new repositories, each later one carries
 // a ConditionCheck that the project's version is still ours, and a last UpdateItem narrows
-// mapped_repositories once the stale items are gone. If that is interrupted, the error is returned
-// and the next registration of the project deletes whatever is stale, because mapped_repositories
-// never under-counts. Until then a push to a dropped repository may still reach the project.
+// mapped_repositories once the stale items are gone (and removes unfinished, which the first put
+// sets). If that is interrupted, the error is returned and the next registration of the project
+// deletes whatever is stale, because mapped_repositories never under-counts. Until then a push to
+// a dropped repository may still reach the project. Creating a release from the same
+// registration registers it again while the project item is unfinished (or maps other
+// repositories than it claims), so that a retried CI run finishes it.
 //
 // # Errors
 //

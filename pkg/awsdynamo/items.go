@@ -28,6 +28,7 @@ const (
 	attrURI         = "uri"
 	attrVersion     = "version"
 	attrMapped      = "mapped_repositories"
+	attrUnfinished  = "unfinished"
 	attrCount       = "deployment_count"
 	attrVerifiedIn  = "verified_in"
 	attrStatus      = "status"
@@ -253,10 +254,13 @@ type projectRecord struct {
 	Manifest           string                    `json:"manifest"`
 	Version            int64                     `json:"version"`
 	MappedRepositories []string                  `json:"mapped_repositories"`
+	// Unfinished marks a registration written in several transactions until its last step.
+	Unfinished bool `json:"unfinished,omitempty"`
 }
 
-func projectItem(p shiplog.Project, version int64, mapped []string) (item, error) {
+func projectItem(p shiplog.Project, version int64, mapped []string, unfinished bool) (item, error) {
 	rec := projectRecord{
+		Unfinished:         unfinished,
 		ID:                 p.ID,
 		Name:               p.Name,
 		Environments:       p.Environments,

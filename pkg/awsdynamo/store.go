@@ -138,7 +138,7 @@ func (s *Store) putProject(ctx context.Context, p shiplog.Project, ev shiplog.Ev
 		// interrupted registration leaves no repo# item that the next one would not clean up.
 		mapped = sortedUnique(append(append([]string{}, repos...), stale...))
 	}
-	pit, err := projectItem(p, version+1, mapped)
+	pit, err := projectItem(p, version+1, mapped, !single)
 	if err != nil {
 		return err
 	}
@@ -175,11 +175,11 @@ func (s *Store) putProject(ctx context.Context, p shiplog.Project, ev shiplog.Ev
 		}
 	}
 	cond, names, values := ours()
-	names["#m"] = attrMapped
+	names["#m"], names["#u"] = attrMapped, attrUnfinished
 	values[":m"] = stringList(repos)
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.state, Key: projectKey(p.ID),
-		UpdateExpression:    aws.String("SET #m = :m"),
+		UpdateExpression:    aws.String("SET #m = :m REMOVE #u"),
 		ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	})
 	if conditionFailed(err) {
@@ -394,6 +394,55 @@ func (s *Store) LatestImages(ctx context.Context, projectID string, serviceIDs [
 		}
 	}
 	return out, nil
+}
+
+// ReleaseContext reads the project item and the services' push records with one BatchGetItem per
+// 100 keys (the project's and one per service), and more only for keys DynamoDB leaves
+// unprocessed. A registration is unfinished while its project item says so (a registration in
+// several transactions, until its last step) or claims other repositories than it maps.
+func (s *Store) ReleaseContext(ctx context.Context, projectID string, serviceIDs []string) (shiplog.ReleaseContext, error) {
+	if projectID == "" {
+		return shiplog.ReleaseContext{}, notRegistered(projectID)
+	}
+	keys := []item{projectKey(projectID)}
+	for _, svc := range sortedUnique(serviceIDs) {
+		keys = append(keys, pushKey(projectID, svc))
+	}
+	var projectIt item
+	rc := shiplog.ReleaseContext{Pushes: make(map[string]shiplog.ImageRecord, len(serviceIDs))}
+	for chunk := range slices.Chunk(keys, maxBatchGetKeys) {
+		got, err := s.batchGet(ctx, map[string]types.KeysAndAttributes{
+			s.state: {Keys: chunk, ConsistentRead: aws.Bool(true)},
+		})
+		if err != nil {
+			return shiplog.ReleaseContext{}, fmt.Errorf("read release context of %s: %w", projectID, err)
+		}
+		for _, it := range got[s.state] {
+			if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok && pk.Value == projectsPK {
+				projectIt = it
+				continue
+			}
+			var rec shiplog.ImageRecord
+			if err := unmarshal(it, &rec); err != nil {
+				return shiplog.ReleaseContext{}, fmt.Errorf("read push records of %s: %w", projectID, err)
+			}
+			rc.Pushes[rec.ServiceID] = rec
+		}
+	}
+	if projectIt == nil {
+		return shiplog.ReleaseContext{}, notRegistered(projectID)
+	}
+	p, rec, err := decodeProject(projectIt)
+	if err != nil {
+		return shiplog.ReleaseContext{}, fmt.Errorf("read project %s: %w", projectID, err)
+	}
+	mapped := make([]string, 0, len(p.ImageRepositories))
+	for r := range repoMappings(p) {
+		mapped = append(mapped, r)
+	}
+	rc.Project = p
+	rc.Unfinished = rec.Unfinished || !slices.Equal(sortedUnique(mapped), sortedUnique(rec.MappedRepositories))
+	return rc, nil
 }
 
 // CreateRelease stores a new release, only if its id is new, and in the same transaction puts its

@@ -318,11 +318,41 @@ func TestPutProjectInterrupted(t *testing.T) {
 		t.Errorf("mapped_repositories after an interrupted registration: got %d, want all %d old and new", len(rec.MappedRepositories), len(first)+len(second))
 	}
 
+	wantUnfinished(t, s, "p", true)
+
+	// A first registration of 120 repositories has nothing stale, so mapped_repositories alone
+	// cannot tell it was interrupted: the unfinished mark does.
+	var many []string
+	for i := range 120 {
+		many = append(many, fmt.Sprintf("fresh/r-%03d", i))
+	}
+	mu.Lock()
+	calls, failAt = 0, 2
+	mu.Unlock()
+	if err := s.PutProject(ctx, project("f", many...), registered(project("f", many...))); err == nil {
+		t.Fatalf("PutProject of f with its second transaction failing: got no error")
+	}
+	wantUnfinished(t, s, "f", true)
+
 	mu.Lock()
 	failAt = 0
 	mu.Unlock()
 	must(t, "PutProject once more", s.PutProject(ctx, project("p", second[:5]...), registered(project("p", second[:5]...))))
 	wantMapped(t, s, "p", second[:5])
+	wantUnfinished(t, s, "p", false)
+	must(t, "PutProject f once more", s.PutProject(ctx, project("f", many...), registered(project("f", many...))))
+	wantUnfinished(t, s, "f", false)
+}
+
+// wantUnfinished checks what ReleaseContext says of a project's registration: that creating a
+// release from it must register it again (true) or need not.
+func wantUnfinished(t *testing.T, s testStore, projectID string, want bool) {
+	t.Helper()
+	rc, err := s.ReleaseContext(t.Context(), projectID, nil)
+	must(t, "ReleaseContext "+projectID, err)
+	if rc.Unfinished != want {
+		t.Errorf("ReleaseContext %s: got unfinished %v, want %v", projectID, rc.Unfinished, want)
+	}
 }
 
 // TestDeployContextIsOneCall counts the calls a deploy's read makes.

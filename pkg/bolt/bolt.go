@@ -617,6 +617,37 @@ func (s *Store) LatestImages(ctx context.Context, projectID string, serviceIDs [
 	return out, nil
 }
 
+// ReleaseContext reads the project and its services' newest pushes in one read transaction. A
+// registration is one write transaction here, so none is ever unfinished.
+func (s *Store) ReleaseContext(ctx context.Context, projectID string, serviceIDs []string) (shiplog.ReleaseContext, error) {
+	rc := shiplog.ReleaseContext{Pushes: make(map[string]shiplog.ImageRecord, len(serviceIDs))}
+	var found bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		if rc.Project, found, err = getProject(tx, projectID); err != nil || !found {
+			return err
+		}
+		b := tx.Bucket(bucketPushes)
+		for _, svc := range serviceIDs {
+			var rec shiplog.ImageRecord
+			ok, err := getJSON(b, key(projectID, svc), &rec)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rc.Pushes[svc] = rec
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return shiplog.ReleaseContext{}, fmt.Errorf("release context of %s: %w", projectID, err)
+	}
+	if !found {
+		return shiplog.ReleaseContext{}, shiplog.ErrProjectNotFound
+	}
+	return rc, nil
+}
+
 // Releases.
 
 func getRelease(tx *bbolt.Tx, projectID, releaseID string) (shiplog.Release, bool, error) {

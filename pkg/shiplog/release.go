@@ -228,6 +228,18 @@ type DeployContext struct {
 	Current *EnvironmentState
 }
 
+// ReleaseContext is what creating a release from a registration reads before it writes: the
+// project as stored and the newest push of each of the registration's services.
+type ReleaseContext struct {
+	Project Project
+	// Unfinished says the store holds a registration it has not finished writing (a store that
+	// writes a large one in several steps, interrupted): registering the project again finishes
+	// it, even when the registration is the same.
+	Unfinished bool
+	// Pushes is the newest push recorded for each service asked for that has one, by service id.
+	Pushes map[string]ImageRecord
+}
+
 // ImageRecord is the newest image pushed for a service, with the time of its push. The time
 // orders pushes that EventBridge delivers out of order.
 type ImageRecord struct {

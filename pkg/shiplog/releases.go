@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -92,44 +93,21 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 		}
 	}
 	by := normalizePerson(in.RequestedBy)
+	var (
+		project Project
+		images  map[string]string
+		pushes  map[string]ImageRecord
+		err     error
+	)
 	if in.Register != nil {
-		if _, err := s.RegisterProjects(ctx, in.registration()); err != nil {
-			return Release{}, err
-		}
+		project, images, pushes, err = s.registerForRelease(ctx, in)
+	} else {
+		project, images, pushes, err = s.releaseInputs(ctx, in.ProjectID, in.Label)
 	}
-	project, err := s.Project(ctx, in.ProjectID)
 	if err != nil {
 		return Release{}, err
 	}
-	// Read the manifest's services by name: exactly the parameters a release needs, in a known
-	// number of calls, where reading the whole path would page until the store says it is done.
-	services := project.Services()
-	names := make([]string, len(services))
-	for i, svc := range services {
-		names[i] = ParameterName(project.ID, in.Label, svc)
-	}
-	found, err := s.Params.GetParameters(ctx, names)
-	if err != nil {
-		return Release{}, fmt.Errorf("read images under %s: %w", ParameterPath(project.ID, in.Label), err)
-	}
-	images := make(map[string]string)
-	var missing []string
-	for i, svc := range services {
-		if uri, ok := found[names[i]]; ok {
-			images[svc] = uri
-		} else {
-			missing = append(missing, svc)
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return Release{}, Errorf(Conflict, "cannot create a release of %s from label %q: no image under %s for %s",
-			project.ID, in.Label, ParameterPath(project.ID, in.Label), strings.Join(missing, ", "))
-	}
-	pushedAt, err := s.pushTimes(ctx, project.ID, images)
-	if err != nil {
-		return Release{}, err
-	}
+	pushedAt := pushTimes(images, pushes)
 	r := Release{
 		ID:          s.NewID(),
 		ProjectID:   project.ID,
@@ -181,18 +159,117 @@ func (s *Service) storeRelease(ctx context.Context, w ReleaseWrite) (Release, er
 	}
 }
 
-// pushTimes returns when each of images was pushed, for the services whose newest recorded push
-// is that very image (nil if none is), in one read of the push records.
-func (s *Service) pushTimes(ctx context.Context, projectID string, images map[string]string) (map[string]int64, error) {
-	services := make([]string, 0, len(images))
-	for svc := range images {
-		services = append(services, svc)
-	}
-	sort.Strings(services)
-	recs, err := s.Store.LatestImages(ctx, projectID, services)
+// releaseInputs reads what a release of a registered project needs: the project, then, at once,
+// its services' parameters under the label and their push records.
+func (s *Service) releaseInputs(ctx context.Context, projectID, label string) (Project, map[string]string, map[string]ImageRecord, error) {
+	project, err := s.Project(ctx, projectID)
 	if err != nil {
-		return nil, fmt.Errorf("read push records of %s: %w", projectID, err)
+		return Project{}, nil, nil, err
 	}
+	services := project.Services()
+	var (
+		wg      sync.WaitGroup
+		pushes  map[string]ImageRecord
+		pushErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pushes, pushErr = s.Store.LatestImages(ctx, projectID, services)
+	}()
+	images, err := s.labelImages(ctx, project.ID, label, services)
+	wg.Wait()
+	if err != nil {
+		return Project{}, nil, nil, err
+	}
+	if pushErr != nil {
+		return Project{}, nil, nil, fmt.Errorf("read push records of %s: %w", projectID, pushErr)
+	}
+	return project, images, pushes, nil
+}
+
+// registerForRelease registers in.Register, unless the store holds that very registration, and
+// reads what the release needs. The manifest names the services, so the parameters, the project
+// as stored and the push records are read at once, before anything is written; an unchanged
+// registration then costs no write. A changed one is checked and written as RegisterProjects
+// does, and a refused one writes nothing.
+//
+// An unchanged registration drops no environment and maps no repository to more services than
+// the stored one, which passed those checks when it was written, so it needs no check beyond
+// Validate; in particular an environment retired by an earlier registration need not be named
+// again.
+func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput) (Project, map[string]string, map[string]ImageRecord, error) {
+	p := *in.Register
+	services := p.Services()
+	var (
+		wg     sync.WaitGroup
+		rc     ReleaseContext
+		rcErr  error
+		images map[string]string
+		imgErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rc, rcErr = s.Store.ReleaseContext(ctx, p.ID, services)
+	}()
+	images, imgErr = s.labelImages(ctx, p.ID, in.Label, services)
+	wg.Wait()
+	if rcErr != nil && !errors.Is(rcErr, ErrProjectNotFound) {
+		return Project{}, nil, nil, fmt.Errorf("read project %s and its push records: %w", p.ID, rcErr)
+	}
+	pushes := rc.Pushes
+	if rcErr != nil || rc.Unfinished || RegistrationChanged(&rc.Project, p) {
+		if _, err := s.RegisterProjects(ctx, in.registration()); err != nil {
+			return Project{}, nil, nil, err
+		}
+		if rcErr != nil {
+			// A project registered just now had no repositories to record pushes from, unless
+			// one raced in: read them, as the release of a registered project does.
+			if pushes, rcErr = s.Store.LatestImages(ctx, p.ID, services); rcErr != nil {
+				return Project{}, nil, nil, fmt.Errorf("read push records of %s: %w", p.ID, rcErr)
+			}
+		}
+	}
+	if imgErr != nil {
+		return Project{}, nil, nil, imgErr
+	}
+	return p, images, pushes, nil
+}
+
+// labelImages returns the image under the label of each of services, or Conflict naming those
+// that have none.
+func (s *Service) labelImages(ctx context.Context, projectID, label string, services []string) (map[string]string, error) {
+	// Read the manifest's services by name: exactly the parameters a release needs, in a known
+	// number of calls, where reading the whole path would page until the store says it is done.
+	names := make([]string, len(services))
+	for i, svc := range services {
+		names[i] = ParameterName(projectID, label, svc)
+	}
+	found, err := s.Params.GetParameters(ctx, names)
+	if err != nil {
+		return nil, fmt.Errorf("read images under %s: %w", ParameterPath(projectID, label), err)
+	}
+	images := make(map[string]string, len(services))
+	var missing []string
+	for i, svc := range services {
+		if uri, ok := found[names[i]]; ok {
+			images[svc] = uri
+		} else {
+			missing = append(missing, svc)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, Errorf(Conflict, "cannot create a release of %s from label %q: no image under %s for %s",
+			projectID, label, ParameterPath(projectID, label), strings.Join(missing, ", "))
+	}
+	return images, nil
+}
+
+// pushTimes returns when each of images was pushed, for the services whose newest recorded push
+// is that very image (nil if none is).
+func pushTimes(images map[string]string, recs map[string]ImageRecord) map[string]int64 {
 	var out map[string]int64
 	for svc, uri := range images {
 		if rec, ok := recs[svc]; ok && rec.URI == uri {
@@ -202,7 +279,7 @@ func (s *Service) pushTimes(ctx context.Context, projectID string, images map[st
 			out[svc] = rec.PushedAt
 		}
 	}
-	return out, nil
+	return out
 }
 
 // Release returns one release of a project; "latest" names the newest.

@@ -25,6 +25,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"RepositoryServicesAcrossProjects", testRepositoryServicesAcrossProjects},
 		{"RecordPushOrdering", testRecordPushOrdering},
 		{"LatestImages", testLatestImages},
+		{"ReleaseContext", testReleaseContext},
 		{"CreateReleaseRoundTrip", testCreateReleaseRoundTrip},
 		{"CreateReleaseDuplicateIsConflict", testCreateReleaseDuplicate},
 		{"CreateReleaseKeys", testCreateReleaseKeys},
@@ -565,6 +566,70 @@ func testLatestImages(t *testing.T, s shiplog.Store) {
 	got, err = s.LatestImages(ctx, "q", []string{"svc-003", "svc-004"})
 	mustOK(t, "LatestImages of q", err)
 	diff(t, "LatestImages of q", got, map[string]shiplog.ImageRecord{"svc-003": {ProjectID: "q", ServiceID: "svc-003", URI: imageURI("repo/q", 1), PushedAt: 1}})
+}
+
+// testReleaseContext: the project reads back as registered (so that the same registration is
+// seen as unchanged), with the newest push of each service asked for, over more services than one
+// DynamoDB BatchGetItem takes besides the project's own key.
+func testReleaseContext(t *testing.T, s shiplog.Store) {
+	ctx := t.Context()
+	// Pushes alone do not make a project.
+	orphan := shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: imageURI("repo/api", 1), PushedAt: 1_700_000_000}
+	_, err := s.RecordPush(ctx, orphan, pushEvent(orphan))
+	mustOK(t, "RecordPush before the project is registered", err)
+	_, err = s.ReleaseContext(ctx, "p", []string{"api"})
+	wantErr(t, "ReleaseContext of an unregistered project", err, shiplog.ErrProjectNotFound)
+
+	p := newProject("p")
+	putProjects(t, s, p, newProject("q"))
+	rc, err := s.ReleaseContext(ctx, "p", nil)
+	mustOK(t, "ReleaseContext of no services", err)
+	diff(t, "ReleaseContext of no services: project", rc.Project, p)
+	diff(t, "ReleaseContext of no services: pushes", len(rc.Pushes), 0)
+	if shiplog.RegistrationChanged(&rc.Project, p) || rc.Unfinished {
+		t.Errorf("ReleaseContext right after registering: changed %v, unfinished %v, want the registration unchanged and finished",
+			shiplog.RegistrationChanged(&rc.Project, p), rc.Unfinished)
+	}
+
+	want := map[string]shiplog.ImageRecord{"api": orphan}
+	ids := []string{"api"}
+	for i := range 130 {
+		svc := fmt.Sprintf("svc-%03d", i)
+		ids = append(ids, svc)
+		if i%10 == 3 {
+			continue // no push
+		}
+		rec := shiplog.ImageRecord{ProjectID: "p", ServiceID: svc, URI: imageURI("repo/"+svc, i), PushedAt: 1_800_000_000 + int64(i)}
+		_, err := s.RecordPush(ctx, rec, pushEvent(rec))
+		mustOK(t, "RecordPush "+svc, err)
+		want[svc] = rec
+	}
+	newer := shiplog.ImageRecord{ProjectID: "p", ServiceID: "svc-000", URI: imageURI("repo/svc-000", 1000), PushedAt: 1_900_000_000}
+	_, err = s.RecordPush(ctx, newer, pushEvent(newer))
+	mustOK(t, "RecordPush svc-000 again", err)
+	want["svc-000"] = newer
+	qrec := shiplog.ImageRecord{ProjectID: "q", ServiceID: "svc-005", URI: imageURI("repo/q", 1), PushedAt: 1}
+	_, err = s.RecordPush(ctx, qrec, pushEvent(qrec))
+	mustOK(t, "RecordPush q/svc-005", err)
+
+	rc, err = s.ReleaseContext(ctx, "p", append(ids, "svc-001", "svc-999"))
+	mustOK(t, "ReleaseContext", err)
+	diff(t, "ReleaseContext: project", rc.Project, p)
+	diff(t, "ReleaseContext: pushes", rc.Pushes, want)
+	if string(rc.Project.Manifest) != string(p.Manifest) {
+		t.Errorf("ReleaseContext: got manifest %s, want %s", rc.Project.Manifest, p.Manifest)
+	}
+
+	// A new registration is what it reads next.
+	changed := newProject("p", "stage", "prod", "qa")
+	putProjects(t, s, changed)
+	rc, err = s.ReleaseContext(ctx, "p", []string{"svc-005"})
+	mustOK(t, "ReleaseContext after re-registering", err)
+	diff(t, "ReleaseContext after re-registering: project", rc.Project, changed)
+	diff(t, "ReleaseContext after re-registering: pushes", rc.Pushes, map[string]shiplog.ImageRecord{"svc-005": want["svc-005"]})
+	if !shiplog.RegistrationChanged(&rc.Project, p) || shiplog.RegistrationChanged(&rc.Project, changed) || rc.Unfinished {
+		t.Errorf("ReleaseContext after re-registering: want it changed against the old registration only, and finished")
+	}
 }
 
 // Releases.

@@ -1,0 +1,354 @@
+package awsapp
+
+// The cost benchmarks of issue 12, goal 2, for the forms CI sends: create-release with the
+// manifest in the payload, GET images of a label, and the ecr-push of a repository that feeds
+// many services. Like bench_test.go's, they count SDK calls against moto through the real service
+// and fail when a count goes over what is allowed.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/shiplog/shiplog/pkg/awsecr"
+	"github.com/shiplog/shiplog/pkg/localaws"
+	"github.com/shiplog/shiplog/pkg/manifest"
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// batchGetKeys is the most keys one DynamoDB BatchGetItem takes.
+const batchGetKeys = 100
+
+// BenchmarkCreateReleaseFromManifest counts the calls of one create-release that carries the
+// project's manifest, as CI sends it, over S services. The floor is ceil(S/10) SSM GetParameters,
+// one read of the project and the push records together (a BatchGetItem of S+1 keys, so
+// ceil((S+1)/100) calls: 2 at S = 100) and one write. With the manifest unchanged that is all; a
+// changed manifest is registered first, as any registration is: a Query of the environments'
+// states, a Query per repository (the services it feeds in other projects), the project's GetItem
+// and its TransactWriteItems, allowed only then.
+func BenchmarkCreateReleaseFromManifest(b *testing.B) {
+	var rows []string
+	for _, s := range []int{1, 10, 100} {
+		env := newBenchEnv(b)
+		p := env.project(b, s, "stage")
+		env.setLatest(b, p, env.pushImages(b, p))
+		stored, err := env.svc.Project(context.Background(), p.id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, changed := range []bool{false, true} {
+			name := map[bool]string{false: "unchanged", true: "changed"}[changed]
+			b.Run(fmt.Sprintf("services=%d/manifest=%s", s, name), func(b *testing.B) {
+				floor := callBudget{
+					"ssm:GetParameters":           ceilDiv(s, ssmPageSize),
+					"dynamodb:BatchGetItem":       ceilDiv(s+1, batchGetKeys),
+					"dynamodb:TransactWriteItems": 1,
+				}
+				allowed := maps.Clone(floor)
+				if changed {
+					allowed["dynamodb:Query"] = 1 + len(p.repos)
+					allowed["dynamodb:GetItem"] = 1
+					allowed["dynamodb:TransactWriteItems"] = 2
+				}
+				env.reset()
+				n := 0
+				for b.Loop() {
+					reg := stored
+					if changed {
+						// Every run renames the project, so that every run registers a change.
+						reg = renamed(b, stored, fmt.Sprintf("Benchmark %d", n))
+					}
+					r, err := env.svc.CreateRelease(context.Background(), shiplog.CreateReleaseInput{ProjectID: p.id, Register: &reg})
+					if err != nil {
+						b.Fatalf("create release of %s with its manifest: %v", p.id, err)
+					}
+					if len(r.Images) != s || r.ProjectName != reg.Name || r.Manifest != string(reg.Manifest) {
+						b.Fatalf("release %s: %d images, name %q, want %d and %q", r.ID, len(r.Images), r.ProjectName, s, reg.Name)
+					}
+					n++
+				}
+				got := perOp(env.calls.Counts(), n)
+				reportCalls(b, got)
+				over := overBudget(got, allowed)
+				verdict := floorVerdict(over)
+				registration := beyond(got, floor)
+				if len(over) == 0 && registration > 0 {
+					verdict = fmt.Sprintf("floor + %g registration", registration)
+				}
+				rows = append(rows, fmt.Sprintf("%8d  %9s  %8g  %13g  %12g  %5g  %12g  %5d  %s", s, name, callSum(got),
+					got["ssm:GetParameters"], got["dynamodb:BatchGetItem"], got["dynamodb:TransactWriteItems"],
+					got["dynamodb:Query"]+got["dynamodb:GetItem"], floor.total(), verdict))
+				if len(over) > 0 {
+					b.Fatalf("create-release with the manifest (%s) over %d services is above what is allowed:\n  %s\n(calls in order: %v)",
+						name, s, strings.Join(over, "\n  "), env.calls.Calls())
+				}
+			})
+		}
+	}
+	logSummary(b, "calls per create-release with the manifest (floor: ceil(S/10) GetParameters + ceil((S+1)/100) BatchGetItem of the project and push records + 1 write;\n"+
+		"changed: + the registration (Query of env states, 1 Query per repository, GetItem, TransactWriteItems), outside the floor)\n"+
+		fmt.Sprintf("%8s  %9s  %8s  %13s  %12s  %5s  %12s  %5s  %s\n", "services", "manifest", "calls/op", "GetParameters", "BatchGetItem", "write", "Query+GetItem", "floor", "verdict")+
+		strings.Join(rows, "\n"))
+}
+
+// beyond is how many calls per operation got makes beyond the floor.
+func beyond(got map[string]float64, floor callBudget) float64 {
+	extra := 0.0
+	for action, v := range got {
+		extra += max(0, v-float64(floor[action]))
+	}
+	return extra
+}
+
+// renamed returns p under another name, with its manifest entry saying so.
+func renamed(b *testing.B, p shiplog.Project, name string) shiplog.Project {
+	b.Helper()
+	var entry map[string]any
+	if err := json.Unmarshal(p.Manifest, &entry); err != nil {
+		b.Fatal(err)
+	}
+	entry["name"] = name
+	raw, err := json.Marshal(entry)
+	if err == nil {
+		p, err = manifest.ParseProject(p.ID, raw)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkImages counts the calls of GET /projects/{p}/images/{label} over S services: the
+// project's GetItem (which tells an unknown project from a label with nothing under it) and the
+// parameters under the label, read by path, ten a page. The floor is 1 GetItem + ceil(S/10)
+// GetParametersByPath. A path read must follow NextToken until SSM sends none: SSM documents that
+// a page may hold fewer items than asked (even none) and still carry one, and moto sends one with
+// every full last page, so when S is a multiple of 10 one more, empty, page is allowed and shown.
+func BenchmarkImages(b *testing.B) {
+	var rows []string
+	for _, s := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("services=%d", s), func(b *testing.B) {
+			env := newBenchEnv(b)
+			p := env.project(b, s, "stage")
+			images := env.pushImages(b, p)
+			env.setLatest(b, p, images)
+			floor := callBudget{"dynamodb:GetItem": 1, "ssm:GetParametersByPath": ceilDiv(s, ssmPageSize)}
+			allowed := maps.Clone(floor)
+			if s%ssmPageSize == 0 {
+				allowed["ssm:GetParametersByPath"]++
+			}
+			env.reset()
+			n := 0
+			for b.Loop() {
+				got, err := env.svc.Images(context.Background(), p.id, shiplog.LatestLabel)
+				if err != nil {
+					b.Fatalf("images of %s: %v", p.id, err)
+				}
+				if !maps.Equal(got, images) {
+					b.Fatalf("images of %s: got %d, want %d", p.id, len(got), len(images))
+				}
+				n++
+			}
+			got := perOp(env.calls.Counts(), n)
+			reportCalls(b, got)
+			over := overBudget(got, allowed)
+			verdict := floorVerdict(over)
+			if extra := beyond(got, floor); len(over) == 0 && extra > 0 {
+				verdict = fmt.Sprintf("floor + %g empty page (NextToken on a full last page)", extra)
+			}
+			rows = append(rows, fmt.Sprintf("%8d  %8g  %7g  %19g  %5d  %s", s, callSum(got),
+				got["dynamodb:GetItem"], got["ssm:GetParametersByPath"], floor.total(), verdict))
+			if len(over) > 0 {
+				b.Fatalf("images of %d services is above what is allowed:\n  %s\n(calls in order: %v)", s, strings.Join(over, "\n  "), env.calls.Calls())
+			}
+		})
+	}
+	logSummary(b, "calls per GET images of a label (floor: 1 GetItem of the project + ceil(S/10) GetParametersByPath)\n"+
+		fmt.Sprintf("%8s  %8s  %7s  %19s  %5s  %s\n", "services", "calls/op", "GetItem", "GetParametersByPath", "floor", "verdict")+
+		strings.Join(rows, "\n"))
+}
+
+// pushRTT is how long each call of the push benchmark is held before moto gets it, as a Lambda in
+// the region would wait for DynamoDB or SSM; moto itself answers in a millisecond or two.
+const pushRTT = 30 * time.Millisecond
+
+// heldCalls holds every SDK call for a round trip and counts how many are in flight at once.
+type heldCalls struct {
+	mu            sync.Mutex
+	inFlight, max int
+	holds         []time.Time // when each hold began
+}
+
+func (h *heldCalls) option() func(*aws.Config) {
+	return func(cfg *aws.Config) {
+		cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("bench.heldCalls",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					h.mu.Lock()
+					h.holds = append(h.holds, time.Now())
+					h.inFlight++
+					h.max = max(h.max, h.inFlight)
+					h.mu.Unlock()
+					defer func() {
+						h.mu.Lock()
+						h.inFlight--
+						h.mu.Unlock()
+					}()
+					select {
+					case <-time.After(pushRTT):
+					case <-ctx.Done():
+						return middleware.InitializeOutput{}, middleware.Metadata{}, ctx.Err()
+					}
+					return next.HandleInitialize(ctx, in)
+				}), middleware.Before)
+		})
+	}
+}
+
+func (h *heldCalls) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.max, h.holds = 0, nil
+}
+
+// series is how many round trips were spent in series: the length of the union of every hold, in
+// round trips. Calls held at once overlap and count once; moto's own time, between one call and
+// the next, is left out.
+func (h *heldCalls) series() float64 {
+	h.mu.Lock()
+	starts := slices.Clone(h.holds)
+	h.mu.Unlock()
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	var covered time.Duration
+	var end time.Time
+	for _, t := range starts {
+		switch {
+		case t.After(end):
+			covered += pushRTT
+		default:
+			covered += t.Add(pushRTT).Sub(end)
+		}
+		end = t.Add(pushRTT)
+	}
+	return float64(covered) / float64(pushRTT)
+}
+
+// BenchmarkRecordPush measures the ecr-push of one image to a repository that feeds N services,
+// with every call held for a simulated round trip. The calls are 1 Query (the services the
+// repository feeds) and, for each service, 4: the push record's TransactWriteItems, a GetParameter
+// (a push of an image the parameter holds already, such as a re-tag, writes nothing), the
+// PutParameter, and a GetItem of the record again (a newer push that landed meanwhile gets its
+// image written instead). Services are written PushConcurrency at a time, so the floor of the wall
+// time is 1 + 4 x ceil(N/PushConcurrency) round trips, and at most PushConcurrency calls are in
+// flight. The wall time is shown as round trips in series (heldCalls.series), which moto's own
+// pace, slow and uneven under concurrent transactions, does not blur; the raw wall time is
+// reported as wall-RTT/op.
+func BenchmarkRecordPush(b *testing.B) {
+	var rows []string
+	for _, services := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("services=%d", services), func(b *testing.B) {
+			env := newBenchEnv(b)
+			held := &heldCalls{}
+			m := localaws.SharedMoto(b)
+			cfg := m.Config(context.Background(), env.calls.Option(), held.option())
+			svc := NewFromConfig(cfg, env.tables, awsecr.NewFromConfig(cfg), nil)
+			repo := env.oneRepositoryProject(b, services)
+
+			floorCalls := 1 + 4*services
+			floorWall := 1 + 4*ceilDiv(services, shiplog.PushConcurrency)
+			at := time.Now().Add(-time.Hour).Truncate(time.Second)
+			seq := 0
+			push := func() time.Duration {
+				p := shiplog.ImagePush{
+					Account: "123456789012", Region: localaws.Region, Repository: repo,
+					Digest: fmt.Sprintf("sha256:%064x", imageSeq.Add(1)), Tag: "build",
+					Action: "PUSH", Result: "SUCCESS", Time: at.Add(time.Duration(seq) * time.Second),
+				}
+				seq++
+				started := time.Now()
+				out, err := svc.RecordPush(context.Background(), p)
+				took := time.Since(started)
+				if err != nil {
+					b.Fatalf("record push to %s: %v", repo, err)
+				}
+				if len(out.Updated) != services {
+					b.Fatalf("push to %s updated %d parameters (%v), want %d", repo, len(out.Updated), out, services)
+				}
+				return took
+			}
+			env.reset()
+			held.reset()
+			n := 0
+			var wall time.Duration
+			for b.Loop() {
+				wall += push()
+				n++
+			}
+			got := perOp(env.calls.Counts(), n)
+			reportCalls(b, got)
+			trips := held.series() / float64(n)
+			b.ReportMetric(float64(wall)/float64(n)/float64(pushRTT), "wall-RTT/op")
+			b.ReportMetric(trips, "round-trips/op")
+			b.ReportMetric(float64(held.max), "max-in-flight")
+			var wrong []string
+			if c := callSum(got); c > float64(floorCalls) {
+				wrong = append(wrong, fmt.Sprintf("%g calls, want at most %d", c, floorCalls))
+			}
+			if held.max > shiplog.PushConcurrency {
+				wrong = append(wrong, fmt.Sprintf("%d calls in flight, want at most %d", held.max, shiplog.PushConcurrency))
+			}
+			// The wall time is not held to its floor: moto answers concurrent transactions one at
+			// a time (and now and then with a 500 that the SDK retries), which staggers the chains
+			// by its own pace. It fails only when it looks like the services ran one after another.
+			if sequential := float64(1 + 4*services); services > 1 && trips >= 0.75*sequential {
+				wrong = append(wrong, fmt.Sprintf("%.1f round trips in series, as if the %d services ran one after another (%g)", trips, services, sequential))
+			}
+			rows = append(rows, fmt.Sprintf("%8d  %8g  %9d  %8d  %9d  %10.1f  %10d  %s", services, callSum(got), floorCalls,
+				held.max, min(services, shiplog.PushConcurrency), trips, floorWall, floorVerdict(wrong)))
+			if len(wrong) > 0 {
+				b.Fatalf("ecr-push to a repository feeding %d services:\n  %s\n(calls in order: %v)", services, strings.Join(wrong, "\n  "), env.calls.Calls())
+			}
+		})
+	}
+	logSummary(b, fmt.Sprintf("ecr-push of one image to a repository feeding N services, each call held %s (floor: 1 + 4N calls, min(N, %d) in flight;\n"+
+		"wall: 1 + 4 x ceil(N/%d) round trips in series, shown, not held: moto serializes concurrent transactions; fails only if near 1 + 4N, sequential)\n",
+		pushRTT, shiplog.PushConcurrency, shiplog.PushConcurrency)+
+		fmt.Sprintf("%8s  %8s  %9s  %8s  %9s  %10s  %10s  %s\n", "services", "calls/op", "floor", "inflight", "floor", "wall (RTT)", "floor", "verdict")+
+		strings.Join(rows, "\n"))
+}
+
+// oneRepositoryProject registers a project whose services, all n of them, run the images of one
+// repository, and returns the repository.
+func (env *benchEnv) oneRepositoryProject(b *testing.B, n int) string {
+	b.Helper()
+	ctx := context.Background()
+	id := localaws.UniqueName("bench")
+	repo := localaws.UniqueName("shiplog-bench") + "/one"
+	if _, err := env.ecr.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)}); err != nil {
+		b.Fatalf("CreateRepository %s: %v", repo, err)
+	}
+	quoted := make([]string, n)
+	for i := range n {
+		quoted[i] = fmt.Sprintf("%q", fmt.Sprintf("svc-%03d", i))
+	}
+	entry := fmt.Sprintf(`{"name":"Benchmark","environments":[{"id":"stage","name":"stage"}],"image_repositories":[{"id":%q,"services":[%s]}]}`,
+		repo, strings.Join(quoted, ","))
+	project, err := manifest.ParseProject(id, []byte(entry))
+	if err == nil {
+		_, err = env.svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: []shiplog.Project{project}})
+	}
+	if err != nil {
+		b.Fatalf("register project %s: %v", id, err)
+	}
+	return repo
+}
