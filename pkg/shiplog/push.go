@@ -156,13 +156,21 @@ func (s *Service) Images(ctx context.Context, projectID, label string) (map[stri
 	if err := ValidateID("label", label); err != nil {
 		return nil, err
 	}
-	if _, err := s.Project(ctx, projectID); err != nil {
+	if err := ValidateID("project", projectID); err != nil {
 		return nil, err
 	}
 	path := ParameterPath(projectID, label)
 	params, err := s.Params.GetParametersByPath(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("read images under %s: %w", path, err)
+	}
+	// The project is read only when there is nothing under the label, to tell an unknown project
+	// (NotFound) from a label with no images yet: a project's parameters exist only once it is
+	// registered, so a label with images needs no second read.
+	if len(params) == 0 {
+		if _, err := s.Project(ctx, projectID); err != nil {
+			return nil, err
+		}
 	}
 	images := make(map[string]string, len(params))
 	for name, v := range params {
