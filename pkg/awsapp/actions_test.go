@@ -312,6 +312,12 @@ func TestFunctionActions(t *testing.T) {
 	call("GET", "/projects/"+project+"/releases", "", 200)
 	call("GET", "/projects/"+project+"/releases/latest", "", 200)
 	call("POST", "/projects/"+project+"/environments/prod/deployments", `{"release_id":"latest"}`, 201)
+	// By id, the release is read with the project and the state (by "latest", the pointer is).
+	newest, err := services[awslambda.APIName].Release(ctx, project, shiplog.LatestRelease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call("POST", "/projects/"+project+"/environments/prod/deployments", fmt.Sprintf(`{"release_id":%q}`, newest.ID), 201)
 	call("GET", "/projects/"+project+"/deployments?environment=prod", "", 200)
 	call("GET", "/projects/"+project+"/environments", "", 200)
 	call("GET", "/projects/"+project+"/diff?from=environment:stage&to=label:latest", "", 200)

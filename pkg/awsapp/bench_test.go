@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/sync/errgroup"
@@ -151,17 +152,24 @@ type benchProject struct {
 // project registers a project of s services with the given environments, through the service.
 func (env *benchEnv) project(b *testing.B, s int, environments ...string) benchProject {
 	b.Helper()
+	return env.projectOf(b, s, servicesPerRepository, false, environments...)
+}
+
+// projectOf registers a project of s services, perRepo to a repository, that tags its deployed
+// images if tagged, with the given environments, through the service.
+func (env *benchEnv) projectOf(b *testing.B, s, perRepo int, tagged bool, environments ...string) benchProject {
+	b.Helper()
 	ctx := context.Background()
 	p := benchProject{id: localaws.UniqueName("bench"), repoOf: map[string]string{}}
 	prefix := localaws.UniqueName("shiplog-bench")
 	var repoEntries []string
-	for start := 0; start < s; start += servicesPerRepository {
-		repo := fmt.Sprintf("%s/group-%03d", prefix, start/servicesPerRepository)
+	for start := 0; start < s; start += perRepo {
+		repo := fmt.Sprintf("%s/group-%03d", prefix, start/perRepo)
 		if _, err := env.ecr.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)}); err != nil {
 			b.Fatalf("CreateRepository %s: %v", repo, err)
 		}
 		var quoted []string
-		for i := start; i < min(start+servicesPerRepository, s); i++ {
+		for i := start; i < min(start+perRepo, s); i++ {
 			svc := fmt.Sprintf("svc-%03d", i)
 			p.services = append(p.services, svc)
 			p.repoOf[svc] = repo
@@ -174,8 +182,8 @@ func (env *benchEnv) project(b *testing.B, s int, environments ...string) benchP
 	for _, e := range environments {
 		envEntries = append(envEntries, fmt.Sprintf(`{"id":%q,"name":%q}`, e, e))
 	}
-	entry := fmt.Sprintf(`{"name":"Benchmark","environments":[%s],"image_repositories":[%s]}`,
-		strings.Join(envEntries, ","), strings.Join(repoEntries, ","))
+	entry := fmt.Sprintf(`{"name":"Benchmark","environments":[%s],"image_repositories":[%s],"tag_deployed_images":%t}`,
+		strings.Join(envEntries, ","), strings.Join(repoEntries, ","), tagged)
 	project, err := manifest.ParseProject(p.id, []byte(entry))
 	if err == nil {
 		_, err = env.svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: []shiplog.Project{project}})
@@ -245,6 +253,18 @@ func (env *benchEnv) createRelease(b *testing.B, p benchProject) shiplog.Release
 		b.Fatalf("create release of %s: %v", p.id, err)
 	}
 	return r
+}
+
+// measuredDeploy deploys releaseID (an id or "latest") and adds the calls of the deploy alone
+// to total: what the caller did before (creating a release) is not counted.
+func (env *benchEnv) measuredDeploy(b *testing.B, p benchProject, releaseID, environment string, total map[string]int) shiplog.DeployResult {
+	b.Helper()
+	env.reset()
+	res := env.deploy(b, p, releaseID, environment)
+	for action, n := range env.calls.Counts() {
+		total[action] += n
+	}
+	return res
 }
 
 func (env *benchEnv) deploy(b *testing.B, p benchProject, releaseID, environment string) shiplog.DeployResult {
@@ -465,12 +485,183 @@ func BenchmarkDeploy(b *testing.B) {
 			})
 		}
 	}
-	logSummary(b, "calls per deploy (floor: 1 BatchGetItem read of the release + 1 TransactWriteItems + C PutParameter + 1 BatchGetImage per repository;\n"+
-		"settle = the second TransactWriteItems, which releases the environment lock and marks the deployment applied after C > 0\n"+
-		"parameter writes: the domain's design, outside the floor)\n"+
+	ci := benchDeployForms(b)
+	logSummary(b, "calls per deploy by id (floor: 1 BatchGetItem of the release, project and state + 1 TransactWriteItems + C PutParameter + 1 BatchGetImage per repository);\n"+
+		"settle = a second TransactWriteItems after C > 0 parameter writes, to release the environment lock and mark the deployment applied: the domain's design, outside the floor\n"+
 		fmt.Sprintf("%8s  %7s  %5s  %8s  %12s  %18s  %12s  %13s  %17s  %5s  %s\n",
 			"services", "changed", "repos", "calls/op", "BatchGetItem", "TransactWriteItems", "PutParameter", "BatchGetImage", "settle", "floor", "verdict")+
 		strings.Join(rows, "\n"))
+	b.Run("summary-ci", func(b *testing.B) {
+		for b.Loop() {
+		}
+		b.Log(ci)
+	})
+}
+
+// deployForm is one of the deploys CI sends, beyond a deploy by id: its calls per deploy and
+// the floor of each action.
+type deployForm struct {
+	name              string
+	services, changed int
+	repos             int
+	got               map[string]float64
+	floor             callBudget // what the deploy needs; settle comes on top, as in the table by id
+}
+
+// benchDeployForms measures, as sub-benchmarks of BenchmarkDeploy, the forms of deploy CI
+// sends: by "latest" right after creating a release (the floor of a deploy by id, and the one
+// GetItem of the release the project's latest pointer names), and of a project with
+// tag_deployed_images and a repository per service (a redeploy: no ECR write; a deploy of
+// another release: one PutImage per repository whose tag moves). It answers the table.
+func benchDeployForms(b *testing.B) string {
+	var forms []deployForm
+	for _, s := range []int{10, 100} {
+		const changed = 1
+		b.Run(fmt.Sprintf("latest/services=%d/changed=%d", s, changed), func(b *testing.B) {
+			env := newBenchEnv(b)
+			p := env.project(b, s, "stage")
+			base := env.pushImages(b, p)
+			next := env.pushImages(b, p)
+			env.setLatest(b, p, base)
+			env.deploy(b, p, env.createRelease(b, p).ID, "stage")
+			total := map[string]int{}
+			n := 0
+			for b.Loop() {
+				// CI's two steps: create a release of what was pushed, then deploy "latest". Each
+				// release differs from the one before in one service, and is the newest.
+				images := maps.Clone(base)
+				if n%2 == 0 {
+					images[p.services[0]] = next[p.services[0]]
+				}
+				env.setLatest(b, p, images)
+				created := env.createRelease(b, p)
+				res := env.measuredDeploy(b, p, shiplog.LatestRelease, "stage", total)
+				if res.Release.ID != created.ID || !maps.Equal(res.Release.Images, images) {
+					b.Fatalf("deploy latest deployed release %s, want the one just created, %s", res.Release.ID, created.ID)
+				}
+				env.checkRecorded(b, p, res.Deployment.ID, created.ID)
+				env.checkParameters(b, p, "stage", images)
+				n++
+			}
+			forms = append(forms, env.form(b, "by latest", p, changed, perOp(total, n), callBudget{
+				"dynamodb:BatchGetItem":       1,
+				"dynamodb:GetItem":            1, // the release, once the pointer read with the rest names it
+				"dynamodb:TransactWriteItems": 1,
+				"ssm:PutParameter":            changed,
+				"ecr:BatchGetImage":           len(p.repos),
+			}))
+		})
+	}
+	const tagged = 10
+	for _, move := range []bool{false, true} {
+		name, changed := "tagged redeploy", 0
+		if move {
+			name, changed = "tagged deploy", tagged
+		}
+		b.Run(fmt.Sprintf("tagged/services=%d/changed=%d", tagged, changed), func(b *testing.B) {
+			env := newBenchEnv(b)
+			p := env.projectOf(b, tagged, 1, true, "stage")
+			env.setLatest(b, p, env.pushImages(b, p))
+			r1 := env.createRelease(b, p)
+			env.setLatest(b, p, env.pushImages(b, p))
+			r2 := env.createRelease(b, p)
+			env.deploy(b, p, r1.ID, "stage")
+			total := map[string]int{}
+			n := 0
+			for b.Loop() {
+				target := r1
+				if move && n%2 == 0 {
+					target = r2
+				}
+				res := env.measuredDeploy(b, p, target.ID, "stage", total)
+				if res.Release.ID != target.ID {
+					b.Fatalf("deployed release %s, want %s", res.Release.ID, target.ID)
+				}
+				env.checkParameters(b, p, "stage", target.Images)
+				env.checkTags(b, p, "env.stage", target.Images)
+				n++
+			}
+			floor := callBudget{
+				"dynamodb:BatchGetItem":       1,
+				"dynamodb:TransactWriteItems": 1,
+				"ecr:BatchGetImage":           len(p.repos), // by digest and by tag in one call
+			}
+			if move {
+				floor["ssm:PutParameter"] = changed
+				floor["ecr:PutImage"] = len(p.repos) // every repository's tag moves
+			}
+			forms = append(forms, env.form(b, name, p, changed, perOp(total, n), floor))
+		})
+	}
+	var rows []string
+	for _, f := range forms {
+		rows = append(rows, f.row())
+	}
+	return "calls per deploy in the forms CI sends, got/floor (by latest: + 1 GetItem of the release the latest pointer names, read with the project and state;\n" +
+		"tagged: tag_deployed_images, a repository per service; settle as in the table by id)\n" +
+		fmt.Sprintf("%-15s  %8s  %7s  %5s  %8s  %12s  %7s  %18s  %12s  %13s  %8s  %6s  %s\n",
+			"case", "services", "changed", "repos", "calls/op", "BatchGetItem", "GetItem", "TransactWriteItems", "PutParameter", "BatchGetImage", "PutImage", "settle", "verdict") +
+		strings.Join(rows, "\n")
+}
+
+// form reports a deploy form's calls and fails the benchmark when they are over its floor (the
+// settle allowed on top after parameter writes).
+func (env *benchEnv) form(b *testing.B, name string, p benchProject, changed int, got map[string]float64, floor callBudget) deployForm {
+	b.Helper()
+	reportCalls(b, got)
+	f := deployForm{name: name, services: len(p.services), changed: changed, repos: len(p.repos), got: got, floor: floor}
+	allowed := maps.Clone(floor)
+	if floor["ssm:PutParameter"] > 0 {
+		allowed["dynamodb:TransactWriteItems"]++
+	}
+	if over := overBudget(got, allowed); len(over) > 0 {
+		b.Fatalf("deploy %s of %d services, %d changed, is above its floor:\n  %s\n(calls in order: %v)",
+			name, f.services, changed, strings.Join(over, "\n  "), env.calls.Calls())
+	}
+	return f
+}
+
+func (f deployForm) row() string {
+	cell := func(action string) string {
+		return fmt.Sprintf("%g/%d", f.got[action], f.floor[action])
+	}
+	settles := f.got["dynamodb:TransactWriteItems"] - float64(f.floor["dynamodb:TransactWriteItems"])
+	verdict := "floor reached"
+	if settles > 0 {
+		verdict = fmt.Sprintf("floor + %g settle", settles)
+	}
+	return fmt.Sprintf("%-15s  %8d  %7d  %5d  %8g  %12s  %7s  %18s  %12s  %13s  %8s  %6g  %s", f.name, f.services, f.changed, f.repos, callSum(f.got),
+		cell("dynamodb:BatchGetItem"), cell("dynamodb:GetItem"), cell("dynamodb:TransactWriteItems"), cell("ssm:PutParameter"),
+		cell("ecr:BatchGetImage"), cell("ecr:PutImage"), settles, verdict)
+}
+
+// checkRecorded fails unless the deployment is recorded as one of releaseID.
+func (env *benchEnv) checkRecorded(b *testing.B, p benchProject, deploymentID, releaseID string) {
+	b.Helper()
+	d, err := env.svc.Deployment(context.Background(), p.id, deploymentID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if d.ReleaseID != releaseID {
+		b.Fatalf("deployment %s is recorded for release %s, want %s", deploymentID, d.ReleaseID, releaseID)
+	}
+}
+
+// checkTags fails unless, in each service's repository, tag is on the service's image.
+func (env *benchEnv) checkTags(b *testing.B, p benchProject, tag string, images map[string]string) {
+	b.Helper()
+	for svc, uri := range images {
+		out, err := env.ecr.BatchGetImage(context.Background(), &ecr.BatchGetImageInput{
+			RepositoryName: aws.String(p.repoOf[svc]), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String(tag)}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, digest, _ := strings.Cut(uri, "@")
+		if len(out.Images) != 1 || aws.ToString(out.Images[0].ImageId.ImageDigest) != digest {
+			b.Fatalf("%s in %s: got %d images (%v), want %s on %s", tag, p.repoOf[svc], len(out.Images), out.Images, tag, digest)
+		}
+	}
 }
 
 // checkParameters fails unless the environment's parameters hold exactly images.

@@ -626,7 +626,10 @@ func (s *Store) ListReleases(ctx context.Context, projectID string, page shiplog
 }
 
 // DeployContext reads the project, the release and the environment's state with one
-// BatchGetItem (and more only for keys DynamoDB leaves unprocessed).
+// BatchGetItem (and more only for keys DynamoDB leaves unprocessed). For "latest" the batch reads
+// the project's latest pointer in place of the release, and one GetItem then reads the release it
+// names: the release's id is not known before, and the pointer is what makes the newest release
+// a consistent read.
 func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (shiplog.DeployContext, error) {
 	if projectID == "" {
 		return shiplog.DeployContext{}, notRegistered(projectID)
@@ -634,18 +637,31 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 	if releaseID == "" {
 		return shiplog.DeployContext{}, noRelease(projectID, releaseID)
 	}
-	got, err := s.batchGet(ctx, map[string]types.KeysAndAttributes{
-		s.releases: {Keys: []item{releaseKey(releaseID)}, ConsistentRead: aws.Bool(true)},
-		s.state:    {Keys: []item{projectKey(projectID), envKey(projectID, environmentID)}, ConsistentRead: aws.Bool(true)},
-	})
+	latest := releaseID == shiplog.LatestRelease
+	req := map[string]types.KeysAndAttributes{
+		s.state: {Keys: []item{projectKey(projectID), envKey(projectID, environmentID)}, ConsistentRead: aws.Bool(true)},
+	}
+	if latest {
+		st := req[s.state]
+		st.Keys = append(st.Keys, latestKey(projectID))
+		req[s.state] = st
+	} else {
+		req[s.releases] = types.KeysAndAttributes{Keys: []item{releaseKey(releaseID)}, ConsistentRead: aws.Bool(true)}
+	}
+	got, err := s.batchGet(ctx, req)
 	if err != nil {
 		return shiplog.DeployContext{}, fmt.Errorf("read deploy context of release %s: %w", releaseID, err)
 	}
-	var projectIt, envIt item
+	var projectIt, envIt, pointerIt item
 	for _, it := range got[s.state] {
-		if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok && pk.Value == projectsPK {
+		pk, _ := it[attrPK].(*types.AttributeValueMemberS)
+		sk, _ := it[attrSK].(*types.AttributeValueMemberS)
+		switch {
+		case pk != nil && pk.Value == projectsPK:
 			projectIt = it
-		} else {
+		case sk != nil && sk.Value == latestSK:
+			pointerIt = it
+		default:
 			envIt = it
 		}
 	}
@@ -656,14 +672,24 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 	if dc.Project, _, err = decodeProject(projectIt); err != nil {
 		return dc, fmt.Errorf("read project %s: %w", projectID, err)
 	}
-	if len(got[s.releases]) == 0 {
-		return shiplog.DeployContext{}, noRelease(projectID, releaseID)
-	}
-	if dc.Release, err = decodeRelease(got[s.releases][0]); err != nil {
-		return dc, fmt.Errorf("read release %s: %w", releaseID, err)
-	}
-	if dc.Release.ProjectID != projectID {
-		return shiplog.DeployContext{}, noRelease(projectID, releaseID)
+	if latest {
+		id, ok := pointerIt[attrReleaseID].(*types.AttributeValueMemberS)
+		if !ok {
+			return shiplog.DeployContext{}, noRelease(projectID, releaseID)
+		}
+		if dc.Release, err = s.GetRelease(ctx, projectID, id.Value); err != nil {
+			return shiplog.DeployContext{}, err
+		}
+	} else {
+		if len(got[s.releases]) == 0 {
+			return shiplog.DeployContext{}, noRelease(projectID, releaseID)
+		}
+		if dc.Release, err = decodeRelease(got[s.releases][0]); err != nil {
+			return dc, fmt.Errorf("read release %s: %w", releaseID, err)
+		}
+		if dc.Release.ProjectID != projectID {
+			return shiplog.DeployContext{}, noRelease(projectID, releaseID)
+		}
 	}
 	if envIt != nil {
 		st, err := decodeEnvState(envIt)

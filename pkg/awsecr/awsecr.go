@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +22,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
-// CheckActions are the IAM actions MissingImages calls, on the images' repositories.
+// CheckActions are the IAM actions CheckImages calls, on the images' repositories.
 var CheckActions = []string{"ecr:BatchGetImage"}
 
 // TagActions are the IAM actions TagImages calls: only a project that tags its deployed images
@@ -43,9 +42,12 @@ const (
 	// checkers bounds how many repositories are read at once: a project of up to ten
 	// repositories is checked in one round trip's time, far under BatchGetImage's rate quota.
 	checkers = 10
-	// taggers bounds how many PutImage calls run at once, well under PutImage's rate quota.
-	taggers = 4
-	// fetchedFor is how long a manifest MissingImages fetched may stand in for a fresh read
+	// taggers bounds how many PutImage calls run at once: as many as checkers, so that the tags
+	// of a project of up to ten repositories move in one round trip's time too. That is
+	// PutImage's default rate quota per second (10); the SDK's retries back off should several
+	// deploys tag at once.
+	taggers = checkers
+	// fetchedFor is how long a manifest CheckImages fetched may stand in for a fresh read
 	// when TagImages puts it back: long enough for one deploy to go from its check to its tags.
 	fetchedFor = time.Minute
 )
@@ -68,7 +70,7 @@ type Registry struct {
 	now    func() time.Time
 
 	mu sync.Mutex
-	// fetched holds the manifests MissingImages read, so that the TagImages of the same deploy
+	// fetched holds the manifests CheckImages read, so that the TagImages of the same deploy
 	// does not read them again. A digest names its manifest's bytes, so an entry cannot be wrong,
 	// only old: an image deleted since would be put back, hence the short fetchedFor.
 	fetched map[Image]fetchedManifest
@@ -209,16 +211,23 @@ func group(uris []string) ([]repository, map[repository][]Image, error) {
 type found struct {
 	images  map[string]types.Image // by digest
 	missing []string               // digests
+	// tagged says that the tag asked about is on the repository's one image.
+	tagged bool
 }
 
-// get asks ECR for images of one repository, one call per 100 images. A repository that does
-// not exist has none of them.
-func (r *Registry) get(ctx context.Context, repo repository, images []Image) (found, error) {
+// get asks ECR for images of one repository, one call per 100 images, and, if tag is set, in
+// the first call where tag is (a repository whose images carry a tag has one image, so the tag
+// never makes a call of its own). A repository that does not exist has none of them.
+func (r *Registry) get(ctx context.Context, repo repository, images []Image, tag string) (found, error) {
 	f := found{images: map[string]types.Image{}}
-	for chunk := range slices.Chunk(images, batchSize) {
-		ids := make([]types.ImageIdentifier, len(chunk))
-		for i, im := range chunk {
-			ids[i] = types.ImageIdentifier{ImageDigest: aws.String(im.Digest)}
+	for n, chunk := range chunks(images, tag) {
+		ids := make([]types.ImageIdentifier, 0, len(chunk)+1)
+		for _, im := range chunk {
+			ids = append(ids, types.ImageIdentifier{ImageDigest: aws.String(im.Digest)})
+		}
+		byTag := tag != "" && n == 0
+		if byTag {
+			ids = append(ids, types.ImageIdentifier{ImageTag: aws.String(tag)})
 		}
 		out, err := r.client.BatchGetImage(ctx, &ecr.BatchGetImageInput{
 			RegistryId:         aws.String(repo.account),
@@ -228,8 +237,7 @@ func (r *Registry) get(ctx context.Context, repo repository, images []Image) (fo
 		}, inRegion(repo.region))
 		var notFound *types.RepositoryNotFoundException
 		if errors.As(err, &notFound) {
-			f.images = map[string]types.Image{}
-			f.missing = f.missing[:0]
+			f = found{images: map[string]types.Image{}}
 			for _, im := range images {
 				f.missing = append(f.missing, im.Digest)
 			}
@@ -238,15 +246,28 @@ func (r *Registry) get(ctx context.Context, repo repository, images []Image) (fo
 		if err != nil {
 			return found{}, mapError(err, "get images of repository %s", repo)
 		}
+		asked := map[string]bool{}
+		for _, im := range chunk {
+			asked[im.Digest] = true
+		}
+		// Asked by tag too, the answer may carry the tag's image, which is another one when the
+		// tag is elsewhere; and a failure, which is the tag not found when the images are there.
+		elsewhere := false
 		for _, img := range out.Images {
-			if img.ImageId != nil && img.ImageId.ImageDigest != nil {
-				f.images[*img.ImageId.ImageDigest] = img
+			if img.ImageId == nil || img.ImageId.ImageDigest == nil {
+				continue
+			}
+			digest := *img.ImageId.ImageDigest
+			if asked[digest] {
+				f.images[digest] = img
+			} else {
+				elsewhere = true
 			}
 		}
 		r.remember(repo, out.Images)
 		for _, fail := range out.Failures {
 			switch fail.FailureCode {
-			case types.ImageFailureCodeImageNotFound:
+			case types.ImageFailureCodeImageNotFound, types.ImageFailureCodeImageTagDoesNotMatchDigest:
 				// Counted below, from what is not in Images: a failure names the image by
 				// whatever id it was asked for, which not every implementation echoes back.
 			case types.ImageFailureCodeUpstreamTooManyRequests, types.ImageFailureCodeUpstreamUnavailable:
@@ -264,144 +285,150 @@ func (r *Registry) get(ctx context.Context, repo repository, images []Image) (fo
 				f.missing = append(f.missing, im.Digest)
 			}
 		}
+		// The tag is on the image exactly when the image came back, no other image did, and
+		// nothing failed (with the image there, a failure is the tag's).
+		if byTag {
+			f.tagged = len(f.missing) == 0 && !elsewhere && len(out.Failures) == 0
+		}
 	}
 	return f, nil
 }
 
-// MissingImages returns those of the images that ECR no longer has (expired by a lifecycle
-// policy, deleted, or in a repository that is gone), in the order given. It makes one
-// BatchGetImage call per repository (per 100 images of it), up to checkers repositories at once.
-// Invalid if an image is not a digest-pinned ECR URI.
+// chunks cuts images into BatchGetImage's batches, leaving room in the first for the tag.
+func chunks(images []Image, tag string) [][]Image {
+	var out [][]Image
+	room := batchSize
+	if tag != "" {
+		room--
+	}
+	for len(images) > 0 {
+		n := min(room, len(images))
+		out = append(out, images[:n])
+		images, room = images[n:], batchSize
+	}
+	if len(out) == 0 && tag != "" {
+		out = append(out, nil)
+	}
+	return out
+}
+
+// MissingImages returns those of the images that ECR no longer has: CheckImages without a tag.
 func (r *Registry) MissingImages(ctx context.Context, uris []string) ([]string, error) {
+	c, err := r.CheckImages(ctx, uris, "")
+	return c.Missing, err
+}
+
+// CheckImages reads the images from ECR: those it no longer has (expired by a lifecycle policy,
+// deleted, or in a repository that is gone), and, if tag is set, those of the rest that tag is
+// not on, each list in the order given. It makes one BatchGetImage call per repository (per 100
+// images of it), asking for the tag in the same call, up to checkers repositories at once, and
+// keeps the manifests it read for the TagImages that follows. Invalid if an image is not a
+// digest-pinned ECR URI, or if, with a tag, two images are of one repository.
+func (r *Registry) CheckImages(ctx context.Context, uris []string, tag string) (shiplog.ImageCheck, error) {
 	order, byRepo, err := group(uris)
 	if err != nil {
-		return nil, err
+		return shiplog.ImageCheck{}, err
+	}
+	if tag != "" {
+		if err := oneEach(order, byRepo, tag); err != nil {
+			return shiplog.ImageCheck{}, err
+		}
 	}
 	results := make([]found, len(order))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(checkers)
 	for i, repo := range order {
 		g.Go(func() error {
-			f, err := r.get(gctx, repo, byRepo[repo])
+			f, err := r.get(gctx, repo, byRepo[repo], tag)
 			results[i] = f
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return shiplog.ImageCheck{}, err
 	}
-	gone := map[string]bool{}
+	gone, untagged := map[string]bool{}, map[string]bool{}
 	for i, repo := range order {
 		for _, digest := range results[i].missing {
 			gone[Image{repo.account, repo.region, repo.name, digest}.URI()] = true
 		}
-	}
-	var missing []string
-	for _, uri := range uris {
-		if gone[uri] {
-			missing = append(missing, uri)
-			delete(gone, uri) // once, even if listed twice
+		if tag != "" && len(results[i].missing) == 0 && !results[i].tagged {
+			untagged[byRepo[repo][0].URI()] = true
 		}
 	}
-	return missing, nil
+	var c shiplog.ImageCheck
+	for _, uri := range uris {
+		switch {
+		case gone[uri]:
+			c.Missing = append(c.Missing, uri)
+			delete(gone, uri) // once, even if listed twice
+		case untagged[uri]:
+			c.Untagged = append(c.Untagged, uri)
+			delete(untagged, uri)
+		}
+	}
+	return c, nil
 }
 
-// TagImages points tag at each image by putting its manifest back under the tag: ECR has no
-// other way to tag an existing image. It reads where the tag is in each repository (one
-// BatchGetImage, up to checkers repositories at once) and only when every image was found does it
-// write, and only where the tag is not on the image already, so a redeploy writes nothing and a
-// missing image moves no tag anywhere. The manifest it puts back is the one MissingImages just
-// read, or is read in the same call. NotFound if an image is gone; Invalid if two images of one
-// repository would need the same tag.
-func (r *Registry) TagImages(ctx context.Context, uris []string, tag string) error {
-	order, byRepo, err := group(uris)
-	if err != nil {
-		return err
-	}
+// oneEach refuses images of which two are of one repository: a tag names one image there.
+func oneEach(order []repository, byRepo map[repository][]Image, tag string) error {
 	for _, repo := range order {
 		if ims := byRepo[repo]; len(ims) > 1 {
 			return shiplog.Errorf(shiplog.Invalid, "cannot tag %s and %s both %q: they are in the same repository %s",
 				ims[0].URI(), ims[1].URI(), tag, repo.name)
 		}
 	}
-	// Read phase: where is the tag, and what manifest would move it.
-	plans := make([]*fetchedManifest, len(order))
+	return nil
+}
+
+// TagImages points tag at each image by putting its manifest back under the tag: ECR has no
+// other way to tag an existing image. It does not look where the tag is: CheckImages says which
+// images need it, and a PutImage of an image that has the tag already changes nothing. The
+// manifest it puts back is the one CheckImages just read; any other it reads first, every
+// repository before it writes any, so that a missing image moves no tag anywhere. NotFound if an
+// image is gone; Invalid if two images of one repository would need the same tag.
+func (r *Registry) TagImages(ctx context.Context, uris []string, tag string) error {
+	order, byRepo, err := group(uris)
+	if err != nil {
+		return err
+	}
+	if err := oneEach(order, byRepo, tag); err != nil {
+		return err
+	}
+	// Read phase: the manifests not at hand.
+	manifests := make([]fetchedManifest, len(order))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(checkers)
 	for i, repo := range order {
 		im := byRepo[repo][0]
+		if m, ok := r.recall(im); ok {
+			manifests[i] = m
+			continue
+		}
 		g.Go(func() error {
-			m, err := r.planTag(gctx, repo, im, tag)
-			plans[i] = m
-			return err
+			f, err := r.get(gctx, repo, []Image{im}, "")
+			if err != nil {
+				return err
+			}
+			img, ok := f.images[im.Digest]
+			if !ok || img.ImageManifest == nil {
+				return shiplog.Errorf(shiplog.NotFound, "cannot tag %s %q: it is no longer in ECR", im.URI(), tag)
+			}
+			manifests[i] = fetchedManifest{body: img.ImageManifest, mediaType: img.ImageManifestMediaType}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	// Write phase: every image is there; move the tag where it is not yet.
+	// Write phase: every image is there.
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(taggers)
 	for i, repo := range order {
-		if plans[i] == nil {
-			continue
-		}
-		im, m := byRepo[repo][0], *plans[i]
+		im, m := byRepo[repo][0], manifests[i]
 		g.Go(func() error { return r.putTag(gctx, repo, im, tag, m) })
 	}
 	return g.Wait()
-}
-
-// planTag reads where tag is in im's repository. It answers nil when the tag is on im already,
-// or the manifest to put back under the tag.
-func (r *Registry) planTag(ctx context.Context, repo repository, im Image, tag string) (*fetchedManifest, error) {
-	known, haveManifest := r.recall(im)
-	ids := []types.ImageIdentifier{{ImageTag: aws.String(tag)}}
-	if !haveManifest {
-		ids = append(ids, types.ImageIdentifier{ImageDigest: aws.String(im.Digest)})
-	}
-	out, err := r.client.BatchGetImage(ctx, &ecr.BatchGetImageInput{
-		RegistryId:         aws.String(repo.account),
-		RepositoryName:     aws.String(repo.name),
-		ImageIds:           ids,
-		AcceptedMediaTypes: acceptedMediaTypes,
-	}, inRegion(repo.region))
-	if err != nil {
-		return nil, mapError(err, "find tag %q in repository %s", tag, repo)
-	}
-	// Asked for by tag and, without a manifest at hand, by digest: the answer's images are the
-	// tag's image (if the tag exists) and the image itself. The tag is on the image exactly when
-	// no other image came back and nothing failed (a failure is the tag not found, or the image).
-	var elsewhere, itself bool
-	for _, img := range out.Images {
-		if img.ImageId == nil || aws.ToString(img.ImageId.ImageDigest) != im.Digest {
-			elsewhere = true
-			continue
-		}
-		itself = true
-		if !haveManifest {
-			known = fetchedManifest{body: img.ImageManifest, mediaType: img.ImageManifestMediaType}
-			haveManifest = true
-		}
-	}
-	for _, fail := range out.Failures {
-		switch fail.FailureCode {
-		case types.ImageFailureCodeImageNotFound, types.ImageFailureCodeImageTagDoesNotMatchDigest:
-		case types.ImageFailureCodeUpstreamTooManyRequests, types.ImageFailureCodeUpstreamUnavailable:
-			return nil, shiplog.Errorf(shiplog.Unavailable, "find tag %q in repository %s: %s: %s",
-				tag, repo, fail.FailureCode, aws.ToString(fail.FailureReason))
-		default:
-			return nil, shiplog.Errorf(shiplog.Internal, "find tag %q in repository %s: image %s: %s: %s",
-				tag, repo, imageIDString(fail.ImageId), fail.FailureCode, aws.ToString(fail.FailureReason))
-		}
-	}
-	if itself && !elsewhere && len(out.Failures) == 0 {
-		return nil, nil // already tagged
-	}
-	if !haveManifest {
-		return nil, shiplog.Errorf(shiplog.NotFound, "cannot tag %s %q: it is no longer in ECR", im.URI(), tag)
-	}
-	return &known, nil
 }
 
 // putTag puts m back under tag, naming im's digest.
@@ -444,7 +471,7 @@ func (r *Registry) remember(repo repository, images []types.Image) {
 	}
 }
 
-// recall returns the manifest of im if MissingImages read it within fetchedFor.
+// recall returns the manifest of im if CheckImages read it within fetchedFor.
 func (r *Registry) recall(im Image) (fetchedManifest, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

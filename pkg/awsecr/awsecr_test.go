@@ -359,10 +359,18 @@ func TestActions(t *testing.T) {
 		t.Errorf("MissingImages called %v, want %v (awsecr.CheckActions)", got, want)
 	}
 	f.calls.Reset()
-	if err := f.reg.TagImages(t.Context(), []string{img}, "env.stage"); err != nil {
+	if _, err := f.reg.CheckImages(t.Context(), []string{img}, "env.stage"); err != nil {
+		t.Fatalf("CheckImages: %v", err)
+	}
+	if got, want := f.calls.Actions(), sorted(awsecr.CheckActions); !slices.Equal(got, want) {
+		t.Errorf("CheckImages with a tag called %v, want %v (awsecr.CheckActions)", got, want)
+	}
+	// A registry that has not just read the manifest reads it before it puts it back.
+	fresh := newFixture(t)
+	if err := fresh.reg.TagImages(t.Context(), []string{img}, "env.stage"); err != nil {
 		t.Fatalf("TagImages: %v", err)
 	}
-	if got, want := f.calls.Actions(), sorted(awsecr.TagActions); !slices.Equal(got, want) {
+	if got, want := fresh.calls.Actions(), sorted(awsecr.TagActions); !slices.Equal(got, want) {
 		t.Errorf("TagImages called %v, want %v (awsecr.TagActions)", got, want)
 	}
 	union := sorted(append(slices.Clone(awsecr.CheckActions), awsecr.TagActions...))
@@ -456,8 +464,8 @@ func (p *probe) askedDigests() int {
 	return n
 }
 
-// TestChecksRunConcurrently holds MissingImages and TagImages to reading the repositories at
-// once, up to their bound, rather than one after another.
+// TestChecksRunConcurrently holds CheckImages and TagImages to calling ECR for the repositories
+// at once, up to their bound, rather than one after another.
 func TestChecksRunConcurrently(t *testing.T) {
 	p := &probe{delay: 150 * time.Millisecond}
 	f := newFixture(t, p.option())
@@ -478,6 +486,13 @@ func TestChecksRunConcurrently(t *testing.T) {
 			}
 			return err
 		}},
+		{"CheckImages with a tag", func() error {
+			c, err := f.reg.CheckImages(t.Context(), images, "env.stage")
+			if len(c.Missing) > 0 || len(c.Untagged) != len(images) {
+				t.Errorf("CheckImages: got missing %v, untagged %v; want none missing, all untagged", c.Missing, c.Untagged)
+			}
+			return err
+		}},
 		{"TagImages", func() error { return f.reg.TagImages(t.Context(), images, "env.stage") }},
 	} {
 		p.reset()
@@ -490,9 +505,10 @@ func TestChecksRunConcurrently(t *testing.T) {
 	}
 }
 
-// TestRedeployWritesNothing: tagging images that already carry the tag reads once per
-// repository and writes nothing; after MissingImages it reads only where the tag is, not the
-// manifests again.
+// TestRedeployWritesNothing: a deploy's check reads each repository once, asking where the tag
+// is in the same call; images that carry the tag already are not to be tagged, so a redeploy
+// writes nothing, and a deploy that moves a tag writes only there, with the manifest the check
+// read.
 func TestRedeployWritesNothing(t *testing.T) {
 	p := &probe{}
 	f := newFixture(t, p.option())
@@ -502,63 +518,72 @@ func TestRedeployWritesNothing(t *testing.T) {
 	api1 := f.push(t, api, region, dockerV2, 1, "build-1")
 	api2 := f.push(t, api, region, dockerV2, 2, "build-2")
 	web1 := f.push(t, web, region, dockerV2, 3, "build-3")
-	if err := f.reg.TagImages(t.Context(), []string{api1, web1}, "env.stage"); err != nil {
+
+	// No image carries the tag yet.
+	check := f.checkImages(t, []string{api1, web1}, "env.stage", shiplog.ImageCheck{Untagged: []string{api1, web1}})
+	if err := f.reg.TagImages(t.Context(), check.Untagged, "env.stage"); err != nil {
 		t.Fatal(err)
 	}
 
-	// A deploy's check, then its tags, of the images already tagged.
+	// A redeploy: one read per repository, and nothing to tag.
 	f.calls.Reset()
-	p.reset()
-	if _, err := f.reg.MissingImages(t.Context(), []string{api1, web1}); err != nil {
-		t.Fatal(err)
-	}
-	checkDigests := p.askedDigests()
-	if err := f.reg.TagImages(t.Context(), []string{api1, web1}, "env.stage"); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := f.calls.Counts(), map[string]int{"ecr:BatchGetImage": 4}; !mapsEqual(got, want) {
-		t.Errorf("calls of a redeploy: got %v, want %v (no PutImage)", got, want)
-	}
-	if again := p.askedDigests() - checkDigests; again != 0 {
-		t.Errorf("TagImages asked for %d images by digest that MissingImages had just read", again)
+	f.checkImages(t, []string{api1, web1}, "env.stage", shiplog.ImageCheck{})
+	if got, want := f.calls.Counts(), map[string]int{"ecr:BatchGetImage": 2}; !mapsEqual(got, want) {
+		t.Errorf("calls of a redeploy's check: got %v, want %v", got, want)
 	}
 	f.checkTags(t, map[string]map[string][]string{
 		api: {digestOf(api1): {"build-1", "env.stage"}, digestOf(api2): {"build-2"}},
 		web: {digestOf(web1): {"build-3", "env.stage"}},
 	})
 
-	// Without a check just before, one call per repository still settles it.
-	fresh := newFixture(t)
-	if err := fresh.reg.TagImages(t.Context(), []string{api1, web1}, "env.stage"); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := fresh.calls.Counts(), map[string]int{"ecr:BatchGetImage": 2}; !mapsEqual(got, want) {
-		t.Errorf("calls of a redeploy without a check before: got %v, want %v", got, want)
-	}
-
-	// A deploy that moves the tag writes only where it moves, with the manifest the check read.
+	// A deploy that moves the tag in api: the check says so, and the tagging writes only there,
+	// reading no manifest again.
 	f.calls.Reset()
 	p.reset()
-	if _, err := f.reg.MissingImages(t.Context(), []string{api2, web1}); err != nil {
+	check = f.checkImages(t, []string{api2, web1}, "env.stage", shiplog.ImageCheck{Untagged: []string{api2}})
+	checkDigests := p.askedDigests()
+	if err := f.reg.TagImages(t.Context(), check.Untagged, "env.stage"); err != nil {
 		t.Fatal(err)
 	}
-	checkDigests = p.askedDigests()
-	if err := f.reg.TagImages(t.Context(), []string{api2, web1}, "env.stage"); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := f.calls.Counts(), map[string]int{"ecr:BatchGetImage": 4, "ecr:PutImage": 1}; !mapsEqual(got, want) {
+	if got, want := f.calls.Counts(), map[string]int{"ecr:BatchGetImage": 2, "ecr:PutImage": 1}; !mapsEqual(got, want) {
 		t.Errorf("calls of a deploy that moves one tag: got %v, want %v", got, want)
 	}
 	if again := p.askedDigests() - checkDigests; again != 0 {
-		t.Errorf("TagImages asked for %d images by digest that MissingImages had just read", again)
+		t.Errorf("TagImages asked for %d images by digest that CheckImages had just read", again)
 	}
 	f.checkTags(t, map[string]map[string][]string{
 		api: {digestOf(api1): {"build-1"}, digestOf(api2): {"build-2", "env.stage"}},
 		web: {digestOf(web1): {"build-3", "env.stage"}},
 	})
+
+	// A missing image is missing, not untagged; a tag on it is not asked about elsewhere.
+	gone := absent(web, 7)
+	f.checkImages(t, []string{api2, gone}, "env.stage", shiplog.ImageCheck{Missing: []string{gone}})
+	// Without a tag, nothing is untagged.
+	f.checkImages(t, []string{api1, web1}, "", shiplog.ImageCheck{})
+
+	t.Run("TwoImagesOfOneRepositoryIsInvalid", func(t *testing.T) {
+		_, err := f.reg.CheckImages(t.Context(), []string{api1, api2}, "env.prod")
+		if got := shiplog.KindOf(err); got != shiplog.Invalid {
+			t.Errorf("CheckImages with a tag of two images of one repository: got kind %v (%v), want Invalid", got, err)
+		}
+	})
 }
 
-// TestRememberedManifestsAge: a manifest MissingImages read long ago is read again.
+func (f *fixture) checkImages(t testing.TB, images []string, tag string, want shiplog.ImageCheck) shiplog.ImageCheck {
+	t.Helper()
+	got, err := f.reg.CheckImages(t.Context(), images, tag)
+	if err != nil {
+		t.Fatalf("CheckImages %v %q: %v", images, tag, err)
+	}
+	if !slices.Equal(got.Missing, want.Missing) || !slices.Equal(got.Untagged, want.Untagged) {
+		t.Errorf("CheckImages %v %q: got missing %v, untagged %v; want missing %v, untagged %v",
+			images, tag, got.Missing, got.Untagged, want.Missing, want.Untagged)
+	}
+	return got
+}
+
+// TestRememberedManifestsAge: a manifest CheckImages read long ago is read again.
 func TestRememberedManifestsAge(t *testing.T) {
 	p := &probe{}
 	f := newFixture(t, p.option())

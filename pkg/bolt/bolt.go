@@ -780,19 +780,42 @@ func (s *Store) ListReleases(ctx context.Context, projectID string, page shiplog
 
 // LatestRelease returns the project's release with the greatest id.
 func (s *Store) LatestRelease(ctx context.Context, projectID string) (shiplog.Release, error) {
-	page, err := s.ListReleases(ctx, projectID, shiplog.PageRequest{Limit: 1})
+	var r shiplog.Release
+	var found bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		r, found, err = latestRelease(tx, projectID)
+		return err
+	})
 	if err != nil {
-		return shiplog.Release{}, err
+		return shiplog.Release{}, fmt.Errorf("latest release of %s: %w", projectID, err)
 	}
-	if len(page.Items) == 0 {
+	if !found {
 		return shiplog.Release{}, shiplog.ErrReleaseNotFound
 	}
-	return page.Items[0], nil
+	return r, nil
+}
+
+// latestRelease reads the project's release with the greatest id: the last key under the
+// project's prefix.
+func latestRelease(tx *bbolt.Tx, projectID string) (shiplog.Release, bool, error) {
+	p := prefix(projectID)
+	// Every key under p sorts before p+0xff: ids never contain that byte.
+	k, v := seekBefore(tx.Bucket(bucketReleases).Cursor(), append(append([]byte{}, p...), 0xff))
+	if k == nil || !bytes.HasPrefix(k, p) {
+		return shiplog.Release{}, false, nil
+	}
+	var r shiplog.Release
+	if err := json.Unmarshal(v, &r); err != nil {
+		return shiplog.Release{}, false, fmt.Errorf("decode %q: %w", k, err)
+	}
+	normalizeRelease(&r)
+	return r, true, nil
 }
 
 // Deployments.
 
-// DeployContext reads the project, the release and the environment's state in one transaction.
+// DeployContext reads the project, the release and the environment's state in one transaction;
+// "latest" is the newest release as of that transaction.
 func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (shiplog.DeployContext, error) {
 	var dc shiplog.DeployContext
 	var missing error
@@ -805,7 +828,12 @@ func (s *Store) DeployContext(ctx context.Context, projectID, releaseID, environ
 			missing = shiplog.ErrProjectNotFound
 			return nil
 		}
-		r, ok, err := getRelease(tx, projectID, releaseID)
+		var r shiplog.Release
+		if releaseID == shiplog.LatestRelease {
+			r, ok, err = latestRelease(tx, projectID)
+		} else {
+			r, ok, err = getRelease(tx, projectID, releaseID)
+		}
 		if err != nil {
 			return err
 		}

@@ -33,7 +33,9 @@ type DeployResult struct {
 	Release    Release    `json:"release"`
 }
 
-// deployRequest is a validated deploy, its release resolved.
+// deployRequest is a validated deploy, its release resolved: an id, or LatestRelease, which the
+// store resolves in the read of each attempt (DeployContext), so that it costs no read of its own
+// and every attempt deploys the newest release there is.
 type deployRequest struct {
 	DeployInput
 	releaseID string
@@ -72,8 +74,8 @@ func (s *Service) Deploy(ctx context.Context, in DeployInput) (DeployResult, err
 	return s.deployInTurn(ctx, req)
 }
 
-// newDeployRequest validates a deploy and resolves its release: "latest", or the release of the
-// environment it promotes from.
+// newDeployRequest validates a deploy and resolves the release of the environment it promotes
+// from; "latest" is left to the store.
 func (s *Service) newDeployRequest(ctx context.Context, in DeployInput) (deployRequest, error) {
 	req := deployRequest{DeployInput: in, kind: KindDeploy}
 	if err := in.Validate(); err != nil {
@@ -87,12 +89,6 @@ func (s *Service) newDeployRequest(ctx context.Context, in DeployInput) (deployR
 			return req, err
 		}
 		req.kind = KindPromote
-	case in.ReleaseID == LatestRelease:
-		r, err := s.latestRelease(ctx, in.ProjectID)
-		if err != nil {
-			return req, err
-		}
-		req.releaseID = r.ID
 	default:
 		req.releaseID = in.ReleaseID
 	}
@@ -249,7 +245,8 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	if prev != nil && prev.LockedUntil > now.Unix() {
 		return DeployResult{}, errBusy{*prev}
 	}
-	if err := s.checkRelease(ctx, dc.Project, dc.Release, env); err != nil {
+	untagged, err := s.checkRelease(ctx, dc.Project, dc.Release, env)
+	if err != nil {
 		return DeployResult{}, err
 	}
 
@@ -297,8 +294,10 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	if err := s.writeParameters(ctx, state, toWrite); err != nil {
 		return DeployResult{}, err
 	}
-	if dc.Project.TagDeployedImages && s.Registry != nil {
-		if err := s.Registry.TagImages(ctx, sortedValues(dc.Release.Images), "env."+env.ID); err != nil {
+	// The environment is write-locked from the record to the settle, and every deploy to it checks
+	// after the one before it settled: the tags this deploy's check found were where it puts them.
+	if len(untagged) > 0 {
+		if err := s.Registry.TagImages(ctx, untagged, envTag(env)); err != nil {
 			_, _ = s.settle(ctx, state, nil) // the lock expires if this fails too
 			return DeployResult{}, Wrap(Unavailable, err, "deployment %s is recorded but tagging its images env.%s failed; deploy again to finish", d.ID, env.ID)
 		}
@@ -358,18 +357,24 @@ func changesOf(prev *EnvironmentState, images map[string]string, path string, to
 }
 
 // checkRelease refuses, before anything is written, a release whose images are gone from the
-// registry or cannot all carry the environment's tag.
-func (s *Service) checkRelease(ctx context.Context, p Project, r Release, env Environment) error {
+// registry or cannot all carry the environment's tag. For a project that tags its deployed
+// images, it answers those that do not carry the environment's tag yet, read in the same check.
+func (s *Service) checkRelease(ctx context.Context, p Project, r Release, env Environment) ([]string, error) {
 	if s.Registry == nil {
-		return nil
+		return nil, nil
 	}
+	tag := ""
 	if p.TagDeployedImages {
 		if err := checkTaggable(r, env); err != nil {
-			return err
+			return nil, err
 		}
+		tag = envTag(env)
 	}
-	return s.checkImages(ctx, r)
+	return s.checkImages(ctx, r, tag)
 }
+
+// envTag is the tag a project with tag_deployed_images moves onto the images deployed to env.
+func envTag(env Environment) string { return "env." + env.ID }
 
 // record writes the environment's next state with the deployment, locked while the changed
 // services' parameters are written (they are pending until then).
@@ -526,16 +531,18 @@ func changedServices(prev *EnvironmentState, images map[string]string) []string 
 	return out
 }
 
-func (s *Service) checkImages(ctx context.Context, r Release) error {
-	missing, err := s.Registry.MissingImages(ctx, sortedValues(r.Images))
+// checkImages refuses a release whose images are gone from the registry, and answers those
+// that do not carry tag (if set).
+func (s *Service) checkImages(ctx context.Context, r Release, tag string) ([]string, error) {
+	check, err := s.Registry.CheckImages(ctx, sortedValues(r.Images), tag)
 	if err != nil {
-		return fmt.Errorf("check images of release %s: %w", r.ID, err)
+		return nil, fmt.Errorf("check images of release %s: %w", r.ID, err)
 	}
-	if len(missing) == 0 {
-		return nil
+	if len(check.Missing) == 0 {
+		return check.Untagged, nil
 	}
 	gone := map[string]bool{}
-	for _, m := range missing {
+	for _, m := range check.Missing {
 		gone[m] = true
 	}
 	var names []string
@@ -545,7 +552,7 @@ func (s *Service) checkImages(ctx context.Context, r Release) error {
 		}
 	}
 	sort.Strings(names)
-	return Errorf(Conflict, "release %s cannot be deployed: these images are no longer in ECR: %s", r.ID, strings.Join(names, ", "))
+	return nil, Errorf(Conflict, "release %s cannot be deployed: these images are no longer in ECR: %s", r.ID, strings.Join(names, ", "))
 }
 
 // checkTaggable refuses, before anything is written, a release whose images cannot all carry the
@@ -569,8 +576,8 @@ func checkTaggable(r Release, env Environment) error {
 		return nil
 	}
 	sort.Strings(clashes)
-	return Errorf(Conflict, "release %s cannot be deployed with tag env.%s: its services run different images of %s, and a tag names one image per repository",
-		r.ID, env.ID, strings.Join(clashes, ", "))
+	return Errorf(Conflict, "release %s cannot be deployed with tag %s: its services run different images of %s, and a tag names one image per repository",
+		r.ID, envTag(env), strings.Join(clashes, ", "))
 }
 
 func environmentOf(p Project, id string) (Environment, error) {

@@ -47,7 +47,7 @@ func (s *Service) plan(ctx context.Context, req deployRequest) (PlanResult, erro
 	}
 	refusal := rd.refusal
 	if refusal == nil {
-		if err := s.checkRelease(ctx, rd.dc.Project, rd.dc.Release, rd.env); err != nil {
+		if _, err := s.checkRelease(ctx, rd.dc.Project, rd.dc.Release, rd.env); err != nil {
 			if !IsKind(err, Conflict) {
 				return PlanResult{}, err
 			}

@@ -109,7 +109,10 @@ type ReleaseStore interface {
 // the next version; the store only guarantees that no two writers both replace one version.
 type EnvironmentStore interface {
 	// DeployContext reads, in one go, the project, the release and the environment's current
-	// state. ErrProjectNotFound or ErrReleaseNotFound if one of them does not exist.
+	// state. releaseID LatestRelease names the project's newest release, as LatestRelease answers
+	// it, resolved in the same read (no read of its own before). ErrProjectNotFound or
+	// ErrReleaseNotFound if one of them does not exist (the latter also for a project with no
+	// release, when asked for LatestRelease).
 	DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (DeployContext, error)
 	// WriteEnvironment replaces the environment's state, at once with recording w.Deployment if
 	// it is set (listed for the project, the environment and the release; the release's
@@ -155,8 +158,19 @@ var (
 // Registry is the image registry (ECR). It is optional: without one, deploys do not check that
 // images still exist.
 type Registry interface {
-	// MissingImages returns those of the digest-pinned image URIs that the registry no longer has.
-	MissingImages(ctx context.Context, images []string) ([]string, error)
-	// TagImages points tag at each image.
+	// CheckImages reads digest-pinned images from the registry: those it no longer has and, if
+	// tag is set, those that do not carry tag yet, in one read of each repository (a deploy that
+	// tags its images learns where the tags are from its check).
+	CheckImages(ctx context.Context, images []string, tag string) (ImageCheck, error)
+	// TagImages points tag at each image, whether or not it carries it already: CheckImages says
+	// which images need it.
 	TagImages(ctx context.Context, images []string, tag string) error
+}
+
+// ImageCheck is what a registry says of images, in the order they were given.
+type ImageCheck struct {
+	Missing []string // no longer in the registry
+	// Untagged are the images, of those in the registry, that do not carry the tag asked
+	// about; none if no tag was.
+	Untagged []string
 }

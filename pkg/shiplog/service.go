@@ -77,6 +77,8 @@ func (s *Service) notFound(err error, projectID, releaseID string) error {
 	switch {
 	case errors.Is(err, ErrProjectNotFound):
 		return Wrap(NotFound, err, "project %q is not registered", projectID)
+	case errors.Is(err, ErrReleaseNotFound) && releaseID == LatestRelease:
+		return Wrap(NotFound, err, "project %s has no releases yet", projectID)
 	case errors.Is(err, ErrReleaseNotFound):
 		return Wrap(NotFound, err, "project %s has no release %q", projectID, releaseID)
 	}

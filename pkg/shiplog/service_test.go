@@ -93,22 +93,27 @@ func (c *countingParams) setFail(err error) {
 	c.fail = err
 }
 
-// fakeRegistry reports the images in missing as gone and records TagImages calls.
+// fakeRegistry reports the images in missing as gone, keeps the tags TagImages moves, and
+// records the calls.
 type fakeRegistry struct {
 	mu      sync.Mutex
 	missing map[string]bool
 	checked [][]string
-	tagged  map[string][]string // tag -> images
+	tagged  map[string][]string        // tag -> images of the last TagImages call
+	tags    map[string]map[string]bool // tag -> images carrying it
 }
 
-func (r *fakeRegistry) MissingImages(ctx context.Context, images []string) ([]string, error) {
+func (r *fakeRegistry) CheckImages(ctx context.Context, images []string, tag string) (shiplog.ImageCheck, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checked = append(r.checked, images)
-	var out []string
+	var out shiplog.ImageCheck
 	for _, img := range images {
-		if r.missing[img] {
-			out = append(out, img)
+		switch {
+		case r.missing[img]:
+			out.Missing = append(out.Missing, img)
+		case tag != "" && !r.tags[tag][img]:
+			out.Untagged = append(out.Untagged, img)
 		}
 	}
 	return out, nil
@@ -118,9 +123,15 @@ func (r *fakeRegistry) TagImages(ctx context.Context, images []string, tag strin
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tagged == nil {
-		r.tagged = map[string][]string{}
+		r.tagged, r.tags = map[string][]string{}, map[string]map[string]bool{}
 	}
 	r.tagged[tag] = images
+	if r.tags[tag] == nil {
+		r.tags[tag] = map[string]bool{}
+	}
+	for _, img := range images {
+		r.tags[tag][img] = true
+	}
 	return nil
 }
 
@@ -1040,6 +1051,15 @@ func TestDeployTagsImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	diff(t, "TagImages calls", reg.tagged, map[string][]string{"env.stage": slices.Sorted(maps.Values(images))})
+
+	// Deployed again, the images carry the tag already: nothing to tag.
+	reg.tagged = nil
+	if _, err := h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "bugfarm_73649", ReleaseID: r.ID, Environment: "stage"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(reg.tagged) != 0 {
+		t.Errorf("TagImages calls of a redeploy: got %v, want none", reg.tagged)
+	}
 
 	// storage does not opt in: its deploys tag nothing.
 	sr := h.createRelease(t, 1)

@@ -35,6 +35,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"ListReleasesPages", testListReleasesPages},
 		{"ListReleasesBadCursorIsInvalid", testListReleasesBadCursor},
 		{"DeployContext", testDeployContext},
+		{"DeployContextLatest", testDeployContextLatest},
 		{"RecordDeployment", testRecordDeployment},
 		{"RecordDeploymentStaleVersionIsConflict", testRecordDeploymentStale},
 		{"RecordDeploymentReusedIDIsConflict", testRecordDeploymentReusedID},
@@ -813,6 +814,48 @@ func testDeployContext(t *testing.T, s shiplog.Store) {
 	got, err = s.DeployContext(ctx, "p", r.ID, "prod")
 	mustOK(t, "DeployContext", err)
 	diff(t, "DeployContext of another environment", got, shiplog.DeployContext{Project: p, Release: stored(r, c)})
+}
+
+// testDeployContextLatest holds DeployContext of "latest" to the release LatestRelease answers,
+// read with the rest, as it stands (its deployments counted).
+func testDeployContextLatest(t *testing.T, s shiplog.Store) {
+	ctx := t.Context()
+	p, q := newProject("p"), newProject("q")
+
+	_, err := s.DeployContext(ctx, "p", shiplog.LatestRelease, "stage")
+	wantErr(t, "DeployContext latest of an unregistered project", err, shiplog.ErrProjectNotFound)
+
+	putProjects(t, s, p, q)
+	_, err = s.DeployContext(ctx, "p", shiplog.LatestRelease, "stage")
+	wantErr(t, "DeployContext latest of a project with no release", err, shiplog.ErrReleaseNotFound)
+
+	// q's newer release is not p's latest.
+	createReleases(t, s, newRelease(q, 9))
+	_, err = s.DeployContext(ctx, "p", shiplog.LatestRelease, "stage")
+	wantErr(t, "DeployContext latest of a project with no release of its own", err, shiplog.ErrReleaseNotFound)
+
+	r2 := newRelease(p, 2)
+	createReleases(t, s, r2)
+	got, err := s.DeployContext(ctx, "p", shiplog.LatestRelease, "stage")
+	mustOK(t, "DeployContext latest", err)
+	diff(t, "DeployContext latest before any deployment", got, shiplog.DeployContext{Project: p, Release: r2})
+
+	c := newDeployment(p, r2, "stage", 1, 0)
+	recordDeployments(t, s, c)
+	got, err = s.DeployContext(ctx, "p", shiplog.LatestRelease, "stage")
+	mustOK(t, "DeployContext latest", err)
+	diff(t, "DeployContext latest after its deployment", got, shiplog.DeployContext{Project: p, Release: stored(r2, c), Current: &c.State})
+
+	// A release created behind the latest one does not displace it; a newer one does, at once.
+	createReleases(t, s, newRelease(p, 1))
+	got, err = s.DeployContext(ctx, "p", shiplog.LatestRelease, "prod")
+	mustOK(t, "DeployContext latest", err)
+	diff(t, "DeployContext latest after an older release", got, shiplog.DeployContext{Project: p, Release: stored(r2, c)})
+	r3 := newRelease(p, 3)
+	createReleases(t, s, r3)
+	got, err = s.DeployContext(ctx, "p", shiplog.LatestRelease, "stage")
+	mustOK(t, "DeployContext latest", err)
+	diff(t, "DeployContext latest after a newer release", got, shiplog.DeployContext{Project: p, Release: r3, Current: &c.State})
 }
 
 func testRecordDeployment(t *testing.T, s shiplog.Store) {
