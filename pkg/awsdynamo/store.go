@@ -400,13 +400,20 @@ func (s *Store) LatestImages(ctx context.Context, projectID string, serviceIDs [
 // 100 keys (the project's and one per service), and more only for keys DynamoDB leaves
 // unprocessed. A registration is unfinished while its project item says so (a registration in
 // several transactions, until its last step) or claims other repositories than it maps.
-func (s *Store) ReleaseContext(ctx context.Context, projectID string, serviceIDs []string) (shiplog.ReleaseContext, error) {
+func (s *Store) ReleaseContext(ctx context.Context, projectID string, serviceIDs []string, key string) (shiplog.ReleaseContext, error) {
 	if projectID == "" {
 		return shiplog.ReleaseContext{}, notRegistered(projectID)
 	}
 	keys := []item{projectKey(projectID)}
+	if key != "" {
+		keys = append(keys, releaseKeyKey(projectID, key))
+	}
 	for _, svc := range sortedUnique(serviceIDs) {
 		keys = append(keys, pushKey(projectID, svc))
+	}
+	relKeySK := ""
+	if key != "" {
+		relKeySK = relKeyPrefix + key
 	}
 	var projectIt item
 	rc := shiplog.ReleaseContext{Pushes: make(map[string]shiplog.ImageRecord, len(serviceIDs))}
@@ -420,6 +427,14 @@ func (s *Store) ReleaseContext(ctx context.Context, projectID string, serviceIDs
 		for _, it := range got[s.state] {
 			if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok && pk.Value == projectsPK {
 				projectIt = it
+				continue
+			}
+			if sk, ok := it[attrSK].(*types.AttributeValueMemberS); ok && relKeySK != "" && sk.Value == relKeySK {
+				var k shiplog.ReleaseKey
+				if err := unmarshal(it, &k); err != nil {
+					return shiplog.ReleaseContext{}, fmt.Errorf("read idempotency key %q of %s: %w", key, projectID, err)
+				}
+				rc.Key = &k
 				continue
 			}
 			var rec shiplog.ImageRecord

@@ -348,7 +348,7 @@ func TestPutProjectInterrupted(t *testing.T) {
 // release from it must register it again (true) or need not.
 func wantUnfinished(t *testing.T, s testStore, projectID string, want bool) {
 	t.Helper()
-	rc, err := s.ReleaseContext(t.Context(), projectID, nil)
+	rc, err := s.ReleaseContext(t.Context(), projectID, nil, "")
 	must(t, "ReleaseContext "+projectID, err)
 	if rc.Unfinished != want {
 		t.Errorf("ReleaseContext %s: got unfinished %v, want %v", projectID, rc.Unfinished, want)

@@ -619,12 +619,22 @@ func (s *Store) LatestImages(ctx context.Context, projectID string, serviceIDs [
 
 // ReleaseContext reads the project and its services' newest pushes in one read transaction. A
 // registration is one write transaction here, so none is ever unfinished.
-func (s *Store) ReleaseContext(ctx context.Context, projectID string, serviceIDs []string) (shiplog.ReleaseContext, error) {
+func (s *Store) ReleaseContext(ctx context.Context, projectID string, serviceIDs []string, k string) (shiplog.ReleaseContext, error) {
 	rc := shiplog.ReleaseContext{Pushes: make(map[string]shiplog.ImageRecord, len(serviceIDs))}
 	var found bool
 	err := s.db.View(func(tx *bbolt.Tx) (err error) {
 		if rc.Project, found, err = getProject(tx, projectID); err != nil || !found {
 			return err
+		}
+		if k != "" {
+			var rk shiplog.ReleaseKey
+			ok, err := getJSON(tx.Bucket(bucketReleaseKeys), key(projectID, k), &rk)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rc.Key = &rk
+			}
 		}
 		b := tx.Bucket(bucketPushes)
 		for _, svc := range serviceIDs {

@@ -180,6 +180,12 @@ func (s *Service) replayRelease(ctx context.Context, projectID, key, hash string
 	if err != nil {
 		return Release{}, true, fmt.Errorf("read idempotency key %q of %s: %w", key, projectID, err)
 	}
+	return s.replayKey(ctx, projectID, key, k, hash)
+}
+
+// replayKey answers the release that the record k of an idempotency key names, if k is live:
+// found is false for an expired record, and Conflict if the key was used for another request.
+func (s *Service) replayKey(ctx context.Context, projectID, key string, k ReleaseKey, hash string) (r Release, found bool, err error) {
 	if k.ExpiresAt() <= s.Now().Unix() {
 		return Release{}, false, nil
 	}

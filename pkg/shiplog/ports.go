@@ -95,10 +95,11 @@ type ReleaseStore interface {
 	LatestRelease(ctx context.Context, projectID string) (Release, error)
 	// ListReleases returns a project's releases, newest first. Invalid for a bad cursor.
 	ListReleases(ctx context.Context, projectID string, page PageRequest) (Page[Release], error)
-	// ReleaseContext reads, in one go, the project as stored and the newest push recorded for
-	// each of serviceIDs (as LatestImages does: absent if none; ids may repeat or be empty).
-	// ErrProjectNotFound if the project is not registered.
-	ReleaseContext(ctx context.Context, projectID string, serviceIDs []string) (ReleaseContext, error)
+	// ReleaseContext reads, in one go, the project as stored, the newest push recorded for each
+	// of serviceIDs (as LatestImages does: absent if none; ids may repeat or be empty) and, if key
+	// is not empty, the record of that create-release idempotency key (as GetReleaseKey, expired
+	// or not; nil if none). ErrProjectNotFound if the project is not registered.
+	ReleaseContext(ctx context.Context, projectID string, serviceIDs []string, key string) (ReleaseContext, error)
 }
 
 // EnvironmentStore keeps each environment's state and the deployments recorded to it.

@@ -238,6 +238,8 @@ type ReleaseContext struct {
 	Unfinished bool
 	// Pushes is the newest push recorded for each service asked for that has one, by service id.
 	Pushes map[string]ImageRecord
+	// Key is the record of the idempotency key asked for, nil if none was asked for or recorded.
+	Key *ReleaseKey
 }
 
 // ImageRecord is the newest image pushed for a service, with the time of its push. The time

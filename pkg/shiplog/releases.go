@@ -88,8 +88,11 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 	var hash string
 	if in.IdempotencyKey != "" {
 		hash = releaseRequestHash(in)
-		if r, found, err := s.replayRelease(ctx, in.ProjectID, in.IdempotencyKey, hash); found || err != nil {
-			return r, err
+		// With a registration, the key is read with the project, in the same read.
+		if in.Register == nil {
+			if r, found, err := s.replayRelease(ctx, in.ProjectID, in.IdempotencyKey, hash); found || err != nil {
+				return r, err
+			}
 		}
 	}
 	by := normalizePerson(in.RequestedBy)
@@ -100,7 +103,11 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 		err     error
 	)
 	if in.Register != nil {
-		project, images, pushes, err = s.registerForRelease(ctx, in)
+		var replayed *Release
+		project, images, pushes, replayed, err = s.registerForRelease(ctx, in, hash)
+		if replayed != nil {
+			return *replayed, err
+		}
 	} else {
 		project, images, pushes, err = s.releaseInputs(ctx, in.ProjectID, in.Label)
 	}
@@ -198,43 +205,50 @@ func (s *Service) releaseInputs(ctx context.Context, projectID, label string) (P
 // the stored one, which passed those checks when it was written, so it needs no check beyond
 // Validate; in particular an environment retired by an earlier registration need not be named
 // again.
-func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput) (Project, map[string]string, map[string]ImageRecord, error) {
+//
+// With an idempotency key, the key's record is read in the same read as the project: a request
+// the project has seen with that key answers its release (replayed) before anything is written.
+func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput, hash string) (project Project, images map[string]string, pushes map[string]ImageRecord, replayed *Release, err error) {
 	p := *in.Register
 	services := p.Services()
 	var (
 		wg     sync.WaitGroup
 		rc     ReleaseContext
 		rcErr  error
-		images map[string]string
 		imgErr error
 	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		rc, rcErr = s.Store.ReleaseContext(ctx, p.ID, services)
+		rc, rcErr = s.Store.ReleaseContext(ctx, p.ID, services, in.IdempotencyKey)
 	}()
 	images, imgErr = s.labelImages(ctx, p.ID, in.Label, services)
 	wg.Wait()
 	if rcErr != nil && !errors.Is(rcErr, ErrProjectNotFound) {
-		return Project{}, nil, nil, fmt.Errorf("read project %s and its push records: %w", p.ID, rcErr)
+		return Project{}, nil, nil, nil, fmt.Errorf("read project %s and its push records: %w", p.ID, rcErr)
 	}
-	pushes := rc.Pushes
+	if rc.Key != nil {
+		if r, found, err := s.replayKey(ctx, p.ID, in.IdempotencyKey, *rc.Key, hash); found || err != nil {
+			return Project{}, nil, nil, &r, err
+		}
+	}
+	pushes = rc.Pushes
 	if rcErr != nil || rc.Unfinished || RegistrationChanged(&rc.Project, p) {
 		if _, err := s.RegisterProjects(ctx, in.registration()); err != nil {
-			return Project{}, nil, nil, err
+			return Project{}, nil, nil, nil, err
 		}
 		if rcErr != nil {
 			// A project registered just now had no repositories to record pushes from, unless
 			// one raced in: read them, as the release of a registered project does.
 			if pushes, rcErr = s.Store.LatestImages(ctx, p.ID, services); rcErr != nil {
-				return Project{}, nil, nil, fmt.Errorf("read push records of %s: %w", p.ID, rcErr)
+				return Project{}, nil, nil, nil, fmt.Errorf("read push records of %s: %w", p.ID, rcErr)
 			}
 		}
 	}
 	if imgErr != nil {
-		return Project{}, nil, nil, imgErr
+		return Project{}, nil, nil, nil, imgErr
 	}
-	return p, images, pushes, nil
+	return p, images, pushes, nil, nil
 }
 
 // labelImages returns the image under the label of each of services, or Conflict naming those

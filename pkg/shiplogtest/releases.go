@@ -578,12 +578,12 @@ func testReleaseContext(t *testing.T, s shiplog.Store) {
 	orphan := shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: imageURI("repo/api", 1), PushedAt: 1_700_000_000}
 	_, err := s.RecordPush(ctx, orphan, pushEvent(orphan))
 	mustOK(t, "RecordPush before the project is registered", err)
-	_, err = s.ReleaseContext(ctx, "p", []string{"api"})
+	_, err = s.ReleaseContext(ctx, "p", []string{"api"}, "ci-1")
 	wantErr(t, "ReleaseContext of an unregistered project", err, shiplog.ErrProjectNotFound)
 
 	p := newProject("p")
 	putProjects(t, s, p, newProject("q"))
-	rc, err := s.ReleaseContext(ctx, "p", nil)
+	rc, err := s.ReleaseContext(ctx, "p", nil, "")
 	mustOK(t, "ReleaseContext of no services", err)
 	diff(t, "ReleaseContext of no services: project", rc.Project, p)
 	diff(t, "ReleaseContext of no services: pushes", len(rc.Pushes), 0)
@@ -613,7 +613,7 @@ func testReleaseContext(t *testing.T, s shiplog.Store) {
 	_, err = s.RecordPush(ctx, qrec, pushEvent(qrec))
 	mustOK(t, "RecordPush q/svc-005", err)
 
-	rc, err = s.ReleaseContext(ctx, "p", append(ids, "svc-001", "svc-999"))
+	rc, err = s.ReleaseContext(ctx, "p", append(ids, "svc-001", "svc-999"), "")
 	mustOK(t, "ReleaseContext", err)
 	diff(t, "ReleaseContext: project", rc.Project, p)
 	diff(t, "ReleaseContext: pushes", rc.Pushes, want)
@@ -624,12 +624,38 @@ func testReleaseContext(t *testing.T, s shiplog.Store) {
 	// A new registration is what it reads next.
 	changed := newProject("p", "stage", "prod", "qa")
 	putProjects(t, s, changed)
-	rc, err = s.ReleaseContext(ctx, "p", []string{"svc-005"})
+	rc, err = s.ReleaseContext(ctx, "p", []string{"svc-005"}, "")
 	mustOK(t, "ReleaseContext after re-registering", err)
 	diff(t, "ReleaseContext after re-registering: project", rc.Project, changed)
 	diff(t, "ReleaseContext after re-registering: pushes", rc.Pushes, map[string]shiplog.ImageRecord{"svc-005": want["svc-005"]})
 	if !shiplog.RegistrationChanged(&rc.Project, p) || shiplog.RegistrationChanged(&rc.Project, changed) || rc.Unfinished {
 		t.Errorf("ReleaseContext after re-registering: want it changed against the old registration only, and finished")
+	}
+	if rc.Key != nil {
+		t.Errorf("ReleaseContext asked for no key: got key %+v", *rc.Key)
+	}
+
+	// An idempotency key is read with the rest: none yet, then the one recorded with a release,
+	// the project's own only.
+	rc, err = s.ReleaseContext(ctx, "p", []string{"svc-005"}, "ci-1")
+	mustOK(t, "ReleaseContext with a key not recorded", err)
+	if rc.Key != nil {
+		t.Errorf("ReleaseContext with a key not recorded: got %+v, want none", *rc.Key)
+	}
+	r := newRelease(changed, 1)
+	w := keyedRelease(r, "ci-1")
+	mustOK(t, "CreateRelease with a key", s.CreateRelease(ctx, w))
+	rc, err = s.ReleaseContext(ctx, "p", []string{"svc-005"}, "ci-1")
+	mustOK(t, "ReleaseContext with a recorded key", err)
+	if rc.Key == nil {
+		t.Fatalf("ReleaseContext with a recorded key: got none, want %+v", *w.Key)
+	}
+	diff(t, "ReleaseContext: key", *rc.Key, *w.Key)
+	diff(t, "ReleaseContext with a key: pushes", rc.Pushes, map[string]shiplog.ImageRecord{"svc-005": want["svc-005"]})
+	rc, err = s.ReleaseContext(ctx, "q", nil, "ci-1")
+	mustOK(t, "ReleaseContext of another project with the key", err)
+	if rc.Key != nil {
+		t.Errorf("ReleaseContext of q with p's key: got %+v, want none", *rc.Key)
 	}
 }
 
