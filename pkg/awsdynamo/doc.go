@@ -38,6 +38,7 @@
 //	project#{project}     envdeploy#{environment}#{deployment}
 //	                                                    the same deployment, for the environment's list
 //	project#{project}     relkey#{key}                  an idempotency key of create-release
+//	project#{project}     turn#{environment}            the last claim of the turn to record a deployment
 //
 // Item attributes (besides pk and sk):
 //
@@ -57,6 +58,8 @@
 //	envdeploy#   project_id, release_id
 //	relkey#      project_id, key, hash (of the request), release_id, at (N), expires_at (N: at +
 //	             shiplog.KeyTTL)
+//	turn#        version (N: the state version the claimer's record replaces), deployment_id,
+//	             until (N: Unix milliseconds at which the claim lapses)
 //
 // The state table's TTL attribute is expires_at (TimeToLive; CreateTables enables it, and so does
 // template.yaml): DynamoDB deletes a key some time after it expires, typically within days, so
@@ -118,7 +121,14 @@
 //	                    exists in this project: else ErrReleaseNotFound) and puts deploy# and
 //	                    envdeploy# (if absent: else ErrDeploymentExists). A TransactionConflict
 //	                    with another writer is reported as ErrVersionConflict, so the domain
-//	                    reads again and retries.
+//	                    reads again and retries. Before that transaction, a deployment's record
+//	                    claims its turn with a PutItem of turn#{environment}, on condition that no
+//	                    other record of the same version claimed it in the last 5 seconds (else
+//	                    ErrVersionConflict, writing nothing), and deletes its claim if the
+//	                    transaction fails. Deploys waiting on an environment all find it free
+//	                    when its lock is released: this way one runs the transaction and the
+//	                    others lose a PutItem, not a transaction of a dozen items each. The
+//	                    version condition alone is what keeps two records of one version apart.
 //	PutProject          GetItem the old registration, then one TransactWriteItems: put the project
 //	                    if its version is still the one read, and, guarded by that condition in the
 //	                    same transaction, put a repo# item per repository and delete the repo#

@@ -35,6 +35,7 @@ const (
 	attrHistory     = "status_history"
 	attrType        = "type"
 	attrAt          = "at"
+	attrUntil       = "until"
 	// AttrExpiresAt is the state table's TTL attribute (Unix seconds): DynamoDB deletes an item
 	// some time after it passes. Only idempotency keys carry it.
 	AttrExpiresAt = "expires_at"
@@ -55,6 +56,7 @@ const (
 	EventPrefix  = eventitems.Prefix
 	latestSK     = "latest"
 	relKeyPrefix = "relkey#"
+	turnPrefix   = "turn#"
 )
 
 type item = map[string]types.AttributeValue
@@ -79,6 +81,11 @@ func pushKey(projectID, serviceID string) item {
 
 func envKey(projectID, environmentID string) item {
 	return stateKey(projectPrefix+projectID, envPrefix+environmentID)
+}
+
+// turnKey is the item a deployment's record claims before its transaction (see claimTurn).
+func turnKey(projectID, environmentID string) item {
+	return stateKey(projectPrefix+projectID, turnPrefix+environmentID)
 }
 
 func deploySK(deploymentID string) string { return deployPrefix + deploymentID }

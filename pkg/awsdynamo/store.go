@@ -42,6 +42,10 @@ type Store struct {
 	// unprocessedDelay is the first wait before asking again for keys BatchGetItem left
 	// unprocessed; it doubles each round.
 	unprocessedDelay time.Duration
+	// claimTTL is how long a claimed turn to record a deployment keeps other records of the same
+	// version out (see claimTurn): long enough for the claimer's transaction, short enough that
+	// one who died in between holds nobody up for long.
+	claimTTL time.Duration
 }
 
 var _ shiplog.Store = (*Store)(nil)
@@ -51,7 +55,7 @@ var _ shiplog.Store = (*Store)(nil)
 func New(client *dynamodb.Client, releasesTable, stateTable string) *Store {
 	return &Store{
 		client: client, releases: releasesTable, state: stateTable,
-		maxTransact: maxTransactItems, unprocessedDelay: 50 * time.Millisecond,
+		maxTransact: maxTransactItems, unprocessedDelay: 50 * time.Millisecond, claimTTL: 5 * time.Second,
 	}
 }
 
@@ -810,9 +814,18 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 	if len(items) > s.maxTransact {
 		return fmt.Errorf("%s: %d items are more than a transaction takes (%d)", what, len(items), s.maxTransact)
 	}
+	var turn *claimedTurn
+	if w.Deployment != nil {
+		if turn, err = s.claimTurn(ctx, w); err != nil {
+			return err
+		}
+	}
 	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
+	}
+	if turn != nil {
+		s.releaseTurn(ctx, *turn)
 	}
 	err = transactionFailure(err, what, func(i int) error {
 		if i < len(refusals) {
@@ -825,6 +838,53 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 		return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, err)
 	}
 	return err
+}
+
+// claimedTurn is a turn claimTurn took: to replace version expect, by deployment.
+type claimedTurn struct {
+	projectID, envID, deployment string
+	expect                       int64
+}
+
+// claimTurn claims, with one conditional PutItem, the turn to record a deployment over version
+// w.Expect of the environment, unless another record of that version claimed it less than
+// s.claimTTL ago: then it answers ErrVersionConflict, as the transaction would once the other one
+// commits. Deploys waiting on one environment all see it free at once when its lock is released;
+// this way one of them runs the transaction and the others lose a PutItem, not a transaction of
+// a dozen items each (which DynamoDB bills twice per item, and which DynamoDB Local serializes
+// behind the item locks the winner needs). The claim only saves work: the state's version
+// condition is what keeps two records of one version from both committing.
+func (s *Store) claimTurn(ctx context.Context, w shiplog.EnvironmentWrite) (*claimedTurn, error) {
+	t := claimedTurn{projectID: w.State.ProjectID, envID: w.State.Environment.ID, deployment: w.Deployment.ID, expect: w.Expect}
+	now := time.Now()
+	it := turnKey(t.projectID, t.envID)
+	it[attrVersion] = num(t.expect)
+	it[attrDeployID] = str(t.deployment)
+	it[attrUntil] = num(now.Add(s.claimTTL).UnixMilli())
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.state, Item: it,
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #v < :v OR #u < :now"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#v": attrVersion, "#u": attrUntil},
+		ExpressionAttributeValues: item{":v": num(t.expect), ":now": num(now.UnixMilli())},
+	})
+	if conditionFailed(err) {
+		return nil, fmt.Errorf("%w: another deployment is being recorded over version %d of %s/%s", shiplog.ErrVersionConflict, t.expect, t.projectID, t.envID)
+	}
+	if err != nil {
+		return nil, failed(err, "claim the turn to write environment %s/%s at version %d", t.projectID, t.envID, t.expect+1)
+	}
+	return &t, nil
+}
+
+// releaseTurn gives up a turn whose transaction failed, so that the next record need not wait
+// for the claim to expire; if that fails too, it expires.
+func (s *Store) releaseTurn(ctx context.Context, t claimedTurn) {
+	_, _ = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.state, Key: turnKey(t.projectID, t.envID),
+		ConditionExpression:       aws.String("#d = :d AND #v = :v"),
+		ExpressionAttributeNames:  map[string]string{"#d": attrDeployID, "#v": attrVersion},
+		ExpressionAttributeValues: item{":d": str(t.deployment), ":v": num(t.expect)},
+	})
 }
 
 // statePut is the conditional Put of the write's new state: on an absent item (or one stored

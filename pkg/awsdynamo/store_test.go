@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -523,6 +525,49 @@ func TestReleaseKeyItem(t *testing.T) {
 			if d == nil || aws.ToString(d.AttributeName) != AttrExpiresAt || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
 				t.Errorf("state table TTL: got %+v, want enabled on %s", d, AttrExpiresAt)
 			}
+		})
+	}
+}
+
+// TestClaimedTurn: a record claims its turn before its transaction. While another record of the
+// same version holds the claim, a record is refused with ErrVersionConflict and writes nothing;
+// a claim whose holder died expires; a record whose transaction failed leaves no claim behind.
+func TestClaimedTurn(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := b.newStore(t)
+			s.claimTTL = 500 * time.Millisecond
+			p := project("p")
+			r := release(p, 1)
+			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
+			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
+
+			// A record of version 0 that died after claiming its turn.
+			if _, err := s.claimTurn(ctx, deployment(p, r, "stage", 1, 0)); err != nil {
+				t.Fatalf("claimTurn: %v", err)
+			}
+			claimed := time.Now()
+			second := deployment(p, r, "stage", 2, 0)
+			if err := s.WriteEnvironment(ctx, second); !errors.Is(err, shiplog.ErrVersionConflict) {
+				t.Fatalf("record while another one holds the turn: got %v, want ErrVersionConflict", err)
+			}
+			if it := s.rawGet(t, s.state, envKey("p", "stage")); it != nil {
+				t.Errorf("state after a refused record: got %s, want none", shapes(it))
+			}
+			if _, err := s.GetDeployment(ctx, "p", second.Deployment.ID); !errors.Is(err, shiplog.ErrDeploymentNotFound) {
+				t.Errorf("deployment of a refused record: got %v, want ErrDeploymentNotFound", err)
+			}
+			time.Sleep(time.Until(claimed.Add(s.claimTTL + 100*time.Millisecond)))
+			must(t, "record once the dead claim expired", s.WriteEnvironment(ctx, second))
+
+			// A record whose transaction fails (its release is gone) gives its turn back.
+			gone := release(p, 9)
+			failing := deployment(p, gone, "stage", 3, 1)
+			if err := s.WriteEnvironment(ctx, failing); !errors.Is(err, shiplog.ErrReleaseNotFound) {
+				t.Fatalf("record of a release not stored: got %v, want ErrReleaseNotFound", err)
+			}
+			must(t, "record right after a failed one", s.WriteEnvironment(ctx, deployment(p, r, "stage", 4, 1)))
 		})
 	}
 }

@@ -122,7 +122,21 @@ type errBusy struct{ holder EnvironmentState }
 
 func (e errBusy) Error() string { return "environment locked by deployment " + e.holder.DeploymentID }
 
+// errLost says that the deploy lost the race to record over version of the environment.
+type errLost struct {
+	version int64
+	err     error
+}
+
+func (e errLost) Error() string { return e.err.Error() }
+func (e errLost) Unwrap() error { return e.err }
+
 // deployInTurn runs deployOnce until it is the environment's turn or DeployWait has passed.
+//
+// Between attempts it reads only the environment's state, and attempts again once no other
+// deployment holds the lock, nor (for up to raceWait) is still recording over the version this
+// deploy lost the race on: whoever waits on an environment finds it free at the same moment, and
+// reading all of a deploy, and writing, again each time costs the store far more.
 func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployResult, error) {
 	start := s.Now()
 	delay := deployRetryFirst
@@ -133,16 +147,44 @@ func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployRes
 		if !isBusy && !errors.Is(err, ErrVersionConflict) {
 			return res, err
 		}
-		waited := s.Now().Sub(start)
-		if waited >= s.DeployWait {
-			return DeployResult{}, waitedTooLong(in, busy, isBusy, waited, attempt)
+		var lost errLost
+		raced := errors.As(err, &lost)
+		lostAt := s.Now()
+		for {
+			waited := s.Now().Sub(start)
+			if waited >= s.DeployWait {
+				return DeployResult{}, waitedTooLong(in, busy, isBusy, waited, attempt)
+			}
+			if err := s.Sleep(ctx, jitter(delay)); err != nil {
+				return DeployResult{}, Wrap(Unavailable, err, "deploy to %s/%s: gave up waiting for its turn", in.ProjectID, in.Environment)
+			}
+			delay = min(delay*3/2, deployRetryMax)
+			if !isBusy && !raced {
+				break
+			}
+			st, err := s.environmentState(ctx, in.ProjectID, in.Environment)
+			if err != nil {
+				return DeployResult{}, err
+			}
+			now := s.Now()
+			if st != nil && st.LockedUntil > now.Unix() {
+				busy, isBusy = errBusy{*st}, true
+				continue
+			}
+			var version int64
+			if st != nil {
+				version = st.Version
+			}
+			if !raced || version != lost.version || now.Sub(lostAt) >= raceWait {
+				break
+			}
 		}
-		if err := s.Sleep(ctx, jitter(delay)); err != nil {
-			return DeployResult{}, Wrap(Unavailable, err, "deploy to %s/%s: gave up waiting for its turn", in.ProjectID, in.Environment)
-		}
-		delay = min(delay*3/2, deployRetryMax)
 	}
 }
+
+// raceWait bounds how long a deploy that lost the race to record waits for the winner's record
+// to show before it reads everything again: a winner may die before it writes.
+const raceWait = time.Second
 
 // The waits between a deploy's attempts grow from deployRetryFirst to deployRetryMax.
 const (
@@ -285,6 +327,13 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	}
 	key := RequestKey{Key: in.IdempotencyKey, Hash: in.hash, DeploymentID: d.ID, ReleaseID: dc.Release.ID, At: d.CreatedAt}
 	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key, atomic)
+	if errors.Is(err, ErrVersionConflict) {
+		var version int64
+		if prev != nil {
+			version = prev.Version
+		}
+		return DeployResult{}, errLost{version: version, err: err}
+	}
 	if err != nil {
 		return DeployResult{}, err
 	}

@@ -1233,6 +1233,118 @@ func TestDeployWaitsForItsTurn(t *testing.T) {
 	}
 }
 
+// racingStore is the harness's store, counting the deploy reads and refusing, once, the first
+// deployment recorded over version raceAt with ErrVersionConflict and nothing written, as a store
+// does to a deploy that lost the race to another.
+type racingStore struct {
+	*bolt.Store
+	deployReads int
+	raceAt      int64
+	raced       bool
+}
+
+func (s *racingStore) DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (shiplog.DeployContext, error) {
+	s.deployReads++
+	return s.Store.DeployContext(ctx, projectID, releaseID, environmentID)
+}
+
+func (s *racingStore) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	if w.Deployment != nil && w.Expect == s.raceAt && !s.raced {
+		s.raced = true
+		return shiplog.ErrVersionConflict
+	}
+	return s.Store.WriteEnvironment(ctx, w)
+}
+
+// A deploy that finds another one writing reads only the environment's state while it waits:
+// the whole deploy is read again once the lock is released.
+func TestDeployWaitingReadsTheStateOnly(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	rs := &racingStore{Store: h.store, raceAt: -1}
+	h.svc.Store = rs
+	r1, r2 := h.createRelease(t, 1), h.createRelease(t, 2)
+	held := h.lockStage(t, r1, 0)
+	h.onSleep = func(time.Duration) {
+		if h.sleeps == 6 {
+			next := held
+			next.Pending, next.LockedUntil = nil, 0
+			if err := h.store.WriteEnvironment(ctx, held.Next(next)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if _, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r2.ID, Environment: "stage"}); err != nil {
+		t.Fatalf("Deploy after waiting for the lock: %v", err)
+	}
+	if h.sleeps != 6 || rs.deployReads != 2 {
+		t.Errorf("waits and deploy reads: got %d and %d, want 6 (until the lock was released) and 2 (before and after)", h.sleeps, rs.deployReads)
+	}
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r2.Images)
+}
+
+// A deploy that lost the race to record waits for the winner's record and settle, reading only
+// the environment's state, and then deploys over it.
+func TestDeployLostRaceWaitsForTheWinner(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r1, r2 := h.createRelease(t, 1), h.createRelease(t, 2)
+	h.deploy(t, r1.ID, "stage")
+	st, err := h.store.EnvironmentStates(ctx, "storage")
+	if err != nil || len(st) != 1 {
+		t.Fatalf("states: got %v, %v", st, err)
+	}
+	rs := &racingStore{Store: h.store, raceAt: st[0].Version}
+	h.svc.Store = rs
+	var winner shiplog.EnvironmentState
+	h.onSleep = func(time.Duration) {
+		switch h.sleeps {
+		case 3: // the winner's record shows
+			winner = h.lockStage(t, r1, 90)
+		case 6: // and it settles
+			next := winner
+			next.Pending, next.LockedUntil = nil, 0
+			if err := h.store.WriteEnvironment(ctx, winner.Next(next)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	res, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r2.ID, Environment: "stage"})
+	if err != nil {
+		t.Fatalf("Deploy after losing the race: %v", err)
+	}
+	if !rs.raced || h.sleeps != 6 || rs.deployReads != 2 {
+		t.Errorf("race lost, waits and deploy reads: got %v, %d and %d, want true, 6 (until the winner settled) and 2", rs.raced, h.sleeps, rs.deployReads)
+	}
+	now, err := h.store.EnvironmentStates(ctx, "storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(now) != 1 || now[0].DeploymentID != res.Deployment.ID || now[0].Version != winner.Version+3 {
+		t.Errorf("stage after the lost race: got %+v, want deployment %s recorded (and settled) over the winner's settled version %d", now, res.Deployment.ID, winner.Version+1)
+	}
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r2.Images)
+}
+
+// A deploy that lost the race to a winner whose record never shows (it died before writing)
+// waits for it for about a second only, then reads everything again and deploys.
+func TestDeployLostRaceToADeadWinner(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r1 := h.createRelease(t, 1)
+	rs := &racingStore{Store: h.store}
+	h.svc.Store = rs
+	before := h.clock.Now()
+	if _, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage"}); err != nil {
+		t.Fatalf("Deploy after losing the race: %v", err)
+	}
+	waited := h.clock.Now().Sub(before)
+	if !rs.raced || rs.deployReads != 2 || waited < time.Second || waited > 2*time.Second {
+		t.Errorf("race lost, deploy reads, time waited: got %v, %d, %s, want true, 2, about a second", rs.raced, rs.deployReads, waited)
+	}
+	diff(t, "parameters under stage", h.paramsUnder(t, "storage", "stage"), r1.Images)
+}
+
 // Reads of what is where.
 
 func TestEnvironmentsAndDeployments(t *testing.T) {
