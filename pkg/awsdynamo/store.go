@@ -814,18 +814,14 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 	if len(items) > s.maxTransact {
 		return fmt.Errorf("%s: %d items are more than a transaction takes (%d)", what, len(items), s.maxTransact)
 	}
-	var turn *claimedTurn
-	if w.Deployment != nil {
-		if turn, err = s.claimTurn(ctx, w); err != nil {
+	if w.Deployment != nil && w.Contended {
+		if err := s.claimTurn(ctx, w); err != nil {
 			return err
 		}
 	}
 	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
-	}
-	if turn != nil {
-		s.releaseTurn(ctx, *turn)
 	}
 	err = transactionFailure(err, what, func(i int) error {
 		if i < len(refusals) {
@@ -840,12 +836,6 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 	return err
 }
 
-// claimedTurn is a turn claimTurn took: to replace version expect, by deployment.
-type claimedTurn struct {
-	projectID, envID, deployment string
-	expect                       int64
-}
-
 // claimTurn claims, with one conditional PutItem, the turn to record a deployment over version
 // w.Expect of the environment, unless another record of that version claimed it less than
 // s.claimTTL ago: then it answers ErrVersionConflict, as the transaction would once the other one
@@ -853,38 +843,30 @@ type claimedTurn struct {
 // this way one of them runs the transaction and the others lose a PutItem, not a transaction of
 // a dozen items each (which DynamoDB bills twice per item, and which DynamoDB Local serializes
 // behind the item locks the winner needs). The claim only saves work: the state's version
-// condition is what keeps two records of one version from both committing.
-func (s *Store) claimTurn(ctx context.Context, w shiplog.EnvironmentWrite) (*claimedTurn, error) {
-	t := claimedTurn{projectID: w.State.ProjectID, envID: w.State.Environment.ID, deployment: w.Deployment.ID, expect: w.Expect}
+// condition is what keeps two records of one version from both committing. Only contended writes
+// claim (EnvironmentWrite.Contended), so a deploy that meets nobody makes no extra call. A claim
+// is never deleted: the next version's claims pass it, and one whose transaction failed for
+// another reason lapses after claimTTL.
+func (s *Store) claimTurn(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	projectID, envID := w.State.ProjectID, w.State.Environment.ID
 	now := time.Now()
-	it := turnKey(t.projectID, t.envID)
-	it[attrVersion] = num(t.expect)
-	it[attrDeployID] = str(t.deployment)
+	it := turnKey(projectID, envID)
+	it[attrVersion] = num(w.Expect)
+	it[attrDeployID] = str(w.Deployment.ID)
 	it[attrUntil] = num(now.Add(s.claimTTL).UnixMilli())
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.state, Item: it,
 		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #v < :v OR #u < :now"),
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#v": attrVersion, "#u": attrUntil},
-		ExpressionAttributeValues: item{":v": num(t.expect), ":now": num(now.UnixMilli())},
+		ExpressionAttributeValues: item{":v": num(w.Expect), ":now": num(now.UnixMilli())},
 	})
 	if conditionFailed(err) {
-		return nil, fmt.Errorf("%w: another deployment is being recorded over version %d of %s/%s", shiplog.ErrVersionConflict, t.expect, t.projectID, t.envID)
+		return fmt.Errorf("%w: another deployment is being recorded over version %d of %s/%s", shiplog.ErrVersionConflict, w.Expect, projectID, envID)
 	}
 	if err != nil {
-		return nil, failed(err, "claim the turn to write environment %s/%s at version %d", t.projectID, t.envID, t.expect+1)
+		return failed(err, "claim the turn to write environment %s/%s at version %d", projectID, envID, w.Expect+1)
 	}
-	return &t, nil
-}
-
-// releaseTurn gives up a turn whose transaction failed, so that the next record need not wait
-// for the claim to expire; if that fails too, it expires.
-func (s *Store) releaseTurn(ctx context.Context, t claimedTurn) {
-	_, _ = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: &s.state, Key: turnKey(t.projectID, t.envID),
-		ConditionExpression:       aws.String("#d = :d AND #v = :v"),
-		ExpressionAttributeNames:  map[string]string{"#d": attrDeployID, "#v": attrVersion},
-		ExpressionAttributeValues: item{":d": str(t.deployment), ":v": num(t.expect)},
-	})
+	return nil
 }
 
 // statePut is the conditional Put of the write's new state: on an absent item (or one stored

@@ -47,6 +47,8 @@ type deployRequest struct {
 	hold    bool
 	// hash identifies the request for its idempotency key.
 	hash string
+	// contended says an earlier attempt of this deploy waited or lost a race (EnvironmentWrite).
+	contended bool
 }
 
 // Deploy records a deployment of a release to an environment and points the environment's image
@@ -141,14 +143,18 @@ func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployRes
 	start := s.Now()
 	delay := deployRetryFirst
 	for attempt := 1; ; attempt++ {
+		in.contended = attempt > 1
 		res, err := s.deployOnce(ctx, in)
 		var busy errBusy
 		isBusy := errors.As(err, &busy)
-		if !isBusy && !errors.Is(err, ErrVersionConflict) {
-			return res, err
-		}
+		// Only a deploy that found the environment busy, or lost the race to record, tries
+		// again: a conflict after its record (its settle finding that another deploy took the
+		// environment over) would record it a second time.
 		var lost errLost
 		raced := errors.As(err, &lost)
+		if !isBusy && !raced {
+			return res, err
+		}
 		lostAt := s.Now()
 		for {
 			waited := s.Now().Sub(start)
@@ -159,9 +165,6 @@ func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployRes
 				return DeployResult{}, Wrap(Unavailable, err, "deploy to %s/%s: gave up waiting for its turn", in.ProjectID, in.Environment)
 			}
 			delay = min(delay*3/2, deployRetryMax)
-			if !isBusy && !raced {
-				break
-			}
 			st, err := s.environmentState(ctx, in.ProjectID, in.Environment)
 			if err != nil {
 				return DeployResult{}, err
@@ -326,7 +329,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt}
 	}
 	key := RequestKey{Key: in.IdempotencyKey, Hash: in.hash, DeploymentID: d.ID, ReleaseID: dc.Release.ID, At: d.CreatedAt}
-	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key, atomic)
+	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key, atomic, in.contended)
 	if errors.Is(err, ErrVersionConflict) {
 		var version int64
 		if prev != nil {
@@ -429,7 +432,7 @@ func envTag(env Environment) string { return "env." + env.ID }
 // services' parameters are written (they are pending until then).
 //
 // With atomic, the parameters are written in the same write, and the state is settled at once.
-func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters) (EnvironmentState, error) {
+func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters, contended bool) (EnvironmentState, error) {
 	next := EnvironmentState{
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
@@ -466,6 +469,7 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		}
 	}
 	w := prev.Next(next)
+	w.Contended = contended
 	w.Deployment = &DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID}
 	w.Statuses = supersede(prev, d.RequestedBy, d.CreatedAt, d.ID)
 	w.Events = append(w.Events, s.deploymentEvent(r.ProjectID, r.ID, d))
