@@ -287,15 +287,18 @@ func tryFirstInvoke(rie, bootstrap string, env []string, c coldStartCase, cpu *t
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start aws-lambda-rie: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// exited is closed once rie has exited and waitErr says how: both the loop below and the
+	// deferred stop wait on it, so it must be a close, not one value sent.
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(3 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+			<-exited
 		}
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			*cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -320,11 +323,11 @@ func tryFirstInvoke(rie, bootstrap string, env []string, c coldStartCase, cpu *t
 			return elapsed, nil
 		}
 		select {
-		case err := <-done:
+		case <-exited:
 			if strings.Contains(logs.String(), "address already in use") {
 				return 0, errPortTaken
 			}
-			return 0, fmt.Errorf("aws-lambda-rie exited (%v) before answering; its output:\n%s", err, &logs)
+			return 0, fmt.Errorf("aws-lambda-rie exited (%v) before answering; its output:\n%s", waitErr, &logs)
 		default:
 		}
 		if time.Since(started) > 20*time.Second {
