@@ -13,8 +13,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/localaws"
+	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/shiplogtest"
 )
 
