@@ -358,13 +358,17 @@ func (r *Registry) CheckImages(ctx context.Context, uris []string, tag string) (
 	}
 	var c shiplog.ImageCheck
 	for _, uri := range uris {
+		// The maps are keyed by Image.URI(), which writes every host .amazonaws.com: a URI of
+		// the China partition (.amazonaws.com.cn) is looked up by that form, and answered as given.
+		im, _ := ParseImage(uri) // group parsed every one already
+		key := im.URI()
 		switch {
-		case gone[uri]:
+		case gone[key]:
 			c.Missing = append(c.Missing, uri)
-			delete(gone, uri) // once, even if listed twice
-		case untagged[uri]:
+			delete(gone, key) // once, even if listed twice
+		case untagged[key]:
 			c.Untagged = append(c.Untagged, uri)
-			delete(untagged, uri)
+			delete(untagged, key)
 		}
 	}
 	return c, nil

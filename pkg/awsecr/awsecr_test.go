@@ -643,3 +643,20 @@ func TestTagImagesDenied(t *testing.T) {
 		t.Errorf("TagImages denied: got %v (kind %v), want an Invalid error naming ImageTagging and the repository tag", err, shiplog.KindOf(err))
 	}
 }
+
+// An image of the China partition (its host ends .amazonaws.com.cn) is checked as any other: a
+// missing one is reported missing, one without the tag is reported untagged, each as given.
+func TestCheckImagesChinaPartition(t *testing.T) {
+	f := newFixture(t)
+	const region = "cn-north-1"
+	repo := f.createRepo(t, "api", region)
+	cn := func(uri string) string { return strings.Replace(uri, ".amazonaws.com/", ".amazonaws.com.cn/", 1) }
+	pushed := cn(f.push(t, repo, region, dockerV2, 1, "build-1"))
+	_, missing := manifest(dockerV2, 1_000_007)
+	gone := cn(uri(repo, region, missing))
+	if !strings.Contains(pushed, ".amazonaws.com.cn/") || !strings.Contains(gone, ".amazonaws.com.cn/") {
+		t.Fatalf("test URIs %s, %s: want hosts in .amazonaws.com.cn", pushed, gone)
+	}
+	f.checkImages(t, []string{pushed}, "env.stage", shiplog.ImageCheck{Untagged: []string{pushed}})
+	f.checkImages(t, []string{pushed, gone}, "", shiplog.ImageCheck{Missing: []string{gone}})
+}
