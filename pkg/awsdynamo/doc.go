@@ -120,12 +120,14 @@
 //	                    the release (list_append to deployments, SET last_date_deployed, if it
 //	                    exists in this project: else ErrReleaseNotFound) and puts deploy# and
 //	                    envdeploy# (if absent: else ErrDeploymentExists). A TransactionConflict
-//	                    with another writer is reported as ErrVersionConflict, so the domain
-//	                    reads again and retries. Before that transaction, a deployment's record
-//	                    claims its turn with a PutItem of turn#{environment}, on condition that no
-//	                    other record of the same version claimed it in the last 5 seconds (else
-//	                    ErrVersionConflict, writing nothing), and deletes its claim if the
-//	                    transaction fails. Deploys waiting on an environment all find it free
+//	                    with another writer is reported as ErrVersionConflict and ErrItemsBusy,
+//	                    so the domain reads again and retries without waiting for the version to
+//	                    move. Before that transaction, a record with a claimant (its deploy
+//	                    waited or lost a race already) claims its turn with a PutItem of
+//	                    turn#{environment}, on condition that no other claimant took it for the
+//	                    same version in the last 5 seconds (else ErrVersionConflict, writing
+//	                    nothing); a claim is never deleted, only passed by the next version's
+//	                    claims or lapsed. Deploys waiting on an environment all find it free
 //	                    when its lock is released: this way one runs the transaction and the
 //	                    others lose a PutItem, not a transaction of a dozen items each. The
 //	                    version condition alone is what keeps two records of one version apart.

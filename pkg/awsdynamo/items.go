@@ -36,6 +36,7 @@ const (
 	attrType        = "type"
 	attrAt          = "at"
 	attrUntil       = "until"
+	attrClaimant    = "claimant"
 	// AttrExpiresAt is the state table's TTL attribute (Unix seconds): DynamoDB deletes an item
 	// some time after it passes. Only idempotency keys carry it.
 	AttrExpiresAt = "expires_at"

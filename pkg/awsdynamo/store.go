@@ -814,7 +814,7 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 	if len(items) > s.maxTransact {
 		return fmt.Errorf("%s: %d items are more than a transaction takes (%d)", what, len(items), s.maxTransact)
 	}
-	if w.Deployment != nil && w.Contended {
+	if w.Deployment != nil && w.Claimant != "" {
 		if err := s.claimTurn(ctx, w); err != nil {
 			return err
 		}
@@ -830,8 +830,9 @@ func (s *Store) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite
 		return shiplog.ErrVersionConflict
 	})
 	if shiplog.IsKind(err, shiplog.Conflict) && !errors.Is(err, shiplog.ErrDeploymentExists) && !errors.Is(err, shiplog.ErrVersionConflict) {
-		// Another transaction on the same items won: the environment has moved on, or is about to.
-		return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, err)
+		// Another transaction on the same items won: the environment has moved on, is about to,
+		// or (when the items were others, such as the release's) has not moved at all.
+		return fmt.Errorf("%w: %w: %w", shiplog.ErrVersionConflict, shiplog.ErrItemsBusy, err)
 	}
 	return err
 }
@@ -853,12 +854,15 @@ func (s *Store) claimTurn(ctx context.Context, w shiplog.EnvironmentWrite) error
 	it := turnKey(projectID, envID)
 	it[attrVersion] = num(w.Expect)
 	it[attrDeployID] = str(w.Deployment.ID)
+	it[attrClaimant] = str(w.Claimant)
 	it[attrUntil] = num(now.Add(s.claimTTL).UnixMilli())
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.state, Item: it,
-		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #v < :v OR #u < :now"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#v": attrVersion, "#u": attrUntil},
-		ExpressionAttributeValues: item{":v": num(w.Expect), ":now": num(now.UnixMilli())},
+		// Free, or claimed for an older version, or lapsed, or this claimant's own (an earlier
+		// attempt of the same deploy whose transaction was cancelled).
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #v < :v OR #u < :now OR #c = :c"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#v": attrVersion, "#u": attrUntil, "#c": attrClaimant},
+		ExpressionAttributeValues: item{":v": num(w.Expect), ":now": num(now.UnixMilli()), ":c": str(w.Claimant)},
 	})
 	if conditionFailed(err) {
 		return fmt.Errorf("%w: another deployment is being recorded over version %d of %s/%s", shiplog.ErrVersionConflict, w.Expect, projectID, envID)

@@ -529,11 +529,11 @@ func TestReleaseKeyItem(t *testing.T) {
 	}
 }
 
-// TestClaimedTurn: a contended record (one whose deploy waited or lost a race already) claims its
-// turn before its transaction. While another record of the same version holds the claim, it is
-// refused with ErrVersionConflict and writes nothing; a claim whose holder died expires; a record
-// whose transaction failed leaves no claim behind. An uncontended record claims nothing: the
-// version condition alone decides it, as it decides every record.
+// TestClaimedTurn: a contended record (one whose deploy waited or lost a race already, and so
+// names its claimant) claims its turn before its transaction. While another claimant holds the
+// turn for the same version, it is refused with ErrVersionConflict and writes nothing; a claim
+// whose holder died lapses; a claimant may take its own claim again. An uncontended record claims
+// nothing: the version condition alone decides it, as it decides every record.
 func TestClaimedTurn(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
@@ -546,12 +546,14 @@ func TestClaimedTurn(t *testing.T) {
 			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
 
 			// A record of version 0 that died after claiming its turn.
-			if err := s.claimTurn(ctx, deployment(p, r, "stage", 1, 0)); err != nil {
+			dead := deployment(p, r, "stage", 1, 0)
+			dead.Claimant = "deploy-1"
+			if err := s.claimTurn(ctx, dead); err != nil {
 				t.Fatalf("claimTurn: %v", err)
 			}
 			claimed := time.Now()
 			second := deployment(p, r, "stage", 2, 0)
-			second.Contended = true
+			second.Claimant = "deploy-2"
 			if err := s.WriteEnvironment(ctx, second); !errors.Is(err, shiplog.ErrVersionConflict) {
 				t.Fatalf("record while another one holds the turn: got %v, want ErrVersionConflict", err)
 			}
@@ -565,30 +567,33 @@ func TestClaimedTurn(t *testing.T) {
 			must(t, "record once the dead claim expired", s.WriteEnvironment(ctx, second))
 
 			// A record whose transaction fails (its release is gone) keeps its claim until it
-			// lapses; a claim of the next version passes an older one at once.
+			// lapses, against others; its own next attempt takes it again at once; a claim of
+			// the next version passes an older one.
 			gone := release(p, 9)
 			failing := deployment(p, gone, "stage", 3, 1)
-			failing.Contended = true
+			failing.Claimant = "deploy-3"
 			if err := s.WriteEnvironment(ctx, failing); !errors.Is(err, shiplog.ErrReleaseNotFound) {
 				t.Fatalf("record of a release not stored: got %v, want ErrReleaseNotFound", err)
 			}
-			failed := time.Now()
-			after := deployment(p, r, "stage", 4, 1)
-			after.Contended = true
-			if err := s.WriteEnvironment(ctx, after); !errors.Is(err, shiplog.ErrVersionConflict) {
-				t.Fatalf("record of the version a failed record claimed: got %v, want ErrVersionConflict until the claim lapses", err)
+			other := deployment(p, r, "stage", 4, 1)
+			other.Claimant = "deploy-4"
+			if err := s.WriteEnvironment(ctx, other); !errors.Is(err, shiplog.ErrVersionConflict) {
+				t.Fatalf("record of the version another claimant holds: got %v, want ErrVersionConflict until the claim lapses", err)
 			}
-			time.Sleep(time.Until(failed.Add(s.claimTTL + 100*time.Millisecond)))
-			must(t, "record once the failed record's claim lapsed", s.WriteEnvironment(ctx, after))
+			again := deployment(p, r, "stage", 5, 1)
+			again.Claimant = "deploy-3"
+			must(t, "the failed record's claimant, again", s.WriteEnvironment(ctx, again))
 			next := deployment(p, r, "stage", 7, 2)
-			next.Contended = true
+			next.Claimant = "deploy-7"
 			must(t, "record of the next version over the old claim", s.WriteEnvironment(ctx, next))
 
 			// A claim held does not stop an uncontended record: it claims nothing.
-			if err := s.claimTurn(ctx, deployment(p, r, "stage", 5, 3)); err != nil {
+			held := deployment(p, r, "stage", 8, 3)
+			held.Claimant = "deploy-8"
+			if err := s.claimTurn(ctx, held); err != nil {
 				t.Fatalf("claimTurn: %v", err)
 			}
-			must(t, "uncontended record while a claim is held", s.WriteEnvironment(ctx, deployment(p, r, "stage", 6, 3)))
+			must(t, "uncontended record while a claim is held", s.WriteEnvironment(ctx, deployment(p, r, "stage", 9, 3)))
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -47,8 +48,9 @@ type deployRequest struct {
 	hold    bool
 	// hash identifies the request for its idempotency key.
 	hash string
-	// contended says an earlier attempt of this deploy waited or lost a race (EnvironmentWrite).
-	contended bool
+	// claimant names this deploy's attempts once an earlier one waited or lost a race
+	// (EnvironmentWrite.Claimant); empty on the first attempt.
+	claimant string
 }
 
 // Deploy records a deployment of a release to an environment and points the environment's image
@@ -127,7 +129,9 @@ func (e errBusy) Error() string { return "environment locked by deployment " + e
 // errLost says that the deploy lost the race to record over version of the environment.
 type errLost struct {
 	version int64
-	err     error
+	// transient says it lost to a concurrent transaction on other items, not to a newer version.
+	transient bool
+	err       error
 }
 
 func (e errLost) Error() string { return e.err.Error() }
@@ -142,8 +146,11 @@ func (e errLost) Unwrap() error { return e.err }
 func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployResult, error) {
 	start := s.Now()
 	delay := deployRetryFirst
+	claimant := strconv.FormatUint(mrand.Uint64(), 36)
 	for attempt := 1; ; attempt++ {
-		in.contended = attempt > 1
+		if attempt > 1 {
+			in.claimant = claimant
+		}
 		res, err := s.deployOnce(ctx, in)
 		var busy errBusy
 		isBusy := errors.As(err, &busy)
@@ -178,7 +185,10 @@ func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployRes
 			if st != nil {
 				version = st.Version
 			}
-			if !raced || version != lost.version || now.Sub(lostAt) >= raceWait {
+			// A write that lost to a concurrent transaction on other items (the release, say, by
+			// a deploy of it elsewhere) tries again as soon as the environment is free: its
+			// version need not move.
+			if !raced || lost.transient || version != lost.version || now.Sub(lostAt) >= raceWait {
 				break
 			}
 		}
@@ -329,13 +339,13 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt}
 	}
 	key := RequestKey{Key: in.IdempotencyKey, Hash: in.hash, DeploymentID: d.ID, ReleaseID: dc.Release.ID, At: d.CreatedAt}
-	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key, atomic, in.contended)
+	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key, atomic, in.claimant)
 	if errors.Is(err, ErrVersionConflict) {
 		var version int64
 		if prev != nil {
 			version = prev.Version
 		}
-		return DeployResult{}, errLost{version: version, err: err}
+		return DeployResult{}, errLost{version: version, transient: errors.Is(err, ErrItemsBusy), err: err}
 	}
 	if err != nil {
 		return DeployResult{}, err
@@ -432,7 +442,7 @@ func envTag(env Environment) string { return "env." + env.ID }
 // services' parameters are written (they are pending until then).
 //
 // With atomic, the parameters are written in the same write, and the state is settled at once.
-func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters, contended bool) (EnvironmentState, error) {
+func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters, claimant string) (EnvironmentState, error) {
 	next := EnvironmentState{
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
@@ -469,7 +479,7 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		}
 	}
 	w := prev.Next(next)
-	w.Contended = contended
+	w.Claimant = claimant
 	w.Deployment = &DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID}
 	w.Statuses = supersede(prev, d.RequestedBy, d.CreatedAt, d.ID)
 	w.Events = append(w.Events, s.deploymentEvent(r.ProjectID, r.ID, d))

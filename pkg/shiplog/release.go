@@ -189,11 +189,12 @@ type EnvironmentWrite struct {
 	// Events are the events of this write's changes, appended to the project's log in the same
 	// atomic write.
 	Events []Event
-	// Contended says the writer has waited or lost a race for this environment already: others
-	// are likely writing it too. A store may then make writers of one version take turns before
-	// the atomic write (DynamoDB claims a turn item), which costs a call but spares the
-	// transactions that would fail; an uncontended write goes straight to the atomic write.
-	Contended bool
+	// Claimant is set when the writer has waited or lost a race for this environment already
+	// (others are likely writing it too), and names the request across its attempts. A store may
+	// then make writers of one version take turns before the atomic write (DynamoDB claims a turn
+	// item, which the same claimant may take again), which costs a call but spares the
+	// transactions that would fail; a write without a claimant goes straight to the atomic write.
+	Claimant string
 }
 
 // StatusUpdate changes a recorded deployment's status.

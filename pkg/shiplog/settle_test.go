@@ -2,7 +2,9 @@ package shiplog_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -56,5 +58,44 @@ func TestSettleAfterTakeoverRecordsOnce(t *testing.T) {
 	}
 	if page.Items[0].ReleaseID != r2.ID {
 		t.Errorf("newest deployment of stage: release %s, want the takeover's %s", page.Items[0].ReleaseID, r2.ID)
+	}
+}
+
+// busyOnceStore cancels the first record it is asked to write as a concurrent transaction on other
+// items would (the environment's version does not move), and keeps the claimant of each record.
+type busyOnceStore struct {
+	shiplog.Store
+	cancelled bool
+	claimants []string
+}
+
+func (s *busyOnceStore) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	if w.Deployment != nil {
+		s.claimants = append(s.claimants, w.Claimant)
+		if !s.cancelled {
+			s.cancelled = true
+			return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, shiplog.ErrItemsBusy)
+		}
+	}
+	return s.Store.WriteEnvironment(ctx, w)
+}
+
+// A record cancelled by a transaction on other items (the environment's version did not move)
+// is tried again at once, not after waiting for the version to move; the retry names a claimant.
+func TestDeployRetriesABusyRecordAtOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	r := h.createRelease(t, 1)
+	store := &busyOnceStore{Store: h.store}
+	h.svc.Store = store
+	start := h.clock.Now()
+	if _, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r.ID, Environment: "stage"}); err != nil {
+		t.Fatal(err)
+	}
+	if waited := h.clock.Now().Sub(start); waited >= 100*time.Millisecond {
+		t.Errorf("deploy after a busy record waited %s, want one short backoff (the version was never going to move)", waited)
+	}
+	if len(store.claimants) != 2 || store.claimants[0] != "" || store.claimants[1] == "" {
+		t.Errorf("claimants of the record's attempts: got %q, want none on the first and one on the retry", store.claimants)
 	}
 }
