@@ -2,6 +2,7 @@ package shiplog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -107,6 +108,20 @@ func (s *Service) checkRegistration(ctx context.Context, p Project, retired []En
 		if n > MaxServicesPerRepository {
 			return Errorf(Conflict, "%s: repository %q would feed %d services over every project; the limit is %d, since one push writes a parameter for each",
 				p.ID, r.ID, n, MaxServicesPerRepository)
+		}
+	}
+	if len(dropped) > 0 {
+		// An environment the stored registration has not got was retired before: dropping it
+		// again is no drop. (Read only now, so that a registration that drops nothing pays nothing.)
+		stored, err := s.Store.GetProject(ctx, p.ID)
+		if err != nil && !errors.Is(err, ErrProjectNotFound) {
+			return fmt.Errorf("project %s: %w", p.ID, err)
+		}
+		if err == nil {
+			dropped = slices.DeleteFunc(dropped, func(id string) bool {
+				_, registered := stored.Environment(id)
+				return !registered
+			})
 		}
 	}
 	if len(dropped) > 0 {

@@ -104,6 +104,14 @@ func TestCreateReleaseRegistersOnlyAChange(t *testing.T) {
 		t.Errorf("create-release with the registration that retired stage, naming it again: %v", err)
 	}
 	wantPuts("retired, unchanged", 0)
+	// A later change to the manifest need not name the environment retired before: the stored
+	// registration is what it drops environments from.
+	later := without
+	later.Name = "Storage, renamed again"
+	if _, err := create("retired before, changed", later); err != nil {
+		t.Errorf("create-release changing a registration that retired stage before, not naming it: %v", err)
+	}
+	wantPuts("retired before, changed", 1)
 
 	// A manifest that is invalid is refused whatever is stored.
 	bad := without
