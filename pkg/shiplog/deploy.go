@@ -339,7 +339,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt}
 	}
 	key := RequestKey{Key: in.IdempotencyKey, Hash: in.hash, DeploymentID: d.ID, ReleaseID: dc.Release.ID, At: d.CreatedAt}
-	state, err := s.record(ctx, prev, dc.Release, d, toWrite, hold, key, atomic, in.claimant)
+	state, err := s.record(ctx, prev, dc.Release, d, toWrite, len(untagged) > 0, hold, key, atomic, in.claimant)
 	if errors.Is(err, ErrVersionConflict) {
 		var version int64
 		if prev != nil {
@@ -356,12 +356,19 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	if err := s.writeParameters(ctx, state, toWrite); err != nil {
 		return DeployResult{}, err
 	}
-	// The environment is write-locked from the record to the settle, and every deploy to it checks
-	// after the one before it settled: the tags this deploy's check found were where it puts them.
+	// A deploy that moves tags holds the environment's write lock from the record to the settle,
+	// as one that writes parameters does, and every deploy to it checks after the one before it
+	// settled: the tags this deploy's check found were where it puts them (unless its lock
+	// expired first, which only a deploy that hung for LockTTL sees).
 	if len(untagged) > 0 {
 		if err := s.Registry.TagImages(ctx, untagged, envTag(env)); err != nil {
 			_, _ = s.settle(ctx, state, nil) // the lock expires if this fails too
 			return DeployResult{}, Wrap(Unavailable, err, "deployment %s is recorded but tagging its images env.%s failed; deploy again to finish", d.ID, env.ID)
+		}
+		if len(toWrite) == 0 {
+			if _, err := s.settle(ctx, state, nil); err != nil {
+				return DeployResult{}, err
+			}
 		}
 	}
 	if len(toWrite) > 0 {
@@ -442,7 +449,10 @@ func envTag(env Environment) string { return "env." + env.ID }
 // services' parameters are written (they are pending until then).
 //
 // With atomic, the parameters are written in the same write, and the state is settled at once.
-func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters, claimant string) (EnvironmentState, error) {
+//
+// The environment is write-locked until the settle when parameters are to be written, or tags
+// moved: either must not interleave with another deploy's.
+func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, tagging bool, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters, claimant string) (EnvironmentState, error) {
 	next := EnvironmentState{
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
@@ -467,7 +477,7 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 			next.Lock = prev.Lock // an override passes a lock, and leaves it in place
 		}
 	}
-	if len(changed) > 0 && atomic == nil {
+	if (len(changed) > 0 || tagging) && atomic == nil {
 		next.LockedUntil = s.Now().Add(s.LockTTL).Unix()
 	}
 	var params map[string]string

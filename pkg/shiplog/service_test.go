@@ -101,6 +101,7 @@ type fakeRegistry struct {
 	checked [][]string
 	tagged  map[string][]string        // tag -> images of the last TagImages call
 	tags    map[string]map[string]bool // tag -> images carrying it
+	onTag   func()                     // if set, called as TagImages begins
 }
 
 func (r *fakeRegistry) CheckImages(ctx context.Context, images []string, tag string) (shiplog.ImageCheck, error) {
@@ -120,6 +121,9 @@ func (r *fakeRegistry) CheckImages(ctx context.Context, images []string, tag str
 }
 
 func (r *fakeRegistry) TagImages(ctx context.Context, images []string, tag string) error {
+	if r.onTag != nil {
+		r.onTag()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tagged == nil {
@@ -1059,6 +1063,26 @@ func TestDeployTagsImages(t *testing.T) {
 	}
 	if len(reg.tagged) != 0 {
 		t.Errorf("TagImages calls of a redeploy: got %v, want none", reg.tagged)
+	}
+
+	// A tag moved away meanwhile (by hand, or a tagging that failed): a redeploy, which writes no
+	// parameter, moves it back holding the environment's write lock, and releases it after.
+	delete(reg.tags["env.stage"], images["feeding"])
+	var lockedWhileTagging bool
+	reg.onTag = func() {
+		states, err := h.store.EnvironmentStates(t.Context(), "bugfarm_73649")
+		lockedWhileTagging = err == nil && len(states) == 1 && states[0].LockedUntil > h.clock.Now().Unix()
+	}
+	if _, err := h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "bugfarm_73649", ReleaseID: r.ID, Environment: "stage"}); err != nil {
+		t.Fatal(err)
+	}
+	reg.onTag = nil
+	diff(t, "TagImages calls of a redeploy whose tag moved", reg.tagged, map[string][]string{"env.stage": {images["feeding"]}})
+	if !lockedWhileTagging {
+		t.Errorf("environment while a redeploy moved its tag: not write-locked, want locked until the settle")
+	}
+	if states, _ := h.store.EnvironmentStates(t.Context(), "bugfarm_73649"); len(states) != 1 || states[0].LockedUntil != 0 {
+		t.Errorf("environment after the redeploy moved its tag: %+v, want unlocked", states)
 	}
 
 	// storage does not opt in: its deploys tag nothing.
