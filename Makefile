@@ -115,8 +115,10 @@ test: tools fmt-check vet
 	trap 'rm -rf "$$tmp"' EXIT; echo "test files in $$tmp"; \
 	TMPDIR="$$tmp" gotestsum --format testname --format-hide-empty-pkg -- -count=1 -timeout 30m $(TEST_PKGS)
 
+# One package at a time (-p 1): the cold-start ratios and the concurrency timings are not to be
+# measured while another package's benchmarks load the machine.
 bench: tools
-	go test -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/...
+	go test -p 1 -count=1 -run '^$$' -bench . -benchtime 1x ./pkg/...
 
 clean:
 	rm -rf build
