@@ -312,12 +312,6 @@ func chunks(images []Image, tag string) [][]Image {
 	return out
 }
 
-// MissingImages returns those of the images that ECR no longer has: CheckImages without a tag.
-func (r *Registry) MissingImages(ctx context.Context, uris []string) ([]string, error) {
-	c, err := r.CheckImages(ctx, uris, "")
-	return c.Missing, err
-}
-
 // CheckImages reads the images from ECR: those it no longer has (expired by a lifecycle policy,
 // deleted, or in a repository that is gone), and, if tag is set, those of the rest that tag is
 // not on, each list in the order given. It makes one BatchGetImage call per repository (per 100

@@ -534,23 +534,7 @@ func testLatestImages(t *testing.T, s shiplog.Store) {
 
 	// More services than one DynamoDB BatchGetItem takes (100), of which some have no push, some
 	// are asked for twice, and one has had a newer push since its first.
-	want := map[string]shiplog.ImageRecord{}
-	var ids []string
-	for i := range 130 {
-		svc := fmt.Sprintf("svc-%03d", i)
-		ids = append(ids, svc)
-		if i%10 == 3 {
-			continue // no push
-		}
-		rec := shiplog.ImageRecord{ProjectID: "p", ServiceID: svc, URI: imageURI("repo/"+svc, i), PushedAt: 1_800_000_000 + int64(i)}
-		_, err := s.RecordPush(ctx, rec, pushEvent(rec))
-		mustOK(t, "RecordPush "+svc, err)
-		want[svc] = rec
-	}
-	newer := shiplog.ImageRecord{ProjectID: "p", ServiceID: "svc-000", URI: imageURI("repo/svc-000", 1000), PushedAt: 1_900_000_000}
-	_, err = s.RecordPush(ctx, newer, pushEvent(newer))
-	mustOK(t, "RecordPush svc-000 again", err)
-	want["svc-000"] = newer
+	ids, want := recordManyPushes(t, s, "p")
 	// Another project's pushes for the same service ids are not p's.
 	qrec := shiplog.ImageRecord{ProjectID: "q", ServiceID: "svc-003", URI: imageURI("repo/q", 1), PushedAt: 1}
 	_, err = s.RecordPush(ctx, qrec, pushEvent(qrec))
@@ -567,6 +551,32 @@ func testLatestImages(t *testing.T, s shiplog.Store) {
 	got, err = s.LatestImages(ctx, "q", []string{"svc-003", "svc-004"})
 	mustOK(t, "LatestImages of q", err)
 	diff(t, "LatestImages of q", got, map[string]shiplog.ImageRecord{"svc-003": {ProjectID: "q", ServiceID: "svc-003", URI: imageURI("repo/q", 1), PushedAt: 1}})
+}
+
+// recordManyPushes records pushes for 130 services of project, more than one DynamoDB
+// BatchGetItem takes (100): every tenth from the fourth has none, and svc-000 has had a newer
+// push since its first. It returns the service ids and the newest push of each that has one.
+func recordManyPushes(t *testing.T, s shiplog.Store, project string) ([]string, map[string]shiplog.ImageRecord) {
+	t.Helper()
+	ctx := t.Context()
+	want := map[string]shiplog.ImageRecord{}
+	var ids []string
+	for i := range 130 {
+		svc := fmt.Sprintf("svc-%03d", i)
+		ids = append(ids, svc)
+		if i%10 == 3 {
+			continue // no push
+		}
+		rec := shiplog.ImageRecord{ProjectID: project, ServiceID: svc, URI: imageURI("repo/"+svc, i), PushedAt: 1_800_000_000 + int64(i)}
+		_, err := s.RecordPush(ctx, rec, pushEvent(rec))
+		mustOK(t, "RecordPush "+svc, err)
+		want[svc] = rec
+	}
+	newer := shiplog.ImageRecord{ProjectID: project, ServiceID: "svc-000", URI: imageURI("repo/svc-000", 1000), PushedAt: 1_900_000_000}
+	_, err := s.RecordPush(ctx, newer, pushEvent(newer))
+	mustOK(t, "RecordPush svc-000 again", err)
+	want["svc-000"] = newer
+	return ids, want
 }
 
 // testReleaseContext: the project reads back as registered (so that the same registration is
@@ -592,23 +602,8 @@ func testReleaseContext(t *testing.T, s shiplog.Store) {
 			shiplog.RegistrationChanged(&rc.Project, p), rc.Unfinished)
 	}
 
-	want := map[string]shiplog.ImageRecord{"api": orphan}
-	ids := []string{"api"}
-	for i := range 130 {
-		svc := fmt.Sprintf("svc-%03d", i)
-		ids = append(ids, svc)
-		if i%10 == 3 {
-			continue // no push
-		}
-		rec := shiplog.ImageRecord{ProjectID: "p", ServiceID: svc, URI: imageURI("repo/"+svc, i), PushedAt: 1_800_000_000 + int64(i)}
-		_, err := s.RecordPush(ctx, rec, pushEvent(rec))
-		mustOK(t, "RecordPush "+svc, err)
-		want[svc] = rec
-	}
-	newer := shiplog.ImageRecord{ProjectID: "p", ServiceID: "svc-000", URI: imageURI("repo/svc-000", 1000), PushedAt: 1_900_000_000}
-	_, err = s.RecordPush(ctx, newer, pushEvent(newer))
-	mustOK(t, "RecordPush svc-000 again", err)
-	want["svc-000"] = newer
+	ids, want := recordManyPushes(t, s, "p")
+	ids, want["api"] = append(ids, "api"), orphan
 	qrec := shiplog.ImageRecord{ProjectID: "q", ServiceID: "svc-005", URI: imageURI("repo/q", 1), PushedAt: 1}
 	_, err = s.RecordPush(ctx, qrec, pushEvent(qrec))
 	mustOK(t, "RecordPush q/svc-005", err)
