@@ -1,0 +1,842 @@
+// Package ledger is shiplog's storage, written once: every record kind, key, listing copy,
+// counter, condition, cursor and page limit of shiplog.Store, over a Driver that knows only how
+// to get, batch get, query and write a batch of conditional ops atomically. Drivers: the
+// embedded bbolt file (pkg/bolt), memory (pkg/memstore) and DynamoDB (pkg/awsdynamo).
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// Ledger is a shiplog.Store over a Driver. It is safe for concurrent use if its driver is.
+type Ledger struct {
+	d    Driver
+	caps Caps
+	// Now is the clock of turn claims.
+	Now func() time.Time
+	// ClaimTTL is how long a claimed turn to record a deployment keeps other records of the same
+	// version out: long enough for the claimer's write, short enough that one who died in
+	// between holds nobody up for long.
+	ClaimTTL time.Duration
+}
+
+var _ shiplog.Store = (*Ledger)(nil)
+
+// New returns the ledger over d.
+func New(d Driver) *Ledger {
+	return &Ledger{d: d, caps: d.Caps(), Now: time.Now, ClaimTTL: 5 * time.Second}
+}
+
+// Driver returns the ledger's driver.
+func (l *Ledger) Driver() Driver { return l.d }
+
+// write is Driver.Write within the driver's bound on the ops of one write.
+func (l *Ledger) write(ctx context.Context, what string, ops []Op) error {
+	if l.caps.MaxWriteOps > 0 && len(ops) > l.caps.MaxWriteOps {
+		return fmt.Errorf("%s: %d items are more than one atomic write takes (%d)", what, len(ops), l.caps.MaxWriteOps)
+	}
+	return l.d.Write(ctx, ops)
+}
+
+func (l *Ledger) get(ctx context.Context, k Key, v any) (bool, error) {
+	it, ok, err := l.d.Get(ctx, k)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, it.Decode(v)
+}
+
+func put(k Key, v any, cond *Cond) Op { return Op{Key: k, Put: v, If: cond} }
+
+func eventOp(ev shiplog.Event) (Op, error) {
+	if ev.ID == "" || ev.ProjectID == "" {
+		return Op{}, fmt.Errorf("event %q of project %q: an event needs an id and a project", ev.ID, ev.ProjectID)
+	}
+	return put(eventKey(ev.ProjectID, ev.ID), eventRecord(ev), nil), nil
+}
+
+func eventOps(evs []shiplog.Event) ([]Op, error) {
+	ops := make([]Op, 0, len(evs))
+	for _, ev := range evs {
+		op, err := eventOp(ev)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+// Projects.
+
+// errRaced says that another registration of the project was written between our read and our
+// write; PutProject reads again and retries.
+var errRaced = errors.New("another registration changed the project since it was read")
+
+const registerAttempts = 5
+
+// PutProject registers a project, or replaces its registration, with an item per repository
+// that feeds it, and logs ev in the same write if the registration changes what is stored. A
+// registration that loses a race is read and applied again (up to 5 times, then Conflict).
+func (l *Ledger) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.Event) error {
+	if p.ID == "" {
+		return shiplog.Errorf(shiplog.Invalid, "project id: is required")
+	}
+	for attempt := 1; ; attempt++ {
+		err := l.putProject(ctx, p, ev)
+		if !errors.Is(err, errRaced) {
+			return err
+		}
+		if attempt == registerAttempts {
+			return shiplog.Wrap(shiplog.Conflict, err, "project %s is being registered concurrently; retry", p.ID)
+		}
+	}
+}
+
+// putProject writes the registration in one atomic write if the driver takes that many ops,
+// else in several: the first puts the project claiming both its old and its new repositories
+// (and marked unfinished), each later one is guarded by the project's version, and a last update
+// narrows the claim once the stale mappings are gone. If that is interrupted, the next
+// registration deletes whatever is stale, because the claim never under-counts.
+func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.Event) error {
+	var old projectRecord
+	found, err := l.get(ctx, projectKey(p.ID), &old)
+	if err != nil {
+		return fmt.Errorf("read project %s: %w", p.ID, err)
+	}
+	var was *shiplog.Project
+	if found {
+		op := old.project()
+		was = &op
+	}
+	var events []Op
+	if shiplog.RegistrationChanged(was, p) {
+		op, err := eventOp(ev)
+		if err != nil {
+			return err
+		}
+		events = append(events, op)
+	}
+	mappings := repoMappings(p)
+	repos := make([]string, 0, len(mappings))
+	for r := range mappings {
+		repos = append(repos, r)
+	}
+	sort.Strings(repos)
+	var stale []string
+	for _, r := range old.MappedRepositories {
+		if _, ok := mappings[r]; !ok {
+			stale = append(stale, r)
+		}
+	}
+	stale = sortedUnique(stale)
+	// Deletes go first, so that a registration in several writes clears stale mappings early.
+	ops := make([]Op, 0, len(stale)+len(repos))
+	for _, r := range stale {
+		ops = append(ops, Op{Key: repoKey(r, p.ID), Delete: true})
+	}
+	for _, r := range repos {
+		ops = append(ops, put(repoKey(r, p.ID), mappings[r], nil))
+	}
+	limit := l.caps.MaxWriteOps
+	single := limit == 0 || 1+len(events)+len(ops) <= limit
+	mapped := repos
+	if !single {
+		mapped = sortedUnique(append(append([]string{}, repos...), stale...))
+	}
+	version := old.Version
+	cond := NotExists()
+	if found {
+		cond = Eq(attrVersion, version)
+	}
+	first := put(projectKey(p.ID), newProjectRecord(p, version+1, mapped, !single), &cond)
+	what := "register project " + p.ID
+	if single {
+		return l.registerWrite(ctx, what, append(append([]Op{first}, events...), ops...))
+	}
+	chunk := limit - 1
+	end := min(chunk-len(events), len(ops))
+	if err := l.registerWrite(ctx, what, append(append([]Op{first}, events...), ops[:end]...)); err != nil {
+		return err
+	}
+	ours := Eq(attrVersion, version+1)
+	for start := end; start < len(ops); start += chunk {
+		guard := Op{Key: projectKey(p.ID), Check: true, If: &ours}
+		if err := l.registerWrite(ctx, what, append([]Op{guard}, ops[start:min(start+chunk, len(ops))]...)); err != nil {
+			return err
+		}
+	}
+	narrow := Op{Key: projectKey(p.ID), If: &ours, Update: []Change{
+		{Kind: Set, Attr: attrMapped, Value: repos},
+		{Kind: Remove, Attr: attrUnfinished},
+	}}
+	return l.registerWrite(ctx, what, []Op{narrow})
+}
+
+func (l *Ledger) registerWrite(ctx context.Context, what string, ops []Op) error {
+	err := l.write(ctx, what, ops)
+	if _, ok := condFailed(err); ok || errors.Is(err, ErrBusy) {
+		return errRaced
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// repoMappings returns the repository items a project needs, by repository. A repository listed
+// twice feeds the union of its services.
+func repoMappings(p shiplog.Project) map[string]repoRecord {
+	out := map[string]repoRecord{}
+	for _, r := range p.ImageRepositories {
+		m := out[r.ID]
+		m.Repository, m.ProjectID = r.ID, p.ID
+		m.Services = append(m.Services, r.Services...)
+		out[r.ID] = m
+	}
+	for id, m := range out {
+		m.Services = sortedUnique(m.Services)
+		out[id] = m
+	}
+	return out
+}
+
+// GetProject returns a registered project.
+func (l *Ledger) GetProject(ctx context.Context, id string) (shiplog.Project, error) {
+	if id == "" {
+		return shiplog.Project{}, shiplog.ErrProjectNotFound
+	}
+	var rec projectRecord
+	found, err := l.get(ctx, projectKey(id), &rec)
+	if err != nil {
+		return shiplog.Project{}, fmt.Errorf("read project %s: %w", id, err)
+	}
+	if !found {
+		return shiplog.Project{}, shiplog.ErrProjectNotFound
+	}
+	return rec.project(), nil
+}
+
+// ListProjects returns every registered project, sorted by id.
+func (l *Ledger) ListProjects(ctx context.Context) ([]shiplog.Project, error) {
+	items, err := l.d.Query(ctx, Query{Table: State, PK: projectsPK})
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	out := make([]shiplog.Project, 0, len(items))
+	for _, it := range items {
+		var rec projectRecord
+		if err := it.Decode(&rec); err != nil {
+			return nil, fmt.Errorf("list projects: %w", err)
+		}
+		out = append(out, rec.project())
+	}
+	return out, nil
+}
+
+// RepositoryServices returns the services that a repository feeds, in every project, sorted by
+// project then service.
+func (l *Ledger) RepositoryServices(ctx context.Context, repository string) ([]shiplog.ServiceRef, error) {
+	items, err := l.d.Query(ctx, Query{Table: State, PK: repoPrefix + repository})
+	if err != nil {
+		return nil, fmt.Errorf("read services of repository %s: %w", repository, err)
+	}
+	refs := []shiplog.ServiceRef{}
+	for _, it := range items {
+		var m repoRecord
+		if err := it.Decode(&m); err != nil {
+			return nil, fmt.Errorf("read services of repository %s: %w", repository, err)
+		}
+		for _, svc := range m.Services {
+			refs = append(refs, shiplog.ServiceRef{ProjectID: m.ProjectID, ServiceID: svc})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].ProjectID != refs[j].ProjectID {
+			return refs[i].ProjectID < refs[j].ProjectID
+		}
+		return refs[i].ServiceID < refs[j].ServiceID
+	})
+	return refs, nil
+}
+
+// Pushes.
+
+// pushAttempts bounds how often RecordPush tries again a write that met another push to the
+// same service.
+const pushAttempts = 10
+
+// RecordPush stores rec, and ev with it in one write, unless the same push, a newer one, or
+// another image pushed at the same second, is recorded; the condition decides inside the write,
+// so racing pushes cannot both win. Only when it fails is the record read, to tell the same push
+// again (the record: true, with no second event) from a newer one.
+func (l *Ledger) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shiplog.Event) (bool, error) {
+	evOp, err := eventOp(ev)
+	if err != nil {
+		return false, err
+	}
+	cond := Or(NotExists(), Lt(attrPushedAt, rec.PushedAt))
+	ops := []Op{put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), &cond), evOp}
+	what := fmt.Sprintf("record push of %s for %s/%s", rec.URI, rec.ProjectID, rec.ServiceID)
+	for attempt := 1; ; attempt++ {
+		err := l.write(ctx, what, ops)
+		if err == nil {
+			return true, nil
+		}
+		if _, ok := condFailed(err); ok {
+			cur, err := l.LatestImage(ctx, rec.ProjectID, rec.ServiceID)
+			if err != nil {
+				return false, err
+			}
+			return cur.PushedAt == rec.PushedAt && cur.URI == rec.URI, nil
+		}
+		if !errors.Is(err, ErrBusy) || attempt == pushAttempts {
+			return false, fmt.Errorf("%s: %w", what, err)
+		}
+		// Another push to the service was being written: ours is decided against it next time.
+	}
+}
+
+// LatestImage returns the newest push recorded for a service.
+func (l *Ledger) LatestImage(ctx context.Context, projectID, serviceID string) (shiplog.ImageRecord, error) {
+	var rec pushRecord
+	found, err := l.get(ctx, pushKey(projectID, serviceID), &rec)
+	if err != nil {
+		return shiplog.ImageRecord{}, fmt.Errorf("read push record of %s/%s: %w", projectID, serviceID, err)
+	}
+	if !found {
+		return shiplog.ImageRecord{}, shiplog.ErrImageNotFound
+	}
+	return shiplog.ImageRecord(rec), nil
+}
+
+// LatestImages returns the newest push recorded for each of the services that has one, in one
+// batch read.
+func (l *Ledger) LatestImages(ctx context.Context, projectID string, serviceIDs []string) (map[string]shiplog.ImageRecord, error) {
+	ids := sortedUnique(serviceIDs)
+	keys := make([]Key, len(ids))
+	for i, svc := range ids {
+		keys[i] = pushKey(projectID, svc)
+	}
+	got, err := l.d.BatchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read push records of %s: %w", projectID, err)
+	}
+	out := make(map[string]shiplog.ImageRecord, len(got))
+	for _, it := range got {
+		var rec pushRecord
+		if err := it.Decode(&rec); err != nil {
+			return nil, fmt.Errorf("read push records of %s: %w", projectID, err)
+		}
+		out[rec.ServiceID] = shiplog.ImageRecord(rec)
+	}
+	return out, nil
+}
+
+// ReleaseContext reads the project, the idempotency key and the services' push records in one
+// batch read. A registration is unfinished while its project says so (one in several writes,
+// until its last step) or claims other repositories than it maps.
+func (l *Ledger) ReleaseContext(ctx context.Context, projectID string, serviceIDs []string, key string) (shiplog.ReleaseContext, error) {
+	if projectID == "" {
+		return shiplog.ReleaseContext{}, shiplog.ErrProjectNotFound
+	}
+	keys := []Key{projectKey(projectID)}
+	if key != "" {
+		keys = append(keys, relKeyKey(projectID, key))
+	}
+	for _, svc := range sortedUnique(serviceIDs) {
+		keys = append(keys, pushKey(projectID, svc))
+	}
+	got, err := l.d.BatchGet(ctx, keys)
+	if err != nil {
+		return shiplog.ReleaseContext{}, fmt.Errorf("read release context of %s: %w", projectID, err)
+	}
+	pit, ok := got[projectKey(projectID)]
+	if !ok {
+		return shiplog.ReleaseContext{}, shiplog.ErrProjectNotFound
+	}
+	var prec projectRecord
+	if err := pit.Decode(&prec); err != nil {
+		return shiplog.ReleaseContext{}, err
+	}
+	rc := shiplog.ReleaseContext{Project: prec.project(), Pushes: make(map[string]shiplog.ImageRecord, len(serviceIDs))}
+	mapped := make([]string, 0, len(prec.ImageRepositories))
+	for r := range repoMappings(rc.Project) {
+		mapped = append(mapped, r)
+	}
+	rc.Unfinished = prec.Unfinished || !slices.Equal(sortedUnique(mapped), sortedUnique(prec.MappedRepositories))
+	if key != "" {
+		if it, ok := got[relKeyKey(projectID, key)]; ok {
+			var k keyRecord
+			if err := it.Decode(&k); err != nil {
+				return shiplog.ReleaseContext{}, err
+			}
+			rk := k.key()
+			rc.Key = &rk
+		}
+	}
+	for _, svc := range serviceIDs {
+		if it, ok := got[pushKey(projectID, svc)]; ok {
+			var rec pushRecord
+			if err := it.Decode(&rec); err != nil {
+				return shiplog.ReleaseContext{}, err
+			}
+			rc.Pushes[svc] = shiplog.ImageRecord(rec)
+		}
+	}
+	return rc, nil
+}
+
+// Releases.
+
+// CreateRelease stores a new release, only if its id is new, and in the same write logs its
+// event, records its idempotency key (only if the project has no live record of it: one whose
+// time is past counts as absent, whether or not the driver has deleted it yet), and moves the
+// project's latest pointer to it unless a newer release has it. The pointer makes LatestRelease
+// consistent where a driver's index (DynamoDB's) is not. If only the pointer's condition fails
+// (a newer release won a race), the release, its event and its key are written without it.
+func (l *Ledger) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) error {
+	r := w.Release
+	if r.ID == "" || r.ProjectID == "" {
+		return shiplog.Errorf(shiplog.Invalid, "release: release_id and project_id are required")
+	}
+	if w.Key != nil && (w.Key.Key == "" || w.Key.ProjectID != r.ProjectID || w.Key.ReleaseID != r.ID) {
+		return shiplog.Errorf(shiplog.Invalid, "release %s: its idempotency key needs a key, and the release's project and id", r.ID)
+	}
+	evOp, err := eventOp(w.Event)
+	if err != nil {
+		return err
+	}
+	// The key goes first, so that a live key is what a refusal reports even when the release's
+	// other conditions fail too.
+	var ops []Op
+	if w.Key != nil {
+		expired := Or(NotExists(), Le(AttrExpiresAt, w.Key.At))
+		ops = append(ops, put(relKeyKey(r.ProjectID, w.Key.Key), newKeyRecord(*w.Key), &expired))
+	}
+	keyed := len(ops)
+	notExists := NotExists()
+	ops = append(ops, put(releaseKey(r.ID), newReleaseRecord(r), &notExists))
+	newer := Or(AttrAbsent(attrReleaseID), Lt(attrReleaseID, r.ID))
+	pointer := Op{Key: latestKey(r.ProjectID), Update: []Change{{Kind: Set, Attr: attrReleaseID, Value: r.ID}}, If: &newer}
+	what := "put release " + r.ID
+	refusal := func(err error) error {
+		cf, ok := condFailed(err)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: %w", what, err)
+		case keyed > 0 && cf.Failed(0):
+			return shiplog.ErrReleaseKeyExists
+		}
+		return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID)
+	}
+	err = l.write(ctx, what, append(slices.Clip(ops), pointer, evOp))
+	if err == nil {
+		return nil
+	}
+	if cf, ok := condFailed(err); !ok || !slices.Equal(cf.Ops, []int{keyed + 1}) {
+		return refusal(err)
+	}
+	if err := l.write(ctx, what, append(ops, evOp)); err != nil {
+		return refusal(err)
+	}
+	return nil
+}
+
+// GetReleaseKey reads a project's idempotency key, expired or not.
+func (l *Ledger) GetReleaseKey(ctx context.Context, projectID, key string) (shiplog.ReleaseKey, error) {
+	var rec keyRecord
+	found, err := l.get(ctx, relKeyKey(projectID, key), &rec)
+	if err != nil {
+		return shiplog.ReleaseKey{}, fmt.Errorf("read idempotency key %q of %s: %w", key, projectID, err)
+	}
+	if !found {
+		return shiplog.ReleaseKey{}, shiplog.ErrReleaseKeyNotFound
+	}
+	return rec.key(), nil
+}
+
+// GetRelease returns a project's release.
+func (l *Ledger) GetRelease(ctx context.Context, projectID, releaseID string) (shiplog.Release, error) {
+	if releaseID == "" {
+		return shiplog.Release{}, shiplog.ErrReleaseNotFound
+	}
+	var rec releaseRecord
+	found, err := l.get(ctx, releaseKey(releaseID), &rec)
+	if err != nil {
+		return shiplog.Release{}, fmt.Errorf("read release %s: %w", releaseID, err)
+	}
+	if !found || rec.ProjectID != projectID {
+		return shiplog.Release{}, shiplog.ErrReleaseNotFound
+	}
+	return rec.release(), nil
+}
+
+// LatestRelease follows the project's latest pointer.
+func (l *Ledger) LatestRelease(ctx context.Context, projectID string) (shiplog.Release, error) {
+	var ptr pointerRecord
+	found, err := l.get(ctx, latestKey(projectID), &ptr)
+	if err != nil {
+		return shiplog.Release{}, fmt.Errorf("read the latest release of %s: %w", projectID, err)
+	}
+	if !found || ptr.ReleaseID == "" {
+		return shiplog.Release{}, shiplog.ErrReleaseNotFound
+	}
+	return l.GetRelease(ctx, projectID, ptr.ReleaseID)
+}
+
+// ListReleases returns a page of a project's releases, newest first, from the releases index.
+func (l *Ledger) ListReleases(ctx context.Context, projectID string, page shiplog.PageRequest) (shiplog.Page[shiplog.Release], error) {
+	q := Query{Table: Releases, Index: ReleasesIndex, PK: projectID, Desc: true}
+	return listPage(ctx, l, q, "", page, func(rec releaseRecord) shiplog.Release { return rec.release() }, "list releases of "+projectID)
+}
+
+// Deployments.
+
+// DeployContext reads the project, the release and the environment's state in one batch read.
+// For "latest" the batch reads the project's latest pointer in place of the release, and one
+// more read the release it names.
+func (l *Ledger) DeployContext(ctx context.Context, projectID, releaseID, environmentID string) (shiplog.DeployContext, error) {
+	if projectID == "" {
+		return shiplog.DeployContext{}, shiplog.ErrProjectNotFound
+	}
+	if releaseID == "" {
+		return shiplog.DeployContext{}, shiplog.ErrReleaseNotFound
+	}
+	latest := releaseID == shiplog.LatestRelease
+	keys := []Key{projectKey(projectID), envKey(projectID, environmentID)}
+	if latest {
+		keys = append(keys, latestKey(projectID))
+	} else {
+		keys = append(keys, releaseKey(releaseID))
+	}
+	got, err := l.d.BatchGet(ctx, keys)
+	if err != nil {
+		return shiplog.DeployContext{}, fmt.Errorf("read deploy context of release %s: %w", releaseID, err)
+	}
+	pit, ok := got[projectKey(projectID)]
+	if !ok {
+		return shiplog.DeployContext{}, shiplog.ErrProjectNotFound
+	}
+	var prec projectRecord
+	if err := pit.Decode(&prec); err != nil {
+		return shiplog.DeployContext{}, err
+	}
+	dc := shiplog.DeployContext{Project: prec.project()}
+	if latest {
+		var ptr pointerRecord
+		if it, ok := got[latestKey(projectID)]; ok {
+			if err := it.Decode(&ptr); err != nil {
+				return shiplog.DeployContext{}, err
+			}
+		}
+		if ptr.ReleaseID == "" {
+			return shiplog.DeployContext{}, shiplog.ErrReleaseNotFound
+		}
+		if dc.Release, err = l.GetRelease(ctx, projectID, ptr.ReleaseID); err != nil {
+			return shiplog.DeployContext{}, err
+		}
+	} else {
+		it, ok := got[releaseKey(releaseID)]
+		if !ok {
+			return shiplog.DeployContext{}, shiplog.ErrReleaseNotFound
+		}
+		var rec releaseRecord
+		if err := it.Decode(&rec); err != nil {
+			return shiplog.DeployContext{}, err
+		}
+		if rec.ProjectID != projectID {
+			return shiplog.DeployContext{}, shiplog.ErrReleaseNotFound
+		}
+		dc.Release = rec.release()
+	}
+	if it, ok := got[envKey(projectID, environmentID)]; ok {
+		var rec stateRecord
+		if err := it.Decode(&rec); err != nil {
+			return shiplog.DeployContext{}, err
+		}
+		st := rec.state()
+		dc.Current = &st
+	}
+	return dc, nil
+}
+
+// WriteEnvironment replaces an environment's state if it is still at the version the write
+// expects, with the deployment, status updates and events the write carries, all in one atomic
+// write (a single conditional put when it carries nothing else).
+func (l *Ledger) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	return l.writeEnvironment(ctx, w, nil)
+}
+
+// HoldsParameters reports whether the ledger's driver holds parameters too (Caps.Parameters):
+// Parameters and WriteEnvironmentAndParameters work only then.
+func (l *Ledger) HoldsParameters() bool { return l.caps.Parameters }
+
+// WriteEnvironmentAndParameters is WriteEnvironment that also sets params, in the same atomic
+// write: a deploy on a driver that holds parameters is one write.
+func (l *Ledger) WriteEnvironmentAndParameters(ctx context.Context, w shiplog.EnvironmentWrite, params map[string]string) error {
+	if !l.caps.Parameters {
+		return fmt.Errorf("write environment with parameters: this ledger's driver does not hold parameters")
+	}
+	for name := range params {
+		if name == "" {
+			return shiplog.Errorf(shiplog.Invalid, "parameter name: is required")
+		}
+	}
+	return l.writeEnvironment(ctx, w, params)
+}
+
+func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrite, params map[string]string) error {
+	projectID, envID := w.State.ProjectID, w.State.Environment.ID
+	if projectID == "" || envID == "" || w.State.Version != w.Expect+1 {
+		return shiplog.Errorf(shiplog.Invalid, "environment write: project and environment ids are required, and the version must follow %d", w.Expect)
+	}
+	what := fmt.Sprintf("write environment %s/%s at version %d", projectID, envID, w.State.Version)
+	cond := Eq(attrVersion, w.Expect)
+	if w.Expect == 0 {
+		// No state yet, or one stored before states were versioned.
+		cond = Or(NotExists(), AttrAbsent(attrVersion))
+	}
+	var ops []Op
+	var refusals []error // what a failed condition of each op means
+	if d := w.Deployment; d != nil {
+		if d.ReleaseID == "" {
+			return shiplog.ErrReleaseNotFound
+		}
+		// The release is counted, not appended to, so that its item stays the same size however
+		// often it is deployed; the deployment is listed for its project, environment and release.
+		inProject := And(Exists(), Eq(attrProjectID, d.ProjectID))
+		ops = append(ops, Op{Key: releaseKey(d.ReleaseID), If: &inProject, Update: []Change{
+			{Kind: Set, Attr: attrLastDeploy, Value: d.CreatedAt},
+			{Kind: Add, Attr: attrCount, Value: int64(1)},
+		}})
+		refusals = append(refusals, shiplog.ErrReleaseNotFound)
+		rec := newDeploymentRecord(*d)
+		notExists := NotExists()
+		for _, k := range listingKeys(d.ProjectID, d.Environment.ID, d.ReleaseID, d.ID, true) {
+			ops = append(ops, put(k, rec, &notExists))
+			refusals = append(refusals, shiplog.ErrDeploymentExists)
+		}
+	}
+	for _, u := range w.Statuses {
+		exists := Exists()
+		for _, k := range listingKeys(u.ProjectID, u.Environment, u.ReleaseID, u.DeploymentID, !u.Unindexed) {
+			ops = append(ops, Op{Key: k, If: &exists, Update: []Change{
+				{Kind: Set, Attr: attrStatus, Value: u.Entry.Status},
+				{Kind: Append, Attr: attrHistory, Value: u.Entry},
+			}})
+			refusals = append(refusals, shiplog.ErrDeploymentNotFound)
+		}
+		if u.Entry.Status == shiplog.StatusVerified && u.ReleaseID != "" {
+			ops = append(ops, Op{Key: releaseKey(u.ReleaseID), If: &exists, Update: []Change{
+				{Kind: AddToSet, Attr: attrVerifiedIn, Value: u.Environment},
+			}})
+			refusals = append(refusals, shiplog.ErrDeploymentNotFound)
+		}
+	}
+	ops = append(ops, put(envKey(projectID, envID), newStateRecord(w.State), &cond))
+	evs, err := eventOps(w.Events)
+	if err != nil {
+		return err
+	}
+	ops = append(ops, evs...)
+	for _, name := range sortedKeys(params) {
+		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}, nil))
+	}
+	if l.caps.MaxWriteOps > 0 && len(ops) > l.caps.MaxWriteOps {
+		return fmt.Errorf("%s: %d items are more than one atomic write takes (%d)", what, len(ops), l.caps.MaxWriteOps)
+	}
+	if l.caps.TurnClaims && w.Deployment != nil && w.Claimant != "" {
+		if err := l.claimTurn(ctx, w); err != nil {
+			return err
+		}
+	}
+	err = l.d.Write(ctx, ops)
+	if err == nil {
+		return nil
+	}
+	if cf, ok := condFailed(err); ok {
+		if i := cf.Ops[0]; i < len(refusals) {
+			return refusals[i]
+		}
+		return shiplog.ErrVersionConflict
+	}
+	if errors.Is(err, ErrBusy) {
+		// Another write held some of the same items: the environment has moved on, is about to,
+		// or (when the items were others, such as the release's) has not moved at all.
+		return fmt.Errorf("%w: %w: %w", shiplog.ErrVersionConflict, shiplog.ErrItemsBusy, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// listingKeys are the keys of a deployment's listing items: the project's, the environment's
+// and, if indexed, the release's.
+func listingKeys(projectID, env, releaseID, id string, indexed bool) []Key {
+	keys := []Key{deployKey(projectID, id), envDeployKey(projectID, env, id)}
+	if indexed {
+		keys = append(keys, relDeployKey(projectID, releaseID, id))
+	}
+	return keys
+}
+
+// claimTurn claims, with one conditional put, the turn to record a deployment over version
+// w.Expect of the environment, unless another writer of that version claimed it less than
+// ClaimTTL ago: then it answers ErrVersionConflict, as the write would once the other one
+// commits. Deploys waiting on one environment all find it free at once when its lock is released;
+// this way one of them runs the atomic write and the others lose a put, not a write of a dozen
+// items each. Only writers that waited or lost a race already claim (EnvironmentWrite.Claimant),
+// so a deploy that meets nobody makes no extra call. The claim only saves work: the state's
+// version condition is what keeps two records of one version apart. A claim is never deleted:
+// the next version's claims pass it, and one whose write failed for another reason lapses.
+func (l *Ledger) claimTurn(ctx context.Context, w shiplog.EnvironmentWrite) error {
+	projectID, envID := w.State.ProjectID, w.State.Environment.ID
+	now := l.Now()
+	// Free, or claimed for an older version, or lapsed, or this claimant's own (an earlier
+	// attempt of the same deploy whose write was refused).
+	free := Or(NotExists(), Lt(attrVersion, w.Expect), Lt(attrUntil, now.UnixMilli()), Eq(attrClaimant, w.Claimant))
+	rec := turnRecord{Version: w.Expect, DeploymentID: w.Deployment.ID, Claimant: w.Claimant, Until: now.Add(l.ClaimTTL).UnixMilli()}
+	err := l.d.Write(ctx, []Op{put(turnKey(projectID, envID), rec, &free)})
+	if _, ok := condFailed(err); ok {
+		return fmt.Errorf("%w: another deployment is being recorded over version %d of %s/%s", shiplog.ErrVersionConflict, w.Expect, projectID, envID)
+	}
+	if err != nil {
+		return fmt.Errorf("claim the turn to write environment %s/%s at version %d: %w", projectID, envID, w.Expect+1, err)
+	}
+	return nil
+}
+
+// GetDeployment returns one of a project's deployments.
+func (l *Ledger) GetDeployment(ctx context.Context, projectID, deploymentID string) (shiplog.DeploymentRecord, error) {
+	var rec deploymentRecord
+	found, err := l.get(ctx, deployKey(projectID, deploymentID), &rec)
+	if err != nil {
+		return shiplog.DeploymentRecord{}, fmt.Errorf("get deployment %s of %s: %w", deploymentID, projectID, err)
+	}
+	if !found {
+		return shiplog.DeploymentRecord{}, shiplog.ErrDeploymentNotFound
+	}
+	return rec.deployment(), nil
+}
+
+// ListDeployments returns a page of a project's deployments newest first, narrowed by the
+// filter: one environment's listing items, one release's, or the release's filtered to an
+// environment.
+func (l *Ledger) ListDeployments(ctx context.Context, projectID string, f shiplog.DeploymentFilter, page shiplog.PageRequest) (shiplog.Page[shiplog.DeploymentRecord], error) {
+	q := Query{Table: State, PK: projectPrefix + projectID, Prefix: deployPrefix, Desc: true}
+	switch {
+	case f.Release != "":
+		q.Prefix = relDeployPrefix + f.Release + "#"
+		if f.Environment != "" {
+			c := Eq(attrEnvID, f.Environment)
+			q.Filter = &c
+		}
+	case f.Environment != "":
+		q.Prefix = envDeployPrefix + f.Environment + "#"
+	}
+	return listPage(ctx, l, q, q.Prefix, page, deploymentRecord.deployment, "list deployments of "+projectID)
+}
+
+// EnvironmentStates returns the state of each environment of the project ever deployed to.
+func (l *Ledger) EnvironmentStates(ctx context.Context, projectID string) ([]shiplog.EnvironmentState, error) {
+	items, err := l.d.Query(ctx, Query{Table: State, PK: projectPrefix + projectID, Prefix: envPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("read environments of %s: %w", projectID, err)
+	}
+	out := make([]shiplog.EnvironmentState, 0, len(items))
+	for _, it := range items {
+		var rec stateRecord
+		if err := it.Decode(&rec); err != nil {
+			return nil, fmt.Errorf("read environments of %s: %w", projectID, err)
+		}
+		out = append(out, rec.state())
+	}
+	return out, nil
+}
+
+// ListEvents returns a page of a project's events newest first: its event items, from the
+// newest down to the since's EventIDFloor (a key range, so an old log costs nothing), filtered
+// to the type and the since's exact second.
+func (l *Ledger) ListEvents(ctx context.Context, projectID string, f shiplog.EventFilter, page shiplog.PageRequest) (shiplog.Page[shiplog.Event], error) {
+	q := Query{Table: State, PK: projectPrefix + projectID, Prefix: EventPrefix, Desc: true}
+	if floor := shiplog.EventIDFloor(f.Since); floor != "" {
+		// Every event sort key lies below "event$" ("$" follows "#").
+		q.Prefix, q.From, q.To = "", EventPrefix+floor, "event$"
+	}
+	var filters []Cond
+	if f.Type != "" {
+		filters = append(filters, Eq(attrType, f.Type))
+	}
+	if f.Since > 0 {
+		filters = append(filters, Ge(attrAt, f.Since))
+	}
+	switch len(filters) {
+	case 1:
+		q.Filter = &filters[0]
+	case 2:
+		c := And(filters...)
+		q.Filter = &c
+	}
+	return listPage(ctx, l, q, EventPrefix, page, func(rec eventRecord) shiplog.Event { return shiplog.Event(rec) }, "list events of "+projectID)
+}
+
+// pageLimit applies the domain's bounds to a store-level request (the service has checked them).
+func pageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return shiplog.DefaultPageLimit
+	case limit > shiplog.MaxPageLimit:
+		return shiplog.MaxPageLimit
+	}
+	return limit
+}
+
+// listPage reads one page of q from a cursor (which must name a key under prefix): it asks for
+// one item more than the page holds, so that the last page never carries a cursor and reading
+// the newest 20 reads at most 21 items however long the list.
+func listPage[R, T any](ctx context.Context, l *Ledger, q Query, prefix string, page shiplog.PageRequest, conv func(R) T, what string) (shiplog.Page[T], error) {
+	after, err := decodeCursor(q, prefix, page.Cursor)
+	if err != nil {
+		return shiplog.Page[T]{}, err
+	}
+	limit := pageLimit(page.Limit)
+	q.After, q.Limit = after, limit+1
+	items, err := l.d.Query(ctx, q)
+	if err != nil {
+		return shiplog.Page[T]{}, fmt.Errorf("%s: %w", what, err)
+	}
+	out := shiplog.Page[T]{Items: make([]T, 0, min(len(items), limit))}
+	if len(items) > limit {
+		items = items[:limit]
+		out.NextCursor = encodeCursor(q, items[limit-1].Key)
+	}
+	for _, it := range items {
+		var rec R
+		if err := it.Decode(&rec); err != nil {
+			return shiplog.Page[T]{}, fmt.Errorf("%s: %w", what, err)
+		}
+		out.Items = append(out.Items, conv(rec))
+	}
+	return out, nil
+}
+
+func sortedUnique(ss []string) []string {
+	out := slices.Clone(ss)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

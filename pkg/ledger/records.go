@@ -1,0 +1,276 @@
+package ledger
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// The stored shapes of the ledger's records. Their json tags are the attribute names of the
+// items (in DynamoDB, and in the documents of the embedded drivers), apart from the domain's
+// JSON, which is the API's: a stored attribute is renamed here, an API field in pkg/shiplog.
+// Where a record has the same fields as its domain type, it is converted with a Go conversion,
+// so that a field added to one and not the other stops the build instead of being dropped.
+//
+// The names are those the first DynamoDB store wrote, so that its tables are read as they are.
+
+// Attribute names the ledger's conditions and updates name.
+const (
+	attrReleaseID  = "release_id"
+	attrProjectID  = "project_id"
+	attrVersion    = "version"
+	attrPushedAt   = "pushed_at"
+	attrLastDeploy = "last_date_deployed"
+	attrCount      = "deployment_count"
+	attrVerifiedIn = "verified_in"
+	attrStatus     = "status"
+	attrHistory    = "status_history"
+	attrMapped     = "mapped_repositories"
+	attrUnfinished = "unfinished"
+	attrType       = "type"
+	attrAt         = "at"
+	attrUntil      = "until"
+	attrClaimant   = "claimant"
+	attrEnvID      = "environment.id"
+	// AttrExpiresAt is the attribute of an idempotency key after which (Unix seconds) it is
+	// forgotten: the state table's TTL attribute.
+	AttrExpiresAt = "expires_at"
+)
+
+// releaseRecord is a release in the releases table. Deployments is empty in releases created since
+// deployments became items of their own; older ones hold theirs.
+type releaseRecord struct {
+	ID               string               `json:"release_id"`
+	ProjectID        string               `json:"project_id"`
+	ProjectName      string               `json:"project_name"`
+	CreatedAt        int64                `json:"created_at"`
+	LastDateDeployed int64                `json:"last_date_deployed,omitempty"`
+	Manifest         string               `json:"release_manifest"`
+	RequestedBy      shiplog.Person       `json:"requested_by"`
+	Images           map[string]string    `json:"images"`
+	Label            string               `json:"label"`
+	Description      string               `json:"description"`
+	PushedAt         map[string]int64     `json:"pushed_at,omitempty"`
+	Deployments      []shiplog.Deployment `json:"deployments"`
+	DeploymentCount  int64                `json:"deployment_count"`
+	VerifiedIn       []string             `json:"verified_in,omitempty,stringset"`
+}
+
+func newReleaseRecord(r shiplog.Release) releaseRecord {
+	rec := releaseRecord(r)
+	if rec.Images == nil {
+		rec.Images = map[string]string{}
+	}
+	if rec.Deployments == nil {
+		rec.Deployments = []shiplog.Deployment{}
+	}
+	return rec
+}
+
+func (rec releaseRecord) release() shiplog.Release {
+	r := shiplog.Release(rec)
+	if r.Images == nil {
+		r.Images = map[string]string{}
+	}
+	if r.Deployments == nil {
+		r.Deployments = []shiplog.Deployment{}
+	}
+	sort.Strings(r.VerifiedIn) // a set has no order
+	return r
+}
+
+// deploymentRecord is a deployment, in each of its three listing items.
+type deploymentRecord struct {
+	ID            string                `json:"deployment_id"`
+	Environment   shiplog.Environment   `json:"environment"`
+	CreatedAt     int64                 `json:"created_at"`
+	RequestedBy   shiplog.Person        `json:"requested_by"`
+	Description   string                `json:"description"`
+	Kind          string                `json:"kind,omitempty"`
+	PromotedFrom  string                `json:"promoted_from,omitempty"`
+	Reverts       string                `json:"reverts,omitempty"`
+	Override      *shiplog.Override     `json:"override,omitempty"`
+	Changes       *shiplog.Changes      `json:"changes,omitempty"`
+	Status        string                `json:"status,omitempty"`
+	StatusHistory []shiplog.StatusEntry `json:"status_history,omitempty"`
+	ProjectID     string                `json:"project_id"`
+	ReleaseID     string                `json:"release_id"`
+}
+
+func newDeploymentRecord(d shiplog.DeploymentRecord) deploymentRecord {
+	return deploymentRecord{
+		ID: d.ID, Environment: d.Environment, CreatedAt: d.CreatedAt, RequestedBy: d.RequestedBy,
+		Description: d.Description, Kind: d.Kind, PromotedFrom: d.PromotedFrom, Reverts: d.Reverts,
+		Override: d.Override, Changes: d.Changes, Status: d.Status, StatusHistory: d.StatusHistory,
+		ProjectID: d.ProjectID, ReleaseID: d.ReleaseID,
+	}
+}
+
+func (rec deploymentRecord) deployment() shiplog.DeploymentRecord {
+	return shiplog.DeploymentRecord{
+		Deployment: shiplog.Deployment{
+			ID: rec.ID, Environment: rec.Environment, CreatedAt: rec.CreatedAt, RequestedBy: rec.RequestedBy,
+			Description: rec.Description, Kind: rec.Kind, PromotedFrom: rec.PromotedFrom, Reverts: rec.Reverts,
+			Override: rec.Override, Changes: rec.Changes, Status: rec.Status, StatusHistory: rec.StatusHistory,
+		},
+		ProjectID: rec.ProjectID, ReleaseID: rec.ReleaseID,
+	}
+}
+
+// stateRecord is an environment's state.
+type stateRecord struct {
+	ProjectID    string                   `json:"project_id"`
+	Environment  shiplog.Environment      `json:"environment"`
+	ReleaseID    string                   `json:"release_id"`
+	DeploymentID string                   `json:"deployment_id"`
+	DeployedAt   int64                    `json:"deployed_at"`
+	RequestedBy  shiplog.Person           `json:"requested_by"`
+	Description  string                   `json:"description"`
+	Images       map[string]string        `json:"images"`
+	Pending      []string                 `json:"pending,omitempty"`
+	LockedUntil  int64                    `json:"locked_until,omitempty"`
+	Lock         *shiplog.EnvironmentLock `json:"lock,omitempty"`
+	Freezes      []shiplog.Freeze         `json:"freezes,omitempty"`
+	Requests     []shiplog.RequestKey     `json:"requests,omitempty"`
+	Status       string                   `json:"status,omitempty"`
+	Version      int64                    `json:"version"`
+}
+
+func newStateRecord(st shiplog.EnvironmentState) stateRecord {
+	rec := stateRecord(st)
+	if rec.Images == nil {
+		rec.Images = map[string]string{}
+	}
+	if len(rec.Pending) == 0 {
+		// A settled environment has no pending attribute at all, rather than an empty one.
+		rec.Pending = nil
+	}
+	return rec
+}
+
+func (rec stateRecord) state() shiplog.EnvironmentState {
+	st := shiplog.EnvironmentState(rec)
+	if st.Images == nil {
+		st.Images = map[string]string{}
+	}
+	return st
+}
+
+// pushRecord is the newest image pushed for a service.
+type pushRecord struct {
+	ProjectID string `json:"project_id"`
+	ServiceID string `json:"service_id"`
+	URI       string `json:"uri"`
+	PushedAt  int64  `json:"pushed_at"`
+}
+
+// keyRecord is an idempotency key of create-release; ExpiresAt is the TTL attribute.
+type keyRecord struct {
+	ProjectID string `json:"project_id"`
+	Key       string `json:"key"`
+	Hash      string `json:"hash"`
+	ReleaseID string `json:"release_id"`
+	At        int64  `json:"at"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+func newKeyRecord(k shiplog.ReleaseKey) keyRecord {
+	return keyRecord{ProjectID: k.ProjectID, Key: k.Key, Hash: k.Hash, ReleaseID: k.ReleaseID, At: k.At, ExpiresAt: k.ExpiresAt()}
+}
+
+func (rec keyRecord) key() shiplog.ReleaseKey {
+	return shiplog.ReleaseKey{ProjectID: rec.ProjectID, Key: rec.Key, Hash: rec.Hash, ReleaseID: rec.ReleaseID, At: rec.At}
+}
+
+// eventRecord is an entry of a project's event log.
+type eventRecord struct {
+	ID           string            `json:"event_id"`
+	Type         string            `json:"type"`
+	At           int64             `json:"at"`
+	By           shiplog.Person    `json:"by"`
+	ProjectID    string            `json:"project_id"`
+	Environment  string            `json:"environment,omitempty"`
+	ReleaseID    string            `json:"release_id,omitempty"`
+	DeploymentID string            `json:"deployment_id,omitempty"`
+	Service      string            `json:"service,omitempty"`
+	Detail       map[string]string `json:"detail,omitempty"`
+}
+
+// DecodeEvent decodes an event item (a stream reader's, say) with decode.
+func DecodeEvent(decode func(v any) error) (shiplog.Event, error) {
+	var rec eventRecord
+	if err := decode(&rec); err != nil {
+		return shiplog.Event{}, err
+	}
+	return shiplog.Event(rec), nil
+}
+
+// projectRecord is a registered project. Version counts its registrations (each conditioned on
+// the one it replaces); MappedRepositories is every repository that may have a mapping item for
+// it (never fewer); Unfinished marks a registration written in several steps until its last.
+type projectRecord struct {
+	ID                 string                    `json:"project_id"`
+	Name               string                    `json:"name"`
+	Environments       []shiplog.Environment     `json:"environments"`
+	ImageRepositories  []shiplog.ImageRepository `json:"image_repositories"`
+	TagDeployedImages  bool                      `json:"tag_deployed_images"`
+	Manifest           string                    `json:"manifest"`
+	Version            int64                     `json:"version"`
+	MappedRepositories []string                  `json:"mapped_repositories"`
+	Unfinished         bool                      `json:"unfinished,omitempty"`
+}
+
+func newProjectRecord(p shiplog.Project, version int64, mapped []string, unfinished bool) projectRecord {
+	rec := projectRecord{
+		ID: p.ID, Name: p.Name, Environments: p.Environments, ImageRepositories: p.ImageRepositories,
+		TagDeployedImages: p.TagDeployedImages, Manifest: string(p.Manifest), Version: version,
+		MappedRepositories: mapped, Unfinished: unfinished,
+	}
+	if rec.Environments == nil {
+		rec.Environments = []shiplog.Environment{}
+	}
+	if rec.ImageRepositories == nil {
+		rec.ImageRepositories = []shiplog.ImageRepository{}
+	}
+	if rec.MappedRepositories == nil {
+		rec.MappedRepositories = []string{}
+	}
+	return rec
+}
+
+func (rec projectRecord) project() shiplog.Project {
+	p := shiplog.Project{
+		ID: rec.ID, Name: rec.Name, Environments: rec.Environments, ImageRepositories: rec.ImageRepositories,
+		TagDeployedImages: rec.TagDeployedImages,
+	}
+	if rec.Manifest != "" {
+		p.Manifest = json.RawMessage(rec.Manifest)
+	}
+	return p
+}
+
+// repoRecord says which services of one project a repository feeds.
+type repoRecord struct {
+	Repository string   `json:"repository"`
+	ProjectID  string   `json:"project_id"`
+	Services   []string `json:"services"`
+}
+
+// pointerRecord names a project's newest release.
+type pointerRecord struct {
+	ReleaseID string `json:"release_id"`
+}
+
+// turnRecord is the last claim of the turn to record a deployment over an environment's version.
+type turnRecord struct {
+	Version      int64  `json:"version"`
+	DeploymentID string `json:"deployment_id"`
+	Claimant     string `json:"claimant"`
+	Until        int64  `json:"until"` // Unix milliseconds
+}
+
+// paramRecord is a parameter's value.
+type paramRecord struct {
+	Value string `json:"value"`
+}
