@@ -63,8 +63,7 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 		return err
 	}
 	defer store.Close()
-	logged := loggingStore{Store: store, log: log}
-	svc := shiplog.NewService(store, logged, nil, log)
+	svc := localService(store, log)
 
 	if o.manifest != "" {
 		b, err := os.ReadFile(o.manifest)
@@ -155,6 +154,15 @@ func lambdaAPIPath(path string) bool {
 	return true
 }
 
+// localService is the local stack's Service on its store, which holds the parameters too: a
+// deploy records, writes and settles in one write of the file.
+func localService(store *bolt.Store, log *slog.Logger) *shiplog.Service {
+	logged := loggingStore{Store: store, log: log}
+	svc := shiplog.NewService(store, logged, nil, log)
+	svc.Atomic = logged
+	return svc
+}
+
 // loggingStore logs each release and deployment the local stack records, whichever API asked
 // for it, once the store has it.
 type loggingStore struct {
@@ -176,11 +184,24 @@ func (s loggingStore) WriteEnvironment(ctx context.Context, w shiplog.Environmen
 	if err := s.Store.WriteEnvironment(ctx, w); err != nil {
 		return err
 	}
+	s.logDeployment(ctx, w)
+	return nil
+}
+
+// WriteEnvironmentAndParameters is the store's write of a deploy with its parameters, logged.
+func (s loggingStore) WriteEnvironmentAndParameters(ctx context.Context, w shiplog.EnvironmentWrite, params map[string]string) error {
+	if err := s.Store.WriteEnvironmentAndParameters(ctx, w, params); err != nil {
+		return err
+	}
+	s.logDeployment(ctx, w)
+	return nil
+}
+
+func (s loggingStore) logDeployment(ctx context.Context, w shiplog.EnvironmentWrite) {
 	if d := w.Deployment; d != nil {
 		s.log.InfoContext(ctx, "deployment recorded", "project", d.ProjectID, "environment", d.Environment.ID,
 			"release", d.ReleaseID, "deployment", d.ID, "kind", d.Kind, "by", d.RequestedBy.ID)
 	}
-	return nil
 }
 
 func (a *app) createTablesCommand() *cobra.Command {

@@ -155,6 +155,7 @@ func (s *fuzzStores) fresh(t *testing.T) *testEnv {
 
 func fuzzService(store *bolt.Store) *shiplog.Service {
 	svc := shiplog.NewService(store, store, nil, slog.New(slog.DiscardHandler))
+	svc.Atomic = store.AtomicParameters() // as the local stack wires it
 	svc.Now = func() time.Time { return now }
 	svc.NewID = sequentialIDs()
 	return svc

@@ -26,6 +26,7 @@ func newDeployStack(t testing.TB, services int) deployStack {
 	}
 	t.Cleanup(func() { s.Close() })
 	svc := shiplog.NewService(s, s, nil, nil)
+	svc.Atomic = s.AtomicParameters()
 	ctx := t.Context()
 	p := shiplog.Project{ID: "p", Name: "P", Manifest: []byte(`{}`), Environments: []shiplog.Environment{{ID: "stage", Name: "stage"}}}
 	for i := range services {

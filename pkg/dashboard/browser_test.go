@@ -318,6 +318,7 @@ func newStack(t *testing.T) *stack {
 	}
 	t.Cleanup(func() { store.Close() })
 	svc := shiplog.NewService(store, store, nil, nil)
+	svc.Atomic = store.AtomicParameters() // as the local stack wires it
 	clk := &clock{at: time.Now().Add(-6 * 24 * time.Hour).Truncate(time.Second)}
 	svc.Now = clk.Now
 	svc.NewID = shiplog.NewULIDGenerator(clk.Now)

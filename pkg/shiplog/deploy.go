@@ -390,15 +390,14 @@ func deployed(d Deployment, rel Release) DeployResult {
 	return DeployResult{Deployment: d, Release: rel}
 }
 
-// atomicParameters returns the store, if it also holds the parameters and can write them with an
-// environment's state, for a deploy that moves no ECR tag between the two (tagging needs the
-// parameters written first and the settle after).
+// atomicParameters returns the store's atomic write of state and parameters (Service.Atomic),
+// for a deploy that moves no ECR tag between the two (tagging needs the parameters written first
+// and the settle after).
 func (s *Service) atomicParameters(p Project) AtomicParameters {
-	a, ok := s.Store.(AtomicParameters)
-	if !ok || any(s.Params) != any(s.Store) || (p.TagDeployedImages && s.Registry != nil) {
+	if s.Atomic == nil || (p.TagDeployedImages && s.Registry != nil) {
 		return nil
 	}
-	return a
+	return s.Atomic
 }
 
 // changesOf says what deploying images over prev changes, and which parameters under path it

@@ -135,10 +135,9 @@ type EnvironmentStore interface {
 	EnvironmentStates(ctx context.Context, projectID string) ([]EnvironmentState, error)
 }
 
-// AtomicParameters is a Store that also holds the parameters (the embedded store, which is both),
-// and can write an environment's next state and its parameters in one atomic write. A deploy on it
-// records, writes and settles at once; on other stores the parameters are written between the
-// record and the settle.
+// AtomicParameters is the write of a store that also holds the parameters (the embedded stores,
+// which are both): an environment's next state and its parameters in one atomic write. A store
+// declares it when it is built, and the wiring sets Service.Atomic to it.
 type AtomicParameters interface {
 	// WriteEnvironmentAndParameters is WriteEnvironment that also sets params, all or nothing.
 	WriteEnvironmentAndParameters(ctx context.Context, w EnvironmentWrite, params map[string]string) error

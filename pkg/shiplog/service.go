@@ -18,7 +18,12 @@ type Service struct {
 	Params   ParameterStore
 	Store    Store
 	Registry Registry // optional
-	Runtime  Runtime  // optional: without it, only reports verify deployments
+	// Atomic, if set, is the store's write of an environment's state and its parameters in one
+	// atomic write, declared by a store that holds both (Params and Store are then the same
+	// store): a deploy then records, writes and settles at once. Nil: parameters are written
+	// between the record and the settle.
+	Atomic  AtomicParameters
+	Runtime Runtime // optional: without it, only reports verify deployments
 
 	// Now is the clock and Sleep waits on it (it returns early with ctx's error); NewID makes
 	// release and deployment ids, which must sort by creation time.

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/manifest"
+	"github.com/shiplog/shiplog/pkg/memstore"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -141,7 +141,7 @@ func (r *fakeRegistry) TagImages(ctx context.Context, images []string, tag strin
 
 type harness struct {
 	svc    *shiplog.Service
-	store  *bolt.Store
+	store  *memstore.Store
 	params *countingParams
 	clock  *clock
 	// onSleep, if set, runs at each wait of the Service, which advances the clock instead of
@@ -150,15 +150,11 @@ type harness struct {
 	sleeps  int
 }
 
-// newHarness returns a Service on a fresh bolt store with the example manifest registered, a
+// newHarness returns a Service on a fresh store in memory with the example manifest registered, a
 // clock at start that moves only when told, and ids 01TESTID000…1, …2, … in call order.
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := memstore.New()
 	h := &harness{store: store, params: &countingParams{ParameterStore: store}, clock: &clock{now: start}}
 	var mu sync.Mutex
 	n := 0
@@ -1261,7 +1257,7 @@ func TestDeployWaitsForItsTurn(t *testing.T) {
 // deployment recorded over version raceAt with ErrVersionConflict and nothing written, as a store
 // does to a deploy that lost the race to another.
 type racingStore struct {
-	*bolt.Store
+	*memstore.Store
 	deployReads int
 	raceAt      int64
 	raced       bool

@@ -1,0 +1,96 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// Import builds the ops that store records as they are, with no event, condition or counter of
+// their own: for moving a store written in another layout onto the ledger (the embedded store's
+// upgrade from its first file layout). Records are added in any order; Ops returns them, with
+// each project's latest pointer, to be written in one atomic write.
+type Import struct {
+	ops    []Op
+	latest map[string]string
+}
+
+// Project adds a registered project (as its first registration) and its repository items.
+func (im *Import) Project(p shiplog.Project) {
+	mappings := repoMappings(p)
+	repos := sortedKeys(mappings)
+	im.ops = append(im.ops, put(projectKey(p.ID), newProjectRecord(p, 1, repos, false), nil))
+	for _, r := range repos {
+		im.ops = append(im.ops, put(repoKey(r, p.ID), mappings[r], nil))
+	}
+}
+
+// Push adds a service's newest push.
+func (im *Import) Push(rec shiplog.ImageRecord) {
+	im.ops = append(im.ops, put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), nil))
+}
+
+// Release adds a release as it reads (its count, last deployment and verifications included).
+func (im *Import) Release(r shiplog.Release) {
+	im.ops = append(im.ops, put(releaseKey(r.ID), newReleaseRecord(r), nil))
+	if im.latest == nil {
+		im.latest = map[string]string{}
+	}
+	if r.ID > im.latest[r.ProjectID] {
+		im.latest[r.ProjectID] = r.ID
+	}
+}
+
+// Deployment adds a deployment's listing items; indexed says it is listed for its release too.
+func (im *Import) Deployment(d shiplog.DeploymentRecord, indexed bool) {
+	rec := newDeploymentRecord(d)
+	for _, k := range listingKeys(d.ProjectID, d.Environment.ID, d.ReleaseID, d.ID, indexed) {
+		im.ops = append(im.ops, put(k, rec, nil))
+	}
+}
+
+// State adds an environment's state.
+func (im *Import) State(st shiplog.EnvironmentState) {
+	im.ops = append(im.ops, put(envKey(st.ProjectID, st.Environment.ID), newStateRecord(st), nil))
+}
+
+// Event adds an entry of a project's event log.
+func (im *Import) Event(ev shiplog.Event) error {
+	op, err := eventOp(ev)
+	if err != nil {
+		return err
+	}
+	im.ops = append(im.ops, op)
+	return nil
+}
+
+// ReleaseKey adds an idempotency key of create-release.
+func (im *Import) ReleaseKey(k shiplog.ReleaseKey) {
+	im.ops = append(im.ops, put(relKeyKey(k.ProjectID, k.Key), newKeyRecord(k), nil))
+}
+
+// Parameter adds a parameter (for drivers that hold them).
+func (im *Import) Parameter(name, value string) {
+	im.ops = append(im.ops, put(paramKey(name), paramRecord{Value: value}, nil))
+}
+
+// Ops returns the ops of every record added, and the projects' latest pointers.
+func (im *Import) Ops() []Op {
+	ops := append([]Op{}, im.ops...)
+	projects := sortedKeys(im.latest)
+	sort.Strings(projects)
+	for _, p := range projects {
+		ops = append(ops, put(latestKey(p), pointerRecord{ReleaseID: im.latest[p]}, nil))
+	}
+	return ops
+}
+
+// Write writes the import's ops with d, in one atomic write.
+func (im *Import) Write(ctx context.Context, d Driver) error {
+	if err := d.Write(ctx, im.Ops()); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	return nil
+}
