@@ -147,10 +147,8 @@ func proxiedStore(t *testing.T, script func(op string, body []byte, n int, w htt
 			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
 		})
 	})
-	proxied := New(client, s.releases, s.state)
-	proxied.maxTransact = s.maxTransact
-	proxied.unprocessedDelay = time.Millisecond
-	return testStore{Store: proxied, admin: s.admin}, client
+	proxied := newTestStore(client, s.driver.releases, s.driver.state, s.driver.caps.MaxWriteOps, time.Millisecond)
+	return testStore{Store: proxied, admin: s.admin, releases: s.releases, state: s.state}, client
 }
 
 // TestThrottledIsUnavailable has DynamoDB throttle every call: the SDK retries, then the store

@@ -41,7 +41,8 @@ func backends(t testing.TB) []backend {
 // testStore is a Store on fresh tables of a backend, with the client that built them.
 type testStore struct {
 	*Store
-	admin *dynamodb.Client // no middleware of the test's: for seeding and raw reads
+	admin           *dynamodb.Client // no middleware of the test's: for seeding and raw reads
+	releases, state string
 }
 
 // newStore creates fresh tables (unique names: cheaper than resetting a shared server) and a
@@ -57,9 +58,7 @@ func (b backend) newStore(t testing.TB, extra ...func(*middleware.Stack) error) 
 		o.APIOptions = append(o.APIOptions, extra...)
 		o.Retryer = testRetryer()
 	})
-	s := New(client, releases, state)
-	s.maxTransact = b.maxTransact
-	return testStore{Store: s, admin: admin}
+	return testStore{Store: newTestStore(client, releases, state, b.maxTransact, 0), admin: admin, releases: releases, state: state}
 }
 
 // testRetryer is the SDK's standard retryer without its client-side retry quota and with more
@@ -117,4 +116,15 @@ func created(r shiplog.Release) shiplog.Event {
 
 func pushed(rec shiplog.ImageRecord) shiplog.Event {
 	return shiplog.Event{ID: testEvents(), Type: shiplog.EventImageRecorded, At: rec.PushedAt, By: shiplog.AnonymousPerson, ProjectID: rec.ProjectID, Service: rec.ServiceID}
+}
+
+// newTestStore is New with the backend's transaction limit and, if unprocessed is set, a quicker
+// first wait for keys a batch read left unprocessed.
+func newTestStore(client *dynamodb.Client, releases, state string, maxTransact int, unprocessed time.Duration) *Store {
+	d := NewDriver(client, releases, state)
+	d.caps.MaxWriteOps = maxTransact
+	if unprocessed > 0 {
+		d.unprocessedDelay = unprocessed
+	}
+	return newStore(d)
 }

@@ -2,7 +2,6 @@ package awsdynamo
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -225,7 +224,7 @@ func TestPutProjectManyRepositories(t *testing.T) {
 			must(t, "PutProject", s.PutProject(ctx, project("big", first...), registered(project("big", first...))))
 			wantMapped(t, s, "big", first)
 			if n := rec.count("dynamodb:TransactWriteItems"); n < 2 {
-				t.Errorf("TransactWriteItems for 130 repositories: got %d calls, want several (the limit is %d)", n, s.maxTransact)
+				t.Errorf("TransactWriteItems for 130 repositories: got %d calls, want several (the limit is %d)", n, s.driver.caps.MaxWriteOps)
 			}
 
 			keep := append([]string{first[0]}, second...)
@@ -252,7 +251,7 @@ func wantMapped(t *testing.T, s testStore, projectID string, want []string) {
 		must(t, "Scan", err)
 		for _, it := range out.Items {
 			pk, sk := it[attrPK].(*types.AttributeValueMemberS).Value, it[attrSK].(*types.AttributeValueMemberS).Value
-			if repo, ok := strings.CutPrefix(pk, repoPrefix); ok && sk == projectID {
+			if repo, ok := strings.CutPrefix(pk, "repo#"); ok && sk == projectID {
 				got = append(got, repo)
 			}
 		}
@@ -461,45 +460,6 @@ func TestCursorsStayInTheirList(t *testing.T) {
 	}
 }
 
-func TestDecodeCursor(t *testing.T) {
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	valid := func(k map[string]string) bool { return k["pk"] == "project#p" && idAfter(k["sk"], "deploy#") }
-	tests := []struct {
-		name   string
-		cursor string
-		ok     bool
-	}{
-		{"empty", "", true},
-		{"good", enc(map[string]string{"pk": "project#p", "sk": "deploy#01X"}), true},
-		{"not base64", "***", false},
-		{"standard base64 padding", enc(map[string]string{"pk": "project#p", "sk": "deploy#01X"}) + "==", false},
-		{"not JSON", enc("x")[:2] + "AA", false},
-		{"JSON array", enc([]string{"pk", "sk"}), false},
-		{"number value", enc(map[string]any{"pk": "project#p", "sk": 1}), false},
-		{"missing attribute", enc(map[string]string{"pk": "project#p"}), false},
-		{"extra attribute", enc(map[string]string{"pk": "project#p", "sk": "deploy#01X", "x": "y"}), false},
-		{"empty value", enc(map[string]string{"pk": "project#p", "sk": ""}), false},
-		{"another project", enc(map[string]string{"pk": "project#q", "sk": "deploy#01X"}), false},
-		{"bare prefix", enc(map[string]string{"pk": "project#p", "sk": "deploy#"}), false},
-		{"another list", enc(map[string]string{"pk": "project#p", "sk": "env#stage"}), false},
-		{"nested key", enc(map[string]string{"pk": "project#p", "sk": "deploy#a#b"}), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := decodeCursor(tt.cursor, stateCursorKeys, valid)
-			if tt.ok && err != nil {
-				t.Errorf("decodeCursor(%q): got %v, want no error", tt.cursor, err)
-			}
-			if !tt.ok && !shiplog.IsKind(err, shiplog.Invalid) {
-				t.Errorf("decodeCursor(%q): got %v, want Invalid", tt.cursor, err)
-			}
-		})
-	}
-}
-
 // TestReleaseKeyItem holds an idempotency key's item to the design: pk project#{project}, sk
 // relkey#{key}, its time and its TTL attribute KeyTTL later, on a table whose TTL is on.
 func TestReleaseKeyItem(t *testing.T) {
@@ -539,7 +499,7 @@ func TestClaimedTurn(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := t.Context()
 			s := b.newStore(t)
-			s.claimTTL = 500 * time.Millisecond
+			s.ClaimTTL = 500 * time.Millisecond
 			p := project("p")
 			r := release(p, 1)
 			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
@@ -548,7 +508,7 @@ func TestClaimedTurn(t *testing.T) {
 			// A record of version 0 that died after claiming its turn.
 			dead := deployment(p, r, "stage", 1, 0)
 			dead.Claimant = "deploy-1"
-			if err := s.claimTurn(ctx, dead); err != nil {
+			if err := s.ClaimTurn(ctx, dead); err != nil {
 				t.Fatalf("claimTurn: %v", err)
 			}
 			claimed := time.Now()
@@ -563,7 +523,7 @@ func TestClaimedTurn(t *testing.T) {
 			if _, err := s.GetDeployment(ctx, "p", second.Deployment.ID); !errors.Is(err, shiplog.ErrDeploymentNotFound) {
 				t.Errorf("deployment of a refused record: got %v, want ErrDeploymentNotFound", err)
 			}
-			time.Sleep(time.Until(claimed.Add(s.claimTTL + 100*time.Millisecond)))
+			time.Sleep(time.Until(claimed.Add(s.ClaimTTL + 100*time.Millisecond)))
 			must(t, "record once the dead claim expired", s.WriteEnvironment(ctx, second))
 
 			// A record whose transaction fails (its release is gone) keeps its claim until it
@@ -590,7 +550,7 @@ func TestClaimedTurn(t *testing.T) {
 			// A claim held does not stop an uncontended record: it claims nothing.
 			held := deployment(p, r, "stage", 8, 3)
 			held.Claimant = "deploy-8"
-			if err := s.claimTurn(ctx, held); err != nil {
+			if err := s.ClaimTurn(ctx, held); err != nil {
 				t.Fatalf("claimTurn: %v", err)
 			}
 			must(t, "uncontended record while a claim is held", s.WriteEnvironment(ctx, deployment(p, r, "stage", 9, 3)))

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/shiplog/shiplog/pkg/bolt"
+	"github.com/shiplog/shiplog/pkg/ledger"
+	"github.com/shiplog/shiplog/pkg/ledger/ledgertest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/shiplogtest"
 )
@@ -239,4 +241,8 @@ func TestOpenRefusesCorruptFiles(t *testing.T) {
 // BenchmarkConcurrentDeploys: 64 deploys at once to one environment of the local stack's store.
 func BenchmarkConcurrentDeploys(b *testing.B) {
 	shiplogtest.BenchmarkConcurrentDeploys(b, func(tb testing.TB) shiplog.Store { return openTemp(tb) })
+}
+
+func TestDriver(t *testing.T) {
+	ledgertest.RunDriverTests(t, func(t *testing.T) ledger.Driver { return openTemp(t).Driver() })
 }

@@ -654,7 +654,7 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 		return fmt.Errorf("%s: %d items are more than one atomic write takes (%d)", what, len(ops), l.caps.MaxWriteOps)
 	}
 	if l.caps.TurnClaims && w.Deployment != nil && w.Claimant != "" {
-		if err := l.claimTurn(ctx, w); err != nil {
+		if err := l.ClaimTurn(ctx, w); err != nil {
 			return err
 		}
 	}
@@ -686,7 +686,7 @@ func listingKeys(projectID, env, releaseID, id string, indexed bool) []Key {
 	return keys
 }
 
-// claimTurn claims, with one conditional put, the turn to record a deployment over version
+// ClaimTurn claims, with one conditional put, the turn to record a deployment over version
 // w.Expect of the environment, unless another writer of that version claimed it less than
 // ClaimTTL ago: then it answers ErrVersionConflict, as the write would once the other one
 // commits. Deploys waiting on one environment all find it free at once when its lock is released;
@@ -695,7 +695,8 @@ func listingKeys(projectID, env, releaseID, id string, indexed bool) []Key {
 // so a deploy that meets nobody makes no extra call. The claim only saves work: the state's
 // version condition is what keeps two records of one version apart. A claim is never deleted:
 // the next version's claims pass it, and one whose write failed for another reason lapses.
-func (l *Ledger) claimTurn(ctx context.Context, w shiplog.EnvironmentWrite) error {
+// WriteEnvironment calls it; it is exported for tests that stage a writer that died after it.
+func (l *Ledger) ClaimTurn(ctx context.Context, w shiplog.EnvironmentWrite) error {
 	projectID, envID := w.State.ProjectID, w.State.Environment.ID
 	now := l.Now()
 	// Free, or claimed for an older version, or lapsed, or this claimant's own (an earlier

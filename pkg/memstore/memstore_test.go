@@ -3,6 +3,8 @@ package memstore_test
 import (
 	"testing"
 
+	"github.com/shiplog/shiplog/pkg/ledger"
+	"github.com/shiplog/shiplog/pkg/ledger/ledgertest"
 	"github.com/shiplog/shiplog/pkg/memstore"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/shiplogtest"
@@ -18,4 +20,8 @@ func TestStore(t *testing.T) {
 
 func TestStoreConcurrency(t *testing.T) {
 	shiplogtest.RunStoreConcurrencyTests(t, func(t *testing.T) shiplog.Store { return memstore.New() })
+}
+
+func TestDriver(t *testing.T) {
+	ledgertest.RunDriverTests(t, func(t *testing.T) ledger.Driver { return memstore.New().Driver() })
 }
