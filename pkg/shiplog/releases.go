@@ -184,11 +184,9 @@ func (s *Service) releaseInputs(ctx context.Context, projectID, label string) (P
 		pushes  map[string]ImageRecord
 		pushErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		pushes, pushErr = s.Store.LatestImages(ctx, projectID, services)
-	}()
+	})
 	images, err := s.labelImages(ctx, project.ID, label, services)
 	wg.Wait()
 	if err != nil {
@@ -222,11 +220,9 @@ func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput,
 		rcErr  error
 		imgErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		rc, rcErr = s.Store.ReleaseContext(ctx, p.ID, services, in.IdempotencyKey)
-	}()
+	})
 	images, imgErr = s.labelImages(ctx, p.ID, in.Label, services)
 	wg.Wait()
 	if rcErr != nil && !errors.Is(rcErr, ErrProjectNotFound) {
