@@ -12,13 +12,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shiplog/shiplog/pkg/awserr"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -495,15 +494,16 @@ func imageIDString(id *types.ImageIdentifier) string {
 	return aws.ToString(id.ImageTag)
 }
 
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+// service names ECR in the messages of errors the SDK's retries could not get past.
+const service = awserr.Service("ECR")
 
-// mapError turns an SDK error into a shiplog error with context.
+// mapError turns an SDK error into a shiplog error with context: ECR's own meanings here, the
+// rest as every AWS adapter maps them (awserr).
 func mapError(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	var repoNotFound *types.RepositoryNotFoundException
 	var imageNotFound *types.ImageNotFoundException
 	var tagImmutable *types.ImageTagAlreadyExistsException
-	var quota ratelimit.QuotaExceededError
 	var apiErr smithy.APIError
 	switch {
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException" && strings.HasPrefix(what, "tag "):
@@ -516,10 +516,6 @@ func mapError(err error, format string, args ...any) error {
 		return shiplog.Wrap(shiplog.NotFound, err, "%s: no such image", what)
 	case errors.As(err, &tagImmutable):
 		return shiplog.Wrap(shiplog.Conflict, err, "%s: the repository's tags are immutable and the tag is on another image", what)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return shiplog.Wrap(shiplog.Unavailable, err, "%s: gave up waiting for ECR", what)
-	case errors.As(err, &quota), retryables.IsErrorRetryable(err) == aws.TrueTernary:
-		return shiplog.Wrap(shiplog.Unavailable, err, "%s: ECR is throttling or unavailable; retry later", what)
 	}
-	return shiplog.Wrap(shiplog.Internal, err, "%s", what)
+	return service.Wrap(err, "%s", what)
 }

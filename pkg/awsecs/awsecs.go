@@ -12,13 +12,12 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shiplog/shiplog/pkg/awserr"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -330,18 +329,18 @@ func repository(image string) string {
 	return image
 }
 
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+// service names ECS in the messages of errors the SDK's retries could not get past.
+const service = awserr.Service("ECS")
 
-// mapError turns an SDK error into a shiplog error with context; cluster, if given, is the
-// cluster the call named, for a missing cluster's message.
+// mapError turns an SDK error into a shiplog error with context: ECS's own meanings here, the
+// rest (throttling and server faults included) as every AWS adapter maps them (awserr); cluster,
+// if given, is the cluster the call named, for a missing cluster's message.
 func mapError(err error, cluster, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	var clusterNotFound *types.ClusterNotFoundException
 	var serviceNotFound *types.ServiceNotFoundException
 	var invalid *types.InvalidParameterException
 	var client *types.ClientException
-	var server *types.ServerException
-	var quota ratelimit.QuotaExceededError
 	var apiErr smithy.APIError
 	isAPI := errors.As(err, &apiErr)
 	switch {
@@ -354,11 +353,6 @@ func mapError(err error, cluster, format string, args ...any) error {
 		return shiplog.Wrap(shiplog.Internal, err, "%s: access denied: %s", what, apiErr.ErrorMessage())
 	case errors.As(err, &invalid), errors.As(err, &client):
 		return shiplog.Wrap(shiplog.Invalid, err, "%s: ECS refused the request: %s", what, apiErr.ErrorMessage())
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return shiplog.Wrap(shiplog.Unavailable, err, "%s: gave up waiting for ECS", what)
-	case errors.As(err, &quota), errors.As(err, &server), isAPI && apiErr.ErrorCode() == "ThrottlingException",
-		retryables.IsErrorRetryable(err) == aws.TrueTernary:
-		return shiplog.Wrap(shiplog.Unavailable, err, "%s: ECS is throttling or unavailable; retry later", what)
 	}
-	return shiplog.Wrap(shiplog.Internal, err, "%s", what)
+	return service.Wrap(err, "%s", what)
 }

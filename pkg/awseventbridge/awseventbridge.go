@@ -15,7 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/smithy-go"
 
+	"github.com/shiplog/shiplog/pkg/awserr"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -64,13 +66,13 @@ func (p *Publisher) Publish(ctx context.Context, evs []shiplog.Event) []error {
 		out, err := p.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
 		if err != nil {
 			for _, i := range idx {
-				errs[i] = fmt.Errorf("put event %s on %s: %w", evs[i].ID, p.bus, err)
+				errs[i] = service.Wrap(err, "put event %s on %s", evs[i].ID, p.bus)
 			}
 			continue
 		}
 		for j, res := range out.Entries {
 			if j < len(idx) && res.ErrorCode != nil {
-				errs[idx[j]] = fmt.Errorf("put event %s on %s: %s: %s", evs[idx[j]].ID, p.bus, aws.ToString(res.ErrorCode), aws.ToString(res.ErrorMessage))
+				errs[idx[j]] = service.Wrap(entryError(res), "put event %s on %s", evs[idx[j]].ID, p.bus)
 			}
 		}
 		if len(out.Entries) < len(idx) {
@@ -80,6 +82,21 @@ func (p *Publisher) Publish(ctx context.Context, evs []shiplog.Event) []error {
 		}
 	}
 	return errs
+}
+
+// service names EventBridge in the messages of errors the SDK's retries could not get past.
+const service = awserr.Service("EventBridge")
+
+// entryError is the failure of one entry of a PutEvents call that succeeded, as the API error it
+// would be on its own, so that awserr maps its code (ThrottlingException) as it maps a call's.
+// InternalFailure is EventBridge's fault: the same entry may be put later.
+func entryError(res types.PutEventsResultEntry) error {
+	code := aws.ToString(res.ErrorCode)
+	fault := smithy.FaultUnknown
+	if code == "InternalFailure" {
+		fault = smithy.FaultServer
+	}
+	return &smithy.GenericAPIError{Code: code, Message: aws.ToString(res.ErrorMessage), Fault: fault}
 }
 
 // Entry is the PutEvents entry of an event on bus.

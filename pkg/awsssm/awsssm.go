@@ -10,13 +10,13 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shiplog/shiplog/pkg/awserr"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -240,26 +240,24 @@ func (s *Store) PutParameters(ctx context.Context, params map[string]string) err
 	return g.Wait()
 }
 
-// retryables are the errors the SDK retries; one that still fails after the retries is a
-// dependency throttling or down, so the same request may succeed later.
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+// service names SSM in the messages of errors the SDK's retries could not get past.
+const service = awserr.Service("SSM")
 
-// mapError turns an SDK error into a shiplog error with context.
+// mapError turns an SDK error into a shiplog error with context: SSM's own meanings here, the
+// rest as every AWS adapter maps them (awserr).
 func mapError(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	var notFound *types.ParameterNotFound
 	var tooMany *types.TooManyUpdates
-	var quota ratelimit.QuotaExceededError
 	var apiErr smithy.APIError
 	switch {
 	case errors.As(err, &notFound):
 		return shiplog.Wrap(shiplog.NotFound, err, "%s: no such parameter", what)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return shiplog.Wrap(shiplog.Unavailable, err, "%s: gave up waiting for SSM", what)
-	case errors.As(err, &tooMany), errors.As(err, &quota), retryables.IsErrorRetryable(err) == aws.TrueTernary:
-		return shiplog.Wrap(shiplog.Unavailable, err, "%s: SSM is throttling or unavailable; retry later", what)
+	case errors.As(err, &tooMany):
+		// PutParameter's throttling of writes to one parameter.
+		return service.Unavailable(err, "%s", what)
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException":
 		return shiplog.Wrap(shiplog.Invalid, err, "%s: SSM refused it: %s", what, apiErr.ErrorMessage())
 	}
-	return shiplog.Wrap(shiplog.Internal, err, "%s", what)
+	return service.Wrap(err, "%s", what)
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shiplog/shiplog/pkg/backoff"
 )
 
 // DeployInput is a request to deploy a release to an environment.
@@ -145,7 +147,7 @@ func (e errLost) Unwrap() error { return e.err }
 // reading all of a deploy, and writing, again each time costs the store far more.
 func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployResult, error) {
 	start := s.Now()
-	delay := deployRetryFirst
+	waits := deployBackoff.Waits(s.Sleep)
 	claimant := strconv.FormatUint(mrand.Uint64(), 36)
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
@@ -168,10 +170,9 @@ func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployRes
 			if waited >= s.DeployWait {
 				return DeployResult{}, waitedTooLong(in, busy, isBusy, waited, attempt)
 			}
-			if err := s.Sleep(ctx, jitter(delay)); err != nil {
+			if err := waits.Wait(ctx); err != nil {
 				return DeployResult{}, Wrap(Unavailable, err, "deploy to %s/%s: gave up waiting for its turn", in.ProjectID, in.Environment)
 			}
-			delay = min(delay*3/2, deployRetryMax)
 			st, err := s.environmentState(ctx, in.ProjectID, in.Environment)
 			if err != nil {
 				return DeployResult{}, err
@@ -199,17 +200,10 @@ func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployRes
 // to show before it reads everything again: a winner may die before it writes.
 const raceWait = time.Second
 
-// The waits between a deploy's attempts grow from deployRetryFirst to deployRetryMax.
-const (
-	deployRetryFirst = 10 * time.Millisecond
-	deployRetryMax   = 250 * time.Millisecond
-)
-
-// jitter returns a random duration between d/2 and d, so that deploys waiting on one environment
-// do not all try again at the same moment.
-func jitter(d time.Duration) time.Duration {
-	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
-}
+// deployBackoff spaces a deploy's attempts, and the writes of an environment's state that lose to
+// other writers: jittered, so that deploys waiting on one environment do not all try again at
+// the same moment.
+var deployBackoff = backoff.Policy{First: 10 * time.Millisecond, Max: 250 * time.Millisecond}
 
 func waitedTooLong(in deployRequest, busy errBusy, isBusy bool, waited time.Duration, attempts int) error {
 	waited = waited.Round(time.Second)

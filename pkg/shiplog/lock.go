@@ -136,7 +136,7 @@ func (s *Service) updateState(ctx context.Context, projectID string, env Environ
 // in the same write as the state, with their events.
 func (s *Service) updateStateWith(ctx context.Context, projectID string, env Environment, what string, by Person, change func(cur, next *EnvironmentState) ([]StatusUpdate, bool)) error {
 	start := s.Now()
-	delay := deployRetryFirst
+	waits := deployBackoff.Waits(s.Sleep)
 	for {
 		cur, err := s.environmentState(ctx, projectID, env.ID)
 		if err != nil {
@@ -163,9 +163,8 @@ func (s *Service) updateStateWith(ctx context.Context, projectID string, env Env
 		if s.Now().Sub(start) >= s.DeployWait {
 			return Errorf(Conflict, "%s/%s kept changing while its %s was written; retry", projectID, env.ID, what)
 		}
-		if err := s.Sleep(ctx, jitter(delay)); err != nil {
+		if err := waits.Wait(ctx); err != nil {
 			return Wrap(Unavailable, err, "write %s of %s/%s: gave up waiting for its turn", what, projectID, env.ID)
 		}
-		delay = min(delay*3/2, deployRetryMax)
 	}
 }

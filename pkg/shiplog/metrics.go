@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // metricsReleaseReaders bounds how many releases Metrics reads at once.
@@ -364,19 +365,19 @@ func (h *history) readReleases(ctx context.Context, deps []DeploymentRecord) err
 			ids = append(ids, d.ReleaseID)
 		}
 	}
+	// Every read runs to its end, and the first error in ids' order is the one answered, so
+	// each read keeps its own error and the group none.
 	got := make([]Release, len(ids))
 	errs := make([]error, len(ids))
-	sem := make(chan struct{}, metricsReleaseReaders)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(metricsReleaseReaders)
 	for i, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			got[i], errs[i] = h.svc.Store.GetRelease(ctx, h.projectID, id)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	for i, id := range ids {
 		if errs[i] != nil {
 			return h.svc.notFound(fmt.Errorf("release %s of a deployment to %s/%s: %w", id, h.projectID, h.env, errs[i]), h.projectID, id)

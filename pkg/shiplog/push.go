@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // PushOutcome says what recording a push did, for the log and the caller.
@@ -56,18 +57,18 @@ func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, err
 	out.Image = p.ImageURI()
 	// Each service's record and parameter are independent of the others', so a repository that
 	// feeds many services has them written PushConcurrency at a time.
+	// Every service's push runs to its end whatever the others do, and the first error in refs'
+	// order is the one answered, so each result carries its own error and the group none.
 	results := make([]pushResult, len(refs))
-	sem := make(chan struct{}, PushConcurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(PushConcurrency)
 	for i, ref := range refs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			results[i] = s.recordServicePush(ctx, ref, out.Image, p.Time.Unix())
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	for _, r := range results {
 		switch {
 		case r.err != nil:

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shiplog/shiplog/pkg/backoff"
 )
 
 // CreateReleaseInput is a request to snapshot a label's images as a release.
@@ -136,14 +138,17 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 }
 
 // keyRaceAttempts bounds how often CreateRelease writes a release whose key's write raced
-// another's, before it answers the store's refusal.
+// another's, before it answers the store's refusal; keyRaceBackoff spaces the attempts.
 const keyRaceAttempts = 5
+
+var keyRaceBackoff = backoff.Policy{First: 50 * time.Millisecond, Max: 50 * time.Millisecond}
 
 // storeRelease writes a new release. A write with a key that another request recorded meanwhile
 // answers that request's release (or Conflict, if it was another request); one that only raced a
 // write of the key that did not land is written again.
 func (s *Service) storeRelease(ctx context.Context, w ReleaseWrite) (Release, error) {
 	r := w.Release
+	waits := keyRaceBackoff.Waits(s.Sleep)
 	for attempt := 1; ; attempt++ {
 		err := s.Store.CreateRelease(ctx, w)
 		if err == nil {
@@ -160,7 +165,7 @@ func (s *Service) storeRelease(ctx context.Context, w ReleaseWrite) (Release, er
 		if attempt == keyRaceAttempts {
 			return Release{}, fmt.Errorf("create release %s: %w", r.ID, err)
 		}
-		if err := s.Sleep(ctx, jitter(50*time.Millisecond)); err != nil {
+		if err := waits.Wait(ctx); err != nil {
 			return Release{}, err
 		}
 	}
@@ -179,11 +184,9 @@ func (s *Service) releaseInputs(ctx context.Context, projectID, label string) (P
 		pushes  map[string]ImageRecord
 		pushErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		pushes, pushErr = s.Store.LatestImages(ctx, projectID, services)
-	}()
+	})
 	images, err := s.labelImages(ctx, project.ID, label, services)
 	wg.Wait()
 	if err != nil {
@@ -217,11 +220,9 @@ func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput,
 		rcErr  error
 		imgErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		rc, rcErr = s.Store.ReleaseContext(ctx, p.ID, services, in.IdempotencyKey)
-	}()
+	})
 	images, imgErr = s.labelImages(ctx, p.ID, in.Label, services)
 	wg.Wait()
 	if rcErr != nil && !errors.Is(rcErr, ErrProjectNotFound) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/shiplog/shiplog/pkg/backoff"
 )
 
 // Service records pushes, creates releases and deploys them. It is safe for concurrent use.
@@ -61,19 +63,8 @@ func NewService(params ParameterStore, store Store, registry Registry, log *slog
 	}
 	return &Service{
 		Params: params, Store: store, Registry: registry,
-		Now: time.Now, Sleep: sleep, NewID: NewULIDGenerator(time.Now),
+		Now: time.Now, Sleep: backoff.Sleep, NewID: NewULIDGenerator(time.Now),
 		LockTTL: DefaultLockTTL, DeployWait: DefaultDeployWait, Log: log,
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
