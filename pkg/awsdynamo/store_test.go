@@ -320,6 +320,7 @@ func TestPutProjectInterrupted(t *testing.T) {
 	}
 
 	wantUnfinished(t, s, "p", true)
+	wantFinishedByRead(t, s, "p", second)
 
 	// A first registration of 120 repositories has nothing stale, so mapped_repositories alone
 	// cannot tell it was interrupted: the unfinished mark does.
@@ -341,18 +342,32 @@ func TestPutProjectInterrupted(t *testing.T) {
 	must(t, "PutProject once more", s.PutProject(ctx, project("p", second[:5]...), registered(project("p", second[:5]...))))
 	wantMapped(t, s, "p", second[:5])
 	wantUnfinished(t, s, "p", false)
-	must(t, "PutProject f once more", s.PutProject(ctx, project("f", many...), registered(project("f", many...))))
-	wantUnfinished(t, s, "f", false)
+	wantFinishedByRead(t, s, "f", many)
 }
 
-// wantUnfinished checks what ReleaseContext says of a project's registration: that creating a
-// release from it must register it again (true) or need not.
+// wantUnfinished checks what the project's item says of its registration: interrupted (true), or
+// whole.
 func wantUnfinished(t *testing.T, s testStore, projectID string, want bool) {
 	t.Helper()
-	rc, err := s.ReleaseContext(t.Context(), projectID, nil, "")
+	_, rec, err := decodeProject(s.rawGet(t, s.state, projectKey(projectID)))
+	must(t, "decode project", err)
+	if rec.Unfinished != want {
+		t.Errorf("project %s: got unfinished %v, want %v", projectID, rec.Unfinished, want)
+	}
+}
+
+// wantFinishedByRead checks that the read of a release's context (a CI run creating a release
+// again) finishes an interrupted registration: its stale repository items gone, its item whole.
+func wantFinishedByRead(t *testing.T, s testStore, projectID string, repos []string) {
+	t.Helper()
+	_, err := s.ReleaseContext(t.Context(), projectID, nil, "")
 	must(t, "ReleaseContext "+projectID, err)
-	if rc.Unfinished != want {
-		t.Errorf("ReleaseContext %s: got unfinished %v, want %v", projectID, rc.Unfinished, want)
+	wantMapped(t, s, projectID, repos)
+	wantUnfinished(t, s, projectID, false)
+	_, rec, err := decodeProject(s.rawGet(t, s.state, projectKey(projectID)))
+	must(t, "decode project", err)
+	if diff := cmp.Diff(sortedUnique(repos), rec.MappedRepositories); diff != "" {
+		t.Errorf("mapped_repositories once finished (-want +got):\n%s", diff)
 	}
 }
 
@@ -507,13 +522,13 @@ func TestClaimedTurn(t *testing.T) {
 
 			// A record of version 0 that died after claiming its turn.
 			dead := deployment(p, r, "stage", 1, 0)
-			dead.Claimant = "deploy-1"
+			dead.Retry = "deploy-1"
 			if err := s.ClaimTurn(ctx, dead); err != nil {
 				t.Fatalf("claimTurn: %v", err)
 			}
 			claimed := time.Now()
 			second := deployment(p, r, "stage", 2, 0)
-			second.Claimant = "deploy-2"
+			second.Retry = "deploy-2"
 			if err := s.WriteEnvironment(ctx, second); !errors.Is(err, shiplog.ErrVersionConflict) {
 				t.Fatalf("record while another one holds the turn: got %v, want ErrVersionConflict", err)
 			}
@@ -531,25 +546,25 @@ func TestClaimedTurn(t *testing.T) {
 			// the next version passes an older one.
 			gone := release(p, 9)
 			failing := deployment(p, gone, "stage", 3, 1)
-			failing.Claimant = "deploy-3"
+			failing.Retry = "deploy-3"
 			if err := s.WriteEnvironment(ctx, failing); !errors.Is(err, shiplog.ErrReleaseNotFound) {
 				t.Fatalf("record of a release not stored: got %v, want ErrReleaseNotFound", err)
 			}
 			other := deployment(p, r, "stage", 4, 1)
-			other.Claimant = "deploy-4"
+			other.Retry = "deploy-4"
 			if err := s.WriteEnvironment(ctx, other); !errors.Is(err, shiplog.ErrVersionConflict) {
 				t.Fatalf("record of the version another claimant holds: got %v, want ErrVersionConflict until the claim lapses", err)
 			}
 			again := deployment(p, r, "stage", 5, 1)
-			again.Claimant = "deploy-3"
+			again.Retry = "deploy-3"
 			must(t, "the failed record's claimant, again", s.WriteEnvironment(ctx, again))
 			next := deployment(p, r, "stage", 7, 2)
-			next.Claimant = "deploy-7"
+			next.Retry = "deploy-7"
 			must(t, "record of the next version over the old claim", s.WriteEnvironment(ctx, next))
 
 			// A claim held does not stop an uncontended record: it claims nothing.
 			held := deployment(p, r, "stage", 8, 3)
-			held.Claimant = "deploy-8"
+			held.Retry = "deploy-8"
 			if err := s.ClaimTurn(ctx, held); err != nil {
 				t.Fatalf("claimTurn: %v", err)
 			}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shiplog/shiplog/pkg/backoff"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -19,8 +20,10 @@ import (
 type Ledger struct {
 	d    Driver
 	caps Caps
-	// Now is the clock of turn claims.
-	Now func() time.Time
+	// Now is the clock of turn claims, and Sleep waits between the attempts of a write that met
+	// a concurrent one.
+	Now   func() time.Time
+	Sleep backoff.SleepFunc
 	// ClaimTTL is how long a claimed turn to record a deployment keeps other records of the same
 	// version out: long enough for the claimer's write, short enough that one who died in
 	// between holds nobody up for long.
@@ -31,7 +34,7 @@ var _ shiplog.Store = (*Ledger)(nil)
 
 // New returns the ledger over d.
 func New(d Driver) *Ledger {
-	return &Ledger{d: d, caps: d.Caps(), Now: time.Now, ClaimTTL: 5 * time.Second}
+	return &Ledger{d: d, caps: d.Caps(), Now: time.Now, Sleep: backoff.Sleep, ClaimTTL: 5 * time.Second}
 }
 
 // Driver returns the ledger's driver.
@@ -90,7 +93,7 @@ func (l *Ledger) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 		return shiplog.Errorf(shiplog.Invalid, "project id: is required")
 	}
 	for attempt := 1; ; attempt++ {
-		err := l.putProject(ctx, p, ev)
+		err := l.putProject(ctx, p, ev, 0)
 		if !errors.Is(err, errRaced) {
 			return err
 		}
@@ -104,12 +107,17 @@ func (l *Ledger) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 // else in several: the first puts the project claiming both its old and its new repositories
 // (and marked unfinished), each later one is guarded by the project's version, and a last update
 // narrows the claim once the stale mappings are gone. If that is interrupted, the next
-// registration deletes whatever is stale, because the claim never under-counts.
-func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.Event) error {
+// registration (or the next read of a release's context, which finishes it) deletes whatever is
+// stale, because the claim never under-counts. With finish set, it finishes the registration of
+// that version, and does nothing if the project has been registered since.
+func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.Event, finish int64) error {
 	var old projectRecord
 	found, err := l.get(ctx, projectKey(p.ID), &old)
 	if err != nil {
 		return fmt.Errorf("read project %s: %w", p.ID, err)
+	}
+	if finish != 0 && (!found || old.Version != finish) {
+		return nil
 	}
 	var was *shiplog.Project
 	if found {
@@ -341,8 +349,7 @@ func (l *Ledger) LatestImages(ctx context.Context, projectID string, serviceIDs 
 }
 
 // ReleaseContext reads the project, the idempotency key and the services' push records in one
-// batch read. A registration is unfinished while its project says so (one in several writes,
-// until its last step) or claims other repositories than it maps.
+// batch read, and finishes the project's registration if it was interrupted.
 func (l *Ledger) ReleaseContext(ctx context.Context, projectID string, serviceIDs []string, key string) (shiplog.ReleaseContext, error) {
 	if projectID == "" {
 		return shiplog.ReleaseContext{}, shiplog.ErrProjectNotFound
@@ -367,11 +374,13 @@ func (l *Ledger) ReleaseContext(ctx context.Context, projectID string, serviceID
 		return shiplog.ReleaseContext{}, err
 	}
 	rc := shiplog.ReleaseContext{Project: prec.project(), Pushes: make(map[string]shiplog.ImageRecord, len(serviceIDs))}
-	mapped := make([]string, 0, len(prec.ImageRepositories))
-	for r := range repoMappings(rc.Project) {
-		mapped = append(mapped, r)
+	if unfinished(prec) {
+		// A registration in several writes was interrupted: creating a release (a CI run tried
+		// again) finishes it, unless another registration has replaced it since.
+		if err := l.putProject(ctx, rc.Project, shiplog.Event{}, prec.Version); err != nil && !errors.Is(err, errRaced) {
+			return shiplog.ReleaseContext{}, fmt.Errorf("finish the registration of project %s: %w", projectID, err)
+		}
 	}
-	rc.Unfinished = prec.Unfinished || !slices.Equal(sortedUnique(mapped), sortedUnique(prec.MappedRepositories))
 	if key != "" {
 		if it, ok := got[relKeyKey(projectID, key)]; ok {
 			var k keyRecord
@@ -392,6 +401,13 @@ func (l *Ledger) ReleaseContext(ctx context.Context, projectID string, serviceID
 		}
 	}
 	return rc, nil
+}
+
+// unfinished reports whether a project's registration was interrupted: it says so (one in several
+// writes, until its last step), or it claims other repositories than it maps.
+func unfinished(rec projectRecord) bool {
+	mapped := sortedKeys(repoMappings(rec.project()))
+	return rec.Unfinished || !slices.Equal(mapped, sortedUnique(rec.MappedRepositories))
 }
 
 // Releases.
@@ -625,9 +641,15 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 			refusals = append(refusals, shiplog.ErrDeploymentExists)
 		}
 	}
+	// A deployment recorded before releases listed their deployments has no release listing
+	// item: a status update that finds none writes the others (see below).
+	var relListings []int
 	for _, u := range w.Statuses {
 		exists := Exists()
-		for _, k := range listingKeys(u.ProjectID, u.Environment, u.ReleaseID, u.DeploymentID, !u.Unindexed) {
+		for i, k := range listingKeys(u.ProjectID, u.Environment, u.ReleaseID, u.DeploymentID, true) {
+			if i == 2 {
+				relListings = append(relListings, len(ops))
+			}
 			ops = append(ops, Op{Key: k, If: &exists, Update: []Change{
 				{Kind: Set, Attr: attrStatus, Value: u.Entry.Status},
 				{Kind: Append, Attr: attrHistory, Value: u.Entry},
@@ -653,14 +675,47 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 	if l.caps.MaxWriteOps > 0 && len(ops) > l.caps.MaxWriteOps {
 		return fmt.Errorf("%s: %d items are more than one atomic write takes (%d)", what, len(ops), l.caps.MaxWriteOps)
 	}
-	if l.caps.TurnClaims && w.Deployment != nil && w.Claimant != "" {
+	if l.caps.TurnClaims && w.Deployment != nil && w.Retry != "" {
 		if err := l.ClaimTurn(ctx, w); err != nil {
 			return err
 		}
 	}
-	err = l.d.Write(ctx, ops)
+	// A write that met another on some of its items (the release's, say, by a deploy of it to
+	// another environment) took no effect, and the environment's version need not have moved:
+	// it is tried again at once, its conditions deciding anew, a few times before the writer is
+	// told it lost the race.
+	waits := busyBackoff.Waits(l.Sleep)
+	for attempt := 1; ; attempt++ {
+		err = l.d.Write(ctx, ops)
+		if !errors.Is(err, ErrBusy) || attempt == busyAttempts {
+			break
+		}
+		if err := waits.Wait(ctx); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	if err == nil {
 		return nil
+	}
+	if cf, ok := condFailed(err); ok && len(relListings) > 0 && isSubset(cf.Ops, relListings) {
+		// Only release listings were missing: the deployments are that old. Written again
+		// without them, the write's other conditions decide.
+		kept := make([]Op, 0, len(ops))
+		for i, op := range ops {
+			if !slices.Contains(relListings, i) {
+				kept = append(kept, op)
+			}
+		}
+		var rs []error
+		for i, r := range refusals {
+			if !slices.Contains(relListings, i) {
+				rs = append(rs, r)
+			}
+		}
+		ops, refusals = kept, rs
+		if err = l.d.Write(ctx, ops); err == nil {
+			return nil
+		}
 	}
 	if cf, ok := condFailed(err); ok {
 		if i := cf.Ops[0]; i < len(refusals) {
@@ -669,12 +724,16 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 		return shiplog.ErrVersionConflict
 	}
 	if errors.Is(err, ErrBusy) {
-		// Another write held some of the same items: the environment has moved on, is about to,
-		// or (when the items were others, such as the release's) has not moved at all.
-		return fmt.Errorf("%w: %w: %w", shiplog.ErrVersionConflict, shiplog.ErrItemsBusy, err)
+		return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// A write that met another on some of its items is tried again up to busyAttempts times in all,
+// after short waits: the other write holds the items for one round trip.
+const busyAttempts = 4
+
+var busyBackoff = backoff.Policy{First: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 
 // listingKeys are the keys of a deployment's listing items: the project's, the environment's
 // and, if indexed, the release's.
@@ -691,7 +750,7 @@ func listingKeys(projectID, env, releaseID, id string, indexed bool) []Key {
 // ClaimTTL ago: then it answers ErrVersionConflict, as the write would once the other one
 // commits. Deploys waiting on one environment all find it free at once when its lock is released;
 // this way one of them runs the atomic write and the others lose a put, not a write of a dozen
-// items each. Only writers that waited or lost a race already claim (EnvironmentWrite.Claimant),
+// items each. Only writers that waited or lost a race already claim (EnvironmentWrite.Retry),
 // so a deploy that meets nobody makes no extra call. The claim only saves work: the state's
 // version condition is what keeps two records of one version apart. A claim is never deleted:
 // the next version's claims pass it, and one whose write failed for another reason lapses.
@@ -701,8 +760,8 @@ func (l *Ledger) ClaimTurn(ctx context.Context, w shiplog.EnvironmentWrite) erro
 	now := l.Now()
 	// Free, or claimed for an older version, or lapsed, or this claimant's own (an earlier
 	// attempt of the same deploy whose write was refused).
-	free := Or(NotExists(), Lt(attrVersion, w.Expect), Lt(attrUntil, now.UnixMilli()), Eq(attrClaimant, w.Claimant))
-	rec := turnRecord{Version: w.Expect, DeploymentID: w.Deployment.ID, Claimant: w.Claimant, Until: now.Add(l.ClaimTTL).UnixMilli()}
+	free := Or(NotExists(), Lt(attrVersion, w.Expect), Lt(attrUntil, now.UnixMilli()), Eq(attrClaimant, w.Retry))
+	rec := turnRecord{Version: w.Expect, DeploymentID: w.Deployment.ID, Claimant: w.Retry, Until: now.Add(l.ClaimTTL).UnixMilli()}
 	err := l.d.Write(ctx, []Op{put(turnKey(projectID, envID), rec, &free)})
 	if _, ok := condFailed(err); ok {
 		return fmt.Errorf("%w: another deployment is being recorded over version %d of %s/%s", shiplog.ErrVersionConflict, w.Expect, projectID, envID)
@@ -825,6 +884,15 @@ func listPage[R, T any](ctx context.Context, l *Ledger, q Query, prefix string, 
 		out.Items = append(out.Items, conv(rec))
 	}
 	return out, nil
+}
+
+func isSubset(sub, of []int) bool {
+	for _, i := range sub {
+		if !slices.Contains(of, i) {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedUnique(ss []string) []string {

@@ -50,9 +50,9 @@ type deployRequest struct {
 	hold    bool
 	// hash identifies the request for its idempotency key.
 	hash string
-	// claimant names this deploy's attempts once an earlier one waited or lost a race
-	// (EnvironmentWrite.Claimant); empty on the first attempt.
-	claimant string
+	// retry names this deploy's attempts once an earlier one waited or lost a race
+	// (EnvironmentWrite.Retry); empty on the first attempt.
+	retry string
 }
 
 // Deploy records a deployment of a release to an environment and points the environment's image
@@ -131,9 +131,7 @@ func (e errBusy) Error() string { return "environment locked by deployment " + e
 // errLost says that the deploy lost the race to record over version of the environment.
 type errLost struct {
 	version int64
-	// transient says it lost to a concurrent transaction on other items, not to a newer version.
-	transient bool
-	err       error
+	err     error
 }
 
 func (e errLost) Error() string { return e.err.Error() }
@@ -148,10 +146,10 @@ func (e errLost) Unwrap() error { return e.err }
 func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployResult, error) {
 	start := s.Now()
 	waits := deployBackoff.Waits(s.Sleep)
-	claimant := strconv.FormatUint(mrand.Uint64(), 36)
+	request := strconv.FormatUint(mrand.Uint64(), 36)
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 {
-			in.claimant = claimant
+			in.retry = request
 		}
 		res, err := s.deployOnce(ctx, in)
 		var busy errBusy
@@ -186,10 +184,7 @@ func (s *Service) deployInTurn(ctx context.Context, in deployRequest) (DeployRes
 			if st != nil {
 				version = st.Version
 			}
-			// A write that lost to a concurrent transaction on other items (the release, say, by
-			// a deploy of it elsewhere) tries again as soon as the environment is free: its
-			// version need not move.
-			if !raced || lost.transient || version != lost.version || now.Sub(lostAt) >= raceWait {
+			if !raced || version != lost.version || now.Sub(lostAt) >= raceWait {
 				break
 			}
 		}
@@ -333,13 +328,13 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt}
 	}
 	key := RequestKey{Key: in.IdempotencyKey, Hash: in.hash, DeploymentID: d.ID, ReleaseID: dc.Release.ID, At: d.CreatedAt}
-	state, err := s.record(ctx, prev, dc.Release, d, toWrite, len(untagged) > 0, hold, key, atomic, in.claimant)
+	state, err := s.record(ctx, prev, dc.Release, d, toWrite, len(untagged) > 0, hold, key, atomic, in.retry)
 	if errors.Is(err, ErrVersionConflict) {
 		var version int64
 		if prev != nil {
 			version = prev.Version
 		}
-		return DeployResult{}, errLost{version: version, transient: errors.Is(err, ErrItemsBusy), err: err}
+		return DeployResult{}, errLost{version: version, err: err}
 	}
 	if err != nil {
 		return DeployResult{}, err
@@ -445,7 +440,7 @@ func envTag(env Environment) string { return "env." + env.ID }
 //
 // The environment is write-locked until the settle when parameters are to be written, or tags
 // moved: either must not interleave with another deploy's.
-func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, tagging bool, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters, claimant string) (EnvironmentState, error) {
+func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release, d Deployment, changed []string, tagging bool, hold *EnvironmentLock, key RequestKey, atomic AtomicParameters, retry string) (EnvironmentState, error) {
 	next := EnvironmentState{
 		ProjectID:    r.ProjectID,
 		Environment:  d.Environment,
@@ -482,7 +477,7 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		}
 	}
 	w := prev.Next(next)
-	w.Claimant = claimant
+	w.Retry = retry
 	w.Deployment = &DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID}
 	w.Statuses = supersede(prev, d.RequestedBy, d.CreatedAt, d.ID)
 	w.Events = append(w.Events, s.deploymentEvent(r.ProjectID, r.ID, d))

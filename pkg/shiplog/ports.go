@@ -150,10 +150,6 @@ var (
 	ErrImageNotFound      = &Error{Kind: NotFound, Message: "no image recorded"}
 	ErrDeploymentNotFound = &Error{Kind: NotFound, Message: "deployment not found"}
 	ErrVersionConflict    = &Error{Kind: Conflict, Message: "the environment changed since it was read"}
-	// ErrItemsBusy goes with ErrVersionConflict when a write lost to a concurrent transaction
-	// on some of its items (DynamoDB's TransactionConflict) rather than to a newer version of the
-	// environment: the version may not move at all, so a retry need not wait for it to.
-	ErrItemsBusy          = &Error{Kind: Conflict, Message: "a concurrent transaction held some of the same items"}
 	ErrDeploymentExists   = &Error{Kind: Conflict, Message: "a deployment with this id is recorded already"}
 	ErrReleaseKeyNotFound = &Error{Kind: NotFound, Message: "idempotency key not recorded"}
 	ErrReleaseKeyExists   = &Error{Kind: Conflict, Message: "the idempotency key is recorded already"}

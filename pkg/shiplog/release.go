@@ -189,12 +189,10 @@ type EnvironmentWrite struct {
 	// Events are the events of this write's changes, appended to the project's log in the same
 	// atomic write.
 	Events []Event
-	// Claimant is set when the writer has waited or lost a race for this environment already
-	// (others are likely writing it too), and names the request across its attempts. A store may
-	// then make writers of one version take turns before the atomic write (DynamoDB claims a turn
-	// item, which the same claimant may take again), which costs a call but spares the
-	// transactions that would fail; a write without a claimant goes straight to the atomic write.
-	Claimant string
+	// Retry is set when an earlier attempt of the same request waited for the environment or
+	// lost the race to write it (others are likely writing it too); it names the request across
+	// its attempts. Empty on a first attempt.
+	Retry string
 }
 
 // StatusUpdate changes a recorded deployment's status.
@@ -204,9 +202,6 @@ type StatusUpdate struct {
 	Environment  string
 	DeploymentID string
 	Entry        StatusEntry
-	// Unindexed says the deployment was recorded before releases listed their deployments as
-	// items of their own (its release holds it): only its project and environment listings exist.
-	Unindexed bool
 }
 
 // DeploymentFilter narrows a list of a project's deployments to one environment, one release, or
@@ -235,13 +230,11 @@ type DeployContext struct {
 }
 
 // ReleaseContext is what creating a release from a registration reads before it writes: the
-// project as stored and the newest push of each of the registration's services.
+// project as stored (a store that writes a large registration in several steps finishes an
+// interrupted one when it reads it here) and the newest push of each of the registration's
+// services.
 type ReleaseContext struct {
 	Project Project
-	// Unfinished says the store holds a registration it has not finished writing (a store that
-	// writes a large one in several steps, interrupted): registering the project again finishes
-	// it, even when the registration is the same.
-	Unfinished bool
 	// Pushes is the newest push recorded for each service asked for that has one, by service id.
 	Pushes map[string]ImageRecord
 	// Key is the record of the idempotency key asked for, nil if none was asked for or recorded.

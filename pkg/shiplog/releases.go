@@ -234,7 +234,7 @@ func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput,
 		}
 	}
 	pushes = rc.Pushes
-	if rcErr != nil || rc.Unfinished || RegistrationChanged(&rc.Project, p) {
+	if rcErr != nil || RegistrationChanged(&rc.Project, p) {
 		if _, err := s.RegisterProjects(ctx, in.registration()); err != nil {
 			return Project{}, nil, nil, nil, err
 		}

@@ -133,7 +133,7 @@ func (s *Service) setStatus(ctx context.Context, projectID, deploymentID string,
 		out = rec
 		out.Status = entry.Status
 		out.StatusHistory = append(slices.Clone(rec.StatusHistory), entry)
-		return []StatusUpdate{{ProjectID: projectID, ReleaseID: rec.ReleaseID, Environment: env.ID, DeploymentID: deploymentID, Entry: entry, Unindexed: stored.Status == ""}}, nil
+		return []StatusUpdate{{ProjectID: projectID, ReleaseID: rec.ReleaseID, Environment: env.ID, DeploymentID: deploymentID, Entry: entry}}, nil
 	})
 	if err != nil {
 		return DeploymentRecord{}, err
