@@ -110,7 +110,7 @@ func (d *Driver) Get(ctx context.Context, k ledger.Key) (ledger.Item, bool, erro
 	}
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return ledger.Item{}, false, d.failed(err, "read %s", k)
+		return ledger.Item{}, false, dynamo.Wrap(err, "read %s", k)
 	}
 	if out.Item == nil {
 		return ledger.Item{}, false, nil
@@ -175,14 +175,14 @@ func (d *Driver) batchGet(ctx context.Context, req map[string]types.KeysAndAttri
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, d.failed(ctx.Err(), "batch read")
+				return nil, dynamo.Wrap(ctx.Err(), "batch read")
 			case <-t.C:
 			}
 			delay = min(2*delay, maxUnprocessedDelay)
 		}
 		out, err := d.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
-			return nil, d.failed(err, "batch read")
+			return nil, dynamo.Wrap(err, "batch read")
 		}
 		for table, items := range out.Responses {
 			got[table] = append(got[table], items...)
@@ -259,7 +259,7 @@ func (d *Driver) Query(ctx context.Context, q ledger.Query) ([]ledger.Item, erro
 		}
 		out, err := d.client.Query(ctx, in)
 		if err != nil {
-			return nil, d.failed(err, "%s", what)
+			return nil, dynamo.Wrap(err, "%s", what)
 		}
 		items = append(items, out.Items...)
 		if (q.Limit > 0 && len(items) >= q.Limit) || out.LastEvaluatedKey == nil {
@@ -308,7 +308,7 @@ func (d *Driver) Write(ctx context.Context, ops []ledger.Op) error {
 			return fmt.Errorf("%s: %w: %w", what, ledger.ErrBusy, err)
 		}
 		if err != nil {
-			return d.failed(err, "%s", what)
+			return dynamo.Wrap(err, "%s", what)
 		}
 		return nil
 	}
@@ -316,27 +316,7 @@ func (d *Driver) Write(ctx context.Context, ops []ledger.Op) error {
 	if err == nil {
 		return nil
 	}
-	codes, ok := cancellation(err)
-	if !ok {
-		return d.failed(err, "%s", what)
-	}
-	var cf ledger.CondFailed
-	busy := false
-	for i, code := range codes {
-		switch code {
-		case reasonConditionFailed:
-			cf.Ops = append(cf.Ops, i)
-		case reasonTransactConflict:
-			busy = true
-		}
-	}
-	switch {
-	case len(cf.Ops) > 0:
-		return &cf
-	case busy:
-		return fmt.Errorf("%s: %w: %w", what, ledger.ErrBusy, err)
-	}
-	return transactionFailure(err, what, func(int) error { return nil })
+	return transactionFailure(err, what)
 }
 
 // writeOne sends one op as the single-item call it stands for.
@@ -424,15 +404,6 @@ func (d *Driver) transactItem(op ledger.Op) (types.TransactWriteItem, error) {
 		TableName: &table, Key: key, ConditionExpression: cond,
 		ExpressionAttributeNames: e.names, ExpressionAttributeValues: e.values,
 	}}, nil
-}
-
-// failed is the package's failed, and a deadline that passed while waiting for DynamoDB is
-// Unavailable too, as it is for the other AWS adapters.
-func (d *Driver) failed(err error, format string, args ...any) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return shiplog.Wrap(shiplog.Unavailable, err, "%s: DynamoDB did not answer in time; retry later", fmt.Sprintf(format, args...))
-	}
-	return failed(err, format, args...)
 }
 
 // expr collects the attribute names and values of one request's expressions, as placeholders.

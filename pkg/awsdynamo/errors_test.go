@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/shiplog/shiplog/pkg/ledger"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -36,13 +38,12 @@ func TestFailedKinds(t *testing.T) {
 		{"server fault", &smithy.GenericAPIError{Code: "InternalServerError", Fault: smithy.FaultServer}, shiplog.Unavailable},
 		{"connection refused", &smithyhttp.RequestSendError{Err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}, shiplog.Unavailable},
 		{"retries exhausted on throttling", &retry.MaxAttemptsError{Attempt: 3, Err: &types.ProvisionedThroughputExceededException{}}, shiplog.Unavailable},
-		{"a transaction on the item", &types.TransactionConflictException{Message: aws.String("busy")}, shiplog.Unavailable},
 		{"no such table", &types.ResourceNotFoundException{Message: aws.String("Requested resource not found")}, shiplog.Internal},
 		{"validation", &smithy.GenericAPIError{Code: "ValidationException", Message: "bad key", Fault: smithy.FaultClient}, shiplog.Internal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := failed(&smithy.OperationError{ServiceID: "DynamoDB", OperationName: "GetItem", Err: tt.err}, "read project %s", "p")
+			err := dynamo.Wrap(&smithy.OperationError{ServiceID: "DynamoDB", OperationName: "GetItem", Err: tt.err}, "read project %s", "p")
 			if got := shiplog.KindOf(err); got != tt.want {
 				t.Errorf("kind: got %v, want %v", got, tt.want)
 			}
@@ -56,14 +57,9 @@ func TestFailedKinds(t *testing.T) {
 	}
 }
 
+// TestTransactionFailure: a cancelled transaction names the ops whose conditions failed (all of
+// them), else is ErrBusy when another transaction held an item, Unavailable when throttled.
 func TestTransactionFailure(t *testing.T) {
-	// As WriteEnvironment maps its items: the release, the records, the environment.
-	onCondition := func(i int) error {
-		if i == 0 {
-			return shiplog.Errorf(shiplog.NotFound, "no release")
-		}
-		return shiplog.Errorf(shiplog.Conflict, "moved on")
-	}
 	cancelled := func(codes ...string) error {
 		reasons := make([]types.CancellationReason, len(codes))
 		for i, c := range codes {
@@ -72,26 +68,37 @@ func TestTransactionFailure(t *testing.T) {
 		return &smithy.OperationError{Err: &types.TransactionCanceledException{CancellationReasons: reasons}}
 	}
 	tests := []struct {
-		name string
-		err  error
-		want shiplog.Kind
+		name   string
+		err    error
+		failed []int // the ops of a CondFailed, if it is one
+		want   shiplog.Kind
 	}{
-		{"release condition", cancelled("ConditionalCheckFailed", "None", "None", "None"), shiplog.NotFound},
-		{"environment condition", cancelled("None", "ConditionalCheckFailed", "None", "None"), shiplog.Conflict},
-		{"record condition", cancelled("None", "None", "ConditionalCheckFailed", "None"), shiplog.Conflict},
-		{"both conditions: the first decides", cancelled("ConditionalCheckFailed", "ConditionalCheckFailed", "None", "None"), shiplog.NotFound},
-		{"another transaction", cancelled("None", "TransactionConflict", "None", "None"), shiplog.Conflict},
-		{"throttled", cancelled("ThrottlingError", "None", "None", "None"), shiplog.Unavailable},
-		{"throughput exceeded", cancelled("None", "ProvisionedThroughputExceeded", "None", "None"), shiplog.Unavailable},
-		{"item too large", cancelled("ValidationError", "None", "None", "None"), shiplog.Internal},
-		{"not cancelled: throttled", &types.ProvisionedThroughputExceededException{}, shiplog.Unavailable},
-		{"not cancelled: validation", &smithy.GenericAPIError{Code: "ValidationException"}, shiplog.Internal},
+		{"first condition", cancelled("ConditionalCheckFailed", "None", "None", "None"), []int{0}, shiplog.Internal},
+		{"third condition", cancelled("None", "None", "ConditionalCheckFailed", "None"), []int{2}, shiplog.Internal},
+		{"two conditions", cancelled("ConditionalCheckFailed", "None", "ConditionalCheckFailed", "None"), []int{0, 2}, shiplog.Internal},
+		{"a condition and a conflict", cancelled("TransactionConflict", "ConditionalCheckFailed"), []int{1}, shiplog.Internal},
+		{"another transaction", cancelled("None", "TransactionConflict", "None", "None"), nil, shiplog.Conflict},
+		{"throttled", cancelled("ThrottlingError", "None", "None", "None"), nil, shiplog.Unavailable},
+		{"throughput exceeded", cancelled("None", "ProvisionedThroughputExceeded", "None", "None"), nil, shiplog.Unavailable},
+		{"item too large", cancelled("ValidationError", "None", "None", "None"), nil, shiplog.Internal},
+		{"not cancelled: throttled", &types.ProvisionedThroughputExceededException{}, nil, shiplog.Unavailable},
+		{"not cancelled: validation", &smithy.GenericAPIError{Code: "ValidationException"}, nil, shiplog.Internal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := transactionFailure(tt.err, "record deployment", onCondition)
+			err := transactionFailure(tt.err, "record deployment")
+			var cf *ledger.CondFailed
+			if errors.As(err, &cf) != (tt.failed != nil) || (cf != nil && !slices.Equal(cf.Ops, tt.failed)) {
+				t.Fatalf("got %v, want the failed ops %v", err, tt.failed)
+			}
+			if tt.failed != nil {
+				return
+			}
 			if got := shiplog.KindOf(err); got != tt.want {
 				t.Errorf("kind: got %v (%v), want %v", got, err, tt.want)
+			}
+			if busy := errors.Is(err, ledger.ErrBusy); busy != (tt.name == "another transaction") {
+				t.Errorf("ErrBusy: got %v (%v)", busy, err)
 			}
 		})
 	}

@@ -3,7 +3,6 @@ package awsdynamo
 import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/shiplog/shiplog/pkg/awsdynamo/eventitems"
 	"github.com/shiplog/shiplog/pkg/ledger"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -30,8 +29,6 @@ const EventPrefix = ledger.EventPrefix
 // AttrExpiresAt is the state table's TTL attribute (Unix seconds): DynamoDB deletes an item some
 // time after it passes. Only idempotency keys carry it.
 const AttrExpiresAt = ledger.AttrExpiresAt
-
-var _ = eventitems.Prefix == EventPrefix // one prefix: the stream decoder's is the ledger's
 
 // Store is a shiplog.Store on two DynamoDB tables: the ledger over the DynamoDB driver. It is
 // safe for concurrent use.

@@ -1,8 +1,8 @@
 // Package eventitems is the event items of awsdynamo's state table, apart from its store: the
 // sort-key prefix that marks them, and their decoding from a Query's item or from a record of the
 // table's stream. The events function (which reads the stream and calls no DynamoDB API) imports
-// it rather than awsdynamo, so as not to link the DynamoDB client; awsdynamo encodes and lists
-// the items.
+// it rather than awsdynamo, so as not to link the DynamoDB client; the ledger (pkg/ledger) writes
+// and lists the items, and owns their stored shape.
 package eventitems
 
 import (
@@ -13,20 +13,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shiplog/shiplog/pkg/ledger"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 // Prefix starts the sort key of every event item, and of nothing else: the events function's
 // stream filter (template.yaml) selects event items by it.
-const Prefix = "event#"
+const Prefix = ledger.EventPrefix
 
 // sortKey is the state table's sort key attribute (awsdynamo's table definition).
 const sortKey = "sk"
 
 // Decode decodes an event item of the state table, as a Query or the table's stream reads it.
 func Decode(m map[string]types.AttributeValue) (shiplog.Event, error) {
-	var ev shiplog.Event
-	if err := attributevalue.UnmarshalMapWithOptions(m, &ev, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" }); err != nil {
+	ev, err := ledger.DecodeEvent(func(v any) error {
+		return attributevalue.UnmarshalMapWithOptions(m, v, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" })
+	})
+	if err != nil {
 		return ev, fmt.Errorf("decode item: %w", err)
 	}
 	if ev.ID == "" || ev.Type == "" || ev.ProjectID == "" {
