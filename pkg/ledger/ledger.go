@@ -5,6 +5,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,50 @@ func (l *Ledger) get(ctx context.Context, k Key, v any) (bool, error) {
 		return false, err
 	}
 	return true, it.Decode(v)
+}
+
+// getRecord reads the record at k as a domain value, or answers missing if there is none.
+func getRecord[R, T any](ctx context.Context, l *Ledger, k Key, conv func(R) T, missing error) (T, error) {
+	var rec R
+	var zero T
+	found, err := l.get(ctx, k, &rec)
+	if err != nil {
+		return zero, fmt.Errorf("read %s: %w", k, err)
+	}
+	if !found {
+		return zero, missing
+	}
+	return conv(rec), nil
+}
+
+// queryAll reads every item of q as domain values.
+func queryAll[R, T any](ctx context.Context, l *Ledger, q Query, conv func(R) T) ([]T, error) {
+	items, err := l.d.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("query %s/%s: %w", q.Table, q.PK, err)
+	}
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		var rec R
+		if err := it.Decode(&rec); err != nil {
+			return nil, err
+		}
+		out = append(out, conv(rec))
+	}
+	return out, nil
+}
+
+// decodeFound decodes the item at k of a batch read as a domain value; ok is false if it is absent.
+func decodeFound[R, T any](got map[Key]Item, k Key, conv func(R) T) (v T, ok bool, err error) {
+	it, ok := got[k]
+	if !ok {
+		return v, false, nil
+	}
+	var rec R
+	if err := it.Decode(&rec); err != nil {
+		return v, false, err
+	}
+	return conv(rec), true, nil
 }
 
 func put(k Key, v any, cond *Cond) Op { return Op{Key: k, Put: v, If: cond} }
@@ -221,57 +266,27 @@ func (l *Ledger) GetProject(ctx context.Context, id string) (shiplog.Project, er
 	if id == "" {
 		return shiplog.Project{}, shiplog.ErrProjectNotFound
 	}
-	var rec projectRecord
-	found, err := l.get(ctx, projectKey(id), &rec)
-	if err != nil {
-		return shiplog.Project{}, fmt.Errorf("read project %s: %w", id, err)
-	}
-	if !found {
-		return shiplog.Project{}, shiplog.ErrProjectNotFound
-	}
-	return rec.project(), nil
+	return getRecord(ctx, l, projectKey(id), projectRecord.project, shiplog.ErrProjectNotFound)
 }
 
 // ListProjects returns every registered project, sorted by id.
 func (l *Ledger) ListProjects(ctx context.Context) ([]shiplog.Project, error) {
-	items, err := l.d.Query(ctx, Query{Table: State, PK: projectsPK})
-	if err != nil {
-		return nil, fmt.Errorf("list projects: %w", err)
-	}
-	out := make([]shiplog.Project, 0, len(items))
-	for _, it := range items {
-		var rec projectRecord
-		if err := it.Decode(&rec); err != nil {
-			return nil, fmt.Errorf("list projects: %w", err)
-		}
-		out = append(out, rec.project())
-	}
-	return out, nil
+	return queryAll(ctx, l, Query{Table: State, PK: projectsPK}, projectRecord.project)
 }
 
 // RepositoryServices returns the services that a repository feeds, in every project, sorted by
 // project then service.
 func (l *Ledger) RepositoryServices(ctx context.Context, repository string) ([]shiplog.ServiceRef, error) {
-	items, err := l.d.Query(ctx, Query{Table: State, PK: repoPrefix + repository})
+	maps, err := queryAll(ctx, l, Query{Table: State, PK: repoPrefix + repository}, func(m repoRecord) repoRecord { return m })
 	if err != nil {
-		return nil, fmt.Errorf("read services of repository %s: %w", repository, err)
+		return nil, err
 	}
 	refs := []shiplog.ServiceRef{}
-	for _, it := range items {
-		var m repoRecord
-		if err := it.Decode(&m); err != nil {
-			return nil, fmt.Errorf("read services of repository %s: %w", repository, err)
-		}
-		for _, svc := range m.Services {
+	for _, m := range maps { // in project order: the partition's
+		for _, svc := range m.Services { // sorted when written
 			refs = append(refs, shiplog.ServiceRef{ProjectID: m.ProjectID, ServiceID: svc})
 		}
 	}
-	sort.Slice(refs, func(i, j int) bool {
-		if refs[i].ProjectID != refs[j].ProjectID {
-			return refs[i].ProjectID < refs[j].ProjectID
-		}
-		return refs[i].ServiceID < refs[j].ServiceID
-	})
 	return refs, nil
 }
 
@@ -314,38 +329,35 @@ func (l *Ledger) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shi
 
 // LatestImage returns the newest push recorded for a service.
 func (l *Ledger) LatestImage(ctx context.Context, projectID, serviceID string) (shiplog.ImageRecord, error) {
-	var rec pushRecord
-	found, err := l.get(ctx, pushKey(projectID, serviceID), &rec)
-	if err != nil {
-		return shiplog.ImageRecord{}, fmt.Errorf("read push record of %s/%s: %w", projectID, serviceID, err)
-	}
-	if !found {
-		return shiplog.ImageRecord{}, shiplog.ErrImageNotFound
-	}
-	return shiplog.ImageRecord(rec), nil
+	return getRecord(ctx, l, pushKey(projectID, serviceID), pushRecord.image, shiplog.ErrImageNotFound)
 }
 
 // LatestImages returns the newest push recorded for each of the services that has one, in one
 // batch read.
 func (l *Ledger) LatestImages(ctx context.Context, projectID string, serviceIDs []string) (map[string]shiplog.ImageRecord, error) {
-	ids := sortedUnique(serviceIDs)
-	keys := make([]Key, len(ids))
-	for i, svc := range ids {
-		keys[i] = pushKey(projectID, svc)
+	_, rc, err := l.pushes(ctx, projectID, serviceIDs, nil)
+	return rc.Pushes, err
+}
+
+// pushes reads the push records of serviceIDs with keys, in one batch read (the driver's calls).
+func (l *Ledger) pushes(ctx context.Context, projectID string, serviceIDs []string, keys []Key) (got map[Key]Item, rc shiplog.ReleaseContext, err error) {
+	for _, svc := range sortedUnique(serviceIDs) {
+		keys = append(keys, pushKey(projectID, svc))
 	}
-	got, err := l.d.BatchGet(ctx, keys)
-	if err != nil {
-		return nil, fmt.Errorf("read push records of %s: %w", projectID, err)
+	if got, err = l.d.BatchGet(ctx, keys); err != nil {
+		return nil, rc, fmt.Errorf("read push records of %s: %w", projectID, err)
 	}
-	out := make(map[string]shiplog.ImageRecord, len(got))
-	for _, it := range got {
-		var rec pushRecord
-		if err := it.Decode(&rec); err != nil {
-			return nil, fmt.Errorf("read push records of %s: %w", projectID, err)
+	rc.Pushes = make(map[string]shiplog.ImageRecord, len(serviceIDs))
+	for _, svc := range serviceIDs {
+		rec, ok, err := decodeFound(got, pushKey(projectID, svc), pushRecord.image)
+		if err != nil {
+			return nil, rc, err
 		}
-		out[rec.ServiceID] = shiplog.ImageRecord(rec)
+		if ok {
+			rc.Pushes[svc] = rec
+		}
 	}
-	return out, nil
+	return got, rc, nil
 }
 
 // ReleaseContext reads the project, the idempotency key and the services' push records in one
@@ -358,46 +370,25 @@ func (l *Ledger) ReleaseContext(ctx context.Context, projectID string, serviceID
 	if key != "" {
 		keys = append(keys, relKeyKey(projectID, key))
 	}
-	for _, svc := range sortedUnique(serviceIDs) {
-		keys = append(keys, pushKey(projectID, svc))
-	}
-	got, err := l.d.BatchGet(ctx, keys)
+	got, rc, err := l.pushes(ctx, projectID, serviceIDs, keys)
 	if err != nil {
-		return shiplog.ReleaseContext{}, fmt.Errorf("read release context of %s: %w", projectID, err)
+		return rc, err
 	}
-	pit, ok := got[projectKey(projectID)]
-	if !ok {
-		return shiplog.ReleaseContext{}, shiplog.ErrProjectNotFound
+	prec, ok, err := decodeFound(got, projectKey(projectID), func(r projectRecord) projectRecord { return r })
+	if err != nil || !ok {
+		return shiplog.ReleaseContext{}, cmp.Or[error](err, shiplog.ErrProjectNotFound)
 	}
-	var prec projectRecord
-	if err := pit.Decode(&prec); err != nil {
+	rc.Project = prec.project()
+	if k, ok, err := decodeFound(got, relKeyKey(projectID, key), keyRecord.key); err != nil {
 		return shiplog.ReleaseContext{}, err
+	} else if ok && key != "" {
+		rc.Key = &k
 	}
-	rc := shiplog.ReleaseContext{Project: prec.project(), Pushes: make(map[string]shiplog.ImageRecord, len(serviceIDs))}
 	if unfinished(prec) {
 		// A registration in several writes was interrupted: creating a release (a CI run tried
 		// again) finishes it, unless another registration has replaced it since.
 		if err := l.putProject(ctx, rc.Project, shiplog.Event{}, prec.Version); err != nil && !errors.Is(err, errRaced) {
 			return shiplog.ReleaseContext{}, fmt.Errorf("finish the registration of project %s: %w", projectID, err)
-		}
-	}
-	if key != "" {
-		if it, ok := got[relKeyKey(projectID, key)]; ok {
-			var k keyRecord
-			if err := it.Decode(&k); err != nil {
-				return shiplog.ReleaseContext{}, err
-			}
-			rk := k.key()
-			rc.Key = &rk
-		}
-	}
-	for _, svc := range serviceIDs {
-		if it, ok := got[pushKey(projectID, svc)]; ok {
-			var rec pushRecord
-			if err := it.Decode(&rec); err != nil {
-				return shiplog.ReleaseContext{}, err
-			}
-			rc.Pushes[svc] = shiplog.ImageRecord(rec)
 		}
 	}
 	return rc, nil
@@ -468,15 +459,7 @@ func (l *Ledger) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) erro
 
 // GetReleaseKey reads a project's idempotency key, expired or not.
 func (l *Ledger) GetReleaseKey(ctx context.Context, projectID, key string) (shiplog.ReleaseKey, error) {
-	var rec keyRecord
-	found, err := l.get(ctx, relKeyKey(projectID, key), &rec)
-	if err != nil {
-		return shiplog.ReleaseKey{}, fmt.Errorf("read idempotency key %q of %s: %w", key, projectID, err)
-	}
-	if !found {
-		return shiplog.ReleaseKey{}, shiplog.ErrReleaseKeyNotFound
-	}
-	return rec.key(), nil
+	return getRecord(ctx, l, relKeyKey(projectID, key), keyRecord.key, shiplog.ErrReleaseKeyNotFound)
 }
 
 // GetRelease returns a project's release.
@@ -484,15 +467,11 @@ func (l *Ledger) GetRelease(ctx context.Context, projectID, releaseID string) (s
 	if releaseID == "" {
 		return shiplog.Release{}, shiplog.ErrReleaseNotFound
 	}
-	var rec releaseRecord
-	found, err := l.get(ctx, releaseKey(releaseID), &rec)
-	if err != nil {
-		return shiplog.Release{}, fmt.Errorf("read release %s: %w", releaseID, err)
-	}
-	if !found || rec.ProjectID != projectID {
+	r, err := getRecord(ctx, l, releaseKey(releaseID), releaseRecord.release, shiplog.ErrReleaseNotFound)
+	if err == nil && r.ProjectID != projectID {
 		return shiplog.Release{}, shiplog.ErrReleaseNotFound
 	}
-	return rec.release(), nil
+	return r, err
 }
 
 // LatestRelease follows the project's latest pointer.
@@ -527,60 +506,42 @@ func (l *Ledger) DeployContext(ctx context.Context, projectID, releaseID, enviro
 		return shiplog.DeployContext{}, shiplog.ErrReleaseNotFound
 	}
 	latest := releaseID == shiplog.LatestRelease
-	keys := []Key{projectKey(projectID), envKey(projectID, environmentID)}
+	keys := []Key{projectKey(projectID), envKey(projectID, environmentID), releaseKey(releaseID)}
 	if latest {
-		keys = append(keys, latestKey(projectID))
-	} else {
-		keys = append(keys, releaseKey(releaseID))
+		keys[2] = latestKey(projectID)
 	}
 	got, err := l.d.BatchGet(ctx, keys)
 	if err != nil {
 		return shiplog.DeployContext{}, fmt.Errorf("read deploy context of release %s: %w", releaseID, err)
 	}
-	pit, ok := got[projectKey(projectID)]
-	if !ok {
-		return shiplog.DeployContext{}, shiplog.ErrProjectNotFound
+	var dc shiplog.DeployContext
+	p, ok, err := decodeFound(got, keys[0], projectRecord.project)
+	if err != nil || !ok {
+		return dc, cmp.Or[error](err, shiplog.ErrProjectNotFound)
 	}
-	var prec projectRecord
-	if err := pit.Decode(&prec); err != nil {
-		return shiplog.DeployContext{}, err
+	st, ok, err := decodeFound(got, keys[1], stateRecord.state)
+	if err != nil {
+		return dc, err
 	}
-	dc := shiplog.DeployContext{Project: prec.project()}
-	if latest {
-		var ptr pointerRecord
-		if it, ok := got[latestKey(projectID)]; ok {
-			if err := it.Decode(&ptr); err != nil {
-				return shiplog.DeployContext{}, err
-			}
-		}
-		if ptr.ReleaseID == "" {
-			return shiplog.DeployContext{}, shiplog.ErrReleaseNotFound
-		}
-		if dc.Release, err = l.GetRelease(ctx, projectID, ptr.ReleaseID); err != nil {
-			return shiplog.DeployContext{}, err
-		}
-	} else {
-		it, ok := got[releaseKey(releaseID)]
-		if !ok {
-			return shiplog.DeployContext{}, shiplog.ErrReleaseNotFound
-		}
-		var rec releaseRecord
-		if err := it.Decode(&rec); err != nil {
-			return shiplog.DeployContext{}, err
-		}
-		if rec.ProjectID != projectID {
-			return shiplog.DeployContext{}, shiplog.ErrReleaseNotFound
-		}
-		dc.Release = rec.release()
-	}
-	if it, ok := got[envKey(projectID, environmentID)]; ok {
-		var rec stateRecord
-		if err := it.Decode(&rec); err != nil {
-			return shiplog.DeployContext{}, err
-		}
-		st := rec.state()
+	if ok {
 		dc.Current = &st
 	}
+	dc.Project = p
+	if latest {
+		ptr, _, err := decodeFound(got, keys[2], func(p pointerRecord) string { return p.ReleaseID })
+		if err != nil {
+			return shiplog.DeployContext{}, err
+		}
+		if dc.Release, err = l.GetRelease(ctx, projectID, ptr); err != nil {
+			return shiplog.DeployContext{}, err
+		}
+		return dc, nil
+	}
+	r, ok, err := decodeFound(got, keys[2], releaseRecord.release)
+	if err != nil || !ok || r.ProjectID != projectID {
+		return shiplog.DeployContext{}, cmp.Or[error](err, shiplog.ErrReleaseNotFound)
+	}
+	dc.Release = r
 	return dc, nil
 }
 
@@ -774,15 +735,7 @@ func (l *Ledger) ClaimTurn(ctx context.Context, w shiplog.EnvironmentWrite) erro
 
 // GetDeployment returns one of a project's deployments.
 func (l *Ledger) GetDeployment(ctx context.Context, projectID, deploymentID string) (shiplog.DeploymentRecord, error) {
-	var rec deploymentRecord
-	found, err := l.get(ctx, deployKey(projectID, deploymentID), &rec)
-	if err != nil {
-		return shiplog.DeploymentRecord{}, fmt.Errorf("get deployment %s of %s: %w", deploymentID, projectID, err)
-	}
-	if !found {
-		return shiplog.DeploymentRecord{}, shiplog.ErrDeploymentNotFound
-	}
-	return rec.deployment(), nil
+	return getRecord(ctx, l, deployKey(projectID, deploymentID), deploymentRecord.deployment, shiplog.ErrDeploymentNotFound)
 }
 
 // ListDeployments returns a page of a project's deployments newest first, narrowed by the
@@ -805,19 +758,7 @@ func (l *Ledger) ListDeployments(ctx context.Context, projectID string, f shiplo
 
 // EnvironmentStates returns the state of each environment of the project ever deployed to.
 func (l *Ledger) EnvironmentStates(ctx context.Context, projectID string) ([]shiplog.EnvironmentState, error) {
-	items, err := l.d.Query(ctx, Query{Table: State, PK: projectPrefix + projectID, Prefix: envPrefix})
-	if err != nil {
-		return nil, fmt.Errorf("read environments of %s: %w", projectID, err)
-	}
-	out := make([]shiplog.EnvironmentState, 0, len(items))
-	for _, it := range items {
-		var rec stateRecord
-		if err := it.Decode(&rec); err != nil {
-			return nil, fmt.Errorf("read environments of %s: %w", projectID, err)
-		}
-		out = append(out, rec.state())
-	}
-	return out, nil
+	return queryAll(ctx, l, Query{Table: State, PK: projectPrefix + projectID, Prefix: envPrefix}, stateRecord.state)
 }
 
 // ListEvents returns a page of a project's events newest first: its event items, from the

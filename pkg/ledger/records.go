@@ -165,6 +165,8 @@ type pushRecord struct {
 	PushedAt  int64  `json:"pushed_at"`
 }
 
+func (rec pushRecord) image() shiplog.ImageRecord { return shiplog.ImageRecord(rec) }
+
 // keyRecord is an idempotency key of create-release; ExpiresAt is the TTL attribute.
 type keyRecord struct {
 	ProjectID string `json:"project_id"`
