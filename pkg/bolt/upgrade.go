@@ -23,106 +23,54 @@ type v1Project struct {
 
 // upgrade1 moves a version 1 file onto the ledger's layout, inside tx (Open's transaction: all of
 // it or none). The old buckets that share a name with a ledger bucket ("params", "releases") are
-// read first and rewritten.
+// read before any is rewritten.
 func upgrade1(t *bbolt.Tx, k *kv) error {
 	var im ledger.Import
-	each := func(name string, fn func(k, v []byte) error) error {
-		b := t.Bucket([]byte(name))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			if err := fn(k, v); err != nil {
-				return fmt.Errorf("%s %q: %w", name, k, err)
-			}
-			return nil
-		})
-	}
-	decode := func(v []byte, out any) error { return json.Unmarshal(v, out) }
-	err := each("params", func(k, v []byte) error { im.Parameter(string(k), string(v)); return nil })
-	if err == nil {
-		err = each("projects", func(_, v []byte) error {
+	indexed := map[string]bool{} // deployments listed for their releases
+	readers := []struct {
+		bucket string
+		read   func(k, v []byte) error
+	}{
+		{"params", func(k, v []byte) error { im.Parameter(string(k), string(v)); return nil }},
+		{"projects", func(_, v []byte) error {
 			var p v1Project
-			if err := decode(v, &p); err != nil {
-				return err
-			}
-			proj := p.Project
-			proj.Manifest = p.Manifest
-			im.Project(proj)
-			return nil
-		})
-	}
-	if err == nil {
-		err = each("pushes", func(_, v []byte) error {
-			var rec shiplog.ImageRecord
-			err := decode(v, &rec)
-			im.Push(rec)
+			err := json.Unmarshal(v, &p)
+			p.Project.Manifest = p.Manifest
+			im.Project(p.Project)
 			return err
-		})
-	}
-	if err == nil {
-		err = each("releases", func(_, v []byte) error {
-			var r shiplog.Release
-			err := decode(v, &r)
-			im.Release(r)
-			return err
-		})
-	}
-	indexed := map[string]bool{}
-	if err == nil {
-		err = each("rel_deployments", func(_, v []byte) error {
-			var d shiplog.DeploymentRecord
-			err := decode(v, &d)
-			indexed[d.ProjectID+"\x00"+d.ID] = true
-			return err
-		})
-	}
-	if err == nil {
-		err = each("deployments", func(_, v []byte) error {
-			var d shiplog.DeploymentRecord
-			err := decode(v, &d)
-			im.Deployment(d, indexed[d.ProjectID+"\x00"+d.ID])
-			return err
-		})
-	}
-	if err == nil {
-		err = each("states", func(_, v []byte) error {
-			var st shiplog.EnvironmentState
-			if err := decode(v, &st); err != nil {
-				return err
-			}
-			// States written before environments were versioned.
-			st.Version = max(st.Version, 1)
-			im.State(st)
-			return nil
-		})
-	}
-	if err == nil {
-		err = each("events", func(_, v []byte) error {
+		}},
+		{"pushes", decoded(im.Push)},
+		{"releases", decoded(im.Release)},
+		{"rel_deployments", decoded(func(d shiplog.DeploymentRecord) { indexed[d.ProjectID+"\x00"+d.ID] = true })},
+		{"deployments", decoded(func(d shiplog.DeploymentRecord) { im.Deployment(d, indexed[d.ProjectID+"\x00"+d.ID]) })},
+		// States written before environments were versioned get version 1.
+		{"states", decoded(func(st shiplog.EnvironmentState) { st.Version = max(st.Version, 1); im.State(st) })},
+		{"events", func(_, v []byte) error {
 			var ev shiplog.Event
-			if err := decode(v, &ev); err != nil {
+			if err := json.Unmarshal(v, &ev); err != nil {
 				return err
 			}
 			return im.Event(ev)
-		})
+		}},
+		{"release_keys", decoded(im.ReleaseKey)},
 	}
-	if err == nil {
-		err = each("release_keys", func(_, v []byte) error {
-			var rk shiplog.ReleaseKey
-			err := decode(v, &rk)
-			im.ReleaseKey(rk)
-			return err
-		})
-	}
-	if err != nil {
-		return err
+	for _, r := range readers {
+		if b := t.Bucket([]byte(r.bucket)); b != nil {
+			if err := b.ForEach(func(k, v []byte) error {
+				if err := r.read(k, v); err != nil {
+					return fmt.Errorf("%s %q: %w", r.bucket, k, err)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
 	}
 	for _, name := range v1Buckets {
-		if t.Bucket([]byte(name)) == nil {
-			continue
-		}
-		if err := t.DeleteBucket([]byte(name)); err != nil {
-			return err
+		if t.Bucket([]byte(name)) != nil {
+			if err := t.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
 		}
 	}
 	for _, b := range ledger.KVBuckets {
@@ -133,4 +81,16 @@ func upgrade1(t *bbolt.Tx, k *kv) error {
 	k.in = t
 	defer func() { k.in = nil }()
 	return im.Write(context.Background(), ledger.NewKVDriver(k, ledger.Caps{Parameters: true}))
+}
+
+// decoded returns a reader of a version 1 value that decodes its JSON into a T for add.
+func decoded[T any](add func(T)) func(k, v []byte) error {
+	return func(_, v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return err
+		}
+		add(x)
+		return nil
+	}
 }

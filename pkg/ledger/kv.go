@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -328,7 +329,7 @@ func eval(c Cond, doc map[string]any, filter bool) (bool, error) {
 	return false, fmt.Errorf("unknown condition kind %d", c.Kind)
 }
 
-// compare orders two numbers or two strings; ok is false for anything else.
+// compare orders two integers or two strings; ok is false for anything else.
 func compare(a, b any) (int, bool) {
 	switch x := a.(type) {
 	case string:
@@ -336,38 +337,11 @@ func compare(a, b any) (int, bool) {
 		return strings.Compare(x, y), ok
 	case json.Number:
 		y, ok := b.(json.Number)
-		if !ok {
-			return 0, false
-		}
-		if xi, err := x.Int64(); err == nil {
-			if yi, err := y.Int64(); err == nil {
-				return cmpInt(xi, yi), true
-			}
-		}
-		xf, err1 := strconv.ParseFloat(string(x), 64)
-		yf, err2 := strconv.ParseFloat(string(y), 64)
-		if err1 != nil || err2 != nil {
-			return 0, false
-		}
-		switch {
-		case xf < yf:
-			return -1, true
-		case xf > yf:
-			return 1, true
-		}
-		return 0, true
+		xi, err1 := x.Int64()
+		yi, err2 := y.Int64()
+		return cmp.Compare(xi, yi), ok && err1 == nil && err2 == nil
 	}
 	return 0, false
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func change(doc map[string]any, c Change) error {

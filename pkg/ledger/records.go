@@ -82,6 +82,13 @@ func (rec releaseRecord) release() shiplog.Release {
 
 // deploymentRecord is a deployment, in each of its three listing items.
 type deploymentRecord struct {
+	deploymentFields
+	ProjectID string `json:"project_id"`
+	ReleaseID string `json:"release_id"`
+}
+
+// deploymentFields are a deployment's own attributes.
+type deploymentFields struct {
 	ID            string                `json:"deployment_id"`
 	Environment   shiplog.Environment   `json:"environment"`
 	CreatedAt     int64                 `json:"created_at"`
@@ -94,28 +101,14 @@ type deploymentRecord struct {
 	Changes       *shiplog.Changes      `json:"changes,omitempty"`
 	Status        string                `json:"status,omitempty"`
 	StatusHistory []shiplog.StatusEntry `json:"status_history,omitempty"`
-	ProjectID     string                `json:"project_id"`
-	ReleaseID     string                `json:"release_id"`
 }
 
 func newDeploymentRecord(d shiplog.DeploymentRecord) deploymentRecord {
-	return deploymentRecord{
-		ID: d.ID, Environment: d.Environment, CreatedAt: d.CreatedAt, RequestedBy: d.RequestedBy,
-		Description: d.Description, Kind: d.Kind, PromotedFrom: d.PromotedFrom, Reverts: d.Reverts,
-		Override: d.Override, Changes: d.Changes, Status: d.Status, StatusHistory: d.StatusHistory,
-		ProjectID: d.ProjectID, ReleaseID: d.ReleaseID,
-	}
+	return deploymentRecord{deploymentFields(d.Deployment), d.ProjectID, d.ReleaseID}
 }
 
 func (rec deploymentRecord) deployment() shiplog.DeploymentRecord {
-	return shiplog.DeploymentRecord{
-		Deployment: shiplog.Deployment{
-			ID: rec.ID, Environment: rec.Environment, CreatedAt: rec.CreatedAt, RequestedBy: rec.RequestedBy,
-			Description: rec.Description, Kind: rec.Kind, PromotedFrom: rec.PromotedFrom, Reverts: rec.Reverts,
-			Override: rec.Override, Changes: rec.Changes, Status: rec.Status, StatusHistory: rec.StatusHistory,
-		},
-		ProjectID: rec.ProjectID, ReleaseID: rec.ReleaseID,
-	}
+	return shiplog.DeploymentRecord{Deployment: shiplog.Deployment(rec.deploymentFields), ProjectID: rec.ProjectID, ReleaseID: rec.ReleaseID}
 }
 
 // stateRecord is an environment's state.
