@@ -21,20 +21,20 @@ type Import struct {
 func (im *Import) Project(p shiplog.Project) {
 	mappings := repoMappings(p)
 	repos := sortedKeys(mappings)
-	im.ops = append(im.ops, put(projectKey(p.ID), newProjectRecord(p, 1, repos, false), nil))
+	im.ops = append(im.ops, put(projectKey(p.ID), newProjectRecord(p, 1, repos, false)))
 	for _, r := range repos {
-		im.ops = append(im.ops, put(repoKey(r, p.ID), mappings[r], nil))
+		im.ops = append(im.ops, put(repoKey(r, p.ID), mappings[r]))
 	}
 }
 
 // Push adds a service's newest push.
 func (im *Import) Push(rec shiplog.ImageRecord) {
-	im.ops = append(im.ops, put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), nil))
+	im.ops = append(im.ops, put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec)))
 }
 
 // Release adds a release as it reads (its count, last deployment and verifications included).
 func (im *Import) Release(r shiplog.Release) {
-	im.ops = append(im.ops, put(releaseKey(r.ID), newReleaseRecord(r), nil))
+	im.ops = append(im.ops, put(releaseKey(r.ID), newReleaseRecord(r)))
 	if im.latest == nil {
 		im.latest = map[string]string{}
 	}
@@ -47,13 +47,13 @@ func (im *Import) Release(r shiplog.Release) {
 func (im *Import) Deployment(d shiplog.DeploymentRecord, indexed bool) {
 	rec := newDeploymentRecord(d)
 	for _, k := range listingKeys(d.ProjectID, d.Environment.ID, d.ReleaseID, d.ID, indexed) {
-		im.ops = append(im.ops, put(k, rec, nil))
+		im.ops = append(im.ops, put(k, rec))
 	}
 }
 
 // State adds an environment's state.
 func (im *Import) State(st shiplog.EnvironmentState) {
-	im.ops = append(im.ops, put(envKey(st.ProjectID, st.Environment.ID), newStateRecord(st), nil))
+	im.ops = append(im.ops, put(envKey(st.ProjectID, st.Environment.ID), newStateRecord(st)))
 }
 
 // Event adds an entry of a project's event log.
@@ -68,12 +68,12 @@ func (im *Import) Event(ev shiplog.Event) error {
 
 // ReleaseKey adds an idempotency key of create-release.
 func (im *Import) ReleaseKey(k shiplog.ReleaseKey) {
-	im.ops = append(im.ops, put(relKeyKey(k.ProjectID, k.Key), newKeyRecord(k), nil))
+	im.ops = append(im.ops, put(relKeyKey(k.ProjectID, k.Key), newKeyRecord(k)))
 }
 
 // Parameter adds a parameter (for drivers that hold them).
 func (im *Import) Parameter(name, value string) {
-	im.ops = append(im.ops, put(paramKey(name), paramRecord{Value: value}, nil))
+	im.ops = append(im.ops, put(paramKey(name), paramRecord{Value: value}))
 }
 
 // Ops returns the ops of every record added, and the projects' latest pointers.
@@ -82,7 +82,7 @@ func (im *Import) Ops() []Op {
 	projects := sortedKeys(im.latest)
 	sort.Strings(projects)
 	for _, p := range projects {
-		ops = append(ops, put(latestKey(p), pointerRecord{ReleaseID: im.latest[p]}, nil))
+		ops = append(ops, put(latestKey(p), pointerRecord{ReleaseID: im.latest[p]}))
 	}
 	return ops
 }

@@ -101,13 +101,20 @@ func decodeFound[R, T any](got map[Key]Item, k Key, conv func(R) T) (v T, ok boo
 	return conv(rec), true, nil
 }
 
-func put(k Key, v any, cond *Cond) Op { return Op{Key: k, Put: v, If: cond} }
+// put is the op that puts v at k, if cond holds (if given).
+func put(k Key, v any, cond ...Cond) Op {
+	op := Op{Key: k, Put: v}
+	if len(cond) > 0 {
+		op.If = &cond[0]
+	}
+	return op
+}
 
 func eventOp(ev shiplog.Event) (Op, error) {
 	if ev.ID == "" || ev.ProjectID == "" {
 		return Op{}, fmt.Errorf("event %q of project %q: an event needs an id and a project", ev.ID, ev.ProjectID)
 	}
-	return put(eventKey(ev.ProjectID, ev.ID), eventRecord(ev), nil), nil
+	return put(eventKey(ev.ProjectID, ev.ID), eventRecord(ev)), nil
 }
 
 func eventOps(evs []shiplog.Event) ([]Op, error) {
@@ -196,7 +203,7 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 		ops = append(ops, Op{Key: repoKey(r, p.ID), Delete: true})
 	}
 	for _, r := range repos {
-		ops = append(ops, put(repoKey(r, p.ID), mappings[r], nil))
+		ops = append(ops, put(repoKey(r, p.ID), mappings[r]))
 	}
 	limit := l.caps.MaxWriteOps
 	single := limit == 0 || 1+len(events)+len(ops) <= limit
@@ -209,7 +216,7 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 	if found {
 		cond = Eq(attrVersion, version)
 	}
-	first := put(projectKey(p.ID), newProjectRecord(p, version+1, mapped, !single), &cond)
+	first := put(projectKey(p.ID), newProjectRecord(p, version+1, mapped, !single), cond)
 	what := "register project " + p.ID
 	if single {
 		return l.registerWrite(ctx, what, append(append([]Op{first}, events...), ops...))
@@ -219,14 +226,14 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 	if err := l.registerWrite(ctx, what, append(append([]Op{first}, events...), ops[:end]...)); err != nil {
 		return err
 	}
-	ours := Eq(attrVersion, version+1)
+	ours := condPtr(Eq(attrVersion, version+1))
 	for start := end; start < len(ops); start += chunk {
-		guard := Op{Key: projectKey(p.ID), Check: true, If: &ours}
+		guard := Op{Key: projectKey(p.ID), Check: true, If: ours}
 		if err := l.registerWrite(ctx, what, append([]Op{guard}, ops[start:min(start+chunk, len(ops))]...)); err != nil {
 			return err
 		}
 	}
-	narrow := Op{Key: projectKey(p.ID), If: &ours, Update: []Change{
+	narrow := Op{Key: projectKey(p.ID), If: ours, Update: []Change{
 		{Kind: Set, Attr: attrMapped, Value: repos},
 		{Kind: Remove, Attr: attrUnfinished},
 	}}
@@ -305,8 +312,7 @@ func (l *Ledger) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shi
 	if err != nil {
 		return false, err
 	}
-	cond := Or(NotExists(), Lt(attrPushedAt, rec.PushedAt))
-	ops := []Op{put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), &cond), evOp}
+	ops := []Op{put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), Or(NotExists(), Lt(attrPushedAt, rec.PushedAt))), evOp}
 	what := fmt.Sprintf("record push of %s for %s/%s", rec.URI, rec.ProjectID, rec.ServiceID)
 	for attempt := 1; ; attempt++ {
 		err := l.write(ctx, what, ops)
@@ -425,14 +431,12 @@ func (l *Ledger) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) erro
 	// other conditions fail too.
 	var ops []Op
 	if w.Key != nil {
-		expired := Or(NotExists(), Le(AttrExpiresAt, w.Key.At))
-		ops = append(ops, put(relKeyKey(r.ProjectID, w.Key.Key), newKeyRecord(*w.Key), &expired))
+		ops = append(ops, put(relKeyKey(r.ProjectID, w.Key.Key), newKeyRecord(*w.Key), Or(NotExists(), Le(AttrExpiresAt, w.Key.At))))
 	}
 	keyed := len(ops)
-	notExists := NotExists()
-	ops = append(ops, put(releaseKey(r.ID), newReleaseRecord(r), &notExists))
-	newer := Or(AttrAbsent(attrReleaseID), Lt(attrReleaseID, r.ID))
-	pointer := Op{Key: latestKey(r.ProjectID), Update: []Change{{Kind: Set, Attr: attrReleaseID, Value: r.ID}}, If: &newer}
+	ops = append(ops, put(releaseKey(r.ID), newReleaseRecord(r), NotExists()))
+	pointer := Op{Key: latestKey(r.ProjectID), Update: []Change{{Kind: Set, Attr: attrReleaseID, Value: r.ID}},
+		If: condPtr(Or(AttrAbsent(attrReleaseID), Lt(attrReleaseID, r.ID)))}
 	what := "put release " + r.ID
 	refusal := func(err error) error {
 		cf, ok := condFailed(err)
@@ -589,16 +593,14 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 		}
 		// The release is counted, not appended to, so that its item stays the same size however
 		// often it is deployed; the deployment is listed for its project, environment and release.
-		inProject := And(Exists(), Eq(attrProjectID, d.ProjectID))
-		ops = append(ops, Op{Key: releaseKey(d.ReleaseID), If: &inProject, Update: []Change{
+		ops = append(ops, Op{Key: releaseKey(d.ReleaseID), If: condPtr(And(Exists(), Eq(attrProjectID, d.ProjectID))), Update: []Change{
 			{Kind: Set, Attr: attrLastDeploy, Value: d.CreatedAt},
 			{Kind: Add, Attr: attrCount, Value: int64(1)},
 		}})
 		refusals = append(refusals, shiplog.ErrReleaseNotFound)
 		rec := newDeploymentRecord(*d)
-		notExists := NotExists()
 		for _, k := range listingKeys(d.ProjectID, d.Environment.ID, d.ReleaseID, d.ID, true) {
-			ops = append(ops, put(k, rec, &notExists))
+			ops = append(ops, put(k, rec, NotExists()))
 			refusals = append(refusals, shiplog.ErrDeploymentExists)
 		}
 	}
@@ -606,32 +608,31 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 	// item: a status update that finds none writes the others (see below).
 	var relListings []int
 	for _, u := range w.Statuses {
-		exists := Exists()
 		for i, k := range listingKeys(u.ProjectID, u.Environment, u.ReleaseID, u.DeploymentID, true) {
 			if i == 2 {
 				relListings = append(relListings, len(ops))
 			}
-			ops = append(ops, Op{Key: k, If: &exists, Update: []Change{
+			ops = append(ops, Op{Key: k, If: condPtr(Exists()), Update: []Change{
 				{Kind: Set, Attr: attrStatus, Value: u.Entry.Status},
 				{Kind: Append, Attr: attrHistory, Value: u.Entry},
 			}})
 			refusals = append(refusals, shiplog.ErrDeploymentNotFound)
 		}
 		if u.Entry.Status == shiplog.StatusVerified && u.ReleaseID != "" {
-			ops = append(ops, Op{Key: releaseKey(u.ReleaseID), If: &exists, Update: []Change{
+			ops = append(ops, Op{Key: releaseKey(u.ReleaseID), If: condPtr(Exists()), Update: []Change{
 				{Kind: AddToSet, Attr: attrVerifiedIn, Value: u.Environment},
 			}})
 			refusals = append(refusals, shiplog.ErrDeploymentNotFound)
 		}
 	}
-	ops = append(ops, put(envKey(projectID, envID), newStateRecord(w.State), &cond))
+	ops = append(ops, put(envKey(projectID, envID), newStateRecord(w.State), cond))
 	evs, err := eventOps(w.Events)
 	if err != nil {
 		return err
 	}
 	ops = append(ops, evs...)
 	for _, name := range sortedKeys(params) {
-		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}, nil))
+		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}))
 	}
 	if l.caps.MaxWriteOps > 0 && len(ops) > l.caps.MaxWriteOps {
 		return fmt.Errorf("%s: %d items are more than one atomic write takes (%d)", what, len(ops), l.caps.MaxWriteOps)
@@ -723,7 +724,7 @@ func (l *Ledger) ClaimTurn(ctx context.Context, w shiplog.EnvironmentWrite) erro
 	// attempt of the same deploy whose write was refused).
 	free := Or(NotExists(), Lt(attrVersion, w.Expect), Lt(attrUntil, now.UnixMilli()), Eq(attrClaimant, w.Retry))
 	rec := turnRecord{Version: w.Expect, DeploymentID: w.Deployment.ID, Claimant: w.Retry, Until: now.Add(l.ClaimTTL).UnixMilli()}
-	err := l.d.Write(ctx, []Op{put(turnKey(projectID, envID), rec, &free)})
+	err := l.d.Write(ctx, []Op{put(turnKey(projectID, envID), rec, free)})
 	if _, ok := condFailed(err); ok {
 		return fmt.Errorf("%w: another deployment is being recorded over version %d of %s/%s", shiplog.ErrVersionConflict, w.Expect, projectID, envID)
 	}
@@ -747,8 +748,7 @@ func (l *Ledger) ListDeployments(ctx context.Context, projectID string, f shiplo
 	case f.Release != "":
 		q.Prefix = relDeployPrefix + f.Release + "#"
 		if f.Environment != "" {
-			c := Eq(attrEnvID, f.Environment)
-			q.Filter = &c
+			q.Filter = condPtr(Eq(attrEnvID, f.Environment))
 		}
 	case f.Environment != "":
 		q.Prefix = envDeployPrefix + f.Environment + "#"
@@ -781,8 +781,7 @@ func (l *Ledger) ListEvents(ctx context.Context, projectID string, f shiplog.Eve
 	case 1:
 		q.Filter = &filters[0]
 	case 2:
-		c := And(filters...)
-		q.Filter = &c
+		q.Filter = condPtr(And(filters...))
 	}
 	return listPage(ctx, l, q, EventPrefix, page, func(rec eventRecord) shiplog.Event { return shiplog.Event(rec) }, "list events of "+projectID)
 }

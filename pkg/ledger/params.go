@@ -90,7 +90,7 @@ func (p Parameters) PutParameters(ctx context.Context, params map[string]string)
 		if name == "" {
 			return shiplog.Errorf(shiplog.Invalid, "parameter name: is required")
 		}
-		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}, nil))
+		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}))
 	}
 	if err := p.d.Write(ctx, ops); err != nil {
 		return fmt.Errorf("put parameters: %w", err)
