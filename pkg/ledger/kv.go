@@ -76,15 +76,8 @@ func jsonItem(k Key, v []byte) Item {
 
 // Get reads one item.
 func (d *KVDriver) Get(ctx context.Context, k Key) (Item, bool, error) {
-	var it Item
-	var ok bool
-	err := d.kv.View(func(tx KVTx) error {
-		b, raw := kvKey(k)
-		if v := tx.Get(b, raw); v != nil {
-			it, ok = jsonItem(k, v), true
-		}
-		return nil
-	})
+	got, err := d.BatchGet(ctx, []Key{k})
+	it, ok := got[k]
 	return it, ok, err
 }
 
@@ -119,7 +112,10 @@ func (d *KVDriver) Query(ctx context.Context, q Query) ([]Item, error) {
 		lo = []byte(part + q.Prefix)
 		hi = prefixEnd(lo)
 	case q.From != "" || q.To != "":
-		lo, hi = []byte(part+q.From), []byte(part+q.To+"\x00")
+		lo = []byte(part + q.From)
+		if q.To != "" {
+			hi = []byte(part + q.To + "\x00") // the least key after To
+		}
 	}
 	if q.After != nil {
 		after := []byte(part + q.After.SK)
