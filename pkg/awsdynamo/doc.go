@@ -30,9 +30,9 @@
 //
 // A failed condition is ledger.CondFailed, naming the ops whose cancellation reason is
 // ConditionalCheckFailed; a TransactionConflict (a concurrent transaction held some of the items)
-// is ledger.ErrBusy, for the ledger to try again; throttling, server faults, failed connections
-// and a passed deadline, once the SDK's retries are spent, are Unavailable; anything else is
-// Internal, with its cause for the logs. The SDK gives each TransactWriteItems a
+// is ledger.ErrBusy, for the ledger to try again; the rest maps as every AWS adapter's does
+// (pkg/awserr): throttling, server faults, failed connections and a caller's deadline, once the
+// SDK's retries are spent, are Unavailable; anything else is Internal, with its cause for logs. The SDK gives each TransactWriteItems a
 // ClientRequestToken, so its own retry of one whose answer was lost does not apply it twice.
 //
 // Caps declares transactions of up to 100 items, turn claims (a lost transaction costs DynamoDB
