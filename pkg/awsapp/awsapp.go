@@ -20,8 +20,11 @@ import (
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
-// The environment variables every function reads; the names live here so that main packages and
-// the template test agree.
+// The environment variables of the functions that keep state. The mains read them by their
+// literal names (os.Getenv("SHIPLOG_STATE_TABLE")), not through these constants: pkg/infra's
+// template test reads the names from each main's source, literal or constant, and holds
+// template.yaml to them, and uses these to check that each table variable names its table.
+// Here they name the variable in New's errors.
 const (
 	ReleasesTableEnv = "SHIPLOG_RELEASES_TABLE"
 	StateTableEnv    = "SHIPLOG_STATE_TABLE"

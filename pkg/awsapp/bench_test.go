@@ -790,8 +790,8 @@ func BenchmarkList(b *testing.B) {
 // each release to "stage"), and returns their ids. The first release and deployment go through the
 // service; the rest are copies of the items it wrote, with new ids, written with BatchWriteItem:
 // going through the service would take minutes at moto's pace, and copying the service's own
-// items keeps them in the adapter's shape without restating it here. Only the key attributes the
-// package comment of awsdynamo documents (release_id, pk, sk, deployment_id) are rewritten.
+// items keeps them in the adapter's shape without restating it here. Only the key attributes of
+// pkg/ledger's key layout (keys.go: release_id, pk, sk) and deployment_id are rewritten.
 func (env *benchEnv) seedHistory(b *testing.B, size int) (benchProject, []string, []string) {
 	b.Helper()
 	p := env.project(b, 1, "stage")
@@ -800,7 +800,9 @@ func (env *benchEnv) seedHistory(b *testing.B, size int) (benchProject, []string
 	d := env.deploy(b, p, first.ID, "stage").Deployment
 
 	releaseItem := env.getItem(b, env.tables.Releases, map[string]ddbtypes.AttributeValue{"release_id": attrS(first.ID)})
-	// The release as it was created: before its deployment was appended to it.
+	// The release as it was created, but for deployment_count, which stays 1: an empty
+	// deployments list (as every new release's item has: deployments are items of their own)
+	// and no last_date_deployed.
 	releaseItem["deployments"] = &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{}}
 	delete(releaseItem, "last_date_deployed")
 	pk := "project#" + p.id

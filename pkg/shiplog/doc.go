@@ -4,7 +4,8 @@
 // written to the parameters the consuming Terraform reads).
 //
 // The package holds the types, the rules and the use cases (Service), and the small interfaces
-// (ports) it needs from the outside: a parameter store, the stores of its aggregates and an image
-// registry. It imports nothing of AWS; the adapters around it (bolt, awsssm, awsdynamo, awsecr,
-// httpapi, awslambda) do, and cmd/ and functions/ wire them together.
+// (ports) it needs from the outside: a parameter store, the Store, an image registry and a
+// runtime. It imports nothing of AWS or of storage. The Store is implemented once, by pkg/ledger,
+// over drivers (memstore, bolt, awsdynamo); the other adapters (awsssm, awsecr, awsecs, httpapi,
+// awslambda) sit around it too, and cmd/ and functions/ wire them together.
 package shiplog

@@ -16,13 +16,14 @@ type ParameterStore interface {
 	PutParameters(ctx context.Context, params map[string]string) error
 }
 
-// Store is everything the Service keeps: one store (the embedded bbolt file, or DynamoDB)
-// implements the four aggregates' interfaces together.
+// Store is everything the Service keeps: the interfaces of its five parts (projects, pushes,
+// releases, environments with their deployments, and the event log) together. It is implemented
+// once, by pkg/ledger, over a driver per backend (memory, the embedded bbolt file, DynamoDB).
 //
-// Stores answer NotFound with the sentinels below (ErrProjectNotFound, ErrReleaseNotFound,
+// A Store answers NotFound with the sentinels below (ErrProjectNotFound, ErrReleaseNotFound,
 // ErrImageNotFound, ErrReleaseKeyNotFound) and a refused conditional write with
 // ErrVersionConflict, ErrDeploymentExists or ErrReleaseKeyExists; the Service phrases what
-// callers see, so every store says the same words.
+// callers see, so every backend says the same words.
 // Anything else a store returns is Internal, or Unavailable when its backend is throttling or down.
 //
 // Every write that changes state carries the events of its change (see Event) and writes them in
@@ -67,7 +68,7 @@ type PushStore interface {
 	// LatestImage returns the newest push recorded for a service; ErrImageNotFound if none.
 	LatestImage(ctx context.Context, projectID, serviceID string) (ImageRecord, error)
 	// LatestImages returns the newest push recorded for each of a project's services, keyed by
-	// service id, in as few reads as the store can (creating a release asks for every service of
+	// service id, in as few reads as the backend allows (creating a release asks for every service of
 	// the project); services with no push recorded are absent. serviceIDs may repeat ids, and
 	// may be empty.
 	LatestImages(ctx context.Context, projectID string, serviceIDs []string) (map[string]ImageRecord, error)
@@ -78,9 +79,9 @@ type ReleaseStore interface {
 	// CreateRelease stores w.Release and appends w.Event to the log, and, if w.Key is set,
 	// records the key, all in one atomic write. Conflict if the release's id exists;
 	// ErrReleaseKeyExists if the project has the key recorded and not expired (a key recorded at
-	// or before w.Key.At-KeyTTL is expired, and is replaced). A store with optimistic transactions
-	// may refuse a write that raced another write of the same key with Conflict or Unavailable
-	// instead. On error nothing is changed.
+	// or before w.Key.At-KeyTTL is expired, and is replaced). A write that raced another write of
+	// the same key may be refused with Conflict or Unavailable instead. On error nothing is
+	// changed.
 	CreateRelease(ctx context.Context, w ReleaseWrite) error
 	// GetReleaseKey returns an idempotency key of a project's create-release requests as it was
 	// recorded, expired or not (a store may drop expired keys, but need not do so at once);
@@ -135,9 +136,9 @@ type EnvironmentStore interface {
 	EnvironmentStates(ctx context.Context, projectID string) ([]EnvironmentState, error)
 }
 
-// AtomicParameters is the write of a store that also holds the parameters (the embedded stores,
-// which are both): an environment's next state and its parameters in one atomic write. A store
-// declares it when it is built, and the wiring sets Service.Atomic to it.
+// AtomicParameters is the write of a store that also holds the parameters (memory and bbolt,
+// whose drivers declare it: ledger.Caps.Parameters): an environment's next state and its
+// parameters in one atomic write. The wiring sets Service.Atomic to it.
 type AtomicParameters interface {
 	// WriteEnvironmentAndParameters is WriteEnvironment that also sets params, all or nothing.
 	WriteEnvironmentAndParameters(ctx context.Context, w EnvironmentWrite, params map[string]string) error

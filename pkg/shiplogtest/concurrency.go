@@ -15,8 +15,8 @@ import (
 )
 
 // RunStoreConcurrencyTests runs the tests of the Store contract that need a backend which
-// isolates concurrent conditional writes as DynamoDB does (bbolt, DynamoDB Local; not moto, whose
-// transactions are not isolated), against empty stores made by newStore.
+// isolates concurrent conditional writes as DynamoDB does (memory, bbolt, DynamoDB Local; not
+// moto, whose transactions are not isolated), against empty stores made by newStore.
 func RunStoreConcurrencyTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 	tests := []struct {
 		name string

@@ -1,6 +1,9 @@
-// Package shiplogtest holds the contract suites that every adapter of shiplog's ports must pass,
-// as net/http/httptest serves net/http: an adapter's own test calls RunParameterStoreTests or
-// RunReleaseStoreTests with a function that makes an empty store.
+// Package shiplogtest holds the contract suites of shiplog's storage ports, as net/http/httptest
+// serves net/http: a store's own test calls RunStoreTests, RunStoreConcurrencyTests or
+// RunParameterStoreTests with a function that makes an empty store. The Store suites run on the
+// ledger over each of its drivers (memstore, bolt, awsdynamo); the ParameterStore suite on
+// memstore, bolt, awsssm and MemoryParameters. (The drivers themselves have their own suite,
+// ledgertest.)
 //
 // Every call of newStore must return an empty store. The suites call it once per subtest and run
 // their subtests one after another, so an adapter may reset a shared backend (a moto_server, a
@@ -17,9 +20,9 @@
 //   - EnvironmentState.Pending: nil and empty mean the same ("nothing pending"); a store may
 //     return either.
 //   - Release ids are unique across projects (the releases table is keyed by release_id alone).
-//   - A store that uses optimistic transactions may refuse a concurrent RecordDeployment with
-//     Conflict or Unavailable; the concurrency subtests retry those a few times, as the Service
-//     does, and then require every deployment to have landed.
+//   - A store may refuse a concurrent WriteEnvironment that records a deployment with Conflict
+//     or Unavailable (DynamoDB's transactions are optimistic); the concurrency subtests retry
+//     those a few times, as the Service does, and then require every deployment to have landed.
 package shiplogtest
 
 import (
@@ -51,7 +54,6 @@ func wantKind(t *testing.T, what string, err error, k shiplog.Kind) {
 	}
 }
 
-// mustOK fails the test if err is not nil.
 // wantErr checks that err is the store's sentinel want (so that the Service, which phrases what
 // callers see, says the same whatever the store).
 func wantErr(t *testing.T, what string, err error, want *shiplog.Error) {
@@ -61,6 +63,7 @@ func wantErr(t *testing.T, what string, err error, want *shiplog.Error) {
 	}
 }
 
+// mustOK fails the test if err is not nil.
 func mustOK(t *testing.T, what string, err error) {
 	t.Helper()
 	if err != nil {
