@@ -236,49 +236,24 @@ func (k *kv) Update(fn func(ledger.KVTx) error) error {
 	return k.db.Update(func(t *bbolt.Tx) error { return fn(tx{t}) })
 }
 
+// tx is a transaction of the file, whose buckets prepare made.
 type tx struct{ t *bbolt.Tx }
 
-func (t tx) bucket(name string) (*bbolt.Bucket, error) {
-	b := t.t.Bucket([]byte(name))
-	if b == nil {
-		return nil, fmt.Errorf("the file has no bucket %s", name)
-	}
-	return b, nil
-}
+func (t tx) b(name string) *bbolt.Bucket { return t.t.Bucket([]byte(name)) }
 
-func (t tx) Get(bucket string, key []byte) []byte {
-	b, err := t.bucket(bucket)
-	if err != nil {
-		return nil
-	}
-	return b.Get(key)
-}
+func (t tx) Get(bucket string, key []byte) []byte { return t.b(bucket).Get(key) }
+
+func (t tx) Delete(bucket string, key []byte) error { return t.b(bucket).Delete(key) }
 
 func (t tx) Put(bucket string, key, value []byte) error {
-	b, err := t.bucket(bucket)
-	if err != nil {
-		return err
-	}
 	if value == nil {
-		value = []byte{}
+		value = []byte{} // bbolt refuses nil
 	}
-	return b.Put(key, value)
-}
-
-func (t tx) Delete(bucket string, key []byte) error {
-	b, err := t.bucket(bucket)
-	if err != nil {
-		return err
-	}
-	return b.Delete(key)
+	return t.b(bucket).Put(key, value)
 }
 
 func (t tx) Scan(bucket string, lo, hi []byte, desc bool, fn func(k, v []byte) (bool, error)) error {
-	b, err := t.bucket(bucket)
-	if err != nil {
-		return err
-	}
-	c := b.Cursor()
+	c := t.b(bucket).Cursor()
 	var k, v []byte
 	if desc {
 		if hi == nil {

@@ -1,12 +1,12 @@
-// Package memstore is shiplog's store in memory: the ledger over a sorted map, with the
-// parameters beside it, for the domain's tests and for anyone embedding shiplog in a test. Nothing
-// is kept when the process ends.
+// Package memstore is shiplog's store in memory: the ledger over maps, with the parameters beside
+// it, for the domain's tests and for anyone embedding shiplog in a test. Nothing is kept when the
+// process ends.
 package memstore
 
 import (
-	"bytes"
+	"maps"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -24,9 +24,9 @@ type Store struct {
 
 // New returns an empty store.
 func New() *Store {
-	kv := &kv{buckets: map[string]*bucket{}}
+	kv := &kv{data: map[string]map[string][]byte{}}
 	for _, b := range ledger.KVBuckets {
-		kv.buckets[b] = &bucket{vals: map[string][]byte{}}
+		kv.data[b] = map[string][]byte{}
 	}
 	l := ledger.New(ledger.NewKVDriver(kv, ledger.Caps{Parameters: true}))
 	return &Store{Ledger: l, Parameters: l.Parameters(), kv: kv}
@@ -39,115 +39,69 @@ func (s *Store) AtomicParameters() shiplog.AtomicParameters { return s.Ledger }
 // WriteTransactions is how many write transactions the store has run.
 func (s *Store) WriteTransactions() int64 { return s.kv.writes.Load() }
 
-// kv is a ledger.KV in memory: one writer at a time, readers beside it.
+// kv is a ledger.KV of maps, one writer at a time and readers beside it. A write transaction
+// works on copies of the buckets it changes, which replace the originals if it commits.
 type kv struct {
-	mu      sync.RWMutex
-	buckets map[string]*bucket
-	writes  atomic.Int64
-}
-
-type bucket struct {
-	keys []string // sorted
-	vals map[string][]byte
+	mu     sync.RWMutex
+	data   map[string]map[string][]byte
+	writes atomic.Int64
 }
 
 func (k *kv) View(fn func(ledger.KVTx) error) error {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return fn(&tx{kv: k})
+	return fn(tx{data: k.data})
 }
 
 func (k *kv) Update(fn func(ledger.KVTx) error) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.writes.Add(1)
-	t := &tx{kv: k, write: true}
+	t := tx{data: maps.Clone(k.data), copied: map[string]bool{}}
 	if err := fn(t); err != nil {
-		t.rollback()
 		return err
 	}
+	k.data = t.data
 	return nil
 }
 
-// tx keeps, in a write transaction, what each key held before, to undo it.
 type tx struct {
-	kv    *kv
-	write bool
-	undo  []undo
+	data   map[string]map[string][]byte
+	copied map[string]bool // buckets this write has copied
 }
 
-type undo struct {
-	bucket, key string
-	val         []byte
-	had         bool
-}
+func (t tx) Get(b string, key []byte) []byte { return t.data[b][string(key)] }
 
-func (t *tx) Get(b string, key []byte) []byte { return t.kv.buckets[b].vals[string(key)] }
-
-func (t *tx) Put(b string, key, value []byte) error {
-	bk := t.kv.buckets[b]
-	k := string(key)
-	old, had := bk.vals[k]
-	t.undo = append(t.undo, undo{b, k, old, had})
-	if !had {
-		i, _ := slices.BinarySearch(bk.keys, k)
-		bk.keys = slices.Insert(bk.keys, i, k)
+func (t tx) bucket(b string) map[string][]byte {
+	if !t.copied[b] {
+		t.data[b], t.copied[b] = maps.Clone(t.data[b]), true
 	}
-	bk.vals[k] = bytes.Clone(value)
+	return t.data[b]
+}
+
+func (t tx) Put(b string, key, value []byte) error {
+	t.bucket(b)[string(key)] = slices.Clone(value)
 	return nil
 }
 
-func (t *tx) Delete(b string, key []byte) error {
-	bk := t.kv.buckets[b]
-	k := string(key)
-	old, had := bk.vals[k]
-	if !had {
-		return nil
-	}
-	t.undo = append(t.undo, undo{b, k, old, had})
-	i, _ := slices.BinarySearch(bk.keys, k)
-	bk.keys = slices.Delete(bk.keys, i, i+1)
-	delete(bk.vals, k)
+func (t tx) Delete(b string, key []byte) error {
+	delete(t.bucket(b), string(key))
 	return nil
 }
 
-func (t *tx) rollback() {
-	for i := len(t.undo) - 1; i >= 0; i-- {
-		u := t.undo[i]
-		bk := t.kv.buckets[u.bucket]
-		_, has := bk.vals[u.key]
-		switch {
-		case u.had:
-			if !has {
-				j, _ := slices.BinarySearch(bk.keys, u.key)
-				bk.keys = slices.Insert(bk.keys, j, u.key)
-			}
-			bk.vals[u.key] = u.val
-		case has:
-			j, _ := slices.BinarySearch(bk.keys, u.key)
-			bk.keys = slices.Delete(bk.keys, j, j+1)
-			delete(bk.vals, u.key)
+func (t tx) Scan(b string, lo, hi []byte, desc bool, fn func(k, v []byte) (bool, error)) error {
+	var keys []string
+	for k := range t.data[b] {
+		if k >= string(lo) && (hi == nil || k < string(hi)) {
+			keys = append(keys, k)
 		}
 	}
-}
-
-func (t *tx) Scan(b string, lo, hi []byte, desc bool, fn func(k, v []byte) (bool, error)) error {
-	bk := t.kv.buckets[b]
-	start := sort.SearchStrings(bk.keys, string(lo))
-	end := len(bk.keys)
-	if hi != nil {
-		end = sort.SearchStrings(bk.keys, string(hi))
-	}
-	if start >= end {
-		return nil
-	}
-	keys := slices.Clone(bk.keys[start:end]) // fn may not write, but the slice must not move under it
+	slices.SortFunc(keys, strings.Compare)
 	if desc {
 		slices.Reverse(keys)
 	}
 	for _, k := range keys {
-		more, err := fn([]byte(k), bk.vals[k])
-		if err != nil || !more {
+		if more, err := fn([]byte(k), t.data[b][k]); err != nil || !more {
 			return err
 		}
 	}
