@@ -117,18 +117,6 @@ func eventOp(ev shiplog.Event) (Op, error) {
 	return put(eventKey(ev.ProjectID, ev.ID), eventRecord(ev)), nil
 }
 
-func eventOps(evs []shiplog.Event) ([]Op, error) {
-	ops := make([]Op, 0, len(evs))
-	for _, ev := range evs {
-		op, err := eventOp(ev)
-		if err != nil {
-			return nil, err
-		}
-		ops = append(ops, op)
-	}
-	return ops, nil
-}
-
 // Projects.
 
 // errRaced says that another registration of the project was written between our read and our
@@ -185,11 +173,7 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 		events = append(events, op)
 	}
 	mappings := repoMappings(p)
-	repos := make([]string, 0, len(mappings))
-	for r := range mappings {
-		repos = append(repos, r)
-	}
-	sort.Strings(repos)
+	repos := sortedKeys(mappings)
 	var stale []string
 	for _, r := range old.MappedRepositories {
 		if _, ok := mappings[r]; !ok {
@@ -626,11 +610,13 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 		}
 	}
 	ops = append(ops, put(envKey(projectID, envID), newStateRecord(w.State), cond))
-	evs, err := eventOps(w.Events)
-	if err != nil {
-		return err
+	for _, ev := range w.Events {
+		op, err := eventOp(ev)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op)
 	}
-	ops = append(ops, evs...)
 	for _, name := range sortedKeys(params) {
 		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}))
 	}
@@ -646,6 +632,7 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 	// another environment) took no effect, and the environment's version need not have moved:
 	// it is tried again at once, its conditions deciding anew, a few times before the writer is
 	// told it lost the race.
+	var err error
 	waits := busyBackoff.Waits(l.Sleep)
 	for attempt := 1; ; attempt++ {
 		err = l.d.Write(ctx, ops)
