@@ -82,7 +82,7 @@ func Le(attr string, v any) Cond  { return Cond{Kind: LessOrEqual, Attr: attr, V
 func Ge(attr string, v any) Cond  { return Cond{Kind: GreaterOrEqual, Attr: attr, Value: v} }
 func And(cs ...Cond) Cond         { return Cond{Kind: AllOf, Sub: cs} }
 func Or(cs ...Cond) Cond          { return Cond{Kind: AnyOf, Sub: cs} }
-func condPtr(c Cond) *Cond        { return &c }
+func condPtr(c Cond) *Cond        { return &c } // for Op.If and Query.Filter
 
 // ChangeKind is a kind of change an Update makes to one attribute.
 type ChangeKind int
@@ -155,6 +155,13 @@ type Caps struct {
 }
 
 // Driver is a store of items in tables: the few operations the ledger builds every rule on.
+//
+// What every driver does alike (the driver suite, ledgertest, holds them to it): an Update of an
+// absent item creates it (as DynamoDB's UpdateItem does); a comparison of an attribute with a
+// value of another type is false; Query with From alone reads to the partition's end, with To
+// alone from its start, and Prefix wins over both. A Write names each item at most once
+// (DynamoDB refuses two ops on one item). An index may lag its table (DynamoDB's global
+// secondary indexes do): the ledger never reads its own writes through one.
 type Driver interface {
 	Caps() Caps
 	// Get reads one item; ok is false if there is none.
