@@ -1,7 +1,8 @@
-package bolt_test
+package main
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,8 +11,9 @@ import (
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
-// deployStack is a Service on one embedded store that is both its store and its parameter store,
-// as the local stack runs it, with a project of services and two releases that differ in all.
+// deployStack is the local stack's Service (localService, as serve wires it: the logging store
+// included) on one embedded store, with a project of services and two releases that differ in
+// all.
 type deployStack struct {
 	store  *bolt.Store
 	svc    *shiplog.Service
@@ -25,8 +27,7 @@ func newDeployStack(t testing.TB, services int) deployStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	svc := shiplog.NewService(s, s, nil, nil)
-	svc.Atomic = s.AtomicParameters()
+	svc := localService(s, slog.New(slog.DiscardHandler))
 	ctx := t.Context()
 	p := shiplog.Project{ID: "p", Name: "P", Manifest: []byte(`{}`), Environments: []shiplog.Environment{{ID: "stage", Name: "stage"}}}
 	for i := range services {
@@ -52,9 +53,9 @@ func newDeployStack(t testing.TB, services int) deployStack {
 	return deployStack{store: s, svc: svc, r1: release(1), r2: release(2)}
 }
 
-// TestDeployIsOneWrite: on the embedded store a deploy records the deployment, writes its
-// parameters and settles the environment in one write transaction, and ends exactly where the
-// three-write deploy of the other stores ends.
+// TestDeployIsOneWrite: through the local stack's wiring a deploy records the deployment, writes
+// its parameters and settles the environment in one write transaction of the file, and ends
+// exactly where the three-write deploy of the other stores ends.
 func TestDeployIsOneWrite(t *testing.T) {
 	st := newDeployStack(t, 5)
 	ctx := t.Context()
@@ -103,8 +104,8 @@ func TestDeployIsOneWrite(t *testing.T) {
 	}
 }
 
-// BenchmarkDeployWrites measures a deploy that changes every one of 10 services on the embedded
-// store: its write transactions (each an fsync) and its time.
+// BenchmarkDeployWrites measures a deploy that changes every one of 10 services through the local
+// stack's wiring: its write transactions of the file (each an fsync) and its time.
 func BenchmarkDeployWrites(b *testing.B) {
 	st := newDeployStack(b, 10)
 	ctx := b.Context()
@@ -120,6 +121,6 @@ func BenchmarkDeployWrites(b *testing.B) {
 	}
 	writes := float64(st.store.WriteTransactions()-before) / float64(n)
 	b.ReportMetric(writes, "write-tx/op")
-	b.Logf("deploy of 10 changed services on the embedded store: %g write transactions per deploy (was 3: record, parameters, settle), %s per deploy over %d deploys",
+	b.Logf("deploy of 10 changed services through the local stack: %g write transactions per deploy (was 3: record, parameters, settle), %s per deploy over %d deploys",
 		writes, (time.Since(start) / time.Duration(n)).Round(time.Microsecond), n)
 }
