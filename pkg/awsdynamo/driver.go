@@ -1,9 +1,11 @@
 package awsdynamo
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,8 +15,31 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shiplog/shiplog/pkg/backoff"
 	"github.com/shiplog/shiplog/pkg/ledger"
 	"github.com/shiplog/shiplog/pkg/shiplog"
+)
+
+// DynamoDB's limits on the items of one TransactWriteItems and the keys of one BatchGetItem.
+const (
+	maxTransactItems = 100
+	maxBatchGetKeys  = 100
+)
+
+// unprocessedRounds bounds how often a batch read asks again for keys DynamoDB left unprocessed
+// (it does so when throttled), after backoff's waits from Driver.unprocessedDelay up to
+// maxUnprocessedDelay: from 50 ms, they add up to at most about 2.5 seconds.
+const (
+	unprocessedRounds   = 8
+	maxUnprocessedDelay = 2 * time.Second
+)
+
+// The key attributes of the two tables (TableDefinitions).
+const (
+	attrReleaseID = "release_id"
+	attrProjectID = "project_id"
+	attrPK        = "pk"
+	attrSK        = "sk"
 )
 
 // Driver is a ledger.Driver on the releases table and the state table. It makes the calls the
@@ -28,10 +53,8 @@ type Driver struct {
 	state    string
 	// caps.MaxWriteOps is DynamoDB's limit on the items of a transaction, lowered in tests for
 	// moto, which still enforces the old limit of 25.
-	caps ledger.Caps
-	// unprocessedDelay is the first wait before asking again for keys BatchGetItem left
-	// unprocessed; it doubles each round.
-	unprocessedDelay time.Duration
+	caps             ledger.Caps
+	unprocessedDelay time.Duration // the first wait before asking again for unprocessed keys
 }
 
 var _ ledger.Driver = (*Driver)(nil)
@@ -51,143 +74,105 @@ func NewDriver(client *dynamodb.Client, releasesTable, stateTable string) *Drive
 // parameters: they are in SSM, outside its transactions.
 func (d *Driver) Caps() ledger.Caps { return d.caps }
 
-// table returns the DynamoDB table of a ledger table.
-func (d *Driver) table(name string) (string, error) {
-	switch name {
-	case ledger.Releases:
-		return d.releases, nil
-	case ledger.State:
-		return d.state, nil
-	}
-	return "", fmt.Errorf("table %q: the DynamoDB driver has only the %s and %s tables", name, ledger.Releases, ledger.State)
-}
+type item = map[string]types.AttributeValue
 
-// key returns an item's DynamoDB key.
-func (d *Driver) key(k ledger.Key) (string, item, error) {
-	table, err := d.table(k.Table)
-	if err != nil {
-		return "", nil, err
-	}
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func stateKey(pk, sk string) item { return item{attrPK: str(pk), attrSK: str(sk)} }
+
+func releaseKey(releaseID string) item { return item{attrReleaseID: str(releaseID)} }
+
+// key returns the table and the key of a ledger item, and the attribute that every item of the
+// table has ("the item exists" is attribute_exists of it). A ledger asks for no table but these
+// two: the driver holds no parameters.
+func (d *Driver) key(k ledger.Key) (table string, key item, keyAttr string) {
 	if k.Table == ledger.Releases {
-		return table, releaseKey(k.PK), nil
+		return d.releases, releaseKey(k.PK), attrReleaseID
 	}
-	return table, stateKey(k.PK, k.SK), nil
+	return d.state, stateKey(k.PK, k.SK), attrPK
 }
 
-// keyOf returns the ledger key of an item read from a ledger table.
+// keyOf returns the ledger key of an item read from a ledger table; the table's definition makes
+// its key attributes strings.
 func keyOf(table string, m item) ledger.Key {
-	s := func(a string) string {
-		v, _ := m[a].(*types.AttributeValueMemberS)
-		if v == nil {
-			return ""
-		}
-		return v.Value
-	}
+	s := func(a string) string { return m[a].(*types.AttributeValueMemberS).Value }
 	if table == ledger.Releases {
 		return ledger.Key{Table: table, PK: s(attrReleaseID)}
 	}
 	return ledger.Key{Table: table, PK: s(attrPK), SK: s(attrSK)}
 }
 
-func newItem(table string, m item) ledger.Item {
-	return ledger.NewItem(keyOf(table, m), func(v any) error { return unmarshal(m, v) })
+// Records are encoded and decoded by their json tags, which are their attribute names.
+func useJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
+
+func marshal(v any) (item, error) {
+	m, err := attributevalue.MarshalMapWithOptions(v, useJSONTags)
+	if err != nil {
+		return nil, fmt.Errorf("encode item: %w", err)
+	}
+	return m, nil
 }
 
-// keyAttr is the attribute that every item of a ledger table has: "the item exists" is
-// attribute_exists of it.
-func keyAttr(table string) string {
-	if table == ledger.Releases {
-		return attrReleaseID
+func unmarshal(m item, v any) error {
+	if err := attributevalue.UnmarshalMapWithOptions(m, v, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" }); err != nil {
+		return fmt.Errorf("decode item: %w", err)
 	}
-	return attrPK
+	return nil
+}
+
+func newItem(k ledger.Key, m item) ledger.Item {
+	return ledger.NewItem(k, func(v any) error { return unmarshal(m, v) })
 }
 
 // Get reads one item with a consistent GetItem.
 func (d *Driver) Get(ctx context.Context, k ledger.Key) (ledger.Item, bool, error) {
-	table, key, err := d.key(k)
-	if err != nil {
-		return ledger.Item{}, false, err
-	}
+	table, key, _ := d.key(k)
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key, ConsistentRead: aws.Bool(true)})
-	if err != nil {
+	if err != nil || out.Item == nil {
 		return ledger.Item{}, false, dynamo.Wrap(err, "read %s", k)
 	}
-	if out.Item == nil {
-		return ledger.Item{}, false, nil
-	}
-	return ledger.NewItem(k, func(v any) error { return unmarshal(out.Item, v) }), true, nil
+	return newItem(k, out.Item), true, nil
 }
 
 // BatchGet reads the items at keys, each once, with consistent BatchGetItems of up to 100 keys
-// (DynamoDB's limit, across tables), asking again only for the keys DynamoDB left unprocessed.
+// (DynamoDB's limit, across tables), asking again only for the keys DynamoDB left unprocessed, at
+// most unprocessedRounds times.
 func (d *Driver) BatchGet(ctx context.Context, keys []ledger.Key) (map[ledger.Key]ledger.Item, error) {
-	got := make(map[ledger.Key]ledger.Item, len(keys))
 	// BatchGetItem refuses a request that names one key twice.
 	seen := make(map[ledger.Key]bool, len(keys))
-	unique := make([]ledger.Key, 0, len(keys))
-	for _, k := range keys {
-		if !seen[k] {
-			seen[k] = true
-			unique = append(unique, k)
-		}
-	}
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k ledger.Key) bool { dup := seen[k]; seen[k] = true; return dup })
 	tables := map[string]string{d.releases: ledger.Releases, d.state: ledger.State}
-	for len(unique) > 0 {
-		n := min(len(unique), maxBatchGetKeys)
+	got := make(map[ledger.Key]ledger.Item, len(keys))
+	for chunk := range slices.Chunk(keys, maxBatchGetKeys) {
 		req := map[string]types.KeysAndAttributes{}
-		for _, k := range unique[:n] {
-			table, key, err := d.key(k)
-			if err != nil {
-				return nil, err
-			}
+		for _, k := range chunk {
+			table, key, _ := d.key(k)
 			ka := req[table]
-			ka.Keys = append(ka.Keys, key)
-			ka.ConsistentRead = aws.Bool(true)
+			ka.Keys, ka.ConsistentRead = append(ka.Keys, key), aws.Bool(true)
 			req[table] = ka
 		}
-		unique = unique[n:]
-		items, err := d.batchGet(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		for table, its := range items {
-			for _, m := range its {
-				it := newItem(tables[table], m)
-				got[it.Key] = it
-			}
-		}
-	}
-	return got, nil
-}
-
-// batchGet runs one BatchGetItem, then asks again for the keys DynamoDB left unprocessed (it
-// does so when throttled), waiting unprocessedDelay, doubled each round up to
-// maxUnprocessedDelay, for at most unprocessedRounds rounds.
-func (d *Driver) batchGet(ctx context.Context, req map[string]types.KeysAndAttributes) (map[string][]item, error) {
-	got := map[string][]item{}
-	delay := d.unprocessedDelay
-	for round := 0; len(req) > 0; round++ {
-		if round > 0 {
+		waits := backoff.Policy{First: d.unprocessedDelay, Max: maxUnprocessedDelay}.Waits(nil)
+		for round := 0; len(req) > 0; round++ {
 			if round > unprocessedRounds {
 				return nil, shiplog.Errorf(shiplog.Unavailable, "DynamoDB is throttling reads; retry later")
 			}
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, dynamo.Wrap(ctx.Err(), "batch read")
-			case <-t.C:
+			if round > 0 {
+				if err := waits.Wait(ctx); err != nil {
+					return nil, dynamo.Wrap(err, "batch read")
+				}
 			}
-			delay = min(2*delay, maxUnprocessedDelay)
+			out, err := d.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, dynamo.Wrap(err, "batch read")
+			}
+			for table, items := range out.Responses {
+				for _, m := range items {
+					k := keyOf(tables[table], m)
+					got[k] = newItem(k, m)
+				}
+			}
+			req = out.UnprocessedKeys
 		}
-		out, err := d.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return nil, dynamo.Wrap(err, "batch read")
-		}
-		for table, items := range out.Responses {
-			got[table] = append(got[table], items...)
-		}
-		req = out.UnprocessedKeys
 	}
 	return got, nil
 }
@@ -197,32 +182,16 @@ func (d *Driver) batchGet(ctx context.Context, req map[string]types.KeysAndAttri
 // for the items it still lacks, and goes on past LastEvaluatedKey (a response cut at 1 MB, or
 // items the filter dropped) only until it has them; without one it reads every page.
 func (d *Driver) Query(ctx context.Context, q ledger.Query) ([]ledger.Item, error) {
-	table, err := d.table(q.Table)
-	if err != nil {
-		return nil, err
-	}
 	what := fmt.Sprintf("query %s/%s", q.Table, q.PK)
-	e := newExpr()
-	in := &dynamodb.QueryInput{TableName: &table, ScanIndexForward: aws.Bool(!q.Desc)}
-	var pkAttr, skAttr string
-	switch {
-	case q.Index != "":
-		if q.Table != ledger.Releases || q.Index != ledger.ReleasesIndex {
-			return nil, fmt.Errorf("%s: table %s has no index %q", what, q.Table, q.Index)
-		}
-		in.IndexName = aws.String(ReleasesIndex)
+	table, _, keyAttr := d.key(ledger.Key{Table: q.Table})
+	in := &dynamodb.QueryInput{TableName: &table, ScanIndexForward: aws.Bool(!q.Desc), ConsistentRead: aws.Bool(true)}
+	pkAttr, skAttr := keyAttr, attrSK
+	if q.Index != "" {
+		in.IndexName, in.ConsistentRead = aws.String(ReleasesIndex), nil
 		pkAttr, skAttr = attrProjectID, attrReleaseID
-	case q.Table == ledger.Releases:
-		pkAttr = attrReleaseID
-		in.ConsistentRead = aws.Bool(true)
-	default:
-		pkAttr, skAttr = attrPK, attrSK
-		in.ConsistentRead = aws.Bool(true)
 	}
+	e := &expr{}
 	cond := e.name(pkAttr) + " = " + e.value(str(q.PK))
-	if (q.Prefix != "" || q.From != "" || q.To != "") && skAttr == "" {
-		return nil, fmt.Errorf("%s: the table has no sort key to narrow", what)
-	}
 	switch {
 	case q.Prefix != "":
 		cond += " AND begins_with(" + e.name(skAttr) + ", " + e.value(str(q.Prefix)) + ")"
@@ -235,21 +204,16 @@ func (d *Driver) Query(ctx context.Context, q ledger.Query) ([]ledger.Item, erro
 	}
 	in.KeyConditionExpression = &cond
 	if q.Filter != nil {
-		f, err := e.cond(*q.Filter, "")
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		in.FilterExpression = &f
+		in.FilterExpression = aws.String(e.cond(*q.Filter, keyAttr))
+	}
+	if e.err != nil {
+		return nil, fmt.Errorf("%s: %w", what, e.err)
 	}
 	in.ExpressionAttributeNames, in.ExpressionAttributeValues = e.names, e.values
-	if a := q.After; a != nil {
-		switch {
-		case q.Index != "":
-			in.ExclusiveStartKey = item{attrReleaseID: str(a.PK), attrProjectID: str(q.PK)}
-		case q.Table == ledger.Releases:
-			in.ExclusiveStartKey = releaseKey(a.PK)
-		default:
-			in.ExclusiveStartKey = stateKey(a.PK, a.SK)
+	if q.After != nil {
+		_, in.ExclusiveStartKey, _ = d.key(ledger.Key{Table: q.Table, PK: q.After.PK, SK: q.After.SK})
+		if q.Index != "" {
+			in.ExclusiveStartKey[attrProjectID] = str(q.PK)
 		}
 	}
 	var items []item
@@ -269,7 +233,7 @@ func (d *Driver) Query(ctx context.Context, q ledger.Query) ([]ledger.Item, erro
 	}
 	got := make([]ledger.Item, len(items))
 	for i, m := range items {
-		got[i] = newItem(q.Table, m)
+		got[i] = newItem(keyOf(q.Table, m), m)
 	}
 	return got, nil
 }
@@ -281,140 +245,91 @@ func (d *Driver) Write(ctx context.Context, ops []ledger.Op) error {
 	if len(ops) == 0 {
 		return nil
 	}
+	what := fmt.Sprintf("write %s", ops[0].Key)
+	if len(ops) > 1 {
+		what += fmt.Sprintf(" and %d more", len(ops)-1)
+	}
 	if d.caps.MaxWriteOps > 0 && len(ops) > d.caps.MaxWriteOps {
-		return fmt.Errorf("write %s and %d more: %d ops are more than a transaction takes (%d)", ops[0].Key, len(ops)-1, len(ops), d.caps.MaxWriteOps)
+		return fmt.Errorf("%s: %d ops are more than a transaction takes (%d)", what, len(ops), d.caps.MaxWriteOps)
 	}
 	items := make([]types.TransactWriteItem, len(ops))
 	for i, op := range ops {
-		it, err := d.transactItem(op)
-		if err != nil {
-			return err
+		var err error
+		if items[i], err = d.transactItem(op); err != nil {
+			return fmt.Errorf("write %s: %w", op.Key, err)
 		}
-		items[i] = it
 	}
-	what := fmt.Sprintf("write %s", ops[0].Key)
-	if len(ops) > 1 {
-		what = fmt.Sprintf("write %s and %d more", ops[0].Key, len(ops)-1)
-	}
+	var err error
 	if len(ops) == 1 && !ops[0].Check {
-		err := d.writeOne(ctx, items[0])
-		if conditionFailed(err) {
-			return &ledger.CondFailed{Ops: []int{0}}
-		}
-		var conflict *types.TransactionConflictException
-		if errors.As(err, &conflict) {
-			// The item is in another transaction under way: the port's ErrBusy, where the
-			// Store said Unavailable.
-			return fmt.Errorf("%s: %w: %w", what, ledger.ErrBusy, err)
-		}
-		if err != nil {
-			return dynamo.Wrap(err, "%s", what)
-		}
-		return nil
+		err = d.writeOne(ctx, items[0])
+	} else {
+		_, err = d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	}
-	_, err := d.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err == nil {
-		return nil
-	}
-	return transactionFailure(err, what)
+	return writeFailure(err, what)
 }
 
-// writeOne sends one op as the single-item call it stands for.
-func (d *Driver) writeOne(ctx context.Context, it types.TransactWriteItem) error {
-	var err error
-	switch {
-	case it.Put != nil:
-		p := it.Put
-		_, err = d.client.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
-			ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
-		})
-	case it.Update != nil:
-		u := it.Update
-		_, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression, ConditionExpression: u.ConditionExpression,
-			ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
-		})
-	case it.Delete != nil:
-		x := it.Delete
-		_, err = d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName: x.TableName, Key: x.Key, ConditionExpression: x.ConditionExpression,
-			ExpressionAttributeNames: x.ExpressionAttributeNames, ExpressionAttributeValues: x.ExpressionAttributeValues,
-		})
+// writeOne sends a transaction item of one op as the single-item call it stands for.
+func (d *Driver) writeOne(ctx context.Context, it types.TransactWriteItem) (err error) {
+	switch p, u, x := it.Put, it.Update, it.Delete; {
+	case p != nil:
+		_, err = d.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
+			ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues})
+	case u != nil:
+		_, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key,
+			UpdateExpression: u.UpdateExpression, ConditionExpression: u.ConditionExpression,
+			ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues})
+	case x != nil:
+		_, err = d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: x.TableName, Key: x.Key, ConditionExpression: x.ConditionExpression,
+			ExpressionAttributeNames: x.ExpressionAttributeNames, ExpressionAttributeValues: x.ExpressionAttributeValues})
 	}
 	return err
 }
 
-// transactItem encodes one op as a transaction item.
+// transactItem encodes one op, which is exactly one of a put, an update, a delete or a check
+// (ledger.Op), as a transaction item.
 func (d *Driver) transactItem(op ledger.Op) (types.TransactWriteItem, error) {
-	kinds := 0
-	for _, b := range []bool{op.Put != nil, len(op.Update) > 0, op.Delete, op.Check} {
-		if b {
-			kinds++
-		}
+	table, key, keyAttr := d.key(op.Key)
+	e := &expr{}
+	var put item
+	if op.Put != nil {
+		put, e.err = marshal(op.Put)
+		maps.Copy(put, key)
 	}
-	if kinds != 1 {
-		return types.TransactWriteItem{}, fmt.Errorf("write %s: an op is exactly one of a put, an update, a delete or a check", op.Key)
-	}
-	table, key, err := d.key(op.Key)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	e := newExpr()
-	var cond *string
+	var cond, update *string
 	if op.If != nil {
-		c, err := e.cond(*op.If, keyAttr(op.Key.Table))
-		if err != nil {
-			return types.TransactWriteItem{}, fmt.Errorf("write %s: %w", op.Key, err)
-		}
-		cond = &c
+		cond = aws.String(e.cond(*op.If, keyAttr))
 	}
+	if len(op.Update) > 0 {
+		update = aws.String(e.update(op.Update))
+	}
+	if e.err != nil {
+		return types.TransactWriteItem{}, e.err
+	}
+	n, v := e.names, e.values
 	switch {
 	case op.Put != nil:
-		m, err := marshal(op.Put)
-		if err != nil {
-			return types.TransactWriteItem{}, fmt.Errorf("write %s: %w", op.Key, err)
-		}
-		for a, v := range key {
-			m[a] = v
-		}
-		return types.TransactWriteItem{Put: &types.Put{
-			TableName: &table, Item: m, ConditionExpression: cond,
-			ExpressionAttributeNames: e.names, ExpressionAttributeValues: e.values,
-		}}, nil
-	case len(op.Update) > 0:
-		u, err := e.update(op.Update)
-		if err != nil {
-			return types.TransactWriteItem{}, fmt.Errorf("write %s: %w", op.Key, err)
-		}
-		return types.TransactWriteItem{Update: &types.Update{
-			TableName: &table, Key: key, UpdateExpression: &u, ConditionExpression: cond,
-			ExpressionAttributeNames: e.names, ExpressionAttributeValues: e.values,
-		}}, nil
+		return types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: put, ConditionExpression: cond,
+			ExpressionAttributeNames: n, ExpressionAttributeValues: v}}, nil
+	case update != nil:
+		return types.TransactWriteItem{Update: &types.Update{TableName: &table, Key: key, UpdateExpression: update,
+			ConditionExpression: cond, ExpressionAttributeNames: n, ExpressionAttributeValues: v}}, nil
 	case op.Delete:
-		return types.TransactWriteItem{Delete: &types.Delete{
-			TableName: &table, Key: key, ConditionExpression: cond,
-			ExpressionAttributeNames: e.names, ExpressionAttributeValues: e.values,
-		}}, nil
+		return types.TransactWriteItem{Delete: &types.Delete{TableName: &table, Key: key, ConditionExpression: cond,
+			ExpressionAttributeNames: n, ExpressionAttributeValues: v}}, nil
 	}
-	if cond == nil {
-		return types.TransactWriteItem{}, fmt.Errorf("write %s: a check needs a condition", op.Key)
-	}
-	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: &table, Key: key, ConditionExpression: cond,
-		ExpressionAttributeNames: e.names, ExpressionAttributeValues: e.values,
-	}}, nil
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &table, Key: key, ConditionExpression: cond,
+		ExpressionAttributeNames: n, ExpressionAttributeValues: v}}, nil
 }
 
-// expr collects the attribute names and values of one request's expressions, as placeholders.
-// Its maps stay nil until used: DynamoDB refuses empty ones.
+// expr collects the attribute names and values of one request's expressions, as placeholders,
+// and the first error met encoding a value. Its maps stay nil until used: DynamoDB refuses empty
+// ones.
 type expr struct {
 	names  map[string]string
-	values map[string]types.AttributeValue
+	values item
 	named  map[string]string // attribute name -> placeholder
+	err    error
 }
-
-func newExpr() *expr { return &expr{} }
 
 // name returns the placeholder of an attribute, or of a nested one ("environment.id" is
 // #n0.#n1).
@@ -437,7 +352,7 @@ func (e *expr) name(path string) string {
 // value returns the placeholder of a new value.
 func (e *expr) value(v types.AttributeValue) string {
 	if e.values == nil {
-		e.values = map[string]types.AttributeValue{}
+		e.values = item{}
 	}
 	ph := ":v" + strconv.Itoa(len(e.values))
 	e.values[ph] = v
@@ -445,116 +360,72 @@ func (e *expr) value(v types.AttributeValue) string {
 }
 
 // encoded returns the placeholder of a Go value, encoded as a record's attribute is.
-func (e *expr) encoded(v any) (string, error) {
+func (e *expr) encoded(v any) string {
 	av, err := attributevalue.MarshalWithOptions(v, useJSONTags)
 	if err != nil {
-		return "", fmt.Errorf("encode %v: %w", v, err)
+		e.err = cmp.Or(e.err, fmt.Errorf("encode %v: %w", v, err))
 	}
-	return e.value(av), nil
+	return e.value(av)
 }
 
-// cond returns a condition as an expression; itemAttr is the attribute every item has, which
-// Absent and Present without an Attr test ("" in a filter, where they mean nothing).
-func (e *expr) cond(c ledger.Cond, itemAttr string) (string, error) {
+// operators are DynamoDB's operators for the ledger's comparisons, and the joins of AllOf's and
+// AnyOf's conditions.
+var operators = map[ledger.CondKind]string{
+	ledger.Equal: "=", ledger.Less: "<", ledger.LessOrEqual: "<=", ledger.GreaterOrEqual: ">=",
+	ledger.AllOf: " AND ", ledger.AnyOf: " OR ",
+}
+
+// cond returns a condition as an expression; keyAttr is the attribute every item of the table
+// has, which Absent and Present without an Attr test. (In a filter that is always there: the item
+// read exists.)
+func (e *expr) cond(c ledger.Cond, keyAttr string) string {
 	switch c.Kind {
-	case ledger.Absent, ledger.Present:
-		attr := c.Attr
-		if attr == "" {
-			attr = itemAttr
-		}
-		if attr == "" {
-			return "", errors.New("a filter cannot ask whether the item itself exists")
-		}
-		f := "attribute_not_exists"
-		if c.Kind == ledger.Present {
-			f = "attribute_exists"
-		}
-		return f + "(" + e.name(attr) + ")", nil
-	case ledger.Equal, ledger.Less, ledger.LessOrEqual, ledger.GreaterOrEqual:
-		if c.Attr == "" {
-			return "", errors.New("a comparison needs an attribute")
-		}
-		v, err := e.encoded(c.Value)
-		if err != nil {
-			return "", err
-		}
-		op := map[ledger.CondKind]string{ledger.Equal: "=", ledger.Less: "<", ledger.LessOrEqual: "<=", ledger.GreaterOrEqual: ">="}[c.Kind]
-		return e.name(c.Attr) + " " + op + " " + v, nil
+	case ledger.Absent:
+		return "attribute_not_exists(" + e.name(cmp.Or(c.Attr, keyAttr)) + ")"
+	case ledger.Present:
+		return "attribute_exists(" + e.name(cmp.Or(c.Attr, keyAttr)) + ")"
 	case ledger.AllOf, ledger.AnyOf:
-		if len(c.Sub) == 0 {
-			return "", errors.New("AllOf and AnyOf need at least one condition")
-		}
 		subs := make([]string, len(c.Sub))
 		for i, s := range c.Sub {
-			x, err := e.cond(s, itemAttr)
-			if err != nil {
-				return "", err
-			}
-			subs[i] = x
+			subs[i] = e.cond(s, keyAttr)
 		}
-		join := " AND "
-		if c.Kind == ledger.AnyOf {
-			join = " OR "
-		}
-		return "(" + strings.Join(subs, join) + ")", nil
+		return "(" + strings.Join(subs, operators[c.Kind]) + ")"
 	}
-	return "", fmt.Errorf("unknown condition kind %d", c.Kind)
+	return e.name(c.Attr) + " " + operators[c.Kind] + " " + e.encoded(c.Value)
 }
 
 // update returns the changes of an Update as an update expression: SET for Set and Append
 // (list_append onto the list or, if absent, an empty one), ADD for Add and AddToSet (a string
 // set, as verified_in is), REMOVE for Remove.
-func (e *expr) update(changes []ledger.Change) (string, error) {
-	var set, add, remove []string
+func (e *expr) update(changes []ledger.Change) string {
+	clauses := map[string][]string{}
 	for _, c := range changes {
-		if c.Attr == "" {
-			return "", errors.New("a change needs an attribute")
-		}
 		a := e.name(c.Attr)
 		switch c.Kind {
 		case ledger.Set:
-			v, err := e.encoded(c.Value)
-			if err != nil {
-				return "", err
-			}
-			set = append(set, a+" = "+v)
+			clauses["SET"] = append(clauses["SET"], a+" = "+e.encoded(c.Value))
 		case ledger.Add:
-			v, err := e.encoded(c.Value)
-			if err != nil {
-				return "", err
-			}
-			if _, ok := e.values[v].(*types.AttributeValueMemberN); !ok {
-				return "", fmt.Errorf("add to %s: %v is not a number", c.Attr, c.Value)
-			}
-			add = append(add, a+" "+v)
+			clauses["ADD"] = append(clauses["ADD"], a+" "+e.encoded(c.Value))
 		case ledger.AddToSet:
 			s, ok := c.Value.(string)
 			if !ok {
-				return "", fmt.Errorf("add to set %s: %v is not a string", c.Attr, c.Value)
+				e.err = cmp.Or(e.err, fmt.Errorf("add to set %s: %v is not a string", c.Attr, c.Value))
 			}
-			add = append(add, a+" "+e.value(&types.AttributeValueMemberSS{Value: []string{s}}))
+			clauses["ADD"] = append(clauses["ADD"], a+" "+e.value(&types.AttributeValueMemberSS{Value: []string{s}}))
 		case ledger.Append:
-			l, err := attributevalue.MarshalListWithOptions([]any{c.Value}, useJSONTags)
-			if err != nil {
-				return "", fmt.Errorf("append to %s: %w", c.Attr, err)
-			}
 			empty := e.value(&types.AttributeValueMemberL{Value: []types.AttributeValue{}})
-			set = append(set, a+" = list_append(if_not_exists("+a+", "+empty+"), "+e.value(&types.AttributeValueMemberL{Value: l})+")")
+			clauses["SET"] = append(clauses["SET"], a+" = list_append(if_not_exists("+a+", "+empty+"), "+e.encoded([]any{c.Value})+")")
 		case ledger.Remove:
-			remove = append(remove, a)
+			clauses["REMOVE"] = append(clauses["REMOVE"], a)
 		default:
-			return "", fmt.Errorf("change %s: unknown change kind %d", c.Attr, c.Kind)
+			e.err = cmp.Or(e.err, fmt.Errorf("change %s: unknown change kind %d", c.Attr, c.Kind))
 		}
 	}
-	var clauses []string
-	if len(set) > 0 {
-		clauses = append(clauses, "SET "+strings.Join(set, ", "))
+	var expr []string
+	for _, verb := range []string{"SET", "ADD", "REMOVE"} {
+		if len(clauses[verb]) > 0 {
+			expr = append(expr, verb+" "+strings.Join(clauses[verb], ", "))
+		}
 	}
-	if len(add) > 0 {
-		clauses = append(clauses, "ADD "+strings.Join(add, ", "))
-	}
-	if len(remove) > 0 {
-		clauses = append(clauses, "REMOVE "+strings.Join(remove, ", "))
-	}
-	return strings.Join(clauses, " "), nil
+	return strings.Join(expr, " ")
 }

@@ -15,29 +15,30 @@ import (
 // failed connections and a caller's deadline are Unavailable, the rest Internal.
 const dynamo = awserr.Service("DynamoDB")
 
-func conditionFailed(err error) bool {
+// writeFailure turns a failed write into the port's errors: a single-item call's failed
+// condition (CondFailed of its op) or a transaction under way on its item (ErrBusy, where the
+// Store said Unavailable); a TransactWriteItems's by its items' cancellation reasons (the
+// TransactWriteItems API reference): the ops whose conditions failed (CondFailed), a conflict
+// with another transaction (ErrBusy), throttling (Unavailable).
+func writeFailure(err error, what string) error {
 	var ccf *types.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
-}
-
-// transactionFailure turns a failed TransactWriteItems into the port's errors by its items'
-// cancellation reasons (the TransactWriteItems API reference): the ops whose conditions failed
-// (CondFailed), a conflict with another transaction (ErrBusy), throttling (Unavailable).
-func transactionFailure(err error, what string) error {
+	var conflict *types.TransactionConflictException
 	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return dynamo.Wrap(err, "%s", what)
-	}
 	var cf ledger.CondFailed
-	var busy, throttled bool
-	for i, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case "ConditionalCheckFailed":
-			cf.Ops = append(cf.Ops, i)
-		case "TransactionConflict":
-			busy = true
-		case "ThrottlingError", "ProvisionedThroughputExceeded":
-			throttled = true
+	busy, throttled := errors.As(err, &conflict), false
+	if errors.As(err, &ccf) {
+		cf.Ops = []int{0}
+	}
+	if errors.As(err, &tce) {
+		for i, r := range tce.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed":
+				cf.Ops = append(cf.Ops, i)
+			case "TransactionConflict":
+				busy = true
+			case "ThrottlingError", "ProvisionedThroughputExceeded":
+				throttled = true
+			}
 		}
 	}
 	switch {
@@ -47,6 +48,8 @@ func transactionFailure(err error, what string) error {
 		return fmt.Errorf("%s: %w: %w", what, ledger.ErrBusy, err)
 	case throttled:
 		return dynamo.Unavailable(err, "%s", what)
+	case tce == nil:
+		return dynamo.Wrap(err, "%s", what)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

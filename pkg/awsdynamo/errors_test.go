@@ -86,7 +86,7 @@ func TestTransactionFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := transactionFailure(tt.err, "record deployment")
+			err := writeFailure(tt.err, "record deployment")
 			var cf *ledger.CondFailed
 			if errors.As(err, &cf) != (tt.failed != nil) || (cf != nil && !slices.Equal(cf.Ops, tt.failed)) {
 				t.Fatalf("got %v, want the failed ops %v", err, tt.failed)

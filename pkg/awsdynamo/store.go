@@ -19,9 +19,6 @@ var Actions = []string{
 	"dynamodb:UpdateItem",
 }
 
-// maxTransactItems is DynamoDB's limit on the items of one TransactWriteItems.
-const maxTransactItems = 100
-
 // EventPrefix starts the sort key of every event item, and of nothing else: the publisher's
 // stream filter selects event items by it.
 const EventPrefix = ledger.EventPrefix
@@ -45,6 +42,4 @@ func New(client *dynamodb.Client, releasesTable, stateTable string) *Store {
 	return newStore(NewDriver(client, releasesTable, stateTable))
 }
 
-func newStore(d *Driver) *Store {
-	return &Store{Ledger: ledger.New(d), driver: d}
-}
+func newStore(d *Driver) *Store { return &Store{Ledger: ledger.New(d), driver: d} }

@@ -75,40 +75,30 @@ func CreateTables(ctx context.Context, client *dynamodb.Client, releasesTable, s
 		}
 	}
 	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay = 50 * time.Millisecond
-		o.MaxDelay = 2 * time.Second
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 2*time.Second
 	})
 	for _, def := range defs {
-		in := &dynamodb.DescribeTableInput{TableName: def.TableName}
-		if err := waiter.Wait(ctx, in, 5*time.Minute); err != nil {
+		if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: def.TableName}, 5*time.Minute); err != nil {
 			return fmt.Errorf("wait for table %s: %w", aws.ToString(def.TableName), err)
 		}
 	}
 	for table, attr := range TimeToLive(releasesTable, stateTable) {
-		if err := enableTTL(ctx, client, table, attr); err != nil {
-			return err
+		out, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+		if err != nil {
+			return fmt.Errorf("describe the TTL of table %s: %w", table, err)
 		}
-	}
-	return nil
-}
-
-// enableTTL turns on a table's TTL on attr, unless it is on already (UpdateTimeToLive refuses to
-// enable it twice).
-func enableTTL(ctx context.Context, client *dynamodb.Client, table, attr string) error {
-	out, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
-	if err != nil {
-		return fmt.Errorf("describe the TTL of table %s: %w", table, err)
-	}
-	if d := out.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == attr &&
-		(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
-		return nil
-	}
-	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attr), Enabled: aws.Bool(true)},
-	})
-	if err != nil {
-		return fmt.Errorf("enable TTL on %s of table %s: %w", attr, table, err)
+		// UpdateTimeToLive refuses to enable it twice.
+		if d := out.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == attr &&
+			(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+			continue
+		}
+		_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName:               aws.String(table),
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attr), Enabled: aws.Bool(true)},
+		})
+		if err != nil {
+			return fmt.Errorf("enable TTL on %s of table %s: %w", attr, table, err)
+		}
 	}
 	return nil
 }
