@@ -249,8 +249,8 @@ func (d *Driver) Write(ctx context.Context, ops []ledger.Op) error {
 	if len(ops) > 1 {
 		what += fmt.Sprintf(" and %d more", len(ops)-1)
 	}
-	if d.caps.MaxWriteOps > 0 && len(ops) > d.caps.MaxWriteOps {
-		return fmt.Errorf("%s: %d ops are more than a transaction takes (%d)", what, len(ops), d.caps.MaxWriteOps)
+	if err := d.caps.Fits(ops); err != nil {
+		return err
 	}
 	items := make([]types.TransactWriteItem, len(ops))
 	for i, op := range ops {

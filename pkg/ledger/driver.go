@@ -154,6 +154,14 @@ type Caps struct {
 	ExpiresAttr string
 }
 
+// Fits refuses a write of more ops than MaxWriteOps: drivers check every Write with it.
+func (c Caps) Fits(ops []Op) error {
+	if c.MaxWriteOps > 0 && len(ops) > c.MaxWriteOps {
+		return fmt.Errorf("write %s and %d more: %d items are more than one atomic write takes (%d)", ops[0].Key, len(ops)-1, len(ops), c.MaxWriteOps)
+	}
+	return nil
+}
+
 // Driver is a store of items in tables: the few operations the ledger builds every rule on.
 //
 // What every driver does alike (the driver suite, ledgertest, holds them to it): an Update of an

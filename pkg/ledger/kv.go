@@ -122,10 +122,10 @@ func (d *KVDriver) Query(ctx context.Context, q Query) ([]Item, error) {
 		if q.Index != "" {
 			after = []byte(part + q.After.PK)
 		}
-		if q.Desc {
-			hi = minBytes(hi, after)
+		if q.Desc { // a cursor lies in the range it came from (the ledger checks)
+			hi = after
 		} else {
-			lo = maxBytes(lo, append(after, 0))
+			lo = append(after, 0)
 		}
 	}
 	var out []Item
@@ -157,8 +157,8 @@ func (d *KVDriver) Query(ctx context.Context, q Query) ([]Item, error) {
 // Write applies ops in one write transaction: every condition is evaluated against the items as
 // they were before the write, and if any fails nothing is written.
 func (d *KVDriver) Write(ctx context.Context, ops []Op) error {
-	if d.caps.MaxWriteOps > 0 && len(ops) > d.caps.MaxWriteOps {
-		return fmt.Errorf("write: %d ops are more than one write takes (%d)", len(ops), d.caps.MaxWriteOps)
+	if err := d.caps.Fits(ops); err != nil {
+		return err
 	}
 	return d.kv.Update(func(tx KVTx) error {
 		var failed []int
@@ -389,18 +389,4 @@ func prefixEnd(p []byte) []byte {
 		}
 	}
 	return nil // every key
-}
-
-func minBytes(a, b []byte) []byte {
-	if a != nil && bytes.Compare(a, b) <= 0 {
-		return a
-	}
-	return b
-}
-
-func maxBytes(a, b []byte) []byte {
-	if bytes.Compare(a, b) >= 0 {
-		return a
-	}
-	return b
 }

@@ -41,14 +41,6 @@ func New(d Driver) *Ledger {
 // Driver returns the ledger's driver.
 func (l *Ledger) Driver() Driver { return l.d }
 
-// write is Driver.Write within the driver's bound on the ops of one write.
-func (l *Ledger) write(ctx context.Context, what string, ops []Op) error {
-	if l.caps.MaxWriteOps > 0 && len(ops) > l.caps.MaxWriteOps {
-		return fmt.Errorf("%s: %d items are more than one atomic write takes (%d)", what, len(ops), l.caps.MaxWriteOps)
-	}
-	return l.d.Write(ctx, ops)
-}
-
 func (l *Ledger) get(ctx context.Context, k Key, v any) (bool, error) {
 	it, ok, err := l.d.Get(ctx, k)
 	if err != nil || !ok {
@@ -225,7 +217,7 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 }
 
 func (l *Ledger) registerWrite(ctx context.Context, what string, ops []Op) error {
-	err := l.write(ctx, what, ops)
+	err := l.d.Write(ctx, ops)
 	if _, ok := condFailed(err); ok || errors.Is(err, ErrBusy) {
 		return errRaced
 	}
@@ -299,7 +291,7 @@ func (l *Ledger) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shi
 	ops := []Op{put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), Or(NotExists(), Lt(attrPushedAt, rec.PushedAt))), evOp}
 	what := fmt.Sprintf("record push of %s for %s/%s", rec.URI, rec.ProjectID, rec.ServiceID)
 	for attempt := 1; ; attempt++ {
-		err := l.write(ctx, what, ops)
+		err := l.d.Write(ctx, ops)
 		if err == nil {
 			return true, nil
 		}
@@ -432,14 +424,14 @@ func (l *Ledger) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) erro
 		}
 		return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID)
 	}
-	err = l.write(ctx, what, append(slices.Clip(ops), pointer, evOp))
+	err = l.d.Write(ctx, append(slices.Clip(ops), pointer, evOp))
 	if err == nil {
 		return nil
 	}
 	if cf, ok := condFailed(err); !ok || !slices.Equal(cf.Ops, []int{keyed + 1}) {
 		return refusal(err)
 	}
-	if err := l.write(ctx, what, append(ops, evOp)); err != nil {
+	if err := l.d.Write(ctx, append(ops, evOp)); err != nil {
 		return refusal(err)
 	}
 	return nil
@@ -540,10 +532,6 @@ func (l *Ledger) WriteEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 	return l.writeEnvironment(ctx, w, nil)
 }
 
-// HoldsParameters reports whether the ledger's driver holds parameters too (Caps.Parameters):
-// Parameters and WriteEnvironmentAndParameters work only then.
-func (l *Ledger) HoldsParameters() bool { return l.caps.Parameters }
-
 // WriteEnvironmentAndParameters is WriteEnvironment that also sets params, in the same atomic
 // write: a deploy on a driver that holds parameters is one write.
 func (l *Ledger) WriteEnvironmentAndParameters(ctx context.Context, w shiplog.EnvironmentWrite, params map[string]string) error {
@@ -620,8 +608,8 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 	for _, name := range sortedKeys(params) {
 		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}))
 	}
-	if l.caps.MaxWriteOps > 0 && len(ops) > l.caps.MaxWriteOps {
-		return fmt.Errorf("%s: %d items are more than one atomic write takes (%d)", what, len(ops), l.caps.MaxWriteOps)
+	if err := l.caps.Fits(ops); err != nil { // before a turn is claimed for it
+		return err
 	}
 	if l.caps.TurnClaims && w.Deployment != nil && w.Retry != "" {
 		if err := l.ClaimTurn(ctx, w); err != nil {

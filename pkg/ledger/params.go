@@ -10,27 +10,17 @@ import (
 
 // Parameters is a shiplog.ParameterStore on a driver that holds parameters (Caps.Parameters): the
 // embedded stores', whose deploys write parameters in the same atomic write as their record.
-type Parameters struct{ d Driver }
+type Parameters struct{ l *Ledger }
 
 var _ shiplog.ParameterStore = Parameters{}
 
 // Parameters returns the ledger's parameter store; its driver must hold parameters.
-func (l *Ledger) Parameters() Parameters { return Parameters{d: l.d} }
+func (l *Ledger) Parameters() Parameters { return Parameters{l: l} }
 
 // GetParameter returns a parameter's value; NotFound if there is none.
 func (p Parameters) GetParameter(ctx context.Context, name string) (string, error) {
-	it, ok, err := p.d.Get(ctx, paramKey(name))
-	if err != nil {
-		return "", fmt.Errorf("get parameter %s: %w", name, err)
-	}
-	if !ok {
-		return "", shiplog.Errorf(shiplog.NotFound, "parameter %s does not exist", name)
-	}
-	var rec paramRecord
-	if err := it.Decode(&rec); err != nil {
-		return "", err
-	}
-	return rec.Value, nil
+	return getRecord(ctx, p.l, paramKey(name), func(r paramRecord) string { return r.Value },
+		shiplog.Errorf(shiplog.NotFound, "parameter %s does not exist", name))
 }
 
 // GetParameters returns the values of those of names that exist.
@@ -39,7 +29,7 @@ func (p Parameters) GetParameters(ctx context.Context, names []string) (map[stri
 	for i, n := range names {
 		keys[i] = paramKey(n)
 	}
-	got, err := p.d.BatchGet(ctx, keys)
+	got, err := p.l.d.BatchGet(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("get parameters: %w", err)
 	}
@@ -66,7 +56,7 @@ func (p Parameters) GetParametersByPath(ctx context.Context, path string) (map[s
 	if !strings.HasSuffix(path, "/") {
 		path += "/"
 	}
-	items, err := p.d.Query(ctx, Query{Table: Params, PK: path})
+	items, err := p.l.d.Query(ctx, Query{Table: Params, PK: path})
 	if err != nil {
 		return nil, fmt.Errorf("get parameters by path %s: %w", path, err)
 	}
@@ -92,7 +82,7 @@ func (p Parameters) PutParameters(ctx context.Context, params map[string]string)
 		}
 		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}))
 	}
-	if err := p.d.Write(ctx, ops); err != nil {
+	if err := p.l.d.Write(ctx, ops); err != nil {
 		return fmt.Errorf("put parameters: %w", err)
 	}
 	return nil
