@@ -43,7 +43,7 @@ func sampleAt(t *testing.T, rfc3339 string) int64 {
 }
 
 func TestECSEvents(t *testing.T) {
-	recorded := shiplog.RuntimeOutcome{ProjectID: "storage", Environment: "prod", DeploymentID: id(3), Status: "verified"}
+	recorded := shiplog.RuntimeOutcome{Environments: []shiplog.EnvironmentOutcome{{ProjectID: "storage", Environment: "prod", DeploymentID: id(3), Status: "verified"}}}
 	tests := []struct {
 		name    string
 		payload []byte
@@ -54,28 +54,28 @@ func TestECSEvents(t *testing.T) {
 		{
 			name:    "deployment completed",
 			payload: readFile(t, "ecs-deployment-completed.json"),
-			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Cluster: "storage-prod", Service: "archivist",
-				Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
+			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+				Deployment: "ecs-svc/4710394721049382715", Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
 		{
 			name:    "deployment failed",
 			payload: readFile(t, "ecs-deployment-failed.json"),
-			want: &shiplog.RuntimeEvent{ID: "e41a0c5d-8b2f-4f36-a7d9-03c6b9e1f258", Cluster: "storage-prod", Service: "archivist",
-				Outcome: shiplog.RolloutFailed, Reason: "ECS deployment circuit breaker: task failed to start.", At: sampleAt(t, "2026-11-20T09:44:12Z")},
+			want: &shiplog.RuntimeEvent{ID: "e41a0c5d-8b2f-4f36-a7d9-03c6b9e1f258", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+				Deployment: "ecs-svc/4710394721049382715", Outcome: shiplog.RolloutFailed, Reason: "ECS deployment circuit breaker: task failed to start.", At: sampleAt(t, "2026-11-20T09:44:12Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
 		{
 			name:    "rollback in progress: the reason says so, for the domain to judge",
 			payload: readFile(t, "ecs-deployment-rollback.json"),
-			want: &shiplog.RuntimeEvent{ID: "0b9d7e24-6c1a-4d58-b3f0-9e2a5c7d1e83", Cluster: "storage-prod", Service: "archivist",
-				Outcome: shiplog.RolloutInProgress, Reason: "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/2204850112987423109.", At: sampleAt(t, "2026-11-20T09:44:13Z")},
+			want: &shiplog.RuntimeEvent{ID: "0b9d7e24-6c1a-4d58-b3f0-9e2a5c7d1e83", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+				Deployment: "ecs-svc/2204850112987423109", Outcome: shiplog.RolloutInProgress, Reason: "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/2204850112987423109.", At: sampleAt(t, "2026-11-20T09:44:13Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
 		{
 			name:    "service steady state counts as completed",
 			payload: readFile(t, "ecs-service-steady-state.json"),
-			want: &shiplog.RuntimeEvent{ID: "5f2e8a13-9c4b-4b7d-8e06-d1a3f7c29b64", Cluster: "storage-prod", Service: "archivist",
+			want: &shiplog.RuntimeEvent{ID: "5f2e8a13-9c4b-4b7d-8e06-d1a3f7c29b64", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
 				Outcome: shiplog.RolloutCompleted, At: sampleAt(t, "2026-11-20T09:32:10Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
@@ -99,8 +99,8 @@ func TestECSEvents(t *testing.T) {
 				ev["replay-name"] = "r"
 				detail(ev)["serviceRevisionArn"] = "arn:aws:ecs:eu-west-1:760097843905:service-revision/storage-prod/archivist/1"
 			}),
-			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Cluster: "storage-prod", Service: "archivist",
-				Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
+			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+				Deployment: "ecs-svc/4710394721049382715", Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
 		{
@@ -108,7 +108,7 @@ func TestECSEvents(t *testing.T) {
 			payload: event(t, "ecs-service-steady-state.json", func(ev map[string]any) {
 				ev["resources"] = []any{"arn:aws:ecs:eu-west-1:760097843905:service/archivist"}
 			}),
-			want: &shiplog.RuntimeEvent{ID: "5f2e8a13-9c4b-4b7d-8e06-d1a3f7c29b64", Cluster: "storage-prod", Service: "archivist",
+			want: &shiplog.RuntimeEvent{ID: "5f2e8a13-9c4b-4b7d-8e06-d1a3f7c29b64", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
 				Outcome: shiplog.RolloutCompleted, At: sampleAt(t, "2026-11-20T09:32:10Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
@@ -124,9 +124,10 @@ func TestECSEvents(t *testing.T) {
 			name: "the domain's own ignoring is logged",
 			payload: event(t, "ecs-deployment-completed.json", func(ev map[string]any) {
 				ev["resources"] = []any{"arn:aws-cn:ecs:cn-north-1:760097843905:service/other/web"}
+				ev["region"] = "cn-north-1"
 			}),
-			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Cluster: "other", Service: "web",
-				Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
+			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Account: "760097843905", Region: "cn-north-1", Cluster: "other", Service: "web",
+				Deployment: "ecs-svc/4710394721049382715", Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
 			wantOut: shiplog.RuntimeOutcome{Ignored: "no registered environment runs ECS service other/web"},
 			wantLog: "ECS event ignored",
 		},
@@ -268,8 +269,9 @@ func TestECSEventsReachTheService(t *testing.T) {
 	ev := readFile(t, "ecs-deployment-completed.json")
 	out, err := fn.Invoke(context.Background(), ev)
 	want, wantErr := e.svc.HandleRuntimeEvent(context.Background(), shiplog.RuntimeEvent{
-		ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Cluster: "storage-prod", Service: "archivist",
-		Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z"),
+		ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+		Deployment: "ecs-svc/4710394721049382715",
+		Outcome:    shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z"),
 	})
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("Invoke: error %v; the service's own answer: %v", err, wantErr)
@@ -299,7 +301,7 @@ func FuzzECSEvents(f *testing.F) {
 		f.Add(readFileF(f, name))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		fn := awslambda.ECSEvents(&recordingHandler{outcome: shiplog.RuntimeOutcome{Status: "verified"}}, slog.New(slog.DiscardHandler))
+		fn := awslambda.ECSEvents(&recordingHandler{outcome: shiplog.RuntimeOutcome{Environments: []shiplog.EnvironmentOutcome{{ProjectID: "p", Environment: "e", Status: "verified"}}}}, slog.New(slog.DiscardHandler))
 		out, err := fn.Invoke(t.Context(), payload)
 		if err == nil {
 			var got shiplog.RuntimeOutcome

@@ -24,6 +24,26 @@ type Runtime interface {
 	// Running returns what each of the named services of a cluster runs now, keyed by service
 	// name. A service that does not exist is in the map with Found false.
 	Running(ctx context.Context, cluster string, services []string) (map[string]ServiceRun, error)
+	// Deployment returns one ECS deployment of a service (by its id, "ecs-svc/..."), as ECS
+	// lists it among the service's deployments now: Found false if it does not (any more).
+	Deployment(ctx context.Context, cluster, service, id string) (ServiceDeployment, error)
+}
+
+// ServiceDeployment is one ECS deployment of a service: the task definition it rolls out, and
+// that definition's images, resolved as ServiceRun's are (a container named by tag as the digests
+// its running tasks of the definition report).
+type ServiceDeployment struct {
+	Found          bool
+	TaskDefinition string
+	Images         []string
+	Rollout        string
+}
+
+// Location is an AWS account and region. A Service's Home is where its stack runs: an
+// environment whose ECS cluster is named without an ARN has its cluster there.
+type Location struct {
+	Account string
+	Region  string
 }
 
 // ServiceRun is what one ECS service runs: the images of its primary deployment's task
@@ -54,9 +74,15 @@ const (
 type RuntimeEvent struct {
 	// ID is the event's id, for logs.
 	ID string
+	// Account and Region are where the ECS service is, from its ARN.
+	Account string
+	Region  string
 	// Cluster and Service name the ECS service (names, not ARNs).
 	Cluster string
 	Service string
+	// Deployment is the ECS deployment the event is about ("ecs-svc/..."), if it names one: a
+	// Deployment State Change does, a Service Action does not.
+	Deployment string
 	// Outcome is RolloutCompleted, RolloutFailed or RolloutInProgress.
 	Outcome string
 	// Reason is what ECS said, if anything.
@@ -65,12 +91,20 @@ type RuntimeEvent struct {
 	At int64
 }
 
-// RuntimeOutcome is what a RuntimeEvent did: the deployment it concerned, if any, and the status
-// that deployment has after it. Ignored says why an event changed nothing (no registered
-// environment runs that service, the service is not yet at the deployed images, and the like).
+// RuntimeOutcome is what a RuntimeEvent did to each environment whose ECS target names its
+// cluster and service. Ignored says why the event concerned no environment at all.
 type RuntimeOutcome struct {
-	ProjectID    string `json:"project_id,omitempty"`
-	Environment  string `json:"environment,omitempty"`
+	Environments []EnvironmentOutcome `json:"environments,omitempty"`
+	Ignored      string               `json:"ignored,omitempty"`
+}
+
+// EnvironmentOutcome is what a RuntimeEvent did to one environment: the deployment it concerned,
+// if any, and the status that deployment has after it. Ignored says why the event changed
+// nothing there (another account, dated before the deployment was applied, an ECS deployment of
+// other images, the service not yet at the deployed images, and the like).
+type EnvironmentOutcome struct {
+	ProjectID    string `json:"project_id"`
+	Environment  string `json:"environment"`
 	DeploymentID string `json:"deployment_id,omitempty"`
 	Status       string `json:"status,omitempty"`
 	Ignored      string `json:"ignored,omitempty"`

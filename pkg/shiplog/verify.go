@@ -140,19 +140,19 @@ func (s *Service) handleRuntimeEvent(ctx context.Context, ev RuntimeEvent) (Runt
 			}
 			o, err := s.runtimeEventFor(ctx, p, env, ev)
 			if err != nil {
-				return o, err
+				return out, err
 			}
-			out = o // one ECS service runs one environment's service; the last match answers
+			out.Environments = []EnvironmentOutcome{o} // one ECS service runs one environment's service; the last match answers
 		}
 	}
-	if out.ProjectID == "" {
+	if len(out.Environments) == 0 {
 		out.Ignored = fmt.Sprintf("no registered environment runs ECS service %s of cluster %s", ev.Service, ev.Cluster)
 	}
 	return out, nil
 }
 
-func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environment, ev RuntimeEvent) (RuntimeOutcome, error) {
-	out := RuntimeOutcome{ProjectID: p.ID, Environment: env.ID}
+func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environment, ev RuntimeEvent) (EnvironmentOutcome, error) {
+	out := EnvironmentOutcome{ProjectID: p.ID, Environment: env.ID}
 	st, err := s.environmentState(ctx, p.ID, env.ID)
 	if err != nil {
 		return out, err
