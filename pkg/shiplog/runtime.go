@@ -110,10 +110,41 @@ type EnvironmentOutcome struct {
 	Ignored      string `json:"ignored,omitempty"`
 }
 
+// validate checks what an event says of itself: where it is from and what it names, as ECS
+// spells them. ECS's free text, the reason, is cleaned where it is recorded, not refused: a
+// genuine failure must not be lost to its wording.
+func (ev RuntimeEvent) validate() error {
+	switch {
+	case !IsECSName(ev.Cluster) || !IsECSName(ev.Service):
+		return Errorf(Invalid, "runtime event %s: cluster %q and service %q must be ECS names", clip(ev.ID), clip(ev.Cluster), clip(ev.Service))
+	case !isAccount(ev.Account) || !isRegion(ev.Region) || len(ev.Region) > 32:
+		return Errorf(Invalid, "runtime event %s: account %q and region %q must say where the ECS service is", clip(ev.ID), clip(ev.Account), clip(ev.Region))
+	case ev.Deployment != "" && !isECSDeploymentID(ev.Deployment):
+		return Errorf(Invalid, "runtime event %s: deployment %q is not an ECS deployment id (up to 255 letters, digits, '/', '-' and '_')", clip(ev.ID), clip(ev.Deployment))
+	}
+	return nil
+}
+
+// isECSDeploymentID reports whether s is shaped like an ECS deployment id ("ecs-svc/...").
+func isECSDeploymentID(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '/' && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
 // HandleRuntimeEvent takes an event from the platform about a service's deployment and marks the
 // shiplog deployment it concerns verified (every service of the environment runs exactly the
 // deployed images) or failed (ECS failed or rolled back the service's deployment). Events arrive
-// at least once and in any order: one that changes nothing is no error.
+// at least once and in any order, and anyone allowed to invoke the function can send one: an
+// event from elsewhere, dated before the deployment was applied, or about an ECS deployment of
+// other images changes nothing, and the outcome says why; that is no error. Unavailable if the
+// event passes those rules and this shiplog has no Runtime to check it against.
 func (s *Service) HandleRuntimeEvent(ctx context.Context, ev RuntimeEvent) (RuntimeOutcome, error) {
 	return s.handleRuntimeEvent(ctx, ev)
 }
