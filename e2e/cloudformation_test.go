@@ -224,6 +224,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 	}
 	// The CLI calls of all four at once: each CLI start costs a second or more on a loaded machine.
 	type lambdaConfig struct {
+		FunctionArn string
 		CodeSha256  string
 		Handler     string
 		Runtime     string
@@ -259,6 +260,10 @@ func TestCloudFormationDeploy(t *testing.T) {
 		switch fn {
 		case "ecs-events":
 			delete(wantEnv, awsapp.ParameterPrefixEnv) // it reads no parameters
+			// The stack's account (AWS::AccountId), the one its function ARNs name.
+			if parts := strings.Split(cfg.FunctionArn, ":"); len(parts) > 4 {
+				wantEnv["SHIPLOG_ACCOUNT_ID"] = parts[4]
+			}
 		case "events":
 			// It reads no table nor parameter: only the bus (the template's default).
 			wantEnv = map[string]string{"SHIPLOG_EVENT_BUS": "default", "GOGC": "200"}

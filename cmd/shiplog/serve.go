@@ -160,8 +160,15 @@ func localService(store *bolt.Store, log *slog.Logger) *shiplog.Service {
 	logged := loggingStore{Store: store, log: log}
 	svc := shiplog.NewService(store, logged, nil, log)
 	svc.Atomic = logged
+	// No Runtime: the local stack has no ECS access, so an ECS event it would have to check
+	// answers Unavailable. Its home is the account its function ARNs name, in no real region.
+	svc.Home = localHome
 	return svc
 }
+
+// localHome is where the local stack stands for a stack: the account of its function ARNs
+// (awslambda's ListFunctions), in a region no AWS event names.
+var localHome = shiplog.Location{Account: "000000000000", Region: "local"}
 
 // loggingStore logs each release and deployment the local stack records, whichever API asked
 // for it, once the store has it.

@@ -28,9 +28,18 @@ func main() {
 		log.Error("cannot start: SHIPLOG_RELEASES_TABLE and SHIPLOG_STATE_TABLE must name the tables")
 		os.Exit(1)
 	}
+	// The stack's account (the template sets it: Lambda sets no variable for it) and region
+	// (AWS_REGION, which Lambda sets): ECS events are accepted only from where an environment's
+	// cluster is, and a cluster named without an ARN is here.
+	account := os.Getenv("SHIPLOG_ACCOUNT_ID")
+	if account == "" || cfg.Region == "" {
+		log.Error("cannot start: SHIPLOG_ACCOUNT_ID and AWS_REGION must name the stack's account and region")
+		os.Exit(1)
+	}
 	// It verifies what DynamoDB recorded against what ECS runs: no parameter store, no registry,
 	// so it links neither the SSM nor the ECR client (nor pkg/awsapp, which builds SSM's).
 	svc := shiplog.NewService(nil, awsdynamo.New(dynamodb.NewFromConfig(cfg), releases, state), nil, log)
 	svc.Runtime = awsecs.NewFromConfig(cfg)
+	svc.Home = shiplog.Location{Account: account, Region: cfg.Region}
 	lambda.Start(awslambda.ECSEvents(svc, log))
 }

@@ -239,6 +239,7 @@ func coldStartEnv(b *testing.B) []string {
 		ReleasesTableEnv + "=bench-releases",
 		StateTableEnv + "=bench-state",
 		"SHIPLOG_EVENT_BUS=bench-bus",
+		"SHIPLOG_ACCOUNT_ID=123456789012",
 		"AWS_LAMBDA_FUNCTION_NAME=bench",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",

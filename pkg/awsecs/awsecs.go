@@ -1,6 +1,7 @@
 // Package awsecs implements shiplog.Runtime on Amazon ECS: what each service of a cluster runs
 // now, read from its primary deployment's task definition and, where that definition names an
-// image by tag, from the image digests its running tasks report.
+// image by tag, from the image digests its running tasks report; and which images one of a
+// service's deployments rolls out, read the same way from that deployment's task definition.
 package awsecs
 
 import (
@@ -195,32 +196,83 @@ func (r *Runtime) serviceRun(ctx context.Context, cluster, name string, svc type
 	if taskDefinition == "" {
 		return run, nil // nothing runs: an external deployment controller's service, say
 	}
-	containers, err := r.definition(ctx, taskDefinition)
+	var err error
+	run.Images, err = r.images(ctx, cluster, name, taskDefinition)
 	if err != nil {
 		return shiplog.ServiceRun{}, err
 	}
+	return run, nil
+}
+
+// Deployment returns the ECS deployment of service (in cluster, a name or an ARN) whose id is
+// id, as DescribeServices lists it now, and its task definition's images: one DescribeServices,
+// a DescribeTaskDefinition if the definition was not read before, and for an image named by tag
+// ListTasks and DescribeTasks. Found false if the service, or that deployment of it, is not
+// listed: ECS lists a service's deployments until they have drained, not after.
+func (r *Runtime) Deployment(ctx context.Context, cluster, service, id string) (shiplog.ServiceDeployment, error) {
+	switch {
+	case cluster == "":
+		return shiplog.ServiceDeployment{}, shiplog.Errorf(shiplog.Invalid, "ECS cluster: is required")
+	case service == "":
+		return shiplog.ServiceDeployment{}, shiplog.Errorf(shiplog.Invalid, "ECS service name: is required (cluster %s)", cluster)
+	case id == "":
+		return shiplog.ServiceDeployment{}, shiplog.Errorf(shiplog.Invalid, "ECS deployment id: is required (service %s of cluster %s)", service, cluster)
+	}
+	found, err := r.describeServices(ctx, cluster, []string{service})
+	if err != nil {
+		return shiplog.ServiceDeployment{}, err
+	}
+	svc, ok := found[service]
+	if !ok || aws.ToString(svc.Status) == "INACTIVE" {
+		return shiplog.ServiceDeployment{}, nil
+	}
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Id) != id {
+			continue
+		}
+		out := shiplog.ServiceDeployment{Found: true, TaskDefinition: aws.ToString(d.TaskDefinition), Rollout: string(d.RolloutState)}
+		if out.TaskDefinition == "" {
+			return out, nil
+		}
+		out.Images, err = r.images(ctx, cluster, service, out.TaskDefinition)
+		if err != nil {
+			return shiplog.ServiceDeployment{}, err
+		}
+		return out, nil
+	}
+	return shiplog.ServiceDeployment{}, nil
+}
+
+// images returns the images of a service's task definition: as the definition names them where
+// it pins a digest, else the digests the service's running tasks of that definition report.
+func (r *Runtime) images(ctx context.Context, cluster, service, taskDefinition string) ([]string, error) {
+	containers, err := r.definition(ctx, taskDefinition)
+	if err != nil {
+		return nil, err
+	}
+	var images []string
 	var digests map[string][]string
 	for _, c := range containers {
 		if pinned(c.image) {
-			run.Images = append(run.Images, c.image)
+			images = append(images, c.image)
 			continue
 		}
 		if digests == nil {
-			if digests, err = r.runningDigests(ctx, cluster, name, taskDefinition); err != nil {
-				return shiplog.ServiceRun{}, err
+			if digests, err = r.runningDigests(ctx, cluster, service, taskDefinition); err != nil {
+				return nil, err
 			}
 		}
 		// Named by tag: what the tasks of this definition run. None yet (or none reported), and
 		// the image stays as named, which no deployment's digest-pinned image equals.
 		ds := digests[c.name]
 		if len(ds) == 0 {
-			run.Images = append(run.Images, c.image)
+			images = append(images, c.image)
 		}
 		for _, d := range ds {
-			run.Images = append(run.Images, repository(c.image)+"@"+d)
+			images = append(images, repository(c.image)+"@"+d)
 		}
 	}
-	return run, nil
+	return images, nil
 }
 
 // definition returns the containers of a task definition, reading it once per Runtime.

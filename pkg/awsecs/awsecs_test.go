@@ -262,3 +262,37 @@ func TestRunningNoServices(t *testing.T) {
 		t.Errorf("calls: got %v, want none", f.calls.Counts())
 	}
 }
+
+// TestDeployment reads one ECS deployment of a service by the id ECS events name: its task
+// definition's images, which ecs-events holds to the shiplog deployment's; and Found false for a
+// deployment ECS does not list, or a service it does not have.
+func TestDeployment(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	web := f.taskDefinition(t, "web", image("team/web", 1), image("team/nginx", 2))
+	f.service(t, "web", web, 0)
+	desc, err := f.ecs.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(f.cluster), Services: []string{"web"}})
+	if err != nil || len(desc.Services) != 1 || len(desc.Services[0].Deployments) == 0 {
+		t.Fatalf("DescribeServices: got %+v, %v, want web with a deployment", desc, err)
+	}
+	id := aws.ToString(desc.Services[0].Deployments[0].Id)
+
+	got, err := f.rt.Deployment(ctx, f.cluster, "web", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := shiplog.ServiceDeployment{Found: true, TaskDefinition: web, Images: []string{image("team/web", 1), image("team/nginx", 2)}, Rollout: got.Rollout}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Deployment (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct{ service, id string }{{"web", "ecs-svc/0000000000000000000"}, {"nope", id}} {
+		got, err := f.rt.Deployment(ctx, f.cluster, tt.service, tt.id)
+		if err != nil || got.Found {
+			t.Errorf("Deployment(%s, %s): got %+v, %v, want Found false", tt.service, tt.id, got, err)
+		}
+	}
+	_, err = f.rt.Deployment(ctx, "no-such-cluster-"+f.cluster, "web", id)
+	if shiplog.KindOf(err) != shiplog.NotFound {
+		t.Errorf("Deployment in a missing cluster: got %v, want NotFound", err)
+	}
+}

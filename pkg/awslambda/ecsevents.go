@@ -2,6 +2,7 @@ package awslambda
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -102,26 +103,42 @@ func ECSEvents(h RuntimeEventHandler, log *slog.Logger) Function {
 		if !ok {
 			return nil, shiplog.Errorf(shiplog.Invalid, "event: resources[0]: %q is not an ECS service ARN (arn:aws:ecs:{region}:{account}:service/{cluster}/{service})", clipString(ev.Resources[0]))
 		}
+		// Where the service is, as its ARN says; the envelope says the same of an event ECS sent.
+		where, _ := shiplog.ECSARNLocation(ev.Resources[0])
+		if ev.AccountID != "" && ev.AccountID != where.Account || ev.Region != "" && ev.Region != where.Region {
+			return ignore(fmt.Sprintf("the event says it is from account %s, region %s, but its service ARN is in account %s, region %s",
+				clipString(ev.AccountID), clipString(ev.Region), where.Account, where.Region))
+		}
 		if cluster == "" {
 			// The old ARN format: a Service Action event names its cluster in the detail.
 			name, ok := shiplog.ParseECSClusterARN(d.ClusterARN)
 			if !ok {
 				return ignore("service ARN " + ev.Resources[0] + " is in ECS's old format, which names no cluster; opt the account into the long ARN format (serviceLongArnFormat)")
 			}
+			if at, _ := shiplog.ECSARNLocation(d.ClusterARN); at != where {
+				return ignore("detail.clusterArn " + d.ClusterARN + " is not where service ARN " + ev.Resources[0] + " is")
+			}
 			cluster = name
 		}
 		out, err := h.HandleRuntimeEvent(ctx, shiplog.RuntimeEvent{
-			ID: ev.ID, Cluster: cluster, Service: service, Outcome: outcome,
-			Reason: d.Reason, At: ev.Time.Unix(),
+			ID: ev.ID, Account: where.Account, Region: where.Region, Cluster: cluster, Service: service,
+			Deployment: d.DeploymentID, Outcome: outcome, Reason: d.Reason, At: ev.Time.Unix(),
 		})
 		if err != nil {
 			return nil, err
 		}
 		if out.Ignored != "" {
 			logger.InfoContext(ctx, "ECS event ignored", "event_id", ev.ID, "cluster", cluster, "service", service, "event_name", d.EventName, "reason", out.Ignored)
-		} else {
-			logger.InfoContext(ctx, "ECS event recorded", "event_id", ev.ID, "cluster", cluster, "service", service, "event_name", d.EventName,
-				"project_id", out.ProjectID, "environment", out.Environment, "deployment_id", out.DeploymentID, "status", out.Status)
+		}
+		// One line per environment the event concerned: two projects may claim one ECS service.
+		for _, o := range out.Environments {
+			attrs := []any{"event_id", ev.ID, "cluster", cluster, "service", service, "event_name", d.EventName,
+				"project_id", o.ProjectID, "environment", o.Environment, "deployment_id", o.DeploymentID, "status", o.Status}
+			if o.Ignored != "" {
+				logger.InfoContext(ctx, "ECS event ignored", append(attrs, "reason", o.Ignored)...)
+			} else {
+				logger.InfoContext(ctx, "ECS event recorded", attrs...)
+			}
 		}
 		return out, nil
 	}}

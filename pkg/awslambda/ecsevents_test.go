@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -43,7 +44,7 @@ func sampleAt(t *testing.T, rfc3339 string) int64 {
 }
 
 func TestECSEvents(t *testing.T) {
-	recorded := shiplog.RuntimeOutcome{ProjectID: "storage", Environment: "prod", DeploymentID: id(3), Status: "verified"}
+	recorded := shiplog.RuntimeOutcome{Environments: []shiplog.EnvironmentOutcome{{ProjectID: "storage", Environment: "prod", DeploymentID: id(3), Status: "verified"}}}
 	tests := []struct {
 		name    string
 		payload []byte
@@ -54,28 +55,28 @@ func TestECSEvents(t *testing.T) {
 		{
 			name:    "deployment completed",
 			payload: readFile(t, "ecs-deployment-completed.json"),
-			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Cluster: "storage-prod", Service: "archivist",
-				Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
+			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+				Deployment: "ecs-svc/4710394721049382715", Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
 		{
 			name:    "deployment failed",
 			payload: readFile(t, "ecs-deployment-failed.json"),
-			want: &shiplog.RuntimeEvent{ID: "e41a0c5d-8b2f-4f36-a7d9-03c6b9e1f258", Cluster: "storage-prod", Service: "archivist",
-				Outcome: shiplog.RolloutFailed, Reason: "ECS deployment circuit breaker: task failed to start.", At: sampleAt(t, "2026-11-20T09:44:12Z")},
+			want: &shiplog.RuntimeEvent{ID: "e41a0c5d-8b2f-4f36-a7d9-03c6b9e1f258", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+				Deployment: "ecs-svc/4710394721049382715", Outcome: shiplog.RolloutFailed, Reason: "ECS deployment circuit breaker: task failed to start.", At: sampleAt(t, "2026-11-20T09:44:12Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
 		{
 			name:    "rollback in progress: the reason says so, for the domain to judge",
 			payload: readFile(t, "ecs-deployment-rollback.json"),
-			want: &shiplog.RuntimeEvent{ID: "0b9d7e24-6c1a-4d58-b3f0-9e2a5c7d1e83", Cluster: "storage-prod", Service: "archivist",
-				Outcome: shiplog.RolloutInProgress, Reason: "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/2204850112987423109.", At: sampleAt(t, "2026-11-20T09:44:13Z")},
+			want: &shiplog.RuntimeEvent{ID: "0b9d7e24-6c1a-4d58-b3f0-9e2a5c7d1e83", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+				Deployment: "ecs-svc/2204850112987423109", Outcome: shiplog.RolloutInProgress, Reason: "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/2204850112987423109.", At: sampleAt(t, "2026-11-20T09:44:13Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
 		{
 			name:    "service steady state counts as completed",
 			payload: readFile(t, "ecs-service-steady-state.json"),
-			want: &shiplog.RuntimeEvent{ID: "5f2e8a13-9c4b-4b7d-8e06-d1a3f7c29b64", Cluster: "storage-prod", Service: "archivist",
+			want: &shiplog.RuntimeEvent{ID: "5f2e8a13-9c4b-4b7d-8e06-d1a3f7c29b64", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
 				Outcome: shiplog.RolloutCompleted, At: sampleAt(t, "2026-11-20T09:32:10Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
@@ -99,8 +100,8 @@ func TestECSEvents(t *testing.T) {
 				ev["replay-name"] = "r"
 				detail(ev)["serviceRevisionArn"] = "arn:aws:ecs:eu-west-1:760097843905:service-revision/storage-prod/archivist/1"
 			}),
-			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Cluster: "storage-prod", Service: "archivist",
-				Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
+			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+				Deployment: "ecs-svc/4710394721049382715", Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
 		{
@@ -108,7 +109,7 @@ func TestECSEvents(t *testing.T) {
 			payload: event(t, "ecs-service-steady-state.json", func(ev map[string]any) {
 				ev["resources"] = []any{"arn:aws:ecs:eu-west-1:760097843905:service/archivist"}
 			}),
-			want: &shiplog.RuntimeEvent{ID: "5f2e8a13-9c4b-4b7d-8e06-d1a3f7c29b64", Cluster: "storage-prod", Service: "archivist",
+			want: &shiplog.RuntimeEvent{ID: "5f2e8a13-9c4b-4b7d-8e06-d1a3f7c29b64", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
 				Outcome: shiplog.RolloutCompleted, At: sampleAt(t, "2026-11-20T09:32:10Z")},
 			wantOut: recorded, wantLog: "ECS event recorded",
 		},
@@ -124,9 +125,10 @@ func TestECSEvents(t *testing.T) {
 			name: "the domain's own ignoring is logged",
 			payload: event(t, "ecs-deployment-completed.json", func(ev map[string]any) {
 				ev["resources"] = []any{"arn:aws-cn:ecs:cn-north-1:760097843905:service/other/web"}
+				ev["region"] = "cn-north-1"
 			}),
-			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Cluster: "other", Service: "web",
-				Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
+			want: &shiplog.RuntimeEvent{ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Account: "760097843905", Region: "cn-north-1", Cluster: "other", Service: "web",
+				Deployment: "ecs-svc/4710394721049382715", Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z")},
 			wantOut: shiplog.RuntimeOutcome{Ignored: "no registered environment runs ECS service other/web"},
 			wantLog: "ECS event ignored",
 		},
@@ -268,8 +270,9 @@ func TestECSEventsReachTheService(t *testing.T) {
 	ev := readFile(t, "ecs-deployment-completed.json")
 	out, err := fn.Invoke(context.Background(), ev)
 	want, wantErr := e.svc.HandleRuntimeEvent(context.Background(), shiplog.RuntimeEvent{
-		ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Cluster: "storage-prod", Service: "archivist",
-		Outcome: shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z"),
+		ID: "7c3b1f9e-2d4a-4e8b-9a61-5f0c2e8d4b17", Account: "760097843905", Region: "eu-west-1", Cluster: "storage-prod", Service: "archivist",
+		Deployment: "ecs-svc/4710394721049382715",
+		Outcome:    shiplog.RolloutCompleted, Reason: "ECS deployment ecs-svc/4710394721049382715 completed.", At: sampleAt(t, "2026-11-20T09:31:40Z"),
 	})
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("Invoke: error %v; the service's own answer: %v", err, wantErr)
@@ -299,7 +302,7 @@ func FuzzECSEvents(f *testing.F) {
 		f.Add(readFileF(f, name))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		fn := awslambda.ECSEvents(&recordingHandler{outcome: shiplog.RuntimeOutcome{Status: "verified"}}, slog.New(slog.DiscardHandler))
+		fn := awslambda.ECSEvents(&recordingHandler{outcome: shiplog.RuntimeOutcome{Environments: []shiplog.EnvironmentOutcome{{ProjectID: "p", Environment: "e", Status: "verified"}}}}, slog.New(slog.DiscardHandler))
 		out, err := fn.Invoke(t.Context(), payload)
 		if err == nil {
 			var got shiplog.RuntimeOutcome
@@ -334,4 +337,147 @@ func readFileF(f *testing.F, name string) []byte {
 		f.Fatal(err)
 	}
 	return b
+}
+
+// bugfarmOnECS registers bugfarm, whose prod runs its hatching service as ECS service hatching
+// of cluster bugfarm-prod in the stack's home, on a Service with no Runtime (as the local stack
+// is), deploys a release there, and answers the deployment and ecs-events over that Service.
+func bugfarmOnECS(t *testing.T) (*testEnv, shiplog.Deployment, awslambda.Function) {
+	t.Helper()
+	ctx := t.Context()
+	e := newEnv(t)
+	e.svc.Home = shiplog.Location{Account: "760097843905", Region: "eu-west-1"}
+	p, err := manifest.ParseProject("bugfarm", []byte(`{"name": "Bug farm", "environments": [{"id": "prod", "name": "Production",
+		"ecs": {"cluster": "bugfarm-prod"}}], "image_repositories": [{"id": "bugfarm/hatching"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: []shiplog.Project{p}}); err != nil {
+		t.Fatal(err)
+	}
+	img := "760097843905.dkr.ecr.eu-west-1.amazonaws.com/bugfarm/hatching@sha256:" + strings.Repeat("a", 64)
+	if err := e.store.PutParameters(ctx, map[string]string{shiplog.ParameterName("bugfarm", "latest", "hatching"): img}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "bugfarm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "bugfarm", ReleaseID: rel.ID, Environment: "prod"})
+	if err != nil || res.Deployment.Status != shiplog.StatusApplied {
+		t.Fatalf("deploy: got %+v, %v, want it applied", res.Deployment, err)
+	}
+	return e, res.Deployment, e.functions()[awslambda.ECSEventsName]
+}
+
+// TestECSEventsForgedOrStale sends the issue's reproduction and other events that must change
+// nothing to ecs-events over the real Service, with no ECS access, as the local stack has it.
+func TestECSEventsForgedOrStale(t *testing.T) {
+	hatching := func(account, region, at, eventName string) []byte {
+		return event(t, "ecs-deployment-failed.json", func(ev map[string]any) {
+			ev["account"], ev["region"], ev["time"] = account, region, at
+			ev["resources"] = []any{"arn:aws:ecs:" + region + ":" + account + ":service/bugfarm-prod/hatching"}
+			detail(ev)["eventName"] = eventName
+		})
+	}
+	after := now.Add(time.Minute).Format(time.RFC3339)
+	tests := []struct {
+		name     string
+		payload  []byte
+		wantErr  string // the function error's type; "" for an answer
+		wantWhy  string // in the answer's, and the log's, reason
+		wantLogs string
+	}{
+		{
+			name:    "the issue's reproduction: account 999999999999, us-east-1, 2001-01-01",
+			payload: hatching("999999999999", "us-east-1", "2001-01-01T00:00:00Z", "SERVICE_DEPLOYMENT_FAILED"),
+			wantWhy: "in account 999999999999, region us-east-1; the environment's cluster bugfarm-prod is in account 760097843905, region eu-west-1",
+		},
+		{
+			name:    "a real-looking event dated before the deployment",
+			payload: hatching("760097843905", "eu-west-1", "2026-11-20T09:44:12Z", "SERVICE_DEPLOYMENT_FAILED"),
+			wantWhy: "before deployment",
+		},
+		{
+			name: "an envelope that disagrees with the service ARN",
+			payload: event(t, "ecs-deployment-failed.json", func(ev map[string]any) {
+				ev["account"], ev["time"] = "999999999999", after
+				ev["resources"] = []any{"arn:aws:ecs:eu-west-1:760097843905:service/bugfarm-prod/hatching"}
+			}),
+			wantWhy: "the event says it is from account 999999999999",
+		},
+		{
+			name:    "a genuine failure needs ECS to read the deployment it names",
+			payload: hatching("760097843905", "eu-west-1", after, "SERVICE_DEPLOYMENT_FAILED"),
+			wantErr: "Unavailable",
+		},
+		{
+			name:    "a genuine completion needs ECS to read what runs (it panicked on a nil client)",
+			payload: hatching("760097843905", "eu-west-1", after, "SERVICE_DEPLOYMENT_COMPLETED"),
+			wantErr: "Unavailable",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, d, fn := bugfarmOnECS(t)
+			out, err := fn.Invoke(t.Context(), tt.payload)
+			if tt.wantErr != "" {
+				if ire := invocationError(t, err); ire.Type != tt.wantErr || !strings.Contains(ire.Message, "no access to ECS") {
+					t.Errorf("got %s %q, want %s saying there is no access to ECS", ire.Type, ire.Message, tt.wantErr)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Invoke: %v", err)
+				}
+				var got shiplog.RuntimeOutcome
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatal(err)
+				}
+				why := got.Ignored
+				for _, o := range got.Environments {
+					why += o.Ignored
+				}
+				if !strings.Contains(why, tt.wantWhy) {
+					t.Errorf("answer %s: want it to say %q", out, tt.wantWhy)
+				}
+				if logs := e.logs.String(); !strings.Contains(logs, "ECS event ignored") || !strings.Contains(logs, tt.wantWhy) {
+					t.Errorf("log %s: want the event ignored, saying %q", logs, tt.wantWhy)
+				}
+			}
+			got, err := e.svc.Deployment(t.Context(), "bugfarm", d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != shiplog.StatusApplied || len(got.StatusHistory) != len(d.StatusHistory) {
+				t.Errorf("deployment after the event: got %s (%d statuses), want applied (%d)", got.Status, len(got.StatusHistory), len(d.StatusHistory))
+			}
+		})
+	}
+}
+
+// TestECSEventsTwoProjectsLogged: both environments that claim the service are in the answer
+// and each has its own line in the log.
+func TestECSEventsTwoProjectsLogged(t *testing.T) {
+	h := &recordingHandler{outcome: shiplog.RuntimeOutcome{Environments: []shiplog.EnvironmentOutcome{
+		{ProjectID: "storage", Environment: "prod", DeploymentID: id(3), Status: "failed"},
+		{ProjectID: "twin", Environment: "prod", DeploymentID: id(4), Status: "applied", Ignored: "ECS deployment ecs-svc/1 does not run deployment " + id(4) + "'s images"},
+	}}}
+	e := newEnv(t)
+	if _, err := awslambda.ECSEvents(h, e.log).Invoke(t.Context(), readFile(t, "ecs-deployment-failed.json")); err != nil {
+		t.Fatal(err)
+	}
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if m["event_id"] != nil {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 2 || lines[0]["project_id"] != "storage" || lines[0]["msg"] != "ECS event recorded" ||
+		lines[1]["project_id"] != "twin" || lines[1]["msg"] != "ECS event ignored" || lines[1]["reason"] == nil {
+		t.Errorf("log: got %v, want storage's recorded and twin's ignored with the reason", lines)
+	}
 }

@@ -297,6 +297,10 @@ func (r runsEverything) Running(_ context.Context, _ string, services []string) 
 	return out, nil
 }
 
+func (r runsEverything) Deployment(context.Context, string, string, string) (shiplog.ServiceDeployment, error) {
+	return shiplog.ServiceDeployment{}, nil
+}
+
 // onECS makes storage's stage run on ECS, where every service runs stage's images.
 func onECS(t *testing.T, e *testEnv) {
 	t.Helper()

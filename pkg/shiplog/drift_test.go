@@ -22,10 +22,17 @@ func (p hidingParams) GetParameters(ctx context.Context, names []string) (map[st
 	return out, err
 }
 
-// fakeRuntime answers what runs from a map of service name to images.
+// fakeRuntime answers what runs from a map of service name to images, and an ECS deployment from
+// a map of "{cluster}/{service}/{id}" to it.
 type fakeRuntime struct {
-	runs  map[string]shiplog.ServiceRun
-	calls int
+	runs        map[string]shiplog.ServiceRun
+	deployments map[string]shiplog.ServiceDeployment
+	calls       int
+}
+
+func (f *fakeRuntime) Deployment(_ context.Context, cluster, service, id string) (shiplog.ServiceDeployment, error) {
+	f.calls++
+	return f.deployments[cluster+"/"+service+"/"+id], nil
 }
 
 func (f *fakeRuntime) Running(_ context.Context, cluster string, services []string) (map[string]shiplog.ServiceRun, error) {

@@ -33,6 +33,12 @@ const (
 // ignored instead. The bound allows for clock skew between ECR, EventBridge and the function.
 const MaxPushAhead = 5 * time.Minute
 
+// MaxRuntimeEventAhead is how far ahead of the clock an ECS event's time may be. An event is
+// taken only if dated no earlier than the deployment it changes was applied; one dated far
+// ahead would pass that for every deployment to come, so it is ignored. The bound allows for
+// clock skew between ECS, EventBridge and the function.
+const MaxRuntimeEventAhead = 5 * time.Minute
+
 // The window of the DORA metrics (Service.Metrics): the default, and the longest one may ask for.
 const (
 	DefaultMetricsWindow = 30 * 24 * time.Hour

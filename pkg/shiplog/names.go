@@ -63,27 +63,52 @@ func IsECSName(s string) bool {
 // arn:aws[a-z-]*:ecs:{region}:{account}:{kind}/..., with the region [a-z0-9-]+ and the account
 // twelve digits.
 func ecsResource(arn, kind string) (string, bool) {
-	rest, ok := strings.CutPrefix(arn, "arn:aws")
+	_, rest, ok := parseECSARN(arn)
 	if !ok {
-		return "", false
-	}
-	partition, rest, ok := strings.Cut(rest, ":")
-	if !ok || strings.IndexFunc(partition, func(r rune) bool { return (r < 'a' || r > 'z') && r != '-' }) >= 0 {
-		return "", false
-	}
-	rest, ok = strings.CutPrefix(rest, "ecs:")
-	if !ok {
-		return "", false
-	}
-	region, rest, ok := strings.Cut(rest, ":")
-	if !ok || region == "" || strings.IndexFunc(region, func(r rune) bool { return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' }) >= 0 {
-		return "", false
-	}
-	account, rest, ok := strings.Cut(rest, ":")
-	if !ok || len(account) != 12 || strings.IndexFunc(account, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
 		return "", false
 	}
 	return strings.CutPrefix(rest, kind+"/")
+}
+
+// parseECSARN splits an ECS ARN into where it is and its resource ("{kind}/...").
+func parseECSARN(arn string) (Location, string, bool) {
+	rest, ok := strings.CutPrefix(arn, "arn:aws")
+	if !ok {
+		return Location{}, "", false
+	}
+	partition, rest, ok := strings.Cut(rest, ":")
+	if !ok || strings.IndexFunc(partition, func(r rune) bool { return (r < 'a' || r > 'z') && r != '-' }) >= 0 {
+		return Location{}, "", false
+	}
+	rest, ok = strings.CutPrefix(rest, "ecs:")
+	if !ok {
+		return Location{}, "", false
+	}
+	region, rest, ok := strings.Cut(rest, ":")
+	if !ok || !isRegion(region) {
+		return Location{}, "", false
+	}
+	account, rest, ok := strings.Cut(rest, ":")
+	if !ok || !isAccount(account) {
+		return Location{}, "", false
+	}
+	return Location{Account: account, Region: region}, rest, true
+}
+
+// isRegion reports whether s is shaped like an AWS region: one or more of [a-z0-9-].
+func isRegion(s string) bool {
+	return s != "" && strings.IndexFunc(s, func(r rune) bool { return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' }) < 0
+}
+
+// isAccount reports whether s is an AWS account id: twelve digits.
+func isAccount(s string) bool {
+	return len(s) == 12 && strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) < 0
+}
+
+// ECSARNLocation returns the account and region of an ECS ARN.
+func ECSARNLocation(arn string) (Location, bool) {
+	where, _, ok := parseECSARN(arn)
+	return where, ok
 }
 
 // ParseECSClusterARN returns the cluster name of an ECS cluster ARN

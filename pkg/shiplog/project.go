@@ -115,17 +115,43 @@ func validateName(field, s string) error {
 	return refuseControl(field, s, "")
 }
 
+// isControl reports whether c is a character that text people read must not hold: a control
+// character, or a line or paragraph separator, any of which can rewrite a terminal or start a
+// line of a log.
+func isControl(c rune) bool { return unicode.IsControl(c) || c == '\u2028' || c == '\u2029' }
+
 // refuseControl refuses invalid UTF-8 and control characters other than those in allowed.
 func refuseControl(field, s, allowed string) error {
 	if !utf8.ValidString(s) {
 		return Errorf(Invalid, "%s: is not valid UTF-8", field)
 	}
 	for _, c := range s {
-		if (unicode.IsControl(c) || c == '\u2028' || c == '\u2029') && !strings.ContainsRune(allowed, c) {
+		if isControl(c) && !strings.ContainsRune(allowed, c) {
 			return Errorf(Invalid, "%s: %q contains the control character %U; control characters are not allowed", field, clip(s), c)
 		}
 	}
 	return nil
+}
+
+// cleanText makes text from outside (ECS's reasons) fit the rules for text people read, where
+// refusing it would lose what it reports: invalid UTF-8 and each control character become a
+// space, and the text is cut, at a character's boundary, to at most max bytes.
+func cleanText(s string, max int) string {
+	s = strings.Map(func(c rune) rune {
+		if isControl(c) {
+			return ' '
+		}
+		return c
+	}, strings.ToValidUTF8(s, " "))
+	if len(s) <= max {
+		return s
+	}
+	const more = "..."
+	cut := max - len(more)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + more
 }
 
 // validateProjectID adds SSM's rule that parameter names must not begin with "aws" or "ssm".

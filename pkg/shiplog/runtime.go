@@ -24,6 +24,26 @@ type Runtime interface {
 	// Running returns what each of the named services of a cluster runs now, keyed by service
 	// name. A service that does not exist is in the map with Found false.
 	Running(ctx context.Context, cluster string, services []string) (map[string]ServiceRun, error)
+	// Deployment returns one ECS deployment of a service (by its id, "ecs-svc/..."), as ECS
+	// lists it among the service's deployments now: Found false if it does not (any more).
+	Deployment(ctx context.Context, cluster, service, id string) (ServiceDeployment, error)
+}
+
+// ServiceDeployment is one ECS deployment of a service: the task definition it rolls out, and
+// that definition's images, resolved as ServiceRun's are (a container named by tag as the digests
+// its running tasks of the definition report).
+type ServiceDeployment struct {
+	Found          bool
+	TaskDefinition string
+	Images         []string
+	Rollout        string
+}
+
+// Location is an AWS account and region. A Service's Home is where its stack runs: an
+// environment whose ECS cluster is named without an ARN has its cluster there.
+type Location struct {
+	Account string
+	Region  string
 }
 
 // ServiceRun is what one ECS service runs: the images of its primary deployment's task
@@ -54,9 +74,15 @@ const (
 type RuntimeEvent struct {
 	// ID is the event's id, for logs.
 	ID string
+	// Account and Region are where the ECS service is, from its ARN.
+	Account string
+	Region  string
 	// Cluster and Service name the ECS service (names, not ARNs).
 	Cluster string
 	Service string
+	// Deployment is the ECS deployment the event is about ("ecs-svc/..."), if it names one: a
+	// Deployment State Change does, a Service Action does not.
+	Deployment string
 	// Outcome is RolloutCompleted, RolloutFailed or RolloutInProgress.
 	Outcome string
 	// Reason is what ECS said, if anything.
@@ -65,21 +91,60 @@ type RuntimeEvent struct {
 	At int64
 }
 
-// RuntimeOutcome is what a RuntimeEvent did: the deployment it concerned, if any, and the status
-// that deployment has after it. Ignored says why an event changed nothing (no registered
-// environment runs that service, the service is not yet at the deployed images, and the like).
+// RuntimeOutcome is what a RuntimeEvent did to each environment whose ECS target names its
+// cluster and service. Ignored says why the event concerned no environment at all.
 type RuntimeOutcome struct {
-	ProjectID    string `json:"project_id,omitempty"`
-	Environment  string `json:"environment,omitempty"`
+	Environments []EnvironmentOutcome `json:"environments,omitempty"`
+	Ignored      string               `json:"ignored,omitempty"`
+}
+
+// EnvironmentOutcome is what a RuntimeEvent did to one environment: the deployment it concerned,
+// if any, and the status that deployment has after it. Ignored says why the event changed
+// nothing there (another account, dated before the deployment was applied, an ECS deployment of
+// other images, the service not yet at the deployed images, and the like).
+type EnvironmentOutcome struct {
+	ProjectID    string `json:"project_id"`
+	Environment  string `json:"environment"`
 	DeploymentID string `json:"deployment_id,omitempty"`
 	Status       string `json:"status,omitempty"`
 	Ignored      string `json:"ignored,omitempty"`
 }
 
+// validate checks what an event says of itself: where it is from and what it names, as ECS
+// spells them. ECS's free text, the reason, is cleaned where it is recorded, not refused: a
+// genuine failure must not be lost to its wording.
+func (ev RuntimeEvent) validate() error {
+	switch {
+	case !IsECSName(ev.Cluster) || !IsECSName(ev.Service):
+		return Errorf(Invalid, "runtime event %s: cluster %q and service %q must be ECS names", clip(ev.ID), clip(ev.Cluster), clip(ev.Service))
+	case !isAccount(ev.Account) || !isRegion(ev.Region) || len(ev.Region) > 32:
+		return Errorf(Invalid, "runtime event %s: account %q and region %q must say where the ECS service is", clip(ev.ID), clip(ev.Account), clip(ev.Region))
+	case ev.Deployment != "" && !isECSDeploymentID(ev.Deployment):
+		return Errorf(Invalid, "runtime event %s: deployment %q is not an ECS deployment id (up to 255 letters, digits, '/', '-' and '_')", clip(ev.ID), clip(ev.Deployment))
+	}
+	return nil
+}
+
+// isECSDeploymentID reports whether s is shaped like an ECS deployment id ("ecs-svc/...").
+func isECSDeploymentID(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '/' && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
 // HandleRuntimeEvent takes an event from the platform about a service's deployment and marks the
 // shiplog deployment it concerns verified (every service of the environment runs exactly the
 // deployed images) or failed (ECS failed or rolled back the service's deployment). Events arrive
-// at least once and in any order: one that changes nothing is no error.
+// at least once and in any order, and anyone allowed to invoke the function can send one: an
+// event from elsewhere, dated before the deployment was applied, or about an ECS deployment of
+// other images changes nothing, and the outcome says why; that is no error. Unavailable if the
+// event passes those rules and this shiplog has no Runtime to check it against.
 func (s *Service) HandleRuntimeEvent(ctx context.Context, ev RuntimeEvent) (RuntimeOutcome, error) {
 	return s.handleRuntimeEvent(ctx, ev)
 }

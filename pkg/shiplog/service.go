@@ -26,6 +26,10 @@ type Service struct {
 	// between the record and the settle.
 	Atomic  AtomicParameters
 	Runtime Runtime // optional: without it, only reports verify deployments
+	// Home is the account and region the stack runs in, where the ECS clusters that
+	// environments name without an ARN are; ECS events are accepted only from where an
+	// environment's cluster is. Zero: only clusters named by ARN can match an event.
+	Home Location
 
 	// Now is the clock and Sleep waits on it (it returns early with ctx's error); NewID makes
 	// release and deployment ids, which must sort by creation time.

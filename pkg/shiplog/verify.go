@@ -121,65 +121,102 @@ func verdict(checks []ServiceCheck) (StatusEntry, bool) {
 	return StatusEntry{}, false
 }
 
-// handleRuntimeEvent finds the environments whose services run as the event's ECS service, and
-// for each marks its current deployment failed (ECS failed the rollout while it was applied) or,
-// once a rollout completes, verified if every service of the environment runs its image.
+// handleRuntimeEvent finds the environments whose ECS target names the event's cluster and
+// service, and says for each what the event did there: it changes a deployment only if it comes
+// from where the environment's cluster is (account, region and cluster, as ARNs say), is dated
+// no earlier than the deployment was applied, and, if it names an ECS deployment, that one rolls
+// out the deployment's images. A failed rollout then fails the deployment; a completed one
+// verifies it if every service of the environment runs its image (read from ECS, not taken from
+// the event). Anything else is ignored, with why.
 func (s *Service) handleRuntimeEvent(ctx context.Context, ev RuntimeEvent) (RuntimeOutcome, error) {
-	if ev.Cluster == "" || ev.Service == "" {
-		return RuntimeOutcome{}, Errorf(Invalid, "runtime event %s: names no cluster or service", ev.ID)
+	if err := ev.validate(); err != nil {
+		return RuntimeOutcome{}, err
+	}
+	var out RuntimeOutcome
+	if limit := s.Now().Add(MaxRuntimeEventAhead); ev.At > limit.Unix() {
+		out.Ignored = fmt.Sprintf("the event is dated %s, more than %s ahead of this shiplog's clock", unixTime(ev.At), MaxRuntimeEventAhead)
+		return out, nil
 	}
 	projects, err := s.Store.ListProjects(ctx)
 	if err != nil {
 		return RuntimeOutcome{}, fmt.Errorf("projects: %w", err)
 	}
-	var out RuntimeOutcome
 	for _, p := range projects {
 		for _, env := range p.Environments {
-			if env.ECS == nil || clusterName(env.ECS.Cluster) != clusterName(ev.Cluster) || !runsService(p, *env.ECS, ev.Service) {
+			if env.ECS == nil || clusterName(env.ECS.Cluster) != ev.Cluster || !runsService(p, *env.ECS, ev.Service) {
 				continue
 			}
+			// Each environment that claims the service gets its own answer: two projects may
+			// claim one ECS service, and at most one of them deployed what it runs.
 			o, err := s.runtimeEventFor(ctx, p, env, ev)
 			if err != nil {
-				return o, err
+				return out, err
 			}
-			out = o // one ECS service runs one environment's service; the last match answers
+			out.Environments = append(out.Environments, o)
 		}
 	}
-	if out.ProjectID == "" {
+	if len(out.Environments) == 0 {
 		out.Ignored = fmt.Sprintf("no registered environment runs ECS service %s of cluster %s", ev.Service, ev.Cluster)
 	}
 	return out, nil
 }
 
-func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environment, ev RuntimeEvent) (RuntimeOutcome, error) {
-	out := RuntimeOutcome{ProjectID: p.ID, Environment: env.ID}
+func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environment, ev RuntimeEvent) (EnvironmentOutcome, error) {
+	out := EnvironmentOutcome{ProjectID: p.ID, Environment: env.ID}
 	st, err := s.environmentState(ctx, p.ID, env.ID)
 	if err != nil {
 		return out, err
 	}
-	if st == nil || st.DeploymentID == "" {
+	if st != nil && st.DeploymentID != "" {
+		out.DeploymentID, out.Status = st.DeploymentID, StatusOf(Deployment{Status: st.Status})
+	}
+	switch why := s.elsewhere(*env.ECS, ev); {
+	case why != "":
+		out.Ignored = why
+		return out, nil
+	case out.DeploymentID == "":
 		out.Ignored = "nothing is deployed in " + p.ID + "/" + env.ID
 		return out, nil
+	case ev.Outcome == RolloutInProgress:
+		out.Ignored = "a rollout in progress decides nothing"
+		return out, nil
+	case out.Status != StatusApplied:
+		out.Ignored = fmt.Sprintf("deployment %s is %s: an ECS rollout's end concerns only an applied deployment", st.DeploymentID, out.Status)
+		return out, nil
 	}
-	out.DeploymentID, out.Status = st.DeploymentID, st.Status
+	rec, err := s.deployment(ctx, p.ID, st.DeploymentID)
+	if err != nil {
+		return out, err
+	}
+	if at := appliedAt(rec); ev.At < at {
+		out.Ignored = fmt.Sprintf("the event is dated %s, before deployment %s was applied (%s): it is about an earlier rollout",
+			unixTime(ev.At), st.DeploymentID, unixTime(at))
+		return out, nil
+	}
+	if s.Runtime == nil {
+		return out, Errorf(Unavailable, "this shiplog has no access to ECS, so it cannot check ECS's event %s about service %s of cluster %s against what runs there; report the deployment's status instead",
+			clip(ev.ID), ev.Service, ev.Cluster)
+	}
+	if ev.Deployment != "" {
+		why, err := s.rollsOut(ctx, p, *env.ECS, ev, st)
+		if err != nil || why != "" {
+			out.Ignored = why
+			return out, err
+		}
+	}
 	switch ev.Outcome {
 	case RolloutFailed:
-		if st.Status != StatusApplied {
-			out.Ignored = fmt.Sprintf("deployment %s is %s: a failed ECS rollout concerns only an applied deployment", st.DeploymentID, StatusOf(Deployment{Status: st.Status}))
-			return out, nil
-		}
 		detail := "ECS failed the rollout of " + ev.Service
+		if ev.Deployment != "" {
+			detail += " (ECS deployment " + ev.Deployment + ")"
+		}
 		if ev.Reason != "" {
 			detail += ": " + ev.Reason
 		}
-		rec, err := s.setStatus(ctx, p.ID, st.DeploymentID, StatusEntry{Status: StatusFailed, By: ecsPerson, Detail: detail})
+		rec, err := s.setStatus(ctx, p.ID, st.DeploymentID, StatusEntry{Status: StatusFailed, By: ecsPerson, Detail: cleanText(detail, MaxDescriptionLength)})
 		out.Status = rec.Status
 		return out, err
 	case RolloutCompleted:
-		if st.Status != StatusApplied {
-			out.Ignored = fmt.Sprintf("deployment %s is %s, not applied: nothing to verify", st.DeploymentID, StatusOf(Deployment{Status: st.Status}))
-			return out, nil
-		}
 		checks, err := s.check(ctx, *env.ECS, st.Images)
 		if err != nil {
 			return out, err
@@ -199,8 +236,63 @@ func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environmen
 		out.Status = rec.Status
 		return out, err
 	}
-	out.Ignored = "a rollout in progress decides nothing"
+	out.Ignored = fmt.Sprintf("rollout outcome %q decides nothing", clip(ev.Outcome))
 	return out, nil
+}
+
+// elsewhere says why an event is not from the environment's cluster ("" if it is): the cluster
+// is where its ARN says, or, named without one, in the stack's home.
+func (s *Service) elsewhere(t ECSTarget, ev RuntimeEvent) string {
+	want := s.Home
+	if strings.HasPrefix(t.Cluster, "arn:") {
+		want, _ = ECSARNLocation(t.Cluster)
+	} else if want.Account == "" || want.Region == "" {
+		return fmt.Sprintf("cluster %s is named without an ARN, so it is in this shiplog's account and region, and this shiplog does not know its own account and region", t.Cluster)
+	}
+	if ev.Account != want.Account || ev.Region != want.Region {
+		return fmt.Sprintf("the event is about service %s of cluster %s in account %s, region %s; the environment's cluster %s is in account %s, region %s",
+			ev.Service, ev.Cluster, ev.Account, ev.Region, clusterName(t.Cluster), want.Account, want.Region)
+	}
+	return ""
+}
+
+// rollsOut says why the ECS deployment ev names does not roll out st's images ("" if it does):
+// its task definition must run, by repository and digest, the deployed image of each service of
+// p that runs as ev's ECS service. Other containers (sidecars) may run anything.
+func (s *Service) rollsOut(ctx context.Context, p Project, t ECSTarget, ev RuntimeEvent, st *EnvironmentState) (string, error) {
+	d, err := s.Runtime.Deployment(ctx, t.Cluster, ev.Service, ev.Deployment)
+	if err != nil {
+		return "", fmt.Errorf("ECS deployment %s of service %s in cluster %s: %w", ev.Deployment, ev.Service, t.Cluster, err)
+	}
+	if !d.Found {
+		return fmt.Sprintf("ECS does not list deployment %s of service %s (any more), so shiplog cannot tell which images it rolled out", ev.Deployment, ev.Service), nil
+	}
+	var missing []string
+	for _, svc := range p.Services() {
+		want, deployed := st.Images[svc]
+		if t.ServiceName(svc) != ev.Service || !deployed {
+			continue
+		}
+		if !slices.ContainsFunc(d.Images, func(img string) bool { return SameImage(img, want) }) {
+			missing = append(missing, want)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Sprintf("ECS deployment %s (task definition %s, images %s) does not run deployment %s's %s: it is another rollout",
+			ev.Deployment, d.TaskDefinition, strings.Join(d.Images, ", "), st.DeploymentID, strings.Join(missing, ", ")), nil
+	}
+	return "", nil
+}
+
+// appliedAt is when a deployment was applied: its last applied status, or, recorded before
+// statuses existed, its creation.
+func appliedAt(rec DeploymentRecord) int64 {
+	for i := len(rec.StatusHistory) - 1; i >= 0; i-- {
+		if rec.StatusHistory[i].Status == StatusApplied {
+			return rec.StatusHistory[i].At
+		}
+	}
+	return rec.CreatedAt
 }
 
 // clusterName is a cluster's name, from its name or ARN.

@@ -18,9 +18,33 @@ func ecsHarness(t *testing.T) (*harness, *fakeRuntime) {
 	if _, err := h.svc.RegisterProjects(t.Context(), shiplog.RegisterInput{Projects: []shiplog.Project{p}}); err != nil {
 		t.Fatal(err)
 	}
-	rt := &fakeRuntime{runs: map[string]shiplog.ServiceRun{}}
+	rt := &fakeRuntime{runs: map[string]shiplog.ServiceRun{}, deployments: map[string]shiplog.ServiceDeployment{}}
 	h.svc.Runtime = rt
+	h.svc.Home = stageHome
 	return h, rt
+}
+
+// stageHome is where ecsHarness's stage cluster is, and the harness's stack.
+var stageHome = shiplog.Location{Account: "760097843905", Region: "eu-west-1"}
+
+// stageEvent is an event from ECS about a service of stage's cluster, dated now.
+func (h *harness) stageEvent(svc, outcome, reason string) shiplog.RuntimeEvent {
+	return shiplog.RuntimeEvent{ID: "e", Account: stageHome.Account, Region: stageHome.Region, Cluster: "storage-stage", Service: svc,
+		Outcome: outcome, Reason: reason, At: h.clock.Now().Unix()}
+}
+
+// only is the outcome of an event in the one environment it concerned, or the event's Ignored
+// alone if it concerned none.
+func only(t *testing.T, out shiplog.RuntimeOutcome) shiplog.EnvironmentOutcome {
+	t.Helper()
+	switch len(out.Environments) {
+	case 0:
+		return shiplog.EnvironmentOutcome{Ignored: out.Ignored}
+	case 1:
+		return out.Environments[0]
+	}
+	t.Fatalf("outcome %+v: concerns %d environments, want at most one", out, len(out.Environments))
+	return shiplog.EnvironmentOutcome{}
 }
 
 // runAll makes the fake cluster run images, every rollout completed.
@@ -35,13 +59,13 @@ func TestRuntimeEventsVerify(t *testing.T) {
 	ctx := t.Context()
 	r1 := h.createRelease(t, 1)
 	d := h.deploy(t, r1.ID, "stage").Deployment
-	event := func(svc, outcome string) shiplog.RuntimeOutcome {
+	event := func(svc, outcome string) shiplog.EnvironmentOutcome {
 		t.Helper()
-		out, err := h.svc.HandleRuntimeEvent(ctx, shiplog.RuntimeEvent{ID: "e", Cluster: "storage-stage", Service: svc, Outcome: outcome, Reason: "circuit breaker"})
+		out, err := h.svc.HandleRuntimeEvent(ctx, h.stageEvent(svc, outcome, "circuit breaker"))
 		if err != nil {
 			t.Fatalf("HandleRuntimeEvent: %v", err)
 		}
-		return out
+		return only(t, out)
 	}
 
 	// ECS still runs nothing of the release: a completed rollout of one service verifies nothing.
@@ -87,11 +111,11 @@ func TestRuntimeEventsFail(t *testing.T) {
 	ctx := t.Context()
 	r1 := h.createRelease(t, 1)
 	d := h.deploy(t, r1.ID, "stage").Deployment
-	out, err := h.svc.HandleRuntimeEvent(ctx, shiplog.RuntimeEvent{Cluster: "storage-stage", Service: "archivist", Outcome: shiplog.RolloutFailed, Reason: "tasks failed to start"})
+	ran, err := h.svc.HandleRuntimeEvent(ctx, h.stageEvent("archivist", shiplog.RolloutFailed, "tasks failed to start"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Status != shiplog.StatusFailed {
+	if out := only(t, ran); out.Status != shiplog.StatusFailed {
 		t.Errorf("a failed rollout: got %+v, want the deployment failed", out)
 	}
 	got, _ := h.svc.Deployment(ctx, "storage", d.ID)
