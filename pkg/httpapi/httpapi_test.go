@@ -657,6 +657,8 @@ func TestBadRequests(t *testing.T) {
 		{name: "put bad change to existing", method: "PUT", target: "/projects/storage", body: `{"name": "S", "environments": [], "image_repositories": [{"id": "a/b"}]}`, status: 400, kind: "Invalid", msg: "storage.environments: at least one environment is required"},
 		{name: "put name twice", method: "PUT", target: "/projects/storage", body: `{"name": "S", "environments": [{"id": "stage"}, {"id": "prod"}], "image_repositories": [{"id": "a/b"}], "name": "T"}`, status: 400, kind: "Invalid", msg: "storage.name: appears twice"},
 		{name: "put nested id twice", method: "PUT", target: "/projects/newproj", body: `{"name": "N", "environments": [{"id": "stage", "id": "prod"}], "image_repositories": [{"id": "new/web"}]}`, status: 400, kind: "Invalid", msg: "newproj.environments[0].id: appears twice"},
+		{name: "put name with a bidi override", method: "PUT", target: "/projects/newproj", body: `{"name": "abc\u202edorp", "environments": [{"id": "stage"}], "image_repositories": [{"id": "new/web"}]}`, status: 400, kind: "Invalid", msg: `newproj.name: "abc\u202edorp" contains the format character U+202E`},
+		{name: "description with a zero-width space", method: "POST", target: "/projects/storage/releases", body: `{"description": "pro\u200bd"}`, status: 400, kind: "Invalid", msg: "description: \"pro\\u200bd\" contains the format character U+200B"},
 		{name: "huge put body", method: "PUT", target: "/projects/newproj", body: `{"name": "` + strings.Repeat("n", mib) + `"}`, status: 413, kind: "Invalid", msg: "1 MiB"},
 
 		// Query parameters.

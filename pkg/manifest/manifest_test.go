@@ -206,6 +206,8 @@ func TestParseManifestRejects(t *testing.T) {
 		{"blank name", `{"storage": {"name": "  ", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
 		{"name is a number", `{"storage": {"name": 5, "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: got a JSON number, want a string"}},
 		{"name with an ANSI escape", `{"storage": {"name": "S\u001b[31m", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name:", "control character U+001B"}},
+		{"name with a bidi override", `{"storage": {"name": "abc\u202edorp", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{`storage.name: "abc\u202edorp" contains the format character U+202E`}},
+		{"environment name with a zero-width space", project(`[{"id": "stage", "name": "Pro\u200bduction"}]`, okRepos), []string{"storage.environments[0].name:", "format character U+200B"}},
 		{"environment name with a newline", project(`[{"id": "stage", "name": "Staging\nprod"}]`, okRepos), []string{"storage.environments[0].name:", "control character U+000A"}},
 		{"no environments", project(`[]`, okRepos), []string{"storage.environments: at least one"}},
 		{"environments is a string", project(`"stage"`, okRepos), []string{"storage.environments: got a JSON string, want an array"}},

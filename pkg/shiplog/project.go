@@ -106,8 +106,8 @@ func validateEnvironmentID(field, s string) error {
 }
 
 // validateName checks free text that people read (a project, environment or person name): at most
-// MaxNameLength bytes of UTF-8 with no control characters, so that it cannot rewrite a terminal
-// or forge a line of a log.
+// MaxNameLength bytes of UTF-8 with no control or format characters, so that it cannot rewrite a
+// terminal, forge a line of a log, or show as something it is not.
 func validateName(field, s string) error {
 	if err := validateText(field, s, MaxNameLength); err != nil {
 		return err
@@ -115,7 +115,11 @@ func validateName(field, s string) error {
 	return refuseControl(field, s, "")
 }
 
-// refuseControl refuses invalid UTF-8 and control characters other than those in allowed.
+// refuseControl refuses invalid UTF-8, control characters other than those in allowed, and
+// Unicode format characters (category Cf): bidi overrides and isolates, zero-width characters,
+// the byte order mark. Those are invisible or reorder what is around them, so "abc\u202edorp"
+// shows as "abcprod" and "ec\u200bs" as "ecs": the text would not read as what it is. Ids need no
+// such rule: they are ASCII (ValidateID).
 func refuseControl(field, s, allowed string) error {
 	if !utf8.ValidString(s) {
 		return Errorf(Invalid, "%s: is not valid UTF-8", field)
@@ -123,6 +127,9 @@ func refuseControl(field, s, allowed string) error {
 	for _, c := range s {
 		if (unicode.IsControl(c) || c == '\u2028' || c == '\u2029') && !strings.ContainsRune(allowed, c) {
 			return Errorf(Invalid, "%s: %q contains the control character %U; control characters are not allowed", field, clip(s), c)
+		}
+		if unicode.Is(unicode.Cf, c) {
+			return Errorf(Invalid, "%s: %q contains the format character %U; invisible and direction-changing characters (bidi overrides, zero-width characters, the byte order mark) are not allowed", field, clip(s), c)
 		}
 	}
 	return nil

@@ -121,7 +121,7 @@ func validateDescription(field, s string) error {
 var AnonymousPerson = Person{ID: "unknown", Name: "unknown"}
 
 // Validate checks a requester as given, whichever channel asserts it: the anonymous requester (no
-// id and no name) or an id, and a name, of at most MaxNameLength bytes with no control
+// id and no name) or an id, and a name, of at most MaxNameLength bytes with no control or format
 // characters; Via, if set, one of ViaAPI and ViaInvoke.
 func (p Person) Validate() error {
 	switch p.Via {
