@@ -117,6 +117,16 @@ func validateDescription(field, s string) error {
 	return refuseControl(field, s, "\n\t")
 }
 
+// validateReason checks the reason a lock, a freeze or a rollback must give: required, and not
+// blank, since "   " records that someone stopped deploys without saying why; then as a
+// description. why finishes "is required: ...".
+func validateReason(field, s, why string) error {
+	if strings.TrimSpace(s) == "" {
+		return Errorf(Invalid, "%s: is required: %s", field, why)
+	}
+	return validateDescription(field, s)
+}
+
 // AnonymousPerson stands for a requester that did not say who they are.
 var AnonymousPerson = Person{ID: "unknown", Name: "unknown"}
 
