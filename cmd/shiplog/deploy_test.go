@@ -16,13 +16,15 @@ import (
 // all.
 type deployStack struct {
 	store  *bolt.Store
+	path   string // the store's file
 	svc    *shiplog.Service
 	r1, r2 shiplog.Release
 }
 
 func newDeployStack(t testing.TB, services int) deployStack {
 	t.Helper()
-	s, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
+	path := filepath.Join(t.TempDir(), "shiplog.db")
+	s, err := bolt.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func newDeployStack(t testing.TB, services int) deployStack {
 		}
 		return r
 	}
-	return deployStack{store: s, svc: svc, r1: release(1), r2: release(2)}
+	return deployStack{store: s, path: path, svc: svc, r1: release(1), r2: release(2)}
 }
 
 // TestDeployIsOneWrite: through the local stack's wiring a deploy records the deployment, writes

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -556,6 +557,34 @@ func TestBareLFInAHeader(t *testing.T) {
 	}
 	if status := s.call("GET", "/projects/mallory", "", nil, nil); status != http.StatusNotFound {
 		t.Errorf("GET /projects/mallory after the refused request: got %d, want 404", status)
+	}
+}
+
+// TestHeaderWithESC: on the local stack, a header net/http's server refuses (here one with an
+// ESC) gets the API's JSON error naming the header, not net/http's plain-text 400.
+func TestHeaderWithESC(t *testing.T) {
+	s := startStack(t, filepath.Join(t.TempDir(), "shiplog.db"), "--manifest", filepath.Join("testdata", "wellcome_project.json"))
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /projects HTTP/1.1\r\nHost: x\r\nX-Shiplog-User-Name: Al\x1b[2Jice\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Error struct{ Kind, Message string } `json:"error"`
+	}
+	raw, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(raw, &body); err != nil || res.StatusCode != 400 || res.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("ESC in a header: got %d %s %q, want a JSON 400", res.StatusCode, res.Header.Get("Content-Type"), raw)
+	}
+	if body.Error.Kind != "Invalid" || !strings.Contains(body.Error.Message, "X-Shiplog-User-Name") || !strings.Contains(body.Error.Message, "U+001B") {
+		t.Errorf("ESC in a header: got %+v, want Invalid naming X-Shiplog-User-Name and U+001B", body.Error)
 	}
 }
 

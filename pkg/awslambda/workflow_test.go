@@ -144,3 +144,30 @@ func TestCreateReleaseIdempotencyKeyPayload(t *testing.T) {
 		e.unchanged(t, before)
 	}
 }
+
+// TestBlankReasons: on the invoke channel too, a rollback that holds the environment (a lock) and
+// a break-glass deploy must say why: a reason of blanks is none, and nothing is written.
+func TestBlankReasons(t *testing.T) {
+	e := newEnv(t).registered(t).withImages(t)
+	ctx := context.Background()
+	fn := awslambda.Deploy(e.svc, e.log)
+	for range 2 {
+		if _, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fn.Invoke(ctx, []byte(`{"project_id":"storage","release_id":"latest","environment":"stage"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []badInput{
+		{"a held rollback with a blank reason", `{"project_id":"storage","environment":"stage","rollback":true,"reason":"   ","hold":true}`, "Invalid", "reason: is required"},
+		{"a break-glass deploy with a blank reason", `{"project_id":"storage","release_id":"latest","environment":"prod","override_reason":" \t "}`, "Invalid", "override_reason: is blank"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.snapshot(t)
+			out, err := fn.Invoke(ctx, []byte(tt.payload))
+			checkRefused(t, out, err, tt)
+			e.unchanged(t, before)
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/shiplog/shiplog/pkg/ledger"
@@ -62,12 +63,15 @@ const lockTimeout = time.Second
 // file of an earlier layout. Only one process can have the file open at a time. A file that is
 // not a whole, consistent store (cut short by a full disk or a bad copy, or damaged) is refused
 // with one line naming it and what to do: opening it would panic or, worse, start with data
-// silently missing.
+// silently missing. A path that is a directory, a file or directory shiplog may not write, and a
+// full disk are said as such: the file is not damaged, and restoring it would not help.
 func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open store: create directory: %w", err)
+		return nil, openFault(path, fmt.Errorf("create its directory: %w", err))
 	}
-	if info, err := os.Stat(path); err == nil && info.Size() == 0 {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return nil, openFault(path, &os.PathError{Op: "open", Path: path, Err: syscall.EISDIR})
+	} else if err == nil && info.Size() == 0 {
 		// bbolt would take an empty file for a new store.
 		return nil, corrupt(path, errors.New("it is empty"))
 	}
@@ -76,7 +80,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: the file is locked by another process; is another shiplog running? (%w)", path, err)
 	}
 	if err != nil {
-		return nil, corrupt(path, err)
+		return nil, openFault(path, err)
 	}
 	if err := verify(db); err != nil {
 		db.Close()
@@ -85,6 +89,9 @@ func Open(path string) (*Store, error) {
 	k := &kv{db: db}
 	if err := db.Update(func(tx *bbolt.Tx) error { return prepare(tx, k) }); err != nil {
 		db.Close()
+		if fault(err) != "" {
+			return nil, openFault(path, err)
+		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	l := ledger.New(ledger.NewKVDriver(k, ledger.Caps{Parameters: true}))
@@ -153,6 +160,51 @@ func (s *Store) recoverStates(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// fault says what an error of the file system means to whoever runs shiplog, or "" if err is not
+// one of those faults: none of them is damage to the file.
+func fault(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return "the disk is full"
+	case errors.Is(err, syscall.EROFS):
+		return "the file system is read-only"
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return "permission denied"
+	case errors.Is(err, syscall.EISDIR):
+		return "it is a directory"
+	}
+	return ""
+}
+
+// openFault says why Open could not open the file at path: a fault of the file system (fault)
+// with what to do about it, or else a file that is not a whole store.
+func openFault(path string, err error) error {
+	why := fault(err)
+	switch why {
+	case "":
+		return corrupt(path, err)
+	case "it is a directory":
+		return fmt.Errorf("open store %s: it is a directory; give the path of the store's file in it, such as %s (%w)", path, filepath.Join(path, "shiplog.db"), err)
+	case "the disk is full":
+		return fmt.Errorf("open store %s: the disk is full; free some space on it and start again (%w)", path, err)
+	}
+	return fmt.Errorf("open store %s: %s: shiplog must be able to read and write the file, and to create files in its directory; give it a path it may write (%w)", path, why, err)
+}
+
+// writeFault turns a fault of the file system under a write into Unavailable, saying which: the
+// request was fine, and will succeed once someone frees space or lets shiplog write the file.
+// Any other error, the domain's included, is left as it is.
+func writeFault(err error) error {
+	var domain *shiplog.Error
+	if err == nil || errors.As(err, &domain) {
+		return err
+	}
+	if why := fault(err); why != "" {
+		return shiplog.Wrap(shiplog.Unavailable, err, "the store cannot write its file: %s", why)
+	}
+	return err
 }
 
 func corrupt(path string, err error) error {
@@ -233,7 +285,7 @@ func (k *kv) Update(fn func(ledger.KVTx) error) error {
 		return fn(tx{k.in})
 	}
 	k.writes.Add(1)
-	return k.db.Update(func(t *bbolt.Tx) error { return fn(tx{t}) })
+	return writeFault(k.db.Update(func(t *bbolt.Tx) error { return fn(tx{t}) }))
 }
 
 // tx is a transaction of the file, whose buckets prepare made.

@@ -641,6 +641,8 @@ func TestBadRequests(t *testing.T) {
 		{name: "requested_by in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","requested_by":{"id":"mallory"}}`, status: 400, kind: "Invalid", msg: "requested_by: comes from your identity"},
 		{name: "environment in deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}","environment":"stage"}`, status: 400, kind: "Invalid", msg: `unknown field "environment"; did you mean from_environment?`},
 		{name: "deploy malformed", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"{rel}",}`, status: 400, kind: "Invalid", msg: "not valid JSON"},
+		{name: "release_id twice", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"latest","release_id":"{rel}"}`, status: 400, kind: "Invalid", msg: "release_id: appears twice"},
+		{name: "description twice", method: "POST", target: "/projects/storage/releases", body: `{"description":"a","description":"b"}`, status: 400, kind: "Invalid", msg: "description: appears twice"},
 		{name: "huge deploy body", method: "POST", target: "/projects/storage/environments/prod/deployments", body: huge, status: 413, kind: "Invalid", msg: "1 MiB"},
 
 		// Project registration bodies.
@@ -653,6 +655,10 @@ func TestBadRequests(t *testing.T) {
 		{name: "put array", method: "PUT", target: "/projects/newproj", body: `[]`, status: 400, kind: "Invalid", msg: "newproj: got a JSON array"},
 		{name: "put whole manifest", method: "PUT", target: "/projects/storage", body: `{"storage": {"name": "S", "environments": [{"id": "x"}], "image_repositories": [{"id": "a/b"}]}}`, status: 400, kind: "Invalid", msg: "looks like a whole .wellcome_project file; send only the entry of storage"},
 		{name: "put bad change to existing", method: "PUT", target: "/projects/storage", body: `{"name": "S", "environments": [], "image_repositories": [{"id": "a/b"}]}`, status: 400, kind: "Invalid", msg: "storage.environments: at least one environment is required"},
+		{name: "put name twice", method: "PUT", target: "/projects/storage", body: `{"name": "S", "environments": [{"id": "stage"}, {"id": "prod"}], "image_repositories": [{"id": "a/b"}], "name": "T"}`, status: 400, kind: "Invalid", msg: "storage.name: appears twice"},
+		{name: "put nested id twice", method: "PUT", target: "/projects/newproj", body: `{"name": "N", "environments": [{"id": "stage", "id": "prod"}], "image_repositories": [{"id": "new/web"}]}`, status: 400, kind: "Invalid", msg: "newproj.environments[0].id: appears twice"},
+		{name: "put name with a bidi override", method: "PUT", target: "/projects/newproj", body: `{"name": "abc\u202edorp", "environments": [{"id": "stage"}], "image_repositories": [{"id": "new/web"}]}`, status: 400, kind: "Invalid", msg: `newproj.name: "abc\u202edorp" contains the format character U+202E`},
+		{name: "description with a zero-width space", method: "POST", target: "/projects/storage/releases", body: `{"description": "pro\u200bd"}`, status: 400, kind: "Invalid", msg: "description: \"pro\\u200bd\" contains the format character U+200B"},
 		{name: "huge put body", method: "PUT", target: "/projects/newproj", body: `{"name": "` + strings.Repeat("n", mib) + `"}`, status: 413, kind: "Invalid", msg: "1 MiB"},
 
 		// Query parameters.

@@ -45,12 +45,18 @@ func TestMetricsRoute(t *testing.T) {
 	}
 	diff(t, "metrics body", got, want)
 
-	// The defaults: the 30 days to now.
+	// The defaults: the 30 days to now, the current second included.
 	rec = e.do(t, "GET", "/projects/storage/metrics?environment=prod", "", nil)
 	wantStatus(t, rec, http.StatusOK)
 	m := decode[shiplog.Metrics](t, rec)
-	if m.Until != now.Unix() || m.Since != now.Unix()-30*86400 || m.Deployments != 0 {
-		t.Errorf("default window: got [%d, %d) with %d deployments, want [%d, %d) with 0", m.Since, m.Until, m.Deployments, now.Unix()-30*86400, now.Unix())
+	if m.Until != now.Unix()+1 || m.Since != now.Unix()+1-30*86400 || m.Deployments != 0 {
+		t.Errorf("default window: got [%d, %d) with %d deployments, want [%d, %d) with 0", m.Since, m.Until, m.Deployments, now.Unix()+1-30*86400, now.Unix()+1)
+	}
+	// The deploy to stage, made at now, counts at once.
+	rec = e.do(t, "GET", "/projects/storage/metrics?environment=stage", "", nil)
+	wantStatus(t, rec, http.StatusOK)
+	if m := decode[shiplog.Metrics](t, rec); m.Deployments != 1 {
+		t.Errorf("default window right after a deploy: got %d deployments in [%d, %d), want 1", m.Deployments, m.Since, m.Until)
 	}
 
 	for _, tt := range []struct {

@@ -144,6 +144,9 @@ func TestWorkflowRoutes(t *testing.T) {
 	refused(t, "POST", "/projects/storage/environments/prod/deployments", `{}`, 400, "release_id: is required")
 	refused(t, "POST", "/projects/storage/environments/prod/deployments", `{"release_id":"latest","from_environment":"stage"}`, 400, "not both")
 
+	// A lock says why, as a freeze does: a blank reason is none.
+	refused(t, "PUT", "/projects/storage/environments/prod/lock", `{"reason":"   "}`, 400, "reason: is required: say why deploys must stop")
+
 	// Lock prod: shown by the environments, and every deploy is refused with who, why, until.
 	rec = e.do(t, "PUT", "/projects/storage/environments/prod/lock", `{"reason":"incident 9","expires_at":1900000000}`, carol)
 	wantStatus(t, rec, http.StatusOK)
@@ -184,6 +187,7 @@ func TestWorkflowRoutes(t *testing.T) {
 		t.Errorf("unlock: got %+v, want the lock removed", got)
 	}
 	refused(t, "POST", "/projects/storage/environments/prod/rollback", `{}`, 400, "reason: is required")
+	refused(t, "POST", "/projects/storage/environments/prod/rollback", `{"reason":" \t ","hold":true}`, 400, "reason: is required")
 	refused(t, "POST", "/projects/storage/environments/prod/rollback", `{"reason":"x","to_deployment":"01JNOPE000000000000000000X"}`, 404, "01JNOPE000000000000000000X")
 	rec = e.do(t, "POST", "/projects/storage/environments/prod/rollback", `{"reason":"slow uploads","hold":true}`, carol)
 	wantStatus(t, rec, http.StatusCreated)

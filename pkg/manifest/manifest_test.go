@@ -206,6 +206,8 @@ func TestParseManifestRejects(t *testing.T) {
 		{"blank name", `{"storage": {"name": "  ", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: is required"}},
 		{"name is a number", `{"storage": {"name": 5, "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: got a JSON number, want a string"}},
 		{"name with an ANSI escape", `{"storage": {"name": "S\u001b[31m", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name:", "control character U+001B"}},
+		{"name with a bidi override", `{"storage": {"name": "abc\u202edorp", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{`storage.name: "abc\u202edorp" contains the format character U+202E`}},
+		{"environment name with a zero-width space", project(`[{"id": "stage", "name": "Pro\u200bduction"}]`, okRepos), []string{"storage.environments[0].name:", "format character U+200B"}},
 		{"environment name with a newline", project(`[{"id": "stage", "name": "Staging\nprod"}]`, okRepos), []string{"storage.environments[0].name:", "control character U+000A"}},
 		{"no environments", project(`[]`, okRepos), []string{"storage.environments: at least one"}},
 		{"environments is a string", project(`"stage"`, okRepos), []string{"storage.environments: got a JSON string, want an array"}},
@@ -258,6 +260,11 @@ func TestParseManifestRejects(t *testing.T) {
 		{"ecs service name empty", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivist": ""}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivist", `"" is not an ECS service name`}},
 		{"ecs service name too long", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivist": "`+strings.Repeat("s", 256)+`"}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivist", "1 to 255"}},
 		{"ecs default name that ECS does not allow", project(`[{"id": "prod", "ecs": {"cluster": "c"}}]`, `[{"id": "a/b", "services": ["web.v2"]}]`), []string{"storage.environments[0].ecs.services", `service "web.v2" would run as the ECS service of the same name`, `"services": {"web.v2": "..."}`}},
+		{"a name given twice", `{"storage": {"name": "Storage", "name": "Other", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.name: appears twice"}},
+		{"a project given twice", project(okEnvs, okRepos)[:len(project(okEnvs, okRepos))-1] + `, "storage": {}}`, []string{"storage: appears twice"}},
+		{"an environment id given twice", project(`[{"id": "stage", "id": "prod"}]`, okRepos), []string{"storage.environments[0].id: appears twice"}},
+		{"an ecs service given twice", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivist": "a", "archivist": "b"}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivist: appears twice"}},
+		{"another tool's field given twice", `{"storage": {"name": "S", "role_arn": "a", "role_arn": "b", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.role_arn: appears twice"}},
 		{"service fed by two repositories", project(okEnvs, `[{"id": "a/b"}, {"id": "c/d", "services": ["b"]}]`), []string{"storage.image_repositories[1]", `"b" is fed by both "a/b" and "c/d"`}},
 	}
 	for _, tt := range tests {
@@ -292,4 +299,15 @@ func TestOtherToolsFields(t *testing.T) {
 	if len(manifest.OtherToolsFields) != 2 {
 		t.Errorf("OtherToolsFields has %d places; this test checks 2", len(manifest.OtherToolsFields))
 	}
+}
+
+// TestParseProjectRefusesRepeatedKeys: one entry, as PUT /projects/{id} sends it, with a key given
+// twice is refused rather than stored with both (and read one way by shiplog, another by a person).
+func TestParseProjectRefusesRepeatedKeys(t *testing.T) {
+	entry := `{"name": "Storage", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}], "name": "Other"}`
+	p, err := manifest.ParseProject("storage", []byte(entry))
+	if err == nil {
+		t.Fatalf("ParseProject: got %s (manifest %s) and no error, want an error", p.Name, p.Manifest)
+	}
+	wantError(t, "ParseProject", err, shiplog.Invalid, "storage.name: appears twice")
 }

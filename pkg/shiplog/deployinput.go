@@ -1,5 +1,7 @@
 package shiplog
 
+import "strings"
+
 // Validate checks a deploy request as given, before anything is read or written.
 func (in DeployInput) Validate() error {
 	if err := ValidateID("project_id", in.ProjectID); err != nil {
@@ -25,6 +27,11 @@ func (in DeployInput) Validate() error {
 	}
 	if err := validateDescription("description", in.Description); err != nil {
 		return err
+	}
+	// An override reason makes the deploy pass locks, freezes and gates: a blank one would pass
+	// them saying nothing. "" is no override.
+	if in.OverrideReason != "" && strings.TrimSpace(in.OverrideReason) == "" {
+		return Errorf(Invalid, "override_reason: is blank: say why the deploy passes the environment's lock, freezes and gates")
 	}
 	if err := validateDescription("override_reason", in.OverrideReason); err != nil {
 		return err

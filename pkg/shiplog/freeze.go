@@ -62,10 +62,7 @@ func (s *Service) PutFreeze(ctx context.Context, in FreezeInput) (Freeze, error)
 	if err := ValidateID("freeze", in.ID); err != nil {
 		return Freeze{}, err
 	}
-	if strings.TrimSpace(in.Reason) == "" {
-		return Freeze{}, Errorf(Invalid, "reason: is required: say why deploys stop")
-	}
-	if err := validateDescription("reason", in.Reason); err != nil {
+	if err := validateReason("reason", in.Reason, "say why deploys stop"); err != nil {
 		return Freeze{}, err
 	}
 	if err := in.RequestedBy.Validate(); err != nil {

@@ -62,10 +62,7 @@ func (s *Service) Lock(ctx context.Context, in LockInput) (EnvironmentLock, erro
 	if err := ValidateID("environment", in.Environment); err != nil {
 		return EnvironmentLock{}, err
 	}
-	if in.Reason == "" {
-		return EnvironmentLock{}, Errorf(Invalid, "reason: is required: say why deploys must stop")
-	}
-	if err := validateDescription("reason", in.Reason); err != nil {
+	if err := validateReason("reason", in.Reason, "say why deploys must stop"); err != nil {
 		return EnvironmentLock{}, err
 	}
 	if err := in.RequestedBy.Validate(); err != nil {

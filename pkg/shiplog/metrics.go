@@ -14,8 +14,10 @@ import (
 const metricsReleaseReaders = 8
 
 // MetricsInput asks for an environment's DORA metrics over the window [Since, Until), in Unix
-// seconds. Until 0 means now; Since 0 means DefaultMetricsWindow before Until. The window may be
-// at most MaxMetricsWindow long.
+// seconds: Until itself is outside it. Until 0 means the end of the current second (now + 1), so
+// that the default window includes now and a deployment made in this second counts at once;
+// Since 0 means DefaultMetricsWindow before Until. The window may be at most MaxMetricsWindow
+// long.
 type MetricsInput struct {
 	ProjectID   string
 	Environment string
@@ -39,7 +41,8 @@ func (in MetricsInput) window(now time.Time) (MetricsInput, error) {
 	}
 	untilSaid := "until"
 	if in.Until == 0 {
-		in.Until = now.Unix()
+		// Until is exclusive: now.Unix() would leave out what happened in the current second.
+		in.Until = now.Unix() + 1
 		untilSaid = "until (now, by default)"
 	}
 	if in.Since == 0 {

@@ -167,10 +167,10 @@ func TestMetrics(t *testing.T) {
 	}
 	diff(t, "metrics of prod over [T+120, T+420)", m, want)
 
-	// The default window: the 30 days to now (T+430), which holds D1..D7.
+	// The default window: the 30 days to now (T+430) and its second, which holds D1..D7.
 	m = hi.metrics(shiplog.MetricsInput{Environment: "prod"})
 	want = shiplog.Metrics{
-		ProjectID: "storage", Environment: "prod", Since: unix(430) - 30*86400, Until: unix(430),
+		ProjectID: "storage", Environment: "prod", Since: unix(430) + 1 - 30*86400, Until: unix(430) + 1,
 		// 7 in 30 days: 7/30 per day, 7/(30/7) = 49/30 per week.
 		Deployments:         7,
 		DeploymentFrequency: shiplog.DeploymentFrequency{PerDay: 7.0 / 30, PerWeek: 49.0 / 30},
@@ -201,6 +201,26 @@ func TestMetrics(t *testing.T) {
 }
 
 // TestMetricsUnverifiedAndOneSample: a failure nothing restored yet, and percentiles of one sample.
+// TestMetricsDefaultWindowIncludesNow: a deployment made in the current second counts in the
+// default window at once; "right after a deploy, metrics says 0" would be wrong. The window
+// stays [since, until), so an explicit until of now still leaves that second out.
+func TestMetricsDefaultWindowIncludesNow(t *testing.T) {
+	hi := &history{t: t, h: newHarness(t)}
+	hi.at(0).pushAll(1, 0)
+	d := hi.deploy(hi.release(), "stage")
+	hi.h.clock.set(minute(0).Add(900 * time.Millisecond)) // later in the same second
+	m := hi.metrics(shiplog.MetricsInput{Environment: "stage"})
+	if m.Deployments != 1 || m.ChangeFailureRate.Total != 1 {
+		t.Errorf("metrics right after a deploy at %d: got %d deployments in [%d, %d), want 1", d.CreatedAt, m.Deployments, m.Since, m.Until)
+	}
+	if want := unix(0) + 1; m.Until != want || m.Since != want-30*86400 {
+		t.Errorf("default window: got [%d, %d), want [%d, %d): the 30 days up to the end of the current second", m.Since, m.Until, want-30*86400, want)
+	}
+	if m := hi.metrics(shiplog.MetricsInput{Environment: "stage", Until: unix(0)}); m.Deployments != 0 {
+		t.Errorf("metrics until %d (exclusive): got %d deployments, want 0", unix(0), m.Deployments)
+	}
+}
+
 func TestMetricsUnverifiedAndOneSample(t *testing.T) {
 	hi := &history{t: t, h: newHarness(t)}
 	// Only archivist's image is pushed; the others are put under latest by hand.

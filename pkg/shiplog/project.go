@@ -106,8 +106,8 @@ func validateEnvironmentID(field, s string) error {
 }
 
 // validateName checks free text that people read (a project, environment or person name): at most
-// MaxNameLength bytes of UTF-8 with no control characters, so that it cannot rewrite a terminal
-// or forge a line of a log.
+// MaxNameLength bytes of UTF-8 with no control or format characters, so that it cannot rewrite a
+// terminal, forge a line of a log, or show as something it is not.
 func validateName(field, s string) error {
 	if err := validateText(field, s, MaxNameLength); err != nil {
 		return err
@@ -120,7 +120,11 @@ func validateName(field, s string) error {
 // line of a log.
 func isControl(c rune) bool { return unicode.IsControl(c) || c == '\u2028' || c == '\u2029' }
 
-// refuseControl refuses invalid UTF-8 and control characters other than those in allowed.
+// refuseControl refuses invalid UTF-8, control characters other than those in allowed, and
+// Unicode format characters (category Cf): bidi overrides and isolates, zero-width characters,
+// the byte order mark. Those are invisible or reorder what is around them, so "abc\u202edorp"
+// shows as "abcprod" and "ec\u200bs" as "ecs": the text would not read as what it is. Ids need no
+// such rule: they are ASCII (ValidateID).
 func refuseControl(field, s, allowed string) error {
 	if !utf8.ValidString(s) {
 		return Errorf(Invalid, "%s: is not valid UTF-8", field)
@@ -129,16 +133,19 @@ func refuseControl(field, s, allowed string) error {
 		if isControl(c) && !strings.ContainsRune(allowed, c) {
 			return Errorf(Invalid, "%s: %q contains the control character %U; control characters are not allowed", field, clip(s), c)
 		}
+		if unicode.Is(unicode.Cf, c) {
+			return Errorf(Invalid, "%s: %q contains the format character %U; invisible and direction-changing characters (bidi overrides, zero-width characters, the byte order mark) are not allowed", field, clip(s), c)
+		}
 	}
 	return nil
 }
 
 // cleanText makes text from outside (ECS's reasons) fit the rules for text people read, where
-// refusing it would lose what it reports: invalid UTF-8 and each control character become a
-// space, and the text is cut, at a character's boundary, to at most max bytes.
+// refusing it would lose what it reports: invalid UTF-8 and each control or format character
+// become a space, and the text is cut, at a character's boundary, to at most max bytes.
 func cleanText(s string, max int) string {
 	s = strings.Map(func(c rune) rune {
-		if isControl(c) {
+		if isControl(c) || unicode.Is(unicode.Cf, c) {
 			return ' '
 		}
 		return c

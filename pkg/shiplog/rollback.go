@@ -56,10 +56,7 @@ func (s *Service) newRollbackRequest(ctx context.Context, in RollbackInput) (dep
 	if err := ValidateID("environment", in.Environment); err != nil {
 		return deployRequest{}, err
 	}
-	if in.Reason == "" {
-		return deployRequest{}, Errorf(Invalid, "reason: is required: say why the deployment is rolled back")
-	}
-	if err := validateDescription("reason", in.Reason); err != nil {
+	if err := validateReason("reason", in.Reason, "say why the deployment is rolled back"); err != nil {
 		return deployRequest{}, err
 	}
 	if in.ToDeployment != "" {

@@ -121,11 +121,21 @@ func validateDescription(field, s string) error {
 	return refuseControl(field, s, "\n\t")
 }
 
+// validateReason checks the reason a lock, a freeze or a rollback must give: required, and not
+// blank, since "   " records that someone stopped deploys without saying why; then as a
+// description. why finishes "is required: ...".
+func validateReason(field, s, why string) error {
+	if strings.TrimSpace(s) == "" {
+		return Errorf(Invalid, "%s: is required: %s", field, why)
+	}
+	return validateDescription(field, s)
+}
+
 // AnonymousPerson stands for a requester that did not say who they are.
 var AnonymousPerson = Person{ID: "unknown", Name: "unknown"}
 
 // Validate checks a requester as given, whichever channel asserts it: the anonymous requester (no
-// id and no name) or an id, and a name, of at most MaxNameLength bytes with no control
+// id and no name) or an id, and a name, of at most MaxNameLength bytes with no control or format
 // characters; Via, if set, one of ViaAPI and ViaInvoke.
 func (p Person) Validate() error {
 	switch p.Via {

@@ -735,6 +735,10 @@ func TestCreateReleaseRejects(t *testing.T) {
 		{"requester name with a NUL", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Name: "A\x00"}}, shiplog.Invalid, []string{"requested_by.name", "control character"}},
 		{"requester id not UTF-8", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "al\xffice"}}, shiplog.Invalid, []string{"requested_by.id", "UTF-8"}},
 		{"description with an escape", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Description: "nightly\x1b]0;pwned\x07"}, shiplog.Invalid, []string{"description", "control character"}},
+		{"requester name with a bidi override", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Name: "abc\u202edorp"}}, shiplog.Invalid, []string{`requested_by.name: "abc\u202edorp" contains the format character U+202E`}},
+		{"requester id with a zero-width space", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "ec\u200bs"}}, shiplog.Invalid, []string{"requested_by.id", "format character U+200B"}},
+		{"requester id with a byte order mark", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "\ufeffalice"}}, shiplog.Invalid, []string{"requested_by.id", "format character U+FEFF"}},
+		{"description with a bidi isolate", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", Description: "fix \u2067prod\u2069"}, shiplog.Invalid, []string{"description", "format character U+2067"}},
 		{"an unknown channel", storageServices, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: shiplog.Person{ID: "alice", Via: "email"}}, shiplog.Invalid, []string{"requested_by.via"}},
 	}
 	for _, tt := range tests {

@@ -282,6 +282,7 @@ func TestPromoteAndGates(t *testing.T) {
 		{"from itself", shiplog.DeployInput{FromEnvironment: "prod", Environment: "prod"}, shiplog.Invalid, "from_environment"},
 		{"from an unknown environment", shiplog.DeployInput{FromEnvironment: "stg", Environment: "prod"}, shiplog.NotFound, `"stg"`},
 		{"from a bad id", shiplog.DeployInput{FromEnvironment: "a b", Environment: "prod"}, shiplog.Invalid, "from_environment"},
+		{"a blank override reason", shiplog.DeployInput{ReleaseID: r2.ID, Environment: "prod", OverrideReason: "  "}, shiplog.Invalid, "override_reason: is blank"},
 	} {
 		before := h.snapshot(t, "gated")
 		_, err := deploy(tt.in)
@@ -395,6 +396,7 @@ func TestLocks(t *testing.T) {
 		want string
 	}{
 		{"no reason", shiplog.LockInput{ProjectID: "storage", Environment: "prod"}, shiplog.Invalid, "reason: is required"},
+		{"a blank reason", shiplog.LockInput{ProjectID: "storage", Environment: "prod", Reason: " \t\n "}, shiplog.Invalid, "reason: is required: say why deploys must stop"},
 		{"expiry in the past", shiplog.LockInput{ProjectID: "storage", Environment: "prod", Reason: "x", ExpiresAt: h.clock.Now().Unix()}, shiplog.Invalid, "expires_at"},
 		{"unknown environment", shiplog.LockInput{ProjectID: "storage", Environment: "prd", Reason: "x"}, shiplog.NotFound, "stage, prod"},
 		{"unknown project", shiplog.LockInput{ProjectID: "nope", Environment: "prod", Reason: "x"}, shiplog.NotFound, "nope"},
@@ -475,6 +477,7 @@ func TestRollback(t *testing.T) {
 		want string
 	}{
 		{"no reason", shiplog.RollbackInput{Environment: "stage"}, shiplog.Invalid, "reason: is required"},
+		{"a blank reason, held", shiplog.RollbackInput{Environment: "stage", Reason: "   ", Hold: true}, shiplog.Invalid, "reason: is required"},
 		{"an unknown deployment", shiplog.RollbackInput{Environment: "stage", Reason: "x", ToDeployment: testID(99)}, shiplog.NotFound, testID(99)},
 		{"a deployment of the current release", shiplog.RollbackInput{Environment: "stage", Reason: "x", ToDeployment: cur.ID}, shiplog.Conflict, "runs already"},
 		{"an unknown environment", shiplog.RollbackInput{Environment: "prd", Reason: "x"}, shiplog.NotFound, "stage, prod"},
@@ -598,6 +601,7 @@ func TestFreezes(t *testing.T) {
 		want string
 	}{
 		{"no reason", shiplog.FreezeInput{ID: "f", StartsAt: 1, EndsAt: 9_999_999_999}, shiplog.Invalid, "reason: is required"},
+		{"a blank reason", shiplog.FreezeInput{ID: "f", StartsAt: 1, EndsAt: 9_999_999_999, Reason: "   "}, shiplog.Invalid, "reason: is required"},
 		{"no start", shiplog.FreezeInput{ID: "f", EndsAt: 9_999_999_999, Reason: "x"}, shiplog.Invalid, "starts_at: is required"},
 		{"end before start", shiplog.FreezeInput{ID: "f", StartsAt: 9_999_999_999, EndsAt: 9_999_999_000, Reason: "x"}, shiplog.Invalid, "not after starts_at"},
 		{"end in the past", shiplog.FreezeInput{ID: "f", StartsAt: 1, EndsAt: 2, Reason: "x"}, shiplog.Invalid, "in the past"},

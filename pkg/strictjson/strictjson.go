@@ -1,7 +1,7 @@
 // Package strictjson is the one JSON decoder of shiplog's inputs (manifests, HTTP API bodies and
 // direct-invocation payloads), and the one describer of what is wrong with them: exactly one JSON
-// value, no trailing data, no unknown fields (named with their path and, where one is close, the
-// field meant), and messages in the input's terms, never Go's.
+// value, no trailing data, no key repeated in one object, no unknown fields (named with their
+// path and, where one is close, the field meant), and messages in the input's terms, never Go's.
 package strictjson
 
 import (
@@ -62,6 +62,9 @@ func Decode(data []byte, v any, o Options) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return shiplog.Errorf(shiplog.Invalid, "%s: unexpected data after the JSON value, which ends at byte %d", o.Name, end)
 	}
+	if key := repeatedKey(data, o.Path); key != "" {
+		return shiplog.Errorf(shiplog.Invalid, "%s: appears twice", key)
+	}
 	if o.AllowUnknown {
 		return nil
 	}
@@ -82,6 +85,78 @@ func Decode(data []byte, v any, o Options) error {
 		return shiplog.Wrap(shiplog.Invalid, uf, "%s", msg)
 	}
 	return nil
+}
+
+// repeatedKey returns the path of the first key that appears twice in one object of data (valid
+// JSON), or "". encoding/json keeps the last of them while a person, or another tool, may read the
+// first: the input would mean two things. Keys are compared as decoded, so "a" and "\u0061" are
+// one key.
+func repeatedKey(data []byte, root string) string {
+	type object struct {
+		path string
+		seen map[string]bool
+		key  string // the key whose value comes next
+	}
+	type array struct {
+		path string
+		n    int
+	}
+	var stack []any // *object or *array
+	// pathOfValue is the path of the value about to be read.
+	pathOfValue := func() string {
+		if len(stack) == 0 {
+			return root
+		}
+		switch c := stack[len(stack)-1].(type) {
+		case *object:
+			return join(c.path, c.key)
+		case *array:
+			return fmt.Sprintf("%s[%d]", c.path, c.n)
+		}
+		return root
+	}
+	// valueDone moves the enclosing container past a value.
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		switch c := stack[len(stack)-1].(type) {
+		case *object:
+			c.key = ""
+		case *array:
+			c.n++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil { // io.EOF: Decode has already refused anything else
+			return ""
+		}
+		if len(stack) > 0 {
+			if o, ok := stack[len(stack)-1].(*object); ok && o.key == "" {
+				if k, ok := tok.(string); ok {
+					if o.seen[k] {
+						return join(o.path, k)
+					}
+					o.seen[k] = true
+					o.key = k
+					continue
+				}
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &object{path: pathOfValue(), seen: map[string]bool{}})
+		case json.Delim('['):
+			stack = append(stack, &array{path: pathOfValue()})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 func isObjectType(t reflect.Type) bool {

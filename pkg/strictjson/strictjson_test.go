@@ -1,6 +1,7 @@
 package strictjson_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -97,5 +98,47 @@ func TestUnknownFieldCause(t *testing.T) {
 	}
 	if uf.Path != "p.requested_by.emial" || uf.Field != "emial" {
 		t.Errorf("got %+v, want path p.requested_by.emial", uf)
+	}
+}
+
+// A repeated key means two things at once: encoding/json keeps the last, a reader of the text may
+// see the first. Every decode refuses it, wherever it is and however loose the options.
+func TestDecodeRefusesDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		name, data string
+		o          strictjson.Options
+		want       string
+	}{
+		{"top level", `{"project_id": "O", "project_id": "H"}`, strictjson.Options{Name: "payload"}, "project_id: appears twice"},
+		{"same value", `{"project_id": "p", "project_id": "p"}`, strictjson.Options{Name: "payload"}, "project_id: appears twice"},
+		{"escaped spelling", `{"project_id": "O", "project\u005fid": "H"}`, strictjson.Options{Name: "payload"}, "project_id: appears twice"},
+		{"nested", `{"requested_by": {"id": "a", "id": "b"}}`, strictjson.Options{Name: "payload"}, "requested_by.id: appears twice"},
+		{"under a path", `{"requested_by": {"name": "a", "name": "b"}}`, strictjson.Options{Name: "storage", Path: "storage"}, "storage.requested_by.name: appears twice"},
+		{"an ignored field", `{"legacy_flag": "1", "legacy_flag": "2"}`, strictjson.Options{Name: "payload"}, "legacy_flag: appears twice"},
+		{"an unknown field, allowed", `{"extra": 1, "extra": 2}`, strictjson.Options{Name: "event", AllowUnknown: true}, "extra: appears twice"},
+		{"in an array, allowed", `{"project_id": "p", "extra": [{}, {"a": 1, "a": 1}]}`, strictjson.Options{Name: "event", AllowUnknown: true}, "extra[1].a: appears twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r request
+			err := strictjson.Decode([]byte(tt.data), &r, tt.o)
+			if shiplog.KindOf(err) != shiplog.Invalid {
+				t.Fatalf("Decode(%q): got %v, want an Invalid error", tt.data, err)
+			}
+			if msg := shiplog.MessageOf(err); msg != tt.want {
+				t.Errorf("Decode(%q): got %q, want %q", tt.data, msg, tt.want)
+			}
+		})
+	}
+	// Raw values and maps are decoded later, by parts: the key is refused in them too.
+	var raw map[string]json.RawMessage
+	err := strictjson.Decode([]byte(`{"storage": {"name": "a", "name": "b"}}`), &raw, strictjson.Options{Name: "manifest"})
+	if got, want := shiplog.MessageOf(err), "storage.name: appears twice"; got != want {
+		t.Errorf("Decode into map of raw values: got %q, want %q", got, want)
+	}
+	// The same key in two objects is no repetition.
+	var ok request
+	if err := strictjson.Decode([]byte(`{"requested_by": {"id": "a", "name": "A"}, "project_id": "id"}`), &ok, strictjson.Options{Name: "payload"}); err != nil {
+		t.Errorf("Decode of distinct keys: %v", err)
 	}
 }

@@ -17,7 +17,8 @@ export async function metricsView({ params, query }) {
   const tabs = h('nav', { class: 'tabs env-tabs', 'aria-label': 'Environments' }, envs.map((e) => h('a', {
     href: href('p', id, 'metrics', { environment: e.id }), 'aria-current': e.id === envID ? 'page' : null,
   }, e.name || e.id)));
-  const until = Math.floor(Date.now() / 1000);
+  // until is outside the window: one second past now, so a deployment made just now counts.
+  const until = Math.floor(Date.now() / 1000) + 1;
   let body;
   try {
     const m = await get(P(id, 'metrics'), { environment: envID, since: until - 30 * DAY, until });
