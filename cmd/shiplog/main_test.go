@@ -458,6 +458,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"encoded slash", "GET", "/projects/stor%2Fage", ``, 400},
 		{"dot dot", "GET", "/projects/storage/images/..", ``, 400},
 		{"encoded space", "PUT", "/projects/a%20b", `{}`, 400},
+		{"encoded letter acts on no environment", "POST", "/projects/storage/environments/stag%65/deployments", `{"release_id":"latest"}`, 400},
 		{"unknown environment", "POST", "/projects/storage/environments/prd/deployments", `{"release_id":"latest"}`, 404},
 		{"missing release_id", "POST", "/projects/storage/environments/stage/deployments", `{}`, 400},
 		{"bad limit", "GET", "/projects/storage/releases?limit=1000", ``, 400},
