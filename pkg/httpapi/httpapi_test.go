@@ -113,6 +113,8 @@ func newTestEnvOn(t *testing.T, params shiplog.ParameterStore, store shiplog.Sto
 	for svcID, uri := range storageImages {
 		latest[shiplog.ParameterName("storage", "latest", svcID)] = uri
 	}
+	// A parameter shaped like an unregistered project's, as another tool could leave in the account.
+	latest[shiplog.ParameterName("ghost", "latest", "web")] = storageImages["archivist"]
 	if err := params.PutParameters(ctx, latest); err != nil {
 		t.Fatalf("put images: %v", err)
 	}
@@ -608,6 +610,7 @@ func TestBadRequests(t *testing.T) {
 		{name: "releases of unknown project", method: "GET", target: "/projects/nope/releases", status: 404, kind: "NotFound", msg: "nope"},
 		{name: "latest of unknown project", method: "GET", target: "/projects/nope/releases/latest", status: 404, kind: "NotFound", msg: "nope"},
 		{name: "images of unknown project", method: "GET", target: "/projects/nope/images/latest", status: 404, kind: "NotFound", msg: "nope"},
+		{name: "images of unknown project with parameters", method: "GET", target: "/projects/ghost/images/latest", status: 404, kind: "NotFound", msg: "ghost"},
 		{name: "deployments of unknown project", method: "GET", target: "/projects/nope/deployments", status: 404, kind: "NotFound", msg: "nope"},
 		{name: "environments of unknown project", method: "GET", target: "/projects/nope/environments", status: 404, kind: "NotFound", msg: "nope"},
 		{name: "release of unknown project", method: "POST", target: "/projects/nope/releases", body: `{}`, status: 404, kind: "NotFound", msg: "nope"},

@@ -836,6 +836,13 @@ func TestImages(t *testing.T) {
 	diff(t, "Images", got, want)
 	_, err = h.svc.Images(t.Context(), "nope", "latest")
 	wantError(t, "Images of an unknown project", err, shiplog.NotFound)
+	// Parameters shaped like a project's (another tool's, or the default empty prefix shared with
+	// the account) do not make a project: an unregistered one is NotFound whatever its path holds.
+	if err := h.params.PutParameters(t.Context(), map[string]string{"/ghost/images/latest/web": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.svc.Images(t.Context(), "ghost", "latest")
+	wantError(t, "Images of an unregistered project with parameters", err, shiplog.NotFound, "ghost")
 	_, err = h.svc.Images(t.Context(), "storage", "a/b")
 	wantError(t, "Images of a bad label", err, shiplog.Invalid, "label")
 }
