@@ -433,8 +433,13 @@ func (s *Service) checkRelease(ctx context.Context, p Project, r Release, env En
 	return s.checkImages(ctx, r, tag)
 }
 
+// EnvTagPrefix begins every tag shiplog writes: a project with tag_deployed_images has
+// EnvTagPrefix+environment moved onto the images deployed there. ECR reports each move as a push
+// of a deployed (older) image, which RecordPush and the template's ECR rule ignore.
+const EnvTagPrefix = "env."
+
 // envTag is the tag a project with tag_deployed_images moves onto the images deployed to env.
-func envTag(env Environment) string { return "env." + env.ID }
+func envTag(env Environment) string { return EnvTagPrefix + env.ID }
 
 // record writes the environment's next state with the deployment, locked while the changed
 // services' parameters are written (they are pending until then).

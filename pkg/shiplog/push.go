@@ -24,7 +24,8 @@ const maxConverge = 5
 // RecordPush sets the "latest" image of every service that the pushed repository feeds. Pushes
 // that are not successful, tagged PUSH actions, and repositories no project claims, are ignored
 // (EventBridge would retry an error forever), as are pushes dated more than MaxPushAhead ahead of
-// the clock. An older push never replaces a newer one.
+// the clock and pushes of the tags shiplog itself moves (EnvTagPrefix). An older push never
+// replaces a newer one, and another tag on the newest image leaves latest where it is.
 func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, error) {
 	out := PushOutcome{Updated: []string{}}
 	switch {
@@ -36,6 +37,10 @@ func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, err
 		return out, nil
 	case p.Tag == "":
 		out.Ignored = "untagged push (one platform's manifest of a multi-platform image)"
+		return out, nil
+	case strings.HasPrefix(p.Tag, EnvTagPrefix):
+		// Dated now but naming an image deployed before: recorded, it would move latest back.
+		out.Ignored = fmt.Sprintf("tag %q is one shiplog moves onto deployed images (tag_deployed_images), not a new build", p.Tag)
 		return out, nil
 	}
 	if err := validatePush(p); err != nil {

@@ -491,6 +491,34 @@ func TestRecordPush(t *testing.T) {
 			wantPutsAll: 2,
 		},
 		{
+			// tag_deployed_images moves env.prod onto the deployed (older) image: ECR reports that
+			// as a push of the old digest, dated now.
+			name: "an env. tag moved by a deploy never moves latest",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				deployed := tagged(t, "uk.ac.wellcome/archivist", 1, 0)
+				newest := tagged(t, "uk.ac.wellcome/archivist", 2, time.Minute)
+				moved := tagged(t, "uk.ac.wellcome/archivist", 1, time.Hour)
+				moved.Tag = "env.prod"
+				return []shiplog.ImagePush{deployed, newest, moved}
+			},
+			wantLast: shiplog.PushOutcome{Updated: []string{},
+				Ignored: `tag "env.prod" is one shiplog moves onto deployed images (tag_deployed_images), not a new build`},
+			wantLatest:  map[string]string{"archivist": image("uk.ac.wellcome/archivist", 2)},
+			wantPutsAll: 2,
+		},
+		{
+			name: "another tag on the newest digest leaves latest",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				first := tagged(t, "uk.ac.wellcome/archivist", 1, 0)
+				retag := tagged(t, "uk.ac.wellcome/archivist", 1, time.Minute)
+				retag.Tag = "v1.2.3"
+				return []shiplog.ImagePush{first, retag}
+			},
+			wantLast:    shiplog.PushOutcome{Image: image("uk.ac.wellcome/archivist", 1), Updated: []string{}},
+			wantLatest:  map[string]string{"archivist": image("uk.ac.wellcome/archivist", 1)},
+			wantPutsAll: 1,
+		},
+		{
 			name: "a duplicate changes nothing",
 			pushes: func(t *testing.T) []shiplog.ImagePush {
 				p := tagged(t, "uk.ac.wellcome/archivist", 1, 0)
