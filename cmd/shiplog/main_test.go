@@ -459,6 +459,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"encoded slash", "GET", "/projects/stor%2Fage", ``, 400},
 		{"dot dot", "GET", "/projects/storage/images/..", ``, 400},
 		{"encoded space", "PUT", "/projects/a%20b", `{}`, 400},
+		{"encoded letter acts on no environment", "POST", "/projects/storage/environments/stag%65/deployments", `{"release_id":"latest"}`, 400},
 		{"unknown environment", "POST", "/projects/storage/environments/prd/deployments", `{"release_id":"latest"}`, 404},
 		{"missing release_id", "POST", "/projects/storage/environments/stage/deployments", `{}`, 400},
 		{"bad limit", "GET", "/projects/storage/releases?limit=1000", ``, 400},
@@ -716,5 +717,99 @@ func TestDashboardNextToTheAPI(t *testing.T) {
 		if res.StatusCode != tt.status || res.Header.Get("Content-Type") != tt.contentType || !strings.Contains(string(b), tt.body) {
 			t.Errorf("GET %s: got %d %s %.80q, want %d %s with %s", tt.path, res.StatusCode, res.Header.Get("Content-Type"), b, tt.status, tt.contentType, tt.body)
 		}
+	}
+}
+
+// TestServeRefusesOtherSites: the local stack records as the OS user whoever reaches it, so a
+// page on another site must not be able to write through the visitor's browser: not with a
+// no-cors fetch (which still sends the POST), not by rebinding its own name to 127.0.0.1. The CLI,
+// curl and the aws CLI send no Origin and name the address they dial, and still pass.
+func TestServeRefusesOtherSites(t *testing.T) {
+	s := startStack(t, filepath.Join(t.TempDir(), "shiplog.db"), "--manifest", filepath.Join("testdata", "wellcome_project.json"))
+	port := s.url[strings.LastIndex(s.url, ":")+1:]
+	entry := `{"name": "Mallory's", "environments": [{"id": "stage"}], "image_repositories": [{"id": "m/app"}]}`
+	invocation := `{"project_id": "storage"}`
+	tests := []struct {
+		name, method, path, body, host string
+		header                         map[string]string
+		want                           int
+	}{
+		// What fetch("http://127.0.0.1:8080/...", {method: "PUT"|"POST", mode: "no-cors"}) sends
+		// from https://evil.example.
+		{"no-cors fetch from another site", "PUT", "/projects/mallory", entry, "",
+			map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain;charset=UTF-8"}, http.StatusForbidden},
+		{"another origin without Sec-Fetch-Site", "PUT", "/projects/mallory", entry, "",
+			map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"same-site page on another port", "PUT", "/projects/mallory", entry, "",
+			map[string]string{"Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"null origin (a sandboxed frame)", "PUT", "/projects/mallory", entry, "",
+			map[string]string{"Origin": "null"}, http.StatusForbidden},
+		{"cross-site invoke", "POST", "/2015-03-31/functions/create-release/invocations", invocation, "",
+			map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		// DNS rebinding: evil.example resolves to 127.0.0.1, and its page is same-origin with itself.
+		{"rebound name", "PUT", "/projects/mallory", entry, "evil.example:" + port,
+			map[string]string{"Origin": "http://evil.example:" + port, "Sec-Fetch-Site": "same-origin"}, http.StatusForbidden},
+		{"rebound name on a read", "GET", "/projects", "", "evil.example:" + port, nil, http.StatusForbidden},
+		{"rebound name on the dashboard", "GET", "/", "", "evil.example:" + port, nil, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, s.url+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.want || !strings.Contains(string(b), `"kind":"Invalid"`) {
+				t.Errorf("got %d %s, want %d and a JSON error", res.StatusCode, b, tt.want)
+			}
+		})
+	}
+	if status := s.call("GET", "/projects/mallory", "", nil, nil); status != http.StatusNotFound {
+		t.Errorf("GET /projects/mallory after the refused requests: got %d, want 404", status)
+	}
+	var releases struct{ Items []json.RawMessage }
+	if status := s.call("GET", "/projects/storage/releases", "", nil, &releases); status != http.StatusOK || len(releases.Items) != 0 {
+		t.Errorf("storage's releases after a refused invoke: %d, %d releases, want 200 and none", status, len(releases.Items))
+	}
+
+	// What passes: the dashboard's own page (same origin, by either loopback name), and clients
+	// that send no Origin.
+	for _, tt := range []struct {
+		name, host string
+		header     map[string]string
+	}{
+		{"the dashboard's page", "", map[string]string{"Origin": s.url, "Sec-Fetch-Site": "same-origin"}},
+		{"the dashboard opened as localhost", "localhost:" + port, map[string]string{"Origin": "http://localhost:" + port, "Sec-Fetch-Site": "same-origin"}},
+		{"a typed URL", "", map[string]string{"Sec-Fetch-Site": "none"}},
+		{"curl", "", nil},
+	} {
+		t.Run("passes "+tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", s.url+"/projects", nil)
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Errorf("got %d, want 200", res.StatusCode)
+			}
+		})
 	}
 }

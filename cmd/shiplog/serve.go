@@ -35,7 +35,9 @@ func (a *app) serveCommand() *cobra.Command {
 		Long: `serve runs the local stack: the HTTP API (/projects/...) and the Lambda Invoke API
 (/2015-03-31/functions/{ecr-push,create-release,deploy,ecs-events}/invocations, and ListFunctions) on an
 embedded store. It logs every request and every release and deployment as JSON on stderr, and
-stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
+stops cleanly on Ctrl-C (SIGINT) or SIGTERM. Whoever reaches it acts as you, so it refuses
+requests that name a host other than localhost or an IP address (DNS rebinding) or come from
+another site's page (Origin, Sec-Fetch-Site).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if retire != "" && manifestFile == "" {
@@ -94,8 +96,10 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, log), osUser())
 	// Dispatch by prefix rather than with a ServeMux, which would redirect unclean paths such as
 	// /projects/p/images/.. to another resource instead of letting the API refuse them.
+	// The stack records as the OS user whoever reaches it, so requests a browser sends for another
+	// site's page (a no-cors POST, a rebound name) are refused before any of the three.
 	dash := dashboard.Handler()
-	mux := httpapi.AccessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux := httpapi.AccessLog(sameSiteOnly("shiplog serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case lambdaAPIPath(r.URL.Path):
 			invoke.ServeHTTP(w, r)
@@ -104,7 +108,7 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 		default:
 			api.ServeHTTP(w, r)
 		}
-	}), log)
+	})), log)
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {

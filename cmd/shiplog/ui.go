@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,7 +68,7 @@ another site's page.`,
 }
 
 // uiServer serves dashboard at / and forwards the API's paths to c's API, through c's transport
-// (which signs, or names the caller). It refuses requests for another host name (DNS
+// (which signs, or names the caller). sameSiteOnly refuses requests for another host name (DNS
 // rebinding) and cross-site requests (another page posting to 127.0.0.1), which would otherwise
 // act with the user's credentials.
 func uiServer(c *apiclient.Client, dashboard http.Handler, log *slog.Logger) http.Handler {
@@ -92,45 +91,14 @@ func uiServer(c *apiclient.Client, dashboard http.Handler, log *slog.Logger) htt
 			if errors.As(err, &ce) {
 				status, kind, msg = http.StatusUnauthorized, "Invalid", "shiplog ui: "+ce.Error()
 			}
-			uiError(w, status, kind, msg)
+			jsonError(w, status, kind, msg)
 		},
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
-			uiError(w, http.StatusForbidden, "Invalid", fmt.Sprintf("shiplog ui: host %q is not this machine's loopback address; open http://127.0.0.1:PORT/", r.Host))
-			return
-		}
-		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-			uiError(w, http.StatusForbidden, "Invalid", "shiplog ui: refusing a request from another site's page")
-			return
-		}
-		if origin := r.Header.Get("Origin"); origin != "" && origin != "http://"+r.Host {
-			uiError(w, http.StatusForbidden, "Invalid", fmt.Sprintf("shiplog ui: refusing a request from origin %q", origin))
-			return
-		}
+	return sameSiteOnly("shiplog ui", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/projects" || strings.HasPrefix(r.URL.Path, "/projects/") {
 			proxy.ServeHTTP(w, r)
 			return
 		}
 		dashboard.ServeHTTP(w, r)
-	})
-}
-
-// loopbackHost reports whether a Host header names this machine's loopback address.
-func loopbackHost(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
-func uiError(w http.ResponseWriter, status int, kind, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(httpapi.ErrorBody{Error: httpapi.ErrorDetail{Kind: kind, Message: msg}})
+	}))
 }

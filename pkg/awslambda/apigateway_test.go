@@ -245,22 +245,42 @@ func TestHTTPAPI(t *testing.T) {
 		{
 			name:       "encoded slash in a project id is refused, not routed to the releases list",
 			event:      apiEvent(t, "apigw-v2-iam-get-releases.json", withPath("GET", "/projects/storage%2Freleases")),
-			wantStatus: 400, wantKind: "Invalid", wantMsg: `project: "storage/releases"`,
+			wantStatus: 400, wantKind: "Invalid", wantMsg: "percent-encoded characters are not allowed",
 		},
 		{
 			name:       "encoded slashes in a deploy's environment are refused",
 			event:      apiEvent(t, "apigw-v2-iam-post-deploy.json", withPath("POST", "/projects/storage/environments/prod%2F..%2Fstage/deployments")),
-			wantStatus: 400, wantKind: "Invalid", wantMsg: `environment: "prod/../stage"`,
+			wantStatus: 400, wantKind: "Invalid", wantMsg: "percent-encoded characters are not allowed",
 		},
 		{
 			name:       "encoded slash in a release id is refused",
 			event:      apiEvent(t, "apigw-v2-iam-get-releases.json", withPath("GET", "/projects/storage/releases/..%2F..%2Fbugfarm_73649")),
-			wantStatus: 400, wantKind: "Invalid", wantMsg: "release",
+			wantStatus: 400, wantKind: "Invalid", wantMsg: "percent-encoded",
 		},
 		{
-			name:       "encoded slash in a fixed segment matches no route",
+			name:       "encoded slash in a fixed segment is refused",
 			event:      apiEvent(t, "apigw-v2-iam-get-releases.json", withPath("GET", "/projects/storage/releases%2Flatest")),
-			wantStatus: 404, wantKind: "NotFound", wantMsg: "no route",
+			wantStatus: 400, wantKind: "Invalid", wantMsg: "percent-encoded",
+		},
+		{
+			name:       "encoded letter in an environment is refused, not a deploy to prod",
+			event:      apiEvent(t, "apigw-v2-iam-post-deploy.json", withPath("POST", "/projects/storage/environments/pro%64/deployments")),
+			wantStatus: 400, wantKind: "Invalid", wantMsg: `path "/projects/storage/environments/pro%64/deployments": percent-encoded characters are not allowed`,
+		},
+		{
+			// HTTP APIs decode rawPath before invoking: "pro%3Fd" arrives as "pro?d", which must stay
+			// in the path (and be refused), not start the query string.
+			name: "decoded question mark in rawPath is refused",
+			event: apiEvent(t, "apigw-v2-iam-post-deploy.json", func(ev *events.APIGatewayV2HTTPRequest) {
+				withPath("POST", "/projects/storage/environments/prod?x/deployments")(ev)
+				ev.RequestContext.HTTP.Path = ev.RawPath
+			}),
+			wantStatus: 400, wantKind: "Invalid", wantMsg: "percent-encoded characters are not allowed",
+		},
+		{
+			name:       "bare percent in rawPath is refused",
+			event:      apiEvent(t, "apigw-v2-iam-get-releases.json", withPath("GET", "/projects/storage/releases/a%zz")),
+			wantStatus: 400, wantKind: "Invalid", wantMsg: "percent-encoded characters are not allowed",
 		},
 		{
 			name:       "dot-dot segments are refused",

@@ -89,6 +89,16 @@ func TestECRPush(t *testing.T) {
 			wantLog:    "push recorded",
 		},
 		{
+			// A deploy with tag_deployed_images moved env.prod onto the image prod runs, built
+			// before the newest: ECR reports a push of that digest, dated after the newest push.
+			name:       "a push of a tag shiplog moves (env.) leaves latest",
+			events:     [][]byte{readFile(t, "ecr-push-tagged.json"), readFile(t, "ecr-push-env-tag.json")},
+			wantParams: map[string]string{"/storage/images/latest/archivist": archivistURI},
+			want: shiplog.PushOutcome{Updated: []string{},
+				Ignored: `tag "env.prod" is one shiplog moves onto deployed images (tag_deployed_images), not a new build`},
+			wantLog: "push ignored",
+		},
+		{
 			name: "older push delivered after a newer one does not replace it",
 			events: [][]byte{
 				readFile(t, "ecr-push-tagged.json"),

@@ -3,6 +3,7 @@ package awslambda_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/shiplog/shiplog/pkg/awslambda"
@@ -113,6 +114,48 @@ func TestDeployIdempotencyKeyPayload(t *testing.T) {
 	e.unchanged(t, before)
 	out, err := fn.Invoke(ctx, []byte(`{"project_id":"storage","release_id":"latest","environment":"stage","idempotency_key":"run-9","description":"x"}`))
 	checkRefused(t, out, err, badInput{"the key with another request", "", "Conflict", "another request"})
+	e.unchanged(t, before)
+}
+
+// After MaxLiveDeployKeys keyed deploys to an environment within a day, a new key is refused as
+// Conflict, and a retry of the first key still answers its deployment.
+func TestDeployIdempotencyKeysKeptForADay(t *testing.T) {
+	e := newEnv(t).registered(t).withImages(t)
+	ctx := context.Background()
+	if _, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"}); err != nil {
+		t.Fatal(err)
+	}
+	fn := awslambda.Deploy(e.svc, e.log)
+	payload := func(n int) []byte {
+		return []byte(fmt.Sprintf(`{"project_id":"storage","release_id":"latest","environment":"stage","idempotency_key":"run-%d"}`, n))
+	}
+	first, err := fn.Invoke(ctx, payload(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n < shiplog.MaxLiveDeployKeys; n++ {
+		if _, err := fn.Invoke(ctx, payload(n)); err != nil {
+			t.Fatalf("keyed deploy %d: %v", n, err)
+		}
+	}
+	before := e.snapshot(t)
+	out, err := fn.Invoke(ctx, payload(shiplog.MaxLiveDeployKeys))
+	checkRefused(t, out, err, badInput{"a new key past the bound", "", "Conflict", "idempotency keys from the last 24 hours"})
+	again, err := fn.Invoke(ctx, payload(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The retry answers the original deployment as it now stands (superseded since).
+	var orig, retry shiplog.DeployResult
+	if err := json.Unmarshal(first, &orig); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &retry); err != nil {
+		t.Fatal(err)
+	}
+	if retry.Deployment.ID != orig.Deployment.ID {
+		t.Errorf("retry of the first key: got deployment %s, want the original %s", retry.Deployment.ID, orig.Deployment.ID)
+	}
 	e.unchanged(t, before)
 }
 

@@ -91,7 +91,8 @@ func NewHandler(svc *shiplog.Service, log *slog.Logger) *Handler {
 }
 
 // ServeHTTP dispatches to the route table, answering unknown routes (404), wrong methods (405)
-// and unclean paths (400) with JSON errors rather than ServeMux's plain text and redirects.
+// and unclean or percent-encoded paths (400) with JSON errors rather than ServeMux's plain text
+// and redirects.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -102,6 +103,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	p := r.URL.EscapedPath()
+	// ServeMux decodes the path before matching, so "/environments/pro%64/..." would act on prod
+	// while an IAM resource pattern, an access log or a reviewer reads "pro%64". No id needs
+	// encoding (ids are letters, digits, '.', '_' and '-'), so any '%' means the path is not what
+	// it seems. EscapedPath shows a '%' both for an encoded byte and for a character that only
+	// travels encoded ('?', a space), which is how the api function hands over such a path.
+	if strings.Contains(p, "%") {
+		h.fail(w, r, statusError{http.StatusBadRequest, shiplog.Errorf(shiplog.Invalid,
+			"path %q: percent-encoded characters are not allowed; ids are letters, digits, '.', '_' and '-', which need no encoding", p)})
+		return
+	}
 	// ServeMux would redirect an unclean path to its cleaned form, which for "/projects/a/../b"
 	// is another resource; refuse instead.
 	if !cleanPath(p) {

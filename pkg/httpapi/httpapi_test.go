@@ -113,6 +113,8 @@ func newTestEnvOn(t *testing.T, params shiplog.ParameterStore, store shiplog.Sto
 	for svcID, uri := range storageImages {
 		latest[shiplog.ParameterName("storage", "latest", svcID)] = uri
 	}
+	// A parameter shaped like an unregistered project's, as another tool could leave in the account.
+	latest[shiplog.ParameterName("ghost", "latest", "web")] = storageImages["archivist"]
 	if err := params.PutParameters(ctx, latest); err != nil {
 		t.Fatalf("put images: %v", err)
 	}
@@ -573,23 +575,30 @@ func TestBadRequests(t *testing.T) {
 		{name: "dot-dot segment", method: "PUT", target: "/projects/storage/../bugfarm_73649", body: newEntry, status: 400, kind: "Invalid", msg: `".." segments are not allowed`},
 		{name: "dot segment", method: "GET", target: "/projects/./storage", status: 400, kind: "Invalid", msg: "segments are not allowed"},
 		{name: "empty segment", method: "GET", target: "/projects//releases", status: 400, kind: "Invalid", msg: "segments are not allowed"},
+		// Percent-encoding: ServeMux decodes before matching, so "pro%64" would act on prod while an
+		// IAM pattern or an access log sees "pro%64". No id needs encoding; refuse it.
+		{name: "encoded letter in environment", method: "POST", target: "/projects/storage/environments/pro%64/deployments", body: `{"release_id":"{rel}"}`, status: 400, kind: "Invalid", msg: `path "/projects/storage/environments/pro%64/deployments": percent-encoded characters are not allowed`},
+		{name: "encoded letter in emergency environment", method: "POST", target: "/projects/storage/environments/pro%64/emergency-deployments", body: `{"release_id":"{rel}","reason":"x"}`, status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "encoded letter in project", method: "PUT", target: "/projects/stor%61ge", body: newEntry, status: 400, kind: "Invalid", msg: "percent-encoded"},
+		{name: "lower-case encoding", method: "GET", target: "/projects/stor%61ge/releases", status: 400, kind: "Invalid", msg: "percent-encoded"},
+		{name: "encoded fixed segment", method: "GET", target: "/projects/storage/%72eleases", status: 400, kind: "Invalid", msg: "percent-encoded"},
 
-		// Ids in the path: "/", "..", spaces.
-		{name: "project with slash", method: "GET", target: "/projects/a%2Fb", status: 400, kind: "Invalid", msg: `project: "a/b" may contain only letters, digits`},
-		{name: "project is dot-dot", method: "GET", target: "/projects/%2E%2E", status: 400, kind: "Invalid", msg: `project: ".." must not contain ".."`},
+		// Ids in the path: "/", "..", spaces; encoded, they are refused before routing.
+		{name: "project with slash", method: "GET", target: "/projects/a%2Fb", status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "project is dot-dot", method: "GET", target: "/projects/%2E%2E", status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
 		{name: "project with dot-dot", method: "GET", target: "/projects/a..b/releases", status: 400, kind: "Invalid", msg: `project: "a..b" must not contain ".."`},
-		{name: "project with space", method: "GET", target: "/projects/a%20b", status: 400, kind: "Invalid", msg: `project: "a b" may contain only`},
-		{name: "put project with slash", method: "PUT", target: "/projects/new%2Fproj", body: newEntry, status: 400, kind: "Invalid", msg: `project: "new/proj"`},
-		{name: "put project with space", method: "PUT", target: "/projects/new%20proj", body: newEntry, status: 400, kind: "Invalid", msg: `project: "new proj"`},
+		{name: "project with space", method: "GET", target: "/projects/a%20b", status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "put project with slash", method: "PUT", target: "/projects/new%2Fproj", body: newEntry, status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "put project with space", method: "PUT", target: "/projects/new%20proj", body: newEntry, status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
 		{name: "put project with dot-dot", method: "PUT", target: "/projects/new..proj", body: newEntry, status: 400, kind: "Invalid", msg: `must not contain ".."`},
 		{name: "put project reserved prefix", method: "PUT", target: "/projects/aws-thing", body: newEntry, status: 400, kind: "Invalid", msg: `must not begin with "aws" or "ssm"`},
-		{name: "release for project with slash", method: "POST", target: "/projects/storage%2Fx/releases", body: `{}`, status: 400, kind: "Invalid", msg: `project: "storage/x"`},
-		{name: "release id with slashes", method: "GET", target: "/projects/storage/releases/a%2F..%2Fb", status: 400, kind: "Invalid", msg: `release: "a/../b"`},
-		{name: "label with slash", method: "GET", target: "/projects/storage/images/latest%2Fx", status: 400, kind: "Invalid", msg: `label: "latest/x"`},
-		{name: "label with space", method: "GET", target: "/projects/storage/images/la%20test", status: 400, kind: "Invalid", msg: `label: "la test"`},
-		{name: "environment with slash", method: "POST", target: "/projects/storage/environments/st%2Fage/deployments", body: `{"release_id":"{rel}"}`, status: 400, kind: "Invalid", msg: `environment: "st/age"`},
-		{name: "environment with space", method: "POST", target: "/projects/storage/environments/st%20age/deployments", body: `{"release_id":"{rel}"}`, status: 400, kind: "Invalid", msg: `environment: "st age"`},
-		{name: "environment is dot-dot", method: "POST", target: "/projects/storage/environments/%2E%2E/deployments", body: `{"release_id":"{rel}"}`, status: 400, kind: "Invalid", msg: `environment: ".."`},
+		{name: "release for project with slash", method: "POST", target: "/projects/storage%2Fx/releases", body: `{}`, status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "release id with slashes", method: "GET", target: "/projects/storage/releases/a%2F..%2Fb", status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "label with slash", method: "GET", target: "/projects/storage/images/latest%2Fx", status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "label with space", method: "GET", target: "/projects/storage/images/la%20test", status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "environment with slash", method: "POST", target: "/projects/storage/environments/st%2Fage/deployments", body: `{"release_id":"{rel}"}`, status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "environment with space", method: "POST", target: "/projects/storage/environments/st%20age/deployments", body: `{"release_id":"{rel}"}`, status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
+		{name: "environment is dot-dot", method: "POST", target: "/projects/storage/environments/%2E%2E/deployments", body: `{"release_id":"{rel}"}`, status: 400, kind: "Invalid", msg: "percent-encoded characters are not allowed"},
 		{name: "release_id with slash", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"a/b"}`, status: 400, kind: "Invalid", msg: `release_id: "a/b" may contain only`},
 		{name: "release_id with dot-dot", method: "POST", target: "/projects/storage/environments/prod/deployments", body: `{"release_id":"..%2F{rel}"}`, status: 400, kind: "Invalid", msg: `release_id: "..%2F`},
 		{name: "label in body with space", method: "POST", target: "/projects/storage/releases", body: `{"label":"la test"}`, status: 400, kind: "Invalid", msg: `label: "la test" may contain only`},
@@ -601,6 +610,7 @@ func TestBadRequests(t *testing.T) {
 		{name: "releases of unknown project", method: "GET", target: "/projects/nope/releases", status: 404, kind: "NotFound", msg: "nope"},
 		{name: "latest of unknown project", method: "GET", target: "/projects/nope/releases/latest", status: 404, kind: "NotFound", msg: "nope"},
 		{name: "images of unknown project", method: "GET", target: "/projects/nope/images/latest", status: 404, kind: "NotFound", msg: "nope"},
+		{name: "images of unknown project with parameters", method: "GET", target: "/projects/ghost/images/latest", status: 404, kind: "NotFound", msg: "ghost"},
 		{name: "deployments of unknown project", method: "GET", target: "/projects/nope/deployments", status: 404, kind: "NotFound", msg: "nope"},
 		{name: "environments of unknown project", method: "GET", target: "/projects/nope/environments", status: 404, kind: "NotFound", msg: "nope"},
 		{name: "release of unknown project", method: "POST", target: "/projects/nope/releases", body: `{}`, status: 404, kind: "NotFound", msg: "nope"},

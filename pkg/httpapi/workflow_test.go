@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -257,6 +258,34 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 		t.Errorf("the key with another request: got %d %s, want 409", rec.Code, rec.Body)
 	}
 	diff(t, "store after a retry and a refusal", e.snapshot(t), before)
+}
+
+// After MaxLiveDeployKeys keyed deploys to an environment within a day, a new key is a 409 that
+// names the bound, and a retry of the first key still answers its deployment.
+func TestIdempotencyKeysKeptForADay(t *testing.T) {
+	e := newTestEnv(t)
+	e.seedRelease(t)
+	deploy := func(n int) *httptest.ResponseRecorder {
+		h := map[string]string{"X-Shiplog-User": "ci", "Idempotency-Key": fmt.Sprintf("build-%d", n)}
+		return e.do(t, "POST", "/projects/storage/environments/stage/deployments", `{"release_id":"latest"}`, h)
+	}
+	rec := deploy(0)
+	wantStatus(t, rec, http.StatusCreated)
+	first := decode[shiplog.DeployResult](t, rec).Deployment.ID
+	for n := 1; n < shiplog.MaxLiveDeployKeys; n++ {
+		wantStatus(t, deploy(n), http.StatusCreated)
+	}
+	before := e.snapshot(t)
+	rec = deploy(shiplog.MaxLiveDeployKeys)
+	if rec.Code != http.StatusConflict || !contains(rec.Body.String(), "storage/stage", "idempotency keys", "deploy without a key") {
+		t.Errorf("a new key past the bound: got %d %s, want 409 naming the bound", rec.Code, rec.Body)
+	}
+	rec = deploy(0)
+	wantStatus(t, rec, http.StatusCreated)
+	if got := decode[shiplog.DeployResult](t, rec).Deployment.ID; got != first {
+		t.Errorf("retry of the first key: got deployment %s, want the original %s", got, first)
+	}
+	diff(t, "store after a refusal and a retry", e.snapshot(t), before)
 }
 
 // A create-release retried with its key answers the original, 201 with its Location, and writes

@@ -20,6 +20,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 // logicalID is the template's logical id of a function: "ecr-push" is EcrPushFunction.
@@ -563,6 +564,14 @@ func matchesPattern(t *testing.T, pattern map[string]any, event map[string]any) 
 					match = match || strings.HasPrefix(s, str(m["prefix"]))
 					continue
 				}
+				if m, ok := v.(map[string]any); ok && len(m) == 1 && m["anything-but"] != nil {
+					but := asMap(m["anything-but"])
+					if len(but) != 1 || but["prefix"] == nil {
+						t.Fatalf("event pattern %s: anything-but %v is not a prefix; extend matchesPattern", k, m["anything-but"])
+					}
+					match = match || !strings.HasPrefix(s, str(but["prefix"]))
+					continue
+				}
 				vs, ok := v.(string)
 				if !ok {
 					t.Fatalf("event pattern %s: %v is neither an exact string nor a prefix; extend matchesPattern", k, v)
@@ -587,10 +596,12 @@ func TestTemplateEventRules(t *testing.T) {
 		checkEventRule(t, tpl, "ecr-push", map[string]any{
 			"source":      []any{"aws.ecr"},
 			"detail-type": []any{"ECR Image Action"},
-			"detail":      map[string]any{"action-type": []any{"PUSH"}, "result": []any{"SUCCESS"}},
+			"detail": map[string]any{"action-type": []any{"PUSH"}, "result": []any{"SUCCESS"},
+				"image-tag": []any{map[string]any{"anything-but": map[string]any{"prefix": shiplog.EnvTagPrefix}}}},
 		}, map[string]bool{
 			"ecr-push-tagged.json":   true,
-			"ecr-push-untagged.json": true, // delivered; the function ignores it with a log line
+			"ecr-push-untagged.json": false, // no image-tag, which anything-but needs; the function would ignore it anyway
+			"ecr-push-env-tag.json":  false, // a tag a deploy moved onto an older image
 			"ecr-push-failed.json":   false,
 			"ecr-delete.json":        false,
 		})

@@ -244,11 +244,14 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 	return rd, nil
 }
 
-// checkRules checks a deploy against the environment's rules: a rollback must undo what is
-// current; unless overridden, the environment must not be locked or frozen, and the release must
-// have passed the environment's promotion gates.
+// checkRules checks a deploy against the environment's rules: a keyed deploy must find room for
+// its key; a rollback must undo what is current; unless overridden, the environment must not be
+// locked or frozen, and the release must have passed the environment's promotion gates.
 func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment) error {
 	now := s.Now()
+	if err := checkKeyRoom(dc.Current, in.ProjectID, in.IdempotencyKey, now); err != nil {
+		return err
+	}
 	if in.kind == KindRollback && (dc.Current == nil || dc.Current.DeploymentID != in.reverts) {
 		return Errorf(Conflict, "%s/%s changed while the rollback was prepared: deployment %s is no longer current; look again and retry",
 			in.ProjectID, in.Environment, in.reverts)
@@ -430,8 +433,13 @@ func (s *Service) checkRelease(ctx context.Context, p Project, r Release, env En
 	return s.checkImages(ctx, r, tag)
 }
 
+// EnvTagPrefix begins every tag shiplog writes: a project with tag_deployed_images has
+// EnvTagPrefix+environment moved onto the images deployed there. ECR reports each move as a push
+// of a deployed (older) image, which RecordPush and the template's ECR rule ignore.
+const EnvTagPrefix = "env."
+
 // envTag is the tag a project with tag_deployed_images moves onto the images deployed to env.
-func envTag(env Environment) string { return "env." + env.ID }
+func envTag(env Environment) string { return EnvTagPrefix + env.ID }
 
 // record writes the environment's next state with the deployment, locked while the changed
 // services' parameters are written (they are pending until then).

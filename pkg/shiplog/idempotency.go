@@ -21,12 +21,8 @@ import (
 // the same atomic write as the release it created on condition that the project has no live
 // record of the key: of concurrent calls with one key exactly one creates its release, and the
 // others, reading the key, answer that release.
-const (
-	// KeyTTL is how long a key is remembered.
-	KeyTTL = 24 * time.Hour
-	// maxKeys bounds the keys one environment remembers (the oldest go first).
-	maxKeys = 200
-)
+// KeyTTL is how long a key is remembered.
+const KeyTTL = 24 * time.Hour
 
 // RequestKey is an idempotency key an environment has seen, the request it came with (as a
 // hash) and the deployment that request recorded.
@@ -111,21 +107,43 @@ func (s *Service) replayStored(ctx context.Context, projectID, envID, key, hash 
 	return res, found, err
 }
 
-// rememberKey returns keys with the new one added and those past KeyTTL (or beyond maxKeys)
-// dropped.
+// rememberKey returns keys with the new one added and those past KeyTTL dropped. Keys go by
+// time only: dropping a live one would make its retry deploy a second time, so checkKeyRoom
+// refuses a keyed deploy that would take the environment past MaxLiveDeployKeys instead.
 func rememberKey(keys []RequestKey, k RequestKey, now time.Time) []RequestKey {
 	cutoff := now.Add(-KeyTTL).Unix()
 	out := slices.DeleteFunc(slices.Clone(keys), func(old RequestKey) bool { return old.At <= cutoff || old.Key == k.Key })
 	if k.Key != "" {
 		out = append(out, k)
 	}
-	if len(out) > maxKeys {
-		out = out[len(out)-maxKeys:]
-	}
 	if len(out) == 0 {
 		return nil
 	}
 	return out
+}
+
+// checkKeyRoom refuses a deploy with a key the environment has not seen when it already holds
+// MaxLiveDeployKeys live keys. A key it has seen was answered by replay before any rule.
+func checkKeyRoom(st *EnvironmentState, projectID, key string, now time.Time) error {
+	if key == "" || st == nil {
+		return nil
+	}
+	cutoff := now.Add(-KeyTTL).Unix()
+	live, oldest := 0, int64(0)
+	for _, k := range st.Requests {
+		if k.At <= cutoff || k.Key == key {
+			continue
+		}
+		live++
+		if oldest == 0 || k.At < oldest {
+			oldest = k.At
+		}
+	}
+	if live < MaxLiveDeployKeys {
+		return nil
+	}
+	return Errorf(Conflict, "%s/%s holds %d idempotency keys from the last %g hours, the most it keeps; deploy without a key, or with a new one after %s, when the oldest is forgotten",
+		projectID, st.Environment.ID, live, KeyTTL.Hours(), unixTime(oldest+int64(KeyTTL/time.Second)))
 }
 
 // ReleaseKey is an idempotency key of a project's create-release requests: the request it came

@@ -56,6 +56,67 @@ func TestDeployIdempotencyKey(t *testing.T) {
 	}
 }
 
+// TestDeployIdempotencyKeysKeptByTime: a deploy's key is remembered for KeyTTL however many keyed
+// deploys follow it. An environment holds at most MaxLiveDeployKeys live keys (its state is one
+// item, of bounded size): a keyed deploy past that is refused and writes nothing, rather than
+// forgetting a live key, whose retry would then deploy a second time.
+func TestDeployIdempotencyKeysKeptByTime(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.createRelease(t, 1)
+	in := func(n int) shiplog.DeployInput {
+		return shiplog.DeployInput{ProjectID: "storage", ReleaseID: "latest", Environment: "stage", RequestedBy: alice,
+			Description: fmt.Sprintf("ci run %d", n), IdempotencyKey: fmt.Sprintf("ci-run-%d", n)}
+	}
+	first, err := h.svc.Deploy(ctx, in(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n < shiplog.MaxLiveDeployKeys; n++ {
+		h.clock.Advance(time.Second)
+		if _, err := h.svc.Deploy(ctx, in(n)); err != nil {
+			t.Fatalf("keyed deploy %d: %v", n, err)
+		}
+	}
+
+	before := h.snapshot(t, "storage")
+	_, err = h.svc.Deploy(ctx, in(shiplog.MaxLiveDeployKeys))
+	wantError(t, "a keyed deploy past the live keys' bound", err, shiplog.Conflict, "storage/stage",
+		fmt.Sprint(shiplog.MaxLiveDeployKeys), "idempotency keys")
+	h.wantUnchanged(t, "a refused keyed deploy", "storage", before)
+	again, err := h.svc.Deploy(ctx, in(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Deployment.ID != first.Deployment.ID {
+		t.Errorf("retry of the first key after %d keyed deploys: got deployment %s, want the original %s",
+			shiplog.MaxLiveDeployKeys, again.Deployment.ID, first.Deployment.ID)
+	}
+	h.wantUnchanged(t, "a retry of the first key", "storage", before)
+	// A deploy without a key is not held back by the keys.
+	plain := in(-1)
+	plain.IdempotencyKey = ""
+	if _, err := h.svc.Deploy(ctx, plain); err != nil {
+		t.Fatalf("a deploy without a key: %v", err)
+	}
+
+	// Once the first key is a day old it is forgotten, and its place is free.
+	h.clock.Advance(shiplog.KeyTTL - time.Duration(shiplog.MaxLiveDeployKeys-1)*time.Second)
+	if _, err := h.svc.Deploy(ctx, in(shiplog.MaxLiveDeployKeys)); err != nil {
+		t.Fatalf("a keyed deploy once the oldest key expired: %v", err)
+	}
+	// The first key is forgotten, so its retry is a new request, which needs a place too: the
+	// second key's, a second later.
+	h.clock.Advance(time.Second)
+	later, err := h.svc.Deploy(ctx, in(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later.Deployment.ID == first.Deployment.ID {
+		t.Errorf("the first key a day later: got the original deployment %s, want a new one", first.Deployment.ID)
+	}
+}
+
 // Concurrent calls with one key record once, and all answer that deployment. They run on the
 // real clock: the harness's clock, which each wait advances, would make 8 waiters time out.
 func TestDeployIdempotencyKeyConcurrent(t *testing.T) {

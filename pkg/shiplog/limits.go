@@ -26,6 +26,12 @@ const (
 	// calls per service) a push then takes about a second, well inside the function's timeout,
 	// and stays under SSM's throughput limits.
 	PushConcurrency = 16
+	// MaxLiveDeployKeys bounds the idempotency keys of deploys and rollbacks, from the last
+	// KeyTTL, that one environment holds. They live in the environment's state, one DynamoDB item
+	// of at most 400 KB: a key's record is at most about 320 bytes of JSON (a 128-character key,
+	// its request's hash, two ids, a time), so these take at most about 64 KB of it. A keyed
+	// deploy past the bound is refused (409) rather than a live key forgotten.
+	MaxLiveDeployKeys = 200
 )
 
 // MaxPushAhead is how far ahead of the clock a push's event time may be. Pushes are ordered by

@@ -24,7 +24,8 @@ const maxConverge = 5
 // RecordPush sets the "latest" image of every service that the pushed repository feeds. Pushes
 // that are not successful, tagged PUSH actions, and repositories no project claims, are ignored
 // (EventBridge would retry an error forever), as are pushes dated more than MaxPushAhead ahead of
-// the clock. An older push never replaces a newer one.
+// the clock and pushes of the tags shiplog itself moves (EnvTagPrefix). An older push never
+// replaces a newer one, and another tag on the newest image leaves latest where it is.
 func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, error) {
 	out := PushOutcome{Updated: []string{}}
 	switch {
@@ -36,6 +37,10 @@ func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, err
 		return out, nil
 	case p.Tag == "":
 		out.Ignored = "untagged push (one platform's manifest of a multi-platform image)"
+		return out, nil
+	case strings.HasPrefix(p.Tag, EnvTagPrefix):
+		// Dated now but naming an image deployed before: recorded, it would move latest back.
+		out.Ignored = fmt.Sprintf("tag %q is one shiplog moves onto deployed images (tag_deployed_images), not a new build", p.Tag)
 		return out, nil
 	}
 	if err := validatePush(p); err != nil {
@@ -152,7 +157,7 @@ func validatePush(p ImagePush) error {
 	return nil
 }
 
-// Images returns the images under a label, keyed by service id.
+// Images returns the images under a label of a registered project, keyed by service id.
 func (s *Service) Images(ctx context.Context, projectID, label string) (map[string]string, error) {
 	if err := ValidateID("label", label); err != nil {
 		return nil, err
@@ -161,17 +166,23 @@ func (s *Service) Images(ctx context.Context, projectID, label string) (map[stri
 		return nil, err
 	}
 	path := ParameterPath(projectID, label)
+	// The project is read every time, at the same time as the parameters: a path can hold
+	// parameters of a project that is not registered (another tool's in the account, which the
+	// default empty prefix shares), and only the registration makes them a project's images. That
+	// is one read more than the label's pages, and no longer a wait.
+	var projectErr error
+	var g errgroup.Group
+	g.Go(func() error {
+		_, projectErr = s.Project(ctx, projectID)
+		return nil
+	})
 	params, err := s.Params.GetParametersByPath(ctx, path)
+	_ = g.Wait()
+	if projectErr != nil {
+		return nil, projectErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read images under %s: %w", path, err)
-	}
-	// The project is read only when there is nothing under the label, to tell an unknown project
-	// (NotFound) from a label with no images yet: a project's parameters exist only once it is
-	// registered, so a label with images needs no second read.
-	if len(params) == 0 {
-		if _, err := s.Project(ctx, projectID); err != nil {
-			return nil, err
-		}
 	}
 	images := make(map[string]string, len(params))
 	for name, v := range params {

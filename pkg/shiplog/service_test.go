@@ -491,6 +491,34 @@ func TestRecordPush(t *testing.T) {
 			wantPutsAll: 2,
 		},
 		{
+			// tag_deployed_images moves env.prod onto the deployed (older) image: ECR reports that
+			// as a push of the old digest, dated now.
+			name: "an env. tag moved by a deploy never moves latest",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				deployed := tagged(t, "uk.ac.wellcome/archivist", 1, 0)
+				newest := tagged(t, "uk.ac.wellcome/archivist", 2, time.Minute)
+				moved := tagged(t, "uk.ac.wellcome/archivist", 1, time.Hour)
+				moved.Tag = "env.prod"
+				return []shiplog.ImagePush{deployed, newest, moved}
+			},
+			wantLast: shiplog.PushOutcome{Updated: []string{},
+				Ignored: `tag "env.prod" is one shiplog moves onto deployed images (tag_deployed_images), not a new build`},
+			wantLatest:  map[string]string{"archivist": image("uk.ac.wellcome/archivist", 2)},
+			wantPutsAll: 2,
+		},
+		{
+			name: "another tag on the newest digest leaves latest",
+			pushes: func(t *testing.T) []shiplog.ImagePush {
+				first := tagged(t, "uk.ac.wellcome/archivist", 1, 0)
+				retag := tagged(t, "uk.ac.wellcome/archivist", 1, time.Minute)
+				retag.Tag = "v1.2.3"
+				return []shiplog.ImagePush{first, retag}
+			},
+			wantLast:    shiplog.PushOutcome{Image: image("uk.ac.wellcome/archivist", 1), Updated: []string{}},
+			wantLatest:  map[string]string{"archivist": image("uk.ac.wellcome/archivist", 1)},
+			wantPutsAll: 1,
+		},
+		{
 			name: "a duplicate changes nothing",
 			pushes: func(t *testing.T) []shiplog.ImagePush {
 				p := tagged(t, "uk.ac.wellcome/archivist", 1, 0)
@@ -840,6 +868,13 @@ func TestImages(t *testing.T) {
 	diff(t, "Images", got, want)
 	_, err = h.svc.Images(t.Context(), "nope", "latest")
 	wantError(t, "Images of an unknown project", err, shiplog.NotFound)
+	// Parameters shaped like a project's (another tool's, or the default empty prefix shared with
+	// the account) do not make a project: an unregistered one is NotFound whatever its path holds.
+	if err := h.params.PutParameters(t.Context(), map[string]string{"/ghost/images/latest/web": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.svc.Images(t.Context(), "ghost", "latest")
+	wantError(t, "Images of an unregistered project with parameters", err, shiplog.NotFound, "ghost")
 	_, err = h.svc.Images(t.Context(), "storage", "a/b")
 	wantError(t, "Images of a bad label", err, shiplog.Invalid, "label")
 }
