@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -201,15 +202,20 @@ func TestFunctionActions(t *testing.T) {
 	if _, err := ecsClient.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
 		t.Fatal(err)
 	}
+	ecsDeployments := map[string]string{} // service -> its ECS deployment, which ECS's events name
 	for svc, im := range map[string]string{"web": account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + d2, "worker-prod": account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + d2} {
 		td, err := ecsClient.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String(cluster + "-" + svc),
 			ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(svc), Image: aws.String(im), Memory: aws.Int32(128)}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ecsClient.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String(svc),
-			TaskDefinition: td.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(0)}); err != nil {
+		created, err := ecsClient.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(cluster), ServiceName: aws.String(svc),
+			TaskDefinition: td.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(0)})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if deps := created.Service.Deployments; len(deps) > 0 {
+			ecsDeployments[svc] = aws.ToString(deps[0].Id)
 		}
 	}
 	project := localaws.UniqueName("proj")
@@ -235,6 +241,7 @@ func TestFunctionActions(t *testing.T) {
 			// As functions/ecs-events builds it: DynamoDB and ECS, no SSM.
 			svc = shiplog.NewService(nil, awsdynamo.New(dynamodb.NewFromConfig(cfg), tables.Releases, tables.State), nil, nil)
 			svc.Runtime = awsecs.NewFromConfig(cfg)
+			svc.Home = shiplog.Location{Account: account, Region: "eu-west-1"}
 		} else {
 			svc = awsapp.NewFromConfig(cfg, tables, registry, nil)
 			if callsService(name, "ecs") {
@@ -335,8 +342,10 @@ func TestFunctionActions(t *testing.T) {
 
 	// ecs-events: ECS says prod's services completed their deployments (again: at least once).
 	for _, svc := range []string{"web", "worker-prod", "web"} {
-		ev := fmt.Sprintf(`{"version":"0","id":"e","detail-type":"ECS Deployment State Change","source":"aws.ecs","account":%q,"time":"2026-11-20T11:00:00Z","region":"eu-west-1","resources":["arn:aws:ecs:eu-west-1:%s:service/%s/%s"],"detail":{"eventType":"INFO","eventName":"SERVICE_DEPLOYMENT_COMPLETED","deploymentId":"ecs-svc/1","reason":"ECS deployment ecs-svc/1 completed."}}`,
-			account, account, cluster, svc)
+		// Dated now (after the deployment was applied), naming the ECS deployment that rolls out
+		// the deployed images, from the stack's own account and region: an event shiplog accepts.
+		ev := fmt.Sprintf(`{"version":"0","id":"e","detail-type":"ECS Deployment State Change","source":"aws.ecs","account":%q,"time":%q,"region":"eu-west-1","resources":["arn:aws:ecs:eu-west-1:%s:service/%s/%s"],"detail":{"eventType":"INFO","eventName":"SERVICE_DEPLOYMENT_COMPLETED","deploymentId":%q,"reason":"ECS deployment completed."}}`,
+			account, time.Now().UTC().Format(time.RFC3339), account, cluster, svc, ecsDeployments[svc])
 		if _, err := functions[awslambda.ECSEventsName].Invoke(ctx, []byte(ev)); err != nil {
 			t.Fatalf("ecs-events %s: %v", svc, err)
 		}
