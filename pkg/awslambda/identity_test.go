@@ -2,6 +2,7 @@ package awslambda_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -68,5 +69,32 @@ func TestInvokeRefusesIdentitiesItCannotProve(t *testing.T) {
 				e.unchanged(t, before)
 			})
 		}
+	}
+}
+
+// TestInvokeRecordsAnAssertedIdentityAsSuch checks that what the invoke channel still accepts is
+// recorded as asserted via invoke, on the record and on its event.
+func TestInvokeRecordsAnAssertedIdentityAsSuch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t).registered(t).withImages(t)
+	fns := e.functions()
+	out, err := fns[awslambda.CreateReleaseName].Invoke(ctx, []byte(`{"project_id": "storage", "requested_by": {"id": "ci", "name": "GitHub Actions"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel shiplog.Release
+	if err := json.Unmarshal(out, &rel); err != nil {
+		t.Fatal(err)
+	}
+	want := shiplog.Person{ID: "ci", Name: "GitHub Actions", Via: shiplog.ViaInvoke}
+	if rel.RequestedBy != want {
+		t.Errorf("requested_by: got %+v, want %+v", rel.RequestedBy, want)
+	}
+	evs, err := e.svc.Events(ctx, "storage", shiplog.EventFilter{Type: shiplog.EventReleaseCreated}, shiplog.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs.Items) != 1 || evs.Items[0].By != want {
+		t.Errorf("release.created events: got %+v, want one by %+v", evs.Items, want)
 	}
 }
