@@ -305,9 +305,10 @@ const testManifest = `{
 }`
 
 var (
-	ci    = shiplog.Person{ID: "ci", Name: "CI"}
-	bob   = shiplog.Person{ID: "bob", Name: "Bob Builder"}
-	carol = shiplog.Person{ID: "carol", Name: "Carol"}
+	// CI invokes the functions, so it is who it says; people use the API, which authenticates.
+	ci    = shiplog.Person{ID: "ci", Name: "CI", Via: shiplog.ViaInvoke}
+	bob   = shiplog.Person{ID: "bob", Name: "Bob Builder", Via: shiplog.ViaAPI}
+	carol = shiplog.Person{ID: "carol", Name: "Carol", Via: shiplog.ViaAPI}
 )
 
 func newStack(t *testing.T) *stack {
@@ -663,6 +664,35 @@ func TestPromoteClickedThroughThePage(t *testing.T) {
 		if c.Environment == "prod" && c.Differs {
 			t.Errorf("after the promotion %s still differs between stage and prod", c.Service)
 		}
+	}
+}
+
+// TestIdentitiesSayHowTheyWereAsserted: the page marks a requester a direct invocation named
+// ("CI (ci, invoke)") wherever it shows one, and shows an API caller as before.
+func TestIdentitiesSayHowTheyWereAsserted(t *testing.T) {
+	st := newStack(t)
+	tb := newTab(t, st.url)
+
+	tb.open("#/p/storage/deployments?environment=stage")
+	for _, d := range st.deployments(t, "storage", "stage") {
+		who := tb.text(fmt.Sprintf(`li[data-deployment=%q] p strong`, d.ID))
+		if who != "CI (ci, invoke)" {
+			t.Errorf("stage deployment %s is shown by %q, want \"CI (ci, invoke)\"", d.ID, who)
+		}
+		history := run(tb, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('li[data-deployment=%q] details').textContent`, d.ID)))
+		if !strings.Contains(history, "by CI (ci, invoke): smoke tests passed") {
+			t.Errorf("stage deployment %s's status history reads %q, want CI's report marked invoke", d.ID, history)
+		}
+	}
+	tb.open("#/p/storage/deployments?environment=prod")
+	prod := st.deployments(t, "storage", "prod")
+	if who := tb.text(fmt.Sprintf(`li[data-deployment=%q] p strong`, prod[len(prod)-1].ID)); who != "Bob Builder (bob)" {
+		t.Errorf("bob's prod deployment is shown by %q, want \"Bob Builder (bob)\" (an API caller, unmarked)", who)
+	}
+
+	tb.open("#/p/storage/releases/" + st.rel["r1"])
+	if facts := tb.text("dl.facts"); !strings.Contains(facts, "by CI (ci, invoke)") {
+		t.Errorf("release r1's facts read %q, want it made by \"CI (ci, invoke)\"", facts)
 	}
 }
 
