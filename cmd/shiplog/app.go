@@ -140,7 +140,10 @@ The CLI talks to the HTTP API at --api (or SHIPLOG_API_URL; default ` + apiclien
 local stack that "shiplog serve" and "make run" start). An API Gateway URL
 (https://ID.execute-api.REGION.amazonaws.com) is called with every request signed with SigV4,
 with your AWS credentials (environment, profiles, SSO: --profile, --region); --sign forces it
-for other URLs (a custom domain). Against the local stack, --user (default $USER) says who you are.`,
+for other URLs (a custom domain). Against the local stack, --user (default $USER) says who you are.
+
+Who did something is shown as NAME (ID); "invoke" in the brackets, as in "CI (ci, invoke)", marks
+an identity a direct Lambda invocation asserted: the invoker may name anyone, no one authenticated it.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}

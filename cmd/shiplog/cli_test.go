@@ -366,3 +366,79 @@ func writeFile(t *testing.T, path, s string) {
 }
 
 func osWriteFile(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
+
+// TestTablesSayWhenAnIdentityWasAsserted: a requester a direct invocation named is only what the
+// invoker said, so every place the CLI shows one marks it "invoke"; an API caller is shown as
+// before. Seeded through the service as the invoke functions record (Via invoke), next to the
+// CLI's own writes (Via api).
+func TestTablesSayWhenAnIdentityWasAsserted(t *testing.T) {
+	ctx := context.Background()
+	l := newLocal(t)
+	l.run(t, "project", "register", "-f", filepath.Join("testdata", "wellcome_project.json")).want(t, 0)
+	for i, repo := range storageRepos() {
+		l.push(t, repo, i+1, clock.Add(-time.Hour))
+	}
+	ci := shiplog.Person{ID: "ci", Name: "GitHub Actions", Via: shiplog.ViaInvoke}
+	bot := shiplog.Person{ID: "deploybot", Via: shiplog.ViaInvoke}
+	const asserted, assertedBot = "GitHub Actions (ci, invoke)", "deploybot (invoke)"
+	rel1, err := l.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: ci})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: rel1.ID, Environment: "stage", RequestedBy: ci}); err != nil {
+		t.Fatal(err)
+	}
+	l.push(t, "uk.ac.wellcome/notifier", 9, clock.Add(-time.Minute))
+	l.run(t, "release", "create", "storage").want(t, 0)
+	l.run(t, "deploy", "storage", "stage", "latest", "--yes").want(t, 0)
+	if _, err := l.svc.Rollback(ctx, shiplog.RollbackInput{ProjectID: "storage", Environment: "stage", Reason: "notifier errors", Hold: true, RequestedBy: bot}); err != nil {
+		t.Fatal(err)
+	}
+	rel2 := l.deployments(t, "stage")[1].ReleaseID
+
+	// The line of out with key as a cell of its own; fails if there is none.
+	row := func(t *testing.T, out, key string) string {
+		t.Helper()
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, key+" ") || strings.Contains(line, "  "+key+"  ") {
+				return line
+			}
+		}
+		t.Fatalf("no line with %q in:\n%s", key, out)
+		return ""
+	}
+	check := func(t *testing.T, line, want string, plain bool) {
+		t.Helper()
+		if !strings.Contains(line, want) {
+			t.Errorf("got %q, want it to show %q", line, want)
+		}
+		if plain && strings.Contains(line, "invoke") {
+			t.Errorf("got %q, want no invoke marker on an API caller", line)
+		}
+	}
+
+	r := l.run(t, "releases", "storage")
+	r.want(t, 0)
+	check(t, row(t, r.stdout, rel1.ID), asserted, false)
+	check(t, row(t, r.stdout, rel2), "alice", true)
+
+	r = l.run(t, "release", "show", "storage", rel1.ID)
+	r.want(t, 0, "by "+asserted)
+	check(t, row(t, r.stdout, "rollback"), assertedBot, false)
+
+	r = l.run(t, "history", "storage", "stage")
+	r.want(t, 0)
+	deps := l.deployments(t, "stage")
+	check(t, row(t, r.stdout, deps[0].ID), assertedBot, false)
+	check(t, row(t, r.stdout, deps[1].ID), "alice", true)
+	check(t, row(t, r.stdout, deps[2].ID), asserted, false)
+
+	r = l.run(t, "status", "storage", "stage")
+	r.want(t, 0, "locked by "+assertedBot+": notifier errors")
+	check(t, row(t, r.stdout, "stage"), assertedBot, false)
+
+	r = l.run(t, "events", "storage", "--type", shiplog.EventReleaseCreated)
+	r.want(t, 0)
+	check(t, row(t, r.stdout, rel1.ID), asserted, false)
+	check(t, row(t, r.stdout, rel2), "alice", true)
+}

@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	localaws.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

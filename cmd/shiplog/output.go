@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 // The colors of table cells. Every code is two characters, so that on a terminal every cell
@@ -210,13 +212,22 @@ func changeColor(c string) styled {
 	return styled{c, dim}
 }
 
-// person shows who: the name, and the id when it differs.
-func personOf(id, name string) string {
+// personOf shows who: the name, and in brackets the id when it differs and "invoke" when a
+// direct invocation asserted the identity (no one authenticated it: the invoker may name
+// anyone), so that "GitHub Actions (ci, invoke)" never reads as a caller IAM vouched for.
+func personOf(p shiplog.Person) string {
+	who, notes := p.Name, []string{}
 	switch {
-	case name == "" || name == id:
-		return id
-	case id == "":
-		return name
+	case p.Name == "" || p.Name == p.ID:
+		who = p.ID
+	case p.ID != "":
+		notes = append(notes, p.ID)
 	}
-	return name + " (" + id + ")"
+	if p.Via == shiplog.ViaInvoke {
+		notes = append(notes, shiplog.ViaInvoke)
+	}
+	if len(notes) == 0 {
+		return who
+	}
+	return who + " (" + strings.Join(notes, ", ") + ")"
 }

@@ -209,7 +209,7 @@ func (a *app) releasesCommand() *cobra.Command {
 			}
 			t := a.newTable(a.std.out, "RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED", "VERIFIED IN", "DESCRIPTION")
 			for _, r := range body.Items {
-				t.row(r.ID, r.Label, a.when(r.CreatedAt), personOf(r.RequestedBy.ID, r.RequestedBy.Name),
+				t.row(r.ID, r.Label, a.when(r.CreatedAt), personOf(r.RequestedBy),
 					timesDeployed(r), strings.Join(r.VerifiedIn, ", "), clip(r.Description, 50))
 			}
 			a.more(cmd, body.NextCursor)
@@ -259,7 +259,7 @@ func (a *app) showRelease(r shiplog.Release) error {
 	fmt.Fprintf(w, "%s %s\n", a.paint(bold, "Release"), r.ID)
 	fmt.Fprintf(w, "  project:      %s (%s)\n", r.ProjectID, r.ProjectName)
 	fmt.Fprintf(w, "  label:        %s\n", r.Label)
-	fmt.Fprintf(w, "  created:      %s by %s\n", a.whenLong(r.CreatedAt), personOf(r.RequestedBy.ID, r.RequestedBy.Name))
+	fmt.Fprintf(w, "  created:      %s by %s\n", a.whenLong(r.CreatedAt), personOf(r.RequestedBy))
 	if r.Description != "" {
 		fmt.Fprintf(w, "  description:  %s\n", oneLine(r.Description))
 	}
@@ -274,7 +274,7 @@ func (a *app) showRelease(r shiplog.Release) error {
 	fmt.Fprintln(w)
 	t := a.newTable(w, "DEPLOYMENT", "ENVIRONMENT", "KIND", "WHEN", "BY", "DESCRIPTION")
 	for _, d := range r.Deployments {
-		t.row(d.ID, d.Environment.ID, kindOf(d.Kind), a.when(d.CreatedAt), personOf(d.RequestedBy.ID, d.RequestedBy.Name), clip(d.Description, 50))
+		t.row(d.ID, d.Environment.ID, kindOf(d.Kind), a.when(d.CreatedAt), personOf(d.RequestedBy), clip(d.Description, 50))
 	}
 	return t.flush()
 }
@@ -381,7 +381,7 @@ func (a *app) historyCommand() *cobra.Command {
 			t := a.newTable(a.std.out, "DEPLOYMENT", "ENVIRONMENT", "RELEASE", "KIND", "STATUS", "WHEN", "BY", "DESCRIPTION")
 			for _, d := range body.Items {
 				t.row(d.ID, d.Environment.ID, d.ReleaseID, kindLabel(d), statusColor(d.Status), a.when(d.CreatedAt),
-					personOf(d.RequestedBy.ID, d.RequestedBy.Name), clip(why(d), 50))
+					personOf(d.RequestedBy), clip(why(d), 50))
 			}
 			a.more(cmd, body.NextCursor)
 			return t.flush()
@@ -449,7 +449,7 @@ func (a *app) statusCommand() *cobra.Command {
 			for _, e := range items {
 				var rel, deployed, by string
 				if c := e.Current; c != nil {
-					rel, deployed, by = c.ReleaseID, a.when(c.DeployedAt), personOf(c.RequestedBy.ID, c.RequestedBy.Name)
+					rel, deployed, by = c.ReleaseID, a.when(c.DeployedAt), personOf(c.RequestedBy)
 				}
 				t.row(e.Environment.ID, rel, deployed, by, statusColor(e.Status), a.lockCell(e.Lock), driftCell(e))
 			}
@@ -465,7 +465,7 @@ func (a *app) lockCell(l *shiplog.EnvironmentLock) any {
 	if l == nil {
 		return ""
 	}
-	s := "locked by " + personOf(l.LockedBy.ID, l.LockedBy.Name) + ": " + clip(l.Reason, 40)
+	s := "locked by " + personOf(l.LockedBy) + ": " + clip(l.Reason, 40)
 	if l.ExpiresAt != 0 {
 		s += " (until " + a.when(l.ExpiresAt) + ")"
 	}
@@ -553,7 +553,7 @@ func (a *app) eventsCommand() *cobra.Command {
 				if e.Detail != nil {
 					detail = strings.TrimSpace(detail + " " + imageOrValue(e.Detail))
 				}
-				t.row(a.when(e.At), eventColor(e.Type), personOf(e.By.ID, e.By.Name), e.Environment, e.ReleaseID, e.DeploymentID, clip(detail, 60))
+				t.row(a.when(e.At), eventColor(e.Type), personOf(e.By), e.Environment, e.ReleaseID, e.DeploymentID, clip(detail, 60))
 			}
 			a.more(cmd, body.NextCursor)
 			return t.flush()

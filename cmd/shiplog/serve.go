@@ -93,12 +93,18 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 		functions[name] = fn
 	}
 	invoke := awslambda.InvokeAPI(functions)
-	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, log), osUser())
+	fallback := osUser()
+	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, log), fallback)
 	// Dispatch by prefix rather than with a ServeMux, which would redirect unclean paths such as
 	// /projects/p/images/.. to another resource instead of letting the API refuse them.
 	// The stack records as the OS user whoever reaches it, so requests a browser sends for another
 	// site's page (a no-cors POST, a rebound name) are refused before any of the three.
-	dash := dashboard.Handler()
+	// The page may name someone (X-Shiplog-User); when it does not, the record names fallback,
+	// which the page shows before each write.
+	dash := dashboard.HandlerFor(func(context.Context) (dashboard.Writer, error) {
+		return dashboard.Writer{ID: fallback.ID, Name: fallback.Name,
+			How: "the local stack records the name this page sends, or else the user running it"}, nil
+	})
 	mux := httpapi.AccessLog(sameSiteOnly("shiplog serve", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case lambdaAPIPath(r.URL.Path):

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +19,9 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/apiclient"
 	"github.com/shiplog/shiplog/pkg/apiclient/apiclienttest"
+	"github.com/shiplog/shiplog/pkg/dashboard"
 	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/localaws"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -306,4 +309,70 @@ func TestDeployWaits(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, `{"deployment_id":"D1"`) || !strings.Contains(r.stdout, `"status":"applied"`) || strings.Count(r.stdout, "\n") != 1 {
 		t.Errorf("-o json deploy: stdout %q, want the deployment's last answer alone", r.stdout)
 	}
+}
+
+// TestUIIdentity: the page behind shiplog ui reads, at dashboard.IdentityPath, exactly who the API
+// will record for its writes: the IAM identity the proxy signs as (STS GetCallerIdentity with the
+// same credentials, on moto), or --user against the local stack; never a name the page sends.
+func TestUIIdentity(t *testing.T) {
+	identity := func(t *testing.T, c *apiclient.Client) (int, dashboard.Writer, string) {
+		t.Helper()
+		ui := httptest.NewServer(uiServer(c, uiHandler(c), slog.New(slog.DiscardHandler)))
+		defer ui.Close()
+		req, _ := http.NewRequest("GET", ui.URL+dashboard.IdentityPath, nil)
+		req.Header.Set(apiclient.UserHeader, "erin")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		var w dashboard.Writer
+		_ = json.Unmarshal(b, &w)
+		return res.StatusCode, w, string(b)
+	}
+
+	t.Run("signed", func(t *testing.T) {
+		awsEnv(t, testCreds.SecretAccessKey)
+		t.Setenv("AWS_ENDPOINT_URL_STS", localaws.SharedMoto(t).URL)
+		c, err := apiclient.New(context.Background(), apiclient.Options{URL: "http://127.0.0.1:1", Sign: true, User: "erin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arn, err := c.SignerARN(context.Background())
+		if err != nil || !strings.HasPrefix(arn, "arn:aws:") {
+			t.Fatalf("STS says the signer is %q, %v", arn, err)
+		}
+		code, w, body := identity(t, c)
+		want := dashboard.Writer{ID: arn, Name: arn[strings.LastIndex(arn, "/")+1:], Fixed: true}
+		if w.How == "" {
+			t.Errorf("%s says not how the identity is had", dashboard.IdentityPath)
+		}
+		w.How = ""
+		if code != 200 || w != want {
+			t.Errorf("GET %s: %d %s, want %+v (the signer, as API Gateway names it)", dashboard.IdentityPath, code, body, want)
+		}
+	})
+	t.Run("no credentials", func(t *testing.T) {
+		awsEnv(t, testCreds.SecretAccessKey)
+		t.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:1")
+		c, err := apiclient.New(context.Background(), apiclient.Options{URL: "http://127.0.0.1:1", Sign: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, body := identity(t, c)
+		if code != http.StatusBadGateway || !strings.Contains(body, "cannot tell which AWS identity it signs as") {
+			t.Errorf("GET %s with STS unreachable: %d %s, want 502 saying so", dashboard.IdentityPath, code, body)
+		}
+	})
+	t.Run("unsigned", func(t *testing.T) {
+		c, err := apiclient.New(context.Background(), apiclient.Options{URL: "http://127.0.0.1:1", User: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, w, body := identity(t, c)
+		if code != 200 || w.ID != "alice" || w.Name != "alice" || !w.Fixed {
+			t.Errorf("GET %s: %d %s, want alice, fixed (the proxy sends --user, never the page's name)", dashboard.IdentityPath, code, body)
+		}
+	})
 }

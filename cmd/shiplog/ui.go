@@ -45,7 +45,7 @@ another site's page.`,
 				return withCode(exitError, "%v", err)
 			}
 			log := slog.New(slog.NewJSONHandler(a.std.err, nil))
-			srv := &http.Server{Handler: httpapi.AccessLog(uiServer(c, uiHandler(), log), log), ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: httpapi.AccessLog(uiServer(c, uiHandler(c), log), log), ReadHeaderTimeout: 10 * time.Second}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()
 			how := "unsigned, as --user"

@@ -42,7 +42,7 @@ func (a *app) lockCommand() *cobra.Command {
 			if l == nil {
 				return fmt.Errorf("the API answered no lock")
 			}
-			fmt.Fprintf(a.std.out, "locked %s/%s by %s: %s", args[0], l.Environment, personOf(l.LockedBy.ID, l.LockedBy.Name), oneLine(l.Reason))
+			fmt.Fprintf(a.std.out, "locked %s/%s by %s: %s", args[0], l.Environment, personOf(l.LockedBy), oneLine(l.Reason))
 			if l.ExpiresAt != 0 {
 				fmt.Fprintf(a.std.out, " (until %s)", a.whenLong(l.ExpiresAt))
 			}
@@ -66,7 +66,7 @@ func (a *app) unlockCommand() *cobra.Command {
 				return err
 			}
 			if l := out.Removed; l != nil {
-				fmt.Fprintf(a.std.out, "unlocked %s/%s (locked by %s since %s: %s)\n", args[0], args[1], personOf(l.LockedBy.ID, l.LockedBy.Name), a.when(l.LockedAt), oneLine(l.Reason))
+				fmt.Fprintf(a.std.out, "unlocked %s/%s (locked by %s since %s: %s)\n", args[0], args[1], personOf(l.LockedBy), a.when(l.LockedAt), oneLine(l.Reason))
 				return nil
 			}
 			fmt.Fprintf(a.std.out, "%s/%s was not locked; nothing changed\n", args[0], args[1])
@@ -126,7 +126,7 @@ func (a *app) freezeCommand() *cobra.Command {
 			}
 			t := a.newTable(a.std.out, "FREEZE", "ENVIRONMENTS", "STARTS", "ENDS", "BY", "REASON")
 			for _, f := range body.Items {
-				t.row(f.ID, freezeEnvs(f), a.when(f.StartsAt), a.when(f.EndsAt), personOf(f.CreatedBy.ID, f.CreatedBy.Name), clip(f.Reason, 50))
+				t.row(f.ID, freezeEnvs(f), a.when(f.StartsAt), a.when(f.EndsAt), personOf(f.CreatedBy), clip(f.Reason, 50))
 			}
 			return t.flush()
 		},

@@ -353,7 +353,7 @@ func (a *app) waitFor(ctx context.Context, c *apiclient.Client, project string, 
 			s := d.StatusHistory[shown]
 			line := fmt.Sprintf("  %-10s %s", s.Status, a.whenLong(s.At))
 			if s.By.ID != "" {
-				line += " by " + personOf(s.By.ID, s.By.Name)
+				line += " by " + personOf(s.By)
 			}
 			if s.Detail != "" {
 				line += ": " + oneLine(s.Detail)

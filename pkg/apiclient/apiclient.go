@@ -19,7 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // DefaultURL is the local stack's address, as `shiplog serve` and `make run` listen on it.
@@ -68,6 +70,10 @@ type Client struct {
 	// Signing says whether requests are signed with SigV4; Region is the region they are signed for.
 	Signing bool
 	Region  string
+	// User is the X-Shiplog-User the client sends when it does not sign; empty when it signs or
+	// names no one.
+	User string
+	aws  aws.Config // when signing
 }
 
 // New returns a client for the options. When it signs, it loads the AWS configuration (the
@@ -112,13 +118,32 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		if cfg.Region == "" {
 			return nil, errors.New("signing needs a region: give --region, or set AWS_REGION or a profile's region")
 		}
-		c.Signing, c.Region = true, cfg.Region
+		c.Signing, c.Region, c.aws = true, cfg.Region, cfg
 		rt = &SigningTransport{Credentials: cfg.Credentials, Region: cfg.Region, Next: next}
 	} else {
+		c.User = o.User
 		rt = &IdentityTransport{User: o.User, Next: next}
 	}
 	c.http = &http.Client{Transport: rt, Timeout: 60 * time.Second}
 	return c, nil
+}
+
+// SignerARN returns the ARN of the IAM principal the client signs as (STS GetCallerIdentity with
+// the same credentials), which is the userArn API Gateway hands the API, so who the API records.
+// It is an error to ask a client that does not sign.
+func (c *Client) SignerARN(ctx context.Context) (string, error) {
+	if !c.Signing {
+		return "", errors.New("the client does not sign its requests")
+	}
+	out, err := sts.NewFromConfig(c.aws).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		var re interface{ HTTPStatusCode() int }
+		if errors.As(err, &re) {
+			return "", fmt.Errorf("STS GetCallerIdentity: %w", err)
+		}
+		return "", &CredentialsError{Err: err}
+	}
+	return aws.ToString(out.Arn), nil
 }
 
 // Base returns the API's base URL.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awseventbridge"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/awsssm"
+	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/localaws"
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -306,4 +308,69 @@ func eventLog(t *testing.T, svc *shiplog.Service, project string) []shiplog.Even
 		t.Fatalf("the flow logged more than %d events", len(page.Items))
 	}
 	return page.Items
+}
+
+// TestPublishedEventsSayHowTheRequesterWasIdentified puts the events of a flow with one requester
+// authenticated by the API and one asserted by a direct invocation, and checks that each event a
+// rule on the bus delivers keeps by.via: a consumer (a notification, an audit) must be able to
+// tell "alice, whom IAM authenticated" from "ci, as the invoker said".
+func TestPublishedEventsSayHowTheRequesterWasIdentified(t *testing.T) {
+	ctx := t.Context()
+	moto := localaws.SharedMoto(t).Config(ctx)
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	svc := shiplog.NewService(store, store, nil, nil)
+	alice := shiplog.Person{ID: "arn:aws:iam::123456789012:user/alice", Name: "alice", Via: shiplog.ViaAPI}
+	ci := shiplog.Person{ID: "ci", Name: "GitHub Actions", Via: shiplog.ViaInvoke}
+
+	project := "via"
+	p, err := manifest.ParseProject(project, []byte(`{"name":"Via","environments":[{"id":"stage"}],"image_repositories":[{"id":"team/app","services":["web"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: []shiplog.Project{p}, By: alice}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.PutParameters(ctx, map[string]string{shiplog.ParameterName(project, "latest", "web"): "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app@sha256:" + fmt.Sprintf("%064x", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: project, RequestedBy: ci})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Deploy(ctx, shiplog.DeployInput{ProjectID: project, ReleaseID: rel.ID, Environment: "stage", RequestedBy: alice}); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBus(t, moto)
+	logged := eventLog(t, svc, project)
+	for i, err := range awseventbridge.New(b.client, b.name).Publish(ctx, logged) {
+		if err != nil {
+			t.Fatalf("publish %s: %v", logged[i].Type, err)
+		}
+	}
+	want := map[string]shiplog.Person{
+		shiplog.EventProjectRegistered:   alice,
+		shiplog.EventReleaseCreated:      ci,
+		shiplog.EventDeploymentRequested: alice,
+	}
+	seen := map[string]bool{}
+	for _, m := range b.received(t) {
+		w, ok := want[m.Detail.Type]
+		if !ok {
+			continue
+		}
+		seen[m.Detail.Type] = true
+		if m.Detail.By != w {
+			t.Errorf("%s: detail.by is %+v, want %+v", m.Detail.Type, m.Detail.By, w)
+		}
+	}
+	for typ := range want {
+		if !seen[typ] {
+			t.Errorf("no %s delivered", typ)
+		}
+	}
 }

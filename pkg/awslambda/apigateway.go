@@ -76,6 +76,12 @@ func toRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Re
 	return req, nil
 }
 
+// IAMPerson is who the API records for a request signed by the IAM principal arn: the ARN, named
+// by its user or role session name. shiplog ui shows it before the page writes.
+func IAMPerson(arn string) shiplog.Person {
+	return shiplog.Person{ID: arn, Name: arn[strings.LastIndex(arn, "/")+1:]}
+}
+
 // Identity returns the authenticated caller of an HTTP API request: the IAM principal's ARN (with
 // the user or role session name), or a JWT's subject (with its name, email or username claim).
 func Identity(rc events.APIGatewayV2HTTPRequestContext) (shiplog.Person, bool) {
@@ -84,8 +90,7 @@ func Identity(rc events.APIGatewayV2HTTPRequestContext) (shiplog.Person, bool) {
 		return shiplog.Person{}, false
 	}
 	if a.IAM != nil && a.IAM.UserARN != "" {
-		arn := a.IAM.UserARN
-		return shiplog.Person{ID: arn, Name: arn[strings.LastIndex(arn, "/")+1:]}, true
+		return IAMPerson(a.IAM.UserARN), true
 	}
 	if a.JWT != nil && a.JWT.Claims["sub"] != "" {
 		c := a.JWT.Claims

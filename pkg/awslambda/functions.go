@@ -73,8 +73,9 @@ type StatusReport struct {
 	Detail       string `json:"detail,omitempty"`
 }
 
-// Requester is who a direct invocation says asks. Nothing checks it: the record says it came
-// "via": "invoke", as opposed to an API caller whom API Gateway authenticated.
+// Requester is who a direct invocation says asks. Nothing authenticates it: the record says it
+// came "via": "invoke", as opposed to an API caller whom API Gateway authenticated, and the
+// domain refuses the identities it cannot be (shiplog's and AWS's own, ARNs, service principals).
 type Requester struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`

@@ -62,7 +62,7 @@ const storageOnly = `{"storage": {"name": "Storage v2", "environments": [{"id": 
 var anonymousInvoker = shiplog.Person{ID: shiplog.AnonymousPerson.ID, Name: shiplog.AnonymousPerson.Name, Via: shiplog.ViaInvoke}
 
 func TestCreateRelease(t *testing.T) {
-	ci := shiplog.Person{ID: "arn:aws:iam::123456789012:role/ci", Name: "GitHub Actions", Via: shiplog.ViaInvoke}
+	ci := shiplog.Person{ID: "github-actions", Name: "GitHub Actions", Via: shiplog.ViaInvoke}
 	tests := []struct {
 		name          string
 		register      bool // register the example manifest first
@@ -83,7 +83,7 @@ func TestCreateRelease(t *testing.T) {
 		},
 		{
 			name:          "manifest as an object registers its project",
-			payload:       `{"project_id": "storage", "label": "latest", "description": "nightly", "requested_by": {"id": "arn:aws:iam::123456789012:role/ci", "name": "GitHub Actions"}, "manifest": ` + manifestObject(t) + `}`,
+			payload:       `{"project_id": "storage", "label": "latest", "description": "nightly", "requested_by": {"id": "github-actions", "name": "GitHub Actions"}, "manifest": ` + manifestObject(t) + `}`,
 			wantBy:        ci,
 			wantLabel:     "latest",
 			wantDesc:      "nightly",
@@ -266,7 +266,7 @@ func TestGolden(t *testing.T) {
 	e := newEnv(t).withImages(t)
 	fns := e.functions()
 	rel, err := fns[awslambda.CreateReleaseName].Invoke(context.Background(), []byte(
-		`{"project_id": "storage", "description": "nightly", "requested_by": {"id": "arn:aws:iam::123456789012:role/ci", "name": "ci"}, "manifest": `+manifestObject(t)+`}`))
+		`{"project_id": "storage", "description": "nightly", "requested_by": {"id": "github-actions", "name": "ci"}, "manifest": `+manifestObject(t)+`}`))
 	if err != nil {
 		t.Fatalf("create-release: %v", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/dashboard"
 	"github.com/shiplog/shiplog/pkg/httpapi"
@@ -305,12 +306,18 @@ const testManifest = `{
 }`
 
 var (
-	ci    = shiplog.Person{ID: "ci", Name: "CI"}
-	bob   = shiplog.Person{ID: "bob", Name: "Bob Builder"}
-	carol = shiplog.Person{ID: "carol", Name: "Carol"}
+	// CI invokes the functions, so it is who it says; people use the API, which authenticates.
+	ci    = shiplog.Person{ID: "ci", Name: "CI", Via: shiplog.ViaInvoke}
+	bob   = shiplog.Person{ID: "bob", Name: "Bob Builder", Via: shiplog.ViaAPI}
+	carol = shiplog.Person{ID: "carol", Name: "Carol", Via: shiplog.ViaAPI}
 )
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { t.Helper(); return newStackSignedAs(t, nil) }
+
+// newStackSignedAs is newStack as shiplog ui serves it when signer is not nil: the page's
+// X-Shiplog-User never reaches the API, every request is the signer's (API Gateway hands the API
+// the signer's ARN), and the dashboard is told so, as uiServer tells it.
+func newStackSignedAs(t *testing.T, signer *shiplog.Person) *stack {
 	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "shiplog.db"))
 	if err != nil {
@@ -397,6 +404,17 @@ func newStack(t *testing.T) *stack {
 	// is refused, and the requester recorded is the one the page names.
 	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, nil), shiplog.Person{})
 	dash := dashboard.Handler()
+	if signer != nil {
+		inner := httpapi.NewHandler(svc, nil)
+		api = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Del(httpapi.UserHeader)
+			r.Header.Del(httpapi.UserNameHeader)
+			inner.ServeHTTP(w, r.WithContext(httpapi.WithIdentity(r.Context(), *signer)))
+		})
+		dash = dashboard.HandlerFor(func(context.Context) (dashboard.Writer, error) {
+			return dashboard.Writer{ID: signer.ID, Name: signer.Name, Fixed: true, How: "signed with your AWS credentials"}, nil
+		})
+	}
 	metricsPath := regexp.MustCompile(`^/projects/[^/]+/metrics$`)
 	envsPath := regexp.MustCompile(`^/projects/[^/]+/environments$`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -663,6 +681,73 @@ func TestPromoteClickedThroughThePage(t *testing.T) {
 		if c.Environment == "prod" && c.Differs {
 			t.Errorf("after the promotion %s still differs between stage and prod", c.Service)
 		}
+	}
+}
+
+// TestIdentitiesSayHowTheyWereAsserted: the page marks a requester a direct invocation named
+// ("CI (ci, invoke)") wherever it shows one, and shows an API caller as before.
+func TestIdentitiesSayHowTheyWereAsserted(t *testing.T) {
+	st := newStack(t)
+	tb := newTab(t, st.url)
+
+	tb.open("#/p/storage/deployments?environment=stage")
+	for _, d := range st.deployments(t, "storage", "stage") {
+		who := tb.text(fmt.Sprintf(`li[data-deployment=%q] p strong`, d.ID))
+		if who != "CI (ci, invoke)" {
+			t.Errorf("stage deployment %s is shown by %q, want \"CI (ci, invoke)\"", d.ID, who)
+		}
+		history := run(tb, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('li[data-deployment=%q] details').textContent`, d.ID)))
+		if !strings.Contains(history, "by CI (ci, invoke): smoke tests passed") {
+			t.Errorf("stage deployment %s's status history reads %q, want CI's report marked invoke", d.ID, history)
+		}
+	}
+	tb.open("#/p/storage/deployments?environment=prod")
+	prod := st.deployments(t, "storage", "prod")
+	if who := tb.text(fmt.Sprintf(`li[data-deployment=%q] p strong`, prod[len(prod)-1].ID)); who != "Bob Builder (bob)" {
+		t.Errorf("bob's prod deployment is shown by %q, want \"Bob Builder (bob)\" (an API caller, unmarked)", who)
+	}
+
+	tb.open("#/p/storage/releases/" + st.rel["r1"])
+	if facts := tb.text("dl.facts"); !strings.Contains(facts, "by CI (ci, invoke)") {
+		t.Errorf("release r1's facts read %q, want it made by \"CI (ci, invoke)\"", facts)
+	}
+}
+
+// TestUIShowsWhoTheRecordWillName is issue 16's "Sent as erin": behind shiplog ui the record
+// names the AWS identity the proxy signs as, whatever name was typed in the page before. The
+// page must say so before the action, and the record must name exactly what it said.
+func TestUIShowsWhoTheRecordWillName(t *testing.T) {
+	signer := awslambda.IAMPerson("arn:aws:sts::123456789012:assumed-role/Admin/root")
+	st := newStackSignedAs(t, &signer)
+	tb := newTab(t, st.url)
+	// A name typed in this browser earlier, on the local stack.
+	tb.open("#/p/storage")
+	tb.do(chromedp.Evaluate[chromedp.Void](`localStorage.setItem('shiplog.user', 'erin')`))
+	tb.open("#/p/storage")
+	tb.wait(`document.querySelector('#user').innerText.includes('root')`)
+	if top := tb.text("#user"); strings.Contains(top, "erin") {
+		t.Errorf("the header says %q, want the signer, not the name typed in the page", top)
+	}
+
+	tb.click(`button[data-key="promote:prod"]`)
+	tb.wait(`document.querySelector('#plan') && document.querySelector('#who') && !document.querySelector('#who').innerText.includes('Finding out')`)
+	who := tb.text("#who")
+	if !strings.Contains(who, "root ("+signer.ID+")") || strings.Contains(who, "erin") {
+		t.Fatalf("before the promotion the page says %q, want it recorded as %q and no erin", who, "root ("+signer.ID+")")
+	}
+	tb.screenshot("ui-identity")
+	tb.click("#confirm")
+	tb.wait(`!document.querySelector('dialog')`)
+	ds := st.deployments(t, "storage", "prod")
+	if got := ds[0].RequestedBy; got.ID != signer.ID || got.Name != "root" {
+		t.Errorf("the record names %+v, want %s (root), as the page said", got, signer.ID)
+	}
+
+	// The button at the top explains instead of asking for a name.
+	tb.click("#user")
+	tb.wait(`document.querySelector('dialog[open]')`)
+	if tb.text("dialog[open]") == "" || run(tb, chromedp.Evaluate[bool](`!!document.querySelector('dialog[open] input')`)) {
+		t.Errorf("the user button behind shiplog ui offers a name to type: %q", tb.text("dialog[open]"))
 	}
 }
 

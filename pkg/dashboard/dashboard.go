@@ -6,11 +6,14 @@
 // API (pkg/httpapi) on the same origin, so whatever serves the dashboard serves the API next to
 // it: the local stack directly, `shiplog ui` by forwarding API calls, signed, to API Gateway.
 // The dashboard has no login of its own; on the local stack the page sends the user name a person
-// types once as X-Shiplog-User.
+// types once as X-Shiplog-User. Behind `shiplog ui` the proxy signs as the person running it, and
+// the page shows that identity (read from IdentityPath) before every write, since no name typed
+// in the page reaches the record.
 package dashboard
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -29,11 +32,31 @@ var assets embed.FS
 // AssetPrefix is the path under which the page's files are served.
 const AssetPrefix = "/assets/"
 
-// Serves reports whether a request path is the dashboard's ("/" and everything under
-// AssetPrefix) rather than the API's, for servers that put both on one origin.
+// IdentityPath is where the page asks who the API will record as the requester of its writes.
+const IdentityPath = "/dashboard/identity"
+
+// Serves reports whether a request path is the dashboard's ("/", IdentityPath and everything
+// under AssetPrefix) rather than the API's, for servers that put both on one origin.
 func Serves(urlPath string) bool {
-	return urlPath == "/" || strings.HasPrefix(urlPath, AssetPrefix)
+	return urlPath == "/" || urlPath == IdentityPath || strings.HasPrefix(urlPath, AssetPrefix)
 }
+
+// Writer is who the API will record as the requester of the writes the page sends, as the
+// server that serves the page knows it.
+type Writer struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Fixed says the server names the requester itself (shiplog ui signs every request as the
+	// person running it), so the page cannot choose one and sends none. Otherwise the page may
+	// name someone (X-Shiplog-User, on the local stack), and ID and Name, if set, are who the API
+	// records when it does not.
+	Fixed bool `json:"fixed"`
+	// How says, for a person, how the server identifies the writes.
+	How string `json:"how"`
+}
+
+// WriterFunc returns the Writer of a request's page; its error's text is shown on the page.
+type WriterFunc func(context.Context) (Writer, error)
 
 // contentSecurityPolicy lets the page load and call only its own origin: no inline script, no
 // third-party anything.
@@ -48,7 +71,38 @@ type file struct {
 
 // Handler returns the dashboard's handler: GET (and HEAD) of "/" and of the files under
 // AssetPrefix. Other paths answer 404 and other methods 405, as JSON errors like the API's.
-func Handler() http.Handler {
+// IdentityPath answers 404: the page then lets a person name themselves.
+func Handler() http.Handler { return HandlerFor(nil) }
+
+// HandlerFor is Handler that answers GET IdentityPath with who's Writer (502 with its error's
+// text if it fails).
+func HandlerFor(who WriterFunc) http.Handler {
+	files := assetFiles()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == IdentityPath && who != nil {
+			if r.Method != http.MethodGet {
+				w.Header().Set("Allow", "GET")
+				writeError(w, http.StatusMethodNotAllowed, "Invalid", "method "+r.Method+" is not allowed on "+IdentityPath+"; allowed: GET")
+				return
+			}
+			wr, err := who(r.Context())
+			if err != nil {
+				writeError(w, http.StatusBadGateway, "Unavailable", err.Error())
+				return
+			}
+			body, _ := json.Marshal(wr)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			_, _ = w.Write(append(body, '\n'))
+			return
+		}
+		serveFile(w, r, files)
+	})
+}
+
+// assetFiles reads the embedded files once, with their types and ETags, keyed by URL path.
+func assetFiles() map[string]file {
 	files := map[string]file{}
 	err := fs.WalkDir(assets, "assets", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -71,28 +125,30 @@ func Handler() http.Handler {
 	}
 	files["/"] = files["/assets/index.html"]
 	delete(files, "/assets/index.html")
+	return files
+}
 
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, ok := files[r.URL.Path]
-		if !ok {
-			writeError(w, http.StatusNotFound, "NotFound", "no dashboard page or file "+r.URL.EscapedPath())
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, "Invalid", "method "+r.Method+" is not allowed on "+r.URL.EscapedPath()+"; allowed: GET, HEAD")
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", f.contentType)
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		// The files change only with the binary: the browser asks again each time and gets a 304.
-		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", f.etag)
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
-	})
+// serveFile answers a GET or HEAD of one of files.
+func serveFile(w http.ResponseWriter, r *http.Request, files map[string]file) {
+	f, ok := files[r.URL.Path]
+	if !ok {
+		writeError(w, http.StatusNotFound, "NotFound", "no dashboard page or file "+r.URL.EscapedPath())
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "Invalid", "method "+r.Method+" is not allowed on "+r.URL.EscapedPath()+"; allowed: GET, HEAD")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", f.contentType)
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	// The files change only with the binary: the browser asks again each time and gets a 304.
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", f.etag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
 }
 
 func writeError(w http.ResponseWriter, status int, kind, message string) {

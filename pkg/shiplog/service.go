@@ -136,7 +136,8 @@ var AnonymousPerson = Person{ID: "unknown", Name: "unknown"}
 
 // Validate checks a requester as given, whichever channel asserts it: the anonymous requester (no
 // id and no name) or an id, and a name, of at most MaxNameLength bytes with no control or format
-// characters; Via, if set, one of ViaAPI and ViaInvoke.
+// characters; Via, if set, one of ViaAPI and ViaInvoke. An identity asserted via invoke must not
+// claim one only shiplog or authentication can vouch for (see refuseUnprovable).
 func (p Person) Validate() error {
 	switch p.Via {
 	case "", ViaAPI, ViaInvoke:
@@ -152,7 +153,40 @@ func (p Person) Validate() error {
 	if err := validateName("requested_by.id", p.ID); err != nil {
 		return err
 	}
-	return validateName("requested_by.name", p.Name)
+	if err := validateName("requested_by.name", p.Name); err != nil {
+		return err
+	}
+	if p.Via == ViaInvoke {
+		if err := refuseUnprovable("requested_by.id", p.ID); err != nil {
+			return err
+		}
+		return refuseUnprovable("requested_by.name", p.Name)
+	}
+	return nil
+}
+
+// systemPersons are who shiplog records as acting on its own or on AWS's word. No requester
+// asserted via invoke may name itself as one of them, so that "by Amazon ECS" is always ECS's.
+var systemPersons = []Person{shiplogPerson, ecsPerson, ecrPerson}
+
+// refuseUnprovable refuses, in an identity a direct invocation asserts, what only shiplog or an
+// authentication can vouch for: the ids and names of systemPersons, an ARN (the API channel
+// records the ARN of the IAM principal that signed; an invoker naming one would pass as it), and
+// an AWS service principal. Case does not matter: "ECS" reads as "ecs".
+func refuseUnprovable(field, s string) error {
+	for _, p := range systemPersons {
+		if strings.EqualFold(s, p.ID) || strings.EqualFold(s, p.Name) {
+			return Errorf(Invalid, "%s: %q is what shiplog records for %s itself; a direct invocation names its caller (e.g. \"ci\"), and is recorded as asserted via invoke", field, clip(s), p.Name)
+		}
+	}
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "arn:"):
+		return Errorf(Invalid, "%s: %q is shaped like an ARN, which only an authenticated caller is recorded as (IAM on the HTTP API); a direct invocation names its caller (e.g. \"ci\"), and is recorded as asserted via invoke", field, clip(s))
+	case strings.HasSuffix(lower, ".amazonaws.com") || strings.HasSuffix(lower, ".amazonaws.com.cn"):
+		return Errorf(Invalid, "%s: %q is shaped like an AWS service principal; a direct invocation names its caller (e.g. \"ci\"), and is recorded as asserted via invoke", field, clip(s))
+	}
+	return nil
 }
 
 // normalizePerson fills in the anonymous requester and a missing name; p must be valid.

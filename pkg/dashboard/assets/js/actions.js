@@ -3,13 +3,26 @@
 // acts only when confirmed. A refusal, from the plan or from the real request, is shown in the
 // API's own words.
 import { h, imageLabel, shortID, person, time } from './dom.js';
-import { call, user, newKey, project as P } from './api.js';
+import { call, user, writer, newKey, project as P } from './api.js';
 import { openDialog, errorBox, announce } from './common.js';
 
+// asWho says, before the action, who the record will name: behind shiplog ui the identity it
+// signs as (no name typed in the page reaches the record), on the local stack the name the page
+// sends, or the stack's default user.
 function asWho() {
-  const u = user();
-  return h('p', { class: 'help who' }, 'Sent as ', u ? h('strong', {}, u) : 'the local stack\'s default user',
-    ' (change it with the button at the top; through shiplog ui your AWS identity counts).');
+  const p = h('p', { class: 'help who', id: 'who' }, 'Finding out who this will be recorded as…');
+  writer().then((w) => {
+    if (w && w.fixed) {
+      p.replaceChildren('Recorded as ', h('strong', {}, w.id ? person(w) : 'the API\'s default user'), w.how ? `: ${w.how}.` : '.');
+      return;
+    }
+    const u = user();
+    const fallback = w && w.id ? ['the local stack\'s default user, ', h('strong', {}, person(w))] : ['the local stack\'s default user'];
+    p.replaceChildren('Recorded as ', ...(u ? [h('strong', {}, u)] : fallback), ' (change it with the button at the top).');
+  }, (err) => {
+    p.replaceChildren(h('span', { class: 'error' }, `Who this will be recorded as is unknown: ${err.message}`));
+  });
+  return p;
 }
 
 const KIND_WORDS = { deploy: 'Deploy', promote: 'Promote', rollback: 'Roll back' };

@@ -4,7 +4,7 @@
 const USER_KEY = 'shiplog.user';
 
 // The local stack takes the caller from X-Shiplog-User; behind `shiplog ui` the proxy signs the
-// request instead. Its rule for the header: printable, no spaces, at most 256 bytes.
+// request instead (see writer). Its rule for the header: printable, no spaces, at most 256 bytes.
 export function user() {
   try { return localStorage.getItem(USER_KEY) || ''; } catch { return ''; }
 }
@@ -15,6 +15,36 @@ export function userProblem(name) {
   if (new TextEncoder().encode(name).length > 256) return 'a user name is at most 256 bytes';
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'a user name has no control characters';
   return '';
+}
+
+// writer returns who the API will record as the requester of the page's writes, as the server
+// serving the page says (dashboard.Writer: {id, name, fixed, how}), or null where it does not say.
+// fixed means the server names the requester itself (shiplog ui signs as the person running it),
+// and the page's own name is neither sent nor shown.
+let writerAsked = null;
+let fixedWriter = false;
+export function writer() {
+  if (!writerAsked) {
+    writerAsked = (async () => {
+      let res;
+      try {
+        res = await fetch('/dashboard/identity', { headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
+      } catch (e) {
+        throw new ApiError(0, 'Unavailable', `the page's server did not say who writes are recorded as: ${e.message}`);
+      }
+      let data = null;
+      try { data = await res.json(); } catch { /* said below */ }
+      if (res.status === 404) return null;
+      if (!res.ok || !data) {
+        const err = data && data.error;
+        throw new ApiError(res.status, (err && err.kind) || '', (err && err.message) || `GET /dashboard/identity answered ${res.status}`);
+      }
+      fixedWriter = !!data.fixed;
+      return data;
+    })();
+    writerAsked.catch(() => { writerAsked = null; }); // ask again next time
+  }
+  return writerAsked;
 }
 
 export function setUser(name) {
@@ -52,7 +82,7 @@ export async function call(method, path, { query, body, key } = {}) {
   const url = path + (qs.size ? '?' + qs : '');
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (method !== 'GET' && user()) headers['X-Shiplog-User'] = user();
+  if (method !== 'GET' && user() && !fixedWriter) headers['X-Shiplog-User'] = user();
   if (key) headers['Idempotency-Key'] = key;
   let res;
   try {

@@ -1,7 +1,7 @@
 // The dashboard's entry point: hash routes (so that every view has a link that can be shared or
 // bookmarked), the header and the user name the page writes with.
-import { h } from './dom.js';
-import { user, setUser, userProblem } from './api.js';
+import { h, person } from './dom.js';
+import { user, setUser, userProblem, writer } from './api.js';
 import { errorBox, openDialog, announce } from './common.js';
 import { projectsView } from './projects.js';
 import { matrixView } from './matrix.js';
@@ -77,14 +77,42 @@ function renderCrumbs(crumbs) {
   nav.replaceChildren(...crumbs.map(([label, link]) => h('a', { href: link }, label)));
 }
 
-function renderUser() {
+// fixedWho is the identity the server writes as when the page cannot choose (shiplog ui).
+let fixedWho = null;
+
+async function renderUser() {
   const b = document.getElementById('user');
+  try {
+    const w = await writer();
+    if (w && w.fixed) {
+      fixedWho = w;
+      b.replaceChildren(h('span', {}, 'You: ', h('strong', {}, w.id ? (w.name || w.id) : 'the API\'s default user')));
+      b.title = `Writes are recorded as ${w.id ? person(w) : 'the API\'s default user'}: ${w.how}`;
+      return;
+    }
+  } catch (err) {
+    b.replaceChildren('You: unknown');
+    b.title = err.message;
+    return;
+  }
   const u = user();
   b.replaceChildren(u ? h('span', {}, 'You: ', h('strong', {}, u)) : 'Set your name');
   b.title = u ? 'Writes are sent as this user (X-Shiplog-User); change it' : 'Say who you are; the local stack records it on what you deploy';
 }
 
+// showFixedUser explains who the writes are recorded as when the server, not the page, says so.
+function showFixedUser(w) {
+  const dlg = openDialog('Who you are',
+    h('p', {}, 'What you deploy, roll back and lock here is recorded as ', h('strong', {}, w.id ? person(w) : 'the API\'s default user'), '.'),
+    h('p', { class: 'help' }, w.how, '. A name cannot be chosen in this page.'),
+    h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'primary', onclick: () => dlg.close() }, 'Close')));
+}
+
 export function editUser() {
+  if (fixedWho) {
+    showFixedUser(fixedWho);
+    return;
+  }
   const input = h('input', { id: 'user-name', name: 'user', autocomplete: 'username', value: user(), spellcheck: 'false', 'aria-describedby': 'user-help' });
   const problem = h('p', { class: 'error', role: 'alert', hidden: true });
   const form = h('form', { class: 'form', novalidate: true },
@@ -92,7 +120,7 @@ export function editUser() {
     input,
     h('p', { id: 'user-help', class: 'help' },
       'The local stack records it on what you deploy, roll back and lock (as X-Shiplog-User); left empty, it uses the user that runs it. ',
-      'Through ', h('code', {}, 'shiplog ui'), ' your AWS identity counts instead. Kept in this browser only.'),
+      'Kept in this browser only.'),
     problem,
     h('div', { class: 'dialog-actions' },
       h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close() }, 'Cancel'),

@@ -94,9 +94,16 @@ export function duration(sec) {
   return `${(sec / 86400).toFixed(1)} d`;
 }
 
+// person shows who: the name, and in brackets the id when it differs and "invoke" when a direct
+// invocation asserted the identity, e.g. "CI (ci, invoke)".
 export function person(p) {
   if (!p) return '';
-  return p.name && p.name !== p.id ? `${p.name} (${p.id})` : p.id || p.name || '';
+  const who = p.name && p.name !== p.id ? p.name : p.id || p.name || '';
+  const notes = [];
+  if (p.name && p.id && p.name !== p.id) notes.push(p.id);
+  // Only what the invoker said, which no one authenticated: say so, as the CLI does.
+  if (p.via === 'invoke') notes.push('invoke');
+  return notes.length ? `${who} (${notes.join(', ')})` : who;
 }
 
 export function badge(text, kind, title) {
