@@ -29,6 +29,7 @@ type local struct {
 	url   string
 	svc   *shiplog.Service
 	store *bolt.Store
+	h     http.Handler // the API with the local identity, which url serves
 }
 
 // newLocal serves the HTTP API over a fresh store. Its identity is the X-Shiplog-User header
@@ -44,9 +45,10 @@ func newLocal(t *testing.T) *local {
 	svc.Atomic = store.AtomicParameters() // as the local stack wires it
 	svc.Now = func() time.Time { return clock }
 	svc.NewID = shiplog.NewULIDGenerator(svc.Now)
-	srv := httptest.NewServer(httpapi.LocalIdentity(httpapi.NewHandler(svc, nil), shiplog.Person{}))
+	h := httpapi.LocalIdentity(httpapi.NewHandler(svc, nil), shiplog.Person{})
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &local{url: srv.URL, svc: svc, store: store}
+	return &local{url: srv.URL, svc: svc, store: store, h: h}
 }
 
 // result is what one run of the CLI printed and its exit code.

@@ -682,7 +682,7 @@ func TestLocalStackCreated(t *testing.T) {
 	}
 	stage := created("/projects/bugfarm_73649/environments/stage/deployments", map[string]string{"release_id": rel}, "deployment_id")
 	// prod requires stage: report stage verified, then promote.
-	if code := s.call("POST", "/projects/bugfarm_73649/deployments/"+stage+"/status", "ci", map[string]string{"status": "verified"}, nil); code != 200 || s.lastLocation != "" {
+	if code := s.call("POST", "/projects/bugfarm_73649/environments/stage/deployments/"+stage+"/status", "ci", map[string]string{"status": "verified"}, nil); code != 200 || s.lastLocation != "" {
 		t.Errorf("report verified: %d, Location %q; want 200 and none", code, s.lastLocation)
 	}
 	if code := s.call("POST", "/projects/bugfarm_73649/environments/prod/deployments", "bob", map[string]any{"from_environment": "stage", "dry_run": true}, nil); code != 200 || s.lastLocation != "" {

@@ -35,6 +35,19 @@ func (a *app) get(ctx context.Context, path string, q url.Values, v any) (done b
 	return false, res.Decode(v)
 }
 
+// read GETs path into v whatever the output format: a lookup a command needs before it acts.
+func (a *app) read(ctx context.Context, path string, v any) error {
+	c, err := a.client(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := c.Get(ctx, path, nil)
+	if err != nil {
+		return err
+	}
+	return res.Decode(v)
+}
+
 func (a *app) projectsCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "projects",

@@ -85,7 +85,10 @@ func (a *app) freezeCommand() *cobra.Command {
 	set := &cobra.Command{
 		Use:   "set PROJECT FREEZE --ends TIME --reason TEXT [--environments a,b] [--starts TIME]",
 		Short: "Set (or replace) a freeze of some environments (default all)",
-		Args:  argsBetween(2, 2),
+		Long: `set sets a freeze. A freeze of one environment goes to that environment's route
+(PUT /projects/P/environments/E/freezes/F), which a role allowed that environment may use; a
+freeze of several or all environments goes to PUT /projects/P/freezes/F, an admin's route.`,
+		Args: argsBetween(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if ends == "" || strings.TrimSpace(reason) == "" {
 				return withCode(exitError, "freeze set: --ends and --reason are required")
@@ -103,8 +106,14 @@ func (a *app) freezeCommand() *cobra.Command {
 			if body.EndsAt, err = a.parseTime("--ends", ends, false); err != nil {
 				return err
 			}
+			var req any = body
+			path := apiclient.Path("projects", args[0], "freezes", args[1])
+			if len(body.Environments) == 1 {
+				req = httpapi.EnvironmentFreezeBody{StartsAt: body.StartsAt, EndsAt: body.EndsAt, Reason: body.Reason}
+				path = apiclient.Path("projects", args[0], "environments", body.Environments[0], "freezes", args[1])
+			}
 			var f shiplog.Freeze
-			if done, err := a.send(cmd.Context(), http.MethodPut, apiclient.Path("projects", args[0], "freezes", args[1]), body, &f); done || err != nil {
+			if done, err := a.send(cmd.Context(), http.MethodPut, path, req, &f); done || err != nil {
 				return err
 			}
 			fmt.Fprintf(a.std.out, "freeze %s of %s set: %s, %s to %s\n", f.ID, args[0], freezeEnvs(f), a.whenLong(f.StartsAt), a.whenLong(f.EndsAt))
@@ -134,10 +143,23 @@ func (a *app) freezeCommand() *cobra.Command {
 	del := &cobra.Command{
 		Use:   "delete PROJECT FREEZE",
 		Short: "Lift a freeze",
-		Args:  argsBetween(2, 2),
+		Long: `delete lifts a freeze: one of a single environment at that environment's route
+(DELETE /projects/P/environments/E/freezes/F), which a role allowed that environment may use;
+one of several or all environments at DELETE /projects/P/freezes/F, an admin's route.`,
+		Args: argsBetween(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var list httpapi.ItemsBody[shiplog.Freeze]
+			if err := a.read(cmd.Context(), apiclient.Path("projects", args[0], "freezes"), &list); err != nil {
+				return err
+			}
+			path := apiclient.Path("projects", args[0], "freezes", args[1])
+			for _, f := range list.Items {
+				if f.ID == args[1] && len(f.Environments) == 1 {
+					path = apiclient.Path("projects", args[0], "environments", f.Environments[0], "freezes", args[1])
+				}
+			}
 			var f shiplog.Freeze
-			if done, err := a.send(cmd.Context(), http.MethodDelete, apiclient.Path("projects", args[0], "freezes", args[1]), nil, &f); done || err != nil {
+			if done, err := a.send(cmd.Context(), http.MethodDelete, path, nil, &f); done || err != nil {
 				return err
 			}
 			fmt.Fprintf(a.std.out, "freeze %s of %s lifted\n", f.ID, args[0])
@@ -170,8 +192,14 @@ func (a *app) reportCommand() *cobra.Command {
 			if detail != "" {
 				body["detail"] = detail
 			}
+			// The route names the deployment's environment, so that IAM can scope who reports
+			// where: read it first.
 			var d deployment
-			if done, err := a.send(cmd.Context(), http.MethodPost, apiclient.Path("projects", args[0], "deployments", args[1], "status"), body, &d); done || err != nil {
+			if err := a.read(cmd.Context(), apiclient.Path("projects", args[0], "deployments", args[1]), &d); err != nil {
+				return err
+			}
+			path := apiclient.Path("projects", args[0], "environments", d.Environment.ID, "deployments", args[1], "status")
+			if done, err := a.send(cmd.Context(), http.MethodPost, path, body, &d); done || err != nil {
 				return err
 			}
 			fmt.Fprintf(a.std.out, "deployment %s (%s, release %s) is %s\n", d.ID, d.Environment.ID, d.ReleaseID, a.paint(statusColor(d.Status).color, d.Status))

@@ -361,8 +361,8 @@ func TestFunctionActions(t *testing.T) {
 		t.Errorf("prod after ECS's completed deployments: got status %q, want verified", envs[1].Status)
 	}
 	call("GET", "/projects/"+project+"/deployments/"+prodDeployment, "", 200)
-	call("POST", "/projects/"+project+"/deployments/"+prodDeployment+"/verify", "", 200)
-	call("POST", "/projects/"+project+"/deployments/"+prodDeployment+"/status", `{"status":"verified"}`, 200)
+	call("POST", "/projects/"+project+"/environments/prod/deployments/"+prodDeployment+"/verify", "", 200)
+	call("POST", "/projects/"+project+"/environments/prod/deployments/"+prodDeployment+"/status", `{"status":"verified"}`, 200)
 	for _, name := range []string{awslambda.ECSEventsName, awslambda.APIName} {
 		// moto's DescribeTasks answers are unreadable by the SDK and its services run no tasks
 		// (see pkg/awsecs's tests), so the tasks of a service whose image is named by tag are

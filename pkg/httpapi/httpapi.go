@@ -39,14 +39,22 @@ var Routes = []Route{
 	{"POST", "/projects/{project}/environments/{environment}/deployments", (*Handler).deploy},
 	{"GET", "/projects/{project}/deployments", (*Handler).listDeployments},
 	{"GET", "/projects/{project}/deployments/{deployment}", (*Handler).getDeployment},
-	{"POST", "/projects/{project}/deployments/{deployment}/status", (*Handler).reportStatus},
-	{"POST", "/projects/{project}/deployments/{deployment}/verify", (*Handler).verifyDeployment},
+	{"POST", "/projects/{project}/environments/{environment}/deployments/{deployment}/status", (*Handler).reportStatus},
+	{"POST", "/projects/{project}/environments/{environment}/deployments/{deployment}/verify", (*Handler).verifyDeployment},
+	// The routes before 0.x named no environment, so a policy could not keep a role to stage's
+	// deployments; they stay only to say where the route went, and change nothing.
+	{"POST", "/projects/{project}/deployments/{deployment}/status", gone("POST /projects/{project}/environments/{environment}/deployments/{deployment}/status")},
+	{"POST", "/projects/{project}/deployments/{deployment}/verify", gone("POST /projects/{project}/environments/{environment}/deployments/{deployment}/verify")},
 	{"GET", "/projects/{project}/environments", (*Handler).listEnvironments},
 	{"GET", "/projects/{project}/diff", (*Handler).getDiff},
 	{"POST", "/projects/{project}/environments/{environment}/emergency-deployments", (*Handler).emergencyDeploy},
 	{"PUT", "/projects/{project}/environments/{environment}/lock", (*Handler).putLock},
 	{"DELETE", "/projects/{project}/environments/{environment}/lock", (*Handler).deleteLock},
 	{"POST", "/projects/{project}/environments/{environment}/rollback", (*Handler).rollback},
+	{"PUT", "/projects/{project}/environments/{environment}/freezes/{freeze}", (*Handler).putEnvironmentFreeze},
+	{"DELETE", "/projects/{project}/environments/{environment}/freezes/{freeze}", (*Handler).deleteEnvironmentFreeze},
+	// A freeze over several or all environments names none in its path: an admin's route, as
+	// PUT /projects/{project} is (README, "The HTTP API and who may deploy where").
 	{"PUT", "/projects/{project}/freezes/{freeze}", (*Handler).putFreeze},
 	{"GET", "/projects/{project}/freezes", (*Handler).listFreezes},
 	{"DELETE", "/projects/{project}/freezes/{freeze}", (*Handler).deleteFreeze},
@@ -160,6 +168,15 @@ func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	h.fail(w, r, statusError{http.StatusMethodNotAllowed, shiplog.Errorf(shiplog.Invalid,
 		"method %s is not allowed on %s; allowed: %s", r.Method, r.URL.EscapedPath(), strings.Join(allow, ", "))})
+}
+
+// gone answers a retired route with 410 and where it went, reading and writing nothing.
+func gone(route string) func(*Handler, http.ResponseWriter, *http.Request) error {
+	return func(_ *Handler, _ http.ResponseWriter, r *http.Request) error {
+		return statusError{http.StatusGone, shiplog.Errorf(shiplog.NotFound,
+			"%s %s: this route named no environment, so IAM could not scope it to one; use %s, with the deployment's environment",
+			r.Method, r.URL.EscapedPath(), route)}
+	}
 }
 
 // statusByKind is the one table from error kinds to HTTP statuses.

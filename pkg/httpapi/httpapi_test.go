@@ -813,6 +813,8 @@ func TestRoutes(t *testing.T) {
 		"POST /projects/{project}/environments/{environment}/deployments",
 		"GET /projects/{project}/deployments",
 		"GET /projects/{project}/deployments/{deployment}",
+		"POST /projects/{project}/environments/{environment}/deployments/{deployment}/status",
+		"POST /projects/{project}/environments/{environment}/deployments/{deployment}/verify",
 		"POST /projects/{project}/deployments/{deployment}/status",
 		"POST /projects/{project}/deployments/{deployment}/verify",
 		"GET /projects/{project}/environments",
@@ -821,6 +823,8 @@ func TestRoutes(t *testing.T) {
 		"PUT /projects/{project}/environments/{environment}/lock",
 		"DELETE /projects/{project}/environments/{environment}/lock",
 		"POST /projects/{project}/environments/{environment}/rollback",
+		"PUT /projects/{project}/environments/{environment}/freezes/{freeze}",
+		"DELETE /projects/{project}/environments/{environment}/freezes/{freeze}",
 		"PUT /projects/{project}/freezes/{freeze}",
 		"GET /projects/{project}/freezes",
 		"DELETE /projects/{project}/freezes/{freeze}",
@@ -844,8 +848,9 @@ func TestRoutes(t *testing.T) {
 		if r.Method == "PUT" {
 			project = "newproj" // leave storage as the other routes expect it
 		}
-		target := strings.NewReplacer("{project}", project, "{label}", "latest", "{release}", rel.ID, "{environment}", "prod", "{freeze}", "window",
-			"{deployment}", staged.Items[0].ID).Replace(r.Path)
+		ids := strings.NewReplacer("{project}", project, "{label}", "latest", "{release}", rel.ID, "{environment}", "prod", "{freeze}", "window",
+			"{deployment}", staged.Items[0].ID)
+		target := ids.Replace(r.Path)
 		body := map[string]string{"PUT": newEntry, "POST": `{"release_id":"` + rel.ID + `"}`}[r.Method]
 		if strings.HasSuffix(r.Path, "/releases") {
 			body = `{}`
@@ -855,12 +860,18 @@ func TestRoutes(t *testing.T) {
 				req.setup(t, e)
 			}
 			if req.target != "" {
-				target = req.target
+				target = ids.Replace(req.target)
 			}
 			target += req.query
 			body = strings.ReplaceAll(req.body, "{release}", rel.ID)
 		}
 		rec := e.do(t, r.Method, target, body, nil)
+		if retiredRoutes[r.Key()] {
+			if rec.Code != http.StatusGone {
+				t.Errorf("%s %s: got %d %s, want 410: the route is retired", r.Method, target, rec.Code, rec.Body)
+			}
+			continue
+		}
 		if !slices.Contains([]int{200, 201}, rec.Code) {
 			t.Errorf("%s %s: got %d %s, want success", r.Method, target, rec.Code, rec.Body)
 		}

@@ -6,7 +6,8 @@ import (
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
-// StatusBody is the body of POST /projects/{project}/deployments/{deployment}/status.
+// StatusBody is the body of POST
+// /projects/{project}/environments/{environment}/deployments/{deployment}/status.
 type StatusBody struct {
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`
@@ -30,6 +31,10 @@ func (h *Handler) reportStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	env, err := pathID(r, "environment")
+	if err != nil {
+		return err
+	}
 	by, err := identity(r)
 	if err != nil {
 		return err
@@ -38,7 +43,7 @@ func (h *Handler) reportStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
-	d, err := h.svc.ReportStatus(r.Context(), shiplog.ReportInput{ProjectID: project, DeploymentID: id, Status: in.Status, Detail: in.Detail, By: by})
+	d, err := h.svc.ReportStatus(r.Context(), shiplog.ReportInput{ProjectID: project, Environment: env, DeploymentID: id, Status: in.Status, Detail: in.Detail, By: by})
 	if err != nil {
 		return err
 	}
@@ -51,13 +56,17 @@ func (h *Handler) verifyDeployment(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	env, err := pathID(r, "environment")
+	if err != nil {
+		return err
+	}
 	if _, err := identity(r); err != nil {
 		return err // a check may change the status: it is a write
 	}
 	if err := decodeBody(w, r, &struct{}{}, false); err != nil {
 		return err
 	}
-	res, err := h.svc.Verify(r.Context(), project, id)
+	res, err := h.svc.Verify(r.Context(), project, env, id)
 	if err != nil {
 		return err
 	}

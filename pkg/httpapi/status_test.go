@@ -29,6 +29,7 @@ func TestStatusRoutes(t *testing.T) {
 	}
 	id := staged.Items[0].ID
 	path := "/projects/storage/deployments/" + id
+	report := "/projects/storage/environments/stage/deployments/" + id + "/status"
 
 	rec := e.do(t, "GET", path, "", nil)
 	wantStatus(t, rec, http.StatusOK)
@@ -43,27 +44,27 @@ func TestStatusRoutes(t *testing.T) {
 		`{"status":"verified","details":"x"}`: "detail",
 		`{"state":"verified"}`:                "state",
 	} {
-		rec = e.do(t, "POST", path+"/status", body, bob)
+		rec = e.do(t, "POST", report, body, bob)
 		wantStatus(t, rec, http.StatusBadRequest)
 		wantMessage(t, rec, phrase)
 	}
-	rec = e.do(t, "POST", "/projects/storage/deployments/01HNOSUCHDEPLOYMENT0000000/status", `{"status":"failed"}`, bob)
+	rec = e.do(t, "POST", "/projects/storage/environments/stage/deployments/01HNOSUCHDEPLOYMENT0000000/status", `{"status":"failed"}`, bob)
 	wantStatus(t, rec, http.StatusNotFound)
 	if got, _ := e.svc.Deployment(t.Context(), "storage", id); got.Status != shiplog.StatusApplied {
 		t.Errorf("after refused reports: got status %q, want applied", got.Status)
 	}
 
-	rec = e.do(t, "POST", path+"/status", `{"status":"verified","detail":"smoke tests passed"}`, bob)
+	rec = e.do(t, "POST", report, `{"status":"verified","detail":"smoke tests passed"}`, bob)
 	wantStatus(t, rec, http.StatusOK)
 	got := decode[shiplog.DeploymentRecord](t, rec)
 	if got.Status != shiplog.StatusVerified || len(got.StatusHistory) != 3 || got.StatusHistory[2].By.ID != "bob" || got.StatusHistory[2].Detail != "smoke tests passed" {
 		t.Errorf("report verified: got %+v, want verified by bob with the detail", got)
 	}
-	rec = e.do(t, "POST", path+"/status", `{"status":"verified"}`, bob)
+	rec = e.do(t, "POST", report, `{"status":"verified"}`, bob)
 	wantStatus(t, rec, http.StatusOK) // the same report again changes nothing
-	rec = e.do(t, "POST", path+"/status", `{"status":"failed","detail":"5xx"}`, bob)
+	rec = e.do(t, "POST", report, `{"status":"failed","detail":"5xx"}`, bob)
 	wantStatus(t, rec, http.StatusOK)
-	rec = e.do(t, "POST", path+"/status", `{"status":"verified"}`, bob)
+	rec = e.do(t, "POST", report, `{"status":"verified"}`, bob)
 	wantStatus(t, rec, http.StatusConflict)
 	wantMessage(t, rec, "cannot become verified")
 

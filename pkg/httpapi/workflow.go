@@ -191,7 +191,8 @@ func normalizePlan(p shiplog.PlanResult) shiplog.PlanResult {
 	return p
 }
 
-// FreezeBody is the body of PUT /projects/{project}/freezes/{freeze}.
+// FreezeBody is the body of PUT /projects/{project}/freezes/{freeze}: a freeze of several or all
+// (empty) environments.
 type FreezeBody struct {
 	Environments []string `json:"environments"`
 	StartsAt     int64    `json:"starts_at"`
@@ -237,6 +238,71 @@ func (h *Handler) putFreeze(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Location", "/projects/"+url.PathEscape(project)+"/freezes")
 	}
 	writeJSON(w, status, f)
+	return nil
+}
+
+// EnvironmentFreezeBody is the body of PUT
+// /projects/{project}/environments/{environment}/freezes/{freeze}: a freeze of that environment
+// alone, which the path names.
+type EnvironmentFreezeBody struct {
+	StartsAt int64  `json:"starts_at"`
+	EndsAt   int64  `json:"ends_at"`
+	Reason   string `json:"reason"`
+}
+
+func (h *Handler) putEnvironmentFreeze(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, env, by, err := envRequest(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "freeze")
+	if err != nil {
+		return err
+	}
+	var in EnvironmentFreezeBody
+	if err := decodeBody(w, r, &in, true); err != nil {
+		return err
+	}
+	existing, err := h.svc.Freezes(r.Context(), project)
+	if err != nil {
+		return err
+	}
+	created := !slices.ContainsFunc(existing, func(f shiplog.Freeze) bool { return f.ID == id })
+	f, err := h.svc.PutFreeze(r.Context(), shiplog.FreezeInput{
+		ProjectID: project, ID: id, Scope: env, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, RequestedBy: by,
+	})
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/projects/"+url.PathEscape(project)+"/freezes")
+	}
+	writeJSON(w, status, f)
+	return nil
+}
+
+func (h *Handler) deleteEnvironmentFreeze(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r); err != nil {
+		return err
+	}
+	project, env, by, err := envRequest(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "freeze")
+	if err != nil {
+		return err
+	}
+	f, err := h.svc.DeleteEnvironmentFreeze(r.Context(), project, env, id, by)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, f)
 	return nil
 }
 

@@ -351,6 +351,13 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 						// plain one's (and a longer prefix's) for the prefixed stack.
 						if prefix == "" {
 							never = append(never, "/shiplog-b/storage/images/latest/archivist", "/shiplog-b/storage/images/prod", "/shiplog-b/storage/images/prod/archivist")
+							// Names under aws and ssm (any case) are AWS's own: SSM refuses them to
+							// everyone else, so no project's parameters can be there, and a prefix
+							// may not begin so (ParameterPrefix's AllowedPattern). The plain stack
+							// must not reach them either.
+							for _, first := range []string{"aws", "AWS", "Aws", "aWs", "ssm", "SSM", "Ssm", "sSm", "aws-backup", "ssm.quicksetup", "awsconfig"} {
+								never = append(never, "/"+first+"/images/latest/archivist", "/"+first+"/images/prod/archivist", "/"+first+"/images/prod")
+							}
 						} else {
 							never = append(never, shiplog.ParameterName("storage", "prod", "archivist"), shiplog.ParameterName("storage", "latest", "archivist"),
 								strings.TrimSuffix(shiplog.ParameterPath("storage", "prod"), "/"), prefix+"-x/storage/images/prod/archivist")

@@ -32,10 +32,15 @@ type FreezeInput struct {
 	ProjectID    string
 	ID           string
 	Environments []string // empty: all
-	StartsAt     int64
-	EndsAt       int64
-	Reason       string
-	RequestedBy  Person
+	// Scope, when set, is the one environment the caller acts on (the HTTP API's path names it,
+	// so that IAM can scope who freezes where): the freeze covers exactly it, Environments must be
+	// empty, and a freeze of the same id that covers any other environment is refused, never
+	// changed.
+	Scope       string
+	StartsAt    int64
+	EndsAt      int64
+	Reason      string
+	RequestedBy Person
 }
 
 // checkFreeze refuses a deploy inside a freeze of the environment, naming the freeze, its reason
@@ -82,6 +87,9 @@ func (s *Service) PutFreeze(ctx context.Context, in FreezeInput) (Freeze, error)
 	if err != nil {
 		return Freeze{}, err
 	}
+	if in.Scope != "" {
+		return s.putScopedFreeze(ctx, p, in, by)
+	}
 	envs := []string{}
 	for i, e := range in.Environments {
 		if _, ok := p.Environment(e); !ok {
@@ -114,6 +122,127 @@ func (s *Service) PutFreeze(ctx context.Context, in FreezeInput) (Freeze, error)
 		}
 	}
 	return f, nil
+}
+
+// putScopedFreeze creates or replaces a freeze of in.Scope alone, writing only that environment's
+// state: a freeze of the same id anywhere else is refused (Conflict), so that a caller allowed one
+// environment cannot lift or reshape another's.
+func (s *Service) putScopedFreeze(ctx context.Context, p Project, in FreezeInput, by Person) (Freeze, error) {
+	env, err := environmentOf(p, in.Scope)
+	if err != nil {
+		return Freeze{}, err
+	}
+	if len(in.Environments) > 0 {
+		return Freeze{}, Errorf(Invalid, "environments: the path names the environment (%s); a freeze of several is set by PUT /projects/%s/freezes/%s", env.ID, p.ID, in.ID)
+	}
+	now := s.Now()
+	f := Freeze{ID: in.ID, Environments: []string{env.ID}, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, CreatedBy: by, CreatedAt: now.Unix()}
+	states, err := s.Store.EnvironmentStates(ctx, p.ID)
+	if err != nil {
+		return Freeze{}, err
+	}
+	for _, st := range states {
+		if err := scopedFreeze(&st, in.ID, env.ID, p.ID, now); err != nil {
+			return Freeze{}, err
+		}
+	}
+	var refused error
+	err = s.updateState(ctx, p.ID, env, "freeze "+f.ID, by, func(cur, next *EnvironmentState) bool {
+		if refused = scopedFreeze(cur, f.ID, env.ID, p.ID, now); refused != nil {
+			return false
+		}
+		next.Freezes = liveFreezes(next.Freezes, now)
+		if i := freezeIndex(next, f.ID); i >= 0 {
+			next.Freezes[i] = f
+		} else {
+			next.Freezes = append(next.Freezes, f)
+		}
+		return true
+	})
+	if refused != nil {
+		return Freeze{}, refused
+	}
+	if err != nil {
+		return Freeze{}, err
+	}
+	return f, nil
+}
+
+// scopedFreeze refuses (Conflict) when st holds a live freeze id that covers more than env: a
+// caller acting on env alone may not change it.
+func scopedFreeze(st *EnvironmentState, id, env, projectID string, now time.Time) error {
+	if st == nil {
+		return nil
+	}
+	i := freezeIndex(&EnvironmentState{Freezes: liveFreezes(st.Freezes, now)}, id)
+	if i < 0 {
+		return nil
+	}
+	f := liveFreezes(st.Freezes, now)[i]
+	if len(f.Environments) == 1 && f.Environments[0] == env {
+		return nil
+	}
+	covers := "all environments"
+	if len(f.Environments) > 0 {
+		covers = strings.Join(f.Environments, ", ")
+	}
+	return Errorf(Conflict, "freeze %s of %s covers %s, not %s alone; a freeze over more than one environment is changed or lifted at /projects/%s/freezes/%s",
+		id, projectID, covers, env, projectID, id)
+}
+
+// DeleteEnvironmentFreeze lifts a freeze of env alone, at by's request, and returns it: NotFound
+// if env has no such freeze, Conflict if it covers other environments too (lift those at
+// DeleteFreeze). Only env's state is written.
+func (s *Service) DeleteEnvironmentFreeze(ctx context.Context, projectID, envID, id string, by Person) (Freeze, error) {
+	if err := ValidateID("project", projectID); err != nil {
+		return Freeze{}, err
+	}
+	if err := ValidateID("environment", envID); err != nil {
+		return Freeze{}, err
+	}
+	if err := ValidateID("freeze", id); err != nil {
+		return Freeze{}, err
+	}
+	if err := by.Validate(); err != nil {
+		return Freeze{}, err
+	}
+	by = normalizePerson(by)
+	p, err := s.Project(ctx, projectID)
+	if err != nil {
+		return Freeze{}, err
+	}
+	env, err := environmentOf(p, envID)
+	if err != nil {
+		return Freeze{}, err
+	}
+	now := s.Now()
+	var removed *Freeze
+	var refused error
+	err = s.updateState(ctx, p.ID, env, "freeze "+id, by, func(cur, next *EnvironmentState) bool {
+		removed = nil
+		if refused = scopedFreeze(cur, id, env.ID, p.ID, now); refused != nil {
+			return false
+		}
+		live := liveFreezes(next.Freezes, now)
+		i := freezeIndex(&EnvironmentState{Freezes: live}, id)
+		if i < 0 {
+			return false
+		}
+		f := live[i]
+		removed = &f
+		next.Freezes = slices.Delete(live, i, i+1)
+		return true
+	})
+	if refused != nil {
+		return Freeze{}, refused
+	}
+	if err != nil {
+		return Freeze{}, err
+	}
+	if removed == nil {
+		return Freeze{}, Errorf(NotFound, "%s/%s has no freeze %q", projectID, env.ID, id)
+	}
+	return *removed, nil
 }
 
 // DeleteFreeze removes a freeze from every environment, at by's request, and returns it; NotFound

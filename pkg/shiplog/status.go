@@ -11,6 +11,9 @@ import (
 type ReportInput struct {
 	ProjectID    string
 	DeploymentID string
+	// Environment, when set, is the environment the caller acts on (the HTTP API's path names
+	// it, so that IAM can scope who reports where): a deployment of another one is refused.
+	Environment string
 	// Status is StatusVerified or StatusFailed.
 	Status string
 	Detail string
@@ -24,6 +27,11 @@ func (in ReportInput) Validate() error {
 	}
 	if err := ValidateID("deployment", in.DeploymentID); err != nil {
 		return err
+	}
+	if in.Environment != "" {
+		if err := ValidateID("environment", in.Environment); err != nil {
+			return err
+		}
 	}
 	switch in.Status {
 	case StatusVerified, StatusFailed:
@@ -87,12 +95,31 @@ func (s *Service) ReportStatus(ctx context.Context, in ReportInput) (DeploymentR
 		return DeploymentRecord{}, err
 	}
 	in.By = normalizePerson(in.By)
-	return s.setStatus(ctx, in.ProjectID, in.DeploymentID, StatusEntry{Status: in.Status, By: in.By, Detail: in.Detail})
+	return s.setStatus(ctx, in.ProjectID, in.DeploymentID, in.Environment, StatusEntry{Status: in.Status, By: in.By, Detail: in.Detail})
+}
+
+// checkScope refuses a deployment outside scope, the environment the caller acts on (none when
+// empty): NotFound if the project has no such environment, else Conflict naming the deployment's.
+func (s *Service) checkScope(ctx context.Context, projectID, scope string, rec DeploymentRecord) error {
+	if scope == "" || rec.Environment.ID == scope {
+		return nil
+	}
+	p, err := s.Project(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	if _, err := environmentOf(p, scope); err != nil {
+		return err
+	}
+	return Errorf(Conflict, "deployment %s of %s is in %s, not %s; act on it through its own environment (.../environments/%s/deployments/%s)",
+		rec.ID, projectID, rec.Environment.ID, scope, rec.Environment.ID, rec.ID)
 }
 
 // setStatus moves a deployment to entry's status, if the move makes sense, in one write with its
 // environment's state (the deployment must still be the current one there).
-func (s *Service) setStatus(ctx context.Context, projectID, deploymentID string, entry StatusEntry) (DeploymentRecord, error) {
+//
+// scope, when set, is the environment the caller acts on (see checkScope).
+func (s *Service) setStatus(ctx context.Context, projectID, deploymentID, scope string, entry StatusEntry) (DeploymentRecord, error) {
 	if err := ValidateID("project", projectID); err != nil {
 		return DeploymentRecord{}, err
 	}
@@ -101,6 +128,9 @@ func (s *Service) setStatus(ctx context.Context, projectID, deploymentID string,
 		return DeploymentRecord{}, err
 	}
 	rec := withStatus(stored)
+	if err := s.checkScope(ctx, projectID, scope, rec); err != nil {
+		return DeploymentRecord{}, err
+	}
 	env := rec.Environment
 	var out DeploymentRecord
 	err = s.updateStatus(ctx, projectID, env, "status of deployment "+deploymentID, func(cur, next *EnvironmentState) ([]StatusUpdate, error) {

@@ -31,9 +31,15 @@ var ecsPerson = Person{ID: "ecs", Name: "Amazon ECS"}
 // Verify checks on ECS, now, whether a deployment runs: it becomes verified once every service of
 // its environment runs exactly the deployed image with its rollout completed, and failed if a
 // rollout failed. Otherwise it is left as it is and the checks say what is still missing.
-func (s *Service) Verify(ctx context.Context, projectID, deploymentID string) (VerifyResult, error) {
+//
+// scope, when set, is the environment the caller acts on (the HTTP API's path names it): a
+// deployment of another environment is refused before anything is checked.
+func (s *Service) Verify(ctx context.Context, projectID, scope, deploymentID string) (VerifyResult, error) {
 	rec, err := s.Deployment(ctx, projectID, deploymentID)
 	if err != nil {
+		return VerifyResult{}, err
+	}
+	if err := s.checkScope(ctx, projectID, scope, rec); err != nil {
 		return VerifyResult{}, err
 	}
 	p, err := s.Project(ctx, projectID)
@@ -68,7 +74,7 @@ func (s *Service) Verify(ctx context.Context, projectID, deploymentID string) (V
 	if !decided || rec.Status == entry.Status || (entry.Status == StatusVerified && rec.Status != StatusApplied) {
 		return res, nil
 	}
-	res.Deployment, err = s.setStatus(ctx, projectID, deploymentID, entry)
+	res.Deployment, err = s.setStatus(ctx, projectID, deploymentID, scope, entry)
 	return res, err
 }
 
@@ -213,7 +219,7 @@ func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environmen
 		if ev.Reason != "" {
 			detail += ": " + ev.Reason
 		}
-		rec, err := s.setStatus(ctx, p.ID, st.DeploymentID, StatusEntry{Status: StatusFailed, By: ecsPerson, Detail: cleanText(detail, MaxDescriptionLength)})
+		rec, err := s.setStatus(ctx, p.ID, st.DeploymentID, "", StatusEntry{Status: StatusFailed, By: ecsPerson, Detail: cleanText(detail, MaxDescriptionLength)})
 		out.Status = rec.Status
 		return out, err
 	case RolloutCompleted:
@@ -232,7 +238,7 @@ func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environmen
 			out.Ignored = "not every service runs its deployed image yet: " + strings.Join(waiting, ", ")
 			return out, nil
 		}
-		rec, err := s.setStatus(ctx, p.ID, st.DeploymentID, entry)
+		rec, err := s.setStatus(ctx, p.ID, st.DeploymentID, "", entry)
 		out.Status = rec.Status
 		return out, err
 	}

@@ -124,7 +124,7 @@ func TestRuntimeEventsFail(t *testing.T) {
 	}
 	// Verify on demand says what runs, and a failed deployment stays failed.
 	rt.runAll(r1.Images, shiplog.RolloutCompleted)
-	res, err := h.svc.Verify(ctx, "storage", d.ID)
+	res, err := h.svc.Verify(ctx, "storage", "", d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestVerifyOnDemand(t *testing.T) {
 	d := h.deploy(t, r1.ID, "stage").Deployment
 
 	rt.runAll(r1.Images, shiplog.RolloutInProgress)
-	res, err := h.svc.Verify(ctx, "storage", d.ID)
+	res, err := h.svc.Verify(ctx, "storage", "", d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestVerifyOnDemand(t *testing.T) {
 		}
 	}
 	rt.runAll(r1.Images, shiplog.RolloutCompleted)
-	res, err = h.svc.Verify(ctx, "storage", d.ID)
+	res, err = h.svc.Verify(ctx, "storage", "", d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +163,9 @@ func TestVerifyOnDemand(t *testing.T) {
 
 	// prod names no cluster: verification is refused with what to do instead.
 	dp := h.deploy(t, r1.ID, "prod").Deployment
-	_, err = h.svc.Verify(ctx, "storage", dp.ID)
+	_, err = h.svc.Verify(ctx, "storage", "", dp.ID)
 	wantError(t, "Verify in an environment without ECS", err, shiplog.Conflict, "names no ECS cluster", "report")
 	h.svc.Runtime = nil
-	_, err = h.svc.Verify(ctx, "storage", d.ID)
+	_, err = h.svc.Verify(ctx, "storage", "", d.ID)
 	wantError(t, "Verify without ECS access", err, shiplog.Unavailable, "no access to ECS")
 }
