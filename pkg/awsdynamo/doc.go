@@ -19,8 +19,8 @@
 //
 //	Get       GetItem, consistent
 //	BatchGet  BatchGetItem of up to 100 keys a call (repeated keys sent once), consistent;
-//	          UnprocessedKeys asked for again, waits doubling from 50 ms to 2 s, 8 rounds at
-//	          most, then Unavailable
+//	          UnprocessedKeys asked for again after jittered waits (pkg/backoff) growing by
+//	          half from 50 ms, 8 rounds (about 2.5 s) at most, then Unavailable
 //	Query     Query of a state table partition (consistent) or of the releases index
 //	          (eventually consistent, as every index is); with a limit, each call asks for the
 //	          items still lacking and a response cut at 1 MB (or thinned by the filter) is

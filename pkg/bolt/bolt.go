@@ -75,16 +75,23 @@ func Open(path string) (*Store, error) {
 		// bbolt would take an empty file for a new store.
 		return nil, corrupt(path, errors.New("it is empty"))
 	}
-	db, err := openDB(path)
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("open store %s: the file is locked by another process; is another shiplog running? (%w)", path, err)
-	}
-	if err != nil {
-		return nil, openFault(path, err)
-	}
-	if err := verify(db); err != nil {
+	if _, err := os.Stat(path); err == nil {
+		// An existing file is checked read-only first: bbolt then maps its meta pages alone (no
+		// freelist), so a file cut short or damaged is refused by verify, and closed, where a
+		// read-write open could fault half-way and keep the file's lock.
+		db, err := openDB(path, true)
+		if err != nil {
+			return nil, openError(path, err)
+		}
+		err = verify(db)
 		db.Close()
-		return nil, corrupt(path, err)
+		if err != nil {
+			return nil, corrupt(path, err)
+		}
+	}
+	db, err := openDB(path, false)
+	if err != nil {
+		return nil, openError(path, err)
 	}
 	k := &kv{db: db}
 	if err := db.Update(func(tx *bbolt.Tx) error { return prepare(tx, k) }); err != nil {
@@ -214,14 +221,23 @@ func corrupt(path string, err error) error {
 
 // openDB is bbolt.Open, with a panic or a fault (bbolt's answer to some damaged or cut pages)
 // returned as an error.
-func openDB(path string) (db *bbolt.DB, err error) {
+func openDB(path string, readOnly bool) (db *bbolt.DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, fmt.Errorf("damaged: %v", r)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	return bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout, ReadOnly: readOnly})
+}
+
+// openError says why bbolt could not open the file: another process holds it, or a fault of the
+// file system (openFault), or damage.
+func openError(path string, err error) error {
+	if errors.Is(err, berrors.ErrTimeout) {
+		return fmt.Errorf("open store %s: the file is locked by another process; is another shiplog running? (%w)", path, err)
+	}
+	return openFault(path, err)
 }
 
 // verify reads every bucket and key, then runs bbolt's consistency check of the pages, with a

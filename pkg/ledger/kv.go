@@ -122,7 +122,7 @@ func (d *KVDriver) Query(ctx context.Context, q Query) ([]Item, error) {
 		if q.Index != "" {
 			after = []byte(part + q.After.PK)
 		}
-		if q.Desc { // a cursor lies in the range it came from (the ledger checks)
+		if q.Desc { // a cursor lies in the range read (the ledger checks)
 			hi = after
 		} else {
 			lo = append(after, 0)

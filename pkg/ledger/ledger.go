@@ -634,19 +634,27 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 	if err == nil {
 		return nil
 	}
-	if cf, ok := condFailed(err); ok && len(relListings) > 0 && isSubset(cf.Ops, relListings) {
-		// Only release listings were missing: the deployments are that old. Written again
-		// without them, the write's other conditions decide.
-		kept := make([]Op, 0, len(ops))
-		for i, op := range ops {
-			if !slices.Contains(relListings, i) {
-				kept = append(kept, op)
+	if cf, ok := condFailed(err); ok {
+		// A missing release listing says only that the deployment is older than those listings;
+		// any other failed op decides the answer.
+		others := slices.DeleteFunc(slices.Clone(cf.Ops), func(i int) bool { return slices.Contains(relListings, i) })
+		if len(others) > 0 {
+			if i := others[0]; i < len(refusals) {
+				return refusals[i]
 			}
+			return shiplog.ErrVersionConflict
 		}
-		var rs []error
-		for i, r := range refusals {
-			if !slices.Contains(relListings, i) {
-				rs = append(rs, r)
+		// Only release listings were missing: written again without them, the write's other
+		// conditions decide.
+		kept := make([]Op, 0, len(ops))
+		var rs []error // the refusals of the ops before the state's, as kept
+		for i, op := range ops {
+			if slices.Contains(relListings, i) {
+				continue
+			}
+			kept = append(kept, op)
+			if i < len(refusals) {
+				rs = append(rs, refusals[i])
 			}
 		}
 		ops, refusals = kept, rs
@@ -781,6 +789,11 @@ func listPage[R, T any](ctx context.Context, l *Ledger, q Query, prefix string, 
 		return shiplog.Page[T]{}, err
 	}
 	limit := pageLimit(page.Limit)
+	if after != nil && q.Desc && q.From != "" && after.SK < q.From {
+		// A cursor of a longer list (events without since) below this one's range: nothing
+		// follows it here. (DynamoDB refuses a start key outside the key condition.)
+		return shiplog.Page[T]{Items: []T{}}, nil
+	}
 	q.After, q.Limit = after, limit+1
 	items, err := l.d.Query(ctx, q)
 	if err != nil {
@@ -799,15 +812,6 @@ func listPage[R, T any](ctx context.Context, l *Ledger, q Query, prefix string, 
 		out.Items = append(out.Items, conv(rec))
 	}
 	return out, nil
-}
-
-func isSubset(sub, of []int) bool {
-	for _, i := range sub {
-		if !slices.Contains(of, i) {
-			return false
-		}
-	}
-	return true
 }
 
 func sortedUnique(ss []string) []string {

@@ -124,3 +124,27 @@ func TestBusyWriteIsTriedAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusOfALegacyDeploymentLosesARace: a legacy deployment's status written over a version
+// that has moved is a lost race (ErrVersionConflict, which the domain retries), not a
+// deployment not found, though its release listing is missing too.
+func TestStatusOfALegacyDeploymentLosesARace(t *testing.T) {
+	ctx := t.Context()
+	s, st, d := legacyStore(t)
+	moved := st
+	moved.Description = "someone locked it"
+	if err := s.WriteEnvironment(ctx, st.Next(moved)); err != nil {
+		t.Fatal(err)
+	}
+	next := st
+	next.Status = shiplog.StatusVerified
+	w := st.Next(next) // over the version before the move
+	w.Statuses = []shiplog.StatusUpdate{{ProjectID: "p", ReleaseID: d.ReleaseID, Environment: "stage", DeploymentID: d.ID,
+		Entry: shiplog.StatusEntry{Status: shiplog.StatusVerified, At: 200, By: alice}}}
+	if err := s.WriteEnvironment(ctx, w); !errors.Is(err, shiplog.ErrVersionConflict) {
+		t.Fatalf("got %v, want ErrVersionConflict", err)
+	}
+	if got, err := s.GetDeployment(ctx, "p", d.ID); err != nil || got.Status != "" {
+		t.Errorf("the deployment after a lost write: got %+v, %v, want it unchanged", got, err)
+	}
+}

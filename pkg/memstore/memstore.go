@@ -39,8 +39,9 @@ func (s *Store) AtomicParameters() shiplog.AtomicParameters { return s.Ledger }
 // WriteTransactions is how many write transactions the store has run.
 func (s *Store) WriteTransactions() int64 { return s.kv.writes.Load() }
 
-// kv is a ledger.KV of maps, one writer at a time and readers beside it. A write transaction
-// works on copies of the buckets it changes, which replace the originals if it commits.
+// kv is a ledger.KV of maps behind one lock: readers share it, a writer holds it alone. A write
+// transaction works on copies of the buckets it changes, which replace the originals if it
+// commits, and are dropped if it does not.
 type kv struct {
 	mu     sync.RWMutex
 	data   map[string]map[string][]byte
