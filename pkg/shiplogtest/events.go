@@ -298,6 +298,15 @@ func testListEvents(t *testing.T, s shiplog.Store) {
 	if len(q) != 1 || q[0].ProjectID != "q" {
 		t.Errorf("ListEvents of project q: got %+v, want its one event", q)
 	}
+	// A cursor of the whole log, deep below a since's range, used with that since: nothing
+	// follows it there (an empty last page), not an error.
+	deep, err := s.ListEvents(t.Context(), "p", shiplog.EventFilter{}, shiplog.PageRequest{Limit: len(log) - 1})
+	mustOK(t, "ListEvents of all but the oldest", err)
+	page, err := s.ListEvents(t.Context(), "p", shiplog.EventFilter{Since: base + 21}, shiplog.PageRequest{Limit: 2, Cursor: deep.NextCursor})
+	mustOK(t, "ListEvents since a time, from a cursor below it", err)
+	if len(page.Items) != 0 || page.NextCursor != "" {
+		t.Errorf("ListEvents since a time, from a cursor below it: got %d events and cursor %q, want none", len(page.Items), page.NextCursor)
+	}
 }
 
 func testListEventsBadCursor(t *testing.T, s shiplog.Store) {
