@@ -281,7 +281,6 @@ func writtenCases(ids seeded) []hostileCase {
 		// PUT /projects/{project}/freezes/{freeze}
 		{name: "freeze: unknown environment", route: rFreeze, target: base + "/freezes/f1", body: fmt.Sprintf(`{"environments": ["prd"], "starts_at": %d, "ends_at": %d, "reason": "x"}`, t0, t1), want: notFound},
 		{name: "freeze: latest", route: rFreeze, target: base + "/freezes/f1", body: fmt.Sprintf(`{"environments": ["latest"], "starts_at": %d, "ends_at": %d, "reason": "x"}`, t0, t1), want: notFound},
-		{name: "freeze: an environment twice", route: rFreeze, target: base + "/freezes/f1", body: fmt.Sprintf(`{"environments": ["stage", "stage"], "starts_at": %d, "ends_at": %d, "reason": "x"}`, t0, t1), want: invalid},
 		{name: "freeze: environments as a string", route: rFreeze, target: base + "/freezes/f1", body: fmt.Sprintf(`{"environments": "stage", "starts_at": %d, "ends_at": %d, "reason": "x"}`, t0, t1), want: invalid},
 		{name: "freeze: ends before it starts", route: rFreeze, target: base + "/freezes/f1", body: fmt.Sprintf(`{"environments": ["stage"], "starts_at": %d, "ends_at": %d, "reason": "x"}`, t1, t0), want: invalid},
 		{name: "freeze: already over", route: rFreeze, target: base + "/freezes/f1", body: fmt.Sprintf(`{"environments": ["stage"], "starts_at": %d, "ends_at": %d, "reason": "x"}`, now.Unix()-7200, now.Unix()-3600), want: invalid},

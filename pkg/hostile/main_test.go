@@ -37,8 +37,9 @@ import (
 func TestMain(m *testing.M) { localaws.Main(m) }
 
 // now is the service's clock: fixed, so that the seeded state and the cases agree on what is past
-// and what is to come.
-var now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+// and what is to come; the time the test starts, since DynamoDB Local deletes the items whose
+// time to live (idempotency keys, a day) has passed on its own clock.
+var now = time.Now().UTC().Truncate(time.Second)
 
 // home is where the seeded environments' clusters are (named without an ARN), and where ECS
 // events must come from.
@@ -55,6 +56,10 @@ type stack struct {
 	functions []string // the functions the Invoke API serves
 	runtime   *refusingRuntime
 	state     func(t *testing.T) map[string]string
+	// writeCalls, if set, returns the calls that could have written (anything but a read) that
+	// the service's clients made since the last call to it: a request that made none cannot have
+	// changed the store, so its full read can wait for the next periodic one.
+	writeCalls func() []string
 }
 
 // backend opens a stack on a fresh store.
@@ -163,8 +168,27 @@ func boltItems(t *testing.T, path string) map[string]string {
 // moto, under a prefix of its own).
 func openDynamo(t *testing.T) *stack {
 	ctx := context.Background()
+	// moto starts, and loads its SSM backend (seconds, at the first SSM call), while DynamoDB Local
+	// starts: a moto of this test's own, as the shared servers start one at a time.
+	type started struct {
+		m   *localaws.Moto
+		err error
+	}
+	motoc := make(chan started, 1)
+	go func() {
+		m, err := localaws.LaunchMoto()
+		if err == nil {
+			_, _ = ssm.NewFromConfig(m.Config(ctx)).GetParametersByPath(ctx, &ssm.GetParametersByPathInput{Path: aws.String("/warm-up/")})
+		}
+		motoc <- started{m, err}
+	}()
 	ddbCfg := localaws.SharedDynamoDBLocal(t).Config(ctx)
-	motoCfg := localaws.SharedMoto(t).Config(ctx)
+	moto := <-motoc
+	if moto.err != nil {
+		t.Fatal(moto.err)
+	}
+	t.Cleanup(func() { moto.m.Close() })
+	motoCfg := moto.m.Config(ctx)
 	admin := dynamodb.NewFromConfig(ddbCfg)
 	releases, state := localaws.UniqueName("releases"), localaws.UniqueName("state")
 	if err := awsdynamo.CreateTables(ctx, admin, releases, state); err != nil {
@@ -172,8 +196,10 @@ func openDynamo(t *testing.T) *stack {
 	}
 	prefix := localaws.UniqueName("/hostile")
 	ssmClient := ssm.NewFromConfig(motoCfg)
-	params := awsssm.New(ssmClient).WithPrefix(prefix)
-	store := awsdynamo.New(dynamodb.NewFromConfig(ddbCfg), releases, state)
+	// The service's own clients, whose calls the recorder sees.
+	rec := localaws.NewCallRecorder()
+	params := awsssm.New(ssm.NewFromConfig(motoCfg, func(o *ssm.Options) { o.APIOptions = append(o.APIOptions, rec.AddTo) })).WithPrefix(prefix)
+	store := awsdynamo.New(dynamodb.NewFromConfig(ddbCfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, rec.AddTo) }), releases, state)
 	read := func(t *testing.T) map[string]string {
 		t.Helper()
 		out := map[string]string{}
@@ -209,7 +235,24 @@ func openDynamo(t *testing.T) *stack {
 		}
 		return out
 	}
-	return newStack(t, params, store, nil, read)
+	s := newStack(t, params, store, nil, read)
+	s.writeCalls = func() []string {
+		defer rec.Reset()
+		var out []string
+		for _, c := range rec.Calls() {
+			if !slices.Contains(readActions, c) {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	return s
+}
+
+// readActions are the calls of the service's clients that only read.
+var readActions = []string{
+	"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+	"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
 }
 
 // itemKey names an item by its key attributes, whichever table it is in.
