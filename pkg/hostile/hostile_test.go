@@ -72,6 +72,11 @@ func TestHostileInput(t *testing.T) {
 			ids := seed(t, s)
 			cases := append(writtenCases(ids), routeCases(ids)...)
 			checkCoverage(t, cases, s.functions)
+			for _, rt := range httpapi.Routes {
+				if _, ok := validBodies(ids)[rt.Key()]; !ok && (rt.Method == http.MethodPost || rt.Method == http.MethodPut) {
+					t.Errorf("route %s has no entry in validBodies: its generated cases need a body it would take", rt.Key())
+				}
+			}
 			before := s.state(t)
 			if len(before) == 0 {
 				t.Fatal("the seeded store reads as empty")
@@ -370,6 +375,7 @@ func validBodies(ids seeded) map[string]string {
 		"PUT /projects/{project}":                                                   bugfarmEntry,
 		"POST /projects/{project}/releases":                                         `{}`,
 		"POST /projects/{project}/environments/{environment}/deployments":           fmt.Sprintf(`{"release_id": %q}`, ids.r1),
+		"POST /projects/{project}/deployments/{deployment}/verify":                  ``,
 		"POST /projects/{project}/deployments/{deployment}/status":                  `{"status": "verified"}`,
 		"POST /projects/{project}/environments/{environment}/emergency-deployments": fmt.Sprintf(`{"release_id": %q, "reason": "hotfix"}`, ids.r1),
 		"PUT /projects/{project}/environments/{environment}/lock":                   `{"reason": "maintenance"}`,
