@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 
@@ -102,11 +103,20 @@ func InvokeAPI(functions map[string]lambda.Handler) http.Handler {
 	mux.HandleFunc("GET /2015-03-31/functions/{$}", listFunctions)
 	// Anything else is an operation the local stack does not serve; say so in Lambda's error shape
 	// rather than ServeMux's plain text.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	unknown := func(w http.ResponseWriter, r *http.Request) {
 		serviceError(w, http.StatusNotFound, "UnknownOperationException",
 			"the local stack serves only Invoke (POST "+invokePath+") and ListFunctions (GET /2015-03-31/functions/); not "+r.Method+" "+r.URL.EscapedPath())
+	}
+	mux.HandleFunc("/", unknown)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux would redirect an unclean path (".../x/../deploy/invocations") to its cleaned
+		// form, another function's; no Lambda API path is unclean.
+		if p := r.URL.EscapedPath(); path.Clean(p) != strings.TrimSuffix(p, "/") {
+			unknown(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
-	return mux
 }
 
 // ListFunctionsPattern is the Lambda ListFunctions route, as `aws lambda list-functions` calls it

@@ -154,13 +154,17 @@ func (h *Handler) createRelease(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	var in CreateReleaseBody
 	if err := decodeBody(w, r, &in, false); err != nil {
 		return err
 	}
 	rel, err := h.svc.CreateRelease(r.Context(), shiplog.CreateReleaseInput{
 		ProjectID: project, Label: in.Label, Description: in.Description, RequestedBy: by,
-		IdempotencyKey: r.Header.Get(IdempotencyKeyHeader),
+		IdempotencyKey: key,
 	})
 	if err != nil {
 		return err

@@ -72,10 +72,24 @@ type RollbackBody struct {
 	DryRun       bool   `json:"dry_run,omitempty"`
 }
 
+// idempotencyKey returns the request's Idempotency-Key header. Given twice, it is refused: a
+// retry would have to guess which of the two the first request meant.
+func idempotencyKey(r *http.Request) (string, error) {
+	vs := r.Header.Values(IdempotencyKeyHeader)
+	if len(vs) > 1 {
+		return "", shiplog.Errorf(shiplog.Invalid, "%s: is given %d times", IdempotencyKeyHeader, len(vs))
+	}
+	return r.Header.Get(IdempotencyKeyHeader), nil
+}
+
 // runDeploy deploys, or plans, what a deploy body asks of the environment din names.
 func (h *Handler) runDeploy(w http.ResponseWriter, r *http.Request, din shiplog.DeployInput, in DeployBody) error {
 	din.ReleaseID, din.FromEnvironment, din.Description = in.ReleaseID, in.FromEnvironment, in.Description
-	din.IdempotencyKey = r.Header.Get(IdempotencyKeyHeader)
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	din.IdempotencyKey = key
 	return planOrRun(w, r, in.DryRun, din, h.svc.Plan, h.svc.Deploy)
 }
 
@@ -164,12 +178,16 @@ func (h *Handler) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	var in RollbackBody
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
 	rin := shiplog.RollbackInput{ProjectID: project, Environment: env, Reason: in.Reason, ToDeployment: in.ToDeployment, Hold: in.Hold, RequestedBy: by,
-		IdempotencyKey: r.Header.Get(IdempotencyKeyHeader)}
+		IdempotencyKey: key}
 	return planOrRun(w, r, in.DryRun, rin, h.svc.PlanRollback, h.svc.Rollback)
 }
 

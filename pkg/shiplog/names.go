@@ -45,6 +45,23 @@ func IsRepositoryName(s string) bool {
 	return true
 }
 
+// MaxImageTagLength is the longest image tag ECR takes (PutImage's imageTag).
+const MaxImageTagLength = 300
+
+// IsImageTag reports whether s is an image tag as the OCI distribution spec writes them,
+// [a-zA-Z0-9_][a-zA-Z0-9._-]*, up to ECR's MaxImageTagLength.
+func IsImageTag(s string) bool {
+	if s == "" || len(s) > MaxImageTagLength || s[0] == '.' || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
 // IsECSName reports whether s is an ECS cluster or service name: 1 to 255 letters, digits, '-'
 // and '_' (the CreateCluster and CreateService documentation).
 func IsECSName(s string) bool {

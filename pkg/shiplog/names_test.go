@@ -13,6 +13,7 @@ var (
 	idRule         = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	repositoryRule = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	ecsNameRule    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	imageTagRule   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,299}$`)
 	clusterARNRule = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/([A-Za-z0-9_-]{1,255})$`)
 	serviceARNRule = regexp.MustCompile(`^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:service/(?:([A-Za-z0-9_-]{1,255})/)?([A-Za-z0-9_-]{1,255})$`)
 )
@@ -23,7 +24,8 @@ func nameSamples() []string {
 	long := strings.Repeat("a", 255)
 	samples := []string{
 		"", "a", "A", "0", ".", "..", "a.b", "a..b", "-a", "a-", "a_b", "a__b", "a/b", "/a", "a/", "a//b",
-		"ab", "a.b/c-d_e", "A/b", "a b", "é", long, long + "a",
+		"ab", "a.b/c-d_e", "A/b", "a b", "é", long, long + "a", "_a", ".a", "v1.2.3-rc_1", "a\u202eb",
+		strings.Repeat("a", 300), strings.Repeat("a", 301),
 		"arn:aws:ecs:us-east-1:123456789012:cluster/prod",
 		"arn:aws-cn:ecs:cn-north-1:123456789012:cluster/prod",
 		"arn:aws-us-gov:ecs:us-gov-west-1:123456789012:cluster/" + long,
@@ -69,6 +71,9 @@ func TestNameRulesAgreeWithTheirExpressions(t *testing.T) {
 		}
 		if got, want := IsECSName(s), ecsNameRule.MatchString(s); got != want {
 			t.Errorf("IsECSName(%q) = %v, the rule says %v", s, got, want)
+		}
+		if got, want := IsImageTag(s), imageTagRule.MatchString(s); got != want {
+			t.Errorf("IsImageTag(%q) = %v, the rule says %v", s, got, want)
 		}
 		name, ok := ParseECSClusterARN(s)
 		if m := clusterARNRule.FindStringSubmatch(s); (m != nil) != ok || ok && name != m[1] {

@@ -142,6 +142,9 @@ func validatePush(p ImagePush) error {
 	if err := validateRepository("detail.repository-name", p.Repository); err != nil {
 		return err
 	}
+	if !IsImageTag(p.Tag) {
+		return Errorf(Invalid, "detail.image-tag: %q is not an image tag (up to %d letters, digits, '_', '.' and '-', starting with a letter, digit or '_')", clip(p.Tag), MaxImageTagLength)
+	}
 	if !strings.HasPrefix(p.Digest, "sha256:") || len(p.Digest) != len("sha256:")+64 || strings.Trim(p.Digest[7:], "0123456789abcdef") != "" {
 		return Errorf(Invalid, "detail.image-digest: %q is not a sha256 digest", clip(p.Digest))
 	}

@@ -144,6 +144,11 @@ func TestRuntimeEventRules(t *testing.T) {
 			want: shiplog.StatusApplied, ignored: "does not run deployment",
 		},
 		{
+			name: "a failure that names no ECS deployment, which ECS always does",
+			edit: func(_ *prodOnECS, ev *shiplog.RuntimeEvent) { ev.Deployment = "" },
+			want: shiplog.StatusApplied, ignored: "the failure names no ECS deployment",
+		},
+		{
 			name: "an ECS deployment ECS does not list",
 			edit: func(_ *prodOnECS, ev *shiplog.RuntimeEvent) { ev.Deployment = "ecs-svc/404" },
 			want: shiplog.StatusApplied, ignored: "ECS does not list deployment ecs-svc/404",

@@ -199,6 +199,12 @@ func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environmen
 			unixTime(ev.At), st.DeploymentID, unixTime(at))
 		return out, nil
 	}
+	if ev.Outcome == RolloutFailed && ev.Deployment == "" {
+		// ECS names the deployment of every failure it reports; without one, nothing ties the
+		// failure to this deployment's images, and anyone may send such an event.
+		out.Ignored = "the failure names no ECS deployment, so shiplog cannot tell that it is the rollout of " + st.DeploymentID + "'s images"
+		return out, nil
+	}
 	if s.Runtime == nil {
 		return out, Errorf(Unavailable, "this shiplog has no access to ECS, so it cannot check ECS's event %s about service %s of cluster %s against what runs there; report the deployment's status instead",
 			clip(ev.ID), ev.Service, ev.Cluster)

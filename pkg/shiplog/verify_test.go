@@ -111,7 +111,13 @@ func TestRuntimeEventsFail(t *testing.T) {
 	ctx := t.Context()
 	r1 := h.createRelease(t, 1)
 	d := h.deploy(t, r1.ID, "stage").Deployment
-	ran, err := h.svc.HandleRuntimeEvent(ctx, h.stageEvent("archivist", shiplog.RolloutFailed, "tasks failed to start"))
+	// ECS's deployment ecs-svc/1 of archivist rolls out the deployed image, and failed.
+	rt.deployments["arn:aws:ecs:eu-west-1:760097843905:cluster/storage-stage/archivist/ecs-svc/1"] = shiplog.ServiceDeployment{
+		Found: true, TaskDefinition: "td:1", Images: []string{r1.Images["archivist"]}, Rollout: shiplog.RolloutFailed,
+	}
+	ev := h.stageEvent("archivist", shiplog.RolloutFailed, "tasks failed to start")
+	ev.Deployment = "ecs-svc/1"
+	ran, err := h.svc.HandleRuntimeEvent(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +125,7 @@ func TestRuntimeEventsFail(t *testing.T) {
 		t.Errorf("a failed rollout: got %+v, want the deployment failed", out)
 	}
 	got, _ := h.svc.Deployment(ctx, "storage", d.ID)
-	if last := got.StatusHistory[len(got.StatusHistory)-1]; last.Detail != "ECS failed the rollout of archivist: tasks failed to start" {
+	if last := got.StatusHistory[len(got.StatusHistory)-1]; last.Detail != "ECS failed the rollout of archivist (ECS deployment ecs-svc/1): tasks failed to start" {
 		t.Errorf("the failed entry: got %+v", last)
 	}
 	// Verify on demand says what runs, and a failed deployment stays failed.

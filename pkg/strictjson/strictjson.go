@@ -12,7 +12,9 @@ import (
 	"io"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -61,6 +63,14 @@ func Decode(data []byte, v any, o Options) error {
 	// Token, not More: More reports false for a stray "}" or "]", which would then be accepted.
 	if _, err := dec.Token(); err != io.EOF {
 		return shiplog.Errorf(shiplog.Invalid, "%s: unexpected data after the JSON value, which ends at byte %d", o.Name, end)
+	}
+	// encoding/json turns invalid UTF-8 and unpaired surrogate escapes into U+FFFD: the value
+	// stored would not be the one sent.
+	if !utf8.Valid(data) {
+		return shiplog.Errorf(shiplog.Invalid, "%s: is not valid UTF-8", o.Name)
+	}
+	if esc, at := loneSurrogate(data); at >= 0 {
+		return shiplog.Errorf(shiplog.Invalid, "%s: the escape %s at byte %d is half of a UTF-16 surrogate pair, which is no character", o.Name, esc, at)
 	}
 	if key := repeatedKey(data, o.Path); key != "" {
 		return shiplog.Errorf(shiplog.Invalid, "%s: appears twice", key)
@@ -157,6 +167,43 @@ func repeatedKey(data []byte, root string) string {
 			valueDone()
 		}
 	}
+}
+
+// loneSurrogate returns the first \uXXXX escape of data (valid JSON) that is a UTF-16 surrogate
+// without its other half, and its offset; -1 if there is none.
+func loneSurrogate(data []byte) (string, int) {
+	hexAt := func(i int) (rune, bool) {
+		if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			r, ok := hexAt(i)
+			if !ok {
+				i++ // a one-character escape
+				continue
+			}
+			switch {
+			case 0xD800 <= r && r <= 0xDBFF:
+				if lo, ok := hexAt(i + 6); ok && 0xDC00 <= lo && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+				return string(data[i : i+6]), i
+			case 0xDC00 <= r && r <= 0xDFFF:
+				return string(data[i : i+6]), i
+			}
+			i += 5
+		}
+	}
+	return "", -1
 }
 
 func isObjectType(t reflect.Type) bool {

@@ -49,6 +49,12 @@ func TestDecodeRefuses(t *testing.T) {
 		{"unknown field, other case", `{"Project_ID": "p"}`, `payload: unknown field "Project_ID"; did you mean project_id?`},
 		{"unknown field, far", `{"colour": "blue"}`, `payload: unknown field "colour"; the fields are project_id, description, requested_by, at`},
 		{"unknown nested field", `{"requested_by": {"id": "a", "nmae": "A"}}`, "requested_by.nmae: unknown field; did you mean name?"},
+		{"invalid UTF-8", "{\"description\": \"a \xff b\"}", "payload: is not valid UTF-8"},
+		{"invalid UTF-8 in an unknown field", "{\"x\xc0\": 1}", "payload: is not valid UTF-8"},
+		{"a lone high surrogate", `{"description": "a \ud800 b"}`, `payload: the escape \ud800 at byte 19 is half of a UTF-16 surrogate pair`},
+		{"a lone low surrogate", `{"description": "\udc00"}`, `the escape \udc00`},
+		{"a high surrogate before a non-surrogate", `{"description": "\ud83d\u0041"}`, `the escape \ud83d`},
+		{"a lone surrogate in a key", `{"\ud800": 1}`, `the escape \ud800`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +84,13 @@ func TestDecodeAccepts(t *testing.T) {
 	}
 	if r.ProjectID != "p" || r.RequestedBy == nil || r.RequestedBy.ID != "a" || r.At.IsZero() {
 		t.Errorf("Decode: got %+v", r)
+	}
+	// A surrogate pair is one character; an escaped backslash before "u" is no escape.
+	var pair request
+	if err := strictjson.Decode([]byte(`{"description": "\ud83d\ude80 \\ud800"}`), &pair, strictjson.Options{Name: "payload"}); err != nil {
+		t.Errorf("Decode of a surrogate pair: %v", err)
+	} else if pair.Description != "\U0001F680 \\ud800" {
+		t.Errorf("Decode of a surrogate pair: got %q", pair.Description)
 	}
 	// AllowUnknown takes fields the type does not have, but never trailing data.
 	var loose request
