@@ -3,6 +3,8 @@ package hostile_test
 import (
 	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,20 +24,32 @@ const (
 	rDeploy      = "POST /projects/{project}/environments/{environment}/deployments"
 	rDeployments = "GET /projects/{project}/deployments"
 	rDeployment  = "GET /projects/{project}/deployments/{deployment}"
-	rStatus      = "POST /projects/{project}/deployments/{deployment}/status"
-	rVerify      = "POST /projects/{project}/deployments/{deployment}/verify"
+	rStatus      = "POST /projects/{project}/environments/{environment}/deployments/{deployment}/status"
+	rVerify      = "POST /projects/{project}/environments/{environment}/deployments/{deployment}/verify"
+	rOldStatus   = "POST /projects/{project}/deployments/{deployment}/status"
+	rOldVerify   = "POST /projects/{project}/deployments/{deployment}/verify"
 	rEnvs        = "GET /projects/{project}/environments"
 	rDiff        = "GET /projects/{project}/diff"
 	rEmergency   = "POST /projects/{project}/environments/{environment}/emergency-deployments"
 	rLock        = "PUT /projects/{project}/environments/{environment}/lock"
 	rUnlock      = "DELETE /projects/{project}/environments/{environment}/lock"
 	rRollback    = "POST /projects/{project}/environments/{environment}/rollback"
+	rEnvFreeze   = "PUT /projects/{project}/environments/{environment}/freezes/{freeze}"
+	rEnvThaw     = "DELETE /projects/{project}/environments/{environment}/freezes/{freeze}"
 	rFreeze      = "PUT /projects/{project}/freezes/{freeze}"
 	rFreezes     = "GET /projects/{project}/freezes"
 	rThaw        = "DELETE /projects/{project}/freezes/{freeze}"
 	rMetrics     = "GET /projects/{project}/metrics"
 	rEvents      = "GET /projects/{project}/events"
 )
+
+// retiredRoutes are the routes that named no environment, so that IAM could not scope them (issue
+// 16 §3), and the routes that replaced them. A retired route answers 410 (gone) to every request
+// that reaches it, and changes nothing.
+var retiredRoutes = map[string]string{
+	rOldStatus: rStatus,
+	rOldVerify: rVerify,
+}
 
 const (
 	fCreate = awslambda.CreateReleaseName
@@ -60,6 +74,9 @@ func writtenCases(ids seeded) []hostileCase {
 	stage, prod := base+"/environments/stage", base+"/environments/prod"
 	oversized := `{"description": "` + long(1<<20) + `"}`
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	envFreeze := func(fields string) string {
+		return fmt.Sprintf(`{"starts_at": %d, "ends_at": %d, "reason": "release train"%s}`, t0, t1, fields)
+	}
 	freeze := func(fields string) string {
 		return fmt.Sprintf(`{"environments": ["stage"], "starts_at": %d, "ends_at": %d, "reason": "release train"%s}`, t0, t1, fields)
 	}
@@ -207,24 +224,42 @@ func writtenCases(ids seeded) []hostileCase {
 		{name: "deployment read: a release id", route: rDeployment, target: base + "/deployments/" + ids.r1, want: notFound},
 		{name: "deployment read: query", route: rDeployment, target: base + "/deployments/" + ids.d1 + "?x=1", want: invalid},
 
-		// POST .../deployments/{deployment}/status
-		{name: "status: another project's deployment", route: rStatus, target: base + "/deployments/" + ids.d3 + "/status", body: `{"status": "failed"}`, want: notFound},
-		{name: "status: unknown status", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": "bogus"}`, want: invalid},
-		{name: "status: applied is not reported", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": "applied"}`, want: invalid},
-		{name: "status: in capitals", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": "VERIFIED"}`, want: invalid},
-		{name: "status: empty", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{}`, want: invalid},
-		{name: "status: duplicate status", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": "verified", "status": "failed"}`, want: invalid, msg: "twice"},
-		{name: "status: unknown field", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": "verified", "by": "ecs"}`, want: invalid},
-		{name: "status: detail over the limit", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": "failed", "detail": "` + long(1025) + `"}`, want: invalid},
-		{name: "status: detail with RLO", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": "failed", "detail": "ok\u202e"}`, want: invalid},
-		{name: "status: superseded deployment", route: rStatus, target: base + "/deployments/" + ids.d1 + "/status", body: `{"status": "failed"}`, want: conflict},
-		{name: "status: status of the wrong type", route: rStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": true}`, want: invalid},
+		// POST .../environments/{environment}/deployments/{deployment}/status
+		{name: "status: another project's deployment", route: rStatus, target: stage + "/deployments/" + ids.d3 + "/status", body: `{"status": "failed"}`, want: notFound},
+		{name: "status: unknown status", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": "bogus"}`, want: invalid},
+		{name: "status: applied is not reported", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": "applied"}`, want: invalid},
+		{name: "status: in capitals", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": "VERIFIED"}`, want: invalid},
+		{name: "status: empty", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{}`, want: invalid},
+		{name: "status: duplicate status", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": "verified", "status": "failed"}`, want: invalid, msg: "twice"},
+		{name: "status: unknown field", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": "verified", "by": "ecs"}`, want: invalid},
+		{name: "status: environment in the body", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": "verified", "environment": "prod"}`, want: invalid},
+		{name: "status: detail over the limit", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": "failed", "detail": "` + long(1025) + `"}`, want: invalid},
+		{name: "status: detail with RLO", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": "failed", "detail": "ok\u202e"}`, want: invalid},
+		{name: "status: superseded deployment", route: rStatus, target: stage + "/deployments/" + ids.d1 + "/status", body: `{"status": "failed"}`, want: conflict},
+		{name: "status: status of the wrong type", route: rStatus, target: stage + "/deployments/" + ids.d4 + "/status", body: `{"status": true}`, want: invalid},
+		{name: "status: prod's deployment through stage", route: rStatus, target: stage + "/deployments/" + ids.d2 + "/status", body: `{"status": "failed"}`, want: conflict, msg: "prod, not stage"},
+		{name: "status: stage's deployment through prod", route: rStatus, target: prod + "/deployments/" + ids.d4 + "/status", body: `{"status": "verified"}`, want: conflict, msg: "stage, not prod"},
+		{name: "status: unknown environment", route: rStatus, target: base + "/environments/prd/deployments/" + ids.d4 + "/status", body: `{"status": "failed"}`, want: notFound},
+		{name: "status: another project's environment and deployment", route: rStatus, target: "/projects/" + other + "/environments/stage/deployments/" + ids.d4 + "/status", body: `{"status": "failed"}`, want: notFound},
+		{name: "status: environment with traversal", route: rStatus, target: base + "/environments/..%2Fprod/deployments/" + ids.d2 + "/status", body: `{"status": "failed"}`, want: invalid},
 
-		// POST .../deployments/{deployment}/verify
-		{name: "verify: a body", route: rVerify, target: base + "/deployments/" + ids.d4 + "/verify", body: `{"status": "verified"}`, want: invalid},
-		{name: "verify: array body", route: rVerify, target: base + "/deployments/" + ids.d4 + "/verify", body: `[]`, want: invalid},
-		{name: "verify: another project's deployment", route: rVerify, target: base + "/deployments/" + ids.d3 + "/verify", want: notFound},
-		{name: "verify: superseded deployment", route: rVerify, target: base + "/deployments/" + ids.d1 + "/verify", want: conflict},
+		// POST .../environments/{environment}/deployments/{deployment}/verify
+		{name: "verify: a body", route: rVerify, target: stage + "/deployments/" + ids.d4 + "/verify", body: `{"status": "verified"}`, want: invalid},
+		{name: "verify: array body", route: rVerify, target: stage + "/deployments/" + ids.d4 + "/verify", body: `[]`, want: invalid},
+		{name: "verify: another project's deployment", route: rVerify, target: stage + "/deployments/" + ids.d3 + "/verify", want: notFound},
+		{name: "verify: superseded deployment", route: rVerify, target: stage + "/deployments/" + ids.d1 + "/verify", want: conflict},
+		{name: "verify: prod's deployment through stage", route: rVerify, target: stage + "/deployments/" + ids.d2 + "/verify", want: conflict, msg: "prod, not stage"},
+		{name: "verify: stage's deployment through prod", route: rVerify, target: prod + "/deployments/" + ids.d4 + "/verify", want: conflict, msg: "stage, not prod"},
+		{name: "verify: unknown environment", route: rVerify, target: base + "/environments/prd/deployments/" + ids.d4 + "/verify", want: notFound},
+		{name: "verify: environment in a query", route: rVerify, target: stage + "/deployments/" + ids.d4 + "/verify?environment=prod", want: invalid},
+
+		// The retired routes, which named no environment: 410 to a request the new route would take
+		// as to any other (more below, one for each of the new routes' cases).
+		{name: "retired status: a report the new route takes", route: rOldStatus, target: base + "/deployments/" + ids.d4 + "/status", body: `{"status": "verified"}`, want: gone, msg: "use " + rStatus},
+		{name: "retired status: a report of prod's deployment", route: rOldStatus, target: base + "/deployments/" + ids.d2 + "/status", body: `{"status": "failed", "detail": "smoke"}`, want: gone, msg: "use " + rStatus},
+		{name: "retired status: with an idempotency key", route: rOldStatus, target: base + "/deployments/" + ids.d4 + "/status", header: hdr("Idempotency-Key", "retry-1"), body: `{"status": "failed"}`, want: gone},
+		{name: "retired verify: the current deployment", route: rOldVerify, target: base + "/deployments/" + ids.d4 + "/verify", want: gone, msg: "use " + rVerify},
+		{name: "retired verify: prod's deployment", route: rOldVerify, target: base + "/deployments/" + ids.d2 + "/verify", want: gone, msg: "use " + rVerify},
 
 		// GET /projects/{project}/environments
 		{name: "environments: query", route: rEnvs, target: base + "/environments?environment=prod", want: invalid},
@@ -295,6 +330,34 @@ func writtenCases(ids seeded) []hostileCase {
 		{name: "freeze: environment with traversal", route: rFreeze, target: base + "/freezes/f1", body: fmt.Sprintf(`{"environments": ["../prod"], "starts_at": %d, "ends_at": %d, "reason": "x"}`, t0, t1), want: notFound},
 		{name: "freeze: empty body", route: rFreeze, target: base + "/freezes/f1", want: invalid},
 
+		// PUT .../environments/{environment}/freezes/{freeze}
+		{name: "environment freeze: body naming environments", route: rEnvFreeze, target: stage + "/freezes/f1", body: envFreeze(`, "environments": ["prod"]`), want: invalid, msg: "environments"},
+		{name: "environment freeze: body naming its own environment", route: rEnvFreeze, target: stage + "/freezes/f1", body: envFreeze(`, "environments": ["stage"]`), want: invalid, msg: "environments"},
+		{name: "environment freeze: body naming all environments", route: rEnvFreeze, target: stage + "/freezes/f1", body: envFreeze(`, "environments": []`), want: invalid, msg: "environments"},
+		{name: "environment freeze: prod's freeze rewritten through stage", route: rEnvFreeze, target: stage + "/freezes/xmas", body: envFreeze(``), want: conflict, msg: "covers prod"},
+		{name: "environment freeze: stage's freeze rewritten through prod", route: rEnvFreeze, target: prod + "/freezes/" + stageFreeze, body: envFreeze(``), want: conflict, msg: "covers stage"},
+		{name: "environment freeze: a freeze of every environment rewritten through stage", route: rEnvFreeze, target: "/projects/" + other + "/environments/stage/freezes/audit", body: envFreeze(``), want: conflict, msg: "all environments"},
+		{name: "environment freeze: unknown environment", route: rEnvFreeze, target: base + "/environments/prd/freezes/f1", body: envFreeze(``), want: notFound},
+		{name: "environment freeze: latest", route: rEnvFreeze, target: base + "/environments/latest/freezes/f1", body: envFreeze(``), want: notFound},
+		{name: "environment freeze: ends before it starts", route: rEnvFreeze, target: stage + "/freezes/f1", body: fmt.Sprintf(`{"starts_at": %d, "ends_at": %d, "reason": "x"}`, t1, t0), want: invalid},
+		{name: "environment freeze: already over", route: rEnvFreeze, target: stage + "/freezes/f1", body: fmt.Sprintf(`{"starts_at": %d, "ends_at": %d, "reason": "x"}`, now.Unix()-7200, now.Unix()-3600), want: invalid},
+		{name: "environment freeze: blank reason", route: rEnvFreeze, target: stage + "/freezes/f1", body: fmt.Sprintf(`{"starts_at": %d, "ends_at": %d, "reason": "  "}`, t0, t1), want: invalid},
+		{name: "environment freeze: reason with RLO", route: rEnvFreeze, target: stage + "/freezes/f1", body: fmt.Sprintf(`{"starts_at": %d, "ends_at": %d, "reason": "x\u202e"}`, t0, t1), want: invalid},
+		{name: "environment freeze: duplicate reason", route: rEnvFreeze, target: stage + "/freezes/f1", body: envFreeze(`, "reason": " "`), want: invalid, msg: "twice"},
+		{name: "environment freeze: project in the body", route: rEnvFreeze, target: stage + "/freezes/f1", body: envFreeze(`, "project_id": "other"`), want: invalid},
+		{name: "environment freeze: empty body", route: rEnvFreeze, target: stage + "/freezes/f1", want: invalid},
+		{name: "environment freeze: body over 1 MiB", route: rEnvFreeze, target: stage + "/freezes/f1", body: oversized, want: invalid, status: http.StatusRequestEntityTooLarge},
+		{name: "environment freeze: freeze id with traversal", route: rEnvFreeze, target: stage + "/freezes/..%2F..%2Ffreezes%2Fxmas", body: envFreeze(``), want: invalid},
+
+		// DELETE .../environments/{environment}/freezes/{freeze}
+		{name: "environment thaw: prod's freeze lifted through stage", route: rEnvThaw, target: stage + "/freezes/xmas", want: notFound, msg: "no freeze"},
+		{name: "environment thaw: stage's freeze lifted through prod", route: rEnvThaw, target: prod + "/freezes/" + stageFreeze, want: notFound, msg: "no freeze"},
+		{name: "environment thaw: a freeze of every environment lifted through stage", route: rEnvThaw, target: "/projects/" + other + "/environments/stage/freezes/audit", want: conflict, msg: "all environments"},
+		{name: "environment thaw: another project's freeze", route: rEnvThaw, target: stage + "/freezes/audit", want: notFound},
+		{name: "environment thaw: unknown environment", route: rEnvThaw, target: base + "/environments/prd/freezes/" + stageFreeze, want: notFound},
+		{name: "environment thaw: query", route: rEnvThaw, target: stage + "/freezes/" + stageFreeze + "?environment=stage", want: invalid},
+		{name: "environment thaw: freeze id in capitals", route: rEnvThaw, target: stage + "/freezes/STAGE-WINDOW", want: notFound},
+
 		// GET /projects/{project}/freezes
 		{name: "freezes: query", route: rFreezes, target: base + "/freezes?environment=prod", want: invalid},
 		{name: "freezes: unregistered project", route: rFreezes, target: "/projects/bugfarm_73649/freezes", want: notFound},
@@ -327,8 +390,25 @@ func writtenCases(ids seeded) []hostileCase {
 			cases[i].method, _, _ = strings.Cut(cases[i].route, " ")
 		}
 	}
+	// Each case of a route that replaced a retired one, sent to the retired route (its path
+	// without the environment): 410, whatever the new route answers.
+	for _, c := range slices.Clone(cases) {
+		for old, successor := range retiredRoutes {
+			if c.route != successor {
+				continue
+			}
+			c.name = "retired " + c.name
+			c.route = old
+			c.target = environmentSegment.ReplaceAllString(c.target, "")
+			c.want, c.status, c.msg = gone, 0, "use "+successor
+			cases = append(cases, c)
+		}
+	}
 	return append(cases, invokeCases(ids)...)
 }
+
+// environmentSegment is the part of a path that names the environment.
+var environmentSegment = regexp.MustCompile(`/environments/[^/?]+`)
 
 // ecrEvent is an ECR Image Action event for a repository bugfarm claims, with detail's fields
 // replaced or added by extra (JSON members, each starting with a comma).

@@ -24,6 +24,9 @@ const (
 	invalid  = "Invalid"  // 400 (or the status the case names) / errorType Invalid
 	notFound = "NotFound" // 404 / errorType NotFound
 	conflict = "Conflict" // 409 / errorType Conflict
+	// gone is a retired route's answer to whatever reaches it: 410, of kind NotFound, naming the
+	// route that replaced it (HTTP only).
+	gone = "Gone"
 	// ignored is a platform event's answer when it changes nothing: a success whose outcome says
 	// why (EventBridge would retry an error forever).
 	ignored = "ignored"
@@ -212,7 +215,10 @@ func (c hostileCase) check(t *testing.T, res result) {
 
 func (c hostileCase) checkHTTP(t *testing.T, res result) {
 	t.Helper()
-	want := c.status
+	want, kind := c.status, c.want
+	if c.want == gone {
+		want, kind = http.StatusGone, notFound
+	}
 	if want == 0 {
 		want = httpapi.StatusOf(kindOf(c.want))
 	}
@@ -223,8 +229,8 @@ func (c hostileCase) checkHTTP(t *testing.T, res result) {
 	if ct := res.header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type: got %q, want application/json", ct)
 	}
-	if res.status != want || body.Error.Kind != c.want {
-		t.Errorf("got %d %s, want %d %s: %s", res.status, body.Error.Kind, want, c.want, body.Error.Message)
+	if res.status != want || body.Error.Kind != kind {
+		t.Errorf("got %d %s, want %d %s (%s): %s", res.status, body.Error.Kind, want, kind, c.want, body.Error.Message)
 	}
 	if c.msg != "" && !strings.Contains(body.Error.Message, c.msg) {
 		t.Errorf("message %q does not say %q", body.Error.Message, c.msg)
@@ -360,11 +366,13 @@ func checkCoverage(t *testing.T, cases []hostileCase, functions []string) {
 
 var wildcard = regexp.MustCompile(`\{([a-z]+)\}`)
 
-// pathValues are the seeded ids each wildcard takes where another wildcard is the hostile one.
+// pathValues are the seeded ids each wildcard takes where another wildcard is the hostile one:
+// together, a path each route would act on (stage-window is stage's own freeze, which
+// .../environments/stage/freezes/{freeze} may change).
 func pathValues(ids seeded) map[string]string {
 	return map[string]string{
 		"project": project, "environment": "stage", "release": ids.r1, "deployment": ids.d4,
-		"freeze": "xmas", "label": "latest",
+		"freeze": stageFreeze, "label": "latest",
 	}
 }
 
@@ -372,15 +380,18 @@ func pathValues(ids seeded) map[string]string {
 // case is refused for its path alone.
 func validBodies(ids seeded) map[string]string {
 	return map[string]string{
-		"PUT /projects/{project}":                                                   bugfarmEntry,
-		"POST /projects/{project}/releases":                                         `{}`,
-		"POST /projects/{project}/environments/{environment}/deployments":           fmt.Sprintf(`{"release_id": %q}`, ids.r1),
-		"POST /projects/{project}/deployments/{deployment}/verify":                  ``,
-		"POST /projects/{project}/deployments/{deployment}/status":                  `{"status": "verified"}`,
-		"POST /projects/{project}/environments/{environment}/emergency-deployments": fmt.Sprintf(`{"release_id": %q, "reason": "hotfix"}`, ids.r1),
-		"PUT /projects/{project}/environments/{environment}/lock":                   `{"reason": "maintenance"}`,
-		"POST /projects/{project}/environments/{environment}/rollback":              `{"reason": "bad release"}`,
-		"PUT /projects/{project}/freezes/{freeze}":                                  fmt.Sprintf(`{"environments": ["stage"], "starts_at": %d, "ends_at": %d, "reason": "release train"}`, now.Unix()+3600, now.Unix()+7200),
+		"PUT /projects/{project}":                                                             bugfarmEntry,
+		"POST /projects/{project}/releases":                                                   `{}`,
+		"POST /projects/{project}/environments/{environment}/deployments":                     fmt.Sprintf(`{"release_id": %q}`, ids.r1),
+		"POST /projects/{project}/deployments/{deployment}/verify":                            ``,
+		"POST /projects/{project}/deployments/{deployment}/status":                            `{"status": "verified"}`,
+		"POST /projects/{project}/environments/{environment}/deployments/{deployment}/verify": ``,
+		"POST /projects/{project}/environments/{environment}/deployments/{deployment}/status": `{"status": "verified"}`,
+		"PUT /projects/{project}/environments/{environment}/freezes/{freeze}":                 fmt.Sprintf(`{"starts_at": %d, "ends_at": %d, "reason": "release train"}`, now.Unix()+3600, now.Unix()+7200),
+		"POST /projects/{project}/environments/{environment}/emergency-deployments":           fmt.Sprintf(`{"release_id": %q, "reason": "hotfix"}`, ids.r1),
+		"PUT /projects/{project}/environments/{environment}/lock":                             `{"reason": "maintenance"}`,
+		"POST /projects/{project}/environments/{environment}/rollback":                        `{"reason": "bad release"}`,
+		"PUT /projects/{project}/freezes/{freeze}":                                            fmt.Sprintf(`{"environments": ["stage"], "starts_at": %d, "ends_at": %d, "reason": "release train"}`, now.Unix()+3600, now.Unix()+7200),
 	}
 }
 
@@ -393,25 +404,32 @@ var validQueries = map[string]string{
 
 // hostileSegments are path segments refused wherever a wildcard is, before any route runs or by
 // the id rules: traversal, percent-encoding (which ServeMux would decode before routing), format
-// and control characters, and ids no rule allows.
-var hostileSegments = []struct{ name, seg string }{
-	{"dot-dot", ".."},
-	{"dot", "."},
-	{"encoded dot-dot", "%2e%2e"},
-	{"encoded letter", "pro%64"},
-	{"encoded slash", "a%2Fb"},
-	{"encoded NUL", "a%00"},
-	{"RLO", "abc\u202edorp"},
-	{"zero-width space", "st\u200bage"},
-	{"129 characters", strings.Repeat("a", 129)},
-	{"colon", "a:b"},
-	{"double dot inside", "a..b"},
+// and control characters, and ids no rule allows. routed marks the segments the router lets
+// through to the route's handler (which refuses them by the id rules): on a retired route, they
+// get its 410 instead.
+var hostileSegments = []struct {
+	name, seg string
+	routed    bool
+}{
+	{"dot-dot", "..", false},
+	{"dot", ".", false},
+	{"encoded dot-dot", "%2e%2e", false},
+	{"encoded letter", "pro%64", false},
+	{"encoded slash", "a%2Fb", false},
+	{"encoded NUL", "a%00", false},
+	{"RLO", "abc\u202edorp", false},
+	{"zero-width space", "st\u200bage", false},
+	{"129 characters", strings.Repeat("a", 129), true},
+	{"colon", "a:b", true},
+	{"double dot inside", "a..b", true},
 }
 
 // routeCases derives cases from the route table, so that a new route gets them with no change
 // here: each wildcard replaced by each hostile segment, by an empty segment and by an id that is
 // not there (or is another project's), and for each route an unknown query parameter, a method
-// it does not take, and (for writes) no caller identity.
+// it does not take, and (for writes) no caller identity. On a retired route, every request the
+// router hands to it must get its 410 (gone); those the router refuses first (an unclean or
+// encoded path, a method no route at the path takes) keep the router's answer.
 func routeCases(ids seeded) []hostileCase {
 	values := pathValues(ids)
 	bodies := validBodies(ids)
@@ -440,6 +458,14 @@ func routeCases(ids seeded) []hostileCase {
 				return values[name]
 			}) + query
 		}
+		successor, retired := retiredRoutes[key]
+		// routed adds a case whose request reaches the route's handler.
+		routed := func(c hostileCase) hostileCase {
+			if retired {
+				c.want, c.status, c.msg = gone, 0, "use "+successor
+			}
+			return c
+		}
 		add := func(c hostileCase) {
 			c.route, c.generated = key, true
 			if c.method == "" {
@@ -454,7 +480,11 @@ func routeCases(ids seeded) []hostileCase {
 		for _, m := range wildcard.FindAllStringSubmatch(rt.Path, -1) {
 			w := m[1]
 			for _, h := range hostileSegments {
-				add(hostileCase{name: "{" + w + "} " + h.name, target: fill(w, h.seg), want: invalid})
+				c := hostileCase{name: "{" + w + "} " + h.name, target: fill(w, h.seg), want: invalid}
+				if h.routed {
+					c = routed(c)
+				}
+				add(c)
 			}
 			// An empty segment: refused inside the path; at its end, no route has it.
 			if strings.HasSuffix(rt.Path, "{"+w+"}") {
@@ -467,7 +497,7 @@ func routeCases(ids seeded) []hostileCase {
 				if rt.Method == http.MethodPut && strings.HasSuffix(rt.Path, "{"+w+"}") {
 					continue
 				}
-				add(hostileCase{name: "{" + w + "} " + u.name, target: fill(w, u.id), want: notFound})
+				add(routed(hostileCase{name: "{" + w + "} " + u.name, target: fill(w, u.id), want: notFound}))
 			}
 		}
 		target := fill("", "")
@@ -475,10 +505,10 @@ func routeCases(ids seeded) []hostileCase {
 		if query != "" {
 			sep = "&"
 		}
-		add(hostileCase{name: "unknown query parameter", target: target + sep + "debug=1", want: invalid})
+		add(routed(hostileCase{name: "unknown query parameter", target: target + sep + "debug=1", want: invalid}))
 		add(hostileCase{name: "method it does not take", method: http.MethodPatch, target: target, want: invalid, status: http.StatusMethodNotAllowed})
 		if rt.Method != http.MethodGet {
-			add(hostileCase{name: "no caller identity", target: target, anon: true, want: invalid, status: http.StatusUnauthorized})
+			add(routed(hostileCase{name: "no caller identity", target: target, anon: true, want: invalid, status: http.StatusUnauthorized}))
 		}
 	}
 	return out

@@ -299,6 +299,8 @@ const (
 	project = "bugfarm"
 	other   = "other"
 	key     = "ci-run-1" // the idempotency key of r1
+	// stageFreeze is bugfarm's freeze of stage alone, to come; xmas is its freeze of prod alone.
+	stageFreeze = "stage-window"
 )
 
 var alice = shiplog.Person{ID: "alice", Name: "Alice", Via: shiplog.ViaAPI}
@@ -315,7 +317,7 @@ const (
 
 // seed writes a realistic state through the service: two projects, pushes, releases (one with an
 // idempotency key), deployments to both environments (one verified, one superseded), a lock on
-// prod, and freezes to come.
+// prod, and freezes to come (of prod, of stage, and of all other's environments).
 func seed(t *testing.T, s *stack) seeded {
 	t.Helper()
 	ctx := context.Background()
@@ -376,6 +378,7 @@ func seed(t *testing.T, s *stack) seeded {
 	}
 	for _, f := range []shiplog.FreezeInput{
 		{ProjectID: project, ID: "xmas", Environments: []string{"prod"}, StartsAt: now.Add(30 * 24 * time.Hour).Unix(), EndsAt: now.Add(40 * 24 * time.Hour).Unix(), Reason: "holidays", RequestedBy: alice},
+		{ProjectID: project, ID: stageFreeze, Environments: []string{"stage"}, StartsAt: now.Add(20 * 24 * time.Hour).Unix(), EndsAt: now.Add(21 * 24 * time.Hour).Unix(), Reason: "load test", RequestedBy: alice},
 		{ProjectID: other, ID: "audit", StartsAt: now.Add(24 * time.Hour).Unix(), EndsAt: now.Add(48 * time.Hour).Unix(), Reason: "audit", RequestedBy: alice},
 	} {
 		if _, err := svc.PutFreeze(ctx, f); err != nil {
