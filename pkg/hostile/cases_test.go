@@ -443,6 +443,13 @@ func invokeCases(ids seeded) []hostileCase {
 	pushAt := `, "time": "` + now.Add(-time.Minute).Format(time.RFC3339) + `"`
 	release := func(fields string) string { return `{"project_id": "bugfarm"` + fields + `}` }
 	dep := func(fields string) string { return `{"project_id": "bugfarm", "environment": "stage"` + fields + `}` }
+	// report is a report the deploy function would take (stage's current deployment failed),
+	// with fields added.
+	report := func(fields string) string {
+		return `{"project_id": "bugfarm", "report": {"deployment_id": ` + q(ids.d4) + `, "status": "failed"}` + fields + `}`
+	}
+	// requester is a requested_by member naming who.
+	requester := func(who string) string { return `, "requested_by": ` + who }
 	r1 := `, "release_id": ` + q(ids.r1)
 	return []hostileCase{
 		// create-release
@@ -466,6 +473,10 @@ func invokeCases(ids seeded) []hostileCase {
 		{name: "create-release: requester as a string", fn: fCreate, body: release(`, "requested_by": "alice"`), want: invalid},
 		{name: "create-release: requester names its channel", fn: fCreate, body: release(`, "requested_by": {"id": "alice", "via": "api"}`), want: invalid},
 		{name: "create-release: requester name over the limit", fn: fCreate, body: release(`, "requested_by": {"id": "alice", "name": "` + long(257) + `"}`), want: invalid},
+		{name: "create-release: requester ecs", fn: fCreate, body: release(requester(`{"id": "ecs", "name": "Amazon ECS"}`)), want: invalid, msg: "what shiplog records for Amazon ECS"},
+		{name: "create-release: requester shiplog", fn: fCreate, body: release(requester(`{"id": "shiplog"}`)), want: invalid, msg: "what shiplog records for shiplog"},
+		{name: "create-release: requester IAM role ARN", fn: fCreate, body: release(requester(`{"id": "arn:aws:iam::760097843905:role/deployer"}`)), want: invalid, msg: "shaped like an ARN"},
+		{name: "create-release: requester service principal", fn: fCreate, body: release(requester(`{"id": "ci", "name": "ecs.amazonaws.com"}`)), want: invalid, msg: "service principal"},
 		{name: "create-release: requester id twice", fn: fCreate, body: release(`, "requested_by": {"id": "alice", "id": "ecs"}`), want: invalid},
 		{name: "create-release: manifest of another project only", fn: fCreate, body: release(`, "manifest": {"other": ` + otherEntry + `}`), want: invalid},
 		{name: "create-release: manifest as a number", fn: fCreate, body: release(`, "manifest": 42`), want: invalid},
@@ -503,6 +514,14 @@ func invokeCases(ids seeded) []hostileCase {
 		{name: "deploy function: idempotency key with control characters", fn: fDeploy, body: dep(r1 + `, "idempotency_key": "k\u0007"`), want: invalid},
 		{name: "deploy function: description with ESC", fn: fDeploy, body: dep(r1 + `, "description": "\u001b[31mred"`), want: invalid},
 		{name: "deploy function: trailing data", fn: fDeploy, body: dep(r1) + ` {}`, want: invalid},
+		{name: "deploy function: requester ecs", fn: fDeploy, body: dep(r1 + requester(`{"id": "ECS", "name": "Amazon ECS"}`)), want: invalid, msg: "what shiplog records for Amazon ECS"},
+		{name: "deploy function: requester shiplog", fn: fDeploy, body: dep(r1 + requester(`{"id": "ci", "name": "shiplog"}`)), want: invalid, msg: "what shiplog records for shiplog"},
+		{name: "deploy function: requester IAM role ARN", fn: fDeploy, body: dep(r1 + requester(`{"id": "arn:aws:sts::760097843905:assumed-role/deployer/alice"}`)), want: invalid, msg: "shaped like an ARN"},
+		{name: "deploy function: requester service principal", fn: fDeploy, body: dep(r1 + requester(`{"id": "ecs-tasks.amazonaws.com"}`)), want: invalid, msg: "service principal"},
+		{name: "deploy function: report requester ecs", fn: fDeploy, body: report(requester(`{"id": "ecs", "name": "Amazon ECS"}`)), want: invalid, msg: "what shiplog records for Amazon ECS"},
+		{name: "deploy function: report requester shiplog", fn: fDeploy, body: report(requester(`{"id": "Shiplog"}`)), want: invalid, msg: "what shiplog records for shiplog"},
+		{name: "deploy function: report requester IAM role ARN", fn: fDeploy, body: report(requester(`{"id": "ci", "name": "arn:aws:iam::760097843905:role/reporter"}`)), want: invalid, msg: "shaped like an ARN"},
+		{name: "deploy function: report requester service principal", fn: fDeploy, body: report(requester(`{"id": "events.amazonaws.com"}`)), want: invalid, msg: "service principal"},
 		{name: "deploy function: requester with zero-width space", fn: fDeploy, body: dep(r1 + `, "requested_by": {"id": "al\u200bice"}`), want: invalid},
 
 		// ecr-push
