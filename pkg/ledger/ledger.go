@@ -251,7 +251,7 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 	what := "register project " + p.ID
 	chunks := [][]Op{slices.Concat(units...)}
 	if !single {
-		chunks = packUnits(units, limit, len(first))
+		chunks = packUnits(units, limit, len(first), limit-1)
 	}
 	if err := l.registerWrite(ctx, what, append(first, chunks[0]...), refuse); err != nil || single {
 		return err
@@ -270,16 +270,15 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 	return l.registerWrite(ctx, what, []Op{narrow}, nil)
 }
 
-// packUnits packs units of ops, in order, into writes of at most limit ops: the first write has
-// room for first ops besides, each later one for one op besides (the guard). The first write may
-// take no unit; there is always one.
-func packUnits(units [][]Op, limit, first int) [][]Op {
+// packUnits packs units of ops, in order, into writes: the first of at most limit-first ops,
+// each later one of at most later. The first write may take no unit; there is always one.
+func packUnits(units [][]Op, limit, first, later int) [][]Op {
 	chunks := [][]Op{nil}
 	room := limit - first
 	for _, u := range units {
 		if len(u) > room {
 			chunks = append(chunks, nil)
-			room = limit - 1
+			room = later
 		}
 		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], u...)
 		room -= len(u)
@@ -807,6 +806,67 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 		return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// WriteEnvironments replaces several environments' states with their events in one atomic
+// write, each conditioned on its version; if the driver's write cannot take them all, in as few
+// writes as can, each environment's state with its events.
+func (l *Ledger) WriteEnvironments(ctx context.Context, ws []shiplog.EnvironmentWrite) error {
+	var units [][]Op
+	for _, w := range ws {
+		projectID, envID := w.State.ProjectID, w.State.Environment.ID
+		if projectID == "" || envID == "" || w.State.Version != w.Expect+1 || w.Deployment != nil || len(w.Statuses) > 0 {
+			return shiplog.Errorf(shiplog.Invalid, "environments write: project and environment ids are required, the version must follow %d, and no deployment or status update may ride along", w.Expect)
+		}
+		cond := Eq(attrVersion, w.Expect)
+		if w.Expect == 0 {
+			cond = Or(NotExists(), AttrAbsent(attrVersion))
+		}
+		unit := []Op{put(envKey(projectID, envID), newStateRecord(w.State), cond)}
+		for _, ev := range w.Events {
+			op, err := eventOp(ev)
+			if err != nil {
+				return err
+			}
+			unit = append(unit, op)
+		}
+		units = append(units, unit)
+	}
+	if len(units) == 0 {
+		return nil
+	}
+	chunks := [][]Op{slices.Concat(units...)}
+	if l.caps.Fits(chunks[0]) != nil {
+		chunks = packUnits(units, l.caps.MaxWriteOps, 0, l.caps.MaxWriteOps)
+	}
+	for _, ops := range chunks {
+		if len(ops) == 0 {
+			continue
+		}
+		if err := l.caps.Fits(ops); err != nil {
+			return err
+		}
+		var err error
+		waits := busyBackoff.Waits(l.Sleep)
+		for attempt := 1; ; attempt++ {
+			err = l.d.Write(ctx, ops)
+			if !errors.Is(err, ErrBusy) || attempt == busyAttempts {
+				break
+			}
+			if err := waits.Wait(ctx); err != nil {
+				return fmt.Errorf("write environments: %w", err)
+			}
+		}
+		switch _, failed := condFailed(err); {
+		case failed:
+			return shiplog.ErrVersionConflict
+		case errors.Is(err, ErrBusy):
+			return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, err)
+		case err != nil:
+			return fmt.Errorf("write environments of %s: %w", ws[0].State.ProjectID, err)
+		}
+	}
+	return nil
 }
 
 // A write that met another on some of its items is tried again up to busyAttempts times in all,

@@ -131,6 +131,14 @@ type EnvironmentStore interface {
 	// already; ErrReleaseNotFound if the deployment's release is gone; ErrDeploymentNotFound if a
 	// status update names a deployment not recorded. On error nothing is changed.
 	WriteEnvironment(ctx context.Context, w EnvironmentWrite) error
+	// WriteEnvironments replaces the states of several environments of one project, each at the
+	// version it expects, with their events, in one atomic write: all of them or, on any error,
+	// none. The writes carry no deployment and no status update (Invalid). ErrVersionConflict if
+	// any stored version is not the one its write expects. Only where one atomic write of the
+	// store cannot take them all (DynamoDB: 100 items, so past about 50 environments, a state and
+	// its event each) are they written in as few writes as take them, each environment's state
+	// with its own events, in order.
+	WriteEnvironments(ctx context.Context, ws []EnvironmentWrite) error
 	// GetDeployment returns one of a project's deployments; ErrDeploymentNotFound if none.
 	GetDeployment(ctx context.Context, projectID, deploymentID string) (DeploymentRecord, error)
 	// ListDeployments returns a project's deployments newest first, narrowed by the filter.
