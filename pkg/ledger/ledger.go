@@ -181,7 +181,7 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 		}
 	}
 	stale = sortedUnique(stale)
-	growth, err := l.repoGrowth(ctx, p, found && unfinished(old), mappings, repos)
+	growth, err := l.repoGrowth(ctx, p, old, found && unfinished(old), mappings, repos)
 	if err != nil {
 		return err
 	}
@@ -286,32 +286,30 @@ func packUnits(units [][]Op, limit, first, later int) [][]Op {
 	return chunks
 }
 
-// repoGrowth returns, for each repository whose services from p grow (all of them after an
-// interrupted registration, whose items may not be what the project says), the op that moves the
-// repository's version on from the one read before its services were counted; or
-// RepositoryOverLimit if the count passes the limit. A registration that grows none reads no
-// more than its own items.
-func (l *Ledger) repoGrowth(ctx context.Context, p shiplog.Project, interrupted bool, mappings map[string]repoRecord, repos []string) (map[string]Op, error) {
-	if len(repos) == 0 {
-		return nil, nil
-	}
-	keys := make([]Key, 0, 2*len(repos))
+// repoGrowth returns, for each repository whose services from p grow over those of the stored
+// registration was (all of them after an interrupted registration, whose items may not be what
+// the project says), the op that moves the repository's version on from the one read before its
+// services were counted; or RepositoryOverLimit if the count passes the limit. A registration
+// that grows none reads nothing more.
+func (l *Ledger) repoGrowth(ctx context.Context, p shiplog.Project, was projectRecord, interrupted bool, mappings map[string]repoRecord, repos []string) (map[string]Op, error) {
+	before := repoMappings(was.project())
+	var grown []string
+	var keys []Key
 	for _, r := range repos {
-		keys = append(keys, repoKey(r, p.ID), repoVersionKey(r))
+		if interrupted || len(mappings[r].Services) > len(before[r].Services) {
+			grown = append(grown, r)
+			keys = append(keys, repoVersionKey(r))
+		}
+	}
+	if len(grown) == 0 {
+		return nil, nil
 	}
 	got, err := l.d.BatchGet(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("read the repositories of %s: %w", p.ID, err)
 	}
 	growth := map[string]Op{}
-	for _, r := range repos {
-		was, _, err := decodeFound(got, repoKey(r, p.ID), func(m repoRecord) repoRecord { return m })
-		if err != nil {
-			return nil, err
-		}
-		if !interrupted && len(mappings[r].Services) <= len(was.Services) {
-			continue
-		}
+	for _, r := range grown {
 		v, ok, err := decodeFound(got, repoVersionKey(r), func(v repoVersionRecord) repoVersionRecord { return v })
 		if err != nil {
 			return nil, err
