@@ -384,6 +384,8 @@ func (e *expr) cond(c ledger.Cond, keyAttr string) string {
 		return "attribute_not_exists(" + e.name(cmp.Or(c.Attr, keyAttr)) + ")"
 	case ledger.Present:
 		return "attribute_exists(" + e.name(cmp.Or(c.Attr, keyAttr)) + ")"
+	case ledger.Contains:
+		return "contains(" + e.name(c.Attr) + ", " + e.encoded(c.Value) + ")"
 	case ledger.AllOf, ledger.AnyOf:
 		subs := make([]string, len(c.Sub))
 		for i, s := range c.Sub {

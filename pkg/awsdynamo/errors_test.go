@@ -242,14 +242,23 @@ func TestDeployContextUnprocessedKeys(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var mu sync.Mutex
-			batches := 0
+			batches, before := 0, 0
+			armed := false // once the project and release are written: a registration reads in batches too
 			s, _ := proxiedStore(t, func(op string, body []byte, n int, w http.ResponseWriter) bool {
 				if op != "BatchGetItem" {
 					return false
 				}
 				mu.Lock()
+				if !armed {
+					before = n
+				}
+				n -= before
 				batches = n
+				a := armed
 				mu.Unlock()
+				if !a {
+					return false
+				}
 				if n > tt.unprocessed {
 					return false
 				}
@@ -263,6 +272,9 @@ func TestDeployContextUnprocessedKeys(t *testing.T) {
 			r := release(p, 1)
 			must(t, "PutProject", s.PutProject(ctx, p, registered(p)))
 			must(t, "CreateRelease", s.CreateRelease(ctx, shiplog.ReleaseWrite{Release: r, Event: created(r)}))
+			mu.Lock()
+			armed = true
+			mu.Unlock()
 			dc, err := s.DeployContext(ctx, "p", r.ID, "stage")
 			if tt.wantErr {
 				if got := shiplog.KindOf(err); got != shiplog.Unavailable {

@@ -93,6 +93,8 @@ func shape(av types.AttributeValue) string {
 		return "N"
 	case *types.AttributeValueMemberBOOL:
 		return "BOOL"
+	case *types.AttributeValueMemberSS:
+		return "SS"
 	case *types.AttributeValueMemberNULL:
 		return "NULL"
 	case *types.AttributeValueMemberM:
@@ -172,7 +174,7 @@ func TestItemShapes(t *testing.T) {
 				key  item
 				want string
 			}{
-				{"project", projectKey("storage"), "environments:L[" + person + "],image_repositories:L[M{id:S,services:L[S]}]," +
+				{"project", projectKey("storage"), "environment_ids:SS,environments:L[" + person + "],image_repositories:L[M{id:S,services:L[S]}]," +
 					"manifest:S,mapped_repositories:L[S],name:S,pk:S,project_id:S,sk:S,tag_deployed_images:BOOL,version:N"},
 				{"repository", repoKey("team/web", "storage"), "pk:S,project_id:S,repository:S,services:L[S],sk:S"},
 				{"environment", envKey("storage", "stage"), "deployed_at:N,deployment_id:S,description:S,environment:" + person +

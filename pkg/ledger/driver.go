@@ -59,8 +59,9 @@ const (
 	Less        // Attr < Value (numbers, or strings in byte order)
 	LessOrEqual // Attr <= Value
 	GreaterOrEqual
-	AllOf // every Sub
-	AnyOf // at least one Sub
+	Contains // Attr (a set or a list of strings) holds Value (a string)
+	AllOf    // every Sub
+	AnyOf    // at least one Sub
 )
 
 // Cond is a condition on an item, evaluated inside a driver's atomic write (or, as a Query's
@@ -80,6 +81,7 @@ func Eq(attr string, v any) Cond  { return Cond{Kind: Equal, Attr: attr, Value: 
 func Lt(attr string, v any) Cond  { return Cond{Kind: Less, Attr: attr, Value: v} }
 func Le(attr string, v any) Cond  { return Cond{Kind: LessOrEqual, Attr: attr, Value: v} }
 func Ge(attr string, v any) Cond  { return Cond{Kind: GreaterOrEqual, Attr: attr, Value: v} }
+func Has(attr, v string) Cond     { return Cond{Kind: Contains, Attr: attr, Value: v} }
 func And(cs ...Cond) Cond         { return Cond{Kind: AllOf, Sub: cs} }
 func Or(cs ...Cond) Cond          { return Cond{Kind: AnyOf, Sub: cs} }
 func condPtr(c Cond) *Cond        { return &c } // for Op.If and Query.Filter

@@ -15,6 +15,7 @@ import (
 //	pk                    sk                                    record
 //	projects              {project}                             projectRecord
 //	repo#{repository}     {project}                             repoRecord
+//	repositories          {repository}                          repoVersionRecord
 //	project#{project}     latest                                pointerRecord
 //	project#{project}     push#{service}                        pushRecord
 //	project#{project}     env#{environment}                     stateRecord
@@ -32,6 +33,7 @@ const (
 	projectsPK      = "projects"
 	projectPrefix   = "project#"
 	repoPrefix      = "repo#"
+	repositoriesPK  = "repositories"
 	pushPrefix      = "push#"
 	envPrefix       = "env#"
 	deployPrefix    = "deploy#"
@@ -49,6 +51,10 @@ func projectKey(id string) Key { return Key{Table: State, PK: projectsPK, SK: id
 
 func repoKey(repository, projectID string) Key {
 	return Key{Table: State, PK: repoPrefix + repository, SK: projectID}
+}
+
+func repoVersionKey(repository string) Key {
+	return Key{Table: State, PK: repositoriesPK, SK: repository}
 }
 
 func inProject(projectID, sk string) Key {

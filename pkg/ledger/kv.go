@@ -307,8 +307,12 @@ func eval(c Cond, doc map[string]any, filter bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if c.Kind == Equal {
+	switch c.Kind {
+	case Equal:
 		return reflect.DeepEqual(got, want), nil
+	case Contains:
+		list, ok := got.([]any)
+		return ok && slices.Contains(list, want), nil
 	}
 	cmp, ok := compare(got, want)
 	if !ok {

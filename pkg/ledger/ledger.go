@@ -120,12 +120,18 @@ const registerAttempts = 5
 // PutProject registers a project, or replaces its registration, with an item per repository
 // that feeds it, and logs ev in the same write if the registration changes what is stored. A
 // registration that loses a race is read and applied again (up to 5 times, then Conflict).
-func (l *Ledger) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.Event) error {
+//
+// Two rules of the domain hold inside its write, against every registration and deploy racing
+// it: a repository whose services the registration grows is counted after its version was read,
+// and the write moves that version on (RepositoryOverLimit past MaxServicesPerRepository); an
+// environment it drops, unless retired names it, must have no state (DropsDeployed), as a
+// deployment's write requires its environment to be registered.
+func (l *Ledger) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.Event, retired ...string) error {
 	if p.ID == "" {
 		return shiplog.Errorf(shiplog.Invalid, "project id: is required")
 	}
 	for attempt := 1; ; attempt++ {
-		err := l.putProject(ctx, p, ev, 0)
+		err := l.putProject(ctx, p, ev, retired, 0)
 		if !errors.Is(err, errRaced) {
 			return err
 		}
@@ -137,12 +143,14 @@ func (l *Ledger) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 
 // putProject writes the registration in one atomic write if the driver takes that many ops,
 // else in several: the first puts the project claiming both its old and its new repositories
-// (and marked unfinished), each later one is guarded by the project's version, and a last update
-// narrows the claim once the stale mappings are gone. If that is interrupted, the next
-// registration (or the next read of a release's context, which finishes it) deletes whatever is
-// stale, because the claim never under-counts. With finish set, it finishes the registration of
-// that version, and does nothing if the project has been registered since.
-func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.Event, finish int64) error {
+// (and marked unfinished), with the checks of its rules and as many repository items as fit
+// (those that grow a repository first, each with the repository's next version), each later one
+// is guarded by the project's version, and a last update narrows the claim once the stale
+// mappings are gone. If that is interrupted, the next registration (or the next read of a
+// release's context, which finishes it) deletes whatever is stale, because the claim never
+// under-counts. With finish set, it finishes the registration of that version, and does nothing
+// if the project has been registered since.
+func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.Event, retired []string, finish int64) error {
 	var old projectRecord
 	found, err := l.get(ctx, projectKey(p.ID), &old)
 	if err != nil {
@@ -173,39 +181,85 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 		}
 	}
 	stale = sortedUnique(stale)
-	// Deletes go first, so that a registration in several writes clears stale mappings early.
-	ops := make([]Op, 0, len(stale)+len(repos))
-	for _, r := range stale {
-		ops = append(ops, Op{Key: repoKey(r, p.ID), Delete: true})
-	}
-	for _, r := range repos {
-		ops = append(ops, put(repoKey(r, p.ID), mappings[r]))
-	}
-	limit := l.caps.MaxWriteOps
-	single := limit == 0 || 1+len(events)+len(ops) <= limit
-	mapped := repos
-	if !single {
-		mapped = sortedUnique(append(append([]string{}, repos...), stale...))
+	growth, err := l.repoGrowth(ctx, p, old, found && unfinished(old), mappings, repos)
+	if err != nil {
+		return err
 	}
 	version := old.Version
 	cond := NotExists()
 	if found {
 		cond = Eq(attrVersion, version)
 	}
-	first := put(projectKey(p.ID), newProjectRecord(p, version+1, mapped, !single), cond)
-	what := "register project " + p.ID
-	if single {
-		return l.registerWrite(ctx, what, append(append([]Op{first}, events...), ops...))
+	// The first write: the project, its event, and a check that each environment it drops has no
+	// state (a deployment recorded since the domain looked).
+	first := []Op{{}}
+	first = append(first, events...)
+	var dropped []string
+	for _, e := range old.Environments {
+		if _, kept := p.Environment(e.ID); !kept && !slices.Contains(retired, e.ID) {
+			dropped = append(dropped, e.ID)
+			first = append(first, Op{Key: envKey(p.ID, e.ID), Check: true, If: condPtr(NotExists())})
+		}
 	}
-	chunk := limit - 1
-	end := min(chunk-len(events), len(ops))
-	if err := l.registerWrite(ctx, what, append(append([]Op{first}, events...), ops[:end]...)); err != nil {
+	checks := len(first)
+	// The repository items as units that go in one write each: one that grows a repository with
+	// the repository's next version, first; then the deletes, so that a registration in several
+	// writes clears stale mappings early; then the rest.
+	var units [][]Op
+	for _, r := range repos {
+		if g, ok := growth[r]; ok {
+			units = append(units, []Op{put(repoKey(r, p.ID), mappings[r]), g})
+		}
+	}
+	for _, r := range stale {
+		units = append(units, []Op{{Key: repoKey(r, p.ID), Delete: true}})
+	}
+	for _, r := range repos {
+		if _, ok := growth[r]; !ok {
+			units = append(units, []Op{put(repoKey(r, p.ID), mappings[r])})
+		}
+	}
+	n := len(first)
+	for _, u := range units {
+		n += len(u)
+	}
+	limit := l.caps.MaxWriteOps
+	single := limit == 0 || n <= limit
+	if !single && len(first) > limit {
+		return shiplog.Errorf(shiplog.Invalid, "%s: the registration drops %d environments at once, more than one atomic write can check; drop fewer at a time", p.ID, len(dropped))
+	}
+	mapped := repos
+	if !single {
+		mapped = sortedUnique(append(append([]string{}, repos...), stale...))
+	}
+	first[0] = put(projectKey(p.ID), newProjectRecord(p, version+1, mapped, !single), cond)
+	refuse := func(cf *CondFailed) error {
+		if cf.Failed(0) {
+			return nil // another registration: read again
+		}
+		var deployed []string
+		for i, env := range dropped {
+			if cf.Failed(checks - len(dropped) + i) {
+				deployed = append(deployed, env)
+			}
+		}
+		if len(deployed) > 0 {
+			return shiplog.DropsDeployed(p.ID, deployed)
+		}
+		return nil // a repository grown by another registration since it was counted
+	}
+	what := "register project " + p.ID
+	chunks := [][]Op{slices.Concat(units...)}
+	if !single {
+		chunks = packUnits(units, limit, len(first), limit-1)
+	}
+	if err := l.registerWrite(ctx, what, append(first, chunks[0]...), refuse); err != nil || single {
 		return err
 	}
 	ours := condPtr(Eq(attrVersion, version+1))
-	for start := end; start < len(ops); start += chunk {
+	for _, chunk := range chunks[1:] {
 		guard := Op{Key: projectKey(p.ID), Check: true, If: ours}
-		if err := l.registerWrite(ctx, what, append([]Op{guard}, ops[start:min(start+chunk, len(ops))]...)); err != nil {
+		if err := l.registerWrite(ctx, what, append([]Op{guard}, chunk...), nil); err != nil {
 			return err
 		}
 	}
@@ -213,12 +267,93 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 		{Kind: Set, Attr: attrMapped, Value: repos},
 		{Kind: Remove, Attr: attrUnfinished},
 	}}
-	return l.registerWrite(ctx, what, []Op{narrow})
+	return l.registerWrite(ctx, what, []Op{narrow}, nil)
 }
 
-func (l *Ledger) registerWrite(ctx context.Context, what string, ops []Op) error {
+// packUnits packs units of ops, in order, into writes: the first of at most limit-first ops,
+// each later one of at most later. The first write may take no unit; there is always one.
+func packUnits(units [][]Op, limit, first, later int) [][]Op {
+	chunks := [][]Op{nil}
+	room := limit - first
+	for _, u := range units {
+		if len(u) > room {
+			chunks = append(chunks, nil)
+			room = later
+		}
+		chunks[len(chunks)-1] = append(chunks[len(chunks)-1], u...)
+		room -= len(u)
+	}
+	return chunks
+}
+
+// repoGrowth returns, for each repository whose services from p grow over those of the stored
+// registration was (all of them after an interrupted registration, whose items may not be what
+// the project says), the op that moves the repository's version on from the one read before its
+// services were counted; or RepositoryOverLimit if the count passes the limit. A registration
+// that grows none reads nothing more.
+func (l *Ledger) repoGrowth(ctx context.Context, p shiplog.Project, was projectRecord, interrupted bool, mappings map[string]repoRecord, repos []string) (map[string]Op, error) {
+	before := repoMappings(was.project())
+	var grown []string
+	var keys []Key
+	for _, r := range repos {
+		if interrupted || len(mappings[r].Services) > len(before[r].Services) {
+			grown = append(grown, r)
+			keys = append(keys, repoVersionKey(r))
+		}
+	}
+	if len(grown) == 0 {
+		return nil, nil
+	}
+	got, err := l.d.BatchGet(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read the repositories of %s: %w", p.ID, err)
+	}
+	growth := map[string]Op{}
+	for _, r := range grown {
+		v, ok, err := decodeFound(got, repoVersionKey(r), func(v repoVersionRecord) repoVersionRecord { return v })
+		if err != nil {
+			return nil, err
+		}
+		cond := NotExists()
+		if ok {
+			cond = Eq(attrVersion, v.Version)
+		}
+		// Counted after the version was read: a registration that grew the repository since
+		// has moved it, and this write's condition fails.
+		maps, err := queryAll(ctx, l, Query{Table: State, PK: repoPrefix + r}, func(m repoRecord) repoRecord { return m })
+		if err != nil {
+			return nil, err
+		}
+		n := len(mappings[r].Services)
+		for _, m := range maps {
+			if m.ProjectID != p.ID {
+				n += len(m.Services)
+			}
+		}
+		if n > shiplog.MaxServicesPerRepository {
+			return nil, shiplog.RepositoryOverLimit(p.ID, r, n)
+		}
+		growth[r] = Op{Key: repoVersionKey(r), If: &cond, Update: []Change{
+			{Kind: Set, Attr: attrRepository, Value: r},
+			{Kind: Add, Attr: attrVersion, Value: int64(1)},
+		}}
+	}
+	return growth, nil
+}
+
+// registerWrite writes one step of a registration. A failed condition or a concurrent write is
+// errRaced (read again and retry), unless refuse (if given) says what the failure means.
+func (l *Ledger) registerWrite(ctx context.Context, what string, ops []Op, refuse func(*CondFailed) error) error {
 	err := l.d.Write(ctx, ops)
-	if _, ok := condFailed(err); ok || errors.Is(err, ErrBusy) {
+	if cf, ok := condFailed(err); ok {
+		if refuse != nil {
+			if err := refuse(cf); err != nil {
+				return err
+			}
+		}
+		return errRaced
+	}
+	if errors.Is(err, ErrBusy) {
 		return errRaced
 	}
 	if err != nil {
@@ -369,7 +504,7 @@ func (l *Ledger) ReleaseContext(ctx context.Context, projectID string, serviceID
 	if unfinished(prec) {
 		// A registration in several writes was interrupted: creating a release (a CI run tried
 		// again) finishes it, unless another registration has replaced it since.
-		if err := l.putProject(ctx, rc.Project, shiplog.Event{}, prec.Version); err != nil && !errors.Is(err, errRaced) {
+		if err := l.putProject(ctx, rc.Project, shiplog.Event{}, nil, prec.Version); err != nil && !errors.Is(err, errRaced) {
 			return shiplog.ReleaseContext{}, fmt.Errorf("finish the registration of project %s: %w", projectID, err)
 		}
 	}
@@ -563,6 +698,11 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 		if d.ReleaseID == "" {
 			return shiplog.ErrReleaseNotFound
 		}
+		// The environment must still be registered: a registration that drops it conditions on
+		// its state being absent, so that one of the two writes is refused, whichever comes
+		// first. A check inside the write the deployment needs anyway costs no call.
+		ops = append(ops, Op{Key: projectKey(projectID), Check: true, If: condPtr(Or(AttrAbsent(attrEnvIDs), Has(attrEnvIDs, envID)))})
+		refusals = append(refusals, shiplog.ErrEnvironmentNotFound)
 		// The release is counted, not appended to, so that its item stays the same size however
 		// often it is deployed; the deployment is listed for its project, environment and release.
 		ops = append(ops, Op{Key: releaseKey(d.ReleaseID), If: condPtr(And(Exists(), Eq(attrProjectID, d.ProjectID))), Update: []Change{
@@ -672,6 +812,67 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 		return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// WriteEnvironments replaces several environments' states with their events in one atomic
+// write, each conditioned on its version; if the driver's write cannot take them all, in as few
+// writes as can, each environment's state with its events.
+func (l *Ledger) WriteEnvironments(ctx context.Context, ws []shiplog.EnvironmentWrite) error {
+	var units [][]Op
+	for _, w := range ws {
+		projectID, envID := w.State.ProjectID, w.State.Environment.ID
+		if projectID == "" || envID == "" || w.State.Version != w.Expect+1 || w.Deployment != nil || len(w.Statuses) > 0 {
+			return shiplog.Errorf(shiplog.Invalid, "environments write: project and environment ids are required, the version must follow %d, and no deployment or status update may ride along", w.Expect)
+		}
+		cond := Eq(attrVersion, w.Expect)
+		if w.Expect == 0 {
+			cond = Or(NotExists(), AttrAbsent(attrVersion))
+		}
+		unit := []Op{put(envKey(projectID, envID), newStateRecord(w.State), cond)}
+		for _, ev := range w.Events {
+			op, err := eventOp(ev)
+			if err != nil {
+				return err
+			}
+			unit = append(unit, op)
+		}
+		units = append(units, unit)
+	}
+	if len(units) == 0 {
+		return nil
+	}
+	chunks := [][]Op{slices.Concat(units...)}
+	if l.caps.Fits(chunks[0]) != nil {
+		chunks = packUnits(units, l.caps.MaxWriteOps, 0, l.caps.MaxWriteOps)
+	}
+	for _, ops := range chunks {
+		if len(ops) == 0 {
+			continue
+		}
+		if err := l.caps.Fits(ops); err != nil {
+			return err
+		}
+		var err error
+		waits := busyBackoff.Waits(l.Sleep)
+		for attempt := 1; ; attempt++ {
+			err = l.d.Write(ctx, ops)
+			if !errors.Is(err, ErrBusy) || attempt == busyAttempts {
+				break
+			}
+			if err := waits.Wait(ctx); err != nil {
+				return fmt.Errorf("write environments: %w", err)
+			}
+		}
+		switch _, failed := condFailed(err); {
+		case failed:
+			return shiplog.ErrVersionConflict
+		case errors.Is(err, ErrBusy):
+			return fmt.Errorf("%w: %w", shiplog.ErrVersionConflict, err)
+		case err != nil:
+			return fmt.Errorf("write environments of %s: %w", ws[0].State.ProjectID, err)
+		}
+	}
+	return nil
 }
 
 // A write that met another on some of its items is tried again up to busyAttempts times in all,

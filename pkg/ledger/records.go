@@ -37,6 +37,8 @@ const (
 	attrUntil      = "until"
 	attrClaimant   = "claimant"
 	attrEnvID      = "environment.id"
+	attrEnvIDs     = "environment_ids"
+	attrRepository = "repository"
 	// AttrExpiresAt is the attribute of an idempotency key after which (Unix seconds) it is
 	// forgotten: the state table's TTL attribute.
 	AttrExpiresAt = "expires_at"
@@ -208,10 +210,13 @@ func DecodeEvent(decode func(v any) error) (shiplog.Event, error) {
 // projectRecord is a registered project. Version counts its registrations (each conditioned on
 // the one it replaces); MappedRepositories is every repository that may have a mapping item for
 // it (never fewer); Unfinished marks a registration written in several steps until its last.
+// EnvironmentIDs are its environments' ids as a set, which a deployment's write requires to hold
+// its environment (registrations stored before it was kept have none: they are not checked).
 type projectRecord struct {
 	ID                 string                    `json:"project_id"`
 	Name               string                    `json:"name"`
 	Environments       []shiplog.Environment     `json:"environments"`
+	EnvironmentIDs     []string                  `json:"environment_ids,omitempty,stringset"`
 	ImageRepositories  []shiplog.ImageRepository `json:"image_repositories"`
 	TagDeployedImages  bool                      `json:"tag_deployed_images"`
 	Manifest           string                    `json:"manifest"`
@@ -229,6 +234,7 @@ func newProjectRecord(p shiplog.Project, version int64, mapped []string, unfinis
 	if rec.Environments == nil {
 		rec.Environments = []shiplog.Environment{}
 	}
+	rec.EnvironmentIDs = sortedUnique(p.EnvironmentIDs())
 	if rec.ImageRepositories == nil {
 		rec.ImageRepositories = []shiplog.ImageRepository{}
 	}
@@ -254,6 +260,15 @@ type repoRecord struct {
 	Repository string   `json:"repository"`
 	ProjectID  string   `json:"project_id"`
 	Services   []string `json:"services"`
+}
+
+// repoVersionRecord counts the registrations that made a repository feed more services. A
+// registration that grows them counts the services the repository feeds after this version was
+// read, and writes the next version in the same write as its growth, so that two registrations
+// that each fit the limit cannot together pass it.
+type repoVersionRecord struct {
+	Repository string `json:"repository"`
+	Version    int64  `json:"version"`
 }
 
 // pointerRecord names a project's newest release.

@@ -509,6 +509,9 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		return EnvironmentState{}, err
 	case errors.Is(err, ErrReleaseNotFound):
 		return EnvironmentState{}, s.notFound(err, r.ProjectID, r.ID)
+	case errors.Is(err, ErrEnvironmentNotFound):
+		return EnvironmentState{}, Wrap(NotFound, err, "environment %q is no longer one of %s's: a registration dropped it while deployment %s was being recorded, which was not recorded",
+			d.Environment.ID, r.ProjectID, d.ID)
 	case errors.Is(err, ErrDeploymentExists):
 		return EnvironmentState{}, Wrap(Internal, err, "deployment id %s was issued twice", d.ID)
 	}

@@ -13,6 +13,7 @@ import (
 //
 // A freeze is kept on the state of each environment it covers, so that a deploy checks it in the
 // same versioned read, and a freeze written while a deploy records makes that deploy read again.
+// Every state a freeze changes is written in one write (Store.WriteEnvironments).
 type Freeze struct {
 	ID           string   `json:"freeze_id"`
 	Environments []string `json:"environments"`
@@ -59,7 +60,8 @@ func checkFreeze(st *EnvironmentState, projectID string, now time.Time) error {
 }
 
 // PutFreeze creates or replaces a freeze, writing it to the state of each environment it covers
-// and removing it from the others.
+// and removing it from the others, in one write. An environment holds at most
+// MaxFreezesPerEnvironment live freezes: a new one past that is refused (Conflict).
 func (s *Service) PutFreeze(ctx context.Context, in FreezeInput) (Freeze, error) {
 	if err := ValidateID("project", in.ProjectID); err != nil {
 		return Freeze{}, err
@@ -100,26 +102,28 @@ func (s *Service) PutFreeze(ctx context.Context, in FreezeInput) (Freeze, error)
 		}
 	}
 	f := Freeze{ID: in.ID, Environments: envs, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, CreatedBy: by, CreatedAt: now.Unix()}
-	for _, env := range p.Environments {
-		err := s.updateState(ctx, p.ID, env, "freeze "+f.ID, by, func(cur, next *EnvironmentState) bool {
-			i := freezeIndex(cur, f.ID)
-			switch {
-			case f.covers(env.ID) && i < 0:
-				next.Freezes = append(slices.Clone(next.Freezes), f)
-			case f.covers(env.ID):
-				next.Freezes = slices.Clone(next.Freezes)
-				next.Freezes[i] = f
-			case i >= 0:
-				next.Freezes = slices.Delete(slices.Clone(next.Freezes), i, i+1)
-			default:
-				return false
+	err = s.updateStates(ctx, p, "freeze "+f.ID, by, func(env Environment, cur, next *EnvironmentState) (bool, error) {
+		i := freezeIndex(cur, f.ID)
+		switch {
+		case f.covers(env.ID) && i < 0:
+			if n := len(liveFreezes(next.Freezes, now)); n >= MaxFreezesPerEnvironment {
+				return false, Errorf(Conflict, "%s/%s holds %d current and future freezes, the most one environment may (MaxFreezesPerEnvironment); delete one, or widen one that is there, before adding %s",
+					p.ID, env.ID, n, f.ID)
 			}
-			next.Freezes = liveFreezes(next.Freezes, now)
-			return true
-		})
-		if err != nil {
-			return Freeze{}, err
+			next.Freezes = append(slices.Clone(next.Freezes), f)
+		case f.covers(env.ID):
+			next.Freezes = slices.Clone(next.Freezes)
+			next.Freezes[i] = f
+		case i >= 0:
+			next.Freezes = slices.Delete(slices.Clone(next.Freezes), i, i+1)
+		default:
+			return false, nil
 		}
+		next.Freezes = liveFreezes(next.Freezes, now)
+		return true, nil
+	})
+	if err != nil {
+		return Freeze{}, err
 	}
 	return f, nil
 }
@@ -263,20 +267,18 @@ func (s *Service) DeleteFreeze(ctx context.Context, projectID, id string, by Per
 		return Freeze{}, err
 	}
 	var removed *Freeze
-	for _, env := range p.Environments {
-		err := s.updateState(ctx, p.ID, env, "freeze "+id, by, func(cur, next *EnvironmentState) bool {
-			i := freezeIndex(cur, id)
-			if i < 0 {
-				return false
-			}
-			f := cur.Freezes[i]
-			removed = &f
-			next.Freezes = slices.Delete(slices.Clone(next.Freezes), i, i+1)
-			return true
-		})
-		if err != nil {
-			return Freeze{}, err
+	err = s.updateStates(ctx, p, "freeze "+id, by, func(_ Environment, cur, next *EnvironmentState) (bool, error) {
+		i := freezeIndex(cur, id)
+		if i < 0 {
+			return false, nil
 		}
+		f := cur.Freezes[i]
+		removed = &f
+		next.Freezes = slices.Delete(slices.Clone(next.Freezes), i, i+1)
+		return true, nil
+	})
+	if err != nil {
+		return Freeze{}, err
 	}
 	if removed == nil {
 		return Freeze{}, Errorf(NotFound, "project %s has no freeze %q", projectID, id)
@@ -284,9 +286,13 @@ func (s *Service) DeleteFreeze(ctx context.Context, projectID, id string, by Per
 	return *removed, nil
 }
 
-// Freezes lists a project's current and future freezes, by start.
+// Freezes lists a project's current and future freezes, by start, each with exactly the
+// environments whose states hold it: "environments": [] (all of them) only if every registered
+// environment does. (A freeze of all written before an environment was registered, or one an
+// older shiplog left on some environments when it died mid-write, lists those it is on.)
 func (s *Service) Freezes(ctx context.Context, projectID string) ([]Freeze, error) {
-	if _, err := s.Project(ctx, projectID); err != nil {
+	p, err := s.Project(ctx, projectID)
+	if err != nil {
 		return nil, err
 	}
 	states, err := s.Store.EnvironmentStates(ctx, projectID)
@@ -294,13 +300,30 @@ func (s *Service) Freezes(ctx context.Context, projectID string) ([]Freeze, erro
 		return nil, err
 	}
 	byID := map[string]Freeze{}
+	on := map[string][]string{}
 	for _, st := range states {
+		if _, registered := p.Environment(st.Environment.ID); !registered {
+			continue // retired: deploys to it are refused anyway
+		}
 		for _, f := range liveFreezes(st.Freezes, s.Now()) {
-			byID[f.ID] = f
+			if have, ok := byID[f.ID]; !ok || f.CreatedAt > have.CreatedAt {
+				byID[f.ID] = f
+			}
+			on[f.ID] = append(on[f.ID], st.Environment.ID)
 		}
 	}
 	out := make([]Freeze, 0, len(byID))
-	for _, f := range byID {
+	for id, f := range byID {
+		holders := on[id]
+		sort.Strings(holders)
+		want := f.Environments
+		if len(want) == 0 {
+			want = p.EnvironmentIDs()
+		}
+		want = slices.Sorted(slices.Values(want))
+		if !slices.Equal(holders, want) {
+			f.Environments = holders
+		}
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool {

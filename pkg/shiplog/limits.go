@@ -32,6 +32,14 @@ const (
 	// its request's hash, two ids, a time), so these take at most about 64 KB of it. A keyed
 	// deploy past the bound is refused (409) rather than a live key forgotten.
 	MaxLiveDeployKeys = 200
+	// MaxFreezesPerEnvironment bounds the current and future freezes one environment holds. They
+	// live in the environment's state, one DynamoDB item of at most 400 KB, beside the deploy
+	// keys (at most about 64 KB), the images (up to MaxServicesPerProject) and a lock: a freeze is
+	// at most about 15 KB (a reason of MaxDescriptionLength, its creator, and up to MaxEnvironments
+	// environment ids), so these take at most about 240 KB of it. A freeze past the bound is
+	// refused (409) rather than the state grown past what DynamoDB stores, after which every
+	// write of the environment (a lock, a deploy) would fail.
+	MaxFreezesPerEnvironment = 16
 )
 
 // MaxPushAhead is how far ahead of the clock a push's event time may be. Pushes are ordered by

@@ -165,3 +165,57 @@ func (s *Service) updateStateWith(ctx context.Context, projectID string, env Env
 		}
 	}
 }
+
+// updateStates writes the next version of the states of every environment of p that change
+// makes from their current ones (as updateState does for one), all in one write of the store
+// (WriteEnvironments), so that a failure leaves every one as it was. change may refuse with an
+// error. It reads again and retries while other writers win, for up to DeployWait.
+func (s *Service) updateStates(ctx context.Context, p Project, what string, by Person, change func(env Environment, cur, next *EnvironmentState) (bool, error)) error {
+	start := s.Now()
+	waits := deployBackoff.Waits(s.Sleep)
+	for {
+		states, err := s.Store.EnvironmentStates(ctx, p.ID)
+		if err != nil {
+			return fmt.Errorf("environments of %s: %w", p.ID, err)
+		}
+		var ws []EnvironmentWrite
+		for _, env := range p.Environments {
+			var cur *EnvironmentState
+			for i := range states {
+				if states[i].Environment.ID == env.ID {
+					cur = &states[i]
+				}
+			}
+			next := EnvironmentState{ProjectID: p.ID, Environment: Environment{ID: env.ID, Name: env.Name}, Images: map[string]string{}}
+			if cur != nil {
+				next = *cur
+			}
+			write, err := change(env, cur, &next)
+			if err != nil {
+				return err
+			}
+			if !write {
+				continue
+			}
+			w := cur.Next(next)
+			w.Events = s.stateEvents(cur, next, by, s.Now().Unix())
+			ws = append(ws, w)
+		}
+		if len(ws) == 0 {
+			return nil
+		}
+		err = s.Store.WriteEnvironments(ctx, ws)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrVersionConflict) {
+			return fmt.Errorf("write %s of %s: %w", what, p.ID, err)
+		}
+		if s.Now().Sub(start) >= s.DeployWait {
+			return Errorf(Conflict, "%s kept changing while its %s was written; retry", p.ID, what)
+		}
+		if err := waits.Wait(ctx); err != nil {
+			return Wrap(Unavailable, err, "write %s of %s: gave up waiting for its turn", what, p.ID)
+		}
+	}
+}

@@ -47,8 +47,12 @@ type EventStore interface {
 type ProjectStore interface {
 	// PutProject registers a project or replaces its registration, including which repositories
 	// feed which of its services, and writes ev with it if the registration changes what is
-	// stored (RegistrationChanged of the stored project, read in the same write).
-	PutProject(ctx context.Context, p Project, ev Event) error
+	// stored (RegistrationChanged of the stored project, read in the same write). Inside its
+	// write it refuses, with the domain's refusals, a registration that would make a repository
+	// feed more than MaxServicesPerRepository services (RepositoryOverLimit), and one that drops
+	// an environment with a state unless retired names it (DropsDeployed); on refusal nothing is
+	// written.
+	PutProject(ctx context.Context, p Project, ev Event, retired ...string) error
 	// GetProject returns a registered project; ErrProjectNotFound if there is none.
 	GetProject(ctx context.Context, id string) (Project, error)
 	// ListProjects returns every registered project, sorted by id.
@@ -122,10 +126,19 @@ type EnvironmentStore interface {
 	// a recorded deployment's status and appends its entry to the history; a verified one adds
 	// its environment to the release's verified_in), and appending w.Events to the log.
 	// ErrVersionConflict if the stored version is
-	// not w.Expect (0: no state yet); ErrDeploymentExists if the deployment's id is recorded
+	// not w.Expect (0: no state yet); ErrEnvironmentNotFound if a deployment's environment is
+	// not one of the project's registered environments when it is written; ErrDeploymentExists if the deployment's id is recorded
 	// already; ErrReleaseNotFound if the deployment's release is gone; ErrDeploymentNotFound if a
 	// status update names a deployment not recorded. On error nothing is changed.
 	WriteEnvironment(ctx context.Context, w EnvironmentWrite) error
+	// WriteEnvironments replaces the states of several environments of one project, each at the
+	// version it expects, with their events, in one atomic write: all of them or, on any error,
+	// none. The writes carry no deployment and no status update (Invalid). ErrVersionConflict if
+	// any stored version is not the one its write expects. Only where one atomic write of the
+	// store cannot take them all (DynamoDB: 100 items, so past about 50 environments, a state and
+	// its event each) are they written in as few writes as take them, each environment's state
+	// with its own events, in order.
+	WriteEnvironments(ctx context.Context, ws []EnvironmentWrite) error
 	// GetDeployment returns one of a project's deployments; ErrDeploymentNotFound if none.
 	GetDeployment(ctx context.Context, projectID, deploymentID string) (DeploymentRecord, error)
 	// ListDeployments returns a project's deployments newest first, narrowed by the filter.
@@ -154,6 +167,9 @@ var (
 	ErrDeploymentExists   = &Error{Kind: Conflict, Message: "a deployment with this id is recorded already"}
 	ErrReleaseKeyNotFound = &Error{Kind: NotFound, Message: "idempotency key not recorded"}
 	ErrReleaseKeyExists   = &Error{Kind: Conflict, Message: "the idempotency key is recorded already"}
+	// ErrEnvironmentNotFound: a deployment's environment was dropped from the project's
+	// registration after the deploy read it.
+	ErrEnvironmentNotFound = &Error{Kind: NotFound, Message: "environment not registered"}
 )
 
 // Registry is the image registry (ECR). It is optional: without one, deploys do not check that

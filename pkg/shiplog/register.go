@@ -68,7 +68,15 @@ func (s *Service) RegisterProjects(ctx context.Context, in RegisterInput) ([]Pro
 	}
 	by := normalizePerson(in.By)
 	for _, p := range in.Projects {
-		if err := s.Store.PutProject(ctx, p, s.registrationEvent(p, by)); err != nil {
+		var retired []string
+		for _, r := range in.Retired {
+			if r.ProjectID == p.ID {
+				retired = append(retired, r.EnvironmentID)
+			}
+		}
+		// The store checks both rules again inside its write, against registrations and deploys
+		// that came in since checkRegistration read.
+		if err := s.Store.PutProject(ctx, p, s.registrationEvent(p, by), retired...); err != nil {
 			return nil, fmt.Errorf("register project %s: %w", p.ID, err)
 		}
 	}
@@ -106,8 +114,7 @@ func (s *Service) checkRegistration(ctx context.Context, p Project, retired []En
 			}
 		}
 		if n > MaxServicesPerRepository {
-			return Errorf(Conflict, "%s: repository %q would feed %d services over every project; the limit is %d, since one push writes a parameter for each",
-				p.ID, r.ID, n, MaxServicesPerRepository)
+			return RepositoryOverLimit(p.ID, r.ID, n)
 		}
 	}
 	if len(dropped) > 0 {
@@ -125,11 +132,25 @@ func (s *Service) checkRegistration(ctx context.Context, p Project, retired []En
 		}
 	}
 	if len(dropped) > 0 {
-		return Errorf(Conflict, "%s: the manifest drops environment %s, which %s been deployed to; to retire %s, say so (PUT /projects/%s?retire=%s, serve --retire %s/%s, or create-release's \"retire_environments\")",
-			p.ID, strings.Join(dropped, ", "), plural(len(dropped), "has", "have"), plural(len(dropped), "it", "them"),
-			p.ID, strings.Join(dropped, ","), p.ID, strings.Join(dropped, ","+p.ID+"/"))
+		return DropsDeployed(p.ID, dropped)
 	}
 	return nil
+}
+
+// RepositoryOverLimit is the refusal of a registration of projectID that would make repository
+// feed services services over every project, more than MaxServicesPerRepository. A store that
+// finds it in its write refuses with it too, so that callers read the same words.
+func RepositoryOverLimit(projectID, repository string, services int) error {
+	return Errorf(Conflict, "%s: repository %q would feed %d services over every project; the limit is %d (MaxServicesPerRepository), since one push writes a parameter for each",
+		projectID, repository, services, MaxServicesPerRepository)
+}
+
+// DropsDeployed is the refusal of a registration of projectID that drops environments deployed
+// to without retiring them; a store that finds it in its write refuses with it too.
+func DropsDeployed(projectID string, dropped []string) error {
+	return Errorf(Conflict, "%s: the manifest drops environment %s, which %s been deployed to; to retire %s, say so (PUT /projects/%s?retire=%s, serve --retire %s/%s, or create-release's \"retire_environments\")",
+		projectID, strings.Join(dropped, ", "), plural(len(dropped), "has", "have"), plural(len(dropped), "it", "them"),
+		projectID, strings.Join(dropped, ","), projectID, strings.Join(dropped, ","+projectID+"/"))
 }
 
 func plural(n int, one, many string) string {

@@ -14,9 +14,9 @@ type putCounter struct {
 	puts atomic.Int32
 }
 
-func (c *putCounter) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.Event) error {
+func (c *putCounter) PutProject(ctx context.Context, p shiplog.Project, ev shiplog.Event, retired ...string) error {
 	c.puts.Add(1)
-	return c.Store.PutProject(ctx, p, ev)
+	return c.Store.PutProject(ctx, p, ev, retired...)
 }
 
 // TestCreateReleaseRegistersOnlyAChange: a create-release that carries the manifest, as CI sends

@@ -26,6 +26,8 @@ func RunStoreConcurrencyTests(t *testing.T, newStore func(t *testing.T) shiplog.
 		{"ConcurrentDeploysToOneEnvironment", testConcurrentDeploys},
 		{"ConcurrentReleasesWithOneKey", testConcurrentReleaseKey},
 		{"ConcurrentCreateReleaseWithOneKey", testConcurrentCreateReleaseWithOneKey},
+		{"RaceRegistrationsOntoAFullRepository", testRaceRepositoryLimit},
+		{"RaceFirstDeployAndItsEnvironmentDropped", testRaceDeployAndDrop},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })

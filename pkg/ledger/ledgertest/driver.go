@@ -277,6 +277,11 @@ func testPutConditions(t *testing.T, d ledger.Driver) {
 		{"Ge, equal", &old, ledger.Ge("n", int64(3)), true},
 		{"Ge, less", &old, ledger.Ge("n", int64(4)), false},
 		{"Ge, attribute absent", &old, ledger.Ge("missing", int64(-100)), false},
+		{"Has, in the list", &tagged, ledger.Has("tags", "t"), true},
+		{"Has, not in the list", &tagged, ledger.Has("tags", "u"), false},
+		{"Has, attribute absent", &old, ledger.Has("tags", "t"), false},
+		{"Has, item absent", nil, ledger.Has("tags", "t"), false},
+		{"Or AttrAbsent Has, attribute absent", &old, ledger.Or(ledger.AttrAbsent("tags"), ledger.Has("tags", "t")), true},
 		{"nested Eq, equal", &old, ledger.Eq("environment.id", "prod"), true},
 		{"nested Eq, other", &tagged, ledger.Eq("environment.id", "prod"), false},
 		{"And, both", &old, ledger.And(ledger.Exists(), ledger.Eq("name", "old")), true},
@@ -315,6 +320,23 @@ func testPutConditions(t *testing.T, d ledger.Driver) {
 		err := d.Write(ctx(t), []ledger.Op{{Key: k, Put: release{ProjectID: "p", Name: "second"}, If: ptr(ledger.NotExists())}})
 		wantCondFailed(t, err, 0)
 		wantStored(t, d, k, &first)
+	})
+	t.Run("Has on a set of strings", func(t *testing.T) {
+		k := stateKey("cond", "has-set")
+		add := func(v string) ledger.Op {
+			return ledger.Op{Key: k, Update: []ledger.Change{{Kind: ledger.AddToSet, Attr: "set", Value: v}}}
+		}
+		if err := d.Write(ctx(t), []ledger.Op{add("a")}); err != nil {
+			t.Fatalf("add to set: %v", err)
+		}
+		if err := d.Write(ctx(t), []ledger.Op{add("b")}); err != nil {
+			t.Fatalf("add to set: %v", err)
+		}
+		if err := d.Write(ctx(t), []ledger.Op{{Key: k, Check: true, If: ptr(ledger.Has("set", "b"))}}); err != nil {
+			t.Errorf("check Has of a member: got %v, want it to hold", err)
+		}
+		err := d.Write(ctx(t), []ledger.Op{{Key: k, Check: true, If: ptr(ledger.Has("set", "c"))}})
+		wantCondFailed(t, err, 0)
 	})
 	t.Run("put replaces every attribute", func(t *testing.T) {
 		k := stateKey("cond", "replace")
