@@ -7,7 +7,7 @@ import (
 )
 
 // deploy runs a deploy payload: a rollback, a plan, or a deploy.
-func deploy(ctx context.Context, svc *shiplog.Service, req DeployRequest) (any, error) {
+func deploy(ctx context.Context, svc *shiplog.Service, policy InvokePolicy, req DeployRequest) (any, error) {
 	if rep := req.Report; rep != nil {
 		only := req
 		only.Report, only.ProjectID, only.RequestedBy = nil, "", nil
