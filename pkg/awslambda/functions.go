@@ -151,11 +151,18 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) 
 		if err := in.Validate(); err != nil {
 			return nil, err
 		}
+		if err := policy.release(in.ProjectID); err != nil {
+			return nil, err
+		}
 		// Only the released project's entry is registered: the file's other entries belong to
 		// other teams, whose registrations this caller must not rewrite. They are named in the
 		// response; PUT /projects/{project} and serve --manifest register them.
 		var notRegistered []string
 		if len(req.Manifest) > 0 && !bytes.Equal(req.Manifest, []byte("null")) {
+			// A registration rewrites the project's environments and their gates.
+			if err := policy.privilege(Manifest, "register the project with PUT /projects/{project} on the HTTP API"); err != nil {
+				return nil, err
+			}
 			projects, err := parseManifest(req.Manifest)
 			if err != nil {
 				return nil, err

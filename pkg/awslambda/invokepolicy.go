@@ -120,27 +120,49 @@ func orNone(s string) string {
 	return s
 }
 
+// allows reports whether an entry names project and environment; an empty environment asks
+// whether any entry names the project.
+func (p InvokePolicy) allows(project, environment string) bool {
+	for _, t := range p.targets {
+		if (t.project == anyID || t.project == project) && (environment == "" || t.environment == anyID || t.environment == environment) {
+			return true
+		}
+	}
+	return false
+}
+
 // deployTo refuses a deploy, plan or rollback of project to environment that no entry allows.
 func (p InvokePolicy) deployTo(project, environment string) error {
-	for _, t := range p.targets {
-		if (t.project == anyID || t.project == project) && (t.environment == anyID || t.environment == environment) {
-			return nil
-		}
+	if p.allows(project, environment) {
+		return nil
 	}
 	return shiplog.Errorf(shiplog.Forbidden,
 		"this stack does not let the invoke channel deploy project %q to environment %q (InvokeAllowList: %s): an operator adds %s/%s to the stack's InvokeAllowList, or deploy through the HTTP API, whose IAM policy names the environment",
 		project, environment, orNone(p.AllowList()), project, environment)
 }
 
-// release refuses a release of a project that no entry names.
-func (p InvokePolicy) release(project string) error {
-	for _, t := range p.targets {
-		if t.project == anyID || t.project == project {
-			return nil
-		}
+// reportOn refuses a report on a deployment of project to environment (empty: before the
+// deployment is read, any) that no entry allows.
+func (p InvokePolicy) reportOn(project, environment string) error {
+	if p.allows(project, environment) {
+		return nil
+	}
+	to := ""
+	if environment != "" {
+		to = fmt.Sprintf(" to environment %q", environment)
 	}
 	return shiplog.Errorf(shiplog.Forbidden,
-		"this stack does not let the invoke channel release project %q (InvokeAllowList: %s): an operator adds %s/ and the environments CI deploys it to to the stack's InvokeAllowList, or release through the HTTP API",
+		"this stack does not let the invoke channel report on a deployment of project %q%s (InvokeAllowList: %s): the list names the environments whose deployments it may report on",
+		project, to, orNone(p.AllowList()))
+}
+
+// release refuses a release of a project that no entry names.
+func (p InvokePolicy) release(project string) error {
+	if p.allows(project, "") {
+		return nil
+	}
+	return shiplog.Errorf(shiplog.Forbidden,
+		"this stack does not let the invoke channel release project %q (InvokeAllowList: %s): an operator adds %s/ENVIRONMENT, for the environments CI deploys it to, to the stack's InvokeAllowList, or release through the HTTP API",
 		project, orNone(p.AllowList()), project)
 }
 
