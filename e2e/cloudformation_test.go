@@ -24,6 +24,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/localaws"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -39,11 +40,15 @@ var motoSkips = []string{
 	"AWS::SQS::QueuePolicy",
 }
 
-// The stack's parameters: a prefix, so that the flow shows the functions use the stack's.
+// The stack's parameters: a prefix, so that the flow shows the functions use the stack's; and an
+// invoke channel that may deploy storage to stage and register its manifest, and nothing else, so
+// that the flow shows the functions hold to the stack's list.
 const (
-	cfnStack  = "shiplog-cfn"
-	cfnPrefix = "/stack-a"
-	cfnBucket = "shiplog-artifacts"
+	cfnStack            = "shiplog-cfn"
+	cfnPrefix           = "/stack-a"
+	cfnBucket           = "shiplog-artifacts"
+	cfnInvokeAllow      = "storage/stage"
+	cfnInvokePrivileged = "manifest"
 )
 
 // transformScript prints a packaged SAM template transformed to CloudFormation, as
@@ -122,7 +127,8 @@ func TestCloudFormationDeploy(t *testing.T) {
 	}
 	cs.do(t, cs.onMoto(nil, "cloudformation", "create-stack", "--stack-name", cfnStack, "--template-body", "file://"+body,
 		"--capabilities", "CAPABILITY_IAM", "--parameters",
-		"ParameterKey=ParameterPrefix,ParameterValue="+cfnPrefix, "ParameterKey=ImageTagging,ParameterValue=Enabled"))
+		"ParameterKey=ParameterPrefix,ParameterValue="+cfnPrefix, "ParameterKey=ImageTagging,ParameterValue=Enabled",
+		"ParameterKey=InvokeAllowList,ParameterValue="+cfnInvokeAllow, "ParameterKey=InvokePrivilegedActions,ParameterValue="+cfnInvokePrivileged))
 	cs.do(t, cs.onMoto(nil, "cloudformation", "wait", "stack-create-complete", "--stack-name", cfnStack))
 
 	phase("create-stack")
@@ -258,6 +264,9 @@ func TestCloudFormationDeploy(t *testing.T) {
 			"GOGC":                    "200", // the template's Globals
 		}
 		switch fn {
+		case "create-release", "deploy":
+			wantEnv[awslambda.InvokeAllowEnv] = cfnInvokeAllow
+			wantEnv[awslambda.InvokePrivilegedEnv] = cfnInvokePrivileged
 		case "ecs-events":
 			delete(wantEnv, awsapp.ParameterPrefixEnv) // it reads no parameters
 			// The stack's account (AWS::AccountId), the one its function ARNs name.
@@ -337,6 +346,17 @@ func TestCloudFormationDeploy(t *testing.T) {
 	cs.invokeOK(t, "create-release", []byte(`{"project_id":"storage","description":"from the stack"}`), &release)
 	var result shiplog.DeployResult
 	cs.invokeOK(t, "deploy", fmt.Appendf(nil, `{"project_id":"storage","release_id":%q,"environment":"stage"}`, release.ID), &result)
+	// What the stack's InvokeAllowList and InvokePrivilegedActions do not name is refused, and
+	// recorded nowhere: no prod parameters below, no break glass in the state table.
+	for _, payload := range []string{
+		fmt.Sprintf(`{"project_id":"storage","release_id":%q,"environment":"prod"}`, release.ID),
+		fmt.Sprintf(`{"project_id":"storage","release_id":%q,"environment":"stage","override_reason":"incident"}`, release.ID),
+		fmt.Sprintf(`{"project_id":"storage","report":{"deployment_id":%q,"status":"failed"}}`, result.Deployment.ID),
+	} {
+		if fe := cs.invokeFails(t, "deploy", []byte(payload)); fe.Type != "Forbidden" {
+			t.Errorf("deploy %s: errorType %q, want Forbidden (%s)", payload, fe.Type, fe.Message)
+		}
+	}
 	res := cs.api(t, "api-get-environments.json", nil)
 	if res.StatusCode != 200 || !strings.Contains(res.Body, release.ID) {
 		t.Errorf("API GET environments: status %d, body %s; want 200 naming release %s", res.StatusCode, res.Body, release.ID)
@@ -374,8 +394,8 @@ func TestCloudFormationDeploy(t *testing.T) {
 			t.Errorf("table %s does not name release %s: %s", tt.table, release.ID, b)
 		}
 	}
-	if b, _ := json.Marshal(stateScan.Items); !strings.Contains(string(b), result.Deployment.ID) {
-		t.Errorf("table %s does not name deployment %s", state, result.Deployment.ID)
+	if b, _ := json.Marshal(stateScan.Items); !strings.Contains(string(b), result.Deployment.ID) || strings.Contains(string(b), "incident") {
+		t.Errorf("table %s does not name deployment %s, or holds a refused deploy: %s", state, result.Deployment.ID, b)
 	}
 
 	phase("flow")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
+	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/localaws"
 )
 
@@ -154,6 +155,10 @@ func (s *stack) functionEnv(fn string) []string {
 		"AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
 		"SHIPLOG_RELEASES_TABLE="+tables.Releases,
 		"SHIPLOG_STATE_TABLE="+tables.State,
+		// The flow deploys everywhere, reports, and registers through create-release: a stack
+		// that allows all of it. TestCloudFormationDeploy runs a narrower one.
+		awslambda.InvokeAllowEnv+"=*/*",
+		awslambda.InvokePrivilegedEnv+"="+awslambda.AllowAll().PrivilegeList(),
 		"AWS_LAMBDA_FUNCTION_NAME="+fn,
 		// A hung function fails the test in half a minute rather than rie's default of five.
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",

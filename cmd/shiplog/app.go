@@ -126,6 +126,8 @@ func exitCodeOf(status int, kind string) int {
 		return exitUnavailable
 	case shiplog.Internal.String():
 		return exitInternal
+	case shiplog.Forbidden.String():
+		return exitUnauthorized
 	}
 	return exitError
 }

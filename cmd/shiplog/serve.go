@@ -28,7 +28,7 @@ import (
 )
 
 func (a *app) serveCommand() *cobra.Command {
-	var addr, data, manifestFile, retire string
+	var addr, data, manifestFile, retire, invokeAllow, invokePrivileged string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the local stack: the HTTP API and the Lambda Invoke API on an embedded store",
@@ -37,13 +37,21 @@ func (a *app) serveCommand() *cobra.Command {
 embedded store. It logs every request and every release and deployment as JSON on stderr, and
 stops cleanly on Ctrl-C (SIGINT) or SIGTERM. Whoever reaches it acts as you, so it refuses
 requests that name a host other than localhost or an IP address (DNS rebinding) or come from
-another site's page (Origin, Sec-Fetch-Site).`,
+another site's page (Origin, Sec-Fetch-Site).
+
+The Invoke API allows every project, environment and privileged field by default, as the HTTP API
+does locally; --invoke-allow and --invoke-privileged take a stack's InvokeAllowList and
+InvokePrivilegedActions, to try a CI pipeline against what the stack will allow it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if retire != "" && manifestFile == "" {
 				return errors.New("serve: --retire goes with --manifest, whose registration drops the environments")
 			}
-			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire}, a.std.err)
+			policy, err := awslambda.ParseInvokePolicy(invokeAllow, invokePrivileged)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy}, a.std.err)
 		},
 	}
 	f := cmd.Flags()
@@ -51,10 +59,16 @@ another site's page (Origin, Sec-Fetch-Site).`,
 	f.StringVar(&data, "data", filepath.Join(".shiplog", "shiplog.db"), "the embedded store's file")
 	f.StringVar(&manifestFile, "manifest", "", "a .wellcome_project file whose projects are registered at start")
 	f.StringVar(&retire, "retire", "", "project/environment,...: environments, deployed to before, that --manifest drops")
+	all := awslambda.AllowAll()
+	f.StringVar(&invokeAllow, "invoke-allow", all.AllowList(), "project/environment,...: what the Invoke API's create-release and deploy may act on (* is any; empty: nothing), as a stack's InvokeAllowList")
+	f.StringVar(&invokePrivileged, "invoke-privileged", all.PrivilegeList(), "the privileged payload fields the Invoke API allows (empty: none), as a stack's InvokePrivilegedActions")
 	return cmd
 }
 
-type serveOptions struct{ addr, data, manifest, retire string }
+type serveOptions struct {
+	addr, data, manifest, retire string
+	invoke                       awslambda.InvokePolicy
+}
 
 // serve runs the local stack until ctx is done (main's ctx ends on SIGINT and SIGTERM).
 func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) (int, error) }) error {
@@ -89,7 +103,7 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 	}
 
 	functions := map[string]lambda.Handler{}
-	for name, fn := range awslambda.Functions(svc, log) {
+	for name, fn := range awslambda.Functions(svc, log, o.invoke) {
 		functions[name] = fn
 	}
 	invoke := awslambda.InvokeAPI(functions)

@@ -19,6 +19,13 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
+	// The stack's InvokeAllowList and InvokePrivilegedActions. Unset is empty: the invoke
+	// channel may do nothing, and each refusal says which parameter to set.
+	policy, err := awslambda.ParseInvokePolicy(os.Getenv(awslambda.InvokeAllowEnv), os.Getenv(awslambda.InvokePrivilegedEnv))
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		os.Exit(1)
+	}
 	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE"),
 		ParameterPrefix: os.Getenv("SHIPLOG_PARAMETER_PREFIX")}
 	// It never deploys, so it has no image registry and links no ECR client.
@@ -27,5 +34,5 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(awslambda.CreateRelease(svc, log))
+	lambda.Start(awslambda.CreateRelease(svc, log, policy))
 }

@@ -183,7 +183,7 @@ func (r *Response) Decode(v any) error {
 type Error struct {
 	Method, Path string
 	Status       int
-	// Kind is the error's kind as the API names it (Invalid, NotFound, Conflict, Unavailable,
+	// Kind is the error's kind as the API names it (Invalid, NotFound, Conflict, Unavailable, Forbidden,
 	// Internal), or empty when the answer was not shiplog's error body (API Gateway's own 403).
 	Kind    string
 	Message string

@@ -253,7 +253,7 @@ func TestFunctionActions(t *testing.T) {
 			api = httpapi.NewHandler(svc, nil)
 			continue
 		}
-		functions[name] = awslambda.Functions(svc, nil)[name]
+		functions[name] = awslambda.Functions(svc, nil, awslambda.AllowAll())[name]
 	}
 	invoke := func(fn string, payload string, wantErr bool) {
 		t.Helper()

@@ -82,12 +82,12 @@ type Requester struct {
 }
 
 // Functions returns the functions other than the HTTP API over svc, by name: those invoked
-// directly and those EventBridge invokes.
-func Functions(svc *shiplog.Service, log *slog.Logger) map[string]Function {
+// directly, which policy limits, and those EventBridge invokes.
+func Functions(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) map[string]Function {
 	return map[string]Function{
 		ECRPushName:       ECRPush(svc, log),
-		CreateReleaseName: CreateRelease(svc, log),
-		DeployName:        Deploy(svc, log),
+		CreateReleaseName: CreateRelease(svc, log, policy),
+		DeployName:        Deploy(svc, log, policy),
 		ECSEventsName:     ECSEvents(svc, log),
 	}
 }
@@ -132,8 +132,9 @@ func ECRPush(svc *shiplog.Service, log *slog.Logger) Function {
 	}}
 }
 
-// CreateRelease handles the create-release payload and returns the release record.
-func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
+// CreateRelease handles the create-release payload and returns the release record, for the
+// projects policy allows.
+func CreateRelease(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) Function {
 	return Function{Name: CreateReleaseName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		var req CreateReleaseRequest
 		if err := decode(payload, &req); err != nil {
@@ -150,11 +151,18 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 		if err := in.Validate(); err != nil {
 			return nil, err
 		}
+		if err := policy.release(in.ProjectID); err != nil {
+			return nil, err
+		}
 		// Only the released project's entry is registered: the file's other entries belong to
 		// other teams, whose registrations this caller must not rewrite. They are named in the
 		// response; PUT /projects/{project} and serve --manifest register them.
 		var notRegistered []string
 		if len(req.Manifest) > 0 && !bytes.Equal(req.Manifest, []byte("null")) {
+			// A registration rewrites the project's environments and their gates.
+			if err := policy.privilege(Manifest, "register the project with PUT /projects/{project} on the HTTP API"); err != nil {
+				return nil, err
+			}
 			projects, err := parseManifest(req.Manifest)
 			if err != nil {
 				return nil, err
@@ -179,14 +187,15 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger) Function {
 	}}
 }
 
-// Deploy handles the deploy payload and returns {"deployment", "release"}.
-func Deploy(svc *shiplog.Service, log *slog.Logger) Function {
+// Deploy handles the deploy payload and returns {"deployment", "release"}, for the targets and
+// privileges policy allows.
+func Deploy(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) Function {
 	return Function{Name: DeployName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		var req DeployRequest
 		if err := decode(payload, &req); err != nil {
 			return nil, err
 		}
-		return deploy(ctx, svc, req)
+		return deploy(ctx, svc, policy, req)
 	}}
 }
 

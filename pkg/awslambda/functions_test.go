@@ -113,7 +113,7 @@ func TestCreateRelease(t *testing.T) {
 			if tt.register {
 				e.registered(t)
 			}
-			out, err := awslambda.CreateRelease(e.svc, e.log).Invoke(context.Background(), []byte(tt.payload))
+			out, err := awslambda.CreateRelease(e.svc, e.log, awslambda.AllowAll()).Invoke(context.Background(), []byte(tt.payload))
 			if err != nil {
 				t.Fatalf("Invoke: %v", err)
 			}
@@ -350,7 +350,7 @@ func TestCreateReleaseBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t).registered(t).withImages(t)
 			before := e.snapshot(t)
-			out, err := awslambda.CreateRelease(e.svc, e.log).Invoke(context.Background(), []byte(tt.payload))
+			out, err := awslambda.CreateRelease(e.svc, e.log, awslambda.AllowAll()).Invoke(context.Background(), []byte(tt.payload))
 			checkRefused(t, out, err, tt)
 			e.unchanged(t, before)
 		})
@@ -385,7 +385,7 @@ func TestDeployBadInput(t *testing.T) {
 				t.Fatalf("create release: %v", err)
 			}
 			before := e.snapshot(t)
-			out, err := awslambda.Deploy(e.svc, e.log).Invoke(context.Background(), []byte(tt.payload))
+			out, err := awslambda.Deploy(e.svc, e.log, awslambda.AllowAll()).Invoke(context.Background(), []byte(tt.payload))
 			checkRefused(t, out, err, tt)
 			e.unchanged(t, before)
 		})
@@ -494,7 +494,7 @@ func TestCreateReleaseRegistersOnlyItsProject(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = awslambda.CreateRelease(e.svc, e.log).Invoke(ctx, []byte(`{"project_id": "attacker", "manifest": `+hostile+`}`))
+		_, err = awslambda.CreateRelease(e.svc, e.log, awslambda.AllowAll()).Invoke(ctx, []byte(`{"project_id": "attacker", "manifest": `+hostile+`}`))
 		if ire := invocationError(t, err); ire.Type != "Conflict" {
 			t.Errorf("errorType: got %s (%s), want Conflict (attacker has no images)", ire.Type, ire.Message)
 		}
@@ -520,7 +520,7 @@ func TestCreateReleaseRegistersOnlyItsProject(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := `{"storage": ` + storageEntry(t) + `, "bugfarm_73649": {"name": "Pwned", "environments": [{"id": "x"}], "image_repositories": [{"id": "bugfarm/hatching"}]}}`
-		out, err := awslambda.CreateRelease(e.svc, e.log).Invoke(ctx, []byte(`{"project_id": "storage", "manifest": `+m+`}`))
+		out, err := awslambda.CreateRelease(e.svc, e.log, awslambda.AllowAll()).Invoke(ctx, []byte(`{"project_id": "storage", "manifest": `+m+`}`))
 		if err != nil {
 			t.Fatalf("Invoke: %v", err)
 		}
@@ -550,7 +550,7 @@ func TestCreateReleaseRetireEnvironments(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := `{"storage": {"name": "Storage v2", "environments": [{"id": "prod"}], "image_repositories": [{"id": "uk.ac.wellcome/archivist"}]}}`
-	fn := awslambda.CreateRelease(e.svc, e.log)
+	fn := awslambda.CreateRelease(e.svc, e.log, awslambda.AllowAll())
 	before := e.snapshot(t)
 	_, err = fn.Invoke(ctx, []byte(`{"project_id": "storage", "manifest": `+m+`}`))
 	if ire := invocationError(t, err); ire.Type != "Conflict" || !strings.Contains(ire.Message, "retire_environments") {

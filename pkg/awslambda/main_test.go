@@ -138,7 +138,7 @@ func (e *testEnv) withImages(t *testing.T) *testEnv {
 
 // functions are the three direct-invocation functions over the env's service.
 func (e *testEnv) functions() map[string]awslambda.Function {
-	return awslambda.Functions(e.svc, e.log)
+	return awslambda.Functions(e.svc, e.log, awslambda.AllowAll())
 }
 
 // state is everything the store holds that a handler could change, read through the ports.

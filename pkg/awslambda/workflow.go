@@ -7,16 +7,23 @@ import (
 )
 
 // deploy runs a deploy payload: a rollback, a plan, or a deploy.
-func deploy(ctx context.Context, svc *shiplog.Service, req DeployRequest) (any, error) {
+func deploy(ctx context.Context, svc *shiplog.Service, policy InvokePolicy, req DeployRequest) (any, error) {
 	if rep := req.Report; rep != nil {
 		only := req
 		only.Report, only.ProjectID, only.RequestedBy = nil, "", nil
 		if only != (DeployRequest{}) {
 			return nil, shiplog.Errorf(shiplog.Invalid, "report: goes with project_id and requested_by only; a report is not a deploy")
 		}
-		return svc.ReportStatus(ctx, shiplog.ReportInput{
+		in := shiplog.ReportInput{
 			ProjectID: req.ProjectID, DeploymentID: rep.DeploymentID, Status: rep.Status, Detail: rep.Detail, By: person(req.RequestedBy),
-		})
+		}
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
+		if err := reportAllowed(ctx, svc, policy, in); err != nil {
+			return nil, err
+		}
+		return svc.ReportStatus(ctx, in)
 	}
 	if req.Rollback {
 		switch {
@@ -32,6 +39,14 @@ func deploy(ctx context.Context, svc *shiplog.Service, req DeployRequest) (any, 
 			ToDeployment: req.ToDeployment, Hold: req.Hold, RequestedBy: person(req.RequestedBy),
 			IdempotencyKey: req.IdempotencyKey,
 		}
+		if err := policy.deployTo(in.ProjectID, in.Environment); err != nil {
+			return nil, err
+		}
+		if in.Hold {
+			if err := policy.privilege(Hold, "roll back with hold through the HTTP API's rollback route"); err != nil {
+				return nil, err
+			}
+		}
 		if req.DryRun {
 			return svc.PlanRollback(ctx, in)
 		}
@@ -45,8 +60,36 @@ func deploy(ctx context.Context, svc *shiplog.Service, req DeployRequest) (any, 
 		Environment: req.Environment, Description: req.Description, RequestedBy: person(req.RequestedBy),
 		OverrideReason: req.OverrideReason, IdempotencyKey: req.IdempotencyKey,
 	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := policy.deployTo(in.ProjectID, in.Environment); err != nil {
+		return nil, err
+	}
+	if in.OverrideReason != "" {
+		if err := policy.privilege(OverrideReason, "break glass through the HTTP API's emergency-deployments route"); err != nil {
+			return nil, err
+		}
+	}
 	if req.DryRun {
 		return svc.Plan(ctx, in)
 	}
 	return svc.Deploy(ctx, in)
+}
+
+// reportAllowed refuses a report the policy does not allow: the privilege, and the deployment's
+// own project and environment, which the payload does not name. An unlisted project is refused
+// before the deployment is read, so that its answer says nothing of that project's deployments.
+func reportAllowed(ctx context.Context, svc *shiplog.Service, policy InvokePolicy, in shiplog.ReportInput) error {
+	if err := policy.privilege(Report, "report through the HTTP API"); err != nil {
+		return err
+	}
+	if err := policy.reportOn(in.ProjectID, ""); err != nil {
+		return err
+	}
+	dep, err := svc.Deployment(ctx, in.ProjectID, in.DeploymentID)
+	if err != nil {
+		return err
+	}
+	return policy.reportOn(in.ProjectID, dep.Environment.ID)
 }

@@ -15,7 +15,7 @@ import (
 func TestDeployWorkflowPayloads(t *testing.T) {
 	e := newEnv(t).registered(t).withImages(t)
 	ctx := context.Background()
-	fn := awslambda.Deploy(e.svc, e.log)
+	fn := awslambda.Deploy(e.svc, e.log, awslambda.AllowAll())
 	invoke := func(payload string, v any) {
 		t.Helper()
 		out, err := fn.Invoke(ctx, []byte(payload))
@@ -97,7 +97,7 @@ func TestDeployIdempotencyKeyPayload(t *testing.T) {
 	if _, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"}); err != nil {
 		t.Fatal(err)
 	}
-	fn := awslambda.Deploy(e.svc, e.log)
+	fn := awslambda.Deploy(e.svc, e.log, awslambda.AllowAll())
 	payload := []byte(`{"project_id":"storage","release_id":"latest","environment":"stage","idempotency_key":"run-9"}`)
 	first, err := fn.Invoke(ctx, payload)
 	if err != nil {
@@ -125,7 +125,7 @@ func TestDeployIdempotencyKeysKeptForADay(t *testing.T) {
 	if _, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"}); err != nil {
 		t.Fatal(err)
 	}
-	fn := awslambda.Deploy(e.svc, e.log)
+	fn := awslambda.Deploy(e.svc, e.log, awslambda.AllowAll())
 	payload := func(n int) []byte {
 		return []byte(fmt.Sprintf(`{"project_id":"storage","release_id":"latest","environment":"stage","idempotency_key":"run-%d"}`, n))
 	}
@@ -162,7 +162,7 @@ func TestDeployIdempotencyKeysKeptForADay(t *testing.T) {
 func TestCreateReleaseIdempotencyKeyPayload(t *testing.T) {
 	e := newEnv(t).withImages(t)
 	ctx := context.Background()
-	fn := awslambda.CreateRelease(e.svc, e.log)
+	fn := awslambda.CreateRelease(e.svc, e.log, awslambda.AllowAll())
 	payload := `{"project_id":"storage","description":"run 9","manifest":` + manifestObject(t) + `,"idempotency_key":"run-9"}`
 	first, err := fn.Invoke(ctx, []byte(payload))
 	if err != nil {
@@ -193,7 +193,7 @@ func TestCreateReleaseIdempotencyKeyPayload(t *testing.T) {
 func TestBlankReasons(t *testing.T) {
 	e := newEnv(t).registered(t).withImages(t)
 	ctx := context.Background()
-	fn := awslambda.Deploy(e.svc, e.log)
+	fn := awslambda.Deploy(e.svc, e.log, awslambda.AllowAll())
 	for range 2 {
 		if _, err := e.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "storage"}); err != nil {
 			t.Fatal(err)

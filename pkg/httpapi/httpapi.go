@@ -186,6 +186,7 @@ var statusByKind = map[shiplog.Kind]int{
 	shiplog.NotFound:    http.StatusNotFound,
 	shiplog.Conflict:    http.StatusConflict,
 	shiplog.Unavailable: http.StatusServiceUnavailable,
+	shiplog.Forbidden:   http.StatusForbidden,
 }
 
 // StatusOf returns the HTTP status for an error kind.

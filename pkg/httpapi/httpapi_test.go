@@ -789,6 +789,7 @@ func TestStatusOf(t *testing.T) {
 		shiplog.NotFound:    404,
 		shiplog.Conflict:    409,
 		shiplog.Unavailable: 503,
+		shiplog.Forbidden:   403,
 	}
 	for _, k := range shiplog.Kinds() {
 		if got := httpapi.StatusOf(k); got != want[k] {

@@ -15,6 +15,7 @@ const (
 	NotFound                // the request names something that does not exist
 	Conflict                // the request is well formed but the current state forbids it
 	Unavailable             // a dependency is throttling or down; the same request may succeed later
+	Forbidden               // the caller may not do this on its channel; an operator grants it, not a better request
 )
 
 var kindNames = [...]string{
@@ -23,6 +24,7 @@ var kindNames = [...]string{
 	NotFound:    "NotFound",
 	Conflict:    "Conflict",
 	Unavailable: "Unavailable",
+	Forbidden:   "Forbidden",
 }
 
 // String returns the kind's name, which is also the errorType a Lambda caller sees.
@@ -34,7 +36,7 @@ func (k Kind) String() string {
 }
 
 // Kinds lists every kind, for tables that map them to transports.
-func Kinds() []Kind { return []Kind{Internal, Invalid, NotFound, Conflict, Unavailable} }
+func Kinds() []Kind { return []Kind{Internal, Invalid, NotFound, Conflict, Unavailable, Forbidden} }
 
 // Error is shiplog's error type: a kind, a message a person can act on, and an optional cause.
 type Error struct {
