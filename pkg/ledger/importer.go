@@ -29,7 +29,8 @@ func (im *Import) Project(p shiplog.Project) {
 
 // Push adds a service's newest push.
 func (im *Import) Push(rec shiplog.ImageRecord) {
-	im.ops = append(im.ops, put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec)))
+	im.ops = append(im.ops, put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec)),
+		put(seenKey(rec.ProjectID, rec.ServiceID, rec.URI), seenRecord{PushedAt: rec.PushedAt}))
 }
 
 // Release adds a release as it reads (its count, last deployment and verifications included).

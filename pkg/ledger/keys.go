@@ -18,6 +18,7 @@ import (
 //	repositories          {repository}                          repoVersionRecord
 //	project#{project}     latest                                pointerRecord
 //	project#{project}     push#{service}                        pushRecord
+//	project#{project}     seen#{service}#{image URI}            seenRecord (every image recorded)
 //	project#{project}     env#{environment}                     stateRecord
 //	project#{project}     deploy#{deployment}                   deploymentRecord (the project's list)
 //	project#{project}     envdeploy#{environment}#{deployment}  deploymentRecord (the environment's)
@@ -35,6 +36,7 @@ const (
 	repoPrefix      = "repo#"
 	repositoriesPK  = "repositories"
 	pushPrefix      = "push#"
+	seenPrefix      = "seen#"
 	envPrefix       = "env#"
 	deployPrefix    = "deploy#"
 	envDeployPrefix = "envdeploy#"
@@ -61,8 +63,11 @@ func inProject(projectID, sk string) Key {
 	return Key{Table: State, PK: projectPrefix + projectID, SK: sk}
 }
 
-func latestKey(projectID string) Key      { return inProject(projectID, latestSK) }
-func pushKey(projectID, svc string) Key   { return inProject(projectID, pushPrefix+svc) }
+func latestKey(projectID string) Key    { return inProject(projectID, latestSK) }
+func pushKey(projectID, svc string) Key { return inProject(projectID, pushPrefix+svc) }
+func seenKey(projectID, svc, uri string) Key {
+	return inProject(projectID, seenPrefix+svc+"#"+uri)
+}
 func envKey(projectID, env string) Key    { return inProject(projectID, envPrefix+env) }
 func turnKey(projectID, env string) Key   { return inProject(projectID, turnPrefix+env) }
 func relKeyKey(projectID, key string) Key { return inProject(projectID, relKeyPrefix+key) }

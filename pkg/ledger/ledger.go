@@ -423,7 +423,13 @@ func (l *Ledger) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shi
 	if err != nil {
 		return false, err
 	}
-	ops := []Op{put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), Or(NotExists(), Lt(attrPushedAt, rec.PushedAt))), evOp}
+	// A digest recorded for the service before never becomes its newest again: a push of it is
+	// a tag moved onto an old image (a deploy's env.* tag, a hand re-tag), not a build.
+	ops := []Op{
+		put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), Or(NotExists(), Lt(attrPushedAt, rec.PushedAt))),
+		put(seenKey(rec.ProjectID, rec.ServiceID, rec.URI), seenRecord{PushedAt: rec.PushedAt}, NotExists()),
+		evOp,
+	}
 	what := fmt.Sprintf("record push of %s for %s/%s", rec.URI, rec.ProjectID, rec.ServiceID)
 	for attempt := 1; ; attempt++ {
 		err := l.d.Write(ctx, ops)
@@ -435,7 +441,9 @@ func (l *Ledger) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shi
 			if err != nil {
 				return false, err
 			}
-			return cur.PushedAt == rec.PushedAt && cur.URI == rec.URI, nil
+			// The image is the record (the same push again, or another tag of the newest image),
+			// or it is not (a newer image, or an older one pushed again).
+			return cur.URI == rec.URI, nil
 		}
 		if !errors.Is(err, ErrBusy) || attempt == pushAttempts {
 			return false, fmt.Errorf("%s: %w", what, err)

@@ -166,6 +166,11 @@ type pushRecord struct {
 
 func (rec pushRecord) image() shiplog.ImageRecord { return shiplog.ImageRecord(rec) }
 
+// seenRecord says an image was recorded for a service (when it was first pushed).
+type seenRecord struct {
+	PushedAt int64 `json:"pushed_at"`
+}
+
 // keyRecord is an idempotency key of create-release; ExpiresAt is the TTL attribute.
 type keyRecord struct {
 	ProjectID string `json:"project_id"`

@@ -496,6 +496,10 @@ func testRecordPushOrdering(t *testing.T, s shiplog.Store) {
 		{"newer", push(4, 1001), true, push(4, 1001)},
 		{"the first again, now older", push(1, 1000), false, push(4, 1001)},
 		{"much newer", push(5, 2_000_000_000), true, push(5, 2_000_000_000)},
+		// A tag moved onto an image recorded before (a deploy's env.* tag, a hand re-tag) is
+		// pushed at a newer time but is no new build: it never becomes the newest again.
+		{"an image recorded before, pushed again later", push(4, 2_000_000_100), false, push(5, 2_000_000_000)},
+		{"the newest image, tagged again later", push(5, 2_000_000_200), true, push(5, 2_000_000_000)},
 	}
 	for _, st := range steps {
 		applied, err := s.RecordPush(ctx, st.rec, pushEvent(st.rec))
