@@ -177,7 +177,7 @@ func (f *flow) taggedPushes(t *testing.T) {
 			name := shiplog.ParameterName("storage", shiplog.LatestLabel, svc)
 			want = append(want, name)
 			f.m.write(name, img.uri)
-			f.m.pushes[svc] = shiplog.ImageRecord{ProjectID: "storage", ServiceID: svc, URI: img.uri, PushedAt: unix(t1)}
+			f.m.recorded(shiplog.ImageRecord{ProjectID: "storage", ServiceID: svc, URI: img.uri, PushedAt: unix(t1)})
 			f.m.logged(shiplog.EventImageRecorded)
 		}
 		if out.Image != img.uri || !sameSet(out.Updated, want) || out.Ignored != "" {
@@ -340,7 +340,7 @@ func (f *flow) newerPush(t *testing.T) {
 		t.Errorf("push of v2: got %+v, want %s updated to %s", out, latest, v2.uri)
 	}
 	f.m.write(latest, v2.uri)
-	f.m.pushes["archivist"] = shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: v2.uri, PushedAt: unix(t2)}
+	f.m.recorded(shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: v2.uri, PushedAt: unix(t2)})
 	f.m.logged(shiplog.EventImageRecorded)
 
 	// EventBridge delivers at least once and in no order: v1's event again, after v2's.

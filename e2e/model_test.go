@@ -18,6 +18,7 @@ import (
 type model struct {
 	params      map[string]paramState          // SSM, under /storage/
 	pushes      map[string]shiplog.ImageRecord // by service
+	seen        map[string]int64               // "service#image URI" -> when first recorded
 	releases    []shiplog.Release              // in creation order
 	deployments []shiplog.DeploymentRecord
 	envs        map[string]shiplog.EnvironmentState
@@ -74,6 +75,7 @@ func newModel(s *stack) *model {
 	m := &model{
 		params: map[string]paramState{},
 		pushes: map[string]shiplog.ImageRecord{},
+		seen:   map[string]int64{},
 		envs:   map[string]shiplog.EnvironmentState{},
 		tags:   map[string]map[string][]string{},
 		events: map[string]int{},
@@ -181,6 +183,12 @@ func (m *model) setStatus(id string, e shiplog.StatusEntry) {
 	}
 }
 
+// recorded notes a push recorded as its service's newest: its push record and its seen# item.
+func (m *model) recorded(p shiplog.ImageRecord) {
+	m.pushes[p.ServiceID] = p
+	m.seen[p.ServiceID+"#"+p.URI] = p.PushedAt
+}
+
 // stateItems is the project's partition of the state table, in sort-key order.
 func (m *model) stateItems(projectID string) []item {
 	pk := "project#" + projectID
@@ -190,6 +198,9 @@ func (m *model) stateItems(projectID string) []item {
 			"pk": S(pk), "sk": S("push#" + p.ServiceID),
 			"project_id": S(p.ProjectID), "service_id": S(p.ServiceID), "uri": S(p.URI), "pushed_at": N(p.PushedAt),
 		})
+	}
+	for key, at := range m.seen {
+		items = append(items, item{"pk": S(pk), "sk": S("seen#" + key), "pushed_at": N(at)})
 	}
 	for _, d := range m.deployments {
 		for _, sk := range []string{"deploy#" + d.ID, "envdeploy#" + d.Environment.ID + "#" + d.ID, "reldeploy#" + d.ReleaseID + "#" + d.ID} {

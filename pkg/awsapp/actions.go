@@ -62,12 +62,13 @@ var FunctionTables = map[string]map[string][]string{
 		StateTable: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
 			"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
-	// Read the release, project and environment, record the deployment and settle the environment.
+	// Read the release, project and environment, record the deployment (checking, in the same
+	// transaction, that the project still registers its environment) and settle the environment.
 	// A promotion reads the environments' states and a rollback the environment's deployments;
 	// statuses (applied, superseded, and reports) update the deployments' listing items.
 	"deploy": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"},
-		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
 	// Find the environment that runs the event's ECS service, read its state and deployment, and
 	// write the deployment's status under the state's version.
