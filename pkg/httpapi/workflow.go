@@ -238,22 +238,27 @@ func (h *Handler) putFreeze(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
-	existing, err := h.svc.Freezes(r.Context(), project)
+	return h.writeFreeze(w, r, shiplog.FreezeInput{
+		ProjectID: project, ID: id, Environments: in.Environments, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, RequestedBy: by,
+	})
+}
+
+// writeFreeze sets a freeze and answers it: 201, with where it is listed, for a freeze that did not
+// exist, else 200.
+func (h *Handler) writeFreeze(w http.ResponseWriter, r *http.Request, in shiplog.FreezeInput) error {
+	existing, err := h.svc.Freezes(r.Context(), in.ProjectID)
 	if err != nil {
 		return err
 	}
-	created := !slices.ContainsFunc(existing, func(f shiplog.Freeze) bool { return f.ID == id })
-	f, err := h.svc.PutFreeze(r.Context(), shiplog.FreezeInput{
-		ProjectID: project, ID: id, Environments: in.Environments, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, RequestedBy: by,
-	})
+	created := !slices.ContainsFunc(existing, func(f shiplog.Freeze) bool { return f.ID == in.ID })
+	f, err := h.svc.PutFreeze(r.Context(), in)
 	if err != nil {
 		return err
 	}
 	status := http.StatusOK
 	if created {
-		// A freeze that did not exist is created: 201, with where it is listed.
 		status = http.StatusCreated
-		w.Header().Set("Location", "/projects/"+url.PathEscape(project)+"/freezes")
+		w.Header().Set("Location", "/projects/"+url.PathEscape(in.ProjectID)+"/freezes")
 	}
 	writeJSON(w, status, f)
 	return nil
@@ -284,24 +289,9 @@ func (h *Handler) putEnvironmentFreeze(w http.ResponseWriter, r *http.Request) e
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
 	}
-	existing, err := h.svc.Freezes(r.Context(), project)
-	if err != nil {
-		return err
-	}
-	created := !slices.ContainsFunc(existing, func(f shiplog.Freeze) bool { return f.ID == id })
-	f, err := h.svc.PutFreeze(r.Context(), shiplog.FreezeInput{
+	return h.writeFreeze(w, r, shiplog.FreezeInput{
 		ProjectID: project, ID: id, Scope: env, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Reason: in.Reason, RequestedBy: by,
 	})
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-		w.Header().Set("Location", "/projects/"+url.PathEscape(project)+"/freezes")
-	}
-	writeJSON(w, status, f)
-	return nil
 }
 
 func (h *Handler) deleteEnvironmentFreeze(w http.ResponseWriter, r *http.Request) error {
