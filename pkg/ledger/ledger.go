@@ -764,21 +764,7 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 			return err
 		}
 	}
-	// A write that met another on some of its items (the release's, say, by a deploy of it to
-	// another environment) took no effect, and the environment's version need not have moved:
-	// it is tried again at once, its conditions deciding anew, a few times before the writer is
-	// told it lost the race.
-	var err error
-	waits := busyBackoff.Waits(l.Sleep)
-	for attempt := 1; ; attempt++ {
-		err = l.d.Write(ctx, ops)
-		if !errors.Is(err, ErrBusy) || attempt == busyAttempts {
-			break
-		}
-		if err := waits.Wait(ctx); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-	}
+	err := l.writeBusy(ctx, ops)
 	if err == nil {
 		return nil
 	}
@@ -860,17 +846,7 @@ func (l *Ledger) WriteEnvironments(ctx context.Context, ws []shiplog.Environment
 		if err := l.caps.Fits(ops); err != nil {
 			return err
 		}
-		var err error
-		waits := busyBackoff.Waits(l.Sleep)
-		for attempt := 1; ; attempt++ {
-			err = l.d.Write(ctx, ops)
-			if !errors.Is(err, ErrBusy) || attempt == busyAttempts {
-				break
-			}
-			if err := waits.Wait(ctx); err != nil {
-				return fmt.Errorf("write environments: %w", err)
-			}
-		}
+		err := l.writeBusy(ctx, ops)
 		switch _, failed := condFailed(err); {
 		case failed:
 			return shiplog.ErrVersionConflict
@@ -881,6 +857,23 @@ func (l *Ledger) WriteEnvironments(ctx context.Context, ws []shiplog.Environment
 		}
 	}
 	return nil
+}
+
+// writeBusy writes ops, trying again a write that met another on some of its items (the
+// release's, say, by a deploy of it to another environment): it took no effect, and the
+// environment's version need not have moved, so it is tried again at once, its conditions
+// deciding anew, a few times before the writer is told it lost the race.
+func (l *Ledger) writeBusy(ctx context.Context, ops []Op) error {
+	waits := busyBackoff.Waits(l.Sleep)
+	for attempt := 1; ; attempt++ {
+		err := l.d.Write(ctx, ops)
+		if !errors.Is(err, ErrBusy) || attempt == busyAttempts {
+			return err
+		}
+		if err := waits.Wait(ctx); err != nil {
+			return fmt.Errorf("write %s: %w", ops[0].Key, err)
+		}
+	}
 }
 
 // A write that met another on some of its items is tried again up to busyAttempts times in all,
