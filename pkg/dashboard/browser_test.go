@@ -263,6 +263,9 @@ type stack struct {
 	// drift) to its answers, until it does.
 	shapes atomic.Bool
 	rel    map[string]string
+
+	mu           sync.Mutex
+	metricsAsked [][2]int64 // the windows (since, until) the page asked metrics for
 }
 
 // clock is the service's clock: the past while the store is seeded, the real time afterwards.
@@ -399,7 +402,15 @@ func newStackSignedAs(t *testing.T, signer *shiplog.Person) *stack {
 	clk.mu.Lock()
 	clk.real = true
 	clk.mu.Unlock()
+	st.serve(t, signer)
+	return st
+}
 
+// serve puts the dashboard and the API over st.svc on one origin, as the local stack does (or as
+// shiplog ui does, when signer is not nil), and sets st.url.
+func (st *stack) serve(t *testing.T, signer *shiplog.Person) {
+	t.Helper()
+	svc := st.svc
 	// As the local stack: no fallback identity, so a write the page sends without X-Shiplog-User
 	// is refused, and the requester recorded is the one the page names.
 	api := httpapi.LocalIdentity(httpapi.NewHandler(svc, nil), shiplog.Person{})
@@ -418,6 +429,14 @@ func newStackSignedAs(t *testing.T, signer *shiplog.Person) *stack {
 	metricsPath := regexp.MustCompile(`^/projects/[^/]+/metrics$`)
 	envsPath := regexp.MustCompile(`^/projects/[^/]+/environments$`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if metricsPath.MatchString(r.URL.Path) {
+			var since, until int64
+			fmt.Sscan(r.URL.Query().Get("since"), &since)
+			fmt.Sscan(r.URL.Query().Get("until"), &until)
+			st.mu.Lock()
+			st.metricsAsked = append(st.metricsAsked, [2]int64{since, until})
+			st.mu.Unlock()
+		}
 		switch {
 		case dashboard.Serves(r.URL.Path):
 			dash.ServeHTTP(w, r)
@@ -431,7 +450,6 @@ func newStackSignedAs(t *testing.T, signer *shiplog.Person) *stack {
 	}))
 	t.Cleanup(srv.Close)
 	st.url = srv.URL
-	return st
 }
 
 // cannedMetrics answers GET /projects/{p}/metrics in the shape the API is to have, with figures

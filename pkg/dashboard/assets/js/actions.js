@@ -73,10 +73,9 @@ function deployedMessage(res, env) {
   return `${what}: ${env} now runs release ${shortID(res.release.release_id)} (deployment ${shortID(d.deployment_id)}).`;
 }
 
-export function promoteDialog(ctx, target, sources, index) {
+export function promoteDialog(ctx, target, sources) {
   const env = target.environment;
-  const before = sources.filter((o) => ctx.environments.indexOf(o) < index);
-  const preferred = (before.length ? before[before.length - 1] : sources[0]).environment.id;
+  const preferred = sources[0].environment.id; // the nearest environment before it
   const from = h('select', { id: 'promote-from', name: 'from' }, sources.map((o) => h('option', { value: o.environment.id, selected: o.environment.id === preferred },
     `${o.environment.name || o.environment.id} (release ${shortID(o.current.release_id)})`)));
   const description = h('input', { id: 'promote-description', name: 'description', autocomplete: 'off', placeholder: 'e.g. after QA' });
@@ -263,4 +262,232 @@ export function unlockDialog(ctx, target) {
   });
   form.append(actionsRow({ close: () => dlg.close() }, confirm));
   const dlg = openDialog(`Unlock ${env.name || env.id}`, form);
+}
+
+// releaseOptions lists a project's newest releases for a select, marking the one env runs.
+async function releaseOptions(ctx, target) {
+  const page = await call('GET', P(ctx.projectID, 'releases'), { query: { limit: 50 } });
+  const running = target.current && target.current.release_id;
+  return page.items.map((r) => h('option', { value: r.release_id },
+    `${shortID(r.release_id)} · ${r.label}${r.description ? ' · ' + r.description : ''}${r.release_id === running ? ' (runs here now)' : ''}`));
+}
+
+// plannedDialog is a write that shows its plan first, as the rollback does: the fields, a
+// "Show the plan" button (the API's dry run), and a confirm that is enabled only under a plan
+// with no refusal and sends the same body. Any change to a field asks for the plan again.
+function plannedDialog(ctx, target, o) {
+  const env = target.environment;
+  const planBox = h('div', { class: 'plan-box', 'aria-live': 'polite' });
+  const errors = h('div', { class: 'dialog-errors' });
+  const show = h('button', { type: 'button', id: 'show-plan' }, 'Show the plan');
+  const confirm = h('button', { type: 'submit', class: o.danger ? 'danger' : 'primary', id: 'confirm', disabled: true }, o.confirmLabel);
+  const form = h('form', { class: 'form', novalidate: true }, ...o.fields, h('div', {}, show), asWho(), planBox, errors);
+  let key = newKey();
+  const stale = () => { key = newKey(); confirm.disabled = true; planBox.replaceChildren(); };
+  for (const f of form.querySelectorAll('input, select, textarea')) f.addEventListener(f.tagName === 'SELECT' ? 'change' : 'input', stale);
+  function invalid() {
+    const why = o.invalid ? o.invalid() : '';
+    if (!why) return false;
+    errors.replaceChildren(h('div', { class: 'error', role: 'alert' }, why));
+    return true;
+  }
+  show.addEventListener('click', async () => {
+    errors.replaceChildren();
+    if (invalid()) return;
+    planBox.replaceChildren(h('p', { class: 'loading' }, 'Working out the plan…'));
+    try {
+      const res = await call('POST', o.path, { body: { ...o.body(), dry_run: true } });
+      planBox.replaceChildren(planView(res.plan));
+      confirm.disabled = Boolean(res.plan.refusal);
+      if (!confirm.disabled) confirm.focus();
+    } catch (err) {
+      planBox.replaceChildren(errorBox(err, 'No plan'));
+    }
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (confirm.disabled) { show.click(); return; }
+    errors.replaceChildren();
+    await busy(confirm, o.busyLabel, async () => {
+      try {
+        const res = await call('POST', o.path, { body: o.body(), key });
+        dlg.close();
+        announce(deployedMessage(res, env.id) + (o.done || ''));
+        ctx.refresh();
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, o.failLabel));
+        confirm.disabled = false;
+      }
+    });
+  });
+  form.append(actionsRow({ close: () => dlg.close() }, confirm));
+  const dlg = openDialog(o.title, form);
+  return dlg;
+}
+
+// deployDialog deploys a release a person chooses from the project's newest.
+export async function deployDialog(ctx, target) {
+  const env = target.environment;
+  const release = h('select', { id: 'deploy-release', name: 'release' }, await releaseOptions(ctx, target));
+  const description = h('input', { id: 'deploy-description', name: 'description', autocomplete: 'off', placeholder: 'e.g. first deploy of the retries' });
+  const path = P(ctx.projectID, 'environments', env.id, 'deployments');
+  plannedDialog(ctx, target, {
+    title: `Deploy to ${env.name || env.id}`, path, confirmLabel: `Deploy to ${env.name || env.id}`, busyLabel: 'Deploying…', failLabel: 'Not deployed',
+    fields: release.options.length
+      ? [h('label', { for: 'deploy-release' }, 'Release'), release, h('label', { for: 'deploy-description' }, 'Why (optional)'), description]
+      : [h('p', { class: 'error', role: 'alert' }, 'This project has no release to deploy yet.')],
+    invalid: () => (release.value ? '' : 'Choose a release: this project has none yet.'),
+    body: () => ({ release_id: release.value, description: description.value.trim() || undefined }),
+  });
+}
+
+// emergencyDialog breaks glass: a deployment that passes the environment's locks, freezes and
+// promotion gates, and records why.
+export async function emergencyDialog(ctx, target) {
+  const env = target.environment;
+  const release = h('select', { id: 'emergency-release', name: 'release' }, await releaseOptions(ctx, target));
+  const reason = h('textarea', { id: 'emergency-reason', name: 'reason', rows: '2', required: true, 'aria-describedby': 'emergency-help' });
+  const path = P(ctx.projectID, 'environments', env.id, 'emergency-deployments');
+  plannedDialog(ctx, target, {
+    title: `Break glass: deploy to ${env.name || env.id}`, path, danger: true,
+    confirmLabel: `Deploy to ${env.name || env.id} anyway`, busyLabel: 'Deploying…', failLabel: 'Not deployed',
+    fields: [
+      h('p', { class: 'plan', id: 'emergency-help' }, `An emergency deployment passes ${env.name || env.id}'s lock, its freezes and its promotion gates. `,
+        'It is recorded as one, with your reason, for everyone to see.'),
+      h('label', { for: 'emergency-release' }, 'Release'), release,
+      h('label', { for: 'emergency-reason' }, 'Why it cannot wait (required)'), reason],
+    invalid: () => {
+      if (!release.value) return 'Choose a release: this project has none yet.';
+      if (!reason.value.trim()) { reason.setAttribute('aria-invalid', 'true'); reason.focus(); return 'Say why: an emergency deployment needs a reason.'; }
+      reason.removeAttribute('aria-invalid');
+      return '';
+    },
+    body: () => ({ release_id: release.value, reason: reason.value.trim() }),
+    done: ' It passed locks and gates, as an emergency.',
+  });
+}
+
+// reportDialog says whether the deployment an environment runs works: verified or failed.
+export function reportDialog(ctx, target) {
+  const env = target.environment;
+  const cur = target.current;
+  const verified = h('input', { type: 'radio', id: 'report-verified', name: 'status', value: 'verified', checked: true });
+  const failed = h('input', { type: 'radio', id: 'report-failed', name: 'status', value: 'failed' });
+  const detail = h('input', { id: 'report-detail', name: 'detail', autocomplete: 'off', placeholder: 'e.g. smoke tests passed' });
+  const errors = h('div', { class: 'dialog-errors' });
+  const confirm = h('button', { type: 'submit', class: 'primary', id: 'confirm' }, 'Report');
+  const form = h('form', { class: 'form', novalidate: true },
+    h('p', {}, `${env.name || env.id} runs release `, h('code', { title: cur.release_id }, shortID(cur.release_id)), ' (deployment ',
+      h('code', { title: cur.deployment_id }, shortID(cur.deployment_id)), '), deployed ', time(cur.deployed_at), '.'),
+    h('fieldset', { class: 'choices' }, h('legend', {}, 'It'),
+      h('label', { class: 'check', for: 'report-verified' }, verified, ' works: verified (what promotion gates look for)'),
+      h('label', { class: 'check', for: 'report-failed' }, failed, ' does not work: failed (counts against the change failure rate)')),
+    h('label', { for: 'report-detail' }, 'Detail (optional)'), detail,
+    asWho(), errors);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    errors.replaceChildren();
+    const status = failed.checked ? 'failed' : 'verified';
+    await busy(confirm, 'Reporting…', async () => {
+      try {
+        await call('POST', P(ctx.projectID, 'environments', env.id, 'deployments', cur.deployment_id, 'status'),
+          { body: { status, detail: detail.value.trim() || undefined } });
+        dlg.close();
+        announce(`Deployment ${shortID(cur.deployment_id)} to ${env.id} is reported ${status}.`);
+        ctx.refresh();
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, 'Not reported'));
+        confirm.disabled = false;
+      }
+    });
+  });
+  form.append(actionsRow({ close: () => dlg.close() }, confirm));
+  const dlg = openDialog(`Report on ${env.name || env.id}`, form);
+}
+
+// localInput is a datetime-local input's value for Unix seconds, in the browser's time zone.
+function localInput(sec) {
+  const d = new Date(sec * 1000);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+// freezeDialog sets a change freeze of one environment, through the environment's own route.
+export function freezeDialog(ctx, target) {
+  const env = target.environment;
+  const now = Math.floor(Date.now() / 1000);
+  const day = localInput(now).slice(0, 10).replace(/-/g, '');
+  const id = h('input', { id: 'freeze-id', name: 'freeze', value: `${env.id}-${day}`, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'freeze-id-help' });
+  const starts = h('input', { type: 'datetime-local', id: 'freeze-starts', name: 'starts', value: localInput(now) });
+  const ends = h('input', { type: 'datetime-local', id: 'freeze-ends', name: 'ends', value: localInput(now + 86400) });
+  const reason = h('textarea', { id: 'freeze-reason', name: 'reason', rows: '2', required: true });
+  const errors = h('div', { class: 'dialog-errors' });
+  const confirm = h('button', { type: 'submit', class: 'primary', id: 'confirm' }, `Freeze ${env.name || env.id}`);
+  const form = h('form', { class: 'form', novalidate: true },
+    h('p', { class: 'plan' }, `During the freeze every deploy, promotion and rollback to ${env.name || env.id} is refused with your reason; `,
+      'an emergency deployment passes it. Setting a freeze of an id that exists replaces it.'),
+    h('label', { for: 'freeze-id' }, 'Name'), id,
+    h('p', { id: 'freeze-id-help', class: 'help' }, 'Letters, digits, ".", "_" and "-"; it names the freeze in the record and when you lift it.'),
+    h('label', { for: 'freeze-starts' }, 'From (your time)'), starts,
+    h('label', { for: 'freeze-ends' }, 'Until (your time)'), ends,
+    h('label', { for: 'freeze-reason' }, 'Why (required)'), reason,
+    asWho(), errors);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    errors.replaceChildren();
+    const why = reason.value.trim();
+    const from = Math.floor(new Date(starts.value).getTime() / 1000);
+    const to = Math.floor(new Date(ends.value).getTime() / 1000);
+    let problem = '';
+    if (!id.value.trim()) problem = 'Name the freeze.';
+    else if (Number.isNaN(from) || Number.isNaN(to)) problem = 'Say when the freeze starts and ends.';
+    else if (!why) { problem = 'Say why: a freeze needs a reason.'; reason.setAttribute('aria-invalid', 'true'); reason.focus(); }
+    if (problem) { errors.replaceChildren(h('div', { class: 'error', role: 'alert' }, problem)); return; }
+    await busy(confirm, 'Freezing…', async () => {
+      try {
+        await call('PUT', P(ctx.projectID, 'environments', env.id, 'freezes', id.value.trim()), { body: { starts_at: from, ends_at: to, reason: why } });
+        dlg.close();
+        announce(`${env.id} is frozen from ${new Date(from * 1000).toLocaleString()} to ${new Date(to * 1000).toLocaleString()}.`);
+        ctx.refresh();
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, 'Not frozen'));
+        confirm.disabled = false;
+      }
+    });
+  });
+  form.append(actionsRow({ close: () => dlg.close() }, confirm));
+  const dlg = openDialog(`Freeze ${env.name || env.id}`, form);
+}
+
+// liftFreezeDialog lifts a freeze: one of this environment alone through the environment's
+// route, one over several environments through the project's.
+export function liftFreezeDialog(ctx, envID, f) {
+  const alone = f.environments.length === 1 && f.environments[0] === envID;
+  const errors = h('div', { class: 'dialog-errors' });
+  const confirm = h('button', { type: 'submit', class: 'primary', id: 'confirm', autofocus: true }, `Lift ${f.freeze_id}`);
+  const form = h('form', { class: 'form', novalidate: true },
+    h('div', { class: 'plan' },
+      h('p', {}, `Freeze ${f.freeze_id}, set by ${person(f.created_by)}, covers `, f.environments.length ? f.environments.join(', ') : 'every environment',
+        '; it starts ', time(f.starts_at), ' and ends ', time(f.ends_at), ':'),
+      h('blockquote', {}, f.reason),
+      h('p', {}, alone ? 'Lifting it lets deploys to it go ahead again.' : 'It covers more than this environment: lifting it lifts it everywhere.')),
+    asWho(), errors);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    errors.replaceChildren();
+    const path = alone ? P(ctx.projectID, 'environments', envID, 'freezes', f.freeze_id) : P(ctx.projectID, 'freezes', f.freeze_id);
+    await busy(confirm, 'Lifting…', async () => {
+      try {
+        await call('DELETE', path);
+        dlg.close();
+        announce(`Freeze ${f.freeze_id} is lifted.`);
+        ctx.refresh();
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, 'Not lifted'));
+        confirm.disabled = false;
+      }
+    });
+  });
+  form.append(actionsRow({ close: () => dlg.close() }, confirm));
+  const dlg = openDialog(`Lift freeze ${f.freeze_id}`, form);
 }

@@ -1,13 +1,14 @@
 // The dashboard's entry point: hash routes (so that every view has a link that can be shared or
 // bookmarked), the header and the user name the page writes with.
 import { h, person } from './dom.js';
-import { user, setUser, userProblem, writer } from './api.js';
+import { user, setUser, userProblem, writer, get, project as P } from './api.js';
 import { errorBox, openDialog, announce } from './common.js';
 import { projectsView } from './projects.js';
 import { matrixView } from './matrix.js';
 import { releasesView, releaseView } from './releases.js';
-import { timelineView } from './timeline.js';
+import { timelineView, allTimelineView, deploymentView } from './timeline.js';
 import { metricsView } from './metrics.js';
+import { eventsView } from './events.js';
 
 const routes = [
   [/^\/$/, projectsView],
@@ -15,6 +16,9 @@ const routes = [
   [/^\/p\/([^/]+)\/releases$/, releasesView],
   [/^\/p\/([^/]+)\/releases\/([^/]+)$/, releaseView],
   [/^\/p\/([^/]+)\/deployments$/, timelineView],
+  [/^\/p\/([^/]+)\/deployments\/([^/]+)$/, deploymentView],
+  [/^\/p\/([^/]+)\/timeline$/, allTimelineView],
+  [/^\/p\/([^/]+)\/events$/, eventsView],
   [/^\/p\/([^/]+)\/metrics$/, metricsView],
 ];
 
@@ -53,6 +57,8 @@ async function render({ refresh = false } = {}) {
     }
   }
   main.setAttribute('aria-busy', 'true');
+  // What the record looked like before the view read it: if it changes later, the view is stale.
+  const sig = await signature(path);
   let out;
   try {
     out = view ? await view({ params, query, refresh: () => render({ refresh: true }) }) : notFound(path);
@@ -60,6 +66,7 @@ async function render({ refresh = false } = {}) {
     out = { title: 'Error', node: h('section', {}, h('h1', { tabindex: '-1' }, 'Something went wrong'), errorBox(err)) };
   }
   if (token !== seq) return; // another navigation came meanwhile
+  shown = { path, sig };
   main.replaceChildren(out.node);
   main.removeAttribute('aria-busy');
   document.title = out.title ? `${out.title} · shiplog` : 'shiplog';
@@ -69,6 +76,50 @@ async function render({ refresh = false } = {}) {
   else if (!refresh) {
     const h1 = main.querySelector('h1');
     if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus({ preventScroll: true }); }
+  }
+}
+
+// Live updates: every few seconds the page asks for the newest event of what it shows (the
+// project's, or every project's on the overview) and shows the view again, keeping the focus,
+// when one came since it was read. It waits while a dialog is open or the tab is hidden.
+const POLL_MS = 3000;
+let shown = null; // { path, sig } of the view on screen
+
+function watchedProjects(path) {
+  const m = path.match(/^\/p\/([^/]+)/);
+  if (m) {
+    try { return Promise.resolve([decodeURIComponent(m[1])]); } catch { return Promise.resolve([]); }
+  }
+  return path === '/' ? get('/projects').then((r) => r.items.map((p) => p.id)) : Promise.resolve([]);
+}
+
+// signature names the newest event of each project the view shows; '' when it cannot be read,
+// which then never counts as a change.
+async function signature(path) {
+  try {
+    const ids = await watchedProjects(path);
+    const newest = await Promise.all(ids.map((id) => get(P(id, 'events'), { limit: 1 }).then((p) => (p.items[0] ? p.items[0].event_id : '-'))));
+    return ids.map((id, i) => `${id}:${newest[i]}`).join(',');
+  } catch {
+    return '';
+  }
+}
+
+async function poll() {
+  const live = document.getElementById('live');
+  try {
+    if (!shown || document.hidden || document.querySelector('dialog[open]') || main.hasAttribute('aria-busy')) return;
+    const { path } = parseHash();
+    if (path !== shown.path) return;
+    const sig = await signature(path);
+    live.title = `Checked for changes at ${new Date().toLocaleTimeString()}`;
+    if (!sig || !shown.sig || sig === shown.sig || path !== shown.path) return;
+    if (document.querySelector('dialog[open]')) return;
+    await render({ refresh: true });
+    // Said in the title, not the text, so that nothing in the header moves.
+    live.title = `Updated by itself at ${new Date().toLocaleTimeString()}, after a change`;
+  } finally {
+    setTimeout(poll, POLL_MS);
   }
 }
 
@@ -152,3 +203,4 @@ document.getElementById('skip').addEventListener('click', (e) => {
 window.addEventListener('hashchange', () => render());
 renderUser();
 render();
+setTimeout(poll, POLL_MS);

@@ -15,6 +15,8 @@ const TABS = [
   ['matrix', 'Environments', []],
   ['releases', 'Releases', ['releases']],
   ['deployments', 'Deployments', ['deployments']],
+  ['timeline', 'Timeline', ['timeline']],
+  ['events', 'Events', ['events']],
   ['metrics', 'DORA metrics', ['metrics']],
 ];
 

@@ -1,6 +1,6 @@
 // The DORA figures of an environment (GET /projects/{p}/metrics): deployment frequency, lead time
-// for changes, change failure rate and time to restore, over the last 30 days, and charts of the
-// last weeks drawn as inline SVG.
+// for changes, change failure rate and time to restore, over the last eight weeks, and charts of
+// the same eight weeks, week by week, drawn as inline SVG.
 import { h, s, duration } from './dom.js';
 import { get, project as P, ApiError } from './api.js';
 import { href, projectNav, errorBox, pool } from './common.js';
@@ -21,7 +21,8 @@ export async function metricsView({ params, query }) {
   const until = Math.floor(Date.now() / 1000) + 1;
   let body;
   try {
-    const m = await get(P(id, 'metrics'), { environment: envID, since: until - 30 * DAY, until });
+    // The figures and the charts cover one period: the figures the whole of it, the charts its weeks.
+    const m = await get(P(id, 'metrics'), { environment: envID, since: until - WEEKS * 7 * DAY, until });
     const weeks = await pool(Array.from({ length: WEEKS }, (_, i) => WEEKS - 1 - i), 4, (i) => {
       const to = until - i * 7 * DAY;
       return get(P(id, 'metrics'), { environment: envID, since: to - 7 * DAY, until: to });
@@ -57,12 +58,22 @@ function figures(m) {
   const cfr = m.change_failure_rate || {};
   const ttr = m.time_to_restore_seconds || {};
   return h('div', {},
-    h('p', { class: 'muted' }, `The last 30 days: ${m.deployments} deployment${m.deployments === 1 ? '' : 's'} to ${m.environment}.`),
-    h('div', { class: 'figures', id: 'figures' },
+    h('p', { class: 'muted', id: 'period' }, `The last ${WEEKS} weeks (${shortDate.format(new Date(m.since * 1000))} to ${shortDate.format(new Date((m.until - 1) * 1000))}): `,
+      `${m.deployments} deployment${m.deployments === 1 ? '' : 's'} to ${m.environment}. The charts below show the same ${WEEKS} weeks, week by week.`),
+    h('div', { class: 'figures', id: 'figures', dataset: { since: m.since, until: m.until } },
       figure('Deployment frequency', `${fmt(df.per_week)} / week`, `${fmt(df.per_day)} a day`),
       figure('Lead time for changes', duration(lt.median), lt.count ? `median of ${lt.count}; p90 ${duration(lt.p90)}` : 'no change deployed'),
       figure('Change failure rate', cfr.total ? `${Math.round((cfr.rate || 0) * 100)} %` : '—', `${cfr.failed || 0} failed of ${cfr.total || 0}`),
-      figure('Time to restore', ttr.count ? duration(ttr.median) : '—', ttr.count ? `median of ${ttr.count} restore${ttr.count === 1 ? '' : 's'}` : 'nothing to restore')));
+      figure('Time to restore', ttr.count ? duration(ttr.median) : ttr.unrestored ? 'not yet' : '—', restoreDetail(ttr))));
+}
+
+// restoreDetail counts the restores, and the failures not restored yet, which are no less real
+// for having no time to restore.
+function restoreDetail(ttr) {
+  const parts = [];
+  if (ttr.count) parts.push(`median of ${ttr.count} restore${ttr.count === 1 ? '' : 's'}`);
+  if (ttr.unrestored) parts.push(`${ttr.unrestored} failure${ttr.unrestored === 1 ? '' : 's'} not restored yet`);
+  return parts.length ? parts.join('; ') : 'no failure to restore';
 }
 
 function fmt(x) {

@@ -7,7 +7,15 @@ const PAGE = 10;
 
 export async function releasesView({ params }) {
   const [id] = params;
-  const [proj, first] = await Promise.all([get(P(id)), get(P(id, 'releases'), { limit: PAGE })]);
+  // A listed release carries how often it was deployed (deployment_count), not its deployments
+  // (the list leaves them out to stay cheap); where each runs now comes from the environments.
+  const [proj, first, envs] = await Promise.all([get(P(id)), get(P(id, 'releases'), { limit: PAGE }), get(P(id, 'environments'))]);
+  const runsIn = new Map();
+  for (const e of envs.items) {
+    if (!e.current) continue;
+    if (!runsIn.has(e.current.release_id)) runsIn.set(e.current.release_id, []);
+    runsIn.get(e.current.release_id).push(e.environment.id);
+  }
   const list = h('ol', { class: 'releases', id: 'releases' });
   const more = h('button', { type: 'button', class: 'secondary', dataset: { key: 'more-releases' } }, 'Older releases');
   let cursor = '';
@@ -25,7 +33,7 @@ export async function releasesView({ params }) {
       const prev = items[i + 1] || after;
       return prev ? get(P(id, 'diff'), { from: `release:${prev.release_id}`, to: `release:${r.release_id}` }).catch((e) => e) : null;
     });
-    items.forEach((r, i) => list.append(releaseItem(id, r, items[i + 1] || after, diffs[i])));
+    items.forEach((r, i) => list.append(releaseItem(id, r, items[i + 1] || after, diffs[i], runsIn.get(r.release_id) || [])));
   }
   more.addEventListener('click', async () => {
     more.disabled = true;
@@ -41,19 +49,22 @@ export async function releasesView({ params }) {
   return { title: `Releases of ${proj.name || id}`, node, crumbs: [['Projects', '#/'], [proj.name || id, href('p', id)], ['Releases', href('p', id, 'releases')]] };
 }
 
-function deployedTo(r) {
-  const envs = [];
-  for (const d of r.deployments || []) if (!envs.includes(d.environment.id)) envs.push(d.environment.id);
-  return envs;
+// deployedSummary says how often a release was deployed and where it runs now.
+function deployedSummary(projectID, r, runsNow) {
+  const n = r.deployment_count || 0;
+  if (!n) return h('span', { class: 'muted deployed' }, 'Not deployed.');
+  return h('span', { class: 'deployed' },
+    h('a', { href: href('p', projectID, 'releases', r.release_id) }, `Deployed ${n} time${n === 1 ? '' : 's'}`),
+    runsNow.length ? ['; runs now in ', runsNow.map((e, i) => [i ? ', ' : '', h('span', { class: 'chip' }, e)])] : '; runs nowhere now',
+    '.');
 }
 
-function releaseItem(projectID, r, prev, diff) {
-  const envs = deployedTo(r);
+function releaseItem(projectID, r, prev, diff, runsNow) {
   return h('li', { class: 'card release', dataset: { release: r.release_id } },
     h('h2', {}, h('a', { href: href('p', projectID, 'releases', r.release_id), class: 'mono', title: r.release_id }, shortID(r.release_id)),
       ' ', badge(r.label, 'muted', 'the label its images were taken from'), r.description ? h('span', { class: 'desc' }, ' ', r.description) : null),
     h('p', { class: 'small' }, 'Made ', time(r.created_at), ` by ${person(r.requested_by)}. `,
-      envs.length ? ['Deployed to ', envs.map((e, i) => [i ? ', ' : '', h('span', { class: 'chip' }, e)])] : h('span', { class: 'muted' }, 'Not deployed.')),
+      deployedSummary(projectID, r, runsNow)),
     prev ? diffView(diff, prev) : h('p', { class: 'muted small' }, `The first release: ${Object.keys(r.images).length} services.`));
 }
 
