@@ -2,7 +2,7 @@
 // happen first (for a deploy or a rollback, the API's plan: a dry run that writes nothing) and
 // acts only when confirmed. A refusal, from the plan or from the real request, is shown in the
 // API's own words.
-import { h, imageLabel, shortID, person, time } from './dom.js';
+import { h, imageLabel, shortID, person, time, breakable } from './dom.js';
 import { call, user, writer, newKey, project as P } from './api.js';
 import { openDialog, errorBox, announce } from './common.js';
 
@@ -43,7 +43,7 @@ export function planView(plan) {
       ? h('div', { class: 'table-wrap' }, h('table', { class: 'changes' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Change'), h('th', { scope: 'col' }, 'From'), h('th', { scope: 'col' }, 'To'))),
         h('tbody', {}, changed.map((c) => h('tr', { class: `change-${c.change}`, dataset: { service: c.service } },
-          h('th', { scope: 'row' }, c.service), h('td', {}, c.change),
+          h('th', { scope: 'row' }, breakable(c.service)), h('td', {}, c.change),
           h('td', { title: c.from || '' }, h('code', {}, imageLabel(c.from) || '—')),
           h('td', { title: c.to || '' }, h('code', {}, imageLabel(c.to) || '—')))))))
       : h('p', { class: 'muted' }, 'No service changes: the environment runs these images already.'),

@@ -33,6 +33,12 @@ function append(el, children) {
   }
 }
 
+// breakable lets a long name (a service's) break after its '_', '-' and '.' where it must (on a
+// phone), rather than anywhere or nowhere.
+export function breakable(name) {
+  return name.split(/(?<=[_.-])/).flatMap((part, i) => (i ? [h('wbr'), part] : [part]));
+}
+
 // parseImage splits an image URI (registry/repository[:tag][@sha256:digest]) into its parts.
 export function parseImage(uri) {
   if (!uri) return null;

@@ -1,7 +1,7 @@
 // A project's environment × service matrix: which image each environment runs, what differs
 // from the environment before it, and each environment's marks (pending writes, drift, lock,
 // freezes) and actions.
-import { h, s, imageLabel, parseImage, shortID, time, person, badge, absTime } from './dom.js';
+import { h, s, imageLabel, parseImage, shortID, time, person, badge, absTime, breakable } from './dom.js';
 import { get, project as P } from './api.js';
 import { href, projectNav, openDialog, announce } from './common.js';
 import {
@@ -44,7 +44,7 @@ export async function matrixView({ params, refresh }) {
     const differs = cells.some((td) => td.classList.contains('differs') || td.classList.contains('is-drift') || td.classList.contains('is-pending'));
     if (differs) differing++;
     return h('tr', { dataset: { differs: differs ? 'true' : 'false' }, hidden: onlyDiffering && !differs },
-      h('th', { scope: 'row', class: 'svc' }, svc, dropped ? h('span', { class: 'muted small' }, ' (not in the manifest)') : null),
+      h('th', { scope: 'row', class: 'svc' }, breakable(svc), dropped ? h('span', { class: 'muted small' }, ' (not in the manifest)') : null),
       cells);
   }));
   const table = h('table', { class: 'matrix', id: 'matrix' },
@@ -129,7 +129,7 @@ function dependencyGraph(projectID, environments) {
     const d = depthOf(e.environment.id);
     (columns[d] = columns[d] || []).push(e);
   }
-  const W = 150, H = 54, GX = 60, GY = 18;
+  const W = 176, H = 54, GX = 56, GY = 18;
   const pos = new Map();
   columns.forEach((col, x) => col.forEach((e, y) => pos.set(e.environment.id, { x: 8 + x * (W + GX), y: 8 + y * (H + GY) })));
   const width = 16 + columns.length * W + Math.max(0, columns.length - 1) * GX;
