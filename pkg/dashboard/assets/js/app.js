@@ -72,7 +72,13 @@ async function render({ refresh = false } = {}) {
   document.title = out.title ? `${out.title} · shiplog` : 'shiplog';
   renderCrumbs(out.crumbs || []);
   const again = focusKey && main.querySelector(`[data-key="${CSS.escape(focusKey)}"]`);
-  if (again) again.focus();
+  if (again) {
+    again.focus();
+    // A text field found again keeps its caret at the end of what was typed.
+    if (typeof again.setSelectionRange === 'function' && /^(text|search|)$/.test(again.type || '')) {
+      try { again.setSelectionRange(again.value.length, again.value.length); } catch { /* not a text field */ }
+    }
+  }
   else if (!refresh) {
     const h1 = main.querySelector('h1');
     if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus({ preventScroll: true }); }
@@ -105,10 +111,20 @@ async function signature(path) {
   }
 }
 
+// editing reports whether a person is typing into a field of the view: showing it again would
+// undo what they typed but did not submit yet.
+function editing() {
+  const el = document.activeElement;
+  if (!el || !main.contains(el)) return false;
+  if (el.tagName === 'TEXTAREA') return el.value !== el.defaultValue;
+  if (el.tagName === 'INPUT' && !/^(checkbox|radio|button|submit)$/.test(el.type)) return el.value !== el.defaultValue;
+  return false;
+}
+
 async function poll() {
   const live = document.getElementById('live');
   try {
-    if (!shown || document.hidden || document.querySelector('dialog[open]') || main.hasAttribute('aria-busy')) return;
+    if (!shown || document.hidden || document.querySelector('dialog[open]') || main.hasAttribute('aria-busy') || editing()) return;
     const { path } = parseHash();
     if (path !== shown.path) return;
     const sig = await signature(path);
