@@ -218,9 +218,26 @@ func TestDeploymentPage(t *testing.T) {
 	if gates := tb.text("#gates"); !strings.Contains(gates, "requires a release verified in stage") || !strings.Contains(gates, "met") {
 		t.Errorf("gates read %q, want prod's requirement of stage, met", gates)
 	}
-	changed := run(tb, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#changes tr[data-service]')].map((tr) => tr.dataset.service)`))
-	if strings.Join(changed, ",") != strings.Join(d.Changes.Changed, ",") {
-		t.Errorf("changes: got %v, want %v", changed, d.Changes.Changed)
+	type change struct {
+		Service string `json:"service"`
+		Before  string `json:"before"`
+		After   string `json:"after"`
+	}
+	changes := run(tb, chromedp.Evaluate[[]change](`[...document.querySelectorAll('#changes tr[data-service]')].map((tr) => ({service: tr.dataset.service, before: tr.cells[2].title, after: tr.cells[3].title}))`))
+	r1, err := st.svc.Release(context.Background(), "storage", prod[2].ReleaseID) // what prod ran before the promotion
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := st.svc.Release(context.Background(), "storage", d.ReleaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantChanges []change
+	for _, svc := range d.Changes.Changed {
+		wantChanges = append(wantChanges, change{svc, r1.Images[svc], r2.Images[svc]})
+	}
+	if fmt.Sprint(changes) != fmt.Sprint(wantChanges) {
+		t.Errorf("changes: got %+v, want %+v", changes, wantChanges)
 	}
 	tb.screenshot("deployment")
 }

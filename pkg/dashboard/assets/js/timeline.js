@@ -1,7 +1,7 @@
 // A deployment timeline per environment: who deployed what, when, why, how (deploy, promote,
 // rollback, emergency) and how it went; rollbacks and what they undid are marked. Also: the
 // timeline of every environment together, and a page per deployment.
-import { h, s, shortID, time, person, badge, imageLabel, absTime } from './dom.js';
+import { h, s, shortID, time, person, badge, imageLabel, absTime, breakable } from './dom.js';
 import { get, project as P, ApiError } from './api.js';
 import { href, projectNav, errorBox } from './common.js';
 import { statusBadge } from './matrix.js';
@@ -129,7 +129,12 @@ function lanes(projectID, envs, items) {
 export async function deploymentView({ params }) {
   const [id, deploymentID] = params;
   const [proj, d] = await Promise.all([get(P(id)), get(P(id, 'deployments', deploymentID))]);
-  const [rel, envs] = await Promise.all([get(P(id, 'releases', d.release_id)).catch((e) => e), get(P(id, 'environments'))]);
+  const [rel, envs, history] = await Promise.all([get(P(id, 'releases', d.release_id)).catch((e) => e), get(P(id, 'environments')),
+    get(P(id, 'deployments'), { environment: d.environment.id, limit: 100 }).catch(() => ({ items: [] }))]);
+  // What the environment ran before: the release of the deployment before this one there.
+  const at = history.items.findIndex((x) => x.deployment_id === d.deployment_id);
+  const before = at >= 0 ? history.items[at + 1] : undefined;
+  const was = before ? await get(P(id, 'releases', before.release_id)).then((r) => r.images, () => ({})) : {};
   const envState = envs.items.find((e) => e.environment.id === d.environment.id);
   const env = (envState && envState.environment) || d.environment;
   const kind = d.kind || 'deploy';
@@ -171,8 +176,10 @@ export async function deploymentView({ params }) {
     h('h2', {}, 'Changes'),
     changeRows.length
       ? h('div', { class: 'table-wrap' }, h('table', { class: 'changes', id: 'changes' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Change'), h('th', { scope: 'col' }, 'Image deployed'))),
-        h('tbody', {}, changeRows.map(([svc, what]) => h('tr', { dataset: { service: svc } }, h('th', { scope: 'row' }, svc), h('td', {}, what),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Change'),
+          h('th', { scope: 'col' }, 'Before'), h('th', { scope: 'col' }, 'Deployed'))),
+        h('tbody', {}, changeRows.map(([svc, what]) => h('tr', { dataset: { service: svc } }, h('th', { scope: 'row' }, breakable(svc)), h('td', {}, what),
+          h('td', { title: was[svc] || '' }, h('code', {}, imageLabel(was[svc]) || '—')),
           h('td', { title: images[svc] || '' }, h('code', {}, imageLabel(images[svc]) || '—')))))))
       : h('p', { class: 'muted' }, ch ? 'No image changed: the environment ran these images already.' : 'Not recorded.'),
     ch && (ch.parameters_written || []).length ? h('details', {}, h('summary', {}, `${ch.parameters_written.length} parameters written`),
