@@ -1,10 +1,13 @@
 // Package dashboard is shiplog's web dashboard: a single-page app, embedded in the binary, that
-// people use in a browser to see what runs where and to promote, roll back and lock.
+// people use in a browser to see what runs where, what happened and how it went, and to deploy,
+// promote, roll back, lock, freeze, report and break glass (docs/dashboard.md).
 //
 // The page is plain HTML, CSS and JavaScript modules with no build step and nothing fetched from
 // the internet: Handler serves it at "/" and its files under "/assets/". The page calls the HTTP
 // API (pkg/httpapi) on the same origin, so whatever serves the dashboard serves the API next to
 // it: the local stack directly, `shiplog ui` by forwarding API calls, signed, to API Gateway.
+// The page keeps itself current by polling the API's event log (the newest event of each project
+// it shows), so the server needs nothing beyond the API for live updates.
 // The dashboard has no login of its own; on the local stack the page sends the user name a person
 // types once as X-Shiplog-User. Behind `shiplog ui` the proxy signs as the person running it, and
 // the page shows that identity (read from IdentityPath) before every write, since no name typed
