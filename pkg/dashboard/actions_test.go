@@ -180,3 +180,39 @@ func TestSetAndLiftAFreeze(t *testing.T) {
 		t.Errorf("after lifting: %+v, %v; want no freeze", fs, err)
 	}
 }
+
+// TestActionsMenuByKeyboard: the header's Actions menu opens with Enter, its actions are
+// buttons reached with Tab, and Escape closes it with the focus back on the menu's button.
+func TestActionsMenuByKeyboard(t *testing.T) {
+	st := newStack(t)
+	tb := newTab(t, st.url)
+	tb.open("#/p/storage")
+	tb.do(chromedp.Focus(`button[data-key="menu:prod"]`), chromedp.KeyEvent(kb.Enter))
+	tb.wait(`document.querySelector('dialog[open] .menu')`)
+	var reached []string
+	for range 3 {
+		tb.do(chromedp.KeyEvent(kb.Tab))
+		reached = append(reached, run(tb, chromedp.Evaluate[string](`document.activeElement.dataset.key || document.activeElement.innerText`)))
+	}
+	if !strings.Contains(strings.Join(reached, ","), "promote:prod") {
+		t.Errorf("tabbing through the menu reaches %v, want prod's promotion among them", reached)
+	}
+	tb.do(chromedp.KeyEvent(kb.Escape))
+	tb.wait(`!document.querySelector('dialog')`)
+	if key := run(tb, chromedp.Evaluate[string](`document.activeElement.dataset.key || ''`)); key != "menu:prod" {
+		t.Errorf("after Escape the focus is on %q, want the menu's button", key)
+	}
+	// Enter on an action opens its dialog, whose Escape returns to the menu's button too.
+	tb.do(chromedp.KeyEvent(kb.Enter))
+	tb.wait(`document.querySelector('dialog[open] button[data-key="lock:prod"]')`)
+	tb.do(chromedp.Focus(`dialog[open] button[data-key="lock:prod"]`), chromedp.KeyEvent(kb.Enter))
+	tb.wait(`document.querySelector('dialog[open] #lock-reason')`)
+	if focused := run(tb, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "lock-reason" {
+		t.Errorf("the lock dialog opened with the focus on %q, want its reason", focused)
+	}
+	tb.do(chromedp.KeyEvent(kb.Escape))
+	tb.wait(`!document.querySelector('dialog')`)
+	if key := run(tb, chromedp.Evaluate[string](`document.activeElement.dataset.key || ''`)); key != "menu:prod" {
+		t.Errorf("after the lock dialog's Escape the focus is on %q, want the menu's button", key)
+	}
+}
