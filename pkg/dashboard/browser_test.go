@@ -86,6 +86,11 @@ func startBrowser() {
 	}
 }
 
+// patience is how long a test waits for the page before it fails: long, because on a loaded
+// machine (CI shares its cores) a slow page is a wait, not a failure. A page that never shows
+// what is awaited still fails, with what it shows.
+const patience = 2 * time.Minute
+
 // tab is one browser tab on one test's server.
 type tab struct {
 	t   *testing.T
@@ -146,7 +151,7 @@ func newTab(t *testing.T, url string) *tab {
 // do runs actions with a deadline, failing the test with what the page said if they fail.
 func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, patience+5*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.mu.Lock()
@@ -157,7 +162,7 @@ func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 
 func run[T any](tb *tab, action chromedp.Action[T]) T {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, patience+5*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, action)
 	if err != nil {
@@ -184,9 +189,9 @@ func (tb *tab) waitRendered() {
 // the page shows.
 func (tb *tab) wait(predicate string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, patience+5*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(patience), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		shows := run(tb, chromedp.Evaluate[string](`location.hash + ' busy=' + document.querySelector('#main').getAttribute('aria-busy') + '\n' + document.body.innerText`))
 		tb.mu.Lock()
 		defer tb.mu.Unlock()
