@@ -28,15 +28,20 @@ help:
 run: build/shiplog
 	build/shiplog serve --addr $(ADDR) --data $(DATA) $(ARGS)
 
+# The version every binary reports (shiplog --version, the User-Agent, the dashboard's footer):
+# the git tag or commit; pkg/version falls back to Go's build info when it is not set.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+VERSION_LDFLAGS := -X github.com/shiplog/shiplog/pkg/version.Version=$(VERSION)
+
 # The one way a function is built, for AWS Lambda on arm64 (provided.al2023).
-GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w"
+GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)"
 
 build: $(FUNCTIONS:%=build/%.zip) build/shiplog
 
 # The CLI and local stack, for this machine (go install ./cmd/shiplog puts it on $GOPATH/bin).
 build/shiplog: FORCE
 	@mkdir -p build
-	go build -trimpath -o $@ ./cmd/shiplog
+	go build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o $@ ./cmd/shiplog
 	@echo "built $@"
 
 build/%.zip: FORCE

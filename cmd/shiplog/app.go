@@ -13,6 +13,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/apiclient"
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/version"
 )
 
 // The exit codes, one per kind of failure, so that scripts can tell them apart.
@@ -148,7 +149,9 @@ Who did something is shown as NAME (ID); "invoke" in the brackets, as in "CI (ci
 an identity a direct Lambda invocation asserted: the invoker may name anyone, no one authenticated it.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version.String(),
 	}
+	root.SetVersionTemplate("shiplog {{.Version}}\n")
 	root.SetOut(a.std.out)
 	root.SetErr(a.std.err)
 	root.SetIn(a.std.in)

@@ -17,6 +17,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/version"
 )
 
 // These tests run the CLI in-process against the local stack's HTTP API (httpapi over a bbolt
@@ -443,4 +444,10 @@ func TestTablesSayWhenAnIdentityWasAsserted(t *testing.T) {
 	r.want(t, 0)
 	check(t, row(t, r.stdout, rel1.ID), asserted, false)
 	check(t, row(t, r.stdout, rel2), "alice", true)
+}
+
+// TestVersion: --version names the build's version, as the User-Agent does.
+func TestVersion(t *testing.T) {
+	r := invocation{}.run(t, "--version")
+	r.want(t, 0, "shiplog "+version.String()+"\n")
 }
