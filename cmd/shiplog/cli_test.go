@@ -301,7 +301,7 @@ func TestCLIAgainstTheLocalStack(t *testing.T) {
 		t.Errorf("stderr %q, want the API's 401 message", r.stderr)
 	}
 	l.run(t, "--api", "http://127.0.0.1:1", "projects").want(t, exitUnavailable)
-	l.run(t, "-o", "yaml", "projects").want(t, exitError)
+	l.run(t, "-o", "xml", "projects").want(t, exitError)
 	l.run(t, "deploy", "storage").want(t, exitError)
 }
 
@@ -326,7 +326,7 @@ func TestRegisterRefusesABadFile(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{nil, {"--help"}, {"help"}, {"deploy", "--help"}, {"help", "deploy"}} {
 		r := invocation{}.run(t, args...)
-		r.want(t, 0, "Usage:", "Exit codes:", "4  conflict")
+		r.want(t, 0, "Usage:", "Exit codes: shiplog help exit-codes")
 		if r.stderr != "" {
 			t.Errorf("%v: stderr %q, want help on stdout only", args, r.stderr)
 		}
