@@ -313,8 +313,8 @@ func TestRegisterRefusesABadFile(t *testing.T) {
 		"bad": {"name": "B", "environments": [{"id": "a b"}], "image_repositories": [{"id": "b/app"}]}}`)
 	r := l.run(t, "project", "register", "-f", bad)
 	r.want(t, exitInvalid)
-	if !strings.Contains(r.stderr, "bad.environments[0].id") {
-		t.Errorf("stderr %q, want it to name the bad field", r.stderr)
+	if !strings.Contains(r.stderr, bad+":2:42: bad.environments[0].id") {
+		t.Errorf("stderr %q, want it to name the bad field, with its line and column", r.stderr)
 	}
 	if ps, _ := l.svc.Projects(context.Background()); len(ps) != 0 {
 		t.Errorf("registered %d projects from a bad file, want 0", len(ps))

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -246,5 +248,59 @@ func TestCompletion(t *testing.T) {
 	for _, shell := range []string{"bash", "zsh", "fish"} {
 		r := invocation{}.run(t, "completion", shell)
 		r.want(t, 0, "__complete")
+	}
+}
+
+// TestRegisterListsEveryProblem: every mistake of the file, a line each with its line and column.
+func TestRegisterListsEveryProblem(t *testing.T) {
+	l := newLocal(t)
+	bad := filepath.Join(t.TempDir(), ".wellcome_project")
+	writeFile(t, bad, `{
+  "one": {"name": "One", "environments": [{"id": "stage", "requries": []}], "image_repositories": [{"id": "o/app"}]},
+  "two": {"name": "Two", "environments": [{"id": "prod"}], "image_repositories": [{"id": "t/app", "services": [true]}]}
+}`)
+	r := l.run(t, "project", "register", "-f", bad)
+	r.wantErr(t, exitInvalid, bad+" has 2 problems; nothing was registered",
+		bad+`:2:59: one.environments[0].requries: unknown field; did you mean requires?`,
+		bad+":3:112: two.image_repositories[0].services[0]: got a JSON boolean")
+	if ps, _ := l.svc.Projects(context.Background()); len(ps) != 0 {
+		t.Errorf("registered %d projects from a bad file, want 0", len(ps))
+	}
+}
+
+// TestWaitInterrupted: Ctrl-C while waiting says the deployment goes on and how to keep watching.
+func TestWaitInterrupted(t *testing.T) {
+	api := &cannedDeploy{statuses: []string{"requested"}}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errb bytes.Buffer
+	a := newApp(streams{in: strings.NewReader(""), out: &out, err: &errb}, func(k string) string {
+		return map[string]string{"SHIPLOG_API_URL": srv.URL}[k]
+	})
+	a.now = func() time.Time { return clock }
+	a.loc = time.UTC
+	a.pollInterval = time.Millisecond
+	done := make(chan int)
+	go func() { done <- runApp(ctx, a, []string{"deploy", "p", "stage", "R1", "--yes"}) }()
+	for {
+		api.mu.Lock()
+		gets := api.gets
+		api.mu.Unlock()
+		if gets >= 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	code := <-done
+	if code != exitError {
+		t.Errorf("exit code %d, want %d", code, exitError)
+	}
+	for _, s := range []string{"waiting until deployment D1 (release R1 to p/stage) is applied", "[0s]",
+		"stopped waiting after 0s: deployment D1 is requested and goes on; keep watching: shiplog wait p D1 --for applied"} {
+		if !strings.Contains(errb.String(), s) {
+			t.Errorf("stderr lacks %q:\n%s", s, errb.String())
+		}
 	}
 }

@@ -87,6 +87,9 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 			return fmt.Errorf("read manifest: %w", err)
 		}
 		projects, err := manifest.Parse(b)
+		if err != nil {
+			return fmt.Errorf("register: %s", manifestProblems(o.manifest, err))
+		}
 		if err == nil {
 			in := shiplog.RegisterInput{Projects: projects, By: osUser()}
 			in.Retired, err = retired(o.retire)

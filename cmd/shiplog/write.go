@@ -56,7 +56,7 @@ file is checked first: if any entry is wrong, nothing is registered.`,
 			}
 			projects, err := manifest.Parse(data)
 			if err != nil {
-				return withCode(exitInvalid, "%s: %s", file, shiplog.MessageOf(err))
+				return withCode(exitInvalid, "%s", manifestProblems(file, err))
 			}
 			var entries map[string]json.RawMessage
 			if err := json.Unmarshal(data, &entries); err != nil {
@@ -110,6 +110,23 @@ file is checked first: if any entry is wrong, nothing is registered.`,
 	cmd.Flags().StringArrayVar(&only, "project", nil, "register only this project of the file (repeatable)")
 	cmd.Flags().StringVar(&retire, "retire", "", "env1,env2: environments, deployed to before, that the entry drops")
 	return cmd
+}
+
+// manifestProblems says everything wrong in a manifest file, a line each, as compilers do:
+// FILE:LINE:COLUMN: MESSAGE.
+func manifestProblems(file string, err error) string {
+	ps := manifest.ProblemsOf(err)
+	if len(ps) == 0 {
+		return file + ": " + shiplog.MessageOf(err)
+	}
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = file + ":" + p.String()
+	}
+	if len(ps) == 1 {
+		return lines[0]
+	}
+	return fmt.Sprintf("%s has %d problems; nothing was registered:\n  %s", file, len(ps), strings.Join(lines, "\n  "))
 }
 
 func (a *app) releaseCreateCommand() *cobra.Command {
