@@ -41,6 +41,7 @@ const (
 	rThaw        = "DELETE /projects/{project}/freezes/{freeze}"
 	rMetrics     = "GET /projects/{project}/metrics"
 	rEvents      = "GET /projects/{project}/events"
+	rOpenAPI     = "GET /openapi.json"
 )
 
 // retiredRoutes are the routes that named no environment, so that IAM could not scope them (issue
@@ -96,6 +97,13 @@ func writtenCases(ids seeded) []hostileCase {
 		{name: "projects: repeated parameter", route: rProjects, target: "/projects?x=1&x=2", want: invalid},
 		{name: "projects: malformed query", route: rProjects, target: "/projects?%zz", want: invalid},
 		{name: "projects: POST", route: rProjects, method: http.MethodPost, target: "/projects", body: `{}`, want: invalid, status: http.StatusMethodNotAllowed},
+
+		// GET /openapi.json takes no input (no path parameter, query or body): what it can be sent
+		// is a query, a body or another method, and all are refused.
+		{name: "openapi: a query it does not take", route: rOpenAPI, target: "/openapi.json?format=yaml", want: invalid},
+		{name: "openapi: malformed query", route: rOpenAPI, target: "/openapi.json?%zz", want: invalid},
+		{name: "openapi: PUT of a document", route: rOpenAPI, method: http.MethodPut, target: "/openapi.json", body: `{"openapi": "3.1.0", "paths": {}}`, want: invalid, status: http.StatusMethodNotAllowed},
+		{name: "openapi: path below it", route: rOpenAPI, target: "/openapi.json/../projects", want: invalid},
 
 		// GET /projects/{project}
 		{name: "project: retire on a read", route: rProject, target: base + "?retire=prod", want: invalid},

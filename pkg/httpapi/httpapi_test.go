@@ -831,6 +831,7 @@ func TestRoutes(t *testing.T) {
 		"DELETE /projects/{project}/freezes/{freeze}",
 		"GET /projects/{project}/metrics",
 		"GET /projects/{project}/events",
+		"GET /openapi.json",
 	}
 	var got []string
 	for _, r := range httpapi.Routes {
