@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -302,5 +304,20 @@ func TestWaitInterrupted(t *testing.T) {
 		if !strings.Contains(errb.String(), s) {
 			t.Errorf("stderr lacks %q:\n%s", s, errb.String())
 		}
+	}
+}
+
+// TestServeOnABusyAddress: a second make run on the first one's port says how to choose another.
+func TestServeOnABusyAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := filepath.Join(t.TempDir(), "shiplog.db")
+	r := invocation{}.run(t, "serve", "--addr", ln.Addr().String(), "--data", data)
+	r.wantErr(t, exitError, "listen on "+ln.Addr().String()+": the address is in use", "make run ADDR=127.0.0.1:")
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("the refused stack created its store (%v)", err)
 	}
 }
