@@ -15,11 +15,11 @@ DATA ?= .shiplog/shiplog.db
 # What `make test` runs; every package unless told (make test TEST_PKGS=./pkg/bolt/...).
 TEST_PKGS ?= ./...
 
-.PHONY: help run build test bench tools vet fmt-check clean FORCE
+.PHONY: help run build test test-deps bench tools vet fmt-check clean FORCE
 
 help:
 	@echo "make run    - the local stack on $(ADDR) (HTTP API + Lambda Invoke API), data in $(DATA)"
-	@echo "make test   - every test: unit, contract suites on bbolt/moto/DynamoDB Local, end to end, linters"
+	@echo "make test   - every test: unit, contract suites on bbolt/moto/DynamoDB Local, end to end, browser, linters (installs what it needs first)"
 	@echo "make build  - each function as build/<function>/bootstrap and build/<function>.zip (linux/arm64), and the CLI as build/shiplog"
 	@echo "make bench  - SDK calls per operation against moto, cold starts under aws-lambda-rie (not part of make test)"
 
@@ -28,15 +28,20 @@ help:
 run: build/shiplog
 	build/shiplog serve --addr $(ADDR) --data $(DATA) $(ARGS)
 
+# The version every binary reports (shiplog --version, the User-Agent, the dashboard's footer):
+# the git tag or commit; pkg/version falls back to Go's build info when it is not set.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+VERSION_LDFLAGS := -X github.com/shiplog/shiplog/pkg/version.Version=$(VERSION)
+
 # The one way a function is built, for AWS Lambda on arm64 (provided.al2023).
-GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w"
+GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)"
 
 build: $(FUNCTIONS:%=build/%.zip) build/shiplog
 
 # The CLI and local stack, for this machine (go install ./cmd/shiplog puts it on $GOPATH/bin).
 build/shiplog: FORCE
 	@mkdir -p build
-	go build -trimpath -o $@ ./cmd/shiplog
+	go build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o $@ ./cmd/shiplog
 	@echo "built $@"
 
 build/%.zip: FORCE
@@ -81,6 +86,11 @@ build/template.yaml: template.yaml
 	    -e '/^  EventsFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: events.zip|' \
 	    template.yaml > $@
 
+# What the tests need from the machine, installed from Debian when missing (a JDK, qemu-user-static,
+# chromium), and checked (moto_server, cfn-lint, the aws CLI, go, node, npm, zip): see the script.
+test-deps:
+	@scripts/test-deps
+
 tools: $(TOOLS_BIN)/aws-lambda-rie $(TOOLS_BIN)/tflint $(TOOLS_BIN)/gotestsum node_modules/.package-lock.json
 
 $(TOOLS_BIN)/aws-lambda-rie:
@@ -109,7 +119,7 @@ vet:
 # built binaries) go to memory (/dev/shm) where the machine has it and allows running binaries
 # there: bbolt syncs the file on every write, and a shared disk's fsync was most of the time of
 # the packages that write. Otherwise they go to the usual temporary directory.
-test: tools fmt-check vet
+test: test-deps tools fmt-check vet
 	@tmp=$$(mktemp -d /dev/shm/shiplog-test.XXXXXX 2>/dev/null) && cp /bin/true "$$tmp/exec-probe" && "$$tmp/exec-probe" \
 	  || { [ -z "$$tmp" ] || rm -rf "$$tmp"; tmp=$$(mktemp -d); }; \
 	trap 'rm -rf "$$tmp"' EXIT; echo "test files in $$tmp"; \

@@ -226,7 +226,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 	// Each function: the stack's environment, the zip's code, run from the zip in S3.
 	qemu, qemuErr := exec.LookPath("qemu-aarch64-static")
 	if qemuErr != nil {
-		t.Logf("qemu-aarch64-static is not installed (Debian's qemu-user-static; .ci/run installs it): running the amd64 build of this commit instead of the stack's arm64 zips")
+		t.Logf("qemu-aarch64-static is not installed (Debian's qemu-user-static; make test installs it, scripts/test-deps): running the amd64 build of this commit instead of the stack's arm64 zips")
 	}
 	// The CLI calls of all four at once: each CLI start costs a second or more on a loaded machine.
 	type lambdaConfig struct {

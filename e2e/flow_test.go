@@ -604,7 +604,7 @@ func (f *flow) functionErrors(t *testing.T) {
 	}{
 		{"malformed JSON", "create-release", `{"project_id":`, "Invalid", "JSON"},
 		{"unknown project", "create-release", `{"project_id":"nope"}`, "NotFound", "nope"},
-		{"label without images", "create-release", `{"project_id":"storage","label":"stable"}`, "Conflict", "/storage/images/stable/"},
+		{"label without images", "create-release", `{"project_id":"storage","label":"stable"}`, "NotFound", "/storage/images/stable/"},
 		{"unknown environment", "deploy", fmt.Sprintf(`{"project_id":"storage","release_id":%q,"environment":"prd"}`, f.r2), "NotFound", "stage, prod"},
 		{"unknown release", "deploy", `{"project_id":"storage","release_id":"01JUNKJUNKJUNKJUNKJUNKJUNK","environment":"stage"}`, "NotFound", "01JUNKJUNKJUNKJUNKJUNKJUNK"},
 		{"event without repository", "ecr-push", `{"source":"aws.ecr","detail-type":"ECR Image Action","time":"2026-11-20T09:15:02Z","detail":{"action-type":"PUSH","result":"SUCCESS","image-tag":"x"}}`, "Invalid", "repository-name"},

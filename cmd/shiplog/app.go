@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +11,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/shiplog/shiplog/pkg/apiclient"
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/version"
 )
 
 // The exit codes, one per kind of failure, so that scripts can tell them apart.
@@ -86,7 +89,7 @@ func (a *app) describe(err error) (int, string) {
 	case errors.As(err, &ce):
 		return ce.code, err.Error()
 	case errors.As(err, &ae):
-		return exitCodeOf(ae.Status, ae.Kind), err.Error()
+		return exitCodeOf(ae.Status, ae.Kind), a.forPeople(err.Error())
 	case errors.As(err, &cred):
 		return exitUnauthorized, err.Error()
 	case errors.As(err, &ne):
@@ -146,26 +149,36 @@ for other URLs (a custom domain). Against the local stack, --user (default $USER
 
 Who did something is shown as NAME (ID); "invoke" in the brackets, as in "CI (ci, invoke)", marks
 an identity a direct Lambda invocation asserted: the invoker may name anyone, no one authenticated it.`,
+		Example: `  shiplog project register -f .wellcome_project
+  shiplog images storage
+  shiplog release create storage --description "weekly"
+  shiplog deploy storage stage latest
+  shiplog promote storage stage prod
+  shiplog status storage
+  source <(shiplog completion bash)    # Tab completes projects, environments, releases`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version.String(),
 	}
+	root.SetVersionTemplate("shiplog {{.Version}}\n")
 	root.SetOut(a.std.out)
 	root.SetErr(a.std.err)
 	root.SetIn(a.std.in)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return withCode(exitError, "%v (see %s --help)", err, cmd.CommandPath())
 	})
-	root.SetHelpTemplate(root.HelpTemplate() + "\n" + exitCodesHelp + "\n")
+	root.SetHelpTemplate(root.HelpTemplate() + "\nExit codes: shiplog help exit-codes\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.api, "api", "", "the HTTP API's base URL (default $SHIPLOG_API_URL, else "+apiclient.DefaultURL+")")
 	pf.BoolVar(&a.sign, "sign", false, "sign requests with SigV4 even when --api is not an execute-api URL")
 	pf.StringVar(&a.profile, "profile", "", "AWS profile for signing (default $AWS_PROFILE)")
 	pf.StringVar(&a.region, "region", "", "AWS region for signing (default: the execute-api URL's, else $AWS_REGION)")
 	pf.StringVar(&a.user, "user", "", "who you are to the local stack, sent as X-Shiplog-User (default $USER)")
-	pf.StringVarP(&a.output, "output", "o", "table", "output format: table (for people) or json (the API's JSON as is)")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table (for people), json (the API's JSON as is) or yaml (the same, as YAML)")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if a.output != "table" && a.output != "json" {
-			return withCode(exitError, "--output: %q is not table or json", a.output)
+		if a.output != "table" && a.output != "json" && a.output != "yaml" {
+			return withCode(exitError, "--output: %q is not table, json or yaml", a.output)
 		}
 		return nil
 	}
@@ -177,7 +190,7 @@ an identity a direct Lambda invocation asserted: the invoker may name anyone, no
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{a.deployCommand(), a.promoteCommand(), a.rollbackCommand(), a.lockCommand(),
-		a.unlockCommand(), a.freezeCommand(), a.reportCommand()} {
+		a.unlockCommand(), a.freezeCommand(), a.reportCommand(), a.waitCommand()} {
 		c.GroupID = "write"
 		root.AddCommand(c)
 	}
@@ -185,8 +198,13 @@ an identity a direct Lambda invocation asserted: the invoker may name anyone, no
 		c.GroupID = "local"
 		root.AddCommand(c)
 	}
+	root.AddCommand(exitCodesCommand())
 	root.SetHelpCommandGroupID("local")
 	root.SetCompletionCommandGroupID("local")
+	// Build the completion command now, so that examples reach it.
+	root.InitDefaultCompletionCmd()
+	addExamples(root)
+	a.addCompletions(root)
 	return root
 }
 
@@ -207,17 +225,49 @@ func (a *app) client(ctx context.Context) (*apiclient.Client, error) {
 	return c, nil
 }
 
-// jsonOut reports whether -o json was asked for.
-func (a *app) jsonOut() bool { return a.output == "json" }
+// jsonOut reports whether -o json or -o yaml was asked for: the API's answers, not tables.
+func (a *app) jsonOut() bool { return a.output == "json" || a.output == "yaml" }
 
-// printJSON prints an API answer as it came, ending in a newline.
+// printJSON prints an API answer as it came, ending in a newline; with -o yaml, as YAML.
 func (a *app) printJSON(body []byte) error {
 	out := strings.TrimRight(string(body), "\n")
 	if !json.Valid([]byte(out)) {
 		return fmt.Errorf("the API answered something that is not JSON: %.200s", out)
 	}
+	if a.output == "yaml" {
+		y, err := jsonToYAML([]byte(out))
+		if err != nil {
+			return err
+		}
+		_, err = a.std.out.Write(y)
+		return err
+	}
 	_, err := fmt.Fprintln(a.std.out, out)
 	return err
+}
+
+// jsonToYAML turns JSON into block-style YAML, keeping the order of keys.
+func jsonToYAML(data []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("the API's JSON as YAML: %w", err)
+	}
+	var plain func(n *yaml.Node)
+	plain = func(n *yaml.Node) {
+		// JSON is YAML in flow style with quoted strings; a person reads the block style.
+		n.Style = 0
+		for _, c := range n.Content {
+			plain(c)
+		}
+	}
+	plain(&doc)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("the API's JSON as YAML: %w", err)
+	}
+	return buf.Bytes(), enc.Close()
 }
 
 // noArgs refuses positional arguments with a message naming the first.

@@ -17,6 +17,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/version"
 )
 
 // These tests run the CLI in-process against the local stack's HTTP API (httpapi over a bbolt
@@ -300,7 +301,7 @@ func TestCLIAgainstTheLocalStack(t *testing.T) {
 		t.Errorf("stderr %q, want the API's 401 message", r.stderr)
 	}
 	l.run(t, "--api", "http://127.0.0.1:1", "projects").want(t, exitUnavailable)
-	l.run(t, "-o", "yaml", "projects").want(t, exitError)
+	l.run(t, "-o", "xml", "projects").want(t, exitError)
 	l.run(t, "deploy", "storage").want(t, exitError)
 }
 
@@ -312,8 +313,8 @@ func TestRegisterRefusesABadFile(t *testing.T) {
 		"bad": {"name": "B", "environments": [{"id": "a b"}], "image_repositories": [{"id": "b/app"}]}}`)
 	r := l.run(t, "project", "register", "-f", bad)
 	r.want(t, exitInvalid)
-	if !strings.Contains(r.stderr, "bad.environments[0].id") {
-		t.Errorf("stderr %q, want it to name the bad field", r.stderr)
+	if !strings.Contains(r.stderr, bad+":2:42: bad.environments[0].id") {
+		t.Errorf("stderr %q, want it to name the bad field, with its line and column", r.stderr)
 	}
 	if ps, _ := l.svc.Projects(context.Background()); len(ps) != 0 {
 		t.Errorf("registered %d projects from a bad file, want 0", len(ps))
@@ -325,7 +326,7 @@ func TestRegisterRefusesABadFile(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{nil, {"--help"}, {"help"}, {"deploy", "--help"}, {"help", "deploy"}} {
 		r := invocation{}.run(t, args...)
-		r.want(t, 0, "Usage:", "Exit codes:", "4  conflict")
+		r.want(t, 0, "Usage:", "Exit codes: shiplog help exit-codes")
 		if r.stderr != "" {
 			t.Errorf("%v: stderr %q, want help on stdout only", args, r.stderr)
 		}
@@ -443,4 +444,10 @@ func TestTablesSayWhenAnIdentityWasAsserted(t *testing.T) {
 	r.want(t, 0)
 	check(t, row(t, r.stdout, rel1.ID), asserted, false)
 	check(t, row(t, r.stdout, rel2), "alice", true)
+}
+
+// TestVersion: --version names the build's version, as the User-Agent does.
+func TestVersion(t *testing.T) {
+	r := invocation{}.run(t, "--version")
+	r.want(t, 0, "shiplog "+version.String()+"\n")
 }

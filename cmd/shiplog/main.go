@@ -6,11 +6,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/shiplog/shiplog/pkg/apiclient"
 )
 
 func main() {
@@ -49,8 +54,63 @@ func runApp(ctx context.Context, a *app, args []string) int {
 		return exitOK
 	}
 	code, msg := a.describe(err)
+	if a.output == "table" {
+		// An error before the flags were parsed (an unknown command) still honours -o.
+		a.output = outputFlag(args)
+	}
+	if a.jsonOut() {
+		// A script that asked for JSON reads errors as JSON too, on stderr as ever.
+		a.printError(err, code, msg)
+		return code
+	}
 	if msg != "" {
 		fmt.Fprintln(a.std.err, "shiplog:", msg)
 	}
 	return code
+}
+
+// outputFlag finds -o's value in args the way pflag reads it, or "table".
+func outputFlag(args []string) string {
+	out := "table"
+	for i, arg := range args {
+		switch {
+		case arg == "--":
+			return out
+		case arg == "-o" || arg == "--output":
+			if i+1 < len(args) {
+				out = args[i+1]
+			}
+		case strings.HasPrefix(arg, "--output="):
+			out = strings.TrimPrefix(arg, "--output=")
+		case strings.HasPrefix(arg, "-o") && !strings.HasPrefix(arg, "--"):
+			out = strings.TrimPrefix(strings.TrimPrefix(arg, "-o"), "=")
+		}
+	}
+	return out
+}
+
+// kindByExit names each exit code's kind, as the API's errors name theirs.
+var kindByExit = map[int]string{
+	exitError: "Usage", exitInvalid: "Invalid", exitNotFound: "NotFound", exitConflict: "Conflict",
+	exitUnauthorized: "Forbidden", exitUnavailable: "Unavailable", exitInternal: "Internal",
+	exitDeployFailed: "DeploymentFailed", exitTimeout: "Timeout",
+}
+
+// printError writes an error as the API's error body, with the exit code: JSON, or YAML under
+// -o yaml.
+func (a *app) printError(err error, code int, msg string) {
+	kind := kindByExit[code]
+	var ae *apiclient.Error
+	if errors.As(err, &ae) && ae.Kind != "" {
+		kind = ae.Kind
+	}
+	body := map[string]any{"error": map[string]any{"kind": kind, "message": msg, "exit_code": code}}
+	b, _ := json.Marshal(body)
+	if a.output == "yaml" {
+		if y, yerr := jsonToYAML(b); yerr == nil {
+			a.std.err.Write(y)
+			return
+		}
+	}
+	fmt.Fprintln(a.std.err, string(b))
 }

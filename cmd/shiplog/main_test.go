@@ -707,6 +707,7 @@ func TestDashboardNextToTheAPI(t *testing.T) {
 		{"/assets/nope.css", "application/json", 404, `"kind":"NotFound"`},
 		{"/projects", "application/json", 200, `{"items":[]}`},
 		{"/nope", "application/json", 404, `"message":"no route GET /nope"`},
+		{"/openapi.json", "application/json", 200, `"openapi": "3.1.0"`},
 	}
 	for _, tt := range tests {
 		res, err := http.Get(s.url + tt.path)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -57,6 +58,10 @@ func (a *app) projectsCommand() *cobra.Command {
 			var body httpapi.ItemsBody[shiplog.Project]
 			if done, err := a.get(cmd.Context(), "/projects", nil, &body); done || err != nil {
 				return err
+			}
+			if len(body.Items) == 0 {
+				fmt.Fprintln(a.std.out, "no projects registered yet: shiplog project register -f .wellcome_project")
+				return nil
 			}
 			t := a.newTable(a.std.out, "PROJECT", "NAME", "ENVIRONMENTS", "SERVICES")
 			for _, p := range body.Items {
@@ -126,13 +131,44 @@ func (a *app) imagesCommand() *cobra.Command {
 		Short: "Show the images under a label (default latest: the newest pushes)",
 		Args:  argsBetween(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
 			label := shiplog.LatestLabel
 			if len(args) == 2 {
 				label = args[1]
 			}
-			var body httpapi.ImagesBody
-			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "images", label), nil, &body); done || err != nil {
+			c, err := a.client(ctx)
+			if err != nil {
 				return err
+			}
+			res, err := c.Get(ctx, apiclient.Path("projects", args[0], "images", label), nil)
+			if err != nil {
+				return err
+			}
+			var body httpapi.ImagesBody
+			if err := res.Decode(&body); err != nil {
+				return err
+			}
+			if len(body.Images) == 0 {
+				// An empty label is a typo unless it is latest or one of the project's
+				// environments, which are labels before anything is pushed or deployed.
+				var p shiplog.Project
+				if err := a.read(ctx, apiclient.Path("projects", args[0]), &p); err != nil {
+					return err
+				}
+				if label != shiplog.LatestLabel && !slices.Contains(envIDs(p), label) {
+					return a.noLabel(ctx, args[0], label)
+				}
+				if !a.jsonOut() {
+					if label == shiplog.LatestLabel {
+						fmt.Fprintf(a.std.out, "no images under latest yet: an ECR push to one of %s's repositories records one (see shiplog project show %s)\n", args[0], args[0])
+					} else {
+						fmt.Fprintf(a.std.out, "no images under %s: nothing deployed to %s/%s yet\n", label, args[0], label)
+					}
+					return nil
+				}
+			}
+			if a.jsonOut() {
+				return a.printJSON(res.Body)
 			}
 			return a.imagesTable(body.Images)
 		},
@@ -220,6 +256,14 @@ func (a *app) releasesCommand() *cobra.Command {
 			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "releases"), page.query(nil), &body); done || err != nil {
 				return err
 			}
+			if len(body.Items) == 0 {
+				if page.cursor != "" {
+					fmt.Fprintln(a.std.out, "no more releases")
+				} else {
+					fmt.Fprintf(a.std.out, "no releases of %s yet: shiplog release create %s\n", args[0], args[0])
+				}
+				return nil
+			}
 			t := a.newTable(a.std.out, "RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED", "VERIFIED IN", "DESCRIPTION")
 			for _, r := range body.Items {
 				t.row(r.ID, r.Label, a.when(r.CreatedAt), personOf(r.RequestedBy),
@@ -256,8 +300,12 @@ func (a *app) releaseCommand() *cobra.Command {
 		Short: "Show a release: its images and where it was deployed (RELEASE may be latest)",
 		Args:  argsBetween(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := a.resolveRelease(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
 			var r shiplog.Release
-			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "releases", args[1]), nil, &r); done || err != nil {
+			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "releases", id), nil, &r); done || err != nil {
 				return err
 			}
 			return a.showRelease(r)
@@ -349,9 +397,6 @@ func deref(s *string) string {
 
 // refs turns diff's arguments into the API's refs; bare words need the project's environments.
 func (a *app) refs(ctx context.Context, project string, from, to string) (string, string, error) {
-	if strings.Contains(from, ":") && strings.Contains(to, ":") {
-		return from, to, nil
-	}
 	c, err := a.client(ctx)
 	if err != nil {
 		return "", "", err
@@ -364,16 +409,35 @@ func (a *app) refs(ctx context.Context, project string, from, to string) (string
 	if err := res.Decode(&p); err != nil {
 		return "", "", err
 	}
-	ref := func(s string) string {
+	ref := func(s string) (string, error) {
+		kind, id, typed := strings.Cut(s, ":")
 		switch {
-		case strings.Contains(s, ":"):
-			return s
+		case typed && kind == "release":
+			r, err := a.resolveRelease(ctx, project, id)
+			return "release:" + r, err
+		case typed:
+			return s, nil
 		case slices.Contains(envIDs(p), s):
-			return "environment:" + s
+			return "environment:" + s, nil
 		}
-		return "release:" + s
+		neither := withCode(exitNotFound, "%s is neither an environment of %s (%s) nor a release (no release id starts or ends with it); see shiplog releases %s",
+			s, project, strings.Join(envIDs(p), ", "), project)
+		if !needsLookup(s) && s != shiplog.LatestLabel && len(s) != ulidLen {
+			return "", neither
+		}
+		r, err := a.resolveRelease(ctx, project, s)
+		var ce *codeError
+		if errors.As(err, &ce) && ce.code == exitNotFound {
+			return "", neither
+		}
+		return "release:" + r, err
 	}
-	return ref(from), ref(to), nil
+	f, err := ref(from)
+	if err != nil {
+		return "", "", err
+	}
+	t, err := ref(to)
+	return f, t, err
 }
 
 func (a *app) historyCommand() *cobra.Command {
@@ -390,6 +454,18 @@ func (a *app) historyCommand() *cobra.Command {
 			var body shiplog.Page[deployment]
 			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "deployments"), page.query(q), &body); done || err != nil {
 				return err
+			}
+			if len(body.Items) == 0 {
+				where := args[0]
+				if len(args) == 2 {
+					where += "/" + args[1]
+				}
+				if page.cursor != "" {
+					fmt.Fprintln(a.std.out, "no more deployments")
+				} else {
+					fmt.Fprintf(a.std.out, "no deployments to %s yet: shiplog deploy %s ENVIRONMENT RELEASE\n", where, args[0])
+				}
+				return nil
 			}
 			t := a.newTable(a.std.out, "DEPLOYMENT", "ENVIRONMENT", "RELEASE", "KIND", "STATUS", "WHEN", "BY", "DESCRIPTION")
 			for _, d := range body.Items {
@@ -458,13 +534,22 @@ func (a *app) statusCommand() *cobra.Command {
 					return withCode(exitNotFound, "environment %q is not one of %s's: %s", args[1], args[0], strings.Join(ids, ", "))
 				}
 			}
-			t := a.newTable(a.std.out, "ENVIRONMENT", "RELEASE", "DEPLOYED", "BY", "STATUS", "LOCK", "DRIFT")
+			if len(items) == 0 {
+				fmt.Fprintf(a.std.out, "%s has no environments (see shiplog project show %s)\n", args[0], args[0])
+				return nil
+			}
+			var freezes httpapi.ItemsBody[shiplog.Freeze]
+			if err := a.read(cmd.Context(), apiclient.Path("projects", args[0], "freezes"), &freezes); err != nil {
+				return err
+			}
+			t := a.newTable(a.std.out, "ENVIRONMENT", "RELEASE", "DEPLOYED", "BY", "STATUS", "LOCK", "FREEZE", "DRIFT")
 			for _, e := range items {
 				var rel, deployed, by string
 				if c := e.Current; c != nil {
 					rel, deployed, by = c.ReleaseID, a.when(c.DeployedAt), personOf(c.RequestedBy)
 				}
-				t.row(e.Environment.ID, rel, deployed, by, statusColor(e.Status), a.lockCell(e.Lock), driftCell(e))
+				t.row(e.Environment.ID, rel, deployed, by, statusColor(e.Status), a.lockCell(e.Lock),
+					a.freezeCell(e.Environment.ID, freezes.Items), driftCell(e))
 			}
 			if err := t.flush(); err != nil {
 				return err
@@ -483,6 +568,27 @@ func (a *app) lockCell(l *shiplog.EnvironmentLock) any {
 		s += " (until " + a.when(l.ExpiresAt) + ")"
 	}
 	return styled{s, red}
+}
+
+// freezeCell says whether a freeze holds env now, or which is next.
+func (a *app) freezeCell(env string, freezes []shiplog.Freeze) any {
+	now := a.now().Unix()
+	var next *shiplog.Freeze
+	for i, f := range freezes {
+		if len(f.Environments) > 0 && !slices.Contains(f.Environments, env) || f.EndsAt <= now {
+			continue
+		}
+		if f.StartsAt <= now {
+			return styled{"frozen (" + f.ID + ") until " + a.when(f.EndsAt) + ": " + clip(f.Reason, 40), red}
+		}
+		if next == nil || f.StartsAt < next.StartsAt {
+			next = &freezes[i]
+		}
+	}
+	if next != nil {
+		return styled{"freeze " + next.ID + " from " + a.when(next.StartsAt), yellow}
+	}
+	return ""
 }
 
 func driftCell(e environment) any {
@@ -560,6 +666,10 @@ func (a *app) eventsCommand() *cobra.Command {
 			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "events"), page.query(q), &body); done || err != nil {
 				return err
 			}
+			if len(body.Items) == 0 {
+				fmt.Fprintf(a.std.out, "no events of %s%s\n", args[0], map[bool]string{true: " that match", false: " yet"}[typ != "" || since != "" || page.cursor != ""])
+				return nil
+			}
 			t := a.newTable(a.std.out, "WHEN", "TYPE", "BY", "ENVIRONMENT", "RELEASE", "DEPLOYMENT", "DETAIL")
 			for _, e := range body.Items {
 				detail := e.Service
@@ -593,12 +703,17 @@ func eventColor(t string) styled {
 func (a *app) metricsCommand() *cobra.Command {
 	var env, since, until string
 	cmd := &cobra.Command{
-		Use:   "metrics PROJECT --environment ENV",
+		Use:   "metrics PROJECT ENVIRONMENT",
 		Short: "Show an environment's DORA figures: deployment frequency, lead time, change failure rate, time to restore",
-		Args:  argsBetween(1, 1),
+		Args:  argsBetween(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if env == "" {
-				return withCode(exitError, "metrics: --environment is required")
+			switch {
+			case len(args) == 2 && env != "" && env != args[1]:
+				return withCode(exitError, "metrics: the environment is %s or %s? give it once, as status and history take it: shiplog metrics %s ENVIRONMENT", args[1], env, args[0])
+			case len(args) == 2:
+				env = args[1]
+			case env == "":
+				return withCode(exitError, "usage: shiplog metrics PROJECT ENVIRONMENT (see --help)")
 			}
 			q := url.Values{"environment": {env}}
 			for name, v := range map[string]string{"since": since, "until": until} {
@@ -626,7 +741,8 @@ func (a *app) metricsCommand() *cobra.Command {
 			return t.flush()
 		},
 	}
-	cmd.Flags().StringVar(&env, "environment", "", "the environment (required)")
+	cmd.Flags().StringVar(&env, "environment", "", "the environment (the argument ENVIRONMENT does the same)")
+	_ = cmd.Flags().MarkDeprecated("environment", "give the environment as an argument: shiplog metrics PROJECT ENVIRONMENT")
 	cmd.Flags().StringVar(&since, "since", "", "from: a duration ago (30d), a date or a time (default: the API's)")
 	cmd.Flags().StringVar(&until, "until", "", "to: a duration ago, a date or a time (default: now)")
 	return cmd

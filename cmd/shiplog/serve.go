@@ -10,13 +10,16 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awslambda"
@@ -74,8 +77,19 @@ type serveOptions struct {
 func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) (int, error) }) error {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 
+	// The address first: a second `make run` meets the port the first holds, and is told how to
+	// run beside it, before it waits for the store's file.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return listenError(o.addr, err)
+	}
+	defer ln.Close()
 	store, err := bolt.Open(o.data)
 	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return fmt.Errorf("%w; to run a second local stack, give it its own file and address: make run ADDR=%s DATA=.shiplog/second.db (shiplog serve --addr %s --data .shiplog/second.db)",
+				err, nextAddr(o.addr), nextAddr(o.addr))
+		}
 		return err
 	}
 	defer store.Close()
@@ -87,6 +101,9 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 			return fmt.Errorf("read manifest: %w", err)
 		}
 		projects, err := manifest.Parse(b)
+		if err != nil {
+			return fmt.Errorf("register: %s", manifestProblems(o.manifest, err))
+		}
 		if err == nil {
 			in := shiplog.RegisterInput{Projects: projects, By: osUser()}
 			in.Retired, err = retired(o.retire)
@@ -130,10 +147,6 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 		}
 	})), log)
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// One request per connection, so that StrictHeaders sees every request's header: a bare LF
 	// there would otherwise split X-Shiplog-User into two headers.
@@ -154,6 +167,25 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 	}
 	log.Info("shiplog stopped")
 	return nil
+}
+
+// listenError says why the stack cannot listen on addr; a port in use says how to choose another.
+func listenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: the address is in use (another make run or shiplog serve?); stop that one, or choose another address: make run ADDR=%s (shiplog serve --addr %s)",
+			addr, nextAddr(addr), nextAddr(addr))
+	}
+	return fmt.Errorf("listen on %s: %w (make run ADDR=HOST:PORT, shiplog serve --addr HOST:PORT choose the address)", addr, err)
+}
+
+// nextAddr is addr with the next port, to suggest.
+func nextAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n >= 65535 {
+		return "127.0.0.1:8081"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }
 
 // lambdaAPIPath reports whether path is one of the Lambda API's, whose first segment is the

@@ -105,7 +105,7 @@ func TestCLISignsExecuteAPIURLs(t *testing.T) {
 	_, checker, srv := signedLocal(t, true)
 	inv := invocation{env: map[string]string{"SHIPLOG_API_URL": "https://abc123defg.execute-api.eu-west-1.amazonaws.com"},
 		setup: func(a *app) { a.transport = dialTo(srv) }}
-	inv.run(t, "projects").want(t, 0, "PROJECT")
+	inv.run(t, "projects").want(t, 0, "no projects registered yet")
 	if checker.Accepted() != 1 {
 		t.Errorf("accepted %d, refused %q; want the request signed for eu-west-1", checker.Accepted(), checker.Refused())
 	}

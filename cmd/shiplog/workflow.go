@@ -32,6 +32,9 @@ func (a *app) lockCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if t <= a.now().Unix() {
+					return withCode(exitError, "lock: --expires %s is not in the future", a.whenLong(t))
+				}
 				body.ExpiresAt = t
 			}
 			var out httpapi.LockResponse
@@ -106,6 +109,13 @@ freeze of several or all environments goes to PUT /projects/P/freezes/F, an admi
 			if body.EndsAt, err = a.parseTime("--ends", ends, false); err != nil {
 				return err
 			}
+			// Said here, in dates and flags, rather than by the API in Unix seconds and fields.
+			switch {
+			case body.EndsAt <= body.StartsAt:
+				return withCode(exitError, "freeze set: --ends %s is not after --starts %s", a.whenLong(body.EndsAt), a.whenLong(body.StartsAt))
+			case body.EndsAt <= a.now().Unix():
+				return withCode(exitError, "freeze set: --ends %s is in the past", a.whenLong(body.EndsAt))
+			}
 			var req any = body
 			path := apiclient.Path("projects", args[0], "freezes", args[1])
 			if len(body.Environments) == 1 {
@@ -132,6 +142,10 @@ freeze of several or all environments goes to PUT /projects/P/freezes/F, an admi
 			var body httpapi.ItemsBody[shiplog.Freeze]
 			if done, err := a.get(cmd.Context(), apiclient.Path("projects", args[0], "freezes"), nil, &body); done || err != nil {
 				return err
+			}
+			if len(body.Items) == 0 {
+				fmt.Fprintf(a.std.out, "no current or future freezes of %s\n", args[0])
+				return nil
 			}
 			t := a.newTable(a.std.out, "FREEZE", "ENVIRONMENTS", "STARTS", "ENDS", "BY", "REASON")
 			for _, f := range body.Items {
@@ -194,11 +208,15 @@ func (a *app) reportCommand() *cobra.Command {
 			}
 			// The route names the deployment's environment, so that IAM can scope who reports
 			// where: read it first.
-			var d deployment
-			if err := a.read(cmd.Context(), apiclient.Path("projects", args[0], "deployments", args[1]), &d); err != nil {
+			id, err := a.resolveDeployment(cmd.Context(), args[0], args[1])
+			if err != nil {
 				return err
 			}
-			path := apiclient.Path("projects", args[0], "environments", d.Environment.ID, "deployments", args[1], "status")
+			var d deployment
+			if err := a.read(cmd.Context(), apiclient.Path("projects", args[0], "deployments", id), &d); err != nil {
+				return err
+			}
+			path := apiclient.Path("projects", args[0], "environments", d.Environment.ID, "deployments", id, "status")
 			if done, err := a.send(cmd.Context(), http.MethodPost, path, body, &d); done || err != nil {
 				return err
 			}
@@ -221,6 +239,11 @@ func (a *app) parseTime(flag, s string, past bool) (int64, error) {
 		return a.now().Add(d).Unix(), nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+		// Unix seconds before 2001 are not a time anyone means: a number of minutes, most likely.
+		if n < 1_000_000_000 {
+			return 0, withCode(exitError, "%s: %s is not a time: as Unix seconds it is %s%s", flag, s,
+				time.Unix(n, 0).UTC().Format("2006-01-02 15:04 UTC"), durationHint(s))
+		}
 		return n, nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {

@@ -56,7 +56,7 @@ file is checked first: if any entry is wrong, nothing is registered.`,
 			}
 			projects, err := manifest.Parse(data)
 			if err != nil {
-				return withCode(exitInvalid, "%s: %s", file, shiplog.MessageOf(err))
+				return withCode(exitInvalid, "%s", manifestProblems(file, err))
 			}
 			var entries map[string]json.RawMessage
 			if err := json.Unmarshal(data, &entries); err != nil {
@@ -112,6 +112,23 @@ file is checked first: if any entry is wrong, nothing is registered.`,
 	return cmd
 }
 
+// manifestProblems says everything wrong in a manifest file, a line each, as compilers do:
+// FILE:LINE:COLUMN: MESSAGE.
+func manifestProblems(file string, err error) string {
+	ps := manifest.ProblemsOf(err)
+	if len(ps) == 0 {
+		return file + ": " + shiplog.MessageOf(err)
+	}
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = file + ":" + p.String()
+	}
+	if len(ps) == 1 {
+		return lines[0]
+	}
+	return fmt.Sprintf("%s has %d problems; nothing was registered:\n  %s", file, len(ps), strings.Join(lines, "\n  "))
+}
+
 func (a *app) releaseCreateCommand() *cobra.Command {
 	var in httpapi.CreateReleaseBody
 	cmd := &cobra.Command{
@@ -120,7 +137,13 @@ func (a *app) releaseCreateCommand() *cobra.Command {
 		Args:  argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var r shiplog.Release
-			if done, err := a.send(cmd.Context(), http.MethodPost, apiclient.Path("projects", args[0], "releases"), in, &r); done || err != nil {
+			done, err := a.send(cmd.Context(), http.MethodPost, apiclient.Path("projects", args[0], "releases"), in, &r)
+			var ae *apiclient.Error
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound && in.Label != "" && strings.Contains(ae.Message, "label") {
+				// The project is there (the API names the label): say which labels have images.
+				return a.noLabel(cmd.Context(), args[0], in.Label)
+			}
+			if done || err != nil {
 				return err
 			}
 			fmt.Fprintf(a.std.out, "created release %s of %s from %s (%d images)\n\n", a.paint(bold, r.ID), r.ProjectID, r.Label, len(r.Images))
@@ -169,7 +192,11 @@ with --wait verified). Ctrl-C stops the waiting, not the deployment.
 and records why.`,
 		Args: argsBetween(3, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := map[string]any{"release_id": args[2]}
+			id, err := a.resolveRelease(cmd.Context(), args[0], args[2])
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"release_id": id}
 			if description != "" {
 				body["description"] = description
 			}
@@ -224,7 +251,11 @@ environment, so that nothing deploys over the rollback until someone unlocks it.
 			}
 			body := map[string]any{"reason": reason}
 			if to != "" {
-				body["to_deployment"] = to
+				id, err := a.resolveDeployment(cmd.Context(), args[0], to)
+				if err != nil {
+					return err
+				}
+				body["to_deployment"] = id
 			}
 			if hold {
 				body["hold"] = true
@@ -236,6 +267,56 @@ environment, so that nothing deploys over the rollback until someone unlocks it.
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required)")
 	cmd.Flags().StringVar(&to, "to", "", "roll back to this deployment's release")
 	cmd.Flags().BoolVar(&hold, "hold", false, "lock the environment after the rollback")
+	return cmd
+}
+
+func (a *app) waitCommand() *cobra.Command {
+	var wf waitFlags
+	cmd := &cobra.Command{
+		Use:   "wait PROJECT DEPLOYMENT [--for applied|verified]",
+		Short: "Wait until a deployment is applied (or verified), showing its progress",
+		Long: `wait watches a deployment that deploy, promote or rollback recorded, as they do after
+recording it: after Ctrl-C, or with --no-wait, this is how to keep watching.`,
+		Args: argsBetween(2, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := wf.check(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			id, err := a.resolveDeployment(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := c.Get(ctx, apiclient.Path("projects", args[0], "deployments", id), nil)
+			if err != nil {
+				return err
+			}
+			var d deployment
+			if err := res.Decode(&d); err != nil {
+				return err
+			}
+			if d.Status == "" {
+				return withCode(exitError, "wait: this API does not report deployment statuses")
+			}
+			final, err := a.waitFor(ctx, c, args[0], d, wf)
+			if err != nil {
+				return err
+			}
+			if a.jsonOut() {
+				if final == nil {
+					final = res.Body
+				}
+				return a.printJSON(final)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&wf.wait, "for", "applied", "the status to wait for: applied, or verified")
+	cmd.Flags().DurationVar(&wf.timeout, "timeout", 30*time.Minute, "how long to wait")
 	return cmd
 }
 
@@ -267,7 +348,8 @@ func (a *app) deployFlow(ctx context.Context, wf waitFlags, project, env, path s
 	}
 	a.showPlan(human, project, p.Plan)
 	if r := p.Plan.Refusal; r != nil {
-		return withCode(exitCodeOf(0, r.Kind), "refused (%s): %s", r.Kind, r.Message)
+		msg := strings.ReplaceAll(a.forPeople(r.Message), "shiplog deploy ...", "shiplog deploy "+project+" "+env+" "+shortID(p.Plan.ReleaseID))
+		return withCode(exitCodeOf(0, r.Kind), "refused (%s): %s", r.Kind, msg)
 	}
 	if !wf.yes {
 		if !a.std.inTTY {
@@ -304,6 +386,9 @@ func (a *app) deployFlow(ctx context.Context, wf waitFlags, project, env, path s
 			return a.printJSON(res.Body)
 		}
 		return nil
+	}
+	if d.ReleaseID == "" {
+		d.ReleaseID = dr.Release.ID
 	}
 	final, err := a.waitFor(ctx, c, project, d, wf)
 	if err != nil {
@@ -343,15 +428,21 @@ func (a *app) showPlan(w interface{ Write([]byte) (int, error) }, project string
 // waitFor polls the deployment until it reaches the status waited for, showing each step of its
 // history once. It returns the deployment as the API last answered it (GET), for -o json.
 func (a *app) waitFor(ctx context.Context, c *apiclient.Client, project string, d deployment, wf waitFlags) ([]byte, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, wf.timeout)
 	defer cancel()
 	path := apiclient.Path("projects", project, "deployments", d.ID)
-	fmt.Fprintf(a.std.err, "waiting until %s is %s (Ctrl-C stops waiting, not the deployment)\n", d.ID, wf.wait)
+	start := a.now()
+	keepWatching := fmt.Sprintf("shiplog wait %s %s --for %s", project, shortID(d.ID), wf.wait)
+	fmt.Fprintf(a.std.err, "waiting until deployment %s (release %s to %s/%s) is %s, for at most %s (Ctrl-C stops waiting, not the deployment)\n",
+		shortID(d.ID), shortID(d.ReleaseID), project, d.Environment.ID, wf.wait, wf.timeout)
 	shown, lastStatus := 0, ""
+	lastSaid := start
 	show := func(d deployment) {
+		elapsed := a.now().Sub(start).Round(time.Second)
 		for ; shown < len(d.StatusHistory); shown++ {
 			s := d.StatusHistory[shown]
-			line := fmt.Sprintf("  %-10s %s", s.Status, a.whenLong(s.At))
+			line := fmt.Sprintf("  %-10s %s [%s]", s.Status, a.whenLong(s.At), elapsed)
 			if s.By.ID != "" {
 				line += " by " + personOf(s.By)
 			}
@@ -359,11 +450,16 @@ func (a *app) waitFor(ctx context.Context, c *apiclient.Client, project string, 
 				line += ": " + oneLine(s.Detail)
 			}
 			fmt.Fprintln(a.std.err, a.paint(statusColor(s.Status).color, line))
-			lastStatus = s.Status
+			lastStatus, lastSaid = s.Status, a.now()
 		}
 		if d.Status != lastStatus {
-			fmt.Fprintln(a.std.err, a.paint(statusColor(d.Status).color, "  "+d.Status))
-			lastStatus = d.Status
+			fmt.Fprintln(a.std.err, a.paint(statusColor(d.Status).color, fmt.Sprintf("  %-10s [%s]", d.Status, elapsed)))
+			lastStatus, lastSaid = d.Status, a.now()
+		}
+		// A long wait says now and then that it still waits, and for what.
+		if a.now().Sub(lastSaid) >= 30*time.Second {
+			fmt.Fprintf(a.std.err, "  still %s after %s; waiting for %s\n", d.Status, elapsed, wf.wait)
+			lastSaid = a.now()
 		}
 	}
 	fetch := func() ([]byte, deployment, error) {
@@ -386,7 +482,7 @@ func (a *app) waitFor(ctx context.Context, c *apiclient.Client, project string, 
 				err = errReached
 			}
 		case "failed", "superseded":
-			err = withCode(exitDeployFailed, "deployment %s is %s", d.ID, d.Status)
+			err = withCode(exitDeployFailed, "deployment %s is %s (see shiplog history %s %s)", d.ID, d.Status, project, d.Environment.ID)
 		}
 		if err != nil {
 			if last == nil && a.jsonOut() {
@@ -399,15 +495,16 @@ func (a *app) waitFor(ctx context.Context, c *apiclient.Client, project string, 
 		}
 		select {
 		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
-				return last, withCode(exitTimeout, "deployment %s is still %s after %s; see shiplog history %s", d.ID, d.Status, wf.timeout, project)
+			if parent.Err() != nil {
+				return last, withCode(exitError, "stopped waiting after %s: deployment %s is %s and goes on; keep watching: %s",
+					a.now().Sub(start).Round(time.Second), shortID(d.ID), d.Status, keepWatching)
 			}
-			return last, ctx.Err()
+			return last, withCode(exitTimeout, "deployment %s is still %s after %s; keep watching: %s", shortID(d.ID), d.Status, wf.timeout, keepWatching)
 		case <-time.After(a.pollInterval):
 		}
 		body, next, err := fetch()
 		if err != nil {
-			if ctx.Err() == context.DeadlineExceeded {
+			if ctx.Err() != nil {
 				continue
 			}
 			return last, err

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/shiplog/shiplog/pkg/version"
 )
 
 // DefaultURL is the local stack's address, as `shiplog serve` and `make run` listen on it.
@@ -61,6 +63,9 @@ type Options struct {
 	User string
 	// Transport sends the requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
+	// UserAgent is the requests' User-Agent; empty means version.UserAgent("cli"), which names
+	// this build's version.
+	UserAgent string
 }
 
 // Client calls the HTTP API.
@@ -72,8 +77,9 @@ type Client struct {
 	Region  string
 	// User is the X-Shiplog-User the client sends when it does not sign; empty when it signs or
 	// names no one.
-	User string
-	aws  aws.Config // when signing
+	User      string
+	userAgent string
+	aws       aws.Config // when signing
 }
 
 // New returns a client for the options. When it signs, it loads the AWS configuration (the
@@ -97,7 +103,10 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	c := &Client{base: base}
+	c := &Client{base: base, userAgent: o.UserAgent}
+	if c.userAgent == "" {
+		c.userAgent = version.UserAgent("cli")
+	}
 	region, gateway := APIGatewayRegion(base.Hostname())
 	var rt http.RoundTripper
 	if o.Sign || gateway {
@@ -248,6 +257,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/apiclient"
 	"github.com/shiplog/shiplog/pkg/apiclient/apiclienttest"
+	"github.com/shiplog/shiplog/pkg/version"
 )
 
 var creds = apiclienttest.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", SessionToken: "session-token"}
@@ -207,6 +208,27 @@ func TestUnsigned(t *testing.T) {
 	}
 	if c.Signing || auth != "" || !strings.Contains(string(res.Body), `"user":"alice"`) {
 		t.Errorf("unsigned client: Signing %v, Authorization %q, answer %s; want no signature and user alice", c.Signing, auth, res.Body)
+	}
+}
+
+// TestUserAgent: every request names shiplog and this build's version, so that an access log
+// tells which CLI sent it.
+func TestUserAgent(t *testing.T) {
+	var ua string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ua = r.Header.Get("User-Agent")
+		echo(w, r)
+	}))
+	defer srv.Close()
+	c, err := apiclient.New(t.Context(), apiclient.Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(t.Context(), "/projects", nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := version.UserAgent("cli"); ua != want || !strings.HasPrefix(ua, "shiplog-cli/") {
+		t.Errorf("User-Agent %q, want %q", ua, want)
 	}
 }
 

@@ -1,6 +1,7 @@
 package awslambda_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
@@ -227,6 +228,17 @@ func TestHTTPAPI(t *testing.T) {
 				ev.Headers["x-shiplog-user"] = "mallory"
 			}),
 			wantStatus: 401, wantKind: "Invalid", wantMsg: "no caller identity",
+		},
+		{
+			name:       "the OpenAPI document, as the api function serves it",
+			event:      apiEvent(t, "apigw-v2-iam-get-releases.json", withPath("GET", "/openapi.json")),
+			wantStatus: 200,
+			wantHeader: map[string]string{"Content-Type": "application/json"},
+			check: func(t *testing.T, e *testEnv, body []byte) {
+				if !bytes.Equal(body, httpapi.OpenAPIDocument()) {
+					t.Errorf("GET /openapi.json: %.200s, want the OpenAPI document", body)
+				}
+			},
 		},
 		{
 			name: "requested_by in the body is refused",

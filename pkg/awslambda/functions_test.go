@@ -330,7 +330,7 @@ func TestCreateReleaseBadInput(t *testing.T) {
 		{"description too long", `{"project_id": "storage", "description": "` + long + `"}`, "Invalid", "description: is 1025 bytes long"},
 		{"requested_by without id", `{"project_id": "storage", "requested_by": {"name": "Alice"}}`, "Invalid", "requested_by.id: is required"},
 		{"unknown project", `{"project_id": "nope"}`, "NotFound", "nope"},
-		{"label with no images", `{"project_id": "storage", "label": "stable"}`, "Conflict", "archivist, bag-register"},
+		{"label with no images", `{"project_id": "storage", "label": "stable"}`, "NotFound", `label "stable": the label has no images`},
 		{"manifest a number", `{"project_id": "storage", "manifest": 5}`, "Invalid", "manifest: "},
 		{"manifest an array", `{"project_id": "storage", "manifest": [` + manifestObject(t) + `]}`, "Invalid", "manifest: "},
 		{"manifest a string that is not JSON", `{"project_id": "storage", "manifest": "storage: {}"}`, "Invalid", "manifest: "},
@@ -495,8 +495,8 @@ func TestCreateReleaseRegistersOnlyItsProject(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = awslambda.CreateRelease(e.svc, e.log, awslambda.AllowAll()).Invoke(ctx, []byte(`{"project_id": "attacker", "manifest": `+hostile+`}`))
-		if ire := invocationError(t, err); ire.Type != "Conflict" {
-			t.Errorf("errorType: got %s (%s), want Conflict (attacker has no images)", ire.Type, ire.Message)
+		if ire := invocationError(t, err); ire.Type != "NotFound" {
+			t.Errorf("errorType: got %s (%s), want NotFound (attacker's latest has no images)", ire.Type, ire.Message)
 		}
 		after, err := e.store.GetProject(ctx, "storage")
 		if err != nil {

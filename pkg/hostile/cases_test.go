@@ -41,6 +41,7 @@ const (
 	rThaw        = "DELETE /projects/{project}/freezes/{freeze}"
 	rMetrics     = "GET /projects/{project}/metrics"
 	rEvents      = "GET /projects/{project}/events"
+	rOpenAPI     = "GET /openapi.json"
 )
 
 // retiredRoutes are the routes that named no environment, so that IAM could not scope them (issue
@@ -97,6 +98,13 @@ func writtenCases(ids seeded) []hostileCase {
 		{name: "projects: malformed query", route: rProjects, target: "/projects?%zz", want: invalid},
 		{name: "projects: POST", route: rProjects, method: http.MethodPost, target: "/projects", body: `{}`, want: invalid, status: http.StatusMethodNotAllowed},
 
+		// GET /openapi.json takes no input (no path parameter, query or body): what it can be sent
+		// is a query, a body or another method, and all are refused.
+		{name: "openapi: a query it does not take", route: rOpenAPI, target: "/openapi.json?format=yaml", want: invalid},
+		{name: "openapi: malformed query", route: rOpenAPI, target: "/openapi.json?%zz", want: invalid},
+		{name: "openapi: PUT of a document", route: rOpenAPI, method: http.MethodPut, target: "/openapi.json", body: `{"openapi": "3.1.0", "paths": {}}`, want: invalid, status: http.StatusMethodNotAllowed},
+		{name: "openapi: path below it", route: rOpenAPI, target: "/openapi.json/../projects", want: invalid},
+
 		// GET /projects/{project}
 		{name: "project: retire on a read", route: rProject, target: base + "?retire=prod", want: invalid},
 		{name: "project: trailing dot-dot", route: rProject, target: base + "/..", want: invalid},
@@ -139,7 +147,7 @@ func writtenCases(ids seeded) []hostileCase {
 		{name: "release: requested_by in the body", route: rCreate, target: base + "/releases", body: `{"requested_by": {"id": "ecs", "name": "Amazon ECS"}}`, want: invalid, msg: "comes from your identity"},
 		{name: "release: label with traversal", route: rCreate, target: base + "/releases", body: `{"label": "../stage"}`, want: invalid},
 		{name: "release: label with zero-width space", route: rCreate, target: base + "/releases", body: `{"label": "lat\u200best"}`, want: invalid},
-		{name: "release: label with nothing under it", route: rCreate, target: base + "/releases", body: `{"label": "nosuch"}`, want: conflict},
+		{name: "release: label with nothing under it", route: rCreate, target: base + "/releases", body: `{"label": "nosuch"}`, want: notFound, msg: "the label has no images"},
 		{name: "release: description over the limit", route: rCreate, target: base + "/releases", body: `{"description": "` + long(1025) + `"}`, want: invalid},
 		{name: "release: description with RLO", route: rCreate, target: base + "/releases", body: `{"description": "fix \u202e"}`, want: invalid},
 		{name: "release: description with raw RLO", route: rCreate, target: base + "/releases", body: "{\"description\": \"fix \u202e\"}", want: invalid},
@@ -465,7 +473,7 @@ func invokeCases(ids seeded) []hostileCase {
 		{name: "create-release: project with RLO", fn: fCreate, body: `{"project_id": "bugfarm\u202e"}`, want: invalid},
 		{name: "create-release: project of the wrong type", fn: fCreate, body: `{"project_id": 7}`, want: invalid},
 		{name: "create-release: unknown field", fn: fCreate, body: release(`, "labl": "latest"`), want: invalid},
-		{name: "create-release: label with nothing under it", fn: fCreate, body: release(`, "label": "nosuch"`), want: conflict},
+		{name: "create-release: label with nothing under it", fn: fCreate, body: release(`, "label": "nosuch"`), want: notFound, msg: "the label has no images"},
 		{name: "create-release: description over the limit", fn: fCreate, body: release(`, "description": "` + long(1025) + `"`), want: invalid},
 		{name: "create-release: description with zero-width space", fn: fCreate, body: release(`, "description": "\u200b"`), want: invalid},
 		{name: "create-release: requester with RLO", fn: fCreate, body: release(`, "requested_by": {"id": "alice\u202e"}`), want: invalid},

@@ -60,6 +60,8 @@ var Routes = []Route{
 	{"DELETE", "/projects/{project}/freezes/{freeze}", (*Handler).deleteFreeze},
 	{"GET", "/projects/{project}/metrics", (*Handler).getMetrics},
 	{"GET", "/projects/{project}/events", (*Handler).listEvents},
+	// The API's OpenAPI document (openapi.go), which describes every route here.
+	{"GET", OpenAPIPath, (*Handler).getOpenAPI},
 }
 
 // Handler serves the API over a shiplog.Service.

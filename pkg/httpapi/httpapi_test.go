@@ -640,7 +640,7 @@ func TestBadRequests(t *testing.T) {
 		{name: "trailing garbage", method: "POST", target: "/projects/storage/releases", body: `{}x`, status: 400, kind: "Invalid", msg: "request body: unexpected data after the JSON value"},
 		{name: "description too long", method: "POST", target: "/projects/storage/releases", body: `{"description": "` + strings.Repeat("d", 2000) + `"}`, status: 400, kind: "Invalid", msg: "description: is 2000 bytes long; the limit is 1024"},
 		{name: "huge release body", method: "POST", target: "/projects/storage/releases", body: huge, status: 413, kind: "Invalid", msg: "is larger than the limit of 1 MiB"},
-		{name: "incomplete label", method: "POST", target: "/projects/storage/releases", body: `{"label": "stable"}`, status: 409, kind: "Conflict", msg: "no image under /storage/images/stable/ for archivist, bag-register"},
+		{name: "label with no images", method: "POST", target: "/projects/storage/releases", body: `{"label": "stable"}`, status: 404, kind: "NotFound", msg: `label "stable": the label has no images (nothing under /storage/images/stable/)`},
 
 		// Deploy bodies.
 		{name: "deploy empty body", method: "POST", target: "/projects/storage/environments/prod/deployments", status: 400, kind: "Invalid", msg: "request body: is empty; want an object with release_id, from_environment, description, dry_run"},
@@ -831,6 +831,7 @@ func TestRoutes(t *testing.T) {
 		"DELETE /projects/{project}/freezes/{freeze}",
 		"GET /projects/{project}/metrics",
 		"GET /projects/{project}/events",
+		"GET /openapi.json",
 	}
 	var got []string
 	for _, r := range httpapi.Routes {

@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/strictjson"
@@ -67,11 +68,15 @@ var OtherToolsFields = map[string][]string{
 
 // Parse decodes a whole .wellcome_project file: a JSON object from project id to project.
 // Projects come back sorted by id, each valid (shiplog.Project.Validate). Errors are Invalid and
-// name the offending field, e.g. `storage.environments[1].id: "a b" may contain only ...`.
+// name the offending field, e.g. `storage.environments[1].id: "a b" may contain only ...`; a file
+// with several problems is refused with all of them (ProblemsOf lists each with its line and
+// column), so that one run shows everything to fix.
 func Parse(data []byte) ([]shiplog.Project, error) {
+	c := newCollector(data, "")
 	var top map[string]json.RawMessage
 	if err := strictjson.Decode(data, &top, strictjson.Options{Name: "manifest"}); err != nil {
-		return nil, err
+		c.add(err)
+		return nil, c.err()
 	}
 	if len(top) == 0 {
 		return nil, shiplog.Errorf(shiplog.Invalid, "manifest: declares no projects")
@@ -80,26 +85,43 @@ func Parse(data []byte) ([]shiplog.Project, error) {
 	for id := range top {
 		ids = append(ids, id)
 	}
-	sort.Strings(ids)
+	// In the order of the file, so that problems come in the order a person reads them.
+	sort.Slice(ids, func(i, j int) bool { return c.index[ids[i]] < c.index[ids[j]] })
 	projects := make([]shiplog.Project, 0, len(ids))
 	for _, id := range ids {
-		p, err := ParseProject(id, top[id])
-		if err != nil {
-			return nil, err
+		if p, ok := parseProject(id, top[id], c); ok {
+			projects = append(projects, p)
 		}
-		projects = append(projects, p)
 	}
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(projects, func(i, j int) bool { return projects[i].ID < projects[j].ID })
 	return projects, nil
 }
 
-// ParseProject decodes one project's entry of a .wellcome_project file.
+// ParseProject decodes one project's entry of a .wellcome_project file. Like Parse, it reports
+// every problem the entry has.
 func ParseProject(id string, data []byte) (shiplog.Project, error) {
+	c := newCollector(data, id)
+	p, ok := parseProject(id, data, c)
+	if !ok {
+		return shiplog.Project{}, c.err()
+	}
+	return p, nil
+}
+
+// parseProject decodes an entry, adding its problems to c; ok is false if it has any.
+func parseProject(id string, data []byte, c *collector) (shiplog.Project, bool) {
+	before := len(c.probs)
 	if err := shiplog.ValidateID("project id", id); err != nil {
-		return shiplog.Project{}, err
+		c.add(shiplog.Errorf(shiplog.Invalid, "%s", strings.Replace(shiplog.MessageOf(err), "project id", id+": project id", 1)))
+		return shiplog.Project{}, false
 	}
 	var e entry
 	if err := strictjson.Decode(data, &e, strictjson.Options{Name: id, Path: id}); err != nil {
-		return shiplog.Project{}, err
+		c.add(err)
+		return shiplog.Project{}, false
 	}
 	p := shiplog.Project{ID: id}
 	if e.Name != nil {
@@ -108,15 +130,18 @@ func ParseProject(id string, data []byte) (shiplog.Project, error) {
 	if e.TagDeployedImages != nil {
 		p.TagDeployedImages = *e.TagDeployedImages
 	}
-	// Each element is decoded on its own so that errors name it by its index.
+	// Each element is decoded on its own so that errors name it by its index, and one wrong
+	// element does not hide the next.
 	for i, raw := range e.Environments {
 		field := fmt.Sprintf("%s.environments[%d]", id, i)
 		var re environment
 		if err := strictjson.Decode(raw, &re, strictjson.Options{Name: field, Path: field}); err != nil {
-			return shiplog.Project{}, err
+			c.add(err)
+			continue
 		}
 		if re.ID == nil {
-			return shiplog.Project{}, shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field)
+			c.add(shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field))
+			continue
 		}
 		env := shiplog.Environment{ID: *re.ID, Name: *re.ID, Requires: re.Requires}
 		if re.Name != nil && *re.Name != "" {
@@ -125,7 +150,8 @@ func ParseProject(id string, data []byte) (shiplog.Project, error) {
 		if len(re.ECS) > 0 && !bytes.Equal(bytes.TrimSpace(re.ECS), []byte("null")) {
 			target, err := parseECS(field+".ecs", re.ECS)
 			if err != nil {
-				return shiplog.Project{}, err
+				c.add(err)
+				continue
 			}
 			env.ECS = target
 		}
@@ -135,10 +161,12 @@ func ParseProject(id string, data []byte) (shiplog.Project, error) {
 		field := fmt.Sprintf("%s.image_repositories[%d]", id, i)
 		var rr repository
 		if err := strictjson.Decode(raw, &rr, strictjson.Options{Name: field, Path: field}); err != nil {
-			return shiplog.Project{}, err
+			c.add(err)
+			continue
 		}
 		if rr.ID == nil {
-			return shiplog.Project{}, shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field)
+			c.add(shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field))
+			continue
 		}
 		repo := shiplog.ImageRepository{ID: *rr.ID}
 		if rr.Services == nil {
@@ -147,21 +175,28 @@ func ParseProject(id string, data []byte) (shiplog.Project, error) {
 		for j, rs := range rr.Services {
 			svc, err := parseService(fmt.Sprintf("%s.services[%d]", field, j), rs)
 			if err != nil {
-				return shiplog.Project{}, err
+				c.add(err)
+				continue
 			}
 			repo.Services = append(repo.Services, svc)
 		}
 		p.ImageRepositories = append(p.ImageRepositories, repo)
 	}
+	if len(c.probs) > before {
+		// Validate would only repeat what is missing because of the problems above.
+		return shiplog.Project{}, false
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, data); err != nil {
-		return shiplog.Project{}, shiplog.Errorf(shiplog.Invalid, "%s: is not valid JSON", id)
+		c.add(shiplog.Errorf(shiplog.Invalid, "%s: is not valid JSON", id))
+		return shiplog.Project{}, false
 	}
 	p.Manifest = json.RawMessage(buf.Bytes())
 	if err := p.Validate(); err != nil {
-		return shiplog.Project{}, err
+		c.add(err)
+		return shiplog.Project{}, false
 	}
-	return p, nil
+	return p, true
 }
 
 // parseECS decodes an environment's "ecs" object; Project.Validate checks the names in it.

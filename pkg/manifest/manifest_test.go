@@ -311,3 +311,55 @@ func TestParseProjectRefusesRepeatedKeys(t *testing.T) {
 	}
 	wantError(t, "ParseProject", err, shiplog.Invalid, "storage.name: appears twice")
 }
+
+// TestParseListsEveryProblem: a file with several mistakes is refused with all of them, each
+// with the line and column of the field, in the order of the file.
+func TestParseListsEveryProblem(t *testing.T) {
+	data := []byte(`{
+  "storage": {
+    "name": "Storage",
+    "environments": [
+      {"id": "stage"},
+      {"id": "a b"},
+      {"nme": "prod"}
+    ],
+    "image_repositories": [{"id": "uk.ac.wellcome/archivist", "services": [5]}]
+  },
+  "catalogue": {
+    "name": "Catalogue",
+    "environments": [{"id": "prod"}],
+    "image_repositories": [{"id": "weco/merger"}],
+    "tag_deployed_image": true
+  },
+  "ok": {"name": "OK", "environments": [{"id": "prod"}], "image_repositories": [{"id": "ok/app"}]}
+}`)
+	_, err := manifest.Parse(data)
+	wantError(t, "Parse", err, shiplog.Invalid)
+	var got []string
+	for _, p := range manifest.ProblemsOf(err) {
+		got = append(got, p.String())
+	}
+	want := []string{
+		`7:8: storage.environments[2].nme: unknown field; did you mean name?`,
+		`9:76: storage.image_repositories[0].services[0]: got a JSON number, want an object with id`,
+		`15:5: catalogue.tag_deployed_image: unknown field; did you mean tag_deployed_images?`,
+	}
+	// The bad environment id is found by Validate, which runs only on an entry that decoded;
+	// storage did not, so its two decoding problems are what it shows.
+	diff(t, "problems", got, want)
+	if msg := shiplog.MessageOf(err); !strings.Contains(msg, "storage.environments[2]") || !strings.Contains(msg, "catalogue.tag_deployed_image") {
+		t.Errorf("message %q, want every problem", msg)
+	}
+
+	// Validate's problem of an entry that decodes is located too.
+	_, err = manifest.Parse([]byte("{\"s\": {\"name\": \"S\",\n \"environments\": [{\"id\": \"a b\"}], \"image_repositories\": [{\"id\": \"s/app\"}]}}"))
+	ps := manifest.ProblemsOf(err)
+	if len(ps) != 1 || ps[0].Line != 2 || !strings.Contains(ps[0].Message, "s.environments[0].id") {
+		t.Errorf("problems %+v, want s.environments[0].id on line 2", ps)
+	}
+	// Not JSON: where it stops being JSON.
+	_, err = manifest.Parse([]byte("{\n  \"s\": {,}\n}"))
+	if ps := manifest.ProblemsOf(err); len(ps) != 1 || ps[0].Line != 2 {
+		t.Errorf("problems %+v, want one on line 2", ps)
+	}
+}

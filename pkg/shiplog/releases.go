@@ -274,6 +274,12 @@ func (s *Service) labelImages(ctx context.Context, projectID, label string, serv
 			missing = append(missing, svc)
 		}
 	}
+	if len(missing) > 0 && len(missing) == len(services) {
+		// No image at all: the label is not one (a typo, or an environment never deployed to),
+		// which is a name that finds nothing, not a state that forbids the release.
+		return nil, Errorf(NotFound, "cannot create a release of %s from label %q: the label has no images (nothing under %s); a label is latest or an environment the project was deployed to",
+			projectID, label, ParameterPath(projectID, label))
+	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		return nil, Errorf(Conflict, "cannot create a release of %s from label %q: no image under %s for %s",

@@ -747,10 +747,10 @@ func TestCreateReleaseRejects(t *testing.T) {
 			want: []string{`label "latest"`, "/storage/images/latest/", "bag-register, bag_verifier_post_replication, bag_verifier_pre_replication"},
 		},
 		{
-			name: "nothing under the label",
+			name: "nothing under the label: a label that is not one",
 			in:   shiplog.CreateReleaseInput{ProjectID: "storage", Label: "v2-branch"},
-			kind: shiplog.Conflict,
-			want: []string{"/storage/images/v2-branch/", strings.Join(storageServices, ", ")},
+			kind: shiplog.NotFound,
+			want: []string{`label "v2-branch"`, "/storage/images/v2-branch/", "has no images"},
 		},
 		{"unknown project", storageServices, shiplog.CreateReleaseInput{ProjectID: "nope"}, shiplog.NotFound, []string{"nope"}},
 		{"project id with a slash", storageServices, shiplog.CreateReleaseInput{ProjectID: "a/b"}, shiplog.Invalid, []string{"project"}},
