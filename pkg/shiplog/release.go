@@ -123,6 +123,9 @@ const (
 type Override struct {
 	Reason string `json:"reason"`
 	By     Person `json:"by"`
+	// Gates names the gates that refused the deploy and the override passed (none if every
+	// gate allowed it, or for a deployment recorded before gates were named).
+	Gates []string `json:"gates,omitempty"`
 }
 
 // Changes is what a deployment changed: the services whose image it changed, the services the
