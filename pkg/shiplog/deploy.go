@@ -237,7 +237,17 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 		return deployRead{}, err
 	}
 	rd := deployRead{dc: dc, env: env}
-	gates, err := s.checkRules(in, dc, env)
+	// The soak gate reads the release's deployments and their statuses, which the deploy's read
+	// leaves out: only a deploy to an environment with a soak pays for the read.
+	gated := dc.Release
+	if len(env.Soak) > 0 && in.kind != KindRollback {
+		full, err := s.withDeployments(ctx, dc.Release)
+		if err != nil {
+			return deployRead{}, err
+		}
+		gated.Deployments = full.Deployments
+	}
+	gates, err := s.checkRules(in, dc, env, gated)
 	rd.gates = gates
 	if err != nil {
 		if !IsKind(err, Conflict) {
@@ -250,9 +260,9 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 
 // checkRules checks a deploy against the environment's rules: a keyed deploy must find room for
 // its key; a rollback must undo what is current; and every gate (Gates) decides, a break-glass
-// deploy passing those that break glass passes. It answers every gate's decision, and the
-// refusal (a Conflict), if any.
-func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment) ([]GateDecision, error) {
+// deploy passing those that break glass passes; release is the deploy's, with its deployments
+// when a gate needs them. It answers every gate's decision, and the refusal (a Conflict), if any.
+func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment, release Release) ([]GateDecision, error) {
 	now := s.Now()
 	if err := checkKeyRoom(dc.Current, in.ProjectID, in.IdempotencyKey, now); err != nil {
 		return nil, err
@@ -261,7 +271,7 @@ func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment
 		return nil, Errorf(Conflict, "%s/%s changed while the rollback was prepared: deployment %s is no longer current; look again and retry",
 			in.ProjectID, in.Environment, in.reverts)
 	}
-	gin := GateInput{ProjectID: in.ProjectID, Environment: env, Release: dc.Release, Current: dc.Current, Kind: in.kind, Now: now}
+	gin := GateInput{ProjectID: in.ProjectID, Environment: env, Release: release, Current: dc.Current, Kind: in.kind, Now: now}
 	return evaluateGates(Gates, gin, in.OverrideReason != "")
 }
 
@@ -316,6 +326,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		d.Status = StatusApplied
 		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: d.CreatedAt, By: shiplogPerson, Detail: "every parameter written"})
 	}
+	d.Exceptions = exceptions(rd.gates)
 	if in.OverrideReason != "" {
 		d.Override = &Override{Reason: in.OverrideReason, By: in.by, Gates: overridden(rd.gates)}
 	}

@@ -33,11 +33,14 @@ type GateInput struct {
 
 // Decision is a gate's answer. A refusal's Message says what refuses and what would pass it;
 // RetryAfter, if not zero, is how long until the gate opens by itself (a lock's or a freeze's
-// end), zero when only a person can open it.
+// end), zero when only a person can open it. Exception marks an Allow that only the deploy's
+// kind earned (a rollback outside a deploy window): the deployment records the gate
+// (Deployment.Exceptions), so that it is audited.
 type Decision struct {
 	Allow      bool
 	Message    string
 	RetryAfter time.Duration
+	Exception  bool
 }
 
 // allow and refuse make Decisions.
@@ -45,24 +48,30 @@ func allow(format string, args ...any) Decision {
 	return Decision{Allow: true, Message: fmt.Sprintf(format, args...)}
 }
 
+// except allows a deploy that the gate would refuse but for its kind.
+func except(format string, args ...any) Decision {
+	return Decision{Allow: true, Exception: true, Message: fmt.Sprintf(format, args...)}
+}
+
 func refuse(after time.Duration, format string, args ...any) Decision {
 	return Decision{Message: fmt.Sprintf(format, args...), RetryAfter: after}
 }
 
 // GateDecision is one gate's decision in a plan: Allow false and Overridden true is a refusal
-// the plan's emergency deployment passes; RetryAt (Unix seconds) is when the gate opens by
-// itself, if it does.
+// the plan's emergency deployment passes; Exception is an Allow the deploy's kind earned (see
+// Decision); RetryAt (Unix seconds) is when the gate opens by itself, if it does.
 type GateDecision struct {
 	Gate       string `json:"gate"`
 	Allow      bool   `json:"allow"`
 	Overridden bool   `json:"overridden,omitempty"`
+	Exception  bool   `json:"exception,omitempty"`
 	Message    string `json:"message"`
 	RetryAt    int64  `json:"retry_at,omitempty"`
 }
 
 // Gates are the gates every deploy passes, in the order a plan lists them; the first refusal
 // is the deploy's error.
-var Gates = []Gate{lockGate{}, holdGate{}, freezeGate{}, requiresGate{}}
+var Gates = []Gate{lockGate{}, holdGate{}, freezeGate{}, freezeWindowGate{}, windowGate{}, requiresGate{}, soakGate{}}
 
 // evaluateGates runs every gate over in, in order. With override (a break-glass deploy), a
 // refusal of a gate that break glass passes is marked Overridden. It answers every decision, and
@@ -72,7 +81,7 @@ func evaluateGates(gates []Gate, in GateInput, override bool) ([]GateDecision, e
 	var refusal error
 	for _, g := range gates {
 		d := g.Evaluate(in)
-		gd := GateDecision{Gate: g.Name(), Allow: d.Allow, Message: d.Message}
+		gd := GateDecision{Gate: g.Name(), Allow: d.Allow, Exception: d.Allow && d.Exception, Message: d.Message}
 		if !d.Allow && d.RetryAfter > 0 {
 			gd.RetryAt = in.Now.Add(d.RetryAfter).Unix()
 		}
@@ -85,6 +94,17 @@ func evaluateGates(gates []Gate, in GateInput, override bool) ([]GateDecision, e
 		out = append(out, gd)
 	}
 	return out, refusal
+}
+
+// exceptions names the gates that allowed the deploy by exception.
+func exceptions(ds []GateDecision) []string {
+	var out []string
+	for _, d := range ds {
+		if d.Exception {
+			out = append(out, d.Gate)
+		}
+	}
+	return out
 }
 
 // overridden names the gates a break-glass deploy passed: those that refused it.

@@ -184,7 +184,10 @@ func TestPlanListsEveryGate(t *testing.T) {
 		{Gate: "lock", Message: lockMsg},
 		{Gate: "hold", Allow: true, Message: "storage/prod is not held by a rollback"},
 		{Gate: "freeze", Message: freezeMsg, RetryAt: now + 3600},
+		{Gate: "freeze_window", Allow: true, Message: "prod has no recurring freezes"},
+		{Gate: "window", Allow: true, Message: "prod has no deploy windows: deploys go at any time"},
 		{Gate: "requires", Allow: true, Message: "prod requires no other environment first"},
+		{Gate: "soak", Allow: true, Message: "prod requires no soak"},
 	}
 	plan, err := h.svc.Plan(ctx, in)
 	if err != nil {

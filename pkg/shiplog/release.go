@@ -75,6 +75,10 @@ type Deployment struct {
 	Reverts string `json:"reverts,omitempty"`
 	// Override is set on a break-glass deployment, which passed locks and gates.
 	Override *Override `json:"override,omitempty"`
+	// Exceptions names the gates that let the deployment through only for its kind: a rollback
+	// outside the environment's deploy windows ("window") or inside a recurring freeze
+	// ("freeze_window").
+	Exceptions []string `json:"exceptions,omitempty"`
 	// Changes says what the deployment changed in its environment.
 	Changes *Changes `json:"changes,omitempty"`
 	// Status is where the deployment is: StatusRequested, StatusApplied, StatusVerified,

@@ -154,7 +154,10 @@ func TestPlan(t *testing.T) {
 			{Gate: "lock", Allow: true, Message: "storage/stage is not locked"},
 			{Gate: "hold", Allow: true, Message: "storage/stage is not held by a rollback"},
 			{Gate: "freeze", Allow: true, Message: "storage/stage is not frozen"},
+			{Gate: "freeze_window", Allow: true, Message: "stage has no recurring freezes"},
+			{Gate: "window", Allow: true, Message: "stage has no deploy windows: deploys go at any time"},
 			{Gate: "requires", Allow: true, Message: "stage requires no other environment first"},
+			{Gate: "soak", Allow: true, Message: "stage requires no soak"},
 		},
 	}})
 	h.wantNothingDeployed(t, r1)
