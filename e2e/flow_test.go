@@ -496,7 +496,7 @@ func (f *flow) lockAndBreakGlass(t *testing.T) {
 	var out shiplog.DeployResult
 	decodeString(t, res.Body, &out)
 	d := out.Deployment
-	if d.Override == nil || *d.Override != (shiplog.Override{Reason: "hotfix for incident 7", By: alice}) || d.RequestedBy != alice {
+	if d.Override == nil || !cmp.Equal(*d.Override, shiplog.Override{Reason: "hotfix for incident 7", By: alice, Gates: []string{"lock"}}) || d.RequestedBy != alice {
 		t.Errorf("emergency deployment: got override %+v by %+v, want alice's with the reason", d.Override, d.RequestedBy)
 	}
 	f.m.deploy(t, d, f.r2, nil)
@@ -523,7 +523,7 @@ func (f *flow) rollbackHold(t *testing.T) {
 	if d.Kind != shiplog.KindRollback || d.Reverts != reverted || out.Release.ID != f.r1 || d.Description != "archivist errors" {
 		t.Errorf("rollback: got %+v of release %s, want a rollback of %s to release %s", d, out.Release.ID, reverted, f.r1)
 	}
-	f.m.hold = &shiplog.EnvironmentLock{Environment: "stage", Reason: "archivist errors", LockedBy: alice, LockedAt: d.CreatedAt}
+	f.m.hold = &shiplog.EnvironmentLock{Environment: "stage", Reason: "archivist errors", LockedBy: alice, LockedAt: d.CreatedAt, Rollback: d.ID}
 	f.m.logged(shiplog.EventEnvironmentLocked)
 	f.m.deploy(t, d, f.r1, []string{"archivist"}) // release 1 differs from 2 in archivist only
 	f.s.check(t, f.m, withImages)

@@ -233,6 +233,9 @@ func (m *model) stateItems(projectID string) []item {
 			if l.ExpiresAt != 0 {
 				lock["expires_at"] = N(l.ExpiresAt)
 			}
+			if l.Rollback != "" {
+				lock["rollback"] = S(l.Rollback)
+			}
 			items[len(items)-1]["lock"] = M(lock)
 		}
 	}
@@ -293,7 +296,11 @@ func deploymentFields(d shiplog.Deployment) item {
 		}
 	}
 	if o := d.Override; o != nil {
-		it["override"] = M(item{"reason": S(o.Reason), "by": personM(o.By)})
+		override := item{"reason": S(o.Reason), "by": personM(o.By)}
+		if len(o.Gates) > 0 {
+			override["gates"] = stringList(o.Gates...)
+		}
+		it["override"] = M(override)
 	}
 	if c := d.Changes; c != nil {
 		it["changes"] = M(item{

@@ -244,6 +244,10 @@ func TestCLIAgainstTheLocalStack(t *testing.T) {
 	if !strings.Contains(r.stderr, "locked") {
 		t.Errorf("stderr %q, want the lock's refusal", r.stderr)
 	}
+	// The plan lists every gate's decision, the lock's refusal with when it opens by itself.
+	columnsAligned(t, r.stdout, []string{"GATE", "DECISION", "OPENS", "WHY"},
+		[]string{"lock", "refused", "2026-11-20 12:05 (in 2h)", "storage/prod is locked by alice"})
+	columnsAligned(t, r.stdout, []string{"GATE", "DECISION", "OPENS", "WHY"}, []string{"freeze", "pass", "-", "storage/prod is not frozen"})
 	if got := l.deployments(t, "prod"); len(got) != 0 {
 		t.Fatalf("prod deployments under a lock: %d", len(got))
 	}

@@ -423,6 +423,26 @@ func (a *app) showPlan(w interface{ Write([]byte) (int, error) }, project string
 	}
 	_ = t.flush()
 	fmt.Fprintf(w, "\n%d parameter(s) to write\n", len(p.ParametersToWrite))
+	if len(p.Gates) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	t = a.newTable(w, "GATE", "DECISION", "OPENS", "WHY")
+	for _, g := range p.Gates {
+		t.row(g.Gate, gateColor(g), a.when(g.RetryAt), g.Message)
+	}
+	_ = t.flush()
+}
+
+// gateColor says a gate's decision in a plan: pass, refused, or passed by break glass.
+func gateColor(g shiplog.GateDecision) styled {
+	switch {
+	case g.Allow:
+		return styled{"pass", green}
+	case g.Overridden:
+		return styled{"break glass", yellow}
+	}
+	return styled{"refused", red}
 }
 
 // waitFor polls the deployment until it reaches the status waited for, showing each step of its

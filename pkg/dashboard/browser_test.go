@@ -819,6 +819,13 @@ func TestRefusalsAndLocks(t *testing.T) {
 	if msg := tb.text("#plan .refusal"); !strings.Contains(msg, plan.Plan.Refusal.Message) {
 		t.Errorf("the refusal reads %q, want the API's message %q", msg, plan.Plan.Refusal.Message)
 	}
+	// Every gate's decision is listed, the lock's refusal among them.
+	if got := tb.text(`#plan .gates tr[data-gate=lock]`); !strings.Contains(got, "Refused") || !strings.Contains(got, "locked by erin") {
+		t.Errorf("the lock gate's row reads %q, want it refused, by erin's lock", got)
+	}
+	if got := tb.text(`#plan .gates tr[data-gate=freeze]`); !strings.Contains(got, "Pass") {
+		t.Errorf("the freeze gate's row reads %q, want it passed", got)
+	}
 	if disabled := run(tb, chromedp.Evaluate[bool](`document.querySelector('#confirm').disabled`)); !disabled {
 		t.Error("the confirm button is enabled under a refused plan")
 	}

@@ -184,7 +184,7 @@ func TestWorkflowRoutes(t *testing.T) {
 	rec = e.do(t, "POST", "/projects/storage/environments/prod/emergency-deployments", `{"release_id":"latest","reason":"hotfix"}`, carol)
 	wantStatus(t, rec, http.StatusCreated)
 	res = decode[shiplog.DeployResult](t, rec)
-	diff(t, "override", res.Deployment.Override, &shiplog.Override{Reason: "hotfix", By: shiplog.Person{ID: "carol", Name: "Carol", Via: shiplog.ViaAPI}})
+	diff(t, "override", res.Deployment.Override, &shiplog.Override{Reason: "hotfix", By: shiplog.Person{ID: "carol", Name: "Carol", Via: shiplog.ViaAPI}, Gates: []string{"lock"}})
 	diff(t, "changes of the emergency deploy", res.Deployment.Changes, &shiplog.Changes{
 		Changed: []string{"archivist"}, ParametersWritten: []string{"/storage/images/prod/archivist"},
 	})

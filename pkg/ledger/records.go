@@ -104,6 +104,7 @@ type deploymentFields struct {
 	PromotedFrom  string                `json:"promoted_from,omitempty"`
 	Reverts       string                `json:"reverts,omitempty"`
 	Override      *shiplog.Override     `json:"override,omitempty"`
+	Exceptions    []string              `json:"exceptions,omitempty"`
 	Changes       *shiplog.Changes      `json:"changes,omitempty"`
 	Status        string                `json:"status,omitempty"`
 	StatusHistory []shiplog.StatusEntry `json:"status_history,omitempty"`

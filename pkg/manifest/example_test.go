@@ -54,6 +54,9 @@ func TestRepositoryExample(t *testing.T) {
 		"{project}.image_repositories[]":            reflect.TypeFor[repository](),
 		"{project}.image_repositories[].services[]": reflect.TypeFor[service](),
 	}
+	// Time gates would refuse the walkthrough's deploys at some hours of the week, whatever the
+	// example said: docs/delivery.md shows them, and TestParseWindows parses its examples.
+	leftOut := map[string]bool{"{project}.environments[].windows": true, "{project}.environments[].freeze_windows": true}
 	others := 0
 	for place, typ := range places {
 		for i := range typ.NumField() {
@@ -64,6 +67,7 @@ func TestRepositoryExample(t *testing.T) {
 				if slices.Contains(used[place], name) {
 					others++
 				}
+			case leftOut[place+"."+name]:
 			case !slices.Contains(used[place], name):
 				t.Errorf("the example does not show %s.%s", place, name)
 			}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/strictjson"
@@ -33,10 +34,29 @@ type entry struct {
 }
 
 type environment struct {
-	ID       *string         `json:"id"`
-	Name     *string         `json:"name"`
-	Requires []string        `json:"requires"` // the environments a release must be in first
-	ECS      json.RawMessage `json:"ecs"`      // an ecsTarget: where the services run on ECS
+	ID       *string           `json:"id"`
+	Name     *string           `json:"name"`
+	Requires []json.RawMessage `json:"requires"` // each an environment id or a requirement
+	ECS      json.RawMessage   `json:"ecs"`      // an ecsTarget: where the services run on ECS
+	// Windows are when deploys may go, FreezeWindows recurring freezes; each a window.
+	Windows       []json.RawMessage `json:"windows"`
+	FreezeWindows []json.RawMessage `json:"freeze_windows"`
+}
+
+// window is a recurring span of the week (shiplog.Window): every field is required.
+type window struct {
+	Days  *string `json:"days"`
+	Start *string `json:"start"`
+	End   *string `json:"end"`
+	TZ    *string `json:"tz"`
+}
+
+// requirement is one entry of an environment's requires in its long form: the environment a
+// release must have been verified in first, and how long it must have soaked there since, with
+// no failure (a Go duration: "30m", "2h").
+type requirement struct {
+	Environment *string `json:"environment"`
+	Soak        *string `json:"soak"`
 }
 
 // ecsTarget says where an environment's services run on ECS. A service Services leaves out runs
@@ -143,9 +163,30 @@ func parseProject(id string, data []byte, c *collector) (shiplog.Project, bool) 
 			c.add(shiplog.Errorf(shiplog.Invalid, "%s.id: is required", field))
 			continue
 		}
-		env := shiplog.Environment{ID: *re.ID, Name: *re.ID, Requires: re.Requires}
+		env := shiplog.Environment{ID: *re.ID, Name: *re.ID}
+		for j, raw := range re.Requires {
+			req, soak, err := parseRequirement(fmt.Sprintf("%s.requires[%d]", field, j), raw)
+			if err != nil {
+				c.add(err)
+				continue
+			}
+			env.Requires = append(env.Requires, req)
+			if soak > 0 {
+				if env.Soak == nil {
+					env.Soak = map[string]int64{}
+				}
+				env.Soak[req] = soak
+			}
+		}
 		if re.Name != nil && *re.Name != "" {
 			env.Name = *re.Name
+		}
+		var err error
+		if env.Windows, err = parseWindows(field+".windows", re.Windows); err != nil {
+			c.add(err)
+		}
+		if env.FreezeWindows, err = parseWindows(field+".freeze_windows", re.FreezeWindows); err != nil {
+			c.add(err)
 		}
 		if len(re.ECS) > 0 && !bytes.Equal(bytes.TrimSpace(re.ECS), []byte("null")) {
 			target, err := parseECS(field+".ecs", re.ECS)
@@ -222,6 +263,74 @@ func parseECS(field string, data json.RawMessage) (*shiplog.ECSTarget, error) {
 		target.Services[svc] = name
 	}
 	return target, nil
+}
+
+// parseWindows decodes a list of windows; Project.Validate checks what each says.
+func parseWindows(field string, raws []json.RawMessage) ([]shiplog.Window, error) {
+	var out []shiplog.Window
+	for i, raw := range raws {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		var w window
+		if err := strictjson.Decode(raw, &w, strictjson.Options{Name: f, Path: f}); err != nil {
+			return nil, err
+		}
+		for _, req := range []struct {
+			name string
+			v    *string
+		}{{"days", w.Days}, {"start", w.Start}, {"end", w.End}, {"tz", w.TZ}} {
+			if req.v == nil {
+				return nil, shiplog.Errorf(shiplog.Invalid, "%s.%s: is required (a window is {\"days\": \"Mon-Thu\", \"start\": \"09:00\", \"end\": \"16:00\", \"tz\": \"Europe/London\"})", f, req.name)
+			}
+		}
+		out = append(out, shiplog.Window{Days: *w.Days, Start: *w.Start, End: *w.End, TZ: *w.TZ})
+	}
+	return out, nil
+}
+
+// parseRequirement decodes one entry of an environment's requires: an environment id, or
+// {"environment": id, "soak": duration}. It answers the id and the soak in seconds (0: none);
+// Project.Validate checks the id and the soak's bounds.
+func parseRequirement(field string, data json.RawMessage) (string, int64, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || (trimmed[0] != '"' && trimmed[0] != '{') {
+		return "", 0, shiplog.Errorf(shiplog.Invalid, "%s: got %s, want an environment id (\"stage\") or {\"environment\": \"stage\", \"soak\": \"30m\"}", field, clipJSON(trimmed))
+	}
+	if trimmed[0] == '"' {
+		var id string
+		if err := strictjson.Decode(data, &id, strictjson.Options{Name: field, Path: field}); err != nil {
+			return "", 0, err
+		}
+		return id, 0, nil
+	}
+	var r requirement
+	if err := strictjson.Decode(data, &r, strictjson.Options{Name: field, Path: field}); err != nil {
+		return "", 0, err
+	}
+	if r.Environment == nil {
+		return "", 0, shiplog.Errorf(shiplog.Invalid, "%s.environment: is required", field)
+	}
+	if r.Soak == nil {
+		return *r.Environment, 0, nil
+	}
+	d, err := time.ParseDuration(*r.Soak)
+	if err != nil {
+		return "", 0, shiplog.Errorf(shiplog.Invalid, "%s.soak: %q is not a duration; write one like \"30m\", \"2h\" or \"1h30m\" (units s, m, h)", field, *r.Soak)
+	}
+	if d <= 0 || d%time.Second != 0 {
+		return "", 0, shiplog.Errorf(shiplog.Invalid, "%s.soak: %q must be a positive whole number of seconds; leave soak out for none", field, *r.Soak)
+	}
+	return *r.Environment, int64(d / time.Second), nil
+}
+
+// clipJSON shows the start of a JSON value in an error.
+func clipJSON(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
 }
 
 func parseService(field string, data json.RawMessage) (string, error) {

@@ -219,6 +219,8 @@ type deployRead struct {
 	env Environment
 	// refusal is why the deploy may not go ahead (a Conflict), nil if it may.
 	refusal error
+	// gates are every gate's decision (none if the deploy was refused before them).
+	gates []GateDecision
 }
 
 // readDeploy reads the project, the release and the environment, and checks the deploy against
@@ -235,7 +237,19 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 		return deployRead{}, err
 	}
 	rd := deployRead{dc: dc, env: env}
-	if err := s.checkRules(in, dc, env); err != nil {
+	// The soak gate reads the release's deployments and their statuses, which the deploy's read
+	// leaves out: only a deploy to an environment with a soak pays for the read.
+	gated := dc.Release
+	if len(env.Soak) > 0 && in.kind != KindRollback {
+		full, err := s.withDeployments(ctx, dc.Release)
+		if err != nil {
+			return deployRead{}, err
+		}
+		gated.Deployments = full.Deployments
+	}
+	gates, err := s.checkRules(in, dc, env, gated)
+	rd.gates = gates
+	if err != nil {
 		if !IsKind(err, Conflict) {
 			return deployRead{}, err
 		}
@@ -245,31 +259,20 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 }
 
 // checkRules checks a deploy against the environment's rules: a keyed deploy must find room for
-// its key; a rollback must undo what is current; unless overridden, the environment must not be
-// locked or frozen, and the release must have passed the environment's promotion gates.
-func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment) error {
+// its key; a rollback must undo what is current; and every gate (Gates) decides, a break-glass
+// deploy passing those that break glass passes; release is the deploy's, with its deployments
+// when a gate needs them. It answers every gate's decision, and the refusal (a Conflict), if any.
+func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment, release Release) ([]GateDecision, error) {
 	now := s.Now()
 	if err := checkKeyRoom(dc.Current, in.ProjectID, in.IdempotencyKey, now); err != nil {
-		return err
+		return nil, err
 	}
 	if in.kind == KindRollback && (dc.Current == nil || dc.Current.DeploymentID != in.reverts) {
-		return Errorf(Conflict, "%s/%s changed while the rollback was prepared: deployment %s is no longer current; look again and retry",
+		return nil, Errorf(Conflict, "%s/%s changed while the rollback was prepared: deployment %s is no longer current; look again and retry",
 			in.ProjectID, in.Environment, in.reverts)
 	}
-	if in.OverrideReason == "" {
-		if err := checkLock(dc.Current, in.ProjectID, now); err != nil {
-			return err
-		}
-		if err := checkFreeze(dc.Current, in.ProjectID, now); err != nil {
-			return err
-		}
-		if in.kind != KindRollback {
-			if err := checkGates(dc.Release, env); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	gin := GateInput{ProjectID: in.ProjectID, Environment: env, Release: release, Current: dc.Current, Kind: in.kind, Now: now}
+	return evaluateGates(Gates, gin, in.OverrideReason != "")
 }
 
 // deployOnce reads the environment, checks the release against it, records the deployment as the
@@ -323,12 +326,13 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		d.Status = StatusApplied
 		d.StatusHistory = append(d.StatusHistory, StatusEntry{Status: StatusApplied, At: d.CreatedAt, By: shiplogPerson, Detail: "every parameter written"})
 	}
+	d.Exceptions = exceptions(rd.gates)
 	if in.OverrideReason != "" {
-		d.Override = &Override{Reason: in.OverrideReason, By: in.by}
+		d.Override = &Override{Reason: in.OverrideReason, By: in.by, Gates: overridden(rd.gates)}
 	}
 	var hold *EnvironmentLock
 	if in.hold {
-		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt}
+		hold = &EnvironmentLock{Environment: env.ID, Reason: in.Description, LockedBy: in.by, LockedAt: d.CreatedAt, Rollback: d.ID}
 	}
 	key := RequestKey{Key: in.IdempotencyKey, Hash: in.hash, DeploymentID: d.ID, ReleaseID: dc.Release.ID, At: d.CreatedAt}
 	state, err := s.record(ctx, prev, dc.Release, d, toWrite, len(untagged) > 0, hold, key, atomic, in.retry)

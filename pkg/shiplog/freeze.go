@@ -44,21 +44,6 @@ type FreezeInput struct {
 	RequestedBy Person
 }
 
-// checkFreeze refuses a deploy inside a freeze of the environment, naming the freeze, its reason
-// and its end.
-func checkFreeze(st *EnvironmentState, projectID string, now time.Time) error {
-	if st == nil {
-		return nil
-	}
-	for _, f := range st.Freezes {
-		if f.StartsAt <= now.Unix() && now.Unix() < f.EndsAt {
-			return Errorf(Conflict, "%s/%s is frozen by freeze %s until %s: %q. An emergency deployment passes the freeze",
-				projectID, st.Environment.ID, f.ID, unixTime(f.EndsAt), f.Reason)
-		}
-	}
-	return nil
-}
-
 // PutFreeze creates or replaces a freeze, writing it to the state of each environment it covers
 // and removing it from the others, in one write. An environment holds at most
 // MaxFreezesPerEnvironment live freezes: a new one past that is refused (Conflict).

@@ -42,6 +42,10 @@ const (
 	MaxFreezesPerEnvironment = 16
 )
 
+// MaxSoak bounds how long a requires entry may ask a release to soak upstream: longer is a
+// freeze, not a soak.
+const MaxSoak = 30 * 24 * time.Hour
+
 // MaxPushAhead is how far ahead of the clock a push's event time may be. Pushes are ordered by
 // event time, so one dated later would pin the label latest until real time caught up; it is
 // ignored instead. The bound allows for clock skew between ECR, EventBridge and the function.

@@ -16,6 +16,9 @@ type EnvironmentLock struct {
 	LockedAt    int64  `json:"locked_at"`
 	// ExpiresAt (Unix seconds), if set, ends the lock by itself.
 	ExpiresAt int64 `json:"expires_at,omitempty"`
+	// Rollback, if set, is the rollback deployment that took this lock as its hold, in its own
+	// write (RollbackInput.Hold): the hold gate refuses on it, not the lock gate.
+	Rollback string `json:"rollback,omitempty"`
 }
 
 // activeLock returns the state's lock if it holds at time now, else nil.
@@ -27,20 +30,6 @@ func activeLock(st *EnvironmentState, now time.Time) *EnvironmentLock {
 		return nil
 	}
 	return st.Lock
-}
-
-// checkLock refuses a deploy to a locked environment, saying who locked it, why and until when.
-func checkLock(st *EnvironmentState, projectID string, now time.Time) error {
-	l := activeLock(st, now)
-	if l == nil {
-		return nil
-	}
-	until := "until it is unlocked (DELETE /projects/" + projectID + "/environments/" + l.Environment + "/lock)"
-	if l.ExpiresAt != 0 {
-		until = "until " + unixTime(l.ExpiresAt)
-	}
-	return Errorf(Conflict, "%s/%s is locked by %s (%s) since %s: %q; it stays locked %s. An emergency deployment passes the lock",
-		projectID, l.Environment, l.LockedBy.Name, l.LockedBy.ID, unixTime(l.LockedAt), l.Reason, until)
 }
 
 func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }

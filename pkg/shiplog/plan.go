@@ -3,7 +3,8 @@ package shiplog
 import "context"
 
 // Plan is what a deploy would do: the release it would deploy, each service's change from the
-// environment's current images to the release's, and the refusal it would meet, if any.
+// environment's current images to the release's, every gate's decision, and the refusal it would
+// meet, if any.
 type Plan struct {
 	ReleaseID    string          `json:"release_id"`
 	Environment  string          `json:"environment"`
@@ -12,7 +13,11 @@ type Plan struct {
 	Services     []ServiceChange `json:"services"`
 	// ParametersToWrite are the parameters the deploy would write.
 	ParametersToWrite []string `json:"parameters_to_write"`
-	Refusal           *Refusal `json:"refusal"`
+	// Gates are the decisions of every gate (Gates), in order, refusals and all: the first
+	// refusal is not the only one a person needs to see. Empty when the deploy was refused before
+	// the gates (another request's idempotency key, a rollback of what is no longer current).
+	Gates   []GateDecision `json:"gates"`
+	Refusal *Refusal       `json:"refusal"`
 }
 
 // Refusal is the error a deploy would answer: Kind is the error kind's name, as in an error
@@ -67,6 +72,10 @@ func (s *Service) plan(ctx context.Context, req deployRequest) (PlanResult, erro
 		PromotedFrom:      req.FromEnvironment,
 		Services:          diffImages(current, rd.dc.Release.Images),
 		ParametersToWrite: changes.ParametersWritten,
+		Gates:             rd.gates,
+	}
+	if p.Gates == nil {
+		p.Gates = []GateDecision{}
 	}
 	if refusal != nil {
 		p.Refusal = &Refusal{Kind: KindOf(refusal).String(), Message: MessageOf(refusal)}

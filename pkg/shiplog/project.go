@@ -30,6 +30,15 @@ type Environment struct {
 	// Requires lists the environments a release must have been deployed to before it may be
 	// deployed to this one (a promotion gate).
 	Requires []string `json:"requires,omitempty"`
+	// Soak says, for some of Requires, how long (seconds) a release must have been verified
+	// there, with no failure since, before it may be deployed to this one.
+	Soak map[string]int64 `json:"soak,omitempty"`
+	// Windows, if any, are when deploys may go: a deploy outside all of them is refused (a
+	// rollback and an emergency deployment go anyway).
+	Windows []Window `json:"windows,omitempty"`
+	// FreezeWindows are recurring freezes: a deploy inside one is refused (a rollback and an
+	// emergency deployment go anyway).
+	FreezeWindows []Window `json:"freeze_windows,omitempty"`
 	// ECS, if set, says where the environment's services run, so that deployments to it are
 	// verified on ECS.
 	ECS *ECSTarget `json:"ecs,omitempty"`
@@ -260,6 +269,18 @@ func (p Project) Validate() error {
 	}
 	if err := validateRequires(id, p.Environments); err != nil {
 		return err
+	}
+	for i, e := range p.Environments {
+		field := fmt.Sprintf("%s.environments[%d]", id, i)
+		if err := validateSoak(field, e); err != nil {
+			return err
+		}
+		if _, err := parseWindows(field+".windows", e.Windows); err != nil {
+			return err
+		}
+		if _, err := parseWindows(field+".freeze_windows", e.FreezeWindows); err != nil {
+			return err
+		}
 	}
 	if len(p.ImageRepositories) == 0 {
 		return Errorf(Invalid, "%s.image_repositories: at least one image repository is required", id)

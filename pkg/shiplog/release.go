@@ -75,6 +75,10 @@ type Deployment struct {
 	Reverts string `json:"reverts,omitempty"`
 	// Override is set on a break-glass deployment, which passed locks and gates.
 	Override *Override `json:"override,omitempty"`
+	// Exceptions names the gates that let the deployment through only for its kind: a rollback
+	// outside the environment's deploy windows ("window") or inside a recurring freeze
+	// ("freeze_window").
+	Exceptions []string `json:"exceptions,omitempty"`
 	// Changes says what the deployment changed in its environment.
 	Changes *Changes `json:"changes,omitempty"`
 	// Status is where the deployment is: StatusRequested, StatusApplied, StatusVerified,
@@ -123,6 +127,9 @@ const (
 type Override struct {
 	Reason string `json:"reason"`
 	By     Person `json:"by"`
+	// Gates names the gates that refused the deploy and the override passed (none if every
+	// gate allowed it, or for a deployment recorded before gates were named).
+	Gates []string `json:"gates,omitempty"`
 }
 
 // Changes is what a deployment changed: the services whose image it changed, the services the

@@ -150,6 +150,15 @@ func TestPlan(t *testing.T) {
 	}
 	diff(t, "plan of a first deploy", got, shiplog.PlanResult{Plan: shiplog.Plan{
 		ReleaseID: r1.ID, Environment: "stage", Kind: "deploy", Services: services, ParametersToWrite: params,
+		Gates: []shiplog.GateDecision{
+			{Gate: "lock", Allow: true, Message: "storage/stage is not locked"},
+			{Gate: "hold", Allow: true, Message: "storage/stage is not held by a rollback"},
+			{Gate: "freeze", Allow: true, Message: "storage/stage is not frozen"},
+			{Gate: "freeze_window", Allow: true, Message: "stage has no recurring freezes"},
+			{Gate: "window", Allow: true, Message: "stage has no deploy windows: deploys go at any time"},
+			{Gate: "requires", Allow: true, Message: "stage requires no other environment first"},
+			{Gate: "soak", Allow: true, Message: "stage requires no soak"},
+		},
 	}})
 	h.wantNothingDeployed(t, r1)
 	if len(reg.checked) != 1 {
@@ -270,7 +279,7 @@ func TestPromoteAndGates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("emergency deploy: %v", err)
 	}
-	diff(t, "override", res.Deployment.Override, &shiplog.Override{Reason: "hotfix for incident 7", By: alice})
+	diff(t, "override", res.Deployment.Override, &shiplog.Override{Reason: "hotfix for incident 7", By: alice, Gates: []string{"requires"}})
 
 	for _, tt := range []struct {
 		name string
@@ -355,7 +364,7 @@ func TestLocks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("emergency deploy: %v", err)
 	}
-	diff(t, "override", res.Deployment.Override, &shiplog.Override{Reason: "the fix", By: alice})
+	diff(t, "override", res.Deployment.Override, &shiplog.Override{Reason: "the fix", By: alice, Gates: []string{"lock"}})
 	_, err = h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "prod"})
 	wantError(t, "Deploy after the emergency deploy", err, shiplog.Conflict, "locked by Bob")
 

@@ -27,8 +27,27 @@ function asWho() {
 
 const KIND_WORDS = { deploy: 'Deploy', promote: 'Promote', rollback: 'Roll back' };
 
+const GATE_WORDS = { pass: 'Pass', refused: 'Refused', overridden: 'Passed by break glass' };
+
+// gateState names a gate's decision: pass, refused, or refused and passed by break glass.
+function gateState(g) {
+  if (g.allow) return 'pass';
+  return g.overridden ? 'overridden' : 'refused';
+}
+
+// gatesView lists every gate's decision, refusals and all, and when a closed gate opens by itself.
+function gatesView(gates) {
+  if (!gates || !gates.length) return null;
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'gates' },
+    h('caption', {}, 'Gates'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Gate'), h('th', { scope: 'col' }, 'Decision'), h('th', { scope: 'col' }, 'Why'))),
+    h('tbody', {}, gates.map((g) => h('tr', { class: `gate-${gateState(g)}`, dataset: { gate: g.gate } },
+      h('th', { scope: 'row' }, g.gate), h('td', {}, GATE_WORDS[gateState(g)]),
+      h('td', {}, g.message, g.retry_at ? h('span', { class: 'muted small' }, ` (opens ${time(g.retry_at)})`) : null))))));
+}
+
 // planView shows a deploy's plan: the release, each service that changes, the parameters it
-// would write, and the refusal it would meet.
+// would write, every gate's decision, and the refusal it would meet.
 export function planView(plan) {
   const changed = plan.services.filter((s) => s.change !== 'unchanged');
   const unchanged = plan.services.length - changed.length;
@@ -39,6 +58,7 @@ export function planView(plan) {
       plan.promoted_from ? ` from ${plan.promoted_from}` : '', ` to ${plan.environment}.`),
     plan.refusal ? h('div', { class: 'error refusal', role: 'alert' }, h('strong', {}, 'Refused: '), plan.refusal.message,
       h('span', { class: 'kind' }, ` (${plan.refusal.kind})`)) : null,
+    gatesView(plan.gates),
     changed.length
       ? h('div', { class: 'table-wrap' }, h('table', { class: 'changes' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Change'), h('th', { scope: 'col' }, 'From'), h('th', { scope: 'col' }, 'To'))),

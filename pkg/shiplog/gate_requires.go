@@ -5,9 +5,22 @@ import (
 	"strings"
 )
 
-// checkGates refuses a release that has not yet been verified in each environment the target
-// environment requires (its promotion gates).
-func checkGates(r Release, env Environment) error {
+// requiresGate refuses a release that has not yet been verified in each environment the target
+// environment requires (its promotion gates). A rollback passes it: the release it deploys again
+// passed it when it was first deployed there.
+type requiresGate struct{}
+
+func (requiresGate) Name() string     { return "requires" }
+func (requiresGate) BreakGlass() bool { return true }
+
+func (requiresGate) Evaluate(in GateInput) Decision {
+	env, r := in.Environment, in.Release
+	if len(env.Requires) == 0 {
+		return allow("%s requires no other environment first", env.ID)
+	}
+	if in.Kind == KindRollback {
+		return allow("a rollback deploys again a release %s ran before: %s's requires are not checked", env.ID, env.ID)
+	}
 	var missing []string
 	for _, req := range env.Requires {
 		if !verifiedIn(r, req) {
@@ -15,9 +28,9 @@ func checkGates(r Release, env Environment) error {
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return allow("release %s is verified in %s", r.ID, strings.Join(env.Requires, ", "))
 	}
-	return Errorf(Conflict, "release %s cannot be deployed to %s: %s requires a release verified in %s first, and this one has not been verified in %s; "+
+	return refuse(0, "release %s cannot be deployed to %s: %s requires a release verified in %s first, and this one has not been verified in %s; "+
 		"deploy or promote it there and report it verified (or let ECS verify it) first (or, in an emergency, use an emergency deployment)",
 		r.ID, env.ID, env.ID, strings.Join(env.Requires, ", "), strings.Join(missing, ", "))
 }
