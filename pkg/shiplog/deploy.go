@@ -302,6 +302,9 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	if err != nil {
 		return DeployResult{}, err
 	}
+	if err := s.checkPulled(ctx, dc.Release, env, sessionName(in.by)); err != nil {
+		return DeployResult{}, err
+	}
 
 	toWrite := changedServices(prev, dc.Release.Images)
 	changes := changesOf(prev, dc.Release.Images, ParameterPath(dc.Project.ID, env.ID), toWrite)

@@ -3,6 +3,7 @@ package shiplog
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -261,4 +262,91 @@ func sessionName(by Person) string {
 		return shiplogPerson.ID
 	}
 	return by.ID
+}
+
+// ecrImage is an ECR image URI taken apart: {account}.dkr.ecr.{region}.amazonaws.com/{rest}.
+type ecrImage struct{ account, region, rest string }
+
+func parseECRImage(uri string) (ecrImage, bool) {
+	host, rest, ok := strings.Cut(uri, "/")
+	if !ok {
+		return ecrImage{}, false
+	}
+	account, host, ok := strings.Cut(host, ".dkr.ecr.")
+	if !ok || !isAccount(account) {
+		return ecrImage{}, false
+	}
+	region, ok := strings.CutSuffix(host, ".amazonaws.com")
+	if !ok || !isRegion(region) {
+		return ecrImage{}, false
+	}
+	return ecrImage{account: account, region: region, rest: rest}, true
+}
+
+// PullsFrom returns the URI of the image an environment placed at at pulls for uri (home is where
+// the stack runs, for what at leaves out): uri itself when it pulls from the source registry, or
+// the same repository and digest in the registry of its own account and region when it pulls
+// from a replica (Placement.Registry). ok is false for an image not in ECR.
+func PullsFrom(at Placement, home Location, uri string) (string, bool) {
+	im, ok := parseECRImage(uri)
+	if !ok {
+		return uri, false
+	}
+	where := at.In(home)
+	if where.Region == "" {
+		where.Region = im.region
+	}
+	if where.Account == "" {
+		where.Account = im.account
+	}
+	replica := at.Registry == RegistryReplica || (at.Registry == "" && where.Region != im.region)
+	if !replica {
+		return uri, true
+	}
+	return where.Account + ".dkr.ecr." + where.Region + ".amazonaws.com/" + im.rest, true
+}
+
+// checkPulled refuses, before anything is written, a release whose images are not in the
+// registry that env pulls from where that is not where they were pushed (a replica: ECR
+// replication copies them there), naming each missing image and where it was looked for. The
+// check is by digest, through env's role. The source registry is checked by checkRelease.
+func (s *Service) checkPulled(ctx context.Context, r Release, env Environment, by string) error {
+	if s.Places == nil || env.Placement.IsZero() {
+		return nil
+	}
+	pulled := map[string]string{} // the image env pulls -> the release's
+	for _, uri := range sortedValues(r.Images) {
+		if at, ok := PullsFrom(env.Placement, s.Home, uri); ok && at != uri {
+			pulled[at] = uri
+		}
+	}
+	if len(pulled) == 0 {
+		return nil
+	}
+	reg, err := s.Places.Registry(ctx, env.Placement, by)
+	if err != nil {
+		return fmt.Errorf("the ECR registry of environment %s, in %s: %w", env.ID, env.Placement, err)
+	}
+	check, err := reg.CheckImages(ctx, sortedKeys(pulled), "")
+	if err != nil {
+		return fmt.Errorf("check the images of release %s in environment %s's registry: %w", r.ID, env.ID, err)
+	}
+	if len(check.Missing) == 0 {
+		return nil
+	}
+	gone := map[string]bool{}
+	for _, m := range check.Missing {
+		gone[pulled[m]] = true
+	}
+	var names []string
+	for svc, uri := range r.Images {
+		if gone[uri] {
+			at, _ := PullsFrom(env.Placement, s.Home, uri)
+			names = append(names, fmt.Sprintf("%s (%s, looked for as %s)", svc, uri, at))
+		}
+	}
+	sort.Strings(names)
+	where := env.Placement.In(s.Home)
+	return Errorf(Conflict, "release %s cannot be deployed to %s: %s pulls its images from the ECR registry of account %s, region %s, which does not have %s; replicate them there (ECR replication) and deploy again",
+		r.ID, env.ID, env.ID, where.Account, where.Region, strings.Join(names, ", "))
 }

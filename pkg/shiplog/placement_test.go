@@ -3,6 +3,7 @@ package shiplog_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -172,5 +173,108 @@ func TestDeployRefusedWhenTheRoleCannotBeAssumed(t *testing.T) {
 	h.wantNothingDeployed(t, r)
 	if home := h.paramsUnder(t, "storage", "stage"); len(home) != 0 {
 		t.Errorf("home account: got %v, want nothing written", home)
+	}
+}
+
+// replicaRegistry has the images of have.
+type replicaRegistry struct {
+	mu     sync.Mutex
+	have   map[string]bool
+	looked []string
+}
+
+func (r *replicaRegistry) CheckImages(_ context.Context, images []string, _ string) (shiplog.ImageCheck, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var c shiplog.ImageCheck
+	for _, im := range images {
+		r.looked = append(r.looked, im)
+		if !r.have[im] {
+			c.Missing = append(c.Missing, im)
+		}
+	}
+	return c, nil
+}
+
+func (r *replicaRegistry) TagImages(context.Context, []string, string) error { return nil }
+
+func TestPullsFrom(t *testing.T) {
+	src := "760097843905.dkr.ecr.eu-west-1.amazonaws.com/team/app@" + digest(1)
+	home := shiplog.Location{Account: "760097843905", Region: "eu-west-1"}
+	tests := []struct {
+		name string
+		at   shiplog.Placement
+		want string
+	}{
+		{"the stack's own", shiplog.Placement{}, src},
+		{"another account, the same region: the source, shared", stageElsewhere, src},
+		{"another account and region: its replica", shiplog.Placement{RoleARN: "arn:aws:iam::333333333333:role/x", Region: "us-east-1"},
+			"333333333333.dkr.ecr.us-east-1.amazonaws.com/team/app@" + digest(1)},
+		{"another region, told to pull from the source", shiplog.Placement{RoleARN: "arn:aws:iam::333333333333:role/x", Region: "us-east-1", Registry: shiplog.RegistrySource}, src},
+		{"the same region, told to pull from a replica", shiplog.Placement{RoleARN: "arn:aws:iam::333333333333:role/x", Registry: shiplog.RegistryReplica},
+			"333333333333.dkr.ecr.eu-west-1.amazonaws.com/team/app@" + digest(1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := shiplog.PullsFrom(tt.at, home, src)
+			if !ok || got != tt.want {
+				t.Errorf("PullsFrom: got %q, %v; want %q", got, ok, tt.want)
+			}
+		})
+	}
+	if got, ok := shiplog.PullsFrom(stageElsewhere, home, "docker.io/library/nginx@"+digest(1)); ok || got != "docker.io/library/nginx@"+digest(1) {
+		t.Errorf("PullsFrom of an image outside ECR: got %q, %v; want it unchanged and not ok", got, ok)
+	}
+}
+
+// TestDeployRefusedUntilReplicated: a deploy to an environment of another region is refused while
+// its registry (the replica in its account and region) lacks an image, naming the image and where
+// it was looked for; nothing is recorded or written. Once replicated, the deploy writes there.
+func TestDeployRefusedUntilReplicated(t *testing.T) {
+	h := newHarness(t)
+	places := newFakePlaces()
+	h.svc.Places = places
+	prodAt := shiplog.Placement{AccountID: "333333333333", RoleARN: "arn:aws:iam::333333333333:role/shiplog", Region: "us-east-1"}
+	replica := &replicaRegistry{have: map[string]bool{}}
+	places.registries[prodAt] = replica
+	entry := `{"name": "Storage service", "environments": [{"id": "stage"},
+	    {"id": "prod", "role_arn": "arn:aws:iam::333333333333:role/shiplog", "region": "us-east-1"}],
+	  "image_repositories": [{"id": "uk.ac.wellcome/archivist", "services": ["archivist"]}, {"id": "uk.ac.wellcome/notifier"}]}`
+	if err := h.register(t, "storage", entry); err != nil {
+		t.Fatal(err)
+	}
+	h.seedLabel(t, "latest", 1, "archivist", "notifier")
+	r, err := h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The notifier's image is replicated, the archivist's not yet.
+	notifier := "333333333333.dkr.ecr.us-east-1.amazonaws.com/uk.ac.wellcome/notifier@" + digest(1)
+	replica.have[notifier] = true
+	_, err = h.svc.Deploy(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: r.ID, Environment: "prod", RequestedBy: alice})
+	wantError(t, "Deploy before replication", err, shiplog.Conflict, "account 333333333333, region us-east-1", "archivist ("+r.Images["archivist"],
+		"looked for as 333333333333.dkr.ecr.us-east-1.amazonaws.com/uk.ac.wellcome/archivist@"+digest(1), "ECR replication")
+	if strings.Contains(err.Error(), "notifier") {
+		t.Errorf("Deploy: %v names the notifier, which is replicated", err)
+	}
+	h.wantNothingDeployed(t, r)
+	if n, _ := places.store(prodAt).GetParametersByPath(t.Context(), shiplog.ParameterPath("storage", "prod")); len(n) != 0 {
+		t.Errorf("prod's account: got %v, want nothing written", n)
+	}
+
+	replica.have["333333333333.dkr.ecr.us-east-1.amazonaws.com/uk.ac.wellcome/archivist@"+digest(1)] = true
+	h.deploy(t, r.ID, "prod")
+	got, err := places.store(prodAt).GetParametersByPath(t.Context(), shiplog.ParameterPath("storage", "prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[shiplog.ParameterName("storage", "prod", "archivist")] != r.Images["archivist"] {
+		t.Errorf("prod's account after replication: got %v, want the release's two images", got)
+	}
+	// stage, where the stack runs, is not checked against prod's registry.
+	before := len(replica.looked)
+	h.deploy(t, r.ID, "stage")
+	if len(replica.looked) != before {
+		t.Errorf("a deploy to stage looked in prod's registry: %v", replica.looked[before:])
 	}
 }
