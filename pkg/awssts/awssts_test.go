@@ -2,12 +2,16 @@ package awssts_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
 
@@ -122,5 +126,42 @@ func TestPlacesWriteInTheEnvironmentsAccount(t *testing.T) {
 	// Another account without a role is refused, naming what is missing.
 	if _, err := places.Parameters(ctx, shiplog.Placement{AccountID: "333333333333"}, "alice"); !shiplog.IsKind(err, shiplog.Invalid) || !strings.Contains(err.Error(), "without role_arn") {
 		t.Errorf("an account without a role: got %v, want Invalid naming role_arn", err)
+	}
+}
+
+// TestRoleThatDoesNotTrustShiplog: STS's AccessDenied (the role trusts another account, or not
+// these function roles, or wants another external id) is Forbidden, naming the role, what its
+// trust must allow and the external id shiplog passed; nothing else is called.
+func TestRoleThatDoesNotTrustShiplog(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if err := r.ParseForm(); err != nil || r.Form.Get("Action") != "AssumeRole" || r.Form.Get("ExternalId") != "bugfarm-prod" ||
+			r.Form.Get("RoleSessionName") != "shiplog@alice" {
+			t.Errorf("STS request %v (%v): want AssumeRole with the external id and alice's session", r.Form, err)
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
+			`<Message>User: arn:aws:sts::123456789012:assumed-role/shiplog-DeployRole-X/deploy is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::333333333333:role/shiplog-target</Message></Error><RequestId>r</RequestId></ErrorResponse>`)
+	}))
+	defer srv.Close()
+	cfg := aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
+	var made atomic.Int64
+	places := awssts.New(cfg, awssts.Clients{Parameters: func(aws.Config) shiplog.ParameterStore { made.Add(1); return nil }}, awssts.Home{})
+	at := shiplog.Placement{AccountID: "333333333333", RoleARN: "arn:aws:iam::333333333333:role/shiplog-target", ExternalID: "bugfarm-prod", Region: "us-east-1"}
+	_, err := places.Parameters(t.Context(), at, "alice")
+	if !shiplog.IsKind(err, shiplog.Forbidden) {
+		t.Fatalf("got %v, want Forbidden", err)
+	}
+	for _, part := range []string{"may not assume arn:aws:iam::333333333333:role/shiplog-target", "must trust this shiplog's function roles",
+		`external id "bugfarm-prod"`, "templates/target-account.yaml", "is not authorized to perform: sts:AssumeRole"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not say %q", err, part)
+		}
+	}
+	if calls.Load() == 0 || made.Load() != 0 {
+		t.Errorf("STS calls %d, parameter stores made %d: want the role tried and no store made", calls.Load(), made.Load())
 	}
 }
