@@ -455,3 +455,23 @@ func TestVersion(t *testing.T) {
 	r := invocation{}.run(t, "--version")
 	r.want(t, 0, "shiplog "+version.String()+"\n")
 }
+
+// TestProjectShowsWhereEnvironmentsLive: project show gives each environment's account and
+// region, "-" for the stack's own.
+func TestProjectShowsWhereEnvironmentsLive(t *testing.T) {
+	l := newLocal(t)
+	manifest := filepath.Join(t.TempDir(), "m.json")
+	entry := `{"faraway": {"name": "Far away", "environments": [{"id": "stage"},
+	  {"id": "prod", "role_arn": "arn:aws:iam::333333333333:role/shiplog-target", "region": "us-east-1"}],
+	  "image_repositories": [{"id": "far/web"}]}}`
+	if err := os.WriteFile(manifest, []byte(entry), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.run(t, "project", "register", "-f", manifest).want(t, 0, "registered faraway")
+	r := l.run(t, "project", "show", "faraway")
+	r.want(t, 0, "333333333333", "us-east-1")
+	columnsAligned(t, r.stdout, []string{"ENVIRONMENT", "ACCOUNT", "REGION"}, []string{"prod", "333333333333", "us-east-1"})
+	if !strings.Contains(r.stdout, "stage        stage  -         -             -") {
+		t.Errorf("stage, in the stack's own account and region: want \"-\" for both in:\n%s", r.stdout)
+	}
+}

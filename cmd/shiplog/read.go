@@ -103,9 +103,17 @@ func (a *app) projectCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.std.out, "%s %s\n\n", a.paint(bold, p.ID), p.Name)
-			t := a.newTable(a.std.out, "ENVIRONMENT", "NAME", "REQUIRES")
+			t := a.newTable(a.std.out, "ENVIRONMENT", "NAME", "REQUIRES", "ACCOUNT", "REGION")
 			for _, e := range p.Environments {
-				t.row(e.ID, e.Name, strings.Join(e.Requires, ", "))
+				// Where the environment lives (docs/accounts.md); "-" is the stack's own.
+				account, region := e.Placement.Account(), e.Region
+				if account == "" {
+					account = "-"
+				}
+				if region == "" {
+					region = "-"
+				}
+				t.row(e.ID, e.Name, strings.Join(e.Requires, ", "), account, region)
 			}
 			if err := t.flush(); err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/awssts"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/lambdaconfig"
 )
@@ -31,5 +32,9 @@ func main() {
 	}
 	// POST .../verify checks on ECS what a deployment runs.
 	svc.Runtime = awsecs.NewFromConfig(cfg)
+	// An environment in another account or region is written and read there, through the role it
+	// names.
+	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries, Runtime: awsecs.Runtimes},
+		awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime})
 	lambda.Start(awslambda.HTTPAPI(httpapi.NewHandler(svc, log)))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/awssts"
 	"github.com/shiplog/shiplog/pkg/lambdaconfig"
 )
 
@@ -34,5 +35,7 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
+	// A release from an environment's label reads it where the environment lives.
+	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables)}, awssts.Home{Parameters: svc.Params})
 	lambda.Start(awslambda.CreateRelease(svc, log, policy))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/awssts"
 	"github.com/shiplog/shiplog/pkg/lambdaconfig"
 )
 
@@ -34,5 +35,8 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
+	// An environment in another account or region is written there, through the role it names.
+	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries},
+		awssts.Home{Parameters: svc.Params, Registry: svc.Registry})
 	lambda.Start(awslambda.Deploy(svc, log, policy))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/awssts"
 	"github.com/shiplog/shiplog/pkg/lambdaconfig"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -41,5 +42,7 @@ func main() {
 	svc := shiplog.NewService(nil, awsdynamo.New(dynamodb.NewFromConfig(cfg), releases, state), nil, log)
 	svc.Runtime = awsecs.NewFromConfig(cfg)
 	svc.Home = shiplog.Location{Account: account, Region: cfg.Region}
+	// An environment in another account or region is read there, through the role it names.
+	svc.Places = awssts.New(cfg, awssts.Clients{Runtime: awsecs.Runtimes}, awssts.Home{Runtime: svc.Runtime})
 	lambda.Start(awslambda.ECSEvents(svc, log))
 }

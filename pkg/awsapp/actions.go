@@ -21,22 +21,26 @@ func IndexResource(table, index string) string { return table + "/index/" + inde
 // template's policies are held to both by a test in pkg/infra, and a test here holds each
 // function's real calls (against moto, through every path) to them, both ways.
 //
+// sts:AssumeRole is called for an environment that lives in another account or region
+// (pkg/awssts): the calls made there through the assumed role are the same actions, granted by
+// the role templates/target-account.yaml makes in that account.
+//
 // ECR's PutImage is called only for projects that tag their deployed images; the template grants
 // it only when its ImageTagging parameter is on, and only on repositories tagged for it.
 var FunctionActions = map[string][]string{
 	// Compare and write the "latest" parameter of each service the pushed repository feeds.
 	"ecr-push": {"ssm:GetParameter", "ssm:PutParameter"},
 	// Read the label's parameter of each service.
-	"create-release": {"ssm:GetParameters"},
+	"create-release": {"ssm:GetParameters", "sts:AssumeRole"},
 	// Check (and tag) the images in ECR, write the changed parameters.
-	"deploy": {"ecr:BatchGetImage", "ecr:PutImage", "ssm:PutParameter"},
+	"deploy": {"ecr:BatchGetImage", "ecr:PutImage", "ssm:PutParameter", "sts:AssumeRole"},
 	// Read what the ECS service of an event runs (awsecs.Actions): its primary deployment's task
 	// definition, and the digests its running tasks report for images named by tag.
-	"ecs-events": {"ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks"},
+	"ecs-events": {"ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "sts:AssumeRole"},
 	// The HTTP API: registration, releases, deploys and every read, and verification on ECS
 	// (POST .../verify). It records no pushes.
 	"api": {"ecr:BatchGetImage", "ecr:PutImage", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks",
-		"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter"},
+		"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter", "sts:AssumeRole"},
 	// Put the stream's new events on the bus (awseventbridge.Actions). Lambda's stream poller,
 	// not the code, reads the stream; the template grants that in a policy of its own.
 	"events": {"events:PutEvents"},

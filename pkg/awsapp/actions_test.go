@@ -16,12 +16,14 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 
@@ -32,6 +34,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awseventbridge"
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/awssts"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/localaws"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -158,6 +161,9 @@ func (r *iamRecorder) list() (actions []string, tables map[string][]string) {
 
 const account = "123456789012" // moto's account
 
+// farAccount is the account of an environment that lives elsewhere.
+const farAccount = "210987654321"
+
 // image puts a distinct image into an ECR repository and returns its digest.
 func image(t *testing.T, client *ecr.Client, repo string, n int) string {
 	t.Helper()
@@ -202,6 +208,12 @@ func TestFunctionActions(t *testing.T) {
 	if _, err := ecsClient.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
 		t.Fatal(err)
 	}
+	// far's account has a cluster of the same name (with no services).
+	farCfg := m.Config(ctx)
+	farCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(m.Config(ctx)), "arn:aws:iam::"+farAccount+":role/setup"))
+	if _, err := ecs.NewFromConfig(farCfg).CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
+		t.Fatal(err)
+	}
 	ecsDeployments := map[string]string{} // service -> its ECS deployment, which ECS's events name
 	for svc, im := range map[string]string{"web": account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + d2, "worker-prod": account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + d2} {
 		td, err := ecsClient.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String(cluster + "-" + svc),
@@ -219,7 +231,10 @@ func TestFunctionActions(t *testing.T) {
 		}
 	}
 	project := localaws.UniqueName("proj")
-	entry := fmt.Sprintf(`{"name":"P","tag_deployed_images":true,"environments":[{"id":"stage"},{"id":"prod","ecs":{"cluster":%q,"services":{"worker":"worker-prod"}}}],"image_repositories":[{"id":%q,"services":["web","worker"]}]}`, cluster, repo)
+	// far lives in another account, reached through the role the target-account template makes
+	// there (moto keeps the accounts apart for the assumed role's credentials).
+	entry := fmt.Sprintf(`{"name":"P","tag_deployed_images":true,"environments":[{"id":"stage"},{"id":"prod","ecs":{"cluster":%q,"services":{"worker":"worker-prod"}}},`+
+		`{"id":"far","role_arn":"arn:aws:iam::%s:role/shiplog-target","ecs":{"cluster":%q}}],"image_repositories":[{"id":%q,"services":["web","worker"]}]}`, cluster, farAccount, cluster, repo)
 	manifest := fmt.Sprintf(`{%q:%s}`, project, entry)
 
 	recorders := map[string]*iamRecorder{}
@@ -242,10 +257,22 @@ func TestFunctionActions(t *testing.T) {
 			svc = shiplog.NewService(nil, awsdynamo.New(dynamodb.NewFromConfig(cfg), tables.Releases, tables.State), nil, nil)
 			svc.Runtime = awsecs.NewFromConfig(cfg)
 			svc.Home = shiplog.Location{Account: account, Region: "eu-west-1"}
+			svc.Places = awssts.New(cfg, awssts.Clients{Runtime: awsecs.Runtimes}, awssts.Home{Runtime: svc.Runtime})
 		} else {
 			svc = awsapp.NewFromConfig(cfg, tables, registry, nil)
 			if callsService(name, "ecs") {
 				svc.Runtime = awsecs.NewFromConfig(cfg)
+			}
+			// As each main wires it: the clients of other accounts are the function's own kinds.
+			if callsService(name, "sts") {
+				clients := awssts.Clients{Parameters: awsapp.ParametersIn(tables)}
+				if registry != nil {
+					clients.Registry = awsecr.Registries
+				}
+				if svc.Runtime != nil {
+					clients.Runtime = awsecs.Runtimes
+				}
+				svc.Places = awssts.New(cfg, clients, awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime})
 			}
 		}
 		services[name] = svc
@@ -339,6 +366,12 @@ func TestFunctionActions(t *testing.T) {
 	invoke(awslambda.DeployName, fmt.Sprintf(`{"project_id":%q,"release_id":"latest","environment":"stage","dry_run":true}`, project), false)
 	invoke(awslambda.DeployName, fmt.Sprintf(`{"project_id":%q,"from_environment":"stage","environment":"prod"}`, project), false)
 	invoke(awslambda.DeployName, fmt.Sprintf(`{"project_id":%q,"environment":"stage","rollback":true,"reason":"r"}`, project), true)
+	// far: a deploy writes there through the role, and so does the API's; both read drift there,
+	// and a release from far's label reads it there.
+	invoke(awslambda.DeployName, fmt.Sprintf(`{"project_id":%q,"release_id":"latest","environment":"far"}`, project), false)
+	call("POST", "/projects/"+project+"/environments/far/deployments", fmt.Sprintf(`{"release_id":%q}`, newest.ID), 201)
+	call("GET", "/projects/"+project+"/images/far", "", 200)
+	invoke(awslambda.CreateReleaseName, fmt.Sprintf(`{"project_id":%q,"label":"far"}`, project), false)
 
 	// ecs-events: ECS says prod's services completed their deployments (again: at least once).
 	for _, svc := range []string{"web", "worker-prod", "web"} {
@@ -349,6 +382,13 @@ func TestFunctionActions(t *testing.T) {
 		if _, err := functions[awslambda.ECSEventsName].Invoke(ctx, []byte(ev)); err != nil {
 			t.Fatalf("ecs-events %s: %v", svc, err)
 		}
+	}
+	// ECS in far's account: read through the role (the event is from where far's cluster is;
+	// the ECS deployment it names is not listed there, so it changes nothing).
+	farEvent := fmt.Sprintf(`{"version":"0","id":"e","detail-type":"ECS Deployment State Change","source":"aws.ecs","account":%q,"time":%q,"region":"eu-west-1","resources":["arn:aws:ecs:eu-west-1:%s:service/%s/web"],"detail":{"eventType":"INFO","eventName":"SERVICE_DEPLOYMENT_COMPLETED","deploymentId":"ecs-svc/1234567890123456789","reason":"ECS deployment completed."}}`,
+		farAccount, time.Now().UTC().Format(time.RFC3339), farAccount, cluster)
+	if out, err := functions[awslambda.ECSEventsName].Invoke(ctx, []byte(farEvent)); err != nil || !strings.Contains(string(out), "does not list deployment") {
+		t.Fatalf("ecs-events from far's account: %s, %v; want far's ECS read, and the event ignored", out, err)
 	}
 	// api: a deployment's status, a report, and a check on ECS now.
 	envs, err := services[awslambda.APIName].Environments(ctx, project)

@@ -67,7 +67,20 @@ func New(cfg aws.Config, tables Tables, registry shiplog.Registry, log *slog.Log
 
 // NewFromConfig is New without the checks; tables.ParameterPrefix must pass awsssm.CheckPrefix.
 func NewFromConfig(cfg aws.Config, tables Tables, registry shiplog.Registry, log *slog.Logger) *shiplog.Service {
-	params := awsssm.New(ssm.NewFromConfig(cfg, awsssm.WithRetries)).WithPrefix(tables.ParameterPrefix)
+	params := ParametersIn(tables)(cfg)
 	store := awsdynamo.New(dynamodb.NewFromConfig(cfg), tables.Releases, tables.State)
-	return shiplog.NewService(params, store, registry, log)
+	svc := shiplog.NewService(params, store, registry, log)
+	// An environment that names no region is in the stack's (and pulls from a replica if its
+	// images were pushed to another).
+	svc.Home = shiplog.Location{Region: cfg.Region}
+	return svc
+}
+
+// ParametersIn returns what makes the parameter store of a configuration's account and region,
+// with the tables' prefix: the stack's own, and, through awssts, an environment's elsewhere (the
+// prefix applies there too).
+func ParametersIn(tables Tables) func(aws.Config) shiplog.ParameterStore {
+	return func(cfg aws.Config) shiplog.ParameterStore {
+		return awsssm.New(ssm.NewFromConfig(cfg, awsssm.WithRetries)).WithPrefix(tables.ParameterPrefix)
+	}
 }

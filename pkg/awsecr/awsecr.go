@@ -92,6 +92,9 @@ func NewFromConfig(cfg aws.Config) *Registry {
 	return New(ecr.NewFromConfig(cfg))
 }
 
+// Registries makes the registry of a configuration's account and region, for awssts.Clients.
+func Registries(cfg aws.Config) shiplog.Registry { return NewFromConfig(cfg) }
+
 // Image is a digest-pinned ECR image URI taken apart.
 type Image struct {
 	Account    string // the registry id, a 12-digit account id

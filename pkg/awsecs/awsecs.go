@@ -81,6 +81,11 @@ func NewFromConfig(cfg aws.Config) *Runtime {
 	return New(ecs.NewFromConfig(cfg))
 }
 
+// Runtimes makes the ECS reader of a configuration's account and region, for awssts.Clients.
+func Runtimes(cfg aws.Config) shiplog.Runtime {
+	return New(ecs.NewFromConfig(cfg))
+}
+
 // Running returns what each of the named services of cluster (a name or an ARN) runs now: one
 // DescribeServices per ten services, one DescribeTaskDefinition per task definition not read
 // before, and, for a service whose task definition names an image by tag, ListTasks and

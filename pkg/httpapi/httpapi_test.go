@@ -307,7 +307,7 @@ func TestHappyPaths(t *testing.T) {
 		diff(t, "response vs stored", got, stored)
 		diff(t, "services", stored.Services(), []string{"web"})
 		if !strings.Contains(string(stored.Manifest), `"role_arn":"arn:aws:iam::123456789012:role/platform-ci"`) {
-			t.Errorf("stored manifest: got %s, want the entry with its unknown fields kept", stored.Manifest)
+			t.Errorf("stored manifest: got %s, want the entry as it was sent", stored.Manifest)
 		}
 
 		// Registering again replaces the registration.
@@ -315,7 +315,9 @@ func TestHappyPaths(t *testing.T) {
 		rec = e.do(t, "PUT", "/projects/newproj", changed, alice)
 		wantStatus(t, rec, http.StatusOK)
 		stored, _ = e.store.GetProject(ctx, "newproj")
-		diff(t, "environments after update", stored.Environments, []shiplog.Environment{{ID: "stage", Name: "stage"}, {ID: "prod", Name: "prod"}})
+		// The project's role places each environment in its account.
+		platform := shiplog.Placement{AccountID: "123456789012", RoleARN: "arn:aws:iam::123456789012:role/platform-ci"}
+		diff(t, "environments after update", stored.Environments, []shiplog.Environment{{ID: "stage", Name: "stage", Placement: platform}, {ID: "prod", Name: "prod", Placement: platform}})
 	})
 
 	t.Run("images", func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awseventbridge"
 	"github.com/shiplog/shiplog/pkg/awsssm"
+	"github.com/shiplog/shiplog/pkg/awssts"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -228,7 +229,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 
 	// Every action a function may be granted is one an adapter declares it calls.
 	known := map[string]bool{}
-	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecs.Actions, awseventbridge.Actions} {
+	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecs.Actions, awseventbridge.Actions, awssts.Actions} {
 		for _, a := range list {
 			known[a] = true
 		}
@@ -283,7 +284,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 						services := map[string]bool{}
 						for _, a := range s.actions {
 							if !known[a] {
-								t.Errorf("%s %s: %s is no action of awsssm, awsdynamo, awsecr, awsecs or awseventbridge", roleID, s.sid, a)
+								t.Errorf("%s %s: %s is no action of awsssm, awsdynamo, awsecr, awsecs, awseventbridge or awssts", roleID, s.sid, a)
 							}
 							service, _, _ := strings.Cut(a, ":")
 							services[service] = true
@@ -427,6 +428,20 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 					}
 					if bus != "default" && allowed(sts, "events:PutEvents", busARN(sampleRegion, sampleAccount, "default"), nil) {
 						t.Errorf("%s: events:PutEvents on the default bus is allowed with EventBusName %s", roleID, bus)
+					}
+
+					// STS: the target-account role (TargetRoleName) of any account, and no other role.
+					wantAssume := slices.Contains(awsapp.FunctionActions[name], "sts:AssumeRole")
+					for _, acct := range []string{sampleAccount, "210987654321"} {
+						target := "arn:aws:iam::" + acct + ":role/shiplog-target"
+						if got := allowed(sts, "sts:AssumeRole", target, nil); got != wantAssume {
+							t.Errorf("%s: sts:AssumeRole on %s allowed %v, want %v", roleID, target, got, wantAssume)
+						}
+						for _, other := range []string{"admin", "shiplog-target-x", "path/shiplog-target", "OrganizationAccountAccessRole"} {
+							if arn := "arn:aws:iam::" + acct + ":role/" + other; allowed(sts, "sts:AssumeRole", arn, nil) {
+								t.Errorf("%s: sts:AssumeRole on %s is allowed; only the target-account role is", roleID, arn)
+							}
+						}
 					}
 
 					for _, a := range []string{"ecs:UpdateService", "ecs:RegisterTaskDefinition", "ecs:RunTask"} {

@@ -2,7 +2,9 @@
 // environments and which ECR repositories feed which of its services, into shiplog.Project
 // values. It decodes strictly: a misspelt field is refused with its path and the field meant,
 // since a setting silently ignored is a setting silently off. The fields other tools read from
-// the same file (OtherToolsFields) are accepted and ignored.
+// the same file (OtherToolsFields) are accepted and ignored. weco-deploy's role_arn,
+// aws_region_name and account_id on a project are read: they say where its environments live
+// (shiplog.Placement), as an environment's own fields do for it.
 package manifest
 
 import (
@@ -27,10 +29,19 @@ type entry struct {
 	ImageRepositories []json.RawMessage `json:"image_repositories"` // each a repository
 	TagDeployedImages *bool             `json:"tag_deployed_images"`
 
-	// weco-deploy's settings: the role it assumes, and where.
-	RoleARN       json.RawMessage `json:"role_arn" strictjson:"ignored"`
-	AWSRegionName json.RawMessage `json:"aws_region_name" strictjson:"ignored"`
-	AccountID     json.RawMessage `json:"account_id" strictjson:"ignored"`
+	// Where every environment lives unless it says otherwise: weco-deploy's role_arn,
+	// aws_region_name and account_id, and shiplog's region (aws_region_name's synonym) and
+	// external_id.
+	place
+}
+
+// place is where environments live (shiplog.Placement), as a project or an environment says it.
+type place struct {
+	AccountID     *string `json:"account_id"`
+	Region        *string `json:"region"`
+	AWSRegionName *string `json:"aws_region_name" synonym:"region"` // weco-deploy's name for region
+	RoleARN       *string `json:"role_arn"`
+	ExternalID    *string `json:"external_id"`
 }
 
 type environment struct {
@@ -41,6 +52,9 @@ type environment struct {
 	// Windows are when deploys may go, FreezeWindows recurring freezes; each a window.
 	Windows       []json.RawMessage `json:"windows"`
 	FreezeWindows []json.RawMessage `json:"freeze_windows"`
+	// Registry is where the environment pulls images from: "source" or "replica".
+	Registry *string `json:"registry"`
+	place
 }
 
 // window is a recurring span of the week (shiplog.Window): every field is required.
@@ -82,7 +96,6 @@ type service struct {
 // OtherToolsFields lists, by where they appear, the fields that real .wellcome_project files carry
 // for other tools, which shiplog accepts and ignores.
 var OtherToolsFields = map[string][]string{
-	"{project}":                      {"role_arn", "aws_region_name", "account_id"},
 	"{project}.image_repositories[]": {"namespace", "account_id"},
 }
 
@@ -150,6 +163,10 @@ func parseProject(id string, data []byte, c *collector) (shiplog.Project, bool) 
 	if e.TagDeployedImages != nil {
 		p.TagDeployedImages = *e.TagDeployedImages
 	}
+	projectPlace, err := e.place.placement(id)
+	if err != nil {
+		c.add(err)
+	}
 	// Each element is decoded on its own so that errors name it by its index, and one wrong
 	// element does not hide the next.
 	for i, raw := range e.Environments {
@@ -187,6 +204,13 @@ func parseProject(id string, data []byte, c *collector) (shiplog.Project, bool) 
 		}
 		if env.FreezeWindows, err = parseWindows(field+".freeze_windows", re.FreezeWindows); err != nil {
 			c.add(err)
+		}
+		if env.Placement, err = re.place.placement(field); err != nil {
+			c.add(err)
+		}
+		env.Placement = inherit(env.Placement, projectPlace)
+		if re.Registry != nil {
+			env.Registry = *re.Registry
 		}
 		if len(re.ECS) > 0 && !bytes.Equal(bytes.TrimSpace(re.ECS), []byte("null")) {
 			target, err := parseECS(field+".ecs", re.ECS)
@@ -238,6 +262,49 @@ func parseProject(id string, data []byte, c *collector) (shiplog.Project, bool) 
 		return shiplog.Project{}, false
 	}
 	return p, true
+}
+
+// placement reads where p says environments live; field is p's path, for errors.
+func (p place) placement(field string) (shiplog.Placement, error) {
+	var out shiplog.Placement
+	str := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	out.AccountID, out.RoleARN, out.ExternalID = str(p.AccountID), str(p.RoleARN), str(p.ExternalID)
+	out.Region = str(p.Region)
+	if p.AWSRegionName != nil {
+		if p.Region != nil && *p.Region != *p.AWSRegionName {
+			return out, shiplog.Errorf(shiplog.Invalid, "%s.aws_region_name: %q differs from region %q; they are the same setting (aws_region_name is weco-deploy's name for it): give one",
+				field, *p.AWSRegionName, *p.Region)
+		}
+		out.Region = *p.AWSRegionName
+	}
+	// An account is the role's when only the role names it.
+	if out.AccountID == "" {
+		if acct, ok := shiplog.RoleAccount(out.RoleARN); ok {
+			out.AccountID = acct
+		}
+	}
+	return out, nil
+}
+
+// inherit fills an environment's placement from its project's: an environment that names its own
+// account or role takes none of the project's account, role and external id (they go together),
+// and one that names no region takes the project's.
+func inherit(env, project shiplog.Placement) shiplog.Placement {
+	if env.AccountID == "" && env.RoleARN == "" {
+		env.AccountID, env.RoleARN = project.AccountID, project.RoleARN
+		if env.ExternalID == "" {
+			env.ExternalID = project.ExternalID
+		}
+	}
+	if env.Region == "" {
+		env.Region = project.Region
+	}
+	return env
 }
 
 // parseECS decodes an environment's "ecs" object; Project.Validate checks the names in it.

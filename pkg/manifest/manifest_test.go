@@ -107,14 +107,39 @@ func TestParseManifestAccepts(t *testing.T) {
 		{"an id of 128 characters",
 			`{"p": {"name": "P", "environments": [{"id": "` + long + `"}], "image_repositories": [{"id": "a/b"}]}}`,
 			func(t *testing.T, p shiplog.Project) { diff(t, "environment ids", p.EnvironmentIDs(), []string{long}) }},
-		{"weco-deploy's fields are accepted and kept",
+		{"weco-deploy's fields place every environment, and are kept",
 			`{"p": {"name": "P", "role_arn": "arn:aws:iam::123456789012:role/platform-ci", "aws_region_name": "eu-west-1", "account_id": "123456789012",
 			  "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b", "namespace": "uk.ac.wellcome", "account_id": "123456789012"}]}}`,
 			func(t *testing.T, p shiplog.Project) {
+				diff(t, "placement", p.Environments[0].Placement, shiplog.Placement{AccountID: "123456789012", Region: "eu-west-1", RoleARN: "arn:aws:iam::123456789012:role/platform-ci"})
 				for _, f := range []string{`"role_arn":"arn:aws:iam::123456789012:role/platform-ci"`, `"aws_region_name":"eu-west-1"`, `"namespace":"uk.ac.wellcome"`} {
 					if !strings.Contains(string(p.Manifest), f) {
 						t.Errorf("manifest: got %s, want %s kept", p.Manifest, f)
 					}
+				}
+			}},
+		{"an environment's own account replaces the project's account, role and external id; its region the project's",
+			`{"p": {"name": "P", "role_arn": "arn:aws:iam::111111111111:role/tooling", "external_id": "ext-1", "region": "eu-west-1",
+			  "environments": [{"id": "stage"}, {"id": "prod", "role_arn": "arn:aws:iam::222222222222:role/path/shiplog", "aws_region_name": "us-east-1", "registry": "replica"},
+			    {"id": "dr", "region": "eu-west-2"}],
+			  "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				diff(t, "placements", []shiplog.Placement{p.Environments[0].Placement, p.Environments[1].Placement, p.Environments[2].Placement}, []shiplog.Placement{
+					{AccountID: "111111111111", Region: "eu-west-1", RoleARN: "arn:aws:iam::111111111111:role/tooling", ExternalID: "ext-1"},
+					{AccountID: "222222222222", Region: "us-east-1", RoleARN: "arn:aws:iam::222222222222:role/path/shiplog", Registry: shiplog.RegistryReplica},
+					{AccountID: "111111111111", Region: "eu-west-2", RoleARN: "arn:aws:iam::111111111111:role/tooling", ExternalID: "ext-1"},
+				})
+			}},
+		{"region and aws_region_name may both be given when they agree",
+			`{"p": {"name": "P", "environments": [{"id": "stage", "region": "eu-west-2", "aws_region_name": "eu-west-2"}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				diff(t, "placement", p.Environments[0].Placement, shiplog.Placement{Region: "eu-west-2"})
+			}},
+		{"no placement is the stack's own account and region",
+			`{"p": {"name": "P", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			func(t *testing.T, p shiplog.Project) {
+				if !p.Environments[0].Placement.IsZero() {
+					t.Errorf("placement: got %+v, want zero", p.Environments[0].Placement)
 				}
 			}},
 		{"tag_deployed_images",
@@ -265,6 +290,36 @@ func TestParseManifestRejects(t *testing.T) {
 		{"an environment id given twice", project(`[{"id": "stage", "id": "prod"}]`, okRepos), []string{"storage.environments[0].id: appears twice"}},
 		{"an ecs service given twice", project(`[{"id": "prod", "ecs": {"cluster": "c", "services": {"archivist": "a", "archivist": "b"}}}]`, okRepos), []string{"storage.environments[0].ecs.services.archivist: appears twice"}},
 		{"another tool's field given twice", `{"storage": {"name": "S", "role_arn": "a", "role_arn": "b", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`, []string{"storage.role_arn: appears twice"}},
+		{"role of another account than account_id", project(`[{"id": "prod", "account_id": "222222222222", "role_arn": "arn:aws:iam::333333333333:role/shiplog"}]`, okRepos),
+			[]string{"storage.environments[0].role_arn", "is a role of account 333333333333, but the environment is in account 222222222222"}},
+		{"project role of another account than the project's account_id", `{"storage": {"name": "S", "account_id": "222222222222", "role_arn": "arn:aws:iam::333333333333:role/x", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			[]string{"storage.environments[0].role_arn", "is a role of account 333333333333"}},
+		{"account without a role", project(`[{"id": "prod", "account_id": "222222222222"}]`, okRepos),
+			[]string{"storage.environments[0].account_id", "names account 222222222222 without role_arn"}},
+		{"account id not 12 digits", project(`[{"id": "prod", "account_id": "2222", "role_arn": "arn:aws:iam::222222222222:role/x"}]`, okRepos),
+			[]string{"storage.environments[0].account_id", `"2222" is not an AWS account id`}},
+		{"role_arn not a role", project(`[{"id": "prod", "role_arn": "arn:aws:iam::222222222222:user/x"}]`, okRepos),
+			[]string{"storage.environments[0].role_arn", "is not an IAM role ARN"}},
+		{"role_arn with a space", project(`[{"id": "prod", "role_arn": "arn:aws:iam::222222222222:role/a b"}]`, okRepos),
+			[]string{"storage.environments[0].role_arn", "is not an IAM role ARN"}},
+		{"role_arn of another partition", project(`[{"id": "prod", "role_arn": "arn:gcp:iam::222222222222:role/x"}]`, okRepos),
+			[]string{"storage.environments[0].role_arn", "is not an IAM role ARN"}},
+		{"region malformed", project(`[{"id": "prod", "region": "EU-West"}]`, okRepos),
+			[]string{"storage.environments[0].region", `"EU-West" is not an AWS region`}},
+		{"aws_region_name malformed", `{"storage": {"name": "S", "aws_region_name": "westeurope", "environments": [{"id": "stage"}], "image_repositories": [{"id": "a/b"}]}}`,
+			[]string{"storage.environments[0].region", `"westeurope" is not an AWS region`}},
+		{"region and aws_region_name disagree", project(`[{"id": "prod", "region": "eu-west-1", "aws_region_name": "eu-west-2"}]`, okRepos),
+			[]string{"storage.environments[0].aws_region_name", `"eu-west-2" differs from region "eu-west-1"`}},
+		{"external id without a role", project(`[{"id": "prod", "external_id": "abc"}]`, okRepos),
+			[]string{"storage.environments[0].external_id", "without role_arn"}},
+		{"external id with a space", project(`[{"id": "prod", "role_arn": "arn:aws:iam::222222222222:role/x", "external_id": "a b"}]`, okRepos),
+			[]string{"storage.environments[0].external_id", "2 to 1224"}},
+		{"registry unknown", project(`[{"id": "prod", "registry": "mirror"}]`, okRepos),
+			[]string{"storage.environments[0].registry", `"mirror" is not "source" or "replica"`}},
+		{"ecs cluster in another account than the environment", project(`[{"id": "prod", "role_arn": "arn:aws:iam::222222222222:role/x", "ecs": {"cluster": "arn:aws:ecs:eu-west-1:333333333333:cluster/prod"}}]`, okRepos),
+			[]string{"storage.environments[0].ecs.cluster", "is in account 333333333333, but the environment is in account 222222222222"}},
+		{"ecs cluster in another region than the environment", project(`[{"id": "prod", "region": "us-east-1", "ecs": {"cluster": "arn:aws:ecs:eu-west-1:333333333333:cluster/prod"}}]`, okRepos),
+			[]string{"storage.environments[0].ecs.cluster", "is in region eu-west-1, but the environment is in region us-east-1"}},
 		{"service fed by two repositories", project(okEnvs, `[{"id": "a/b"}, {"id": "c/d", "services": ["b"]}]`), []string{"storage.image_repositories[1]", `"b" is fed by both "a/b" and "c/d"`}},
 	}
 	for _, tt := range tests {
@@ -296,8 +351,8 @@ func TestOtherToolsFields(t *testing.T) {
 			t.Errorf("repository field %s: %v", f, err)
 		}
 	}
-	if len(manifest.OtherToolsFields) != 2 {
-		t.Errorf("OtherToolsFields has %d places; this test checks 2", len(manifest.OtherToolsFields))
+	if len(manifest.OtherToolsFields) != 1 {
+		t.Errorf("OtherToolsFields has %d places; this test checks 1", len(manifest.OtherToolsFields))
 	}
 }
 

@@ -299,6 +299,15 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	if err != nil {
 		return DeployResult{}, err
 	}
+	// The parameters are reached before anything is recorded: a role that cannot be assumed
+	// refuses the deploy with nothing written.
+	params, err := s.paramsAt(ctx, env, sessionName(in.by))
+	if err != nil {
+		return DeployResult{}, err
+	}
+	if err := s.checkPulled(ctx, dc.Release, env, sessionName(in.by)); err != nil {
+		return DeployResult{}, err
+	}
 
 	toWrite := changedServices(prev, dc.Release.Images)
 	changes := changesOf(prev, dc.Release.Images, ParameterPath(dc.Project.ID, env.ID), toWrite)
@@ -315,7 +324,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		Status:       StatusRequested,
 	}
 	d.StatusHistory = []StatusEntry{{Status: StatusRequested, At: d.CreatedAt, By: in.by}}
-	atomic := s.atomicParameters(dc.Project)
+	atomic := s.atomicParameters(dc.Project, env)
 	switch {
 	case len(toWrite) == 0:
 		// Nothing to write: the environment runs the release's images already.
@@ -349,7 +358,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	if atomic != nil {
 		return deployed(d, dc.Release), nil
 	}
-	if err := s.writeParameters(ctx, state, toWrite); err != nil {
+	if err := s.writeParameters(ctx, params, state, toWrite); err != nil {
 		return DeployResult{}, err
 	}
 	// A deploy that moves tags holds the environment's write lock from the record to the settle,
@@ -389,8 +398,8 @@ func deployed(d Deployment, rel Release) DeployResult {
 // atomicParameters returns the store's atomic write of state and parameters (Service.Atomic),
 // for a deploy that moves no ECR tag between the two (tagging needs the parameters written first
 // and the settle after).
-func (s *Service) atomicParameters(p Project) AtomicParameters {
-	if s.Atomic == nil || (p.TagDeployedImages && s.Registry != nil) {
+func (s *Service) atomicParameters(p Project, env Environment) AtomicParameters {
+	if s.Atomic == nil || (p.TagDeployedImages && s.Registry != nil) || (s.Places != nil && !env.Placement.IsZero()) {
 		return nil
 	}
 	return s.Atomic
@@ -522,17 +531,18 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 	return EnvironmentState{}, fmt.Errorf("record deployment %s: %w", d.ID, err)
 }
 
-// writeParameters points the changed services' parameters at the state's images. If that fails,
-// the services stay pending and the lock is released, so that the next deploy finishes the job.
-func (s *Service) writeParameters(ctx context.Context, state EnvironmentState, changed []string) error {
+// writeParameters points the changed services' parameters, in params (the environment's
+// account and region), at the state's images. If that fails, the services stay pending and the
+// lock is released, so that the next deploy finishes the job.
+func (s *Service) writeParameters(ctx context.Context, params ParameterStore, state EnvironmentState, changed []string) error {
 	if len(changed) == 0 {
 		return nil
 	}
-	params := make(map[string]string, len(changed))
+	values := make(map[string]string, len(changed))
 	for _, svc := range changed {
-		params[ParameterName(state.ProjectID, state.Environment.ID, svc)] = state.Images[svc]
+		values[ParameterName(state.ProjectID, state.Environment.ID, svc)] = state.Images[svc]
 	}
-	if err := s.Params.PutParameters(ctx, params); err != nil {
+	if err := params.PutParameters(ctx, values); err != nil {
 		if _, serr := s.settle(ctx, state, changed); serr != nil {
 			s.Log.ErrorContext(ctx, "release lock after failed writes", "deployment", state.DeploymentID, "err", serr)
 		}

@@ -131,21 +131,34 @@ func (s *Service) Environments(ctx context.Context, projectID string) ([]Environ
 // reads ten names a call), against the recorded images; its pending services; and, where the
 // environment names ECS and a Runtime is at hand, what ECS runs.
 func (s *Service) drift(ctx context.Context, p Project, envs []EnvironmentStatus) error {
-	var names []string
+	// Each account and region's parameters are read together: ten names a call in each.
+	byPlace := map[Placement][]string{}
 	for _, e := range envs {
 		if e.Current == nil {
 			continue
 		}
+		at := e.Environment.Placement
+		if s.Places == nil {
+			at = Placement{}
+		}
 		for svc := range e.Current.Images {
-			names = append(names, ParameterName(p.ID, e.Environment.ID, svc))
+			byPlace[at] = append(byPlace[at], ParameterName(p.ID, e.Environment.ID, svc))
 		}
 	}
-	if len(names) == 0 {
+	if len(byPlace) == 0 {
 		return nil
 	}
-	params, err := s.Params.GetParameters(ctx, names)
-	if err != nil {
-		return fmt.Errorf("parameters of %s's environments: %w", p.ID, err)
+	params := map[string]string{}
+	for at, names := range byPlace {
+		store, err := s.paramsAt(ctx, Environment{Placement: at}, shiplogPerson.ID)
+		if err != nil {
+			return err
+		}
+		found, err := store.GetParameters(ctx, names)
+		if err != nil {
+			return fmt.Errorf("parameters of %s's environments in %s: %w", p.ID, at, err)
+		}
+		maps.Copy(params, found)
 	}
 	for i := range envs {
 		st := envs[i].Current
@@ -182,12 +195,16 @@ func (s *Service) runtimeDrift(ctx context.Context, e *EnvironmentStatus) error 
 	if s.Runtime == nil || target == nil || e.Current == nil {
 		return nil
 	}
+	rt, err := s.runtimeAt(ctx, e.Environment, shiplogPerson.ID)
+	if err != nil {
+		return err
+	}
 	services := slices.Sorted(maps.Keys(e.Current.Images))
 	names := make([]string, len(services))
 	for i, svc := range services {
 		names[i] = target.ServiceName(svc)
 	}
-	runs, err := s.Runtime.Running(ctx, target.Cluster, names)
+	runs, err := rt.Running(ctx, target.Cluster, names)
 	if err != nil {
 		return fmt.Errorf("what ECS runs in %s: %w", e.Environment.ID, err)
 	}

@@ -42,6 +42,9 @@ type Environment struct {
 	// ECS, if set, says where the environment's services run, so that deployments to it are
 	// verified on ECS.
 	ECS *ECSTarget `json:"ecs,omitempty"`
+	// Placement is the account and region the environment lives in, and the role shiplog
+	// assumes there; zero for the stack's own.
+	Placement
 }
 
 // ImageRepository is an ECR repository and the services that run its images.
@@ -266,6 +269,9 @@ func (p Project) Validate() error {
 		if err := validateName(field+".name", e.Name); err != nil {
 			return err
 		}
+		if err := e.Placement.Validate(field); err != nil {
+			return err
+		}
 	}
 	if err := validateRequires(id, p.Environments); err != nil {
 		return err
@@ -315,6 +321,9 @@ func (p Project) Validate() error {
 	for i, e := range p.Environments {
 		if e.ECS != nil {
 			if err := validateECS(fmt.Sprintf("%s.environments[%d].ecs", id, i), *e.ECS, p.Services()); err != nil {
+				return err
+			}
+			if err := validateECSPlacement(fmt.Sprintf("%s.environments[%d].ecs", id, i), *e.ECS, e.Placement); err != nil {
 				return err
 			}
 		}

@@ -173,16 +173,28 @@ func (s *Service) Images(ctx context.Context, projectID, label string) (map[stri
 	// parameters of a project that is not registered (another tool's in the account, which the
 	// default empty prefix shares), and only the registration makes them a project's images. That
 	// is one read more than the label's pages, and no longer a wait.
-	var projectErr error
-	var g errgroup.Group
+	var (
+		project    Project
+		projectErr error
+		g          errgroup.Group
+	)
 	g.Go(func() error {
-		_, projectErr = s.Project(ctx, projectID)
+		project, projectErr = s.Project(ctx, projectID)
 		return nil
 	})
 	params, err := s.Params.GetParametersByPath(ctx, path)
 	_ = g.Wait()
 	if projectErr != nil {
 		return nil, projectErr
+	}
+	// An environment that lives elsewhere has its parameters there: read them again, from there
+	// (the first read, at home, is at no cost in time: it ran beside the project's).
+	if env, ok := project.Environment(label); ok && s.Places != nil && !env.Placement.IsZero() {
+		var store ParameterStore
+		if store, err = s.paramsAt(ctx, env, shiplogPerson.ID); err != nil {
+			return nil, err
+		}
+		params, err = store.GetParametersByPath(ctx, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read images under %s: %w", path, err)

@@ -187,7 +187,7 @@ func (s *Service) releaseInputs(ctx context.Context, projectID, label string) (P
 	wg.Go(func() {
 		pushes, pushErr = s.Store.LatestImages(ctx, projectID, services)
 	})
-	images, err := s.labelImages(ctx, project.ID, label, services)
+	images, err := s.labelImages(ctx, project, label, services)
 	wg.Wait()
 	if err != nil {
 		return Project{}, nil, nil, err
@@ -223,7 +223,7 @@ func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput,
 	wg.Go(func() {
 		rc, rcErr = s.Store.ReleaseContext(ctx, p.ID, services, in.IdempotencyKey)
 	})
-	images, imgErr = s.labelImages(ctx, p.ID, in.Label, services)
+	images, imgErr = s.labelImages(ctx, p, in.Label, services)
 	wg.Wait()
 	if rcErr != nil && !errors.Is(rcErr, ErrProjectNotFound) {
 		return Project{}, nil, nil, nil, fmt.Errorf("read project %s and its push records: %w", p.ID, rcErr)
@@ -254,14 +254,22 @@ func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput,
 
 // labelImages returns the image under the label of each of services, or Conflict naming those
 // that have none.
-func (s *Service) labelImages(ctx context.Context, projectID, label string, services []string) (map[string]string, error) {
+//
+// An environment's label is read where the environment lives.
+func (s *Service) labelImages(ctx context.Context, p Project, label string, services []string) (map[string]string, error) {
+	projectID := p.ID
 	// Read the manifest's services by name: exactly the parameters a release needs, in a known
 	// number of calls, where reading the whole path would page until the store says it is done.
 	names := make([]string, len(services))
 	for i, svc := range services {
 		names[i] = ParameterName(projectID, label, svc)
 	}
-	found, err := s.Params.GetParameters(ctx, names)
+	env, _ := p.Environment(label) // "latest" and other labels are at home
+	params, err := s.paramsAt(ctx, env, shiplogPerson.ID)
+	if err != nil {
+		return nil, err
+	}
+	found, err := params.GetParameters(ctx, names)
 	if err != nil {
 		return nil, fmt.Errorf("read images under %s: %w", ParameterPath(projectID, label), err)
 	}

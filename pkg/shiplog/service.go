@@ -26,6 +26,9 @@ type Service struct {
 	// between the record and the settle.
 	Atomic  AtomicParameters
 	Runtime Runtime // optional: without it, only reports verify deployments
+	// Places, if set, reaches environments that live in another account or region (Placement)
+	// through the role each names. Nil: every environment is reached through Params and Runtime.
+	Places Places
 	// Home is the account and region the stack runs in, where the ECS clusters that
 	// environments name without an ARN are; ECS events are accepted only from where an
 	// environment's cluster is. Zero: only clusters named by ARN can match an event.

@@ -65,7 +65,11 @@ func (s *Service) Verify(ctx context.Context, projectID, scope, deploymentID str
 		return VerifyResult{Deployment: rec}, Errorf(Conflict, "deployment %s is no longer current in %s/%s: only the current deployment can be verified",
 			deploymentID, projectID, env.ID)
 	}
-	checks, err := s.check(ctx, *env.ECS, st.Images)
+	rt, err := s.runtimeAt(ctx, env, shiplogPerson.ID)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	checks, err := s.check(ctx, rt, *env.ECS, st.Images)
 	if err != nil {
 		return VerifyResult{}, err
 	}
@@ -78,14 +82,14 @@ func (s *Service) Verify(ctx context.Context, projectID, scope, deploymentID str
 	return res, err
 }
 
-// check reads what ECS runs for each service of images.
-func (s *Service) check(ctx context.Context, target ECSTarget, images map[string]string) ([]ServiceCheck, error) {
+// check reads what ECS runs (through rt, the environment's) for each service of images.
+func (s *Service) check(ctx context.Context, rt Runtime, target ECSTarget, images map[string]string) ([]ServiceCheck, error) {
 	services := slices.Sorted(maps.Keys(images))
 	names := make([]string, len(services))
 	for i, svc := range services {
 		names[i] = target.ServiceName(svc)
 	}
-	runs, err := s.Runtime.Running(ctx, target.Cluster, names)
+	runs, err := rt.Running(ctx, target.Cluster, names)
 	if err != nil {
 		return nil, fmt.Errorf("what ECS runs in cluster %s: %w", target.Cluster, err)
 	}
@@ -176,7 +180,7 @@ func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environmen
 	if st != nil && st.DeploymentID != "" {
 		out.DeploymentID, out.Status = st.DeploymentID, StatusOf(Deployment{Status: st.Status})
 	}
-	switch why := s.elsewhere(*env.ECS, ev); {
+	switch why := s.elsewhere(env, ev); {
 	case why != "":
 		out.Ignored = why
 		return out, nil
@@ -209,8 +213,12 @@ func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environmen
 		return out, Errorf(Unavailable, "this shiplog has no access to ECS, so it cannot check ECS's event %s about service %s of cluster %s against what runs there; report the deployment's status instead",
 			clip(ev.ID), ev.Service, ev.Cluster)
 	}
+	rt, err := s.runtimeAt(ctx, env, ecsPerson.ID)
+	if err != nil {
+		return out, err
+	}
 	if ev.Deployment != "" {
-		why, err := s.rollsOut(ctx, p, *env.ECS, ev, st)
+		why, err := s.rollsOut(ctx, rt, p, *env.ECS, ev, st)
 		if err != nil || why != "" {
 			out.Ignored = why
 			return out, err
@@ -229,7 +237,7 @@ func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environmen
 		out.Status = rec.Status
 		return out, err
 	case RolloutCompleted:
-		checks, err := s.check(ctx, *env.ECS, st.Images)
+		checks, err := s.check(ctx, rt, *env.ECS, st.Images)
 		if err != nil {
 			return out, err
 		}
@@ -253,9 +261,11 @@ func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environmen
 }
 
 // elsewhere says why an event is not from the environment's cluster ("" if it is): the cluster
-// is where its ARN says, or, named without one, in the stack's home.
-func (s *Service) elsewhere(t ECSTarget, ev RuntimeEvent) string {
-	want := s.Home
+// is where its ARN says, or, named without one, where the environment lives (its account and
+// region, each the stack's home where it names none).
+func (s *Service) elsewhere(env Environment, ev RuntimeEvent) string {
+	t := *env.ECS
+	want := env.Placement.In(s.Home)
 	if strings.HasPrefix(t.Cluster, "arn:") {
 		want, _ = ECSARNLocation(t.Cluster)
 	} else if want.Account == "" || want.Region == "" {
@@ -271,8 +281,8 @@ func (s *Service) elsewhere(t ECSTarget, ev RuntimeEvent) string {
 // rollsOut says why the ECS deployment ev names does not roll out st's images ("" if it does):
 // its task definition must run, by repository and digest, the deployed image of each service of
 // p that runs as ev's ECS service. Other containers (sidecars) may run anything.
-func (s *Service) rollsOut(ctx context.Context, p Project, t ECSTarget, ev RuntimeEvent, st *EnvironmentState) (string, error) {
-	d, err := s.Runtime.Deployment(ctx, t.Cluster, ev.Service, ev.Deployment)
+func (s *Service) rollsOut(ctx context.Context, rt Runtime, p Project, t ECSTarget, ev RuntimeEvent, st *EnvironmentState) (string, error) {
+	d, err := rt.Deployment(ctx, t.Cluster, ev.Service, ev.Deployment)
 	if err != nil {
 		return "", fmt.Errorf("ECS deployment %s of service %s in cluster %s: %w", ev.Deployment, ev.Service, t.Cluster, err)
 	}

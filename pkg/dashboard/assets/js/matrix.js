@@ -27,7 +27,9 @@ export async function matrixView({ params, refresh }) {
     columns.push({ key: 'latest', label: 'latest', sub: 'newest build', images: latest.images, latest: true });
   }
   for (const e of environments) {
-    columns.push({ key: e.environment.id, label: e.environment.name || e.environment.id, sub: e.environment.id, env: e, images: (e.current && e.current.images) || {} });
+    // Where the environment lives (docs/accounts.md), when it is not shiplog's own account and region.
+    const where = [e.environment.account_id, e.environment.region].filter(Boolean).join(' ');
+    columns.push({ key: e.environment.id, label: e.environment.name || e.environment.id, sub: where ? `${e.environment.id} · ${where}` : e.environment.id, env: e, images: (e.current && e.current.images) || {} });
   }
 
   // Rows: the manifest's services, then any a deployment still holds that the manifest dropped.
