@@ -244,6 +244,11 @@ func TestFunctionActions(t *testing.T) {
 			svc.Home = shiplog.Location{Account: account, Region: "eu-west-1"}
 		} else {
 			svc = awsapp.NewFromConfig(cfg, tables, registry, nil)
+			if name == awslambda.ECRPushName {
+				// As functions/ecr-push: no registry (it never deploys), ECR for annotations.
+				svc.Registry = nil
+				svc.Metadata = awsecr.NewFromConfig(cfg)
+			}
 			if callsService(name, "ecs") {
 				svc.Runtime = awsecs.NewFromConfig(cfg)
 			}

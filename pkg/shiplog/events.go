@@ -162,6 +162,14 @@ func (s *Service) pushEvent(rec ImageRecord) Event {
 	ev := s.newEvent(EventImageRecorded, rec.ProjectID, ecrPerson, s.Now().Unix())
 	ev.Service = rec.ServiceID
 	ev.Detail = map[string]string{"image": rec.URI, "pushed_at": unixTime(rec.PushedAt)}
+	if src := rec.Source; src != nil {
+		if src.Revision != "" {
+			ev.Detail["revision"] = src.Revision
+		}
+		if src.Repository != "" {
+			ev.Detail["source"] = src.Repository
+		}
+	}
 	return ev
 }
 
