@@ -203,6 +203,9 @@ func (s *Service) deploymentEvent(projectID, releaseID string, d Deployment) Eve
 	if d.Override != nil {
 		set("override_reason", d.Override.Reason)
 	}
+	if d.Changes != nil {
+		rangeDetail(ev.Detail, d.Changes.Ranges)
+	}
 	return ev
 }
 

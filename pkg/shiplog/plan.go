@@ -65,7 +65,7 @@ func (s *Service) plan(ctx context.Context, req deployRequest) (PlanResult, erro
 		Environment:       rd.env.ID,
 		Kind:              req.kind,
 		PromotedFrom:      req.FromEnvironment,
-		Services:          diffImages(current, rd.dc.Release.Images),
+		Services:          withRanges(diffImages(current, rd.dc.Release.Images), stateSet(rd.dc.Current), releaseSet(rd.dc.Release), req.kind == KindRollback),
 		ParametersToWrite: changes.ParametersWritten,
 	}
 	if refusal != nil {

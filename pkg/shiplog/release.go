@@ -136,6 +136,9 @@ type Changes struct {
 	Added             []string `json:"added"`
 	Removed           []string `json:"removed"`
 	ParametersWritten []string `json:"parameters_written"`
+	// Ranges are the source ranges of the changed and added services whose source is known in
+	// part, by service (docs/change-notes.md).
+	Ranges map[string]SourceRange `json:"ranges,omitempty"`
 }
 
 // DeploymentRecord is a deployment together with the release it deployed, as listed per project.
