@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,11 +52,17 @@ func (l *Loader) Load(ctx context.Context) (Config, error) {
 		return Config{}, fmt.Errorf("parameter %s: %w", l.Name, err)
 	}
 	var names []string
-	for _, d := range cfg.Destinations {
+	for _, name := range sortedKeys(cfg.Destinations) {
+		d := cfg.Destinations[name]
 		for _, n := range []string{d.URLParameter, d.SecretParameter} {
-			if n != "" {
-				names = append(names, n)
+			if n == "" {
+				continue
 			}
+			// The function's role reads only the configuration's own parameter and those under it.
+			if !strings.HasPrefix(n, l.Name+"/") {
+				return Config{}, shiplog.Errorf(shiplog.Invalid, "destinations.%s: parameter %s is not under %s/, where the notify function may read", name, n, l.Name)
+			}
+			names = append(names, n)
 		}
 	}
 	secrets, err := l.Params.GetSecureParameters(ctx, names)
