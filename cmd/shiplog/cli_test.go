@@ -103,11 +103,14 @@ func digestOf(n int) string {
 	return "sha256:" + strings.Repeat(fmt.Sprintf("%x", n), 64)[:64]
 }
 
-// push records an ECR push of a repository.
+// revisionOf is the Git revision push n was built from, which its tag (sha-<sha>) names.
+func revisionOf(n int) string { return strings.Repeat(fmt.Sprintf("%x", n), 40)[:40] }
+
+// push records an ECR push of a repository, tagged with its revision.
 func (l *local) push(t *testing.T, repo string, n int, at time.Time) {
 	t.Helper()
 	_, err := l.svc.RecordPush(context.Background(), shiplog.ImagePush{Account: "760097843905", Region: "eu-west-1",
-		Repository: repo, Digest: digestOf(n), Tag: "v1", Action: "PUSH", Result: "SUCCESS", Time: at})
+		Repository: repo, Digest: digestOf(n), Tag: "sha-" + revisionOf(n), Action: "PUSH", Result: "SUCCESS", Time: at})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,8 +268,10 @@ func TestCLIAgainstTheLocalStack(t *testing.T) {
 	// A list of releases carries how often each was deployed, not the deployments.
 	r = l.run(t, "releases", "storage")
 	columnsAligned(t, r.stdout, []string{"RELEASE", "LABEL", "CREATED", "BY", "DEPLOYED"}, []string{rel1, "latest", "2026-11-20 10:00 (5m ago)", "alice", "2 times"})
-	l.run(t, "diff", "storage", "prod", "latest").want(t, 0, "notifier", "changed", "uk.ac.wellcome/notifier@sha256:444444444444", "uk.ac.wellcome/notifier@sha256:999999999999", "unchanged")
-	l.run(t, "deploy", "storage", "prod", "latest", "-y").want(t, 0)
+	l.run(t, "diff", "storage", "prod", "latest").want(t, 0, "notifier", "changed", "uk.ac.wellcome/notifier@sha256:444444444444", "uk.ac.wellcome/notifier@sha256:999999999999", "unchanged",
+		"Changes:", "444444444444..999999999999", "the source repository is not known")
+	l.run(t, "deploy", "storage", "prod", "latest", "-y").want(t, 0, "Changes:", "444444444444..999999999999")
+	l.run(t, "release", "show", "storage", "latest").want(t, 0, "REVISION", "999999999999", "444444444444..999999999999")
 	r = l.run(t, "rollback", "storage", "prod", "--reason", "notifier errors", "--hold", "--yes")
 	r.want(t, 0, "Plan: rollback release "+rel1)
 	prod := l.deployments(t, "prod")

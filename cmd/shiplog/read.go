@@ -336,6 +336,7 @@ func (a *app) showRelease(r shiplog.Release) error {
 	if err := a.imagesTable(r.Images); err != nil {
 		return err
 	}
+	a.showSources(w, r.Sources)
 	if len(r.Deployments) == 0 {
 		fmt.Fprintln(w, "\nNot deployed yet.")
 		return nil
@@ -345,7 +346,15 @@ func (a *app) showRelease(r shiplog.Release) error {
 	for _, d := range r.Deployments {
 		t.row(d.ID, d.Environment.ID, kindOf(d.Kind), a.when(d.CreatedAt), personOf(d.RequestedBy), clip(d.Description, 50))
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	// The newest deployment's change notes: what it changed where it went.
+	if last := r.Deployments[len(r.Deployments)-1]; last.Changes != nil && len(last.Changes.Ranges) > 0 {
+		fmt.Fprintf(w, "\nDeployment %s to %s:", last.ID, last.Environment.ID)
+		a.printRanges(w, last.Changes.Ranges)
+	}
+	return nil
 }
 
 func kindOf(k string) string {
@@ -376,7 +385,11 @@ project if it has one by that name, "latest" the newest release, and otherwise a
 				return err
 			}
 			fmt.Fprintf(a.std.out, "%s → %s\n\n", sideOf(d.From), sideOf(d.To))
-			return a.changesTable(d.Services)
+			if err := a.changesTable(d.Services); err != nil {
+				return err
+			}
+			a.showRanges(a.std.out, d.Services)
+			return nil
 		},
 	}
 }

@@ -27,11 +27,13 @@ import (
 	"github.com/shiplog/shiplog/pkg/dashboard"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/manifest"
+	"github.com/shiplog/shiplog/pkg/notify"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 func (a *app) serveCommand() *cobra.Command {
 	var addr, data, manifestFile, retire, invokeAllow, invokePrivileged string
+	var nopts notifyOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the local stack: the HTTP API and the Lambda Invoke API on an embedded store",
@@ -54,7 +56,10 @@ InvokePrivilegedActions, to try a CI pipeline against what the stack will allow 
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
-			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy}, a.std.err)
+			if nopts.secret == "" {
+				nopts.secret = os.Getenv("SHIPLOG_NOTIFY_SECRET")
+			}
+			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy, notify: nopts}, a.std.err)
 		},
 	}
 	f := cmd.Flags()
@@ -65,12 +70,16 @@ InvokePrivilegedActions, to try a CI pipeline against what the stack will allow 
 	all := awslambda.AllowAll()
 	f.StringVar(&invokeAllow, "invoke-allow", all.AllowList(), "project/environment,...: what the Invoke API's create-release and deploy may act on (* is any; empty: nothing), as a stack's InvokeAllowList")
 	f.StringVar(&invokePrivileged, "invoke-privileged", all.PrivilegeList(), "the privileged payload fields the Invoke API allows (empty: none), as a stack's InvokePrivilegedActions")
+	f.StringVar(&nopts.url, "notify-webhook", "", "post every event to this URL (docs/notifications.md)")
+	f.StringVar(&nopts.kind, "notify-type", notify.Webhook, "what --notify-webhook is: webhook (signed JSON), slack or teams")
+	f.StringVar(&nopts.secret, "notify-secret", "", "the HMAC secret a webhook's messages are signed with (default: SHIPLOG_NOTIFY_SECRET)")
 	return cmd
 }
 
 type serveOptions struct {
 	addr, data, manifest, retire string
 	invoke                       awslambda.InvokePolicy
+	notify                       notifyOptions
 }
 
 // serve runs the local stack until ctx is done (main's ctx ends on SIGINT and SIGTERM).
@@ -94,6 +103,16 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 	}
 	defer store.Close()
 	svc := localService(store, log)
+	if o.notify.url != "" {
+		n, err := localNotifier(o.notify, store, log)
+		if err != nil {
+			return err
+		}
+		nctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go runNotifier(nctx, svc, n, time.Second, log)
+		log.Info("posting events", "to", o.notify.kind)
+	}
 
 	if o.manifest != "" {
 		b, err := os.ReadFile(o.manifest)

@@ -422,6 +422,7 @@ func (a *app) showPlan(w interface{ Write([]byte) (int, error) }, project string
 		t.row(c.Service, changeColor(c.Change), shortImage(deref(c.From)), shortImage(deref(c.To)))
 	}
 	_ = t.flush()
+	a.showRanges(w, p.Services)
 	fmt.Fprintf(w, "\n%d parameter(s) to write\n", len(p.ParametersToWrite))
 	if len(p.Gates) == 0 {
 		return

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
+	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/lambdaconfig"
 )
@@ -21,11 +22,13 @@ func main() {
 	}
 	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE"),
 		ParameterPrefix: os.Getenv("SHIPLOG_PARAMETER_PREFIX")}
-	// It never deploys, so it has no image registry and links no ECR client.
+	// It never deploys, so it has no image registry; it reads pushed images' annotations, where
+	// their source revision is learnt first (docs/change-notes.md).
 	svc, err := awsapp.New(cfg, tables, nil, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
+	svc.Metadata = awsecr.NewFromConfig(cfg)
 	lambda.Start(awslambda.ECRPush(svc, log))
 }

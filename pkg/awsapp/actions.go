@@ -28,8 +28,9 @@ func IndexResource(table, index string) string { return table + "/index/" + inde
 // ECR's PutImage is called only for projects that tag their deployed images; the template grants
 // it only when its ImageTagging parameter is on, and only on repositories tagged for it.
 var FunctionActions = map[string][]string{
-	// Compare and write the "latest" parameter of each service the pushed repository feeds.
-	"ecr-push": {"ssm:GetParameter", "ssm:PutParameter"},
+	// Compare and write the "latest" parameter of each service the pushed repository feeds; read
+	// the pushed image's manifest for its source annotations.
+	"ecr-push": {"ecr:BatchGetImage", "ssm:GetParameter", "ssm:PutParameter"},
 	// Read the label's parameter of each service.
 	"create-release": {"ssm:GetParameters", "sts:AssumeRole"},
 	// Check (and tag) the images in ECR, write the changed parameters.

@@ -260,6 +260,11 @@ func TestFunctionActions(t *testing.T) {
 			svc.Places = awssts.New(cfg, awssts.Clients{Runtime: awsecs.Runtimes}, awssts.Home{Runtime: svc.Runtime})
 		} else {
 			svc = awsapp.NewFromConfig(cfg, tables, registry, nil)
+			if name == awslambda.ECRPushName {
+				// As functions/ecr-push: no registry (it never deploys), ECR for annotations.
+				svc.Registry = nil
+				svc.Metadata = awsecr.NewFromConfig(cfg)
+			}
 			if callsService(name, "ecs") {
 				svc.Runtime = awsecs.NewFromConfig(cfg)
 			}

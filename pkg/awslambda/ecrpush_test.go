@@ -36,6 +36,9 @@ func event(t *testing.T, name string, edit func(ev map[string]any)) []byte {
 
 func detail(ev map[string]any) map[string]any { return ev["detail"].(map[string]any) }
 
+// refTagSource is what the sample push's tag, ref.5d2a9c1e7b3f, says of its source.
+var refTagSource = shiplog.ImageSource{Revision: "5d2a9c1e7b3f", RevisionFrom: shiplog.SourceFromTag}
+
 func TestECRPush(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -49,7 +52,7 @@ func TestECRPush(t *testing.T) {
 			name:       "tagged push sets the latest image of the services the repository feeds",
 			events:     [][]byte{readFile(t, "ecr-push-tagged.json")},
 			wantParams: map[string]string{"/storage/images/latest/archivist": archivistURI},
-			want:       shiplog.PushOutcome{Image: archivistURI, Updated: []string{"/storage/images/latest/archivist"}},
+			want:       shiplog.PushOutcome{Image: archivistURI, Updated: []string{"/storage/images/latest/archivist"}, Source: &refTagSource},
 			wantLog:    "push recorded",
 		},
 		{
@@ -85,7 +88,7 @@ func TestECRPush(t *testing.T) {
 			name:       "redelivered tagged push changes nothing",
 			events:     [][]byte{readFile(t, "ecr-push-tagged.json"), readFile(t, "ecr-push-tagged.json")},
 			wantParams: map[string]string{"/storage/images/latest/archivist": archivistURI},
-			want:       shiplog.PushOutcome{Image: archivistURI, Updated: []string{}},
+			want:       shiplog.PushOutcome{Image: archivistURI, Updated: []string{}, Source: &refTagSource},
 			wantLog:    "push recorded",
 		},
 		{
@@ -110,7 +113,7 @@ func TestECRPush(t *testing.T) {
 			wantParams: map[string]string{"/storage/images/latest/archivist": archivistURI},
 			want: shiplog.PushOutcome{
 				Image:   strings.Replace(archivistURI, "3f6c2a9d1b8e4f7a0c5d9e2b1a7f6c3d8e4b2a1f9c7d6e5b4a3c2d1e0f9a8b7c", strings.Repeat("0", 64), 1),
-				Updated: []string{}, Skipped: []string{"/storage/images/latest/archivist"},
+				Updated: []string{}, Skipped: []string{"/storage/images/latest/archivist"}, Source: &refTagSource,
 			},
 			wantLog: "push recorded",
 		},

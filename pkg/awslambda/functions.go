@@ -37,6 +37,9 @@ type CreateReleaseRequest struct {
 	// IdempotencyKey makes a retry of the same request answer the release the first one created,
 	// and write nothing.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Sources is what CI knows of services' sources (revision, repository), keyed by service:
+	// believed over an image's tag, under its annotations (docs/change-notes.md).
+	Sources map[string]shiplog.SourceInput `json:"sources,omitempty"`
 }
 
 // CreateReleaseResponse is the release record, and the ids of the manifest's other projects, whose
@@ -146,6 +149,7 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) 
 			Description:    req.Description,
 			RequestedBy:    person(req.RequestedBy),
 			IdempotencyKey: req.IdempotencyKey,
+			Sources:        req.Sources,
 		}
 		// The request's own fields are checked before the manifest, whose errors are longer.
 		if err := in.Validate(); err != nil {

@@ -78,7 +78,7 @@ func TestInvokeAPI(t *testing.T) {
 		{
 			name: "ecr-push", function: "ecr-push", payload: tagged,
 			wantStatus: http.StatusOK, wantParams: archivistParam,
-			wantBody: `{"image":"` + archivistURI + `","updated":["/storage/images/latest/archivist"]}`,
+			wantBody: `{"image":"` + archivistURI + `","updated":["/storage/images/latest/archivist"],"source":{"revision":"5d2a9c1e7b3f","revision_from":"tag"}}`,
 		},
 		{
 			name: "function error", function: "create-release", payload: `{}`,

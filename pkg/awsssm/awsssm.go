@@ -261,3 +261,29 @@ func mapError(err error, format string, args ...any) error {
 	}
 	return service.Wrap(err, "%s", what)
 }
+
+// SecureActions are the IAM actions GetSecureParameters calls.
+var SecureActions = []string{"ssm:GetParameters"}
+
+// GetSecureParameters reads parameters by name, SecureString ones decrypted (the notify
+// function's configuration and its destinations' URLs and secrets). Names SSM does not have are
+// left out.
+func (s *Store) GetSecureParameters(ctx context.Context, names []string) (map[string]string, error) {
+	params := make(map[string]string, len(names))
+	for chunk := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(names))), pageSize) {
+		ssmNames := make([]string, len(chunk))
+		for i, name := range chunk {
+			ssmNames[i] = s.ssmName(name)
+		}
+		out, err := s.client.GetParameters(ctx, &ssm.GetParametersInput{Names: ssmNames, WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return nil, mapError(err, "get parameters %s", strings.Join(chunk, ", "))
+		}
+		for _, p := range out.Parameters {
+			if name, ok := s.domainName(aws.ToString(p.Name)); ok {
+				params[name] = aws.ToString(p.Value)
+			}
+		}
+	}
+	return params, nil
+}

@@ -28,6 +28,8 @@ type ImagesBody struct {
 type CreateReleaseBody struct {
 	Label       string `json:"label,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Sources is what CI knows of services' sources (docs/change-notes.md).
+	Sources map[string]shiplog.SourceInput `json:"sources,omitempty"`
 }
 
 // DeployBody is the body of POST /projects/{project}/environments/{environment}/deployments:
@@ -164,7 +166,7 @@ func (h *Handler) createRelease(w http.ResponseWriter, r *http.Request) error {
 	}
 	rel, err := h.svc.CreateRelease(r.Context(), shiplog.CreateReleaseInput{
 		ProjectID: project, Label: in.Label, Description: in.Description, RequestedBy: by,
-		IdempotencyKey: key,
+		IdempotencyKey: key, Sources: in.Sources,
 	})
 	if err != nil {
 		return err

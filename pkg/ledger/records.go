@@ -47,20 +47,21 @@ const (
 // releaseRecord is a release in the releases table. Deployments is empty in releases created since
 // deployments became items of their own; older ones hold theirs.
 type releaseRecord struct {
-	ID               string               `json:"release_id"`
-	ProjectID        string               `json:"project_id"`
-	ProjectName      string               `json:"project_name"`
-	CreatedAt        int64                `json:"created_at"`
-	LastDateDeployed int64                `json:"last_date_deployed,omitempty"`
-	Manifest         string               `json:"release_manifest"`
-	RequestedBy      shiplog.Person       `json:"requested_by"`
-	Images           map[string]string    `json:"images"`
-	Label            string               `json:"label"`
-	Description      string               `json:"description"`
-	PushedAt         map[string]int64     `json:"pushed_at,omitempty"`
-	Deployments      []shiplog.Deployment `json:"deployments"`
-	DeploymentCount  int64                `json:"deployment_count"`
-	VerifiedIn       []string             `json:"verified_in,omitempty,stringset"`
+	ID               string                         `json:"release_id"`
+	ProjectID        string                         `json:"project_id"`
+	ProjectName      string                         `json:"project_name"`
+	CreatedAt        int64                          `json:"created_at"`
+	LastDateDeployed int64                          `json:"last_date_deployed,omitempty"`
+	Manifest         string                         `json:"release_manifest"`
+	RequestedBy      shiplog.Person                 `json:"requested_by"`
+	Images           map[string]string              `json:"images"`
+	Label            string                         `json:"label"`
+	Description      string                         `json:"description"`
+	PushedAt         map[string]int64               `json:"pushed_at,omitempty"`
+	Sources          map[string]shiplog.ImageSource `json:"sources,omitempty"`
+	Deployments      []shiplog.Deployment           `json:"deployments"`
+	DeploymentCount  int64                          `json:"deployment_count"`
+	VerifiedIn       []string                       `json:"verified_in,omitempty,stringset"`
 }
 
 func newReleaseRecord(r shiplog.Release) releaseRecord {
@@ -120,21 +121,23 @@ func (rec deploymentRecord) deployment() shiplog.DeploymentRecord {
 
 // stateRecord is an environment's state.
 type stateRecord struct {
-	ProjectID    string                   `json:"project_id"`
-	Environment  shiplog.Environment      `json:"environment"`
-	ReleaseID    string                   `json:"release_id"`
-	DeploymentID string                   `json:"deployment_id"`
-	DeployedAt   int64                    `json:"deployed_at"`
-	RequestedBy  shiplog.Person           `json:"requested_by"`
-	Description  string                   `json:"description"`
-	Images       map[string]string        `json:"images"`
-	Pending      []string                 `json:"pending,omitempty"`
-	LockedUntil  int64                    `json:"locked_until,omitempty"`
-	Lock         *shiplog.EnvironmentLock `json:"lock,omitempty"`
-	Freezes      []shiplog.Freeze         `json:"freezes,omitempty"`
-	Requests     []shiplog.RequestKey     `json:"requests,omitempty"`
-	Status       string                   `json:"status,omitempty"`
-	Version      int64                    `json:"version"`
+	ProjectID    string                         `json:"project_id"`
+	Environment  shiplog.Environment            `json:"environment"`
+	ReleaseID    string                         `json:"release_id"`
+	DeploymentID string                         `json:"deployment_id"`
+	DeployedAt   int64                          `json:"deployed_at"`
+	RequestedBy  shiplog.Person                 `json:"requested_by"`
+	Description  string                         `json:"description"`
+	Images       map[string]string              `json:"images"`
+	Sources      map[string]shiplog.ImageSource `json:"sources,omitempty"`
+	PushedAt     map[string]int64               `json:"pushed_at,omitempty"`
+	Pending      []string                       `json:"pending,omitempty"`
+	LockedUntil  int64                          `json:"locked_until,omitempty"`
+	Lock         *shiplog.EnvironmentLock       `json:"lock,omitempty"`
+	Freezes      []shiplog.Freeze               `json:"freezes,omitempty"`
+	Requests     []shiplog.RequestKey           `json:"requests,omitempty"`
+	Status       string                         `json:"status,omitempty"`
+	Version      int64                          `json:"version"`
 }
 
 func newStateRecord(st shiplog.EnvironmentState) stateRecord {
@@ -159,10 +162,11 @@ func (rec stateRecord) state() shiplog.EnvironmentState {
 
 // pushRecord is the newest image pushed for a service.
 type pushRecord struct {
-	ProjectID string `json:"project_id"`
-	ServiceID string `json:"service_id"`
-	URI       string `json:"uri"`
-	PushedAt  int64  `json:"pushed_at"`
+	ProjectID string               `json:"project_id"`
+	ServiceID string               `json:"service_id"`
+	URI       string               `json:"uri"`
+	PushedAt  int64                `json:"pushed_at"`
+	Source    *shiplog.ImageSource `json:"source,omitempty"`
 }
 
 func (rec pushRecord) image() shiplog.ImageRecord { return shiplog.ImageRecord(rec) }

@@ -311,6 +311,11 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 
 	toWrite := changedServices(prev, dc.Release.Images)
 	changes := changesOf(prev, dc.Release.Images, ParameterPath(dc.Project.ID, env.ID), toWrite)
+	var before map[string]string
+	if prev != nil {
+		before = prev.Images
+	}
+	changes.Ranges = rangesOf(withRanges(diffImages(before, dc.Release.Images), stateSet(prev), releaseSet(dc.Release), in.kind == KindRollback))
 	d := Deployment{
 		ID:           s.NewID(),
 		Environment:  Environment{ID: env.ID, Name: env.Name},
@@ -471,6 +476,8 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		RequestedBy:  d.RequestedBy,
 		Description:  d.Description,
 		Images:       r.Images,
+		Sources:      r.Sources,
+		PushedAt:     r.PushedAt,
 		Pending:      changed,
 		Lock:         hold,
 		Status:       d.Status,

@@ -14,6 +14,9 @@ type ServiceChange struct {
 	Change  string  `json:"change"`
 	From    *string `json:"from"`
 	To      *string `json:"to"`
+	// Range is the service's source range, for a changed or added service whose source is
+	// known in part (docs/change-notes.md).
+	Range *SourceRange `json:"range,omitempty"`
 }
 
 // The changes a service can see.
@@ -54,59 +57,76 @@ func (s *Service) Diff(ctx context.Context, projectID, from, to string) (Diff, e
 	if err != nil {
 		return Diff{}, err
 	}
-	fromSide, fromImages, err := s.resolveRef(ctx, project, "from", from)
+	fromSide, fromSet, err := s.resolveRef(ctx, project, "from", from)
 	if err != nil {
 		return Diff{}, err
 	}
-	toSide, toImages, err := s.resolveRef(ctx, project, "to", to)
+	toSide, toSet, err := s.resolveRef(ctx, project, "to", to)
 	if err != nil {
 		return Diff{}, err
 	}
-	return Diff{From: fromSide, To: toSide, Services: diffImages(fromImages, toImages)}, nil
+	return Diff{From: fromSide, To: toSide, Services: withRanges(diffImages(fromSet.images, toSet.images), fromSet, toSet, false)}, nil
 }
 
-// resolveRef returns the images a reference stands for.
-func (s *Service) resolveRef(ctx context.Context, p Project, field, ref string) (DiffSide, map[string]string, error) {
+// resolveRef returns the images a reference stands for, with what is known of their sources.
+func (s *Service) resolveRef(ctx context.Context, p Project, field, ref string) (DiffSide, imageSet, error) {
 	side := DiffSide{Ref: ref}
 	kind, id, ok := strings.Cut(ref, ":")
 	if !ok {
-		return side, nil, Errorf(Invalid, "%s: %q is not a reference; want release:{id}, release:latest, environment:{id} or label:{label}", field, clip(ref))
+		return side, imageSet{}, Errorf(Invalid, "%s: %q is not a reference; want release:{id}, release:latest, environment:{id} or label:{label}", field, clip(ref))
 	}
 	if err := ValidateID(field, id); err != nil {
-		return side, nil, err
+		return side, imageSet{}, err
 	}
 	switch kind {
 	case "release":
 		r, err := s.Release(ctx, p.ID, id)
 		if err != nil {
-			return side, nil, err
+			return side, imageSet{}, err
 		}
 		side.ReleaseID = r.ID
-		return side, r.Images, nil
+		return side, releaseSet(r), nil
 	case "environment":
 		if _, err := environmentOf(p, id); err != nil {
-			return side, nil, err
+			return side, imageSet{}, err
 		}
 		st, err := s.environmentState(ctx, p.ID, id)
 		if err != nil {
-			return side, nil, err
+			return side, imageSet{}, err
 		}
 		if st == nil || st.ReleaseID == "" {
-			return side, nil, Errorf(NotFound, "environment %s of %s has nothing deployed yet", id, p.ID)
+			return side, imageSet{}, Errorf(NotFound, "environment %s of %s has nothing deployed yet", id, p.ID)
 		}
 		side.ReleaseID = st.ReleaseID
-		return side, st.Images, nil
+		return side, stateSet(st), nil
 	case "label":
 		images, err := s.Images(ctx, p.ID, id)
 		if err != nil {
-			return side, nil, err
+			return side, imageSet{}, err
 		}
 		if len(images) == 0 {
-			return side, nil, Errorf(NotFound, "label %q of %s has no images (nothing under %s)", id, p.ID, ParameterPath(p.ID, id))
+			return side, imageSet{}, Errorf(NotFound, "label %q of %s has no images (nothing under %s)", id, p.ID, ParameterPath(p.ID, id))
 		}
-		return side, images, nil
+		return side, s.labelSet(ctx, p, images), nil
 	}
-	return side, nil, Errorf(Invalid, "%s: %q is not a kind of reference; want release, environment or label", field, clip(kind))
+	return side, imageSet{}, Errorf(Invalid, "%s: %q is not a kind of reference; want release, environment or label", field, clip(kind))
+}
+
+// labelSet is the images under a label with the sources and push times of those that are their
+// service's newest recorded push. The push records only describe: if they cannot be read, the
+// label's images are compared without them.
+func (s *Service) labelSet(ctx context.Context, p Project, images map[string]string) imageSet {
+	set := imageSet{images: images}
+	pushes, err := s.Store.LatestImages(ctx, p.ID, sortedKeys(images))
+	if err != nil {
+		if s.Log != nil {
+			s.Log.WarnContext(ctx, "push records not read; the label's sources are not known", "project", p.ID, "err", err)
+		}
+		return set
+	}
+	set.pushedAt = pushTimes(images, pushes)
+	set.sources = releaseSources(images, pushes, nil)
+	return set
 }
 
 // environmentState returns the stored state of one environment, nil if it was never written.

@@ -162,6 +162,14 @@ func (s *Service) pushEvent(rec ImageRecord) Event {
 	ev := s.newEvent(EventImageRecorded, rec.ProjectID, ecrPerson, s.Now().Unix())
 	ev.Service = rec.ServiceID
 	ev.Detail = map[string]string{"image": rec.URI, "pushed_at": unixTime(rec.PushedAt)}
+	if src := rec.Source; src != nil {
+		if src.Revision != "" {
+			ev.Detail["revision"] = src.Revision
+		}
+		if src.Repository != "" {
+			ev.Detail["source"] = src.Repository
+		}
+	}
 	return ev
 }
 
@@ -194,6 +202,9 @@ func (s *Service) deploymentEvent(projectID, releaseID string, d Deployment) Eve
 	set("reverts", d.Reverts)
 	if d.Override != nil {
 		set("override_reason", d.Override.Reason)
+	}
+	if d.Changes != nil {
+		rangeDetail(ev.Detail, d.Changes.Ranges)
 	}
 	return ev
 }

@@ -70,7 +70,7 @@ func (s *Service) plan(ctx context.Context, req deployRequest) (PlanResult, erro
 		Environment:       rd.env.ID,
 		Kind:              req.kind,
 		PromotedFrom:      req.FromEnvironment,
-		Services:          diffImages(current, rd.dc.Release.Images),
+		Services:          withRanges(diffImages(current, rd.dc.Release.Images), stateSet(rd.dc.Current), releaseSet(rd.dc.Release), req.kind == KindRollback),
 		ParametersToWrite: changes.ParametersWritten,
 		Gates:             rd.gates,
 	}

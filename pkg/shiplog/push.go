@@ -15,6 +15,10 @@ type PushOutcome struct {
 	Updated []string `json:"updated"`           // parameters set to the image
 	Ignored string   `json:"ignored,omitempty"` // why the whole event was ignored
 	Skipped []string `json:"skipped,omitempty"` // services for which a newer push is recorded
+	// Source is what was learnt of the image's source (nil: nothing), and SourceNotes why a
+	// part of it is unknown when the image said something shiplog could not use.
+	Source      *ImageSource `json:"source,omitempty"`
+	SourceNotes []string     `json:"source_notes,omitempty"`
 }
 
 // maxConverge bounds the rounds a push spends making the parameter agree with the newest record
@@ -60,6 +64,11 @@ func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, err
 		return out, nil
 	}
 	out.Image = p.ImageURI()
+	src, notes := s.pushSource(ctx, p, out.Image)
+	out.SourceNotes = notes
+	if src.Known() {
+		out.Source = &src
+	}
 	// Each service's record and parameter are independent of the others', so a repository that
 	// feeds many services has them written PushConcurrency at a time.
 	// Every service's push runs to its end whatever the others do, and the first error in refs'
@@ -69,7 +78,7 @@ func (s *Service) RecordPush(ctx context.Context, p ImagePush) (PushOutcome, err
 	g.SetLimit(PushConcurrency)
 	for i, ref := range refs {
 		g.Go(func() error {
-			results[i] = s.recordServicePush(ctx, ref, out.Image, p.Time.Unix())
+			results[i] = s.recordServicePush(ctx, ref, out.Image, p.Time.Unix(), out.Source)
 			return nil
 		})
 	}
@@ -94,8 +103,8 @@ type pushResult struct {
 }
 
 // recordServicePush records one service's push and, if it is the newest, writes its parameter.
-func (s *Service) recordServicePush(ctx context.Context, ref ServiceRef, uri string, at int64) pushResult {
-	rec := ImageRecord{ProjectID: ref.ProjectID, ServiceID: ref.ServiceID, URI: uri, PushedAt: at}
+func (s *Service) recordServicePush(ctx context.Context, ref ServiceRef, uri string, at int64, src *ImageSource) pushResult {
+	rec := ImageRecord{ProjectID: ref.ProjectID, ServiceID: ref.ServiceID, URI: uri, PushedAt: at, Source: src}
 	res := pushResult{name: ParameterName(ref.ProjectID, LatestLabel, ref.ServiceID)}
 	applied, err := s.Store.RecordPush(ctx, rec, s.pushEvent(rec))
 	if err != nil {
@@ -136,6 +145,27 @@ func (s *Service) converge(ctx context.Context, ref ServiceRef, name, uri string
 		uri = latest.URI
 	}
 	return wrote, Errorf(Unavailable, "%s: pushes keep racing; retry", name)
+}
+
+// pushSource learns a pushed image's source: from its annotations (when the Service has an
+// ImageMetadata), then from its tag's convention, each field from the first that says it. An
+// image whose annotations cannot be read is recorded all the same, its source from the tag
+// alone, with a note saying why: the push's record must not wait on what only describes it.
+func (s *Service) pushSource(ctx context.Context, p ImagePush, uri string) (ImageSource, []string) {
+	var src ImageSource
+	var notes []string
+	if s.Metadata != nil {
+		ann, err := s.Metadata.Annotations(ctx, uri)
+		if err != nil {
+			if s.Log != nil {
+				s.Log.WarnContext(ctx, "image annotations not read; the source is learnt from the tag alone", "image", uri, "err", err)
+			}
+			notes = append(notes, "annotations not read: "+MessageOf(err))
+		} else {
+			src, notes = SourceFromAnnotations(ann)
+		}
+	}
+	return src.Over(TagSource(p.Tag)), notes
 }
 
 func validatePush(p ImagePush) error {

@@ -44,6 +44,9 @@ type Release struct {
 	// it when the release was created, the time (Unix seconds) of that push: where lead times for
 	// changes start. Images put under a label by hand, or pushed over since, have none.
 	PushedAt map[string]int64 `json:"pushed_at,omitempty"`
+	// Sources is, for each service whose source is known, the Git revision and repository its
+	// image was built from (see ImageSource); services with nothing known are absent.
+	Sources map[string]ImageSource `json:"sources,omitempty"`
 	// Deployments are the release's deployments, oldest first: all of them up to
 	// ReleaseDeploymentsShown, else the newest ReleaseDeploymentsShown, and DeploymentCount says
 	// how many there are (the rest are listed by GET /projects/{p}/deployments?release=).
@@ -140,6 +143,9 @@ type Changes struct {
 	Added             []string `json:"added"`
 	Removed           []string `json:"removed"`
 	ParametersWritten []string `json:"parameters_written"`
+	// Ranges are the source ranges of the changed and added services whose source is known in
+	// part, by service (docs/change-notes.md).
+	Ranges map[string]SourceRange `json:"ranges,omitempty"`
 }
 
 // DeploymentRecord is a deployment together with the release it deployed, as listed per project.
@@ -160,6 +166,10 @@ type EnvironmentState struct {
 	RequestedBy  Person            `json:"requested_by"`
 	Description  string            `json:"description"`
 	Images       map[string]string `json:"images"`
+	// Sources and PushedAt are the deployed release's, for the services the environment runs:
+	// where the next deploy's change notes start.
+	Sources  map[string]ImageSource `json:"sources,omitempty"`
+	PushedAt map[string]int64       `json:"pushed_at,omitempty"`
 	// Pending lists services whose parameters the deployment has still to write. It is empty once
 	// the deployment has settled; a later deployment writes these again.
 	Pending []string `json:"pending,omitempty"`
@@ -255,6 +265,8 @@ type ImageRecord struct {
 	ServiceID string `json:"service_id"`
 	URI       string `json:"uri"`
 	PushedAt  int64  `json:"pushed_at"`
+	// Source is what the push said of the image's source, nil if nothing.
+	Source *ImageSource `json:"source,omitempty"`
 }
 
 // ImagePush is an ECR "ECR Image Action" event, in the domain's terms.

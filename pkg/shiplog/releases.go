@@ -28,6 +28,9 @@ type CreateReleaseInput struct {
 	// the first one created and write nothing; the same key with another request is refused.
 	// Keys are the project's: another project may use the same key.
 	IdempotencyKey string
+	// Sources is what CI says of services' sources (see ImageSource for the order it is believed
+	// in), keyed by service id.
+	Sources map[string]SourceInput `json:",omitempty"`
 }
 
 // Validate checks the request as given, before anything is read or written.
@@ -50,6 +53,9 @@ func (in CreateReleaseInput) Validate() error {
 		if err := ValidateID("idempotency_key", in.IdempotencyKey); err != nil {
 			return err
 		}
+	}
+	if _, err := validateSources("sources", in.Sources); err != nil {
+		return err
 	}
 	if in.Register != nil {
 		if in.Register.ID != in.ProjectID {
@@ -116,6 +122,12 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 	if err != nil {
 		return Release{}, err
 	}
+	stated, _ := validateSources("sources", in.Sources) // checked by Validate
+	for svc := range stated {
+		if _, ok := images[svc]; !ok {
+			return Release{}, Errorf(Invalid, "sources: %q is not a service of %s (its services: %s)", clip(svc), project.ID, strings.Join(project.Services(), ", "))
+		}
+	}
 	pushedAt := pushTimes(images, pushes)
 	r := Release{
 		ID:          s.NewID(),
@@ -126,6 +138,7 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 		RequestedBy: by,
 		Images:      images,
 		PushedAt:    pushedAt,
+		Sources:     releaseSources(images, pushes, stated),
 		Label:       in.Label,
 		Description: in.Description,
 		Deployments: []Deployment{},

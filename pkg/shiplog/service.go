@@ -20,6 +20,8 @@ type Service struct {
 	Params   ParameterStore
 	Store    Store
 	Registry Registry // optional
+	// Metadata, if set, reads pushed images' annotations, where their source is learnt first.
+	Metadata ImageMetadata
 	// Atomic, if set, is the store's write of an environment's state and its parameters in one
 	// atomic write, declared by a store that holds both (Params and Store are then the same
 	// store): a deploy then records, writes and settles at once. Nil: parameters are written

@@ -389,7 +389,7 @@ func TestRecordPushSampleEvents(t *testing.T) {
 					t.Errorf("Updated: got %v, want none", out.Updated)
 				}
 			} else {
-				diff(t, "outcome", out, shiplog.PushOutcome{Image: archivist, Updated: []string{"/storage/images/latest/archivist"}})
+				diff(t, "outcome", out, shiplog.PushOutcome{Image: archivist, Updated: []string{"/storage/images/latest/archivist"}, Source: &tagSource})
 			}
 			diff(t, "parameters under latest", h.paramsUnder(t, "storage", "latest"), tt.wantParams)
 			if tt.wantIgnored == "" {
@@ -397,12 +397,15 @@ func TestRecordPushSampleEvents(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: archivist, PushedAt: time.Date(2026, 11, 20, 9, 15, 2, 0, time.UTC).Unix()}
+				want := shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: archivist, PushedAt: time.Date(2026, 11, 20, 9, 15, 2, 0, time.UTC).Unix(), Source: &tagSource}
 				diff(t, "push record", rec, want)
 			}
 		})
 	}
 }
+
+// tagSource is the source the sample push's tag, ref.5d2a9c1e7b3f, names.
+var tagSource = shiplog.ImageSource{Revision: "5d2a9c1e7b3f", RevisionFrom: shiplog.SourceFromTag}
 
 func TestRecordPush(t *testing.T) {
 	tagged := func(t *testing.T, repository string, n int, at time.Duration) shiplog.ImagePush {
@@ -538,12 +541,19 @@ func TestRecordPush(t *testing.T) {
 				}
 			}
 			var last shiplog.PushOutcome
+			var lastTag string
 			for i, p := range tt.pushes(t) {
+				lastTag = p.Tag
 				out, err := h.svc.RecordPush(t.Context(), p)
 				if err != nil {
 					t.Fatalf("RecordPush %d: %v", i, err)
 				}
 				last = out
+			}
+			// The sample push's tag, ref.5d2a9c1e7b3f, names its revision (source_test.go tests
+			// the rules); an ignored push learns nothing.
+			if last.Ignored == "" && lastTag == "ref.5d2a9c1e7b3f" {
+				tt.wantLast.Source = &tagSource
 			}
 			diff(t, "outcome of the last push", last, tt.wantLast)
 			diff(t, "storage parameters under latest", h.paramsUnder(t, "storage", "latest"), tt.wantLatest)

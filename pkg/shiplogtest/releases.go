@@ -114,12 +114,22 @@ func newProject(id string, envs ...string) shiplog.Project {
 // newRelease returns release n of project p, created at second 1_800_000_000 + 60n.
 func newRelease(p shiplog.Project, n int) shiplog.Release {
 	images := map[string]string{}
+	var sources map[string]shiplog.ImageSource
+	var pushedAt map[string]int64
 	for _, r := range p.ImageRepositories {
 		for _, svc := range r.Services {
 			images[svc] = imageURI(r.ID, n)
+			if sources == nil && n%2 == 1 {
+				// The source of one service's image, and its push time, are stored with it.
+				sources = map[string]shiplog.ImageSource{svc: {Revision: fmt.Sprintf("%040x", n), RevisionFrom: shiplog.SourceFromRelease,
+					Repository: "https://gitlab.com/group/" + svc, RepositoryFrom: shiplog.SourceFromAnnotation}}
+				pushedAt = map[string]int64{svc: 1_800_000_000 + 60*int64(n) - 30}
+			}
 		}
 	}
 	return shiplog.Release{
+		Sources:     sources,
+		PushedAt:    pushedAt,
 		ID:          releaseID(n),
 		ProjectID:   p.ID,
 		ProjectName: p.Name,
@@ -162,6 +172,8 @@ func newDeployment(p shiplog.Project, r shiplog.Release, env string, n int, expe
 			RequestedBy:  d.RequestedBy,
 			Description:  d.Description,
 			Images:       r.Images,
+			Sources:      r.Sources,
+			PushedAt:     r.PushedAt,
 			Version:      expect + 1,
 		},
 	}
@@ -481,7 +493,13 @@ func testRecordPushOrdering(t *testing.T, s shiplog.Store) {
 	wantErr(t, "LatestImage with no push", err, shiplog.ErrImageNotFound)
 
 	push := func(n int, at int64) shiplog.ImageRecord {
-		return shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: imageURI("shared/base", n), PushedAt: at}
+		rec := shiplog.ImageRecord{ProjectID: "p", ServiceID: "api", URI: imageURI("shared/base", n), PushedAt: at}
+		if n%2 == 1 {
+			// What the push learnt of the image's source is stored with it.
+			rec.Source = &shiplog.ImageSource{Revision: fmt.Sprintf("%040x", n), RevisionFrom: shiplog.SourceFromTag,
+				Repository: "https://github.com/org/base", RepositoryFrom: shiplog.SourceFromAnnotation}
+		}
+		return rec
 	}
 	steps := []struct {
 		name        string
