@@ -187,7 +187,7 @@ func (s *Service) releaseInputs(ctx context.Context, projectID, label string) (P
 	wg.Go(func() {
 		pushes, pushErr = s.Store.LatestImages(ctx, projectID, services)
 	})
-	images, err := s.labelImages(ctx, project.ID, label, services)
+	images, err := s.labelImages(ctx, project, label, services)
 	wg.Wait()
 	if err != nil {
 		return Project{}, nil, nil, err
@@ -223,7 +223,7 @@ func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput,
 	wg.Go(func() {
 		rc, rcErr = s.Store.ReleaseContext(ctx, p.ID, services, in.IdempotencyKey)
 	})
-	images, imgErr = s.labelImages(ctx, p.ID, in.Label, services)
+	images, imgErr = s.labelImages(ctx, p, in.Label, services)
 	wg.Wait()
 	if rcErr != nil && !errors.Is(rcErr, ErrProjectNotFound) {
 		return Project{}, nil, nil, nil, fmt.Errorf("read project %s and its push records: %w", p.ID, rcErr)
@@ -254,7 +254,8 @@ func (s *Service) registerForRelease(ctx context.Context, in CreateReleaseInput,
 
 // labelImages returns the image under the label of each of services, or Conflict naming those
 // that have none.
-func (s *Service) labelImages(ctx context.Context, projectID, label string, services []string) (map[string]string, error) {
+func (s *Service) labelImages(ctx context.Context, project Project, label string, services []string) (map[string]string, error) {
+	projectID := project.ID
 	// Read the manifest's services by name: exactly the parameters a release needs, in a known
 	// number of calls, where reading the whole path would page until the store says it is done.
 	names := make([]string, len(services))
@@ -274,11 +275,13 @@ func (s *Service) labelImages(ctx context.Context, projectID, label string, serv
 			missing = append(missing, svc)
 		}
 	}
-	if len(missing) > 0 && len(missing) == len(services) {
-		// No image at all: the label is not one (a typo, or an environment never deployed to),
-		// which is a name that finds nothing, not a state that forbids the release.
-		return nil, Errorf(NotFound, "cannot create a release of %s from label %q: the label has no images (nothing under %s); a label is latest or an environment the project was deployed to",
-			projectID, label, ParameterPath(projectID, label))
+	_, isEnv := project.Environment(label)
+	if len(missing) > 0 && len(missing) == len(services) && label != LatestLabel && label != "" && !isEnv {
+		// No image at all under a name that is neither latest nor an environment: a typo, a
+		// name that finds nothing, not a state that forbids the release (latest before any
+		// push, or an environment before its first deploy, is the Conflict below).
+		return nil, Errorf(NotFound, "cannot create a release of %s from label %q: the label has no images (nothing under %s); a label is latest or one of %s's environments (%s)",
+			projectID, label, ParameterPath(projectID, label), projectID, strings.Join(project.EnvironmentIDs(), ", "))
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
