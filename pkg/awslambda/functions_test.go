@@ -495,8 +495,8 @@ func TestCreateReleaseRegistersOnlyItsProject(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = awslambda.CreateRelease(e.svc, e.log, awslambda.AllowAll()).Invoke(ctx, []byte(`{"project_id": "attacker", "manifest": `+hostile+`}`))
-		if ire := invocationError(t, err); ire.Type != "NotFound" {
-			t.Errorf("errorType: got %s (%s), want NotFound (attacker's latest has no images)", ire.Type, ire.Message)
+		if ire := invocationError(t, err); ire.Type != "Conflict" {
+			t.Errorf("errorType: got %s (%s), want Conflict (attacker has no images)", ire.Type, ire.Message)
 		}
 		after, err := e.store.GetProject(ctx, "storage")
 		if err != nil {

@@ -106,7 +106,7 @@ var operations = map[string]operation{
 	"GET /projects/{project}/images/{label}": {id: "getImages", tag: "releases", summary: "Get the images under a label (latest, or an environment's)",
 		responses: []response{{200, "The images, by service.", ImagesBody{}, false}}, errors: []int{404}},
 	"POST /projects/{project}/releases": {id: "createRelease", tag: "releases", summary: "Create a release from the images under a label",
-		description: "Snapshots the images under label (default latest). A label with no images is 404; one missing some services' images is 409.",
+		description: "Snapshots the images under label (default latest). A label with no images that is neither latest nor an environment is 404; one missing some services' images is 409.",
 		body:        CreateReleaseBody{}, idempotent: true, write: true,
 		responses: []response{{201, "The release.", shiplog.Release{}, true}}, errors: []int{403, 404, 409, 413}},
 	"GET /projects/{project}/releases": {id: "listReleases", tag: "releases", summary: "List a project's releases, newest first", query: pageQuery,

@@ -295,11 +295,13 @@ func (s *Service) labelImages(ctx context.Context, p Project, label string, serv
 			missing = append(missing, svc)
 		}
 	}
-	if len(missing) > 0 && len(missing) == len(services) {
-		// No image at all: the label is not one (a typo, or an environment never deployed to),
-		// which is a name that finds nothing, not a state that forbids the release.
-		return nil, Errorf(NotFound, "cannot create a release of %s from label %q: the label has no images (nothing under %s); a label is latest or an environment the project was deployed to",
-			projectID, label, ParameterPath(projectID, label))
+	_, isEnv := p.Environment(label)
+	if len(missing) > 0 && len(missing) == len(services) && label != LatestLabel && label != "" && !isEnv {
+		// No image at all under a name that is neither latest nor an environment: a typo, a
+		// name that finds nothing, not a state that forbids the release (latest before any
+		// push, or an environment before its first deploy, is the Conflict below).
+		return nil, Errorf(NotFound, "cannot create a release of %s from label %q: the label has no images (nothing under %s); a label is latest or one of %s's environments (%s)",
+			projectID, label, ParameterPath(projectID, label), projectID, strings.Join(p.EnvironmentIDs(), ", "))
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)

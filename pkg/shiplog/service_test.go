@@ -757,10 +757,22 @@ func TestCreateReleaseRejects(t *testing.T) {
 			want: []string{`label "latest"`, "/storage/images/latest/", "bag-register, bag_verifier_post_replication, bag_verifier_pre_replication"},
 		},
 		{
+			name: "nothing under latest yet: a state, not a typo",
+			in:   shiplog.CreateReleaseInput{ProjectID: "storage"},
+			kind: shiplog.Conflict,
+			want: []string{`label "latest"`, strings.Join(storageServices, ", ")},
+		},
+		{
+			name: "nothing under an environment never deployed to",
+			in:   shiplog.CreateReleaseInput{ProjectID: "storage", Label: "prod"},
+			kind: shiplog.Conflict,
+			want: []string{`label "prod"`, strings.Join(storageServices, ", ")},
+		},
+		{
 			name: "nothing under the label: a label that is not one",
 			in:   shiplog.CreateReleaseInput{ProjectID: "storage", Label: "v2-branch"},
 			kind: shiplog.NotFound,
-			want: []string{`label "v2-branch"`, "/storage/images/v2-branch/", "has no images"},
+			want: []string{`label "v2-branch"`, "/storage/images/v2-branch/", "has no images", "stage, prod"},
 		},
 		{"unknown project", storageServices, shiplog.CreateReleaseInput{ProjectID: "nope"}, shiplog.NotFound, []string{"nope"}},
 		{"project id with a slash", storageServices, shiplog.CreateReleaseInput{ProjectID: "a/b"}, shiplog.Invalid, []string{"project"}},
