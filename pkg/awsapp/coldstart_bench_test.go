@@ -93,6 +93,13 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 
 	env := append(coldStartEnv(b), "GOGC="+gogc)
+	priority := "at this machine's load"
+	if restore, err := favour(); err != nil {
+		b.Logf("the starts run at normal priority, among whatever else this machine runs: %v", err)
+	} else {
+		defer restore()
+		priority = "at nice -20"
+	}
 	times, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}
 	ratios := map[string][]float64{}
 	for round := range coldStartRounds {
@@ -141,8 +148,8 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	for b.Loop() {
 	}
-	b.Logf("first invoke from the start of aws-lambda-rie in %d interleaved rounds (%s/%s build); ms: the mean of each bootstrap's fastest 1/%d; ratio: that to hello-world's, goal <= %.2f\n",
-		coldStartRounds, runtime.GOOS, runtime.GOARCH, coldStartFastest, coldStartGoal)
+	b.Logf("first invoke from the start of aws-lambda-rie in %d interleaved rounds, %s (%s/%s build); ms: the mean of each bootstrap's fastest 1/%d; ratio: that to hello-world's, goal <= %.2f\n",
+		coldStartRounds, priority, runtime.GOOS, runtime.GOARCH, coldStartFastest, coldStartGoal)
 	b.Logf("%-14s  %6s  %5s  %6s  %6s  %6s  %7s  %6s  %6s  %6s  %8s  %6s  %s\n%s\n"+
 		"median ms, paired: the median first invoke, and the median of each round's ratio to hello-world's (both move with the machine's load);\n"+
 		"cpu: rie's and the bootstrap's CPU time, start to exit (median); init: package init (GODEBUG=inittrace=1, median of 5); of it, sdk: the SDK's service client packages (%s*);\n"+
@@ -151,6 +158,52 @@ func BenchmarkColdStart(b *testing.B) {
 	if len(over) > 0 {
 		b.Fatalf("first invoke above %.2f× hello-world: %s", coldStartGoal, strings.Join(over, "; "))
 	}
+}
+
+// favour gives every thread of this process nice -20, so that rie and the bootstraps, which
+// inherit it from the thread that starts them, and the client that times them, take the CPU
+// from the rest of a loaded machine, as a Lambda function has its sandbox's CPU to itself. It
+// takes CAP_SYS_NICE (root has it). restore puts each thread back to the nice it had (threads
+// started meanwhile to the process's first).
+func favour() (restore func(), err error) {
+	tids := func() []int {
+		entries, _ := os.ReadDir("/proc/self/task")
+		var ids []int
+		for _, e := range entries {
+			if id, err := strconv.Atoi(e.Name()); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	// Linux's getpriority answers 20 - nice.
+	raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		return nil, fmt.Errorf("getpriority: %w", err)
+	}
+	was := map[int]int{}
+	first := 20 - raw
+	restore = func() {
+		for _, id := range tids() {
+			nice, ok := was[id]
+			if !ok {
+				nice = first
+			}
+			_ = syscall.Setpriority(syscall.PRIO_PROCESS, id, nice)
+		}
+	}
+	for _, id := range tids() {
+		raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, id)
+		if err != nil {
+			continue // the thread has exited
+		}
+		was[id] = 20 - raw
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, id, -20); err != nil {
+			restore()
+			return nil, fmt.Errorf("setpriority -20: %w", err)
+		}
+	}
+	return restore, nil
 }
 
 // checkMakefileFlags fails unless the Makefile builds functions with lambdaBuildFlags, so that
