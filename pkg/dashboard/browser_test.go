@@ -143,15 +143,10 @@ func newTab(t *testing.T, url string) *tab {
 	return tb
 }
 
-// actionWait bounds how long the browser may take over an action or for the page to show what
-// a test waits for. It only ends a wait that would otherwise hang: a page renders in well under
-// a second on an idle machine, but Chrome on two cores at load 25 can take many seconds.
-const actionWait = 2 * time.Minute
-
 // do runs actions with a deadline, failing the test with what the page said if they fail.
 func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, actionWait+5*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.mu.Lock()
@@ -162,7 +157,7 @@ func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 
 func run[T any](tb *tab, action chromedp.Action[T]) T {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, actionWait+5*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, action)
 	if err != nil {
@@ -189,9 +184,9 @@ func (tb *tab) waitRendered() {
 // the page shows.
 func (tb *tab) wait(predicate string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, actionWait+5*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(actionWait), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(15*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		shows := run(tb, chromedp.Evaluate[string](`location.hash + ' busy=' + document.querySelector('#main').getAttribute('aria-busy') + '\n' + document.body.innerText`))
 		tb.mu.Lock()
 		defer tb.mu.Unlock()
