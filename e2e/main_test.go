@@ -279,5 +279,6 @@ func manifestFor(key string) string {
 	return string(b)
 }
 
-// deadline bounds each wait for a process to come up.
-const deadline = 15 * time.Second
+// deadline bounds each wait for a process to come up: as pkg/localaws's servers, generously,
+// since a loaded machine only slows a start that does come.
+const deadline = 3 * time.Minute

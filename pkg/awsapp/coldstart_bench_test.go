@@ -31,7 +31,13 @@ import (
 const (
 	// coldStartRounds is how many times each bootstrap is started. The rounds interleave the
 	// bootstraps, so that a slow spell of this shared machine falls on all of them alike.
-	coldStartRounds = 25
+	coldStartRounds = 41
+	// coldStartFastest is the share of a bootstrap's rounds whose mean is its time: its fastest
+	// quarter. On a loaded machine a first invoke takes from 1 to 40 times its quiet time,
+	// whichever process the scheduler runs at that moment; a round's ratio to hello-world's, or
+	// a median of them, then measures the load more than the bootstrap (0.1 to 5.9 in one run at
+	// load 25). The fastest starts are those the load touched least, on every bootstrap alike.
+	coldStartFastest = 4
 	// coldStartGoal is the most a function's first invoke may take, as a multiple of hello-world's.
 	coldStartGoal = 1.25
 )
@@ -87,6 +93,13 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 
 	env := append(coldStartEnv(b), "GOGC="+gogc)
+	priority := "at this machine's load"
+	if restore, err := favour(); err != nil {
+		b.Logf("the starts run at normal priority, among whatever else this machine runs: %v", err)
+	} else {
+		defer restore()
+		priority = "at nice -20"
+	}
 	times, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}
 	ratios := map[string][]float64{}
 	for round := range coldStartRounds {
@@ -108,16 +121,20 @@ func BenchmarkColdStart(b *testing.B) {
 			ratios[c.name] = append(ratios[c.name], float64(got[c.name])/float64(got["hello-world"]))
 		}
 	}
+	floor := fastest(times["hello-world"])
 
 	var rows, over []string
 	for _, c := range coldStartCases {
 		bin := bins[c.name]
-		ms := float64(median(times[c.name])) / float64(time.Millisecond)
+		fast := fastest(times[c.name])
+		ms := float64(fast) / float64(time.Millisecond)
+		medMS := float64(median(times[c.name])) / float64(time.Millisecond)
 		cpuMS := float64(median(cpus[c.name])) / float64(time.Millisecond)
 		ic := initCost(b, bin.host, gogc)
-		ratio, verdict := 1.0, "the floor"
+		ratio, paired, verdict := 1.0, 1.0, "the floor"
 		if c.name != "hello-world" {
-			ratio = medianFloat(ratios[c.name])
+			ratio = float64(fast) / float64(floor)
+			paired = medianFloat(ratios[c.name])
 			verdict = "goal reached"
 			if ratio > coldStartGoal {
 				verdict = fmt.Sprintf("OVER %.2f", coldStartGoal)
@@ -126,20 +143,67 @@ func BenchmarkColdStart(b *testing.B) {
 			b.ReportMetric(ratio, c.name+"-ratio")
 		}
 		b.ReportMetric(float64(bin.armSize), c.name+"-bootstrap-bytes")
-		rows = append(rows, fmt.Sprintf("%-14s  %6.1f  %5.2f  %6.1f  %7.1f  %6d  %6.1f  %6d  %8.1f  %6.1f  %s", c.name, ms, ratio, cpuMS, ic.ms, ic.allocs,
-			ic.sdkMS, ic.sdkAlloc, float64(bin.armSize)/1e6, float64(bin.zipped)/1e6, verdict))
+		rows = append(rows, fmt.Sprintf("%-14s  %6.1f  %5.2f  %6.1f  %6.2f  %6.1f  %7.1f  %6d  %6.1f  %6d  %8.1f  %6.1f  %s", c.name, ms, ratio, medMS, paired, cpuMS,
+			ic.ms, ic.allocs, ic.sdkMS, ic.sdkAlloc, float64(bin.armSize)/1e6, float64(bin.zipped)/1e6, verdict))
 	}
 	for b.Loop() {
 	}
-	b.Logf("first invoke from the start of aws-lambda-rie, median of %d interleaved rounds (%s/%s build); ratio: median of each round's ratio to hello-world, goal <= %.2f\n",
-		coldStartRounds, runtime.GOOS, runtime.GOARCH, coldStartGoal)
-	b.Logf("%-14s  %6s  %5s  %6s  %7s  %6s  %6s  %6s  %8s  %6s  %s\n%s\n"+
+	b.Logf("first invoke from the start of aws-lambda-rie in %d interleaved rounds, %s (%s/%s build); ms: the mean of each bootstrap's fastest 1/%d; ratio: that to hello-world's, goal <= %.2f\n",
+		coldStartRounds, priority, runtime.GOOS, runtime.GOARCH, coldStartFastest, coldStartGoal)
+	b.Logf("%-14s  %6s  %5s  %6s  %6s  %6s  %7s  %6s  %6s  %6s  %8s  %6s  %s\n%s\n"+
+		"median ms, paired: the median first invoke, and the median of each round's ratio to hello-world's (both move with the machine's load);\n"+
 		"cpu: rie's and the bootstrap's CPU time, start to exit (median); init: package init (GODEBUG=inittrace=1, median of 5); of it, sdk: the SDK's service client packages (%s*);\n"+
 		"sizes: linux/arm64, as `make build` makes them",
-		"function", "ms", "ratio", "cpu ms", "init ms", "allocs", "sdk ms", "sdk al", "arm64 MB", "zip MB", "verdict", strings.Join(rows, "\n"), sdkServicePrefix)
+		"function", "ms", "ratio", "med ms", "paired", "cpu ms", "init ms", "allocs", "sdk ms", "sdk al", "arm64 MB", "zip MB", "verdict", strings.Join(rows, "\n"), sdkServicePrefix)
 	if len(over) > 0 {
 		b.Fatalf("first invoke above %.2f× hello-world: %s", coldStartGoal, strings.Join(over, "; "))
 	}
+}
+
+// favour gives every thread of this process nice -20, so that rie and the bootstraps, which
+// inherit it from the thread that starts them, and the client that times them, take the CPU
+// from the rest of a loaded machine, as a Lambda function has its sandbox's CPU to itself. It
+// takes CAP_SYS_NICE (root has it). restore puts each thread back to the nice it had (threads
+// started meanwhile to the process's first).
+func favour() (restore func(), err error) {
+	tids := func() []int {
+		entries, _ := os.ReadDir("/proc/self/task")
+		var ids []int
+		for _, e := range entries {
+			if id, err := strconv.Atoi(e.Name()); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	// Linux's getpriority answers 20 - nice.
+	raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		return nil, fmt.Errorf("getpriority: %w", err)
+	}
+	was := map[int]int{}
+	first := 20 - raw
+	restore = func() {
+		for _, id := range tids() {
+			nice, ok := was[id]
+			if !ok {
+				nice = first
+			}
+			_ = syscall.Setpriority(syscall.PRIO_PROCESS, id, nice)
+		}
+	}
+	for _, id := range tids() {
+		raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, id)
+		if err != nil {
+			continue // the thread has exited
+		}
+		was[id] = 20 - raw
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, id, -20); err != nil {
+			restore()
+			return nil, fmt.Errorf("setpriority -20: %w", err)
+		}
+	}
+	return restore, nil
 }
 
 // checkMakefileFlags fails unless the Makefile builds functions with lambdaBuildFlags, so that
@@ -402,6 +466,17 @@ func initCostOnce(b *testing.B, bootstrap, gogc string) initCosts {
 		b.Fatalf("%s printed no inittrace lines:\n%s", bootstrap, out)
 	}
 	return c
+}
+
+// fastest returns the mean of the fastest 1/coldStartFastest of ds (at least one).
+func fastest(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	s = s[:max(1, len(s)/coldStartFastest)]
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	return sum / time.Duration(len(s))
 }
 
 func median(ds []time.Duration) time.Duration {

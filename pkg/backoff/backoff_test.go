@@ -51,7 +51,8 @@ func TestWaitsEndWithTheContext(t *testing.T) {
 	if err := w.Wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Wait on a cancelled context: got %v, want context.Canceled", err)
 	}
-	if took := time.Since(start); took > time.Second {
+	// It would otherwise wait an hour; a minute is far more than any load makes of no wait.
+	if took := time.Since(start); took > time.Minute {
 		t.Errorf("Wait on a cancelled context took %v", took)
 	}
 }

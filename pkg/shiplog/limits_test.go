@@ -93,8 +93,11 @@ func TestServicesPerRepository(t *testing.T) {
 	}
 }
 
-// gatedParams holds every PutParameters call until PushConcurrency of them are in flight at once
-// (or, if they never are, a short wait), and records the most that were.
+// gatedParams holds every PutParameters call until PushConcurrency of them are in flight at once,
+// and records the most that were. If they never are (the writes go fewer at a time than they
+// should), the first call to wait gateWait opens the gate for every call, so that the test then
+// fails on the count once, rather than waiting on every call. gateWait is long: on a loaded
+// machine the goroutines that make PushConcurrency calls can take a while to all be running.
 type gatedParams struct {
 	shiplog.ParameterStore
 	mu       sync.Mutex
@@ -103,6 +106,8 @@ type gatedParams struct {
 	open     chan struct{}
 	opened   bool
 }
+
+const gateWait = 10 * time.Second
 
 func (g *gatedParams) PutParameters(ctx context.Context, params map[string]string) error {
 	g.mu.Lock()
@@ -115,7 +120,13 @@ func (g *gatedParams) PutParameters(ctx context.Context, params map[string]strin
 	g.mu.Unlock()
 	select {
 	case <-g.open:
-	case <-time.After(100 * time.Millisecond):
+	case <-time.After(gateWait):
+		g.mu.Lock()
+		if !g.opened {
+			g.opened = true
+			close(g.open)
+		}
+		g.mu.Unlock()
 	}
 	err := g.ParameterStore.PutParameters(ctx, params)
 	g.mu.Lock()

@@ -169,6 +169,7 @@ func testRaceDeployAndDrop(t *testing.T, s shiplog.Store) {
 	ctx := t.Context()
 	params := NewMemoryParameters()
 	svc := shiplog.NewService(params, s, nil, nil)
+	svc.DeployWait = Patience(t) // a deploy that lost the race waits its turn, however slow the machine
 	deployed, dropped := 0, 0
 	for round := range raceRounds {
 		p := newProject(fmt.Sprintf("drop-%d", round), "stage", "x")

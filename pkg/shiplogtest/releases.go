@@ -7,7 +7,9 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/shiplog/shiplog/pkg/backoff"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -1177,6 +1179,24 @@ func retryable(err error) bool {
 	return shiplog.IsKind(err, shiplog.Conflict) || shiplog.IsKind(err, shiplog.Unavailable)
 }
 
+// untilAccepted calls write until the store takes it, or refuses it with an error that is not
+// retryable, or Patience has passed: a write that met a concurrent one took no effect, and is
+// tried again (after a short wait) as the Service would, however many times a loaded machine
+// makes it meet another. It answers the last error.
+func untilAccepted(t *testing.T, write func() error) error {
+	giveUp := time.Now().Add(Patience(t))
+	waits := backoff.Policy{First: 10 * time.Millisecond, Max: 250 * time.Millisecond}.Waits(nil)
+	for {
+		err := write()
+		if !retryable(err) || time.Now().After(giveUp) {
+			return err
+		}
+		if werr := waits.Wait(t.Context()); werr != nil {
+			return fmt.Errorf("%w (then %w)", err, werr)
+		}
+	}
+}
+
 func testConcurrentRecordDeployment(t *testing.T, s shiplog.Store) {
 	const n = 8
 	envs := make([]string, n)
@@ -1200,12 +1220,7 @@ func testConcurrentRecordDeployment(t *testing.T, s shiplog.Store) {
 	for i := range changes {
 		wg.Go(func() {
 			<-start
-			for range 10 {
-				errs[i] = s.WriteEnvironment(t.Context(), changes[i])
-				if !retryable(errs[i]) {
-					return
-				}
-			}
+			errs[i] = untilAccepted(t, func() error { return s.WriteEnvironment(t.Context(), changes[i]) })
 		})
 	}
 	close(start)

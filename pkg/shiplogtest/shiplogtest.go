@@ -22,13 +22,15 @@
 //   - Release ids are unique across projects (the releases table is keyed by release_id alone).
 //   - A store may refuse a concurrent WriteEnvironment that records a deployment with Conflict
 //     or Unavailable (DynamoDB's transactions are optimistic); the concurrency subtests retry
-//     those a few times, as the Service does, and then require every deployment to have landed.
+//     those until the store takes them (for as long as the test may run: see Patience), and
+//     then require every deployment to have landed.
 package shiplogtest
 
 import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -82,4 +84,18 @@ func diff(t *testing.T, what string, got, want any) {
 // imageURI is a realistic digest-pinned image URI, distinct for each (repository, n).
 func imageURI(repository string, n int) string {
 	return fmt.Sprintf("760097843905.dkr.ecr.eu-west-1.amazonaws.com/%s@sha256:%064x", repository, n)
+}
+
+// Patience is how long a test may wait for what a loaded machine only slows down (deploys taking
+// turns, a server coming up): until shortly before the test binary's own -timeout, or an hour
+// if it has none. A test asserts that the thing happens and what it leaves, not how fast; a
+// deadlock or a lost write still fails it, with the test's own message rather than the binary's
+// panic. (make bench measures the speed, with the defaults the functions run with.)
+func Patience(t interface{ Deadline() (time.Time, bool) }) time.Duration {
+	deadline, ok := t.Deadline()
+	if !ok {
+		return time.Hour
+	}
+	left := time.Until(deadline)
+	return max(left-min(left/10, time.Minute), 0)
 }
