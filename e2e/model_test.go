@@ -386,15 +386,23 @@ func (s *stack) check(t *testing.T, m *model, readImages bool) snapshot {
 	}
 	var stateItems []item
 	logged := map[string]int{}
+	typed := map[string]int{} // the copies in the types' lists, which must match the log
 	for _, it := range part.Items {
 		if strings.HasPrefix(skOf(it), "event#") {
 			logged[it["type"].(map[string]any)["S"].(string)]++
+			continue
+		}
+		if strings.HasPrefix(skOf(it), "etype#") {
+			typed[it["type"].(map[string]any)["S"].(string)]++
 			continue
 		}
 		stateItems = append(stateItems, it)
 	}
 	if diff := cmp.Diff(m.events, logged, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("event log of storage, entries by type (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(m.events, typed, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("event lists by type of storage, copies by type (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(m.stateItems("storage"), stateItems, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("state table, partition project#storage (-want +got):\n%s", diff)

@@ -739,6 +739,13 @@ func (s failingStore) ListProjects(ctx context.Context) ([]shiplog.Project, erro
 	return s.Store.ListProjects(ctx)
 }
 
+func (s failingStore) ListProjectsPage(ctx context.Context, page shiplog.PageRequest) (shiplog.Page[shiplog.Project], error) {
+	if s.listErr != nil {
+		return shiplog.Page[shiplog.Project]{}, s.listErr
+	}
+	return s.Store.ListProjectsPage(ctx, page)
+}
+
 type failingParams struct {
 	shiplog.ParameterStore
 	failPrefix string

@@ -21,7 +21,7 @@ type Import struct {
 func (im *Import) Project(p shiplog.Project) {
 	mappings := repoMappings(p)
 	repos := sortedKeys(mappings)
-	im.ops = append(im.ops, put(projectKey(p.ID), newProjectRecord(p, 1, repos, false)))
+	im.ops = append(im.ops, put(projectKey(p.ID), newProjectRecord(p, 1, repos, false, true)))
 	for _, r := range repos {
 		im.ops = append(im.ops, put(repoKey(r, p.ID), mappings[r]))
 	}
@@ -59,11 +59,11 @@ func (im *Import) State(st shiplog.EnvironmentState) {
 
 // Event adds an entry of a project's event log.
 func (im *Import) Event(ev shiplog.Event) error {
-	op, err := eventOp(ev)
+	ops, err := eventOps(ev)
 	if err != nil {
 		return err
 	}
-	im.ops = append(im.ops, op)
+	im.ops = append(im.ops, ops...)
 	return nil
 }
 

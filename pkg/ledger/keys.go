@@ -26,6 +26,7 @@ import (
 //	project#{project}     relkey#{key}                          keyRecord
 //	project#{project}     turn#{environment}                    turnRecord
 //	project#{project}     event#{event}                         eventRecord
+//	project#{project}     etype#{type}#{event}                  eventRecord (the type's list)
 //
 // The releases table holds releaseRecords keyed by release id; ReleasesIndex lists a project's.
 // The params table (drivers that hold parameters) keys a parameter by its path and its last
@@ -44,6 +45,7 @@ const (
 	relKeyPrefix    = "relkey#"
 	turnPrefix      = "turn#"
 	latestSK        = "latest"
+	eventTypePrefix = "etype#"
 	// EventPrefix starts the sort key of every event item and of nothing else: the DynamoDB
 	// stream's filter selects event items by it.
 	EventPrefix = "event#"
@@ -73,7 +75,13 @@ func turnKey(projectID, env string) Key   { return inProject(projectID, turnPref
 func relKeyKey(projectID, key string) Key { return inProject(projectID, relKeyPrefix+key) }
 func eventKey(projectID, id string) Key   { return inProject(projectID, EventPrefix+id) }
 func deployKey(projectID, id string) Key  { return inProject(projectID, deployPrefix+id) }
-func releaseKey(id string) Key            { return Key{Table: Releases, PK: id} }
+
+// eventTypeKey is the key of an event's copy in its type's list (a prefix that is not
+// EventPrefix, so that the stream does not publish the copy).
+func eventTypeKey(projectID, typ, id string) Key {
+	return inProject(projectID, eventTypePrefix+typ+"#"+id)
+}
+func releaseKey(id string) Key { return Key{Table: Releases, PK: id} }
 func envDeployKey(projectID, env, id string) Key {
 	return inProject(projectID, envDeployPrefix+env+"#"+id)
 }

@@ -203,6 +203,8 @@ type eventRecord struct {
 	Detail       map[string]string `json:"detail,omitempty"`
 }
 
+func (rec eventRecord) event() shiplog.Event { return shiplog.Event(rec) }
+
 // DecodeEvent decodes an event item (a stream reader's, say) with decode.
 func DecodeEvent(decode func(v any) error) (shiplog.Event, error) {
 	var rec eventRecord
@@ -217,6 +219,9 @@ func DecodeEvent(decode func(v any) error) (shiplog.Event, error) {
 // it (never fewer); Unfinished marks a registration written in several steps until its last.
 // EnvironmentIDs are its environments' ids as a set, which a deployment's write requires to hold
 // its environment (registrations stored before it was kept have none: they are not checked).
+// EventsTyped says every event of the project has its copy in its type's list: set on a
+// project's first registration since the lists exist (and kept), absent on one registered
+// before, whose older events only a filtered read of the log finds.
 type projectRecord struct {
 	ID                 string                    `json:"project_id"`
 	Name               string                    `json:"name"`
@@ -228,13 +233,14 @@ type projectRecord struct {
 	Version            int64                     `json:"version"`
 	MappedRepositories []string                  `json:"mapped_repositories"`
 	Unfinished         bool                      `json:"unfinished,omitempty"`
+	EventsTyped        bool                      `json:"events_typed,omitempty"`
 }
 
-func newProjectRecord(p shiplog.Project, version int64, mapped []string, unfinished bool) projectRecord {
+func newProjectRecord(p shiplog.Project, version int64, mapped []string, unfinished, typed bool) projectRecord {
 	rec := projectRecord{
 		ID: p.ID, Name: p.Name, Environments: p.Environments, ImageRepositories: p.ImageRepositories,
 		TagDeployedImages: p.TagDeployedImages, Manifest: string(p.Manifest), Version: version,
-		MappedRepositories: mapped, Unfinished: unfinished,
+		MappedRepositories: mapped, Unfinished: unfinished, EventsTyped: typed,
 	}
 	if rec.Environments == nil {
 		rec.Environments = []shiplog.Environment{}

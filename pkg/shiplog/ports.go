@@ -57,6 +57,9 @@ type ProjectStore interface {
 	GetProject(ctx context.Context, id string) (Project, error)
 	// ListProjects returns every registered project, sorted by id.
 	ListProjects(ctx context.Context) ([]Project, error)
+	// ListProjectsPage returns a page of the registered projects, sorted by id. Invalid for a
+	// bad cursor.
+	ListProjectsPage(ctx context.Context, page PageRequest) (Page[Project], error)
 	// RepositoryServices returns the services, in every registered project, that run the images
 	// of an ECR repository, sorted by project then service.
 	RepositoryServices(ctx context.Context, repository string) ([]ServiceRef, error)

@@ -4,7 +4,14 @@ import { get } from './api.js';
 import { href } from './common.js';
 
 export async function projectsView() {
-  const { items } = await get('/projects');
+  // GET /projects is paged like every list: the view follows its cursor to show them all.
+  const items = [];
+  let cursor = '';
+  do {
+    const page = await get('/projects', cursor ? { limit: 100, cursor } : { limit: 100 });
+    items.push(...page.items);
+    cursor = page.next_cursor || '';
+  } while (cursor);
   const node = h('section', {},
     h('h1', {}, 'Projects'),
     items.length === 0
