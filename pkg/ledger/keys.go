@@ -16,6 +16,8 @@ import (
 //	projects              {project}                             projectRecord
 //	repo#{repository}     {project}                             repoRecord
 //	repositories          {repository}                          repoVersionRecord
+//	ecs#{cluster}         {ECS service}                         runtime index: p/{project} attributes
+//	ecsindex              complete                              runtime index covers every project
 //	project#{project}     latest                                pointerRecord
 //	project#{project}     push#{service}                        pushRecord
 //	project#{project}     seen#{service}#{image URI}            seenRecord (every image recorded)
@@ -32,20 +34,23 @@ import (
 // The params table (drivers that hold parameters) keys a parameter by its path and its last
 // segment, so that a path's parameters are one partition.
 const (
-	projectsPK      = "projects"
-	projectPrefix   = "project#"
-	repoPrefix      = "repo#"
-	repositoriesPK  = "repositories"
-	pushPrefix      = "push#"
-	seenPrefix      = "seen#"
-	envPrefix       = "env#"
-	deployPrefix    = "deploy#"
-	envDeployPrefix = "envdeploy#"
-	relDeployPrefix = "reldeploy#"
-	relKeyPrefix    = "relkey#"
-	turnPrefix      = "turn#"
-	latestSK        = "latest"
-	eventTypePrefix = "etype#"
+	projectsPK        = "projects"
+	projectPrefix     = "project#"
+	repoPrefix        = "repo#"
+	repositoriesPK    = "repositories"
+	pushPrefix        = "push#"
+	seenPrefix        = "seen#"
+	envPrefix         = "env#"
+	deployPrefix      = "deploy#"
+	envDeployPrefix   = "envdeploy#"
+	relDeployPrefix   = "reldeploy#"
+	relKeyPrefix      = "relkey#"
+	turnPrefix        = "turn#"
+	latestSK          = "latest"
+	runtimePrefix     = "ecs#"
+	runtimeCompletePK = "ecsindex"
+	runtimeAttrPrefix = "p/"
+	eventTypePrefix   = "etype#"
 	// EventPrefix starts the sort key of every event item and of nothing else: the DynamoDB
 	// stream's filter selects event items by it.
 	EventPrefix = "event#"
@@ -55,6 +60,26 @@ func projectKey(id string) Key { return Key{Table: State, PK: projectsPK, SK: id
 
 func repoKey(repository, projectID string) Key {
 	return Key{Table: State, PK: repoPrefix + repository, SK: projectID}
+}
+
+// runtimeKey is the runtime index's item of an ECS service: an attribute per project (named by
+// runtimeAttr) that lists the environments running it. A cluster or service name has no "#".
+func runtimeKey(rs shiplog.RuntimeService) Key {
+	return Key{Table: State, PK: runtimePrefix + rs.Cluster, SK: rs.Service}
+}
+
+// runtimeCompleteKey is the item that says the runtime index covers every registered project.
+func runtimeCompleteKey() Key { return Key{Table: State, PK: runtimeCompletePK, SK: "complete"} }
+
+// runtimeAttr is the attribute of a project in the runtime index: a project id may hold ".",
+// which the drivers read as a nested name, and never "/".
+func runtimeAttr(projectID string) string {
+	return runtimeAttrPrefix + strings.ReplaceAll(projectID, ".", "/")
+}
+
+func runtimeProject(attr string) (string, bool) {
+	id, ok := strings.CutPrefix(attr, runtimeAttrPrefix)
+	return strings.ReplaceAll(id, "/", "."), ok && id != ""
 }
 
 func repoVersionKey(repository string) Key {

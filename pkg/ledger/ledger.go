@@ -213,6 +213,15 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 			units = append(units, []Op{put(repoKey(r, p.ID), mappings[r]), g})
 		}
 	}
+	// The runtime index's items that change (all of them after an interrupted registration,
+	// whose earlier steps may not have written them).
+	var indexed *shiplog.Project
+	if found && !unfinished(old) {
+		indexed = was
+	}
+	for _, op := range runtimeOps(indexed, p) {
+		units = append(units, []Op{op})
+	}
 	for _, r := range stale {
 		units = append(units, []Op{{Key: repoKey(r, p.ID), Delete: true}})
 	}
@@ -270,6 +279,153 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 		{Kind: Remove, Attr: attrUnfinished},
 	}}
 	return l.registerWrite(ctx, what, []Op{narrow}, nil)
+}
+
+// runtimeOps are the ops that move the runtime index from the project as registered (was; nil:
+// none, or not known to be indexed) to p: each ECS service's item gets p's attribute, listing the
+// environments that run it, or loses it.
+func runtimeOps(was *shiplog.Project, p shiplog.Project) []Op {
+	before := map[shiplog.RuntimeService][]string{}
+	if was != nil {
+		before = shiplog.RuntimeServices(*was)
+	}
+	after := shiplog.RuntimeServices(p)
+	attr := runtimeAttr(p.ID)
+	var ops []Op
+	for _, rs := range sortedRuntime(after) {
+		if was == nil || !slices.Equal(before[rs], after[rs]) {
+			ops = append(ops, Op{Key: runtimeKey(rs), Update: []Change{{Kind: Set, Attr: attr, Value: after[rs]}}})
+		}
+	}
+	for _, rs := range sortedRuntime(before) {
+		if _, ok := after[rs]; !ok {
+			ops = append(ops, Op{Key: runtimeKey(rs), Update: []Change{{Kind: Remove, Attr: attr}}})
+		}
+	}
+	return ops
+}
+
+func sortedRuntime(m map[shiplog.RuntimeService][]string) []shiplog.RuntimeService {
+	out := make([]shiplog.RuntimeService, 0, len(m))
+	for rs := range m {
+		out = append(out, rs)
+	}
+	slices.SortFunc(out, func(a, b shiplog.RuntimeService) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Service, b.Service))
+	})
+	return out
+}
+
+// RuntimeMatches reads the runtime index's item of the ECS service and the item that says the
+// index is complete, in one batch read; for each environment the item lists, one more batch read
+// gets its project and state, and keeps it only if the project, as now registered, still runs the
+// service there (a registration in several writes may leave an entry behind until it is
+// finished). Without the complete item, the index is completed first (see completeRuntimeIndex)
+// and the caller told to look through the projects itself.
+func (l *Ledger) RuntimeMatches(ctx context.Context, cluster, service string) ([]shiplog.RuntimeMatch, bool, error) {
+	rs := shiplog.RuntimeService{Cluster: cluster, Service: service}
+	got, err := l.d.BatchGet(ctx, []Key{runtimeKey(rs), runtimeCompleteKey()})
+	if err != nil {
+		return nil, false, fmt.Errorf("read the runtime index of %s/%s: %w", cluster, service, err)
+	}
+	if _, ok := got[runtimeCompleteKey()]; !ok {
+		return nil, false, l.completeRuntimeIndex(ctx)
+	}
+	it, ok := got[runtimeKey(rs)]
+	if !ok {
+		return nil, true, nil
+	}
+	var doc map[string]any
+	if err := it.Decode(&doc); err != nil {
+		return nil, false, err
+	}
+	type pair struct{ project, env string }
+	var pairs []pair
+	var keys []Key
+	for _, attr := range sortedKeys(doc) {
+		id, ok := runtimeProject(attr)
+		envs, isList := doc[attr].([]any)
+		if !ok || !isList {
+			continue
+		}
+		keys = append(keys, projectKey(id))
+		for _, e := range envs {
+			if env, ok := e.(string); ok {
+				pairs = append(pairs, pair{id, env})
+				keys = append(keys, envKey(id, env))
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return nil, true, nil
+	}
+	got, err = l.d.BatchGet(ctx, keys)
+	if err != nil {
+		return nil, false, fmt.Errorf("read the projects that run %s/%s: %w", cluster, service, err)
+	}
+	var out []shiplog.RuntimeMatch
+	for _, pr := range pairs {
+		p, ok, err := decodeFound(got, projectKey(pr.project), projectRecord.project)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok || !slices.Contains(shiplog.RuntimeServices(p)[rs], pr.env) {
+			continue // an entry left behind
+		}
+		m := shiplog.RuntimeMatch{Project: p, Environment: pr.env}
+		st, ok, err := decodeFound(got, envKey(pr.project, pr.env), stateRecord.state)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			m.State = &st
+		}
+		out = append(out, m)
+	}
+	return out, true, nil
+}
+
+// completeRuntimeIndex writes the runtime index's entries of every registered project (each
+// write conditioned on the registration it read: a registration since wrote its own), then the
+// item that says the index is complete. Projects registered before the index was kept are
+// indexed this way once, by the first ECS event that finds it incomplete.
+func (l *Ledger) completeRuntimeIndex(ctx context.Context) error {
+	recs, err := queryAll(ctx, l, Query{Table: State, PK: projectsPK}, func(r projectRecord) projectRecord { return r })
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		ops := runtimeOps(nil, rec.project())
+		guard := Op{Key: projectKey(rec.ID), Check: true, If: condPtr(Eq(attrVersion, rec.Version))}
+		chunks := [][]Op{ops}
+		if limit := l.caps.MaxWriteOps; limit > 0 && len(ops)+1 > limit {
+			chunks = packUnits(unitsOf(ops), limit, 1, limit-1)
+		}
+		for _, chunk := range chunks {
+			if len(chunk) == 0 {
+				continue
+			}
+			err := l.d.Write(ctx, append([]Op{guard}, chunk...))
+			if _, ok := condFailed(err); ok || errors.Is(err, ErrBusy) {
+				break // registered again since: that registration indexed it
+			}
+			if err != nil {
+				return fmt.Errorf("index project %s's ECS services: %w", rec.ID, err)
+			}
+		}
+	}
+	if err := l.d.Write(ctx, []Op{put(runtimeCompleteKey(), map[string]bool{"complete": true})}); err != nil {
+		return fmt.Errorf("mark the runtime index complete: %w", err)
+	}
+	return nil
+}
+
+func unitsOf(ops []Op) [][]Op {
+	units := make([][]Op, len(ops))
+	for i, op := range ops {
+		units[i] = []Op{op}
+	}
+	return units
 }
 
 // packUnits packs units of ops, in order, into writes: the first of at most limit-first ops,
@@ -946,6 +1102,23 @@ func (l *Ledger) ListDeployments(ctx context.Context, projectID string, f shiplo
 		q.Prefix = envDeployPrefix + f.Environment + "#"
 	}
 	return listPage(ctx, l, q, q.Prefix, page, deploymentRecord.deployment, "list deployments of "+projectID)
+}
+
+// DeploymentsSince returns the environment's deployments created at or after since, newest
+// first: its listing items from since's ULID floor up (a key range, so the environment's older
+// history costs nothing), every page of them.
+func (l *Ledger) DeploymentsSince(ctx context.Context, projectID, environment string, since int64) ([]shiplog.DeploymentRecord, error) {
+	prefix := envDeployPrefix + environment + "#"
+	q := Query{Table: State, PK: projectPrefix + projectID, Prefix: prefix, Desc: true}
+	if floor := shiplog.EventIDFloor(since); floor != "" {
+		// Every key of the environment's listing lies below envdeploy#{environment}$.
+		q.Prefix, q.From, q.To = "", prefix+floor, envDeployPrefix+environment+"$"
+	}
+	recs, err := queryAll(ctx, l, q, deploymentRecord.deployment)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(recs, func(d shiplog.DeploymentRecord) bool { return d.CreatedAt < since }), nil
 }
 
 // EnvironmentStates returns the state of each environment of the project ever deployed to.

@@ -107,6 +107,7 @@ type deploymentFields struct {
 	Changes       *shiplog.Changes      `json:"changes,omitempty"`
 	Status        string                `json:"status,omitempty"`
 	StatusHistory []shiplog.StatusEntry `json:"status_history,omitempty"`
+	Leads         *shiplog.Leads        `json:"leads,omitempty"`
 }
 
 func newDeploymentRecord(d shiplog.DeploymentRecord) deploymentRecord {
@@ -119,21 +120,23 @@ func (rec deploymentRecord) deployment() shiplog.DeploymentRecord {
 
 // stateRecord is an environment's state.
 type stateRecord struct {
-	ProjectID    string                   `json:"project_id"`
-	Environment  shiplog.Environment      `json:"environment"`
-	ReleaseID    string                   `json:"release_id"`
-	DeploymentID string                   `json:"deployment_id"`
-	DeployedAt   int64                    `json:"deployed_at"`
-	RequestedBy  shiplog.Person           `json:"requested_by"`
-	Description  string                   `json:"description"`
-	Images       map[string]string        `json:"images"`
-	Pending      []string                 `json:"pending,omitempty"`
-	LockedUntil  int64                    `json:"locked_until,omitempty"`
-	Lock         *shiplog.EnvironmentLock `json:"lock,omitempty"`
-	Freezes      []shiplog.Freeze         `json:"freezes,omitempty"`
-	Requests     []shiplog.RequestKey     `json:"requests,omitempty"`
-	Status       string                   `json:"status,omitempty"`
-	Version      int64                    `json:"version"`
+	ProjectID     string                   `json:"project_id"`
+	Environment   shiplog.Environment      `json:"environment"`
+	ReleaseID     string                   `json:"release_id"`
+	DeploymentID  string                   `json:"deployment_id"`
+	DeployedAt    int64                    `json:"deployed_at"`
+	RequestedBy   shiplog.Person           `json:"requested_by"`
+	Description   string                   `json:"description"`
+	Images        map[string]string        `json:"images"`
+	Pending       []string                 `json:"pending,omitempty"`
+	LockedUntil   int64                    `json:"locked_until,omitempty"`
+	Lock          *shiplog.EnvironmentLock `json:"lock,omitempty"`
+	Freezes       []shiplog.Freeze         `json:"freezes,omitempty"`
+	Requests      []shiplog.RequestKey     `json:"requests,omitempty"`
+	Status        string                   `json:"status,omitempty"`
+	Pushed        map[string]int64         `json:"pushed,omitempty"`
+	PushedTracked bool                     `json:"pushed_tracked,omitempty"`
+	Version       int64                    `json:"version"`
 }
 
 func newStateRecord(st shiplog.EnvironmentState) stateRecord {

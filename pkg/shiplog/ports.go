@@ -60,6 +60,13 @@ type ProjectStore interface {
 	// ListProjectsPage returns a page of the registered projects, sorted by id. Invalid for a
 	// bad cursor.
 	ListProjectsPage(ctx context.Context, page PageRequest) (Page[Project], error)
+	// RuntimeMatches returns the registered environments that run one of their project's
+	// services as ECS service service of a cluster named cluster (RuntimeServices), each with its
+	// project and state, from an index kept by registration in the same write: one read when
+	// none does, one more for those that do. complete is false (and matches empty) while the
+	// index does not cover every project (some were registered before it was kept): the caller
+	// then looks through ListProjects, and the store completes the index.
+	RuntimeMatches(ctx context.Context, cluster, service string) (matches []RuntimeMatch, complete bool, err error)
 	// RepositoryServices returns the services, in every registered project, that run the images
 	// of an ECR repository, sorted by project then service.
 	RepositoryServices(ctx context.Context, repository string) ([]ServiceRef, error)
@@ -147,6 +154,12 @@ type EnvironmentStore interface {
 	// ListDeployments returns a project's deployments newest first, narrowed by the filter.
 	// Invalid for a bad cursor.
 	ListDeployments(ctx context.Context, projectID string, filter DeploymentFilter, page PageRequest) (Page[DeploymentRecord], error)
+	// DeploymentsSince returns every deployment to the environment created at or after since
+	// (Unix seconds), newest first, reading only those: deployment ids are ULIDs of their
+	// creation (NewULIDGenerator), so the store reads a range of keys from since's, one call per
+	// page of the backend. (Ids that are not ULIDs sort above every ULID of this century, and are
+	// read, then dropped by their created_at.)
+	DeploymentsSince(ctx context.Context, projectID, environment string, since int64) ([]DeploymentRecord, error)
 	// EnvironmentStates returns the state of each environment of the project that has ever been
 	// deployed to, sorted by environment id.
 	EnvironmentStates(ctx context.Context, projectID string) ([]EnvironmentState, error)
