@@ -145,9 +145,9 @@ type EnvironmentStore interface {
 	// version it expects, with their events, in one atomic write: all of them or, on any error,
 	// none. The writes carry no deployment and no status update (Invalid). ErrVersionConflict if
 	// any stored version is not the one its write expects. Only where one atomic write of the
-	// store cannot take them all (DynamoDB: 100 items, so past about 50 environments, a state and
-	// its event each) are they written in as few writes as take them, each environment's state
-	// with its own events, in order.
+	// store cannot take them all (DynamoDB: 100 items, so past about 33 environments, a state and
+	// its event with the event's copy in its type's list each) are they written in as few writes
+	// as take them, each environment's state with its own events, in order.
 	WriteEnvironments(ctx context.Context, ws []EnvironmentWrite) error
 	// GetDeployment returns one of a project's deployments; ErrDeploymentNotFound if none.
 	GetDeployment(ctx context.Context, projectID, deploymentID string) (DeploymentRecord, error)
