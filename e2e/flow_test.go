@@ -390,6 +390,8 @@ func (f *flow) apiEnvironments(t *testing.T) {
 	want := []shiplog.EnvironmentStatus{{Environment: stage, Drift: []shiplog.Drift{}}, {Environment: prod, Drift: []shiplog.Drift{}}}
 	for i := range want {
 		if state, ok := f.m.envs[want[i].Environment.ID]; ok {
+			// The store's bookkeeping for the DORA lead time is not in the API's state.
+			state.Pushed, state.PushedTracked = nil, false
 			want[i].Current = &state
 			want[i].Status = state.Status
 		}

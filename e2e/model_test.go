@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -126,7 +127,36 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 	r.Deployments = append(r.Deployments, d)
 	r.LastDateDeployed = d.CreatedAt
 	r.DeploymentCount++
-	m.deployments = append(m.deployments, shiplog.DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID})
+	// The store keeps with the deployment the images it runs first, for the DORA lead time (not
+	// in the API's answer): pushed after every image their services ran there.
+	rec := shiplog.DeploymentRecord{Deployment: d, ProjectID: r.ProjectID, ReleaseID: r.ID}
+	ran := m.envs[d.Environment.ID].Pushed
+	rec.Leads = &shiplog.Leads{Images: []shiplog.ImageLead{}}
+	seen := map[string]bool{}
+	for _, svc := range slices.Sorted(maps.Keys(r.Images)) {
+		uri := r.Images[svc]
+		if seen[uri] {
+			continue
+		}
+		seen[uri] = true
+		at, pushed, first := int64(0), false, true
+		for other, u := range r.Images {
+			t, ok := r.PushedAt[other]
+			if u != uri || !ok {
+				continue
+			}
+			if !pushed || t < at {
+				at, pushed = t, true
+			}
+			if high, before := ran[other]; before && t <= high {
+				first = false
+			}
+		}
+		if pushed && first {
+			rec.Leads.Images = append(rec.Leads.Images, shiplog.ImageLead{URI: uri, PushedAt: at})
+		}
+	}
+	m.deployments = append(m.deployments, rec)
 	// The state's version counts its writes: the record, and the settle if parameters changed.
 	version := m.envs[d.Environment.ID].Version + 1
 	if len(changed) > 0 {
@@ -137,18 +167,28 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 	if hold := m.hold; hold != nil {
 		lock, m.hold = hold, nil
 	}
+	// What ran there, by push time (the deploy's record of it, for the DORA lead time).
+	pushed := map[string]int64{}
+	maps.Copy(pushed, prev.Pushed)
+	for svc, at := range r.PushedAt {
+		if _, runs := r.Images[svc]; runs && at > pushed[svc] {
+			pushed[svc] = at
+		}
+	}
 	m.envs[d.Environment.ID] = shiplog.EnvironmentState{
-		Lock:         lock,
-		Status:       d.Status,
-		Version:      version,
-		ProjectID:    r.ProjectID,
-		Environment:  d.Environment,
-		ReleaseID:    r.ID,
-		DeploymentID: d.ID,
-		DeployedAt:   d.CreatedAt,
-		RequestedBy:  d.RequestedBy,
-		Description:  d.Description,
-		Images:       r.Images,
+		Pushed:        pushed,
+		PushedTracked: true,
+		Lock:          lock,
+		Status:        d.Status,
+		Version:       version,
+		ProjectID:     r.ProjectID,
+		Environment:   d.Environment,
+		ReleaseID:     r.ID,
+		DeploymentID:  d.ID,
+		DeployedAt:    d.CreatedAt,
+		RequestedBy:   d.RequestedBy,
+		Description:   d.Description,
+		Images:        r.Images,
 	}
 	for _, svc := range changed {
 		m.write(shiplog.ParameterName(r.ProjectID, d.Environment.ID, svc), r.Images[svc])
@@ -228,6 +268,16 @@ func (m *model) stateItems(projectID string) []item {
 			"status":        S(e.Status),
 			"version":       N(e.Version),
 		})
+		if e.PushedTracked {
+			items[len(items)-1]["pushed_tracked"] = BOOL(true)
+		}
+		if len(e.Pushed) > 0 {
+			at := item{}
+			for svc, t := range e.Pushed {
+				at[svc] = N(t)
+			}
+			items[len(items)-1]["pushed"] = M(at)
+		}
 		if l := e.Lock; l != nil {
 			lock := item{"environment": S(l.Environment), "reason": S(l.Reason), "locked_by": personM(l.LockedBy), "locked_at": N(l.LockedAt)}
 			if l.ExpiresAt != 0 {
@@ -320,6 +370,13 @@ func deploymentFields(d shiplog.Deployment) item {
 		}
 		it["status_history"] = L(history...)
 	}
+	if d.Leads != nil {
+		images := make([]any, len(d.Leads.Images))
+		for i, img := range d.Leads.Images {
+			images[i] = M(item{"uri": S(img.URI), "pushed_at": N(img.PushedAt)})
+		}
+		it["leads"] = M(item{"images": L(images...)})
+	}
 	return it
 }
 
@@ -393,15 +450,23 @@ func (s *stack) check(t *testing.T, m *model, readImages bool) snapshot {
 	}
 	var stateItems []item
 	logged := map[string]int{}
+	typed := map[string]int{} // the copies in the types' lists, which must match the log
 	for _, it := range part.Items {
 		if strings.HasPrefix(skOf(it), "event#") {
 			logged[it["type"].(map[string]any)["S"].(string)]++
+			continue
+		}
+		if strings.HasPrefix(skOf(it), "etype#") {
+			typed[it["type"].(map[string]any)["S"].(string)]++
 			continue
 		}
 		stateItems = append(stateItems, it)
 	}
 	if diff := cmp.Diff(m.events, logged, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("event log of storage, entries by type (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(m.events, typed, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("event lists by type of storage, copies by type (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(m.stateItems("storage"), stateItems, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("state table, partition project#storage (-want +got):\n%s", diff)

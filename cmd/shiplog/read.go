@@ -50,13 +50,14 @@ func (a *app) read(ctx context.Context, path string, v any) error {
 }
 
 func (a *app) projectsCommand() *cobra.Command {
-	return &cobra.Command{
+	var page pageFlags
+	cmd := &cobra.Command{
 		Use:   "projects",
-		Short: "List the registered projects",
+		Short: "List the registered projects, by id",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var body httpapi.ItemsBody[shiplog.Project]
-			if done, err := a.get(cmd.Context(), "/projects", nil, &body); done || err != nil {
+			var body shiplog.Page[shiplog.Project]
+			if done, err := a.get(cmd.Context(), "/projects", page.query(nil), &body); done || err != nil {
 				return err
 			}
 			if len(body.Items) == 0 {
@@ -67,9 +68,12 @@ func (a *app) projectsCommand() *cobra.Command {
 			for _, p := range body.Items {
 				t.row(p.ID, p.Name, strings.Join(envIDs(p), ", "), strconv.Itoa(len(services(p))))
 			}
+			a.more(cmd, body.NextCursor)
 			return t.flush()
 		},
 	}
+	page.add(cmd)
+	return cmd
 }
 
 func envIDs(p shiplog.Project) []string {

@@ -75,11 +75,14 @@ var FunctionTables = map[string]map[string][]string{
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"},
 		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
-	// Find the environment that runs the event's ECS service, read its state and deployment, and
-	// write the deployment's status under the state's version.
+	// Find the environments that run the event's ECS service in the runtime index, with their
+	// projects and states (completing the index once, for projects registered before it, under
+	// each project's version), read the deployment, and write its status under the state's
+	// version.
 	"ecs-events": {
 		ReleasesTable: {"dynamodb:UpdateItem"},
-		StateTable:    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+		StateTable: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem",
+			"dynamodb:Query", "dynamodb:UpdateItem"},
 	},
 	"api": {
 		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},

@@ -26,12 +26,19 @@ type costMeter struct {
 	calls    int
 	capacity float64
 	bytes    int64
+	items    int // items read: a Query's ScannedCount, a batch read's or a GetItem's items
+}
+
+func (m *costMeter) readItems() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.items
 }
 
 func (m *costMeter) reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls, m.capacity, m.bytes = 0, 0, 0
+	m.calls, m.capacity, m.bytes, m.items = 0, 0, 0, 0
 }
 
 func (m *costMeter) read() (int, float64, int64) {
@@ -58,17 +65,25 @@ func (m *costMeter) add(stack *middleware.Stack) error {
 			}
 			out, md, err := next.HandleInitialize(ctx, in)
 			var used []types.ConsumedCapacity
+			items := 0
 			switch o := out.Result.(type) {
 			case *dynamodb.GetItemOutput:
 				if o.ConsumedCapacity != nil {
 					used = append(used, *o.ConsumedCapacity)
 				}
+				if o.Item != nil {
+					items++
+				}
 			case *dynamodb.BatchGetItemOutput:
 				used = o.ConsumedCapacity
+				for _, its := range o.Responses {
+					items += len(its)
+				}
 			case *dynamodb.QueryOutput:
 				if o.ConsumedCapacity != nil {
 					used = append(used, *o.ConsumedCapacity)
 				}
+				items += int(o.ScannedCount)
 			case *dynamodb.PutItemOutput:
 				if o.ConsumedCapacity != nil {
 					used = append(used, *o.ConsumedCapacity)
@@ -78,6 +93,7 @@ func (m *costMeter) add(stack *middleware.Stack) error {
 			}
 			m.mu.Lock()
 			m.calls++
+			m.items += items
 			for _, c := range used {
 				if c.CapacityUnits != nil {
 					m.capacity += *c.CapacityUnits

@@ -174,7 +174,7 @@ func TestItemShapes(t *testing.T) {
 				key  item
 				want string
 			}{
-				{"project", projectKey("storage"), "environment_ids:SS,environments:L[" + person + "],image_repositories:L[M{id:S,services:L[S]}]," +
+				{"project", projectKey("storage"), "environment_ids:SS,environments:L[" + person + "],events_typed:BOOL,image_repositories:L[M{id:S,services:L[S]}]," +
 					"manifest:S,mapped_repositories:L[S],name:S,pk:S,project_id:S,sk:S,tag_deployed_images:BOOL,version:N"},
 				{"repository", repoKey("team/web", "storage"), "pk:S,project_id:S,repository:S,services:L[S],sk:S"},
 				{"environment", envKey("storage", "stage"), "deployed_at:N,deployment_id:S,description:S,environment:" + person +

@@ -39,7 +39,7 @@ func TestWorkflowItemShapes(t *testing.T) {
 				key  item
 				want string
 			}{
-				{"project", projectKey("storage"), "environment_ids:SS,environments:L[" + person + "|M{id:S,name:S,requires:L[S]}],image_repositories:L[M{id:S,services:L[S]}]," +
+				{"project", projectKey("storage"), "environment_ids:SS,environments:L[" + person + "|M{id:S,name:S,requires:L[S]}],events_typed:BOOL,image_repositories:L[M{id:S,services:L[S]}]," +
 					"manifest:S,mapped_repositories:L[S],name:S,pk:S,project_id:S,sk:S,tag_deployed_images:BOOL,version:N"},
 				{"environment", envKey("storage", "prod"), "deployed_at:N,deployment_id:S,description:S,environment:" + person +
 					",images:M{api:S,web:S},lock:M{environment:S,locked_at:N,locked_by:" + person + ",reason:S},locked_until:N,pending:L[S]," +

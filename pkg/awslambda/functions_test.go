@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -246,7 +247,7 @@ func TestDeploy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(wantRel, stored); diff != "" {
+			if diff := cmp.Diff(wantRel, stored, storeOnly); diff != "" {
 				t.Errorf("stored release (-want +got):\n%s", diff)
 			}
 			wantParams := map[string]string{}
@@ -565,3 +566,7 @@ func TestCreateReleaseRetireEnvironments(t *testing.T) {
 		t.Errorf("storage after retiring stage: got %v, %v, want environments [prod]", p.EnvironmentIDs(), err)
 	}
 }
+
+// storeOnly leaves out of a comparison what the store keeps of a deployment for the DORA metrics
+// (Leads), which an answer of the API does not carry.
+var storeOnly = cmpopts.IgnoreFields(shiplog.Deployment{}, "Leads")

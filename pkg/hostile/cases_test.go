@@ -93,7 +93,13 @@ func writtenCases(ids seeded) []hostileCase {
 
 	cases := []hostileCase{
 		// GET /projects
-		{name: "projects: a paging parameter it does not take", route: rProjects, target: "/projects?limit=5", want: invalid},
+		{name: "projects: a parameter it does not take", route: rProjects, target: "/projects?type=x", want: invalid},
+		{name: "projects: limit zero", route: rProjects, target: "/projects?limit=0", want: invalid},
+		{name: "projects: limit over the page size", route: rProjects, target: "/projects?limit=101", want: invalid},
+		{name: "projects: limit not a number", route: rProjects, target: "/projects?limit=ten", want: invalid},
+		{name: "projects: garbage cursor", route: rProjects, target: "/projects?cursor=garbage", want: invalid},
+		{name: "projects: a cursor of another list", route: rProjects, target: "/projects?cursor=eyJwayI6InByb2plY3QjYnVnZmFybSIsInNrIjoiZXZlbnQjMDEifQ", want: invalid},
+		{name: "projects: huge cursor", route: rProjects, target: "/projects?cursor=" + long(10000), want: invalid},
 		{name: "projects: repeated parameter", route: rProjects, target: "/projects?x=1&x=2", want: invalid},
 		{name: "projects: malformed query", route: rProjects, target: "/projects?%zz", want: invalid},
 		{name: "projects: POST", route: rProjects, method: http.MethodPost, target: "/projects", body: `{}`, want: invalid, status: http.StatusMethodNotAllowed},

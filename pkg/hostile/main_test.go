@@ -335,6 +335,12 @@ func seed(t *testing.T, s *stack) seeded {
 	if _, err := svc.RegisterProjects(ctx, shiplog.RegisterInput{Projects: projects, By: alice}); err != nil {
 		t.Fatalf("register: %v", err)
 	}
+	// The runtime index is completed once, by the first ECS event a store gets (an upgrade for
+	// projects registered before it): done here, as in any shiplog that has had one, so that the
+	// cases see the store as it then stands.
+	if _, _, err := svc.Store.RuntimeMatches(ctx, "bugfarm-stage", "hatching"); err != nil {
+		t.Fatalf("complete the runtime index: %v", err)
+	}
 	push := func(repo string, n int) {
 		t.Helper()
 		_, err := svc.RecordPush(ctx, shiplog.ImagePush{Account: home.Account, Region: home.Region, Repository: repo,

@@ -42,14 +42,16 @@ type DeployBody struct {
 }
 
 func (h *Handler) listProjects(w http.ResponseWriter, r *http.Request) error {
-	if err := checkQuery(r); err != nil {
-		return err
-	}
-	ps, err := h.svc.Projects(r.Context())
+	page, err := pageRequest(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ItemsBody[shiplog.Project]{Items: nonNil(ps)})
+	out, err := h.svc.ProjectsPage(r.Context(), page)
+	if err != nil {
+		return err
+	}
+	out.Items = nonNil(out.Items)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

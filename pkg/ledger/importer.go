@@ -13,18 +13,21 @@ import (
 // upgrade from its first file layout). Records are added in any order; Ops returns them, with
 // each project's latest pointer, to be written in one atomic write.
 type Import struct {
-	ops    []Op
-	latest map[string]string
+	ops      []Op
+	latest   map[string]string
+	projects bool
 }
 
 // Project adds a registered project (as its first registration) and its repository items.
 func (im *Import) Project(p shiplog.Project) {
 	mappings := repoMappings(p)
 	repos := sortedKeys(mappings)
-	im.ops = append(im.ops, put(projectKey(p.ID), newProjectRecord(p, 1, repos, false)))
+	im.ops = append(im.ops, put(projectKey(p.ID), newProjectRecord(p, 1, repos, false, true)))
 	for _, r := range repos {
 		im.ops = append(im.ops, put(repoKey(r, p.ID), mappings[r]))
 	}
+	im.ops = append(im.ops, runtimeOps(nil, p)...)
+	im.projects = true
 }
 
 // Push adds a service's newest push.
@@ -59,11 +62,11 @@ func (im *Import) State(st shiplog.EnvironmentState) {
 
 // Event adds an entry of a project's event log.
 func (im *Import) Event(ev shiplog.Event) error {
-	op, err := eventOp(ev)
+	ops, err := eventOps(ev)
 	if err != nil {
 		return err
 	}
-	im.ops = append(im.ops, op)
+	im.ops = append(im.ops, ops...)
 	return nil
 }
 
@@ -77,9 +80,14 @@ func (im *Import) Parameter(name, value string) {
 	im.ops = append(im.ops, put(paramKey(name), paramRecord{Value: value}))
 }
 
-// Ops returns the ops of every record added, and the projects' latest pointers.
+// Ops returns the ops of every record added, the projects' latest pointers, and, if projects were
+// added, the item that says the runtime index covers every project (an import is of a whole
+// store, and indexes each of its projects).
 func (im *Import) Ops() []Op {
 	ops := append([]Op{}, im.ops...)
+	if im.projects {
+		ops = append(ops, put(runtimeCompleteKey(), map[string]bool{"complete": true}))
+	}
 	projects := sortedKeys(im.latest)
 	sort.Strings(projects)
 	for _, p := range projects {

@@ -16,6 +16,8 @@ import (
 //	projects              {project}                             projectRecord
 //	repo#{repository}     {project}                             repoRecord
 //	repositories          {repository}                          repoVersionRecord
+//	ecs#{cluster}         {ECS service}                         runtime index: p/{project} attributes
+//	ecsindex              complete                              runtime index covers every project
 //	project#{project}     latest                                pointerRecord
 //	project#{project}     push#{service}                        pushRecord
 //	project#{project}     seen#{service}#{image URI}            seenRecord (every image recorded)
@@ -26,24 +28,29 @@ import (
 //	project#{project}     relkey#{key}                          keyRecord
 //	project#{project}     turn#{environment}                    turnRecord
 //	project#{project}     event#{event}                         eventRecord
+//	project#{project}     etype#{type}#{event}                  eventRecord (the type's list)
 //
 // The releases table holds releaseRecords keyed by release id; ReleasesIndex lists a project's.
 // The params table (drivers that hold parameters) keys a parameter by its path and its last
 // segment, so that a path's parameters are one partition.
 const (
-	projectsPK      = "projects"
-	projectPrefix   = "project#"
-	repoPrefix      = "repo#"
-	repositoriesPK  = "repositories"
-	pushPrefix      = "push#"
-	seenPrefix      = "seen#"
-	envPrefix       = "env#"
-	deployPrefix    = "deploy#"
-	envDeployPrefix = "envdeploy#"
-	relDeployPrefix = "reldeploy#"
-	relKeyPrefix    = "relkey#"
-	turnPrefix      = "turn#"
-	latestSK        = "latest"
+	projectsPK        = "projects"
+	projectPrefix     = "project#"
+	repoPrefix        = "repo#"
+	repositoriesPK    = "repositories"
+	pushPrefix        = "push#"
+	seenPrefix        = "seen#"
+	envPrefix         = "env#"
+	deployPrefix      = "deploy#"
+	envDeployPrefix   = "envdeploy#"
+	relDeployPrefix   = "reldeploy#"
+	relKeyPrefix      = "relkey#"
+	turnPrefix        = "turn#"
+	latestSK          = "latest"
+	runtimePrefix     = "ecs#"
+	runtimeCompletePK = "ecsindex"
+	runtimeAttrPrefix = "p/"
+	eventTypePrefix   = "etype#"
 	// EventPrefix starts the sort key of every event item and of nothing else: the DynamoDB
 	// stream's filter selects event items by it.
 	EventPrefix = "event#"
@@ -53,6 +60,26 @@ func projectKey(id string) Key { return Key{Table: State, PK: projectsPK, SK: id
 
 func repoKey(repository, projectID string) Key {
 	return Key{Table: State, PK: repoPrefix + repository, SK: projectID}
+}
+
+// runtimeKey is the runtime index's item of an ECS service: an attribute per project (named by
+// runtimeAttr) that lists the environments running it. A cluster or service name has no "#".
+func runtimeKey(rs shiplog.RuntimeService) Key {
+	return Key{Table: State, PK: runtimePrefix + rs.Cluster, SK: rs.Service}
+}
+
+// runtimeCompleteKey is the item that says the runtime index covers every registered project.
+func runtimeCompleteKey() Key { return Key{Table: State, PK: runtimeCompletePK, SK: "complete"} }
+
+// runtimeAttr is the attribute of a project in the runtime index: a project id may hold ".",
+// which the drivers read as a nested name, and never "/".
+func runtimeAttr(projectID string) string {
+	return runtimeAttrPrefix + strings.ReplaceAll(projectID, ".", "/")
+}
+
+func runtimeProject(attr string) (string, bool) {
+	id, ok := strings.CutPrefix(attr, runtimeAttrPrefix)
+	return strings.ReplaceAll(id, "/", "."), ok && id != ""
 }
 
 func repoVersionKey(repository string) Key {
@@ -73,7 +100,13 @@ func turnKey(projectID, env string) Key   { return inProject(projectID, turnPref
 func relKeyKey(projectID, key string) Key { return inProject(projectID, relKeyPrefix+key) }
 func eventKey(projectID, id string) Key   { return inProject(projectID, EventPrefix+id) }
 func deployKey(projectID, id string) Key  { return inProject(projectID, deployPrefix+id) }
-func releaseKey(id string) Key            { return Key{Table: Releases, PK: id} }
+
+// eventTypeKey is the key of an event's copy in its type's list (a prefix that is not
+// EventPrefix, so that the stream does not publish the copy).
+func eventTypeKey(projectID, typ, id string) Key {
+	return inProject(projectID, eventTypePrefix+typ+"#"+id)
+}
+func releaseKey(id string) Key { return Key{Table: Releases, PK: id} }
 func envDeployKey(projectID, env, id string) Key {
 	return inProject(projectID, envDeployPrefix+env+"#"+id)
 }

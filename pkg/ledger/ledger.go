@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shiplog/shiplog/pkg/backoff"
@@ -102,11 +103,14 @@ func put(k Key, v any, cond ...Cond) Op {
 	return op
 }
 
-func eventOp(ev shiplog.Event) (Op, error) {
-	if ev.ID == "" || ev.ProjectID == "" {
-		return Op{}, fmt.Errorf("event %q of project %q: an event needs an id and a project", ev.ID, ev.ProjectID)
+// eventOps are the ops that log ev: its item, and its copy in its type's list, which ListEvents
+// reads for one type so that a rare type costs a page, not the log.
+func eventOps(ev shiplog.Event) ([]Op, error) {
+	if ev.ID == "" || ev.ProjectID == "" || ev.Type == "" {
+		return nil, fmt.Errorf("event %q of project %q: an event needs an id, a type and a project", ev.ID, ev.ProjectID)
 	}
-	return put(eventKey(ev.ProjectID, ev.ID), eventRecord(ev)), nil
+	rec := eventRecord(ev)
+	return []Op{put(eventKey(ev.ProjectID, ev.ID), rec), put(eventTypeKey(ev.ProjectID, ev.Type, ev.ID), rec)}, nil
 }
 
 // Projects.
@@ -166,11 +170,9 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 	}
 	var events []Op
 	if shiplog.RegistrationChanged(was, p) {
-		op, err := eventOp(ev)
-		if err != nil {
+		if events, err = eventOps(ev); err != nil {
 			return err
 		}
-		events = append(events, op)
 	}
 	mappings := repoMappings(p)
 	repos := sortedKeys(mappings)
@@ -211,6 +213,15 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 			units = append(units, []Op{put(repoKey(r, p.ID), mappings[r]), g})
 		}
 	}
+	// The runtime index's items that change (all of them after an interrupted registration,
+	// whose earlier steps may not have written them).
+	var indexed *shiplog.Project
+	if found && !unfinished(old) {
+		indexed = was
+	}
+	for _, op := range runtimeOps(indexed, p) {
+		units = append(units, []Op{op})
+	}
 	for _, r := range stale {
 		units = append(units, []Op{{Key: repoKey(r, p.ID), Delete: true}})
 	}
@@ -232,7 +243,7 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 	if !single {
 		mapped = sortedUnique(append(append([]string{}, repos...), stale...))
 	}
-	first[0] = put(projectKey(p.ID), newProjectRecord(p, version+1, mapped, !single), cond)
+	first[0] = put(projectKey(p.ID), newProjectRecord(p, version+1, mapped, !single, !found || old.EventsTyped), cond)
 	refuse := func(cf *CondFailed) error {
 		if cf.Failed(0) {
 			return nil // another registration: read again
@@ -268,6 +279,153 @@ func (l *Ledger) putProject(ctx context.Context, p shiplog.Project, ev shiplog.E
 		{Kind: Remove, Attr: attrUnfinished},
 	}}
 	return l.registerWrite(ctx, what, []Op{narrow}, nil)
+}
+
+// runtimeOps are the ops that move the runtime index from the project as registered (was; nil:
+// none, or not known to be indexed) to p: each ECS service's item gets p's attribute, listing the
+// environments that run it, or loses it.
+func runtimeOps(was *shiplog.Project, p shiplog.Project) []Op {
+	before := map[shiplog.RuntimeService][]string{}
+	if was != nil {
+		before = shiplog.RuntimeServices(*was)
+	}
+	after := shiplog.RuntimeServices(p)
+	attr := runtimeAttr(p.ID)
+	var ops []Op
+	for _, rs := range sortedRuntime(after) {
+		if was == nil || !slices.Equal(before[rs], after[rs]) {
+			ops = append(ops, Op{Key: runtimeKey(rs), Update: []Change{{Kind: Set, Attr: attr, Value: after[rs]}}})
+		}
+	}
+	for _, rs := range sortedRuntime(before) {
+		if _, ok := after[rs]; !ok {
+			ops = append(ops, Op{Key: runtimeKey(rs), Update: []Change{{Kind: Remove, Attr: attr}}})
+		}
+	}
+	return ops
+}
+
+func sortedRuntime(m map[shiplog.RuntimeService][]string) []shiplog.RuntimeService {
+	out := make([]shiplog.RuntimeService, 0, len(m))
+	for rs := range m {
+		out = append(out, rs)
+	}
+	slices.SortFunc(out, func(a, b shiplog.RuntimeService) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Service, b.Service))
+	})
+	return out
+}
+
+// RuntimeMatches reads the runtime index's item of the ECS service and the item that says the
+// index is complete, in one batch read; for each environment the item lists, one more batch read
+// gets its project and state, and keeps it only if the project, as now registered, still runs the
+// service there (a registration in several writes may leave an entry behind until it is
+// finished). Without the complete item, the index is completed first (see completeRuntimeIndex)
+// and the caller told to look through the projects itself.
+func (l *Ledger) RuntimeMatches(ctx context.Context, cluster, service string) ([]shiplog.RuntimeMatch, bool, error) {
+	rs := shiplog.RuntimeService{Cluster: cluster, Service: service}
+	got, err := l.d.BatchGet(ctx, []Key{runtimeKey(rs), runtimeCompleteKey()})
+	if err != nil {
+		return nil, false, fmt.Errorf("read the runtime index of %s/%s: %w", cluster, service, err)
+	}
+	if _, ok := got[runtimeCompleteKey()]; !ok {
+		return nil, false, l.completeRuntimeIndex(ctx)
+	}
+	it, ok := got[runtimeKey(rs)]
+	if !ok {
+		return nil, true, nil
+	}
+	var doc map[string]any
+	if err := it.Decode(&doc); err != nil {
+		return nil, false, err
+	}
+	type pair struct{ project, env string }
+	var pairs []pair
+	var keys []Key
+	for _, attr := range sortedKeys(doc) {
+		id, ok := runtimeProject(attr)
+		envs, isList := doc[attr].([]any)
+		if !ok || !isList {
+			continue
+		}
+		keys = append(keys, projectKey(id))
+		for _, e := range envs {
+			if env, ok := e.(string); ok {
+				pairs = append(pairs, pair{id, env})
+				keys = append(keys, envKey(id, env))
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return nil, true, nil
+	}
+	got, err = l.d.BatchGet(ctx, keys)
+	if err != nil {
+		return nil, false, fmt.Errorf("read the projects that run %s/%s: %w", cluster, service, err)
+	}
+	var out []shiplog.RuntimeMatch
+	for _, pr := range pairs {
+		p, ok, err := decodeFound(got, projectKey(pr.project), projectRecord.project)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok || !slices.Contains(shiplog.RuntimeServices(p)[rs], pr.env) {
+			continue // an entry left behind
+		}
+		m := shiplog.RuntimeMatch{Project: p, Environment: pr.env}
+		st, ok, err := decodeFound(got, envKey(pr.project, pr.env), stateRecord.state)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			m.State = &st
+		}
+		out = append(out, m)
+	}
+	return out, true, nil
+}
+
+// completeRuntimeIndex writes the runtime index's entries of every registered project (each
+// write conditioned on the registration it read: a registration since wrote its own), then the
+// item that says the index is complete. Projects registered before the index was kept are
+// indexed this way once, by the first ECS event that finds it incomplete.
+func (l *Ledger) completeRuntimeIndex(ctx context.Context) error {
+	recs, err := queryAll(ctx, l, Query{Table: State, PK: projectsPK}, func(r projectRecord) projectRecord { return r })
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		ops := runtimeOps(nil, rec.project())
+		guard := Op{Key: projectKey(rec.ID), Check: true, If: condPtr(Eq(attrVersion, rec.Version))}
+		chunks := [][]Op{ops}
+		if limit := l.caps.MaxWriteOps; limit > 0 && len(ops)+1 > limit {
+			chunks = packUnits(unitsOf(ops), limit, 1, limit-1)
+		}
+		for _, chunk := range chunks {
+			if len(chunk) == 0 {
+				continue
+			}
+			err := l.d.Write(ctx, append([]Op{guard}, chunk...))
+			if _, ok := condFailed(err); ok || errors.Is(err, ErrBusy) {
+				break // registered again since: that registration indexed it
+			}
+			if err != nil {
+				return fmt.Errorf("index project %s's ECS services: %w", rec.ID, err)
+			}
+		}
+	}
+	if err := l.d.Write(ctx, []Op{put(runtimeCompleteKey(), map[string]bool{"complete": true})}); err != nil {
+		return fmt.Errorf("mark the runtime index complete: %w", err)
+	}
+	return nil
+}
+
+func unitsOf(ops []Op) [][]Op {
+	units := make([][]Op, len(ops))
+	for i, op := range ops {
+		units[i] = []Op{op}
+	}
+	return units
 }
 
 // packUnits packs units of ops, in order, into writes: the first of at most limit-first ops,
@@ -392,6 +550,12 @@ func (l *Ledger) ListProjects(ctx context.Context) ([]shiplog.Project, error) {
 	return queryAll(ctx, l, Query{Table: State, PK: projectsPK}, projectRecord.project)
 }
 
+// ListProjectsPage returns a page of the registered projects, sorted by id: one Query of the
+// page's items (and one more, to say whether a next page follows), however many are registered.
+func (l *Ledger) ListProjectsPage(ctx context.Context, page shiplog.PageRequest) (shiplog.Page[shiplog.Project], error) {
+	return listPage(ctx, l, Query{Table: State, PK: projectsPK}, "", page, projectRecord.project, "list projects")
+}
+
 // RepositoryServices returns the services that a repository feeds, in every project, sorted by
 // project then service.
 func (l *Ledger) RepositoryServices(ctx context.Context, repository string) ([]shiplog.ServiceRef, error) {
@@ -419,17 +583,16 @@ const pushAttempts = 10
 // so racing pushes cannot both win. Only when it fails is the record read, to tell the same push
 // again (the record: true, with no second event) from a newer one.
 func (l *Ledger) RecordPush(ctx context.Context, rec shiplog.ImageRecord, ev shiplog.Event) (bool, error) {
-	evOp, err := eventOp(ev)
+	evOps, err := eventOps(ev)
 	if err != nil {
 		return false, err
 	}
 	// A digest recorded for the service before never becomes its newest again: a push of it is
 	// a tag moved onto an old image (a deploy's env.* tag, a hand re-tag), not a build.
-	ops := []Op{
+	ops := append([]Op{
 		put(pushKey(rec.ProjectID, rec.ServiceID), pushRecord(rec), Or(NotExists(), Lt(attrPushedAt, rec.PushedAt))),
 		put(seenKey(rec.ProjectID, rec.ServiceID, rec.URI), seenRecord{PushedAt: rec.PushedAt}, NotExists()),
-		evOp,
-	}
+	}, evOps...)
 	what := fmt.Sprintf("record push of %s for %s/%s", rec.URI, rec.ProjectID, rec.ServiceID)
 	for attempt := 1; ; attempt++ {
 		err := l.d.Write(ctx, ops)
@@ -542,7 +705,7 @@ func (l *Ledger) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) erro
 	if w.Key != nil && (w.Key.Key == "" || w.Key.ProjectID != r.ProjectID || w.Key.ReleaseID != r.ID) {
 		return shiplog.Errorf(shiplog.Invalid, "release %s: its idempotency key needs a key, and the release's project and id", r.ID)
 	}
-	evOp, err := eventOp(w.Event)
+	evOps, err := eventOps(w.Event)
 	if err != nil {
 		return err
 	}
@@ -567,14 +730,14 @@ func (l *Ledger) CreateRelease(ctx context.Context, w shiplog.ReleaseWrite) erro
 		}
 		return shiplog.Errorf(shiplog.Conflict, "release %s already exists", r.ID)
 	}
-	err = l.d.Write(ctx, append(slices.Clip(ops), pointer, evOp))
+	err = l.d.Write(ctx, append(append(slices.Clip(ops), pointer), evOps...))
 	if err == nil {
 		return nil
 	}
 	if cf, ok := condFailed(err); !ok || !slices.Equal(cf.Ops, []int{keyed + 1}) {
 		return refusal(err)
 	}
-	if err := l.d.Write(ctx, append(ops, evOp)); err != nil {
+	if err := l.d.Write(ctx, append(ops, evOps...)); err != nil {
 		return refusal(err)
 	}
 	return nil
@@ -747,11 +910,11 @@ func (l *Ledger) writeEnvironment(ctx context.Context, w shiplog.EnvironmentWrit
 	}
 	ops = append(ops, put(envKey(projectID, envID), newStateRecord(w.State), cond))
 	for _, ev := range w.Events {
-		op, err := eventOp(ev)
+		evOps, err := eventOps(ev)
 		if err != nil {
 			return err
 		}
-		ops = append(ops, op)
+		ops = append(ops, evOps...)
 	}
 	for _, name := range sortedKeys(params) {
 		ops = append(ops, put(paramKey(name), paramRecord{Value: params[name]}))
@@ -824,11 +987,11 @@ func (l *Ledger) WriteEnvironments(ctx context.Context, ws []shiplog.Environment
 		}
 		unit := []Op{put(envKey(projectID, envID), newStateRecord(w.State), cond)}
 		for _, ev := range w.Events {
-			op, err := eventOp(ev)
+			evOps, err := eventOps(ev)
 			if err != nil {
 				return err
 			}
-			unit = append(unit, op)
+			unit = append(unit, evOps...)
 		}
 		units = append(units, unit)
 	}
@@ -941,15 +1104,96 @@ func (l *Ledger) ListDeployments(ctx context.Context, projectID string, f shiplo
 	return listPage(ctx, l, q, q.Prefix, page, deploymentRecord.deployment, "list deployments of "+projectID)
 }
 
+// DeploymentsSince returns the environment's deployments created at or after since, newest
+// first: its listing items from since's ULID floor up (a key range, so the environment's older
+// history costs nothing), every page of them.
+func (l *Ledger) DeploymentsSince(ctx context.Context, projectID, environment string, since int64) ([]shiplog.DeploymentRecord, error) {
+	prefix := envDeployPrefix + environment + "#"
+	q := Query{Table: State, PK: projectPrefix + projectID, Prefix: prefix, Desc: true}
+	if floor := shiplog.EventIDFloor(since); floor != "" {
+		// Every key of the environment's listing lies below envdeploy#{environment}$.
+		q.Prefix, q.From, q.To = "", prefix+floor, envDeployPrefix+environment+"$"
+	}
+	recs, err := queryAll(ctx, l, q, deploymentRecord.deployment)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(recs, func(d shiplog.DeploymentRecord) bool { return d.CreatedAt < since }), nil
+}
+
 // EnvironmentStates returns the state of each environment of the project ever deployed to.
 func (l *Ledger) EnvironmentStates(ctx context.Context, projectID string) ([]shiplog.EnvironmentState, error) {
 	return queryAll(ctx, l, Query{Table: State, PK: projectPrefix + projectID, Prefix: envPrefix}, stateRecord.state)
 }
 
-// ListEvents returns a page of a project's events newest first: its event items, from the
-// newest down to the since's EventIDFloor (a key range, so an old log costs nothing), filtered
-// to the type and the since's exact second.
+// ListEvents returns a page of a project's events newest first. Narrowed to a type, it reads the
+// type's list (the copies each event write makes), so that a rare type costs one page of its own
+// events however long the log; a project registered before those lists were kept may have older
+// events of the type in its log only, which are read, once its list is exhausted, as without a
+// type (see listLog).
 func (l *Ledger) ListEvents(ctx context.Context, projectID string, f shiplog.EventFilter, page shiplog.PageRequest) (shiplog.Page[shiplog.Event], error) {
+	if f.Type == "" {
+		return l.listLog(ctx, projectID, f, page)
+	}
+	typed := eventTypePrefix + f.Type + "#"
+	q := Query{Table: State, PK: projectPrefix + projectID, Prefix: typed, Desc: true}
+	if c, err := decodeCursor(Query{Table: State, PK: q.PK}, EventPrefix, page.Cursor); err == nil && c != nil {
+		// A cursor into the log: the page before reached the events older than the type's list.
+		return l.listLog(ctx, projectID, f, page)
+	}
+	if floor := shiplog.EventIDFloor(f.Since); floor != "" {
+		q.Prefix, q.From, q.To = "", typed+floor, eventTypePrefix+f.Type+"$"
+	}
+	if f.Since > 0 {
+		q.Filter = condPtr(Ge(attrAt, f.Since))
+	}
+	what := "list events of " + projectID
+	out, err := listPage(ctx, l, q, typed, page, eventRecord.event, what)
+	if err != nil || out.NextCursor != "" {
+		return out, err
+	}
+	// The type's list is exhausted. Every event of a project registered since the lists are kept
+	// is in it; one registered before may have older events of the type in its log alone (they
+	// are all older than the list's: a list starts with the first event written since).
+	var prec projectRecord
+	found, err := l.get(ctx, projectKey(projectID), &prec)
+	if err != nil {
+		return shiplog.Page[shiplog.Event]{}, fmt.Errorf("%s: read the project: %w", what, err)
+	}
+	if !found || prec.EventsTyped {
+		return out, nil
+	}
+	below := "" // the log is read from below the last event the list gave, or the cursor's
+	if n := len(out.Items); n > 0 {
+		below = out.Items[n-1].ID
+	} else if c, _ := decodeCursor(q, typed, page.Cursor); c != nil {
+		below = strings.TrimPrefix(c.SK, typed)
+	}
+	logQ := Query{Table: State, PK: q.PK}
+	var cursor string
+	if below != "" {
+		cursor = encodeCursor(logQ, eventKey(projectID, below))
+	}
+	room := pageLimit(page.Limit) - len(out.Items)
+	if room == 0 {
+		// A full page: the log's older events of the type, if any, are the next page's.
+		out.NextCursor = cursor
+		return out, nil
+	}
+	rest, err := l.listLog(ctx, projectID, f, shiplog.PageRequest{Limit: room, Cursor: cursor})
+	if err != nil {
+		return shiplog.Page[shiplog.Event]{}, err
+	}
+	out.Items = append(out.Items, rest.Items...)
+	out.NextCursor = rest.NextCursor
+	return out, nil
+}
+
+// listLog returns a page of a project's events newest first from its log: its event items, from
+// the newest down to the since's EventIDFloor (a key range, so an old log costs nothing),
+// filtered to the type and the since's exact second. Filtered to a type, its cost follows the
+// log, not the type: ListEvents reads it only for events older than the type's list.
+func (l *Ledger) listLog(ctx context.Context, projectID string, f shiplog.EventFilter, page shiplog.PageRequest) (shiplog.Page[shiplog.Event], error) {
 	q := Query{Table: State, PK: projectPrefix + projectID, Prefix: EventPrefix, Desc: true}
 	if floor := shiplog.EventIDFloor(f.Since); floor != "" {
 		// Every event sort key lies below "event$" ("$" follows "#").
@@ -968,7 +1212,7 @@ func (l *Ledger) ListEvents(ctx context.Context, projectID string, f shiplog.Eve
 	case 2:
 		q.Filter = condPtr(And(filters...))
 	}
-	return listPage(ctx, l, q, EventPrefix, page, func(rec eventRecord) shiplog.Event { return shiplog.Event(rec) }, "list events of "+projectID)
+	return listPage(ctx, l, q, EventPrefix, page, eventRecord.event, "list events of "+projectID)
 }
 
 // pageLimit applies the domain's bounds to a store-level request (the service has checked them).

@@ -109,6 +109,7 @@ type deploymentFields struct {
 	Changes       *shiplog.Changes      `json:"changes,omitempty"`
 	Status        string                `json:"status,omitempty"`
 	StatusHistory []shiplog.StatusEntry `json:"status_history,omitempty"`
+	Leads         *shiplog.Leads        `json:"leads,omitempty"`
 }
 
 func newDeploymentRecord(d shiplog.DeploymentRecord) deploymentRecord {
@@ -121,23 +122,25 @@ func (rec deploymentRecord) deployment() shiplog.DeploymentRecord {
 
 // stateRecord is an environment's state.
 type stateRecord struct {
-	ProjectID    string                         `json:"project_id"`
-	Environment  shiplog.Environment            `json:"environment"`
-	ReleaseID    string                         `json:"release_id"`
-	DeploymentID string                         `json:"deployment_id"`
-	DeployedAt   int64                          `json:"deployed_at"`
-	RequestedBy  shiplog.Person                 `json:"requested_by"`
-	Description  string                         `json:"description"`
-	Images       map[string]string              `json:"images"`
-	Sources      map[string]shiplog.ImageSource `json:"sources,omitempty"`
-	PushedAt     map[string]int64               `json:"pushed_at,omitempty"`
-	Pending      []string                       `json:"pending,omitempty"`
-	LockedUntil  int64                          `json:"locked_until,omitempty"`
-	Lock         *shiplog.EnvironmentLock       `json:"lock,omitempty"`
-	Freezes      []shiplog.Freeze               `json:"freezes,omitempty"`
-	Requests     []shiplog.RequestKey           `json:"requests,omitempty"`
-	Status       string                         `json:"status,omitempty"`
-	Version      int64                          `json:"version"`
+	ProjectID     string                         `json:"project_id"`
+	Environment   shiplog.Environment            `json:"environment"`
+	ReleaseID     string                         `json:"release_id"`
+	DeploymentID  string                         `json:"deployment_id"`
+	DeployedAt    int64                          `json:"deployed_at"`
+	RequestedBy   shiplog.Person                 `json:"requested_by"`
+	Description   string                         `json:"description"`
+	Images        map[string]string              `json:"images"`
+	Sources       map[string]shiplog.ImageSource `json:"sources,omitempty"`
+	PushedAt      map[string]int64               `json:"pushed_at,omitempty"`
+	Pending       []string                       `json:"pending,omitempty"`
+	LockedUntil   int64                          `json:"locked_until,omitempty"`
+	Lock          *shiplog.EnvironmentLock       `json:"lock,omitempty"`
+	Freezes       []shiplog.Freeze               `json:"freezes,omitempty"`
+	Requests      []shiplog.RequestKey           `json:"requests,omitempty"`
+	Status        string                         `json:"status,omitempty"`
+	Pushed        map[string]int64               `json:"pushed,omitempty"`
+	PushedTracked bool                           `json:"pushed_tracked,omitempty"`
+	Version       int64                          `json:"version"`
 }
 
 func newStateRecord(st shiplog.EnvironmentState) stateRecord {
@@ -208,6 +211,8 @@ type eventRecord struct {
 	Detail       map[string]string `json:"detail,omitempty"`
 }
 
+func (rec eventRecord) event() shiplog.Event { return shiplog.Event(rec) }
+
 // DecodeEvent decodes an event item (a stream reader's, say) with decode.
 func DecodeEvent(decode func(v any) error) (shiplog.Event, error) {
 	var rec eventRecord
@@ -222,6 +227,9 @@ func DecodeEvent(decode func(v any) error) (shiplog.Event, error) {
 // it (never fewer); Unfinished marks a registration written in several steps until its last.
 // EnvironmentIDs are its environments' ids as a set, which a deployment's write requires to hold
 // its environment (registrations stored before it was kept have none: they are not checked).
+// EventsTyped says every event of the project has its copy in its type's list: set on a
+// project's first registration since the lists exist (and kept), absent on one registered
+// before, whose older events only a filtered read of the log finds.
 type projectRecord struct {
 	ID                 string                    `json:"project_id"`
 	Name               string                    `json:"name"`
@@ -233,13 +241,14 @@ type projectRecord struct {
 	Version            int64                     `json:"version"`
 	MappedRepositories []string                  `json:"mapped_repositories"`
 	Unfinished         bool                      `json:"unfinished,omitempty"`
+	EventsTyped        bool                      `json:"events_typed,omitempty"`
 }
 
-func newProjectRecord(p shiplog.Project, version int64, mapped []string, unfinished bool) projectRecord {
+func newProjectRecord(p shiplog.Project, version int64, mapped []string, unfinished, typed bool) projectRecord {
 	rec := projectRecord{
 		ID: p.ID, Name: p.Name, Environments: p.Environments, ImageRepositories: p.ImageRepositories,
 		TagDeployedImages: p.TagDeployedImages, Manifest: string(p.Manifest), Version: version,
-		MappedRepositories: mapped, Unfinished: unfinished,
+		MappedRepositories: mapped, Unfinished: unfinished, EventsTyped: typed,
 	}
 	if rec.Environments == nil {
 		rec.Environments = []shiplog.Environment{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"sort"
 	"strconv"
@@ -310,6 +311,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	}
 
 	toWrite := changedServices(prev, dc.Release.Images)
+	leads := leadsOf(prev, dc.Release)
 	changes := changesOf(prev, dc.Release.Images, ParameterPath(dc.Project.ID, env.ID), toWrite)
 	var before map[string]string
 	if prev != nil {
@@ -327,6 +329,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		Reverts:      in.reverts,
 		Changes:      &changes,
 		Status:       StatusRequested,
+		Leads:        leads,
 	}
 	d.StatusHistory = []StatusEntry{{Status: StatusRequested, At: d.CreatedAt, By: in.by}}
 	atomic := s.atomicParameters(dc.Project, env)
@@ -410,6 +413,57 @@ func (s *Service) atomicParameters(p Project, env Environment) AtomicParameters 
 	return s.Atomic
 }
 
+// leadsOf works out the images that deploying r over prev runs for the first time in the
+// environment (see Leads), from the push times of what ran there (prev.Pushed); nil if prev's
+// state predates them, for then nobody knows.
+func leadsOf(prev *EnvironmentState, r Release) *Leads {
+	if prev != nil && !prev.PushedTracked && prev.DeploymentID != "" {
+		return nil
+	}
+	var ran map[string]int64
+	if prev != nil {
+		ran = prev.Pushed
+	}
+	leads := &Leads{Images: []ImageLead{}}
+	seen := map[string]bool{}
+	for _, svc := range sortedKeys(r.Images) {
+		uri := r.Images[svc]
+		if seen[uri] {
+			continue
+		}
+		seen[uri] = true
+		at, ok := pushedAt(r, uri)
+		if !ok {
+			continue // no push time: no lead time
+		}
+		first := true
+		for other, u := range r.Images {
+			t, pushed := r.PushedAt[other]
+			if high, before := ran[other]; u == uri && pushed && before && t <= high {
+				first = false
+			}
+		}
+		if first {
+			leads.Images = append(leads.Images, ImageLead{URI: uri, PushedAt: at})
+		}
+	}
+	return leads
+}
+
+// raisePushed is prev's Pushed (none if it predates it) raised by the push times of r's images.
+func raisePushed(prev *EnvironmentState, r Release) map[string]int64 {
+	out := map[string]int64{}
+	if prev != nil && prev.PushedTracked {
+		maps.Copy(out, prev.Pushed)
+	}
+	for svc, t := range r.PushedAt {
+		if _, runs := r.Images[svc]; runs && t > out[svc] {
+			out[svc] = t
+		}
+	}
+	return out
+}
+
 // changesOf says what deploying images over prev changes, and which parameters under path it
 // writes (those of toWrite).
 func changesOf(prev *EnvironmentState, images map[string]string, path string, toWrite []string) Changes {
@@ -481,6 +535,9 @@ func (s *Service) record(ctx context.Context, prev *EnvironmentState, r Release,
 		Pending:      changed,
 		Lock:         hold,
 		Status:       d.Status,
+		// What ran here, by push time, so that the next deploy tells the images it runs first.
+		Pushed:        raisePushed(prev, r),
+		PushedTracked: true,
 	}
 	var keys []RequestKey
 	if prev != nil {

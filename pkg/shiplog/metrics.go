@@ -147,16 +147,67 @@ func Percentile(sorted []int64, p int) int64 {
 // Lead time and time to restore cannot be negative; a clock skew that would make one so (a push
 // dated up to MaxPushAhead ahead) counts as 0.
 //
-// It reads the environment's deployments from the newest back to the window's start, and before
-// it only while an image first deployed in the window may have run earlier (for a new image: to
-// the environment's first deployment), and each of their releases once. An unknown project, or an
-// environment that is neither the project's nor has any deployment, is NotFound.
+// It reads the environment's deployments created since the window's start (DeploymentsSince: one
+// call per page of the store, whatever the history before). Each deployment recorded since deploys
+// work out their Leads carries its lead times, and every status transition is on it, so nothing
+// else is read. If a deployment of the window predates Leads, it falls back to the reading of
+// before (see metricsFromHistory): the deployments from the newest back to the window's start, and
+// before it while an image first deployed in the window may have run earlier, and each of their
+// releases once. An unknown project, or an environment that is neither the project's nor has any
+// deployment, is NotFound.
 func (s *Service) Metrics(ctx context.Context, in MetricsInput) (Metrics, error) {
 	in, err := in.window(s.Now())
 	if err != nil {
 		return Metrics{}, err
 	}
 	out := Metrics{ProjectID: in.ProjectID, Environment: in.Environment, Since: in.Since, Until: in.Until}
+	recent, err := s.Store.DeploymentsSince(ctx, in.ProjectID, in.Environment, in.Since)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("deployments to %s/%s since %d: %w", in.ProjectID, in.Environment, in.Since, err)
+	}
+	window := inWindow(recent, in.Until)
+	if len(window) == 0 || slices.ContainsFunc(window, func(d DeploymentRecord) bool { return d.Leads == nil }) {
+		// No deployment (the project or environment may be unknown), or some recorded before
+		// deploys worked out their lead times.
+		return s.metricsFromHistory(ctx, in, out)
+	}
+	out.Deployments = len(window)
+	out.DeploymentFrequency = frequency(len(window), in)
+	out.ChangeFailureRate, out.TimeToRestore = failures(recent, window)
+	seen := map[string]bool{}
+	var samples []int64
+	for _, d := range window {
+		for _, img := range d.Leads.Images {
+			if !seen[img.URI] {
+				seen[img.URI] = true
+				samples = append(samples, max(d.CreatedAt-img.PushedAt, 0))
+			}
+		}
+	}
+	out.LeadTime.Count, out.LeadTime.Median, out.LeadTime.P90 = summary(samples)
+	return out, nil
+}
+
+// inWindow returns the deployments of recent (newest first) created before until, oldest first.
+func inWindow(recent []DeploymentRecord, until int64) []DeploymentRecord {
+	var window []DeploymentRecord
+	for i := len(recent) - 1; i >= 0; i-- {
+		if recent[i].CreatedAt < until {
+			window = append(window, recent[i])
+		}
+	}
+	return window
+}
+
+func frequency(n int, in MetricsInput) DeploymentFrequency {
+	seconds := float64(in.Until - in.Since)
+	return DeploymentFrequency{PerDay: float64(n) * 86400 / seconds, PerWeek: float64(n) * 604800 / seconds}
+}
+
+// metricsFromHistory computes the metrics of a window with a deployment recorded before deploys
+// worked out their lead times: from the deployments and their releases, reading back before the
+// window while an image first deployed in it may have run earlier.
+func (s *Service) metricsFromHistory(ctx context.Context, in MetricsInput, out Metrics) (Metrics, error) {
 	h := history{svc: s, projectID: in.ProjectID, env: in.Environment, releases: map[string]Release{}}
 
 	// The deployments created since the window's start, newest first: those of the window, and
@@ -176,20 +227,11 @@ func (s *Service) Metrics(ctx context.Context, in MetricsInput) (Metrics, error)
 			recent = append(recent, d)
 		}
 	}
-	var window []DeploymentRecord // oldest first
-	for i := len(recent) - 1; i >= 0; i-- {
-		if recent[i].CreatedAt < in.Until {
-			window = append(window, recent[i])
-		}
-	}
-
+	window := inWindow(recent, in.Until) // oldest first
 	out.Deployments = len(window)
-	seconds := float64(in.Until - in.Since)
-	out.DeploymentFrequency = DeploymentFrequency{
-		PerDay:  float64(len(window)) * 86400 / seconds,
-		PerWeek: float64(len(window)) * 604800 / seconds,
-	}
+	out.DeploymentFrequency = frequency(len(window), in)
 	out.ChangeFailureRate, out.TimeToRestore = failures(recent, window)
+	var err error
 	if out.LeadTime, err = h.leadTime(ctx, window, older); err != nil {
 		return Metrics{}, err
 	}

@@ -1,9 +1,13 @@
 package shiplog_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/shiplog/shiplog/pkg/ledger"
+	"github.com/shiplog/shiplog/pkg/memstore"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -100,8 +104,63 @@ func unix(m int) int64 { return minute(m).Unix() }
 func secs(v int64) *int64 { return &v }
 
 // TestMetrics checks every number of the metrics of a history built by hand against the values
-// worked out by hand in the comments. Times are minutes after start (T).
+// worked out by hand in the comments. Times are minutes after start (T). It does so twice: as the
+// deploys recorded it (each deployment with its lead times: no release is read), and as a store
+// written before deploys worked them out holds it (no deployment has Leads, no state Pushed: the
+// metrics read the releases and the history before the window, and say the same).
 func TestMetrics(t *testing.T) {
+	t.Run("recorded", func(t *testing.T) { testMetrics(t, false) })
+	t.Run("before leads", func(t *testing.T) { testMetrics(t, true) })
+}
+
+// releaseReads counts the releases a Store is asked for.
+type releaseReads struct {
+	shiplog.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (s *releaseReads) GetRelease(ctx context.Context, projectID, releaseID string) (shiplog.Release, error) {
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	return s.Store.GetRelease(ctx, projectID, releaseID)
+}
+
+// forgetLeads rewrites storage's deployments and states as a ledger wrote them before deploys
+// worked out lead times: without leads, pushed and pushed_tracked.
+func forgetLeads(t *testing.T, store *memstore.Store) {
+	t.Helper()
+	d := store.Driver()
+	items, err := d.Query(t.Context(), ledger.Query{Table: ledger.State, PK: "project#storage"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, it := range items {
+		var doc map[string]any
+		if err := it.Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		_, leads := doc["leads"]
+		_, tracked := doc["pushed_tracked"]
+		if !leads && !tracked {
+			continue
+		}
+		delete(doc, "leads")
+		delete(doc, "pushed")
+		delete(doc, "pushed_tracked")
+		if err := d.Write(t.Context(), []ledger.Op{{Key: it.Key, Put: doc}}); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("forgetLeads: no deployment or state had leads to forget")
+	}
+}
+
+func testMetrics(t *testing.T, forget bool) {
 	hi := &history{t: t, h: newHarness(t)}
 
 	// Before the window.
@@ -149,7 +208,15 @@ func TestMetrics(t *testing.T) {
 	diff(t, "R4's push times, read back", got.PushedAt, map[string]int64{"archivist": unix(100), "bag_verifier_pre_replication": unix(200),
 		"bag_verifier_post_replication": unix(200), "notifier": unix(180)})
 
+	if forget {
+		forgetLeads(t, hi.h.store)
+	}
+	reads := &releaseReads{Store: hi.h.svc.Store}
+	hi.h.svc.Store = reads
 	m := hi.metrics(shiplog.MetricsInput{Environment: "prod", Since: unix(120), Until: unix(420)})
+	if forget != (reads.n > 0) {
+		t.Errorf("metrics of prod over [T+120, T+420) read %d releases; want some only for deployments without Leads (%v)", reads.n, forget)
+	}
 	want := shiplog.Metrics{
 		ProjectID: "storage", Environment: "prod", Since: unix(120), Until: unix(420),
 		// D2..D6. The window is 300 minutes = 18,000 s = 5/24 of a day:

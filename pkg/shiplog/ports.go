@@ -57,6 +57,16 @@ type ProjectStore interface {
 	GetProject(ctx context.Context, id string) (Project, error)
 	// ListProjects returns every registered project, sorted by id.
 	ListProjects(ctx context.Context) ([]Project, error)
+	// ListProjectsPage returns a page of the registered projects, sorted by id. Invalid for a
+	// bad cursor.
+	ListProjectsPage(ctx context.Context, page PageRequest) (Page[Project], error)
+	// RuntimeMatches returns the registered environments that run one of their project's
+	// services as ECS service service of a cluster named cluster (RuntimeServices), each with its
+	// project and state, from an index kept by registration in the same write: one read when
+	// none does, one more for those that do. complete is false (and matches empty) while the
+	// index does not cover every project (some were registered before it was kept): the caller
+	// then looks through ListProjects, and the store completes the index.
+	RuntimeMatches(ctx context.Context, cluster, service string) (matches []RuntimeMatch, complete bool, err error)
 	// RepositoryServices returns the services, in every registered project, that run the images
 	// of an ECR repository, sorted by project then service.
 	RepositoryServices(ctx context.Context, repository string) ([]ServiceRef, error)
@@ -135,15 +145,21 @@ type EnvironmentStore interface {
 	// version it expects, with their events, in one atomic write: all of them or, on any error,
 	// none. The writes carry no deployment and no status update (Invalid). ErrVersionConflict if
 	// any stored version is not the one its write expects. Only where one atomic write of the
-	// store cannot take them all (DynamoDB: 100 items, so past about 50 environments, a state and
-	// its event each) are they written in as few writes as take them, each environment's state
-	// with its own events, in order.
+	// store cannot take them all (DynamoDB: 100 items, so past about 33 environments, a state and
+	// its event with the event's copy in its type's list each) are they written in as few writes
+	// as take them, each environment's state with its own events, in order.
 	WriteEnvironments(ctx context.Context, ws []EnvironmentWrite) error
 	// GetDeployment returns one of a project's deployments; ErrDeploymentNotFound if none.
 	GetDeployment(ctx context.Context, projectID, deploymentID string) (DeploymentRecord, error)
 	// ListDeployments returns a project's deployments newest first, narrowed by the filter.
 	// Invalid for a bad cursor.
 	ListDeployments(ctx context.Context, projectID string, filter DeploymentFilter, page PageRequest) (Page[DeploymentRecord], error)
+	// DeploymentsSince returns every deployment to the environment created at or after since
+	// (Unix seconds), newest first, reading only those: deployment ids are ULIDs of their
+	// creation (NewULIDGenerator), so the store reads a range of keys from since's, one call per
+	// page of the backend. (Ids that are not ULIDs sort above every ULID of this century, and are
+	// read, then dropped by their created_at.)
+	DeploymentsSince(ctx context.Context, projectID, environment string, since int64) ([]DeploymentRecord, error)
 	// EnvironmentStates returns the state of each environment of the project that has ever been
 	// deployed to, sorted by environment id.
 	EnvironmentStates(ctx context.Context, projectID string) ([]EnvironmentState, error)

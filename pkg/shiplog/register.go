@@ -172,6 +172,19 @@ func (s *Service) Project(ctx context.Context, id string) (Project, error) {
 	return p, nil
 }
 
+// ProjectsPage returns a page of the registered projects, sorted by id.
+func (s *Service) ProjectsPage(ctx context.Context, page PageRequest) (Page[Project], error) {
+	page, err := page.normalize()
+	if err != nil {
+		return Page[Project]{}, err
+	}
+	out, err := s.Store.ListProjectsPage(ctx, page)
+	if err != nil {
+		return Page[Project]{}, fmt.Errorf("list projects: %w", err)
+	}
+	return out, nil
+}
+
 // Projects returns every registered project.
 func (s *Service) Projects(ctx context.Context) ([]Project, error) {
 	ps, err := s.Store.ListProjects(ctx)

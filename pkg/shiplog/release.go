@@ -89,6 +89,25 @@ type Deployment struct {
 	Status string `json:"status,omitempty"`
 	// StatusHistory lists each status the deployment has had, oldest first.
 	StatusHistory []StatusEntry `json:"status_history,omitempty"`
+	// Leads is what the DORA lead time needs of the deployment, worked out when it was recorded;
+	// nil in deployments recorded before it was (Metrics reads their releases and history). It is
+	// the store's bookkeeping for Metrics, not part of the API's deployment (the ledger's record
+	// names it "leads").
+	Leads *Leads `json:"-"`
+}
+
+// Leads are the images a deployment ran for the first time in its environment that have a push
+// time, each with its earliest one: an image is new to the environment if, for every service of
+// the release that runs it, it was pushed after every image that service ever ran there (the
+// state's Pushed). A rollback, or a redeploy of an older release, runs nothing new.
+type Leads struct {
+	Images []ImageLead `json:"images"`
+}
+
+// ImageLead is an image a deployment ran for the first time, and when it was pushed.
+type ImageLead struct {
+	URI      string `json:"uri"`
+	PushedAt int64  `json:"pushed_at"`
 }
 
 // The statuses of a deployment. A deployment is requested when it is recorded, applied once every
@@ -186,6 +205,12 @@ type EnvironmentState struct {
 	Requests []RequestKey `json:"requests,omitempty"`
 	// Status is the status of the current deployment (empty: recorded before statuses existed).
 	Status string `json:"status,omitempty"`
+	// Pushed is, per service, the newest push time of an image it ran here, if PushedTracked:
+	// which a deploy needs to tell the images it runs for the first time (Deployment.Leads).
+	// States written before it was kept have neither; their next deploy starts it. Bookkeeping
+	// of the store, not part of the API's state (the ledger's record names them).
+	Pushed        map[string]int64 `json:"-"`
+	PushedTracked bool             `json:"-"`
 	// Version counts the writes of this state (1 for the first); every write is conditioned on the
 	// version it replaces.
 	Version int64 `json:"version"`

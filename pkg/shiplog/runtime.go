@@ -1,6 +1,9 @@
 package shiplog
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // ECSTarget says where an environment's services run on Amazon ECS, so that shiplog can check
 // that a deployment runs: the cluster, and the ECS service name of each shiplog service. A service
@@ -147,4 +150,42 @@ func isECSDeploymentID(s string) bool {
 // event passes those rules and this shiplog has no Runtime to check it against.
 func (s *Service) HandleRuntimeEvent(ctx context.Context, ev RuntimeEvent) (RuntimeOutcome, error) {
 	return s.handleRuntimeEvent(ctx, ev)
+}
+
+// RuntimeService names an ECS service by its cluster's name (the last part of an ARN) and its
+// own: what an ECS event says it is about.
+type RuntimeService struct {
+	Cluster string
+	Service string
+}
+
+// RuntimeServices returns, for each ECS service that an environment of p runs one of p's
+// services as, the ids of those environments (sorted): the environments an ECS event about the
+// service may concern. Stores keep it as an index, so that an event about a service no project
+// runs is answered from one read.
+func RuntimeServices(p Project) map[RuntimeService][]string {
+	out := map[RuntimeService][]string{}
+	for _, env := range p.Environments {
+		if env.ECS == nil {
+			continue
+		}
+		for _, svc := range p.Services() {
+			k := RuntimeService{Cluster: clusterName(env.ECS.Cluster), Service: env.ECS.ServiceName(svc)}
+			if !slices.Contains(out[k], env.ID) {
+				out[k] = append(out[k], env.ID)
+			}
+		}
+	}
+	for k := range out {
+		slices.Sort(out[k])
+	}
+	return out
+}
+
+// RuntimeMatch is a registered environment that an ECS event may concern: its project, its id,
+// and its state (nil if nothing was ever deployed there).
+type RuntimeMatch struct {
+	Project     Project
+	Environment string
+	State       *EnvironmentState
 }

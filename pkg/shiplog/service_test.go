@@ -919,7 +919,8 @@ func TestDeploy(t *testing.T) {
 		StatusHistory: []shiplog.StatusEntry{
 			{Status: shiplog.StatusRequested, At: now, By: alice},
 			{Status: shiplog.StatusApplied, At: now, By: shiplog.Person{ID: "shiplog", Name: "shiplog"}, Detail: "every parameter written"},
-		}}
+		},
+		Leads: &shiplog.Leads{Images: []shiplog.ImageLead{}}} // the release has no push times
 	for _, svc := range storageServices {
 		d1.Changes.ParametersWritten = append(d1.Changes.ParametersWritten, "/storage/images/stage/"+svc)
 	}
@@ -948,6 +949,7 @@ func TestDeploy(t *testing.T) {
 	diff(t, "environment states", states, []shiplog.EnvironmentState{{
 		ProjectID: "storage", Environment: d1.Environment, ReleaseID: r1.ID, DeploymentID: d1.ID,
 		DeployedAt: now, RequestedBy: alice, Description: "first", Images: r1.Images, Status: shiplog.StatusApplied, Version: 2, // recorded, settled
+		PushedTracked: true,
 	}})
 	h.clock.Advance(time.Minute)
 

@@ -147,23 +147,31 @@ func (s *Service) handleRuntimeEvent(ctx context.Context, ev RuntimeEvent) (Runt
 		out.Ignored = fmt.Sprintf("the event is dated %s, more than %s ahead of this shiplog's clock", unixTime(ev.At), MaxRuntimeEventAhead)
 		return out, nil
 	}
-	projects, err := s.Store.ListProjects(ctx)
+	// The environments that run the service, from the store's index: ECS sends every service's
+	// events in the account, so one about a service no project runs must cost one read, not a
+	// look through every project.
+	matches, complete, err := s.Store.RuntimeMatches(ctx, ev.Cluster, ev.Service)
 	if err != nil {
-		return RuntimeOutcome{}, fmt.Errorf("projects: %w", err)
+		return RuntimeOutcome{}, fmt.Errorf("environments that run %s/%s: %w", ev.Cluster, ev.Service, err)
 	}
-	for _, p := range projects {
-		for _, env := range p.Environments {
-			if env.ECS == nil || clusterName(env.ECS.Cluster) != ev.Cluster || !runsService(p, *env.ECS, ev.Service) {
-				continue
-			}
-			// Each environment that claims the service gets its own answer: two projects may
-			// claim one ECS service, and at most one of them deployed what it runs.
-			o, err := s.runtimeEventFor(ctx, p, env, ev)
-			if err != nil {
-				return out, err
-			}
-			out.Environments = append(out.Environments, o)
+	if !complete {
+		// Some projects were registered before the index was kept (the store completes it now).
+		if matches, err = s.runtimeMatchesOfEveryProject(ctx, ev); err != nil {
+			return RuntimeOutcome{}, err
 		}
+	}
+	for _, m := range matches {
+		env, ok := m.Project.Environment(m.Environment)
+		if !ok || env.ECS == nil {
+			continue
+		}
+		// Each environment that claims the service gets its own answer: two projects may
+		// claim one ECS service, and at most one of them deployed what it runs.
+		o, err := s.runtimeEventFor(ctx, m.Project, env, ev, m.State, complete)
+		if err != nil {
+			return out, err
+		}
+		out.Environments = append(out.Environments, o)
 	}
 	if len(out.Environments) == 0 {
 		out.Ignored = fmt.Sprintf("no registered environment runs ECS service %s of cluster %s", ev.Service, ev.Cluster)
@@ -171,11 +179,34 @@ func (s *Service) handleRuntimeEvent(ctx context.Context, ev RuntimeEvent) (Runt
 	return out, nil
 }
 
-func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environment, ev RuntimeEvent) (EnvironmentOutcome, error) {
-	out := EnvironmentOutcome{ProjectID: p.ID, Environment: env.ID}
-	st, err := s.environmentState(ctx, p.ID, env.ID)
+// runtimeMatchesOfEveryProject finds the environments that run the event's service by looking
+// through every registered project, as before the store kept an index of them.
+func (s *Service) runtimeMatchesOfEveryProject(ctx context.Context, ev RuntimeEvent) ([]RuntimeMatch, error) {
+	projects, err := s.Store.ListProjects(ctx)
 	if err != nil {
-		return out, err
+		return nil, fmt.Errorf("projects: %w", err)
+	}
+	var out []RuntimeMatch
+	for _, p := range projects {
+		for _, env := range p.Environments {
+			if env.ECS == nil || clusterName(env.ECS.Cluster) != ev.Cluster || !runsService(p, *env.ECS, ev.Service) {
+				continue
+			}
+			out = append(out, RuntimeMatch{Project: p, Environment: env.ID})
+		}
+	}
+	return out, nil
+}
+
+// runtimeEventFor says what the event did in one environment; st is its state as read with the
+// match if stateRead, else it is read here.
+func (s *Service) runtimeEventFor(ctx context.Context, p Project, env Environment, ev RuntimeEvent, st *EnvironmentState, stateRead bool) (EnvironmentOutcome, error) {
+	out := EnvironmentOutcome{ProjectID: p.ID, Environment: env.ID}
+	if !stateRead {
+		var err error
+		if st, err = s.environmentState(ctx, p.ID, env.ID); err != nil {
+			return out, err
+		}
 	}
 	if st != nil && st.DeploymentID != "" {
 		out.DeploymentID, out.Status = st.DeploymentID, StatusOf(Deployment{Status: st.Status})

@@ -41,6 +41,7 @@ func runDriverTests(t *testing.T, newDriver func(t *testing.T) ledger.Driver) {
 	t.Run("MaxWriteOps", func(t *testing.T) { testMaxWriteOps(t, newDriver(t)) })
 	t.Run("Query", func(t *testing.T) { testQuery(t, newDriver(t)) })
 	t.Run("QueryIndex", func(t *testing.T) { testQueryIndex(t, newDriver(t)) })
+	t.Run("Indexes", func(t *testing.T) { runIndexTests(t, newDriver) })
 }
 
 // Records as a ledger stores them: attribute names are json tags.

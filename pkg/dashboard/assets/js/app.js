@@ -3,7 +3,7 @@
 import { h, person } from './dom.js';
 import { user, setUser, userProblem, writer, get, project as P } from './api.js';
 import { errorBox, openDialog, announce } from './common.js';
-import { projectsView } from './projects.js';
+import { projectsView, allProjects } from './projects.js';
 import { matrixView } from './matrix.js';
 import { releasesView, releaseView } from './releases.js';
 import { timelineView, allTimelineView, deploymentView } from './timeline.js';
@@ -96,7 +96,7 @@ function watchedProjects(path) {
   if (m) {
     try { return Promise.resolve([decodeURIComponent(m[1])]); } catch { return Promise.resolve([]); }
   }
-  return path === '/' ? get('/projects').then((r) => r.items.map((p) => p.id)) : Promise.resolve([]);
+  return path === '/' ? allProjects().then((items) => items.map((p) => p.id)) : Promise.resolve([]);
 }
 
 // signature names the newest event of each project the view shows; '' when it cannot be read,

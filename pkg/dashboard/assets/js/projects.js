@@ -8,8 +8,21 @@ import { statusBadge } from './matrix.js';
 // The filter outlives a refresh of the view (the page refreshes itself when something happens).
 const filter = { text: '', problems: false };
 
+// allProjects reads every project: GET /projects is paged like every list, so this follows its
+// cursor to the end.
+export async function allProjects() {
+  const items = [];
+  let cursor = '';
+  do {
+    const page = await get('/projects', cursor ? { limit: 100, cursor } : { limit: 100 });
+    items.push(...page.items);
+    cursor = page.next_cursor || '';
+  } while (cursor);
+  return items;
+}
+
 export async function projectsView() {
-  const { items } = await get('/projects');
+  const items = await allProjects();
   if (items.length === 0) {
     const node = h('section', {},
       h('h1', {}, 'Projects'),
