@@ -412,8 +412,8 @@ func TestCloudFormationDeploy(t *testing.T) {
 	}
 	manifest := testdata(t, "wellcome_project.json")
 	fe := cs.invokeFails(t, "create-release", fmt.Appendf(nil, `{"project_id":"storage","manifest":%s}`, manifest))
-	if fe.Type != "Conflict" {
-		t.Errorf("create-release before any push: errorType %q, want Conflict (%s)", fe.Type, fe.Message)
+	if fe.Type != "NotFound" || !strings.Contains(fe.Message, "/storage/images/latest/") {
+		t.Errorf("create-release before any push: %s %q, want NotFound naming /storage/images/latest/", fe.Type, fe.Message)
 	}
 	for _, key := range []string{archivistV1, bagRegisterV1, bagVerifierV1, notifierV1} {
 		var out pushOutcome
