@@ -2,18 +2,22 @@ package e2e
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,12 +35,14 @@ import (
 
 // moto's CloudFormation accepts these resource types but creates nothing for them: they are
 // missing from the stack's resources (the HTTP API and its stage, the function's async
-// invocation config, the dead-letter queue's policy, the alarms).
+// invocation config, the dead-letter queue's policy, the alarms, the alarm topic's email
+// subscription).
 var motoSkips = []string{
 	"AWS::ApiGatewayV2::Api",
 	"AWS::ApiGatewayV2::Stage",
 	"AWS::CloudWatch::Alarm",
 	"AWS::Lambda::EventInvokeConfig",
+	"AWS::SNS::Subscription",
 	"AWS::SQS::QueuePolicy",
 }
 
@@ -49,6 +55,8 @@ const (
 	cfnBucket           = "shiplog-artifacts"
 	cfnInvokeAllow      = "storage/stage"
 	cfnInvokePrivileged = "manifest"
+	cfnAlarmEmail       = "ops@example.com"
+	cfnReserved         = "3" // EventFunctionsReservedConcurrency
 )
 
 // transformScript prints a packaged SAM template transformed to CloudFormation, as
@@ -125,10 +133,16 @@ func TestCloudFormationDeploy(t *testing.T) {
 	if err := os.WriteFile(body, []byte(transformed), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An organisation's permissions boundary, which every role of the stack must carry.
+	var boundary struct{ Policy struct{ Arn string } }
+	cs.do(t, cs.onMoto(&boundary, "iam", "create-policy", "--policy-name", "org-boundary",
+		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
 	cs.do(t, cs.onMoto(nil, "cloudformation", "create-stack", "--stack-name", cfnStack, "--template-body", "file://"+body,
 		"--capabilities", "CAPABILITY_IAM", "--parameters",
 		"ParameterKey=ParameterPrefix,ParameterValue="+cfnPrefix, "ParameterKey=ImageTagging,ParameterValue=Enabled",
-		"ParameterKey=InvokeAllowList,ParameterValue="+cfnInvokeAllow, "ParameterKey=InvokePrivilegedActions,ParameterValue="+cfnInvokePrivileged))
+		"ParameterKey=InvokeAllowList,ParameterValue="+cfnInvokeAllow, "ParameterKey=InvokePrivilegedActions,ParameterValue="+cfnInvokePrivileged,
+		"ParameterKey=PermissionsBoundary,ParameterValue="+boundary.Policy.Arn, "ParameterKey=AlarmEmail,ParameterValue="+cfnAlarmEmail,
+		"ParameterKey=EventFunctionsReservedConcurrency,ParameterValue="+cfnReserved))
 	cs.do(t, cs.onMoto(nil, "cloudformation", "wait", "stack-create-complete", "--stack-name", cfnStack))
 
 	phase("create-stack")
@@ -221,6 +235,72 @@ func TestCloudFormationDeploy(t *testing.T) {
 		ms[0].StartingPosition != "TRIM_HORIZON" || !slices.Equal(ms[0].FunctionResponseTypes, []string{"ReportBatchItemFailures"}) ||
 		len(ms[0].FilterCriteria.Filters) != 1 || !strings.Contains(ms[0].FilterCriteria.Filters[0].Pattern, `"prefix":"event#"`) {
 		t.Errorf("events stream mappings: got %+v, want one on the state table's stream %q from TRIM_HORIZON, with batch item failures and the event# filter", ms, stateStream)
+	}
+
+	// Operable by default: with no AlarmTopicArn the stack made a topic and says so; every role
+	// carries the boundary; the event-driven functions, and only they, have their reservation.
+	var topic struct{ Attributes map[string]string }
+	cs.do(t, cs.onMoto(&topic, "sns", "get-topic-attributes", "--topic-arn", physical["AlarmTopic"]))
+	if arn := outputs["AlarmTopicArn"]; arn == "" || arn != physical["AlarmTopic"] || topic.Attributes["TopicArn"] != arn {
+		t.Errorf("alarm topic: output AlarmTopicArn %q, stack's AlarmTopic %q, SNS says %v", arn, physical["AlarmTopic"], topic.Attributes)
+	}
+	var roleCalls []call
+	roles := map[string]*struct {
+		Role struct {
+			PermissionsBoundary struct{ PermissionsBoundaryArn string }
+		}
+	}{}
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::IAM::Role" {
+			roles[id] = &struct {
+				Role struct {
+					PermissionsBoundary struct{ PermissionsBoundaryArn string }
+				}
+			}{}
+			roleCalls = append(roleCalls, cs.onMoto(roles[id], "iam", "get-role", "--role-name", physical[id]))
+		}
+	}
+	cs.do(t, roleCalls...)
+	// get-function-concurrency prints nothing at all for a function without a reservation.
+	concurrency := map[string]*struct{ ReservedConcurrentExecutions *int }{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, fn := range append(slices.Clone(functionNames), "ecs-events", "events") {
+		wg.Go(func() {
+			c := &struct{ ReservedConcurrentExecutions *int }{}
+			out, err := cs.run(3, "lambda", "get-function-concurrency", "--function-name", physical[functionLogicalID(fn)], "--endpoint-url", m.URL)
+			if err == nil && len(bytes.TrimSpace(out)) > 0 {
+				err = json.Unmarshal(out, c)
+			}
+			if err != nil {
+				t.Errorf("%s concurrency: %v", fn, err)
+			}
+			mu.Lock()
+			concurrency[fn] = c
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(roles) < 6 {
+		t.Errorf("the stack has roles %v, want one per function", slices.Sorted(maps.Keys(roles)))
+	}
+	for id, r := range roles {
+		if got := r.Role.PermissionsBoundary.PermissionsBoundaryArn; got != boundary.Policy.Arn {
+			t.Errorf("role %s: permissions boundary %q, want %q", id, got, boundary.Policy.Arn)
+		}
+	}
+	for fn, c := range concurrency {
+		got := "none"
+		if c.ReservedConcurrentExecutions != nil {
+			got = strconv.Itoa(*c.ReservedConcurrentExecutions)
+		}
+		want := "none"
+		if fn == "ecr-push" || fn == "ecs-events" || fn == "events" {
+			want = cfnReserved
+		}
+		if got != want {
+			t.Errorf("%s reserved concurrency: got %s, want %s", fn, got, want)
+		}
 	}
 
 	// Each function: the stack's environment, the zip's code, run from the zip in S3.

@@ -528,9 +528,14 @@ func TestTemplateRolesAreTheFunctionsOwn(t *testing.T) {
 					if attr != "StreamArn" || tpl.Resources[stream].Type != "AWS::DynamoDB::Table" {
 						t.Errorf("%s EventSourceArn: got %v, want !GetAtt of a table's StreamArn", m, tpl.Resources[m].Properties["EventSourceArn"])
 					}
-					checkGrant(t, roleID+" stream", policies["stream"],
-						[]string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+					if len(policies["stream"]) != 2 {
+						t.Fatalf("%s stream: got %v, want the stream's reads and ListStreams", roleID, policies["stream"])
+					}
+					checkGrant(t, roleID+" stream", policies["stream"][:1],
+						[]string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
 						[]string{"GetAtt " + stream + ".StreamArn"})
+					// ListStreams is authorized on no resource type: only * matches it.
+					checkGrant(t, roleID+" stream (ListStreams)", policies["stream"][1:], []string{"dynamodb:ListStreams"}, []string{"*"})
 				}
 				if len(dest) > 0 {
 					wantPolicies = append(wantPolicies, "dead-letters")

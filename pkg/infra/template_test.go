@@ -4,11 +4,13 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -609,15 +611,27 @@ func TestTemplateEventRules(t *testing.T) {
 	t.Run("ecs-events", func(t *testing.T) {
 		// The function's own sample events.
 		samples := filepath.Join("..", "awslambda", "testdata")
+		// The eventNames the function acts on, of either detail-type.
+		names := map[string]bool{}
+		for _, outcomes := range awslambda.ECSEventOutcomes {
+			for name := range outcomes {
+				names[name] = true
+			}
+		}
+		var eventNames []any
+		for _, name := range sortedKeys(names) {
+			eventNames = append(eventNames, name)
+		}
 		checkEventRule(t, tpl, "ecs-events", map[string]any{
 			"source":      []any{"aws.ecs"},
 			"detail-type": []any{awslambda.ECSDeploymentStateChange, awslambda.ECSServiceAction},
+			"detail":      map[string]any{"eventName": eventNames},
 		}, map[string]bool{
 			filepath.Join(samples, "ecs-deployment-completed.json"):           true,
 			filepath.Join(samples, "ecs-deployment-failed.json"):              true,
 			filepath.Join(samples, "ecs-deployment-rollback.json"):            true,
 			filepath.Join(samples, "ecs-service-steady-state.json"):           true,
-			filepath.Join(samples, "ecs-service-task-placement-failure.json"): true, // delivered; ignored with a log line
+			filepath.Join(samples, "ecs-service-task-placement-failure.json"): false, // an eventName the function would only log
 			"ecr-push-tagged.json": false,
 		})
 	})
@@ -800,14 +814,40 @@ func TestTemplateAlarms(t *testing.T) {
 		if p["ComparisonOperator"] == nil || p["Threshold"] == nil {
 			t.Errorf("%s: no threshold", id)
 		}
-		if !cmp.Equal(p["AlarmActions"], p["OKActions"]) || p["AlarmActions"] == nil {
-			t.Errorf("%s: AlarmActions %v / OKActions %v; want both, the same (the optional AlarmTopicArn)", id, p["AlarmActions"], p["OKActions"])
+		// Every alarm notifies someone: the given topic, else the stack's own.
+		notify := []any{map[string]any{"Fn::If": []any{"HasAlarmTopic", map[string]any{"Ref": "AlarmTopicArn"}, map[string]any{"Ref": "AlarmTopic"}}}}
+		for _, actions := range []string{"AlarmActions", "OKActions"} {
+			if diff := cmp.Diff(notify, p[actions]); diff != "" {
+				t.Errorf("%s %s (-want +got):\n%s", id, actions, diff)
+			}
 		}
+		// A function's duration alarm fires at 80% of its timeout.
+		if str(p["MetricName"]) == "Duration" {
+			fn := ref(asMap(asSlice(p["Dimensions"])[0])["Value"])
+			timeout, err := strconv.ParseFloat(fmt.Sprint(tpl.functionProperty(fn, "Timeout")), 64)
+			if err != nil {
+				t.Fatalf("%s Timeout: %v", fn, err)
+			}
+			if got, want := fmt.Sprint(p["Threshold"]), strconv.Itoa(int(timeout*1000*0.8)); got != want || str(p["Statistic"]) != "Maximum" {
+				t.Errorf("%s: %s of %v ms, want Maximum of %s ms (80%% of %s's %v s timeout)", id, p["Statistic"], got, want, fn, timeout)
+			}
+		}
+	}
+	if r := tpl.Resources["AlarmTopic"]; r.Type != "AWS::SNS::Topic" || r.Condition != "CreateAlarmTopic" {
+		t.Errorf("AlarmTopic: got %+v, want an SNS topic made when AlarmTopicArn is empty", r)
+	}
+	if got, want := tpl.Conditions["CreateAlarmTopic"], any(map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AlarmTopicArn"}, ""}}); !cmp.Equal(got, want) {
+		t.Errorf("condition CreateAlarmTopic: got %v, want %v", got, want)
+	}
+	if sub := tpl.Resources["AlarmEmailSubscription"]; sub.Type != "AWS::SNS::Subscription" || ref(sub.Properties["TopicArn"]) != "AlarmTopic" ||
+		ref(sub.Properties["Endpoint"]) != "AlarmEmail" || sub.Properties["Protocol"] != "email" {
+		t.Errorf("AlarmEmailSubscription: got %+v, want AlarmEmail subscribed to AlarmTopic", sub)
 	}
 	var want []alarmOn
 	for _, name := range functionNames(t) {
 		want = append(want, alarmOn{"AWS/Lambda", "Errors", "FunctionName", logicalID(name)},
-			alarmOn{"AWS/Lambda", "Throttles", "FunctionName", logicalID(name)})
+			alarmOn{"AWS/Lambda", "Throttles", "FunctionName", logicalID(name)},
+			alarmOn{"AWS/Lambda", "Duration", "FunctionName", logicalID(name)})
 	}
 	for _, id := range tpl.resourcesOfType("AWS::SQS::Queue") {
 		want = append(want, alarmOn{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", id})
@@ -817,14 +857,15 @@ func TestTemplateAlarms(t *testing.T) {
 		want = append(want, alarmOn{"AWS/Lambda", "AsyncEventsDropped", "FunctionName", logicalID(fn)})
 	}
 	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
-		want = append(want, alarmOn{"AWS/Events", "FailedInvocations", "RuleName", id})
+		want = append(want, alarmOn{"AWS/Events", "FailedInvocations", "RuleName", id},
+			alarmOn{"AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName", id})
 	}
 	// Stream-fed functions: how old the oldest record waiting for them is.
 	for _, id := range tpl.resourcesOfType("AWS::Lambda::EventSourceMapping") {
 		want = append(want, alarmOn{"AWS/Lambda", "IteratorAge", "FunctionName", ref(tpl.Resources[id].Properties["FunctionName"])})
 	}
 	for _, id := range tpl.resourcesOfType("AWS::Serverless::HttpApi") {
-		want = append(want, alarmOn{"AWS/ApiGateway", "5xx", "ApiId", id})
+		want = append(want, alarmOn{"AWS/ApiGateway", "5xx", "ApiId", id}, alarmOn{"AWS/ApiGateway", "Latency", "ApiId", id})
 	}
 	less := func(a, b alarmOn) int { return strings.Compare(a.target+a.metric, b.target+b.metric) }
 	slices.SortFunc(want, less)
@@ -1009,5 +1050,89 @@ func TestSamconfig(t *testing.T) {
 		if _, ok := tpl.Parameters[name]; !ok {
 			t.Errorf("samconfig.toml overrides %s, which is no parameter of template.yaml", name)
 		}
+	}
+}
+
+// TestTemplateBoundsAndBoundaries: every role the stack makes takes the optional permissions
+// boundary, and every function that events drive (an EventBridge rule's target or a stream's)
+// has the reserved concurrency the stack is given, none when it is 0.
+func TestTemplateBoundsAndBoundaries(t *testing.T) {
+	tpl := loadTemplate(t)
+	boundary := map[string]any{"Fn::If": []any{"HasPermissionsBoundary", map[string]any{"Ref": "PermissionsBoundary"}, map[string]any{"Ref": "AWS::NoValue"}}}
+	roles := tpl.resourcesOfType("AWS::IAM::Role")
+	if len(roles) == 0 {
+		t.Fatal("the template makes no roles")
+	}
+	for _, id := range roles {
+		if diff := cmp.Diff(boundary, tpl.Resources[id].Properties["PermissionsBoundary"]); diff != "" {
+			t.Errorf("%s PermissionsBoundary (-want +got):\n%s", id, diff)
+		}
+	}
+	// A function the template does not give a role of its own would get one from SAM, without
+	// the boundary.
+	for _, name := range functionNames(t) {
+		if _, attr := getAtt(tpl.Resources[logicalID(name)].Properties["Role"]); attr != "Arn" {
+			t.Errorf("%s: Role is not !GetAtt of a role of the template", logicalID(name))
+		}
+	}
+
+	eventDriven := map[string]bool{}
+	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
+		for _, tg := range asSlice(tpl.Resources[id].Properties["Targets"]) {
+			if fn, _ := getAtt(asMap(tg)["Arn"]); fn != "" {
+				eventDriven[fn] = true
+			}
+		}
+	}
+	for _, id := range tpl.resourcesOfType("AWS::Lambda::EventSourceMapping") {
+		eventDriven[ref(tpl.Resources[id].Properties["FunctionName"])] = true
+	}
+	if len(eventDriven) < 3 {
+		t.Errorf("event-driven functions %v: want ecr-push, ecs-events and events at least", eventDriven)
+	}
+	reserved := map[string]any{"Fn::If": []any{"ReserveEventConcurrency", map[string]any{"Ref": "EventFunctionsReservedConcurrency"}, map[string]any{"Ref": "AWS::NoValue"}}}
+	for _, name := range functionNames(t) {
+		id := logicalID(name)
+		got := tpl.Resources[id].Properties["ReservedConcurrentExecutions"]
+		switch {
+		case eventDriven[id]:
+			if diff := cmp.Diff(reserved, got); diff != "" {
+				t.Errorf("%s ReservedConcurrentExecutions (-want +got):\n%s", id, diff)
+			}
+		case got != nil:
+			t.Errorf("%s ReservedConcurrentExecutions %v: people and CI call it, and a reservation would refuse them", id, got)
+		}
+	}
+	if got, want := tpl.Conditions["ReserveEventConcurrency"], any(map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "EventFunctionsReservedConcurrency"}, 0}}}}); !cmp.Equal(got, want) {
+		t.Errorf("condition ReserveEventConcurrency: got %#v, want %#v (0 reserves nothing: reserving 0 would stop the functions)", got, want)
+	}
+}
+
+// TestTemplateThrottlesEachRoute: every route has the default per-route limit, and every route
+// of the handler that writes (every method but GET) the lower write limit of its own.
+func TestTemplateThrottlesEachRoute(t *testing.T) {
+	tpl := loadTemplate(t)
+	apis := tpl.resourcesOfType("AWS::Serverless::HttpApi")
+	if len(apis) != 1 {
+		t.Fatalf("got HTTP APIs %v, want exactly one", apis)
+	}
+	p := tpl.Resources[apis[0]].Properties
+	limits := func(rate, burst string) map[string]any {
+		return map[string]any{"ThrottlingRateLimit": map[string]any{"Ref": rate}, "ThrottlingBurstLimit": map[string]any{"Ref": burst}}
+	}
+	if diff := cmp.Diff(limits("ApiThrottlingRateLimit", "ApiThrottlingBurstLimit"), p["DefaultRouteSettings"]); diff != "" {
+		t.Errorf("%s DefaultRouteSettings (-want +got):\n%s", apis[0], diff)
+	}
+	want := map[string]any{}
+	for _, key := range routeKeys() {
+		if !strings.HasPrefix(key, "GET ") {
+			want[key] = limits("ApiWriteThrottlingRateLimit", "ApiWriteThrottlingBurstLimit")
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("httpapi.Routes has no route that writes")
+	}
+	if diff := cmp.Diff(want, p["RouteSettings"]); diff != "" {
+		t.Errorf("%s RouteSettings (-want +got): every route that writes needs the write limits:\n%s", apis[0], diff)
 	}
 }

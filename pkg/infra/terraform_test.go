@@ -3,6 +3,7 @@ package infra
 import (
 	"bytes"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 
+	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -271,6 +273,53 @@ func typedDataObject(path string, params map[string]string, types map[string]str
 	})
 }
 
+// constants evaluates the module's locals that refer to nothing (the image URI rule), which the
+// data source's postconditions may use.
+func (r releaseImages) constants(t *testing.T) cty.Value {
+	t.Helper()
+	vals := map[string]cty.Value{}
+	for name, expr := range r.m.locals {
+		if len(expr.Variables()) > 0 {
+			continue
+		}
+		v, diags := expr.Value(&hcl.EvalContext{Functions: tfFunctions})
+		if diags.HasErrors() {
+			t.Fatalf("local.%s: %v", name, diags)
+		}
+		vals[name] = v
+	}
+	return cty.ObjectVal(vals)
+}
+
+// postconditionMessages evaluates the data source's postconditions as Terraform does, with self
+// bound to the data source, and returns the error messages of those that fail, in order.
+func (r releaseImages) postconditionMessages(t *testing.T, vars, data cty.Value) []string {
+	t.Helper()
+	selfCtx := &hcl.EvalContext{Functions: tfFunctions, Variables: map[string]cty.Value{"var": vars, "self": data, "local": r.constants(t)}}
+	var messages []string
+	for _, lc := range blocks(r.dataBlock(t), "lifecycle") {
+		for _, pc := range blocks(lc, "postcondition") {
+			ok, diags := attr(pc, "condition").Value(selfCtx)
+			if diags.HasErrors() {
+				t.Fatalf("postcondition: %v", diags)
+			}
+			if ok, _ = ok.Unmark(); ok.True() {
+				continue
+			}
+			msg, diags := attr(pc, "error_message").Value(selfCtx)
+			if diags.HasErrors() {
+				t.Fatalf("postcondition error_message: %v", diags)
+			}
+			if msg.IsMarked() {
+				t.Errorf("postcondition message %#v carries a mark: Terraform would hide it", msg)
+			}
+			msg, _ = msg.Unmark()
+			messages = append(messages, msg.AsString())
+		}
+	}
+	return messages
+}
+
 // evalContext resolves the module's locals for vars and the data source's result.
 func (r releaseImages) evalContext(t *testing.T, vars, data cty.Value) *hcl.EvalContext {
 	t.Helper()
@@ -364,16 +413,24 @@ func TestReleaseImagesOutputsAndPostconditions(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		services []string // the module's services variable
-		present  []string // services with a parameter under the label
-		secure   []string // of those, services whose parameter is a SecureString
-		failures []string // postcondition messages must contain these, in order; none means success
+		services []string          // the module's services variable
+		present  []string          // services with a parameter under the label
+		secure   []string          // of those, services whose parameter is a SecureString
+		values   map[string]string // of those, services whose parameter holds this instead of an image URI
+		failures []string          // postcondition messages must contain these, in order; none means success
 	}{
 		{name: "no expectations", present: []string{"archivist", "notifier"}},
 		{name: "all expected present", services: []string{"notifier", "archivist"}, present: []string{"archivist", "bag_verifier_pre_replication", "notifier"}},
 		{name: "missing named, sorted", services: []string{"notifier", "transformer", "bag-register", "archivist"}, present: []string{"archivist", "notifier"},
 			failures: []string{"/storage/images/prod/", "bag-register, transformer."}},
 		{name: "nothing under the label", failures: []string{"No images under /storage/images/prod/"}},
+		{name: "nothing under the label, services expected", services: []string{"archivist"}, failures: []string{"No images under /storage/images/prod/"}},
+		{name: "a tag, not a digest", present: []string{"archivist", "notifier"},
+			values:   map[string]string{"notifier": "760097843905.dkr.ecr.eu-west-1.amazonaws.com/uk.ac.wellcome/notifier:latest"},
+			failures: []string{"not digest-pinned ECR image URIs", "/storage/images/prod/notifier."}},
+		{name: "a value that is no URI at all", present: []string{"archivist", "notifier"}, services: []string{"archivist", "notifier"},
+			values:   map[string]string{"archivist": "TODO"},
+			failures: []string{"not digest-pinned ECR image URIs", ": /storage/images/prod/archivist."}},
 		{name: "a SecureString under the label", present: []string{"archivist", "notifier"}, secure: []string{"notifier"},
 			failures: []string{"not plain Strings", "/storage/images/prod/notifier."}},
 	}
@@ -393,26 +450,19 @@ func TestReleaseImagesOutputsAndPostconditions(t *testing.T) {
 			for _, s := range tt.secure {
 				types[shiplog.ParameterName(project, label, s)] = "SecureString"
 			}
-			data := typedDataObject(path, params(tt.present...), types)
 
-			// Postconditions, evaluated as Terraform does with self bound to the data source.
-			selfCtx := &hcl.EvalContext{Functions: tfFunctions, Variables: map[string]cty.Value{"var": vars, "self": data}}
-			var messages []string
-			for _, lc := range blocks(r.dataBlock(t), "lifecycle") {
-				for _, pc := range blocks(lc, "postcondition") {
-					ok, diags := attr(pc, "condition").Value(selfCtx)
-					if diags.HasErrors() {
-						t.Fatalf("postcondition: %v", diags)
-					}
-					if ok.True() {
-						continue
-					}
-					msg, diags := attr(pc, "error_message").Value(selfCtx)
-					if diags.HasErrors() {
-						t.Fatalf("postcondition error_message: %v", diags)
-					}
-					messages = append(messages, msg.AsString())
-				}
+			if tt.values == nil {
+				tt.values = map[string]string{}
+			}
+			params := params(tt.present...)
+			for s, v := range tt.values {
+				params[shiplog.ParameterName(project, label, s)] = v
+			}
+			data := typedDataObject(path, params, types)
+			messages := r.postconditionMessages(t, vars, data)
+			// Each failure is said once: one postcondition per meaning.
+			if len(tt.failures) > 0 && len(messages) != 1 {
+				t.Errorf("%d postconditions failed, want 1:\n%s", len(messages), strings.Join(messages, "\n"))
 			}
 			all := strings.Join(messages, "\n")
 			if len(tt.failures) == 0 && len(messages) > 0 {
@@ -707,5 +757,52 @@ func TestTflint(t *testing.T) {
 	out, err := run(t, root, nil, tflint, "--chdir", "terraform", "--recursive", "--config", config, "--format", "compact", "--no-color")
 	if err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("tflint: %v\n%s", err, out)
+	}
+}
+
+// TestReleaseImagesURIRuleIsTheCodes holds the module's image URI rule (local.image_uri, which
+// refuses any other value under the path) to awsecr.ParseImage, the rule deploys check images
+// by: valid URIs and near misses of them.
+func TestReleaseImagesURIRuleIsTheCodes(t *testing.T) {
+	r := releaseImages{parseModule(t, filepath.Join(repoRoot(t), "terraform", "modules", "release_images"))}
+	rule := r.constants(t).GetAttr("image_uri")
+	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
+	samples := []string{
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/app@" + digest,
+		"123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/team/app-1@" + digest,
+		"123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/a.b_c/d@" + digest,
+		"760097843905.dkr.ecr.eu-west-1.amazonaws.com/uk.ac.wellcome/bag_verifier@" + digest,
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest",
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/App@" + digest,
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + strings.Repeat("A", 64),
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/a__b@" + digest,
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/a-/b@" + digest,
+		"123456789012.dkr.ecr.useast-1.amazonaws.com/app@" + digest,
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com//app@" + digest,
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/app@" + digest + "\n",
+		"public.ecr.aws/team/app@" + digest,
+		"TODO", "",
+	}
+	pieces := []string{"1", "0", "a", "z", "A", "-", ".", "_", "/", "@", ":", "sha256:", "dkr.ecr.", ".amazonaws.com", ".cn", "us", "east", "123456789012", strings.Repeat("f", 64), "\n"}
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for range 3000 {
+		s := samples[rnd.IntN(4)]
+		i := rnd.IntN(len(s) + 1)
+		j := min(len(s), i+rnd.IntN(4))
+		samples = append(samples, s[:i]+pieces[rnd.IntN(len(pieces))]+s[j:])
+	}
+	matches := 0
+	for _, s := range samples {
+		_, err := tfFunctions["regex"].Call([]cty.Value{rule, cty.StringVal(s)})
+		_, perr := awsecr.ParseImage(s)
+		if got, want := err == nil, perr == nil; got != want {
+			t.Errorf("%q: the module accepts it: %v, awsecr.ParseImage accepts it: %v", s, got, want)
+		}
+		if err == nil {
+			matches++
+		}
+	}
+	if matches < 10 {
+		t.Errorf("only %d of %d samples are image URIs: the samples test nothing", matches, len(samples))
 	}
 }

@@ -4,8 +4,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0"
+      source = "hashicorp/aws"
+      # Tested with 5.100 (e2e's Terraform test); 6.x is a major version nobody has run it with.
+      version = ">= 5.0, < 6.0"
     }
   }
 }
