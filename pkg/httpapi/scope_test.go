@@ -10,7 +10,7 @@ import (
 )
 
 // TestEnvironmentScopedRoutes: every write on an environment names it in the path, so that an IAM
-// resource pattern can scope it (README, "The HTTP API and who may deploy where"). A request whose
+// resource pattern can scope it (docs/deploying.md, "The HTTP API and who may deploy where"). A request whose
 // path names one environment never acts on another's deployment or freeze, and the routes that
 // named none answer 410 and change nothing.
 func TestEnvironmentScopedRoutes(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/httpapi"
 )
 
-// The API the example role policies name (README, "The HTTP API and who may deploy where").
+// The API the example role policies name (docs/deploying.md, "The HTTP API and who may deploy where").
 const sampleAPI = "arn:aws:execute-api:" + sampleRegion + ":" + sampleAccount + ":a1b2c3d4e5"
 
 // examplePolicy reads an example identity policy of examples/ as IAM statements.
@@ -94,7 +94,7 @@ func TestRolePolicies(t *testing.T) {
 	reportOrVerify := func(q request) bool {
 		return q.env != "" && (strings.HasSuffix(q.route.Path, "/status") || strings.HasSuffix(q.route.Path, "/verify"))
 	}
-	// What each role may do, as the README's table says.
+	// What each role may do, as the table in docs/deploying.md says.
 	roles := []struct {
 		name, file string
 		may        func(q request) bool
@@ -167,8 +167,8 @@ func TestRolePolicies(t *testing.T) {
 		}
 	}
 
-	// Every example policy is one the README shows, statement for statement.
-	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	// Every example policy is one docs/deploying.md shows, statement for statement.
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "deploying.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestRolePolicies(t *testing.T) {
 		}
 		for _, st := range doc.Statement {
 			if !slices.ContainsFunc(shown, func(v any) bool { return reflect.DeepEqual(v, st) }) {
-				t.Errorf("README shows no statement %v of %s", st, role.file)
+				t.Errorf("docs/deploying.md shows no statement %v of %s", st, role.file)
 			}
 		}
 	}
