@@ -36,11 +36,12 @@ import (
 // moto's CloudFormation accepts these resource types but creates nothing for them: they are
 // missing from the stack's resources (the HTTP API and its stage, the function's async
 // invocation config, the dead-letter queue's policy, the alarms, the alarm topic's email
-// subscription).
+// subscription, the default bus's policy for TrustedAccounts).
 var motoSkips = []string{
 	"AWS::ApiGatewayV2::Api",
 	"AWS::ApiGatewayV2::Stage",
 	"AWS::CloudWatch::Alarm",
+	"AWS::Events::EventBusPolicy",
 	"AWS::Lambda::EventInvokeConfig",
 	"AWS::SNS::Subscription",
 	"AWS::SQS::QueuePolicy",

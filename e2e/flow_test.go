@@ -177,7 +177,7 @@ func (f *flow) taggedPushes(t *testing.T) {
 			name := shiplog.ParameterName("storage", shiplog.LatestLabel, svc)
 			want = append(want, name)
 			f.m.write(name, img.uri)
-			f.m.recorded(shiplog.ImageRecord{ProjectID: "storage", ServiceID: svc, URI: img.uri, PushedAt: unix(t1)})
+			f.m.recorded(shiplog.ImageRecord{ProjectID: "storage", ServiceID: svc, URI: img.uri, PushedAt: unix(t1), Source: tagSource(img.tag)})
 			f.m.logged(shiplog.EventImageRecorded)
 		}
 		if out.Image != img.uri || !sameSet(out.Updated, want) || out.Ignored != "" {
@@ -340,7 +340,7 @@ func (f *flow) newerPush(t *testing.T) {
 		t.Errorf("push of v2: got %+v, want %s updated to %s", out, latest, v2.uri)
 	}
 	f.m.write(latest, v2.uri)
-	f.m.recorded(shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: v2.uri, PushedAt: unix(t2)})
+	f.m.recorded(shiplog.ImageRecord{ProjectID: "storage", ServiceID: "archivist", URI: v2.uri, PushedAt: unix(t2), Source: tagSource(v2.tag)})
 	f.m.logged(shiplog.EventImageRecorded)
 
 	// EventBridge delivers at least once and in no order: v1's event again, after v2's.
@@ -740,4 +740,14 @@ func decodeString(t *testing.T, s string, v any) {
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		t.Fatalf("decode %q: %v", s, err)
 	}
+}
+
+// tagSource is what ecr-push learns of an image's source from its tag alone (moto's images carry
+// no OCI annotations): nil when the tag says nothing.
+func tagSource(tag string) *shiplog.ImageSource {
+	src := shiplog.TagSource(tag)
+	if src == (shiplog.ImageSource{}) {
+		return nil
+	}
+	return &src
 }

@@ -234,10 +234,14 @@ func (m *model) stateItems(projectID string) []item {
 	pk := "project#" + projectID
 	var items []item
 	for _, p := range m.pushes {
-		items = append(items, item{
+		it := item{
 			"pk": S(pk), "sk": S("push#" + p.ServiceID),
 			"project_id": S(p.ProjectID), "service_id": S(p.ServiceID), "uri": S(p.URI), "pushed_at": N(p.PushedAt),
-		})
+		}
+		if p.Source != nil {
+			it["source"] = sourceItem(*p.Source)
+		}
+		items = append(items, it)
 	}
 	for key, at := range m.seen {
 		items = append(items, item{"pk": S(pk), "sk": S("seen#" + key), "pushed_at": N(at)})
@@ -498,4 +502,18 @@ func (s *stack) check(t *testing.T, m *model, readImages bool) snapshot {
 		}
 	}
 	return snap
+}
+
+// sourceItem is an image's source as the ledger stores it: only the fields known.
+func sourceItem(src shiplog.ImageSource) any {
+	m := item{}
+	for name, v := range map[string]string{
+		"revision": src.Revision, "revision_from": src.RevisionFrom,
+		"repository": src.Repository, "repository_from": src.RepositoryFrom,
+	} {
+		if v != "" {
+			m[name] = S(v)
+		}
+	}
+	return M(m)
 }

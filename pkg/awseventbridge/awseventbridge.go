@@ -21,8 +21,8 @@ import (
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
-// Source is the source of every event shiplog puts.
-const Source = "shiplog"
+// Source is the source of every event shiplog puts (shiplog.EventSource).
+const Source = shiplog.EventSource
 
 // Actions lists the IAM actions the Publisher's calls need.
 var Actions = []string{"events:PutEvents"}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/shiplog/shiplog/pkg/awseventbridge"
 	"github.com/shiplog/shiplog/pkg/notify"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/strictjson"
@@ -24,7 +23,7 @@ func Notify(n *notify.Notifier, log *slog.Logger) Function {
 		if err := strictjson.Decode(payload, &ev, strictjson.Options{Name: "event", AllowUnknown: true}); err != nil {
 			return nil, err
 		}
-		if ev.Source != awseventbridge.Source {
+		if ev.Source != shiplog.EventSource {
 			return nil, shiplog.Errorf(shiplog.Invalid, "event: source %q is not shiplog's", ev.Source)
 		}
 		var se shiplog.Event

@@ -10,6 +10,11 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
+// EventSource is the source of every event shiplog puts on an EventBridge bus. It lives here, not
+// beside the bus's client, so that a function that reads shiplog's events (notify) knows it
+// without linking the EventBridge client it never calls.
+const EventSource = "shiplog"
+
 // Event is one entry of a project's event log: one state change, written in the same atomic write
 // as the change itself (an outbox), so that an event exists if and only if its change committed.
 // Events are never changed or removed.
