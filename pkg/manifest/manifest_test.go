@@ -418,3 +418,13 @@ func TestParseListsEveryProblem(t *testing.T) {
 		t.Errorf("problems %+v, want one on line 2", ps)
 	}
 }
+
+// TestDeeplyNestedManifest: a body nested 100,000 deep is refused as invalid, cheaply. The index
+// of positions once built a path per level as long as its depth, and ran the process out of memory.
+func TestDeeplyNestedManifest(t *testing.T) {
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	_, err := ParseProject("bugfarm", []byte(deep))
+	if !shiplog.IsKind(err, shiplog.Invalid) {
+		t.Fatalf("got %v, want Invalid", err)
+	}
+}

@@ -60,9 +60,15 @@ type collector struct {
 func newCollector(data []byte, root string) *collector {
 	c := &collector{data: data, index: map[string]int{}}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	c.walk(dec, root)
+	c.walk(dec, root, 0)
 	return c
 }
+
+// maxIndexDepth is how deep the index of positions goes. A manifest nests a few levels; a body
+// nested thousands deep (hostile input) would otherwise build a path per level, each as long as
+// its depth: memory in the square of the depth. Below it problems are still found, by the
+// decoder, only named without a line and column.
+const maxIndexDepth = 32
 
 // skipSpace returns the offset of the first byte at or after i that is not white space, ',' or ':'.
 func (c *collector) skipSpace(i int) int {
@@ -73,14 +79,17 @@ func (c *collector) skipSpace(i int) int {
 }
 
 // walk indexes the value at the decoder's position under path, and everything in it.
-func (c *collector) walk(dec *json.Decoder, path string) {
+func (c *collector) walk(dec *json.Decoder, path string, depth int) bool {
+	if depth > maxIndexDepth {
+		return false
+	}
 	start := c.skipSpace(int(dec.InputOffset()))
 	if _, ok := c.index[path]; !ok && path != "" {
 		c.index[path] = start
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return
+		return false
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -88,7 +97,7 @@ func (c *collector) walk(dec *json.Decoder, path string) {
 			keyAt := c.skipSpace(int(dec.InputOffset()))
 			k, err := dec.Token()
 			if err != nil {
-				return
+				return false
 			}
 			key, _ := k.(string)
 			child := key
@@ -98,15 +107,20 @@ func (c *collector) walk(dec *json.Decoder, path string) {
 			if _, ok := c.index[child]; !ok {
 				c.index[child] = keyAt
 			}
-			c.walk(dec, child)
+			if !c.walk(dec, child, depth+1) {
+				return false
+			}
 		}
 		_, _ = dec.Token()
 	case json.Delim('['):
 		for i := 0; dec.More(); i++ {
-			c.walk(dec, fmt.Sprintf("%s[%d]", path, i))
+			if !c.walk(dec, fmt.Sprintf("%s[%d]", path, i), depth+1) {
+				return false
+			}
 		}
 		_, _ = dec.Token()
 	}
+	return true
 }
 
 var (
