@@ -231,9 +231,17 @@ func (f *flow) release(t *testing.T, got shiplog.Release, before, after int64, b
 	images := f.s.storageImages(archivist)
 	// Each image's push time, where the recorded push is that image.
 	pushedAt := map[string]int64{}
+	// And its source, as its push learnt it (from its tag here).
+	var sources map[string]shiplog.ImageSource
 	for svc, uri := range images {
 		if p, ok := f.m.pushes[svc]; ok && p.URI == uri {
 			pushedAt[svc] = p.PushedAt
+			if p.Source != nil {
+				if sources == nil {
+					sources = map[string]shiplog.ImageSource{}
+				}
+				sources[svc] = *p.Source
+			}
 		}
 	}
 	return shiplog.Release{
@@ -248,6 +256,7 @@ func (f *flow) release(t *testing.T, got shiplog.Release, before, after int64, b
 		Description: description,
 		Deployments: []shiplog.Deployment{},
 		PushedAt:    pushedAt,
+		Sources:     sources,
 	}
 }
 

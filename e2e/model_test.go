@@ -189,6 +189,8 @@ func (m *model) deploy(t *testing.T, d shiplog.Deployment, releaseID string, cha
 		RequestedBy:   d.RequestedBy,
 		Description:   d.Description,
 		Images:        r.Images,
+		Sources:       r.Sources,
+		PushedAt:      r.PushedAt,
 	}
 	for _, svc := range changed {
 		m.write(shiplog.ParameterName(r.ProjectID, d.Environment.ID, svc), r.Images[svc])
@@ -275,6 +277,20 @@ func (m *model) stateItems(projectID string) []item {
 		if e.PushedTracked {
 			items[len(items)-1]["pushed_tracked"] = BOOL(true)
 		}
+		if len(e.PushedAt) > 0 {
+			at := item{}
+			for svc, t := range e.PushedAt {
+				at[svc] = N(t)
+			}
+			items[len(items)-1]["pushed_at"] = M(at)
+		}
+		if len(e.Sources) > 0 {
+			src := item{}
+			for svc, s := range e.Sources {
+				src[svc] = sourceItem(s)
+			}
+			items[len(items)-1]["sources"] = M(src)
+		}
 		if len(e.Pushed) > 0 {
 			at := item{}
 			for svc, t := range e.Pushed {
@@ -332,6 +348,13 @@ func releaseItem(r shiplog.Release) item {
 		}
 		it["pushed_at"] = M(at)
 	}
+	if len(r.Sources) > 0 {
+		src := item{}
+		for svc, s := range r.Sources {
+			src[svc] = sourceItem(s)
+		}
+		it["sources"] = M(src)
+	}
 	return it
 }
 
@@ -357,10 +380,18 @@ func deploymentFields(d shiplog.Deployment) item {
 		it["override"] = M(override)
 	}
 	if c := d.Changes; c != nil {
-		it["changes"] = M(item{
+		changes := item{
 			"changed": stringList(c.Changed...), "added": stringList(c.Added...),
 			"removed": stringList(c.Removed...), "parameters_written": stringList(c.ParametersWritten...),
-		})
+		}
+		if len(c.Ranges) > 0 {
+			ranges := item{}
+			for svc, r := range c.Ranges {
+				ranges[svc] = rangeItem(r)
+			}
+			changes["ranges"] = M(ranges)
+		}
+		it["changes"] = M(changes)
 	}
 	if d.Status != "" {
 		it["status"] = S(d.Status)
@@ -514,6 +545,23 @@ func sourceItem(src shiplog.ImageSource) any {
 		if v != "" {
 			m[name] = S(v)
 		}
+	}
+	return M(m)
+}
+
+// rangeItem is a service's source range as the ledger stores it: only the fields known.
+func rangeItem(r shiplog.SourceRange) any {
+	m := item{}
+	for name, v := range map[string]string{
+		"repository": r.Repository, "from_revision": r.FromRevision, "to_revision": r.ToRevision,
+		"compare_url": r.CompareURL, "unknown": r.Unknown,
+	} {
+		if v != "" {
+			m[name] = S(v)
+		}
+	}
+	if r.Backwards {
+		m["backwards"] = BOOL(true)
 	}
 	return M(m)
 }

@@ -423,7 +423,7 @@ func TestParseListsEveryProblem(t *testing.T) {
 // of positions once built a path per level as long as its depth, and ran the process out of memory.
 func TestDeeplyNestedManifest(t *testing.T) {
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
-	_, err := ParseProject("bugfarm", []byte(deep))
+	_, err := manifest.ParseProject("bugfarm", []byte(deep))
 	if !shiplog.IsKind(err, shiplog.Invalid) {
 		t.Fatalf("got %v, want Invalid", err)
 	}
