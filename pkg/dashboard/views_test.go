@@ -18,6 +18,7 @@ import (
 
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/version"
 )
 
 type overviewRow struct {
@@ -317,5 +318,18 @@ func TestEmptyProjectSaysHowToStart(t *testing.T) {
 	tb.open("#/p/storage")
 	if run(tb, chromedp.Evaluate[bool](`!!document.querySelector('#getting-started')`)) {
 		t.Error("storage, which runs releases, shows the guide for an empty project")
+	}
+}
+
+// TestFooterNamesTheVersion: the footer names the version of shiplog that answered the page's
+// requests, as the API's X-Shiplog-Version header says, so a report of a problem can name it.
+func TestFooterNamesTheVersion(t *testing.T) {
+	st := newStack(t)
+	tb := newTab(t, st.url)
+	tb.open("#/p/storage")
+	want := "shiplog " + version.String()
+	tb.wait(fmt.Sprintf(`document.querySelector('#version').textContent === %q`, want))
+	if got := tb.text("#version"); got != want {
+		t.Errorf("the footer reads %q, want %q", got, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
+	"github.com/shiplog/shiplog/pkg/version"
 )
 
 // Route is one route of the API. Method and Path are in the syntax that both Go's ServeMux and
@@ -104,6 +105,8 @@ func NewHandler(svc *shiplog.Service, log *slog.Logger) *Handler {
 // and unclean or percent-encoded paths (400) with JSON errors rather than ServeMux's plain text
 // and redirects.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer names the version that gave it (the dashboard's footer shows it).
+	w.Header().Set("X-Shiplog-Version", version.String())
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

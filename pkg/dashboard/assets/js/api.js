@@ -90,6 +90,7 @@ export async function call(method, path, { query, body, key } = {}) {
   } catch (e) {
     throw new ApiError(0, 'Unavailable', `the API did not answer ${method} ${path}: ${e.message}`);
   }
+  showVersion(res.headers.get('X-Shiplog-Version'));
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: say so below */ }
@@ -104,3 +105,13 @@ export async function call(method, path, { query, body, key } = {}) {
 }
 
 export const get = (path, query) => call('GET', path, { query });
+
+// showVersion puts in the footer the version of shiplog that answered (the API says it in every
+// answer's X-Shiplog-Version header), so a report of a problem can name it.
+function showVersion(v) {
+  const el = document.getElementById('version');
+  if (el && v && el.dataset.version !== v) {
+    el.dataset.version = v;
+    el.textContent = `shiplog ${v}`;
+  }
+}
