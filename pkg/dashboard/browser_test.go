@@ -185,6 +185,13 @@ func (tb *tab) waitRendered() {
 	tb.wait(`!document.querySelector('#main[aria-busy]') && !document.querySelector('#main > .loading')`)
 }
 
+// waitShown waits until the page shows an address holding part: the hash changing is not enough,
+// since the view it names renders after a hashchange event that comes later.
+func (tb *tab) waitShown(part string) {
+	tb.t.Helper()
+	tb.wait(fmt.Sprintf(`(document.querySelector('#main').dataset.shown || '').includes(%q) && !document.querySelector('#main[aria-busy]')`, part))
+}
+
 // wait polls a JavaScript predicate until it is true; if it never is, the test fails with what
 // the page shows.
 func (tb *tab) wait(predicate string) {

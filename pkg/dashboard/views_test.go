@@ -154,7 +154,7 @@ func TestEventsTabFiltersByTypeAndPerson(t *testing.T) {
 
 	// By type, through the select.
 	tb.do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#events-type'); s.value = 'deployment.verified'; s.dispatchEvent(new Event('change')); })()`))
-	tb.wait(`location.hash.includes('type=deployment.verified') && !document.querySelector('#main[aria-busy]')`)
+	tb.waitShown("type=deployment.verified")
 	verified, err := st.svc.Events(ctx, "storage", shiplog.EventFilter{Type: shiplog.EventDeploymentVerified}, shiplog.PageRequest{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestEventsTabFiltersByTypeAndPerson(t *testing.T) {
 	tb.open("#/p/storage/events")
 	tb.typeInto("#events-by", "carol")
 	tb.click(`.filter-bar button[type=submit]`)
-	tb.wait(`location.hash.includes('by=carol') && !document.querySelector('#main[aria-busy]')`)
+	tb.waitShown("by=carol")
 	n := 0
 	for _, ev := range all.Items {
 		if ev.By.ID == "carol" {

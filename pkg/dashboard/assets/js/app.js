@@ -44,6 +44,7 @@ function notFound(path) {
 async function render({ refresh = false } = {}) {
   if (location.hash && !location.hash.startsWith('#/')) return;
   const { path, query } = parseHash();
+  const hash = location.hash;
   const token = ++seq;
   const focusKey = refresh && document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.key : '';
   let view = null;
@@ -68,6 +69,7 @@ async function render({ refresh = false } = {}) {
   if (token !== seq) return; // another navigation came meanwhile
   shown = { path, sig };
   main.replaceChildren(out.node);
+  main.dataset.shown = hash; // which address the page now shows (tests and scripts wait on it)
   main.removeAttribute('aria-busy');
   document.title = out.title ? `${out.title} · shiplog` : 'shiplog';
   renderCrumbs(out.crumbs || []);
