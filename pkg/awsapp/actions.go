@@ -41,6 +41,9 @@ var FunctionActions = map[string][]string{
 	// Put the stream's new events on the bus (awseventbridge.Actions). Lambda's stream poller,
 	// not the code, reads the stream; the template grants that in a policy of its own.
 	"events": {"events:PutEvents"},
+	// Read the routing and the destinations' secrets (awsssm.GetSecureParameters), and put what a
+	// destination refuses on the dead-letter queue (awssqs.Actions).
+	"notify": {"sqs:SendMessage", "ssm:GetParameters"},
 }
 
 // FunctionTables lists the DynamoDB actions each function's code calls, per table (ReleasesTable,
@@ -85,6 +88,8 @@ var FunctionTables = map[string]map[string][]string{
 	},
 	// The events arrive in the stream records Lambda hands over: no table is read or written.
 	"events": {},
+	// Claim each delivery (a conditional PutItem), mark it delivered, or give it up (DeleteItem).
+	"notify": {StateTable: {"dynamodb:DeleteItem", "dynamodb:PutItem"}},
 }
 
 // Labels says whose parameters an SSM action of a function reaches, by the label in
@@ -123,4 +128,6 @@ var FunctionParameters = map[string]map[string]Labels{
 	"ecs-events":     {},
 	"api":            {"ssm:GetParameters": AnyLabel, "ssm:GetParametersByPath": AnyLabel, "ssm:PutParameter": EnvironmentLabels},
 	"events":         {},
+	// Its parameters are the notification configuration's, under NotifyConfigParameter: no image's.
+	"notify": {},
 }

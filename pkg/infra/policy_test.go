@@ -14,6 +14,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awseventbridge"
+	"github.com/shiplog/shiplog/pkg/awssqs"
 	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -228,7 +229,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 
 	// Every action a function may be granted is one an adapter declares it calls.
 	known := map[string]bool{}
-	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecs.Actions, awseventbridge.Actions} {
+	for _, list := range [][]string{awsssm.Actions, awsssm.SecureActions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecs.Actions, awseventbridge.Actions, awssqs.Actions} {
 		for _, a := range list {
 			known[a] = true
 		}
