@@ -102,3 +102,26 @@ func TestServeReadsCommits(t *testing.T) {
 		t.Errorf("GitHub calls %v, want the compare and the commit's pulls", calls)
 	}
 }
+
+// TestPrintRangesCommits: the commits a deployment kept are listed under the Changes table, per
+// service, with their author and pull requests; a truncated range and one GitHub did not answer
+// say so; ranges without commits add nothing.
+func TestPrintRangesCommits(t *testing.T) {
+	var out strings.Builder
+	a := newApp(streams{out: &out}, func(string) string { return "" })
+	a.printRanges(&out, map[string]shiplog.SourceRange{
+		"archivist": {FromRevision: revisionOf(1), ToRevision: revisionOf(2), CompareURL: "https://github.com/o/r/compare/x...y", CommitsTruncated: true,
+			Commits: []shiplog.Commit{{SHA: revisionOf(3), Title: "Hatch faster", Author: "alice", PullRequests: []int{7, 8}}}},
+		"notifier": {FromRevision: revisionOf(4), ToRevision: revisionOf(5), CompareURL: "https://github.com/o/r/compare/x...y", CommitsUnknown: "github: 503"},
+		"register": {FromRevision: revisionOf(6), ToRevision: revisionOf(7), CompareURL: "https://github.com/o/r/compare/x...y"},
+	})
+	got := out.String()
+	for _, want := range []string{"archivist commits:", "  3333333 Hatch faster (alice) #7 #8", "… and older commits", "notifier commits:", "  not read: github: 503"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "register commits:") {
+		t.Errorf("a range without commits got a commits list:\n%s", got)
+	}
+}
