@@ -225,6 +225,11 @@ func TestApprovalsOnTheService(t *testing.T) {
 	if got := eventsOf(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("approval events:\ngot  %q\nwant %q", got, want)
 	}
+	for typ, want := range map[string]string{shiplog.EventApprovalGranted: "Approval Granted", shiplog.EventApprovalWithdrawn: "Approval Withdrawn"} {
+		if got := shiplog.DetailType(typ); got != want {
+			t.Errorf("EventBridge detail-type of %s: got %q, want %q", typ, got, want)
+		}
+	}
 
 	// A rollback needs no approval; break glass passes the gate and records it.
 	if err := h.store.PutParameters(ctx, map[string]string{shiplog.ParameterName("approved", "latest", "web"): image("approved/web", 2)}); err != nil {
