@@ -1,6 +1,7 @@
 package shiplog_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -253,5 +254,76 @@ func TestApprovalsOnTheService(t *testing.T) {
 	}
 	if rb.Release.ID != res.Release.ID {
 		t.Errorf("rollback deployed %s, want %s", rb.Release.ID, res.Release.ID)
+	}
+}
+
+// countingApprovals counts the reads of approvals.
+type countingApprovals struct {
+	shiplog.Store
+	reads int
+}
+
+func (c *countingApprovals) ListApprovals(ctx context.Context, projectID, env, releaseID string) ([]shiplog.Approval, error) {
+	c.reads++
+	return c.Store.ListApprovals(ctx, projectID, env, releaseID)
+}
+
+// TestApprovalsReadOnlyWhereRequired: a deploy to an environment with no approvals reads none; one
+// to an environment with approvals reads them once per attempt; a rollback reads none.
+func TestApprovalsReadOnlyWhereRequired(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	if err := h.register(t, "approved", approvalsEntry); err != nil {
+		t.Fatal(err)
+	}
+	counter := &countingApprovals{Store: h.svc.Store}
+	h.svc.Store = counter
+	put := func(n int) shiplog.Release {
+		t.Helper()
+		if err := h.store.PutParameters(ctx, map[string]string{shiplog.ParameterName("approved", "latest", "web"): image("approved/web", n)}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := h.svc.CreateRelease(ctx, shiplog.CreateReleaseInput{ProjectID: "approved", RequestedBy: carol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Advance(time.Minute)
+		return r
+	}
+	r1 := put(1)
+	if _, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "approved", ReleaseID: r1.ID, Environment: "stage", RequestedBy: alice}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Plan(ctx, shiplog.DeployInput{ProjectID: "approved", ReleaseID: r1.ID, Environment: "stage", RequestedBy: alice}); err != nil {
+		t.Fatal(err)
+	}
+	if counter.reads != 0 {
+		t.Errorf("a deploy and a plan to stage, which needs no approvals, read approvals %d times, want 0", counter.reads)
+	}
+	for _, by := range []shiplog.Person{alice, bob} {
+		if _, err := h.svc.Approve(ctx, shiplog.ApprovalInput{ProjectID: "approved", Environment: "prod", ReleaseID: r1.ID, RequestedBy: by}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter.reads = 0
+	dave := shiplog.Person{ID: "dave", Name: "Dave"}
+	if _, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "approved", ReleaseID: r1.ID, Environment: "prod", RequestedBy: dave}); err != nil {
+		t.Fatal(err)
+	}
+	if counter.reads != 1 {
+		t.Errorf("a deploy to prod read approvals %d times, want 1", counter.reads)
+	}
+	h.clock.Advance(time.Minute)
+	r2 := put(2)
+	if _, err := h.svc.Deploy(ctx, shiplog.DeployInput{ProjectID: "approved", ReleaseID: r2.ID, Environment: "prod", RequestedBy: dave, OverrideReason: "hotfix"}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	counter.reads = 0
+	if _, err := h.svc.Rollback(ctx, shiplog.RollbackInput{ProjectID: "approved", Environment: "prod", Reason: "hotfix broke it", RequestedBy: dave}); err != nil {
+		t.Fatal(err)
+	}
+	if counter.reads != 0 {
+		t.Errorf("a rollback read approvals %d times, want 0", counter.reads)
 	}
 }
