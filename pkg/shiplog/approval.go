@@ -272,6 +272,9 @@ type approvalCount struct {
 	ignored []string // "carol (not one of from)"
 }
 
+// requesterNote marks, in approvalCount.ignored, the deploy requester's own approval.
+const requesterNote = " (requests this deploy)"
+
 // countApprovals counts the approvals of rel under rule for a deploy requested by requester (zero:
 // no deploy, as a listing counts).
 func countApprovals(rule Approvals, rel Release, requester Person, list []Approval) approvalCount {
@@ -285,7 +288,7 @@ func countApprovals(rule Approvals, rel Release, requester Person, list []Approv
 		case len(rule.From) > 0 && !slices.Contains(rule.From, id):
 			c.ignored = append(c.ignored, id+" (not one of from)")
 		case !rule.SelfApproval && requester.ID != "" && id == requester.ID:
-			c.ignored = append(c.ignored, id+" (requests this deploy)")
+			c.ignored = append(c.ignored, id+requesterNote)
 		case !rule.SelfApproval && id == rel.RequestedBy.ID:
 			c.ignored = append(c.ignored, id+" (requested the release)")
 		default:

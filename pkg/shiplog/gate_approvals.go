@@ -58,7 +58,7 @@ func (approvalsGate) Evaluate(in GateInput) Decision {
 			who = "nobody (from has no one left who may)"
 		}
 	}
-	if !rule.SelfApproval && in.RequestedBy.ID != "" && slices.ContainsFunc(in.Approvals, func(a Approval) bool { return a.By.ID == in.RequestedBy.ID }) {
+	if slices.Contains(c.ignored, in.RequestedBy.ID+requesterNote) {
 		who += "; a deploy requested by someone else would count " + in.RequestedBy.ID + "'s approval"
 	}
 	return refuse(0, "release %s has %d of the %d approvals %s requires (%s); who may still approve: %s (shiplog approve %s %s %s), or use an emergency deployment",

@@ -54,6 +54,11 @@ func TestApprovalsGate(t *testing.T) {
 		{name: "anyone else's approval", in: in(anyone, byAlice, shiplog.KindDeploy, "bob", "mallory"), allow: true, parts: []string{"has 1 of the 1 approvals prod requires: mallory"}},
 		{name: "a rollback needs none", in: in(prod, rel, shiplog.KindRollback, "erin"), allow: true, parts: []string{"a rollback", "needs no approval"}},
 	})
+	// A requester whose approval would not count for anyone's deploy is not told it would.
+	d := gateNamed(t, "approvals").Evaluate(in(prod, rel, shiplog.KindDeploy, "mallory", "mallory", "bob"))
+	if d.Allow || !strings.Contains(d.Message, "not counted: mallory (not one of from)") || strings.Contains(d.Message, "would count") {
+		t.Errorf("a requester not in from who approved: got %+v", d)
+	}
 }
 
 func TestValidateApprovals(t *testing.T) {
