@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/shiplog/shiplog/pkg/logctx"
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/strictjson"
@@ -143,6 +144,7 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) 
 		if err := decode(payload, &req); err != nil {
 			return nil, err
 		}
+		logctx.Add(ctx, logctx.Project, req.ProjectID)
 		in := shiplog.CreateReleaseInput{
 			ProjectID:      req.ProjectID,
 			Label:          req.Label,
@@ -198,6 +200,10 @@ func Deploy(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) Functio
 		var req DeployRequest
 		if err := decode(payload, &req); err != nil {
 			return nil, err
+		}
+		logctx.Add(ctx, logctx.Project, req.ProjectID, logctx.Environment, req.Environment)
+		if req.Report != nil {
+			logctx.Add(ctx, logctx.Deployment, req.Report.DeploymentID)
 		}
 		return deploy(ctx, svc, policy, req)
 	}}
