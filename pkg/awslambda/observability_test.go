@@ -267,3 +267,14 @@ func (f failing) Publish(_ context.Context, evs []shiplog.Event) []error {
 	}
 	return errs
 }
+
+// TestOperatingDocListsEveryMetric: docs/operating.md's metrics table has a row for each metric.
+func TestOperatingDocListsEveryMetric(t *testing.T) {
+	doc := string(readFile(t, "../../../docs/operating.md"))
+	for _, m := range []string{awslambda.MetricDeployments, awslambda.MetricDeploymentOutcomes, awslambda.MetricDeploymentsFailed,
+		awslambda.MetricDeploymentsRefused, awslambda.MetricVerificationLatency, awslambda.MetricLeadTime} {
+		if !strings.Contains(doc, "\n| `"+m+"` |") {
+			t.Errorf("docs/operating.md has no row for the metric %s", m)
+		}
+	}
+}
