@@ -98,7 +98,7 @@ func Functions(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) map[
 
 // ECRPush handles the EventBridge "ECR Image Action" event.
 func ECRPush(svc *shiplog.Service, log *slog.Logger) Function {
-	return Function{Name: ECRPushName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+	return Function{Name: ECRPushName, Log: log, Quiet: true, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		var ev events.ECRImageActionEvent
 		// EventBridge adds fields over time, so unknown fields are not an error here.
 		if err := strictjson.Decode(payload, &ev, strictjson.Options{Name: "event", AllowUnknown: true}); err != nil {

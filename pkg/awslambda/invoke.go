@@ -23,6 +23,10 @@ type Function struct {
 	Name string
 	Log  *slog.Logger
 	Fn   func(ctx context.Context, payload []byte) (any, error)
+	// Quiet leaves out the closing "invocation done" line: for the event-driven functions, whose
+	// handlers log a line of their own per event, and which run for every push or ECS event of
+	// the account.
+	Quiet bool
 }
 
 var _ lambda.Handler = Function{}
@@ -32,7 +36,8 @@ var _ lambda.Handler = Function{}
 // once, and never shown.
 //
 // Every line the invocation logs carries its fields (logctx: project, environment, deployment,
-// as the handler and the service learn them), and it ends with one line saying how it ended.
+// as the handler and the service learn them), and it ends with one line saying how it ended (a
+// Quiet function's only when it failed or was refused).
 func (f Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	ctx = logctx.New(ctx)
 	start := time.Now()
@@ -44,7 +49,9 @@ func (f Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, f.fail(ctx, fmt.Errorf("encode response: %w", err))
 	}
-	f.logger().InfoContext(ctx, "invocation done", "function", f.Name, "ms", time.Since(start).Milliseconds())
+	if !f.Quiet {
+		f.logger().InfoContext(ctx, "invocation done", "function", f.Name, "ms", time.Since(start).Milliseconds())
+	}
 	return b, nil
 }
 
