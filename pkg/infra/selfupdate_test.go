@@ -2,12 +2,15 @@ package infra
 
 import (
 	"encoding/json"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
 // The functions people and CI call: an update of shiplog reaches them through CodeDeploy, by the
@@ -144,5 +147,29 @@ func TestTemplateTransformsToAliasedInvocations(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"ApiFunctionDeploymentGroup", "CreateReleaseFunctionDeploymentGroup", "DeployFunctionDeploymentGroup"}, groups); diff != "" {
 		t.Errorf("deployment groups (-want +got):\n%s", diff)
+	}
+}
+
+// TestFailedDeploymentAlarmEnvironmentIsAnEnvironmentID: the parameter accepts every environment
+// id shiplog accepts, and empty (no alarm), and nothing else.
+func TestFailedDeploymentAlarmEnvironmentIsAnEnvironmentID(t *testing.T) {
+	tpl := loadTemplate(t)
+	p := asMap(tpl.Parameters["FailedDeploymentAlarmEnvironment"])
+	re, err := regexp.Compile(str(p["AllowedPattern"]))
+	if err != nil {
+		t.Fatalf("AllowedPattern: %v", err)
+	}
+	if !re.MatchString(str(p["Default"])) {
+		t.Errorf("the default %q does not match the pattern", p["Default"])
+	}
+	if !re.MatchString("") {
+		t.Error("empty (no alarm) is refused")
+	}
+	for _, id := range []string{"prod", "Prod_2.eu-west", strings.Repeat("p", shiplog.MaxIDLength),
+		"pro d", "prod/eu", strings.Repeat("p", shiplog.MaxIDLength+1), "prød"} {
+		valid := shiplog.ValidateID("environment", id) == nil
+		if got := re.MatchString(id); got != valid {
+			t.Errorf("%q: the pattern matches %v, shiplog.ValidateID accepts %v", id, got, valid)
+		}
 	}
 }
