@@ -105,6 +105,10 @@ func TestRolePolicies(t *testing.T) {
 		{"approver", "iam/approver.json", func(q request) bool {
 			return q.method == "GET" || (q.env == "prod") || emergency(q)
 		}},
+		// Approves releases for prod, and does nothing else (docs/approvals.md).
+		{"approver of prod's releases", "iam/approver-prod.json", func(q request) bool {
+			return q.method == "GET" || (q.env == "prod" && strings.HasSuffix(q.route.Path, "/approvals"))
+		}},
 		{"reporter", "iam/reporter.json", func(q request) bool {
 			return q.method == "GET" || reportOrVerify(q)
 		}},
@@ -141,6 +145,8 @@ func TestRolePolicies(t *testing.T) {
 		{"unlock prod", "DELETE", "/projects/storage/environments/prod/lock"},
 		{"rewrite every environment's gates", "PUT", "/projects/storage"},
 		{"report through the retired route", "POST", "/projects/storage/deployments/01JD0000000000000000000000/status"},
+		{"approve for prod", "POST", "/projects/storage/environments/prod/approvals"},
+		{"withdraw an approval for prod", "DELETE", "/projects/storage/environments/prod/approvals"},
 	} {
 		if allowed(deployer, "execute-api:Invoke", sampleAPI+"/$default/"+tt.method+tt.path, nil) {
 			t.Errorf("a stage-only deployer may %s: %s %s is allowed", tt.what, tt.method, tt.path)
@@ -156,21 +162,33 @@ func TestRolePolicies(t *testing.T) {
 		}
 	}
 
-	// CI reaches the two functions of the invoke channel, nothing else.
+	// CI reaches the two functions of the invoke channel, by their alias live (which an update of
+	// shiplog shifts by canary), nothing else.
 	ci := examplePolicy(t, "github-actions/ci-role-policy.json")
 	fn := func(name string) string {
-		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:shiplog-%s-EXAMPLE", sampleRegion, sampleAccount, name)
+		base, alias, _ := strings.Cut(name, ":")
+		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:shiplog-%s-EXAMPLE", sampleRegion, sampleAccount, base)
+		if alias != "" {
+			arn += ":" + alias
+		}
+		return arn
 	}
-	for name, want := range map[string]bool{"CreateReleaseFunction": true, "DeployFunction": true, "ApiFunction": false, "EcrPushFunction": false} {
+	for name, want := range map[string]bool{"CreateReleaseFunction:live": true, "DeployFunction:live": true, "CreateReleaseFunction": false,
+		"DeployFunction": false, "ApiFunction:live": false, "EcrPushFunction": false} {
 		if got := allowed(ci, "lambda:InvokeFunction", fn(name), nil); got != want {
 			t.Errorf("CI: lambda:InvokeFunction on %s allowed %v, want %v", name, got, want)
 		}
 	}
 
-	// Every example policy is one docs/deploying.md shows, statement for statement.
-	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "deploying.md"))
-	if err != nil {
-		t.Fatal(err)
+	// Every example policy is one docs/deploying.md (or, for approvals, docs/approvals.md) shows,
+	// statement for statement.
+	var readme []byte
+	for _, doc := range []string{"deploying.md", "approvals.md"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readme = append(readme, data...)
 	}
 	var shown []any
 	for i, block := range strings.Split(string(readme), "```") {

@@ -39,6 +39,9 @@ type Environment struct {
 	// FreezeWindows are recurring freezes: a deploy inside one is refused (a rollback and an
 	// emergency deployment go anyway).
 	FreezeWindows []Window `json:"freeze_windows,omitempty"`
+	// Approvals, if set, is how many people must approve a release before it is deployed here
+	// (the approvals gate).
+	Approvals *Approvals `json:"approvals,omitempty"`
 	// ECS, if set, says where the environment's services run, so that deployments to it are
 	// verified on ECS.
 	ECS *ECSTarget `json:"ecs,omitempty"`
@@ -285,6 +288,9 @@ func (p Project) Validate() error {
 			return err
 		}
 		if _, err := parseWindows(field+".freeze_windows", e.FreezeWindows); err != nil {
+			return err
+		}
+		if err := validateApprovals(field, e.Approvals); err != nil {
 			return err
 		}
 	}
