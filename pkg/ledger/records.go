@@ -13,7 +13,8 @@ import (
 // JSON, which is the API's: a record's own attribute is renamed here, an API field in
 // pkg/shiplog. Where a record has the same fields as its domain type, it is converted with a Go
 // conversion, so that a field added to one and not the other stops the build instead of being
-// dropped. The values nested in records (Person, Environment, StatusEntry, Freeze, ...) are still
+// dropped (stateRecord is copied field by field, its push times being one attribute;
+// TestStateRecordKeepsEveryField holds it to EnvironmentState instead). The values nested in records (Person, Environment, StatusEntry, Freeze, ...) are still
 // the domain's types with the domain's JSON names: renaming one of their fields in the API would
 // rename it in storage too (pkg/awsdynamo's item-shape tests and the upgrade fixtures catch it);
 // give that value a record type here first.
