@@ -67,6 +67,10 @@ type EnvironmentStatus struct {
 	Lock        *EnvironmentLock  `json:"lock"`
 	Status      string            `json:"status"`
 	Drift       []Drift           `json:"drift"`
+	// Pending is, for an auto-promoted environment (Environment.AutoPromote), what it waits for:
+	// its candidate release and each gate that refuses it, with when that opens (RetryAt), as a
+	// plan evaluates them; nil for an environment a person deploys to.
+	Pending *AutoPromotion `json:"pending,omitempty"`
 }
 
 // Drift is one difference between what shiplog recorded for a service of an environment and what
@@ -108,8 +112,18 @@ func (s *Service) Environments(ctx context.Context, projectID string) ([]Environ
 	now := s.Now()
 	out := make([]EnvironmentStatus, len(project.Environments))
 	for i, e := range project.Environments {
+		if !e.AutoPromote {
+			continue
+		}
+		a, err := s.pendingIn(ctx, project, e, byID)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Pending = &a
+	}
+	for i, e := range project.Environments {
 		st := byID[e.ID]
-		out[i] = EnvironmentStatus{Environment: e, Lock: activeLock(st, now)}
+		out[i] = EnvironmentStatus{Environment: e, Lock: activeLock(st, now), Pending: out[i].Pending}
 		out[i].Drift = []Drift{}
 		if st != nil && st.ReleaseID != "" { // a state may hold only a lock
 			// The idempotency keys are the store's bookkeeping of retries, not what is deployed.

@@ -39,6 +39,16 @@ type Environment struct {
 	// FreezeWindows are recurring freezes: a deploy inside one is refused (a rollback and an
 	// emergency deployment go anyway).
 	FreezeWindows []Window `json:"freeze_windows,omitempty"`
+	// AutoPromote makes shiplog deploy to the environment, by itself, the release that passes
+	// every gate (docs/automation.md): for an environment that requires none, the newest
+	// release, or, with AutoPromoteFrom "latest", the newest build (a release of the images
+	// under "latest", created when none has them); for the others, the newest release verified
+	// in the environments it requires.
+	AutoPromote     bool   `json:"auto_promote,omitempty"`
+	AutoPromoteFrom string `json:"auto_promote_from,omitempty"`
+	// AutoRollback makes shiplog answer a failed deployment to the environment by rolling back
+	// to the release it ran before, with a hold that names the failure.
+	AutoRollback bool `json:"auto_rollback,omitempty"`
 	// ECS, if set, says where the environment's services run, so that deployments to it are
 	// verified on ECS.
 	ECS *ECSTarget `json:"ecs,omitempty"`
@@ -285,6 +295,9 @@ func (p Project) Validate() error {
 			return err
 		}
 		if _, err := parseWindows(field+".freeze_windows", e.FreezeWindows); err != nil {
+			return err
+		}
+		if err := validateAutomation(field, e); err != nil {
 			return err
 		}
 	}
