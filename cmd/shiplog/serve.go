@@ -34,6 +34,7 @@ import (
 func (a *app) serveCommand() *cobra.Command {
 	var addr, data, manifestFile, retire, invokeAllow, invokePrivileged string
 	var nopts notifyOptions
+	var tick time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the local stack: the HTTP API and the Lambda Invoke API on an embedded store",
@@ -46,7 +47,10 @@ another site's page (Origin, Sec-Fetch-Site).
 
 The Invoke API allows every project, environment and privileged field by default, as the HTTP API
 does locally; --invoke-allow and --invoke-privileged take a stack's InvokeAllowList and
-InvokePrivilegedActions, to try a CI pipeline against what the stack will allow it.`,
+InvokePrivilegedActions, to try a CI pipeline against what the stack will allow it.
+
+Every --tick (a minute by default; 0: never) it runs the time-driven work that EventBridge
+Scheduler runs in AWS: auto-promotion once a soak ends or a window opens (docs/automation.md).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if retire != "" && manifestFile == "" {
@@ -59,7 +63,10 @@ InvokePrivilegedActions, to try a CI pipeline against what the stack will allow 
 			if nopts.secret == "" {
 				nopts.secret = os.Getenv("SHIPLOG_NOTIFY_SECRET")
 			}
-			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy, notify: nopts}, a.std.err)
+			if tick < 0 {
+				return fmt.Errorf("serve: --tick %s: must be a duration of at least 0 (0: no tick)", tick)
+			}
+			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy, notify: nopts, tick: tick}, a.std.err)
 		},
 	}
 	f := cmd.Flags()
@@ -72,6 +79,7 @@ InvokePrivilegedActions, to try a CI pipeline against what the stack will allow 
 	f.StringVar(&invokePrivileged, "invoke-privileged", all.PrivilegeList(), "the privileged payload fields the Invoke API allows (empty: none), as a stack's InvokePrivilegedActions")
 	f.StringVar(&nopts.url, "notify-webhook", "", "post every event to this URL (docs/notifications.md)")
 	f.StringVar(&nopts.kind, "notify-type", notify.Webhook, "what --notify-webhook is: webhook (signed JSON), slack or teams")
+	f.DurationVar(&tick, "tick", time.Minute, "how often to run the time-driven work (auto-promotion); 0: never")
 	f.StringVar(&nopts.secret, "notify-secret", "", "the HMAC secret a webhook's messages are signed with (default: SHIPLOG_NOTIFY_SECRET)")
 	return cmd
 }
@@ -80,6 +88,7 @@ type serveOptions struct {
 	addr, data, manifest, retire string
 	invoke                       awslambda.InvokePolicy
 	notify                       notifyOptions
+	tick                         time.Duration
 }
 
 // serve runs the local stack until ctx is done (main's ctx ends on SIGINT and SIGTERM).
@@ -136,6 +145,12 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 		for _, p := range projects {
 			log.Info("project registered", "project", p.ID)
 		}
+	}
+
+	if o.tick > 0 {
+		tctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go runTicks(tctx, svc, o.tick, log)
 	}
 
 	functions := map[string]lambda.Handler{}
@@ -343,4 +358,27 @@ func osUser() shiplog.Person {
 		return shiplog.Person{ID: u, Name: u}
 	}
 	return shiplog.AnonymousPerson
+}
+
+// runTicks runs the Service's tick every interval until ctx is done, as EventBridge Scheduler
+// does in AWS; what it did, and what failed, goes to the log.
+func runTicks(ctx context.Context, svc *shiplog.Service, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		out, err := svc.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "tick", "err", err)
+		}
+		for _, o := range out {
+			if o.Actions > 0 {
+				log.InfoContext(ctx, "tick", "work", o.Work, "projects", o.Projects, "actions", o.Actions)
+			}
+		}
+	}
 }
