@@ -253,6 +253,8 @@ func localService(store *bolt.Store, log *slog.Logger) *shiplog.Service {
 	// No Runtime: the local stack has no ECS access, so an ECS event it would have to check
 	// answers Unavailable. Its home is the account its function ARNs name, in no real region.
 	svc.Home = localHome
+	// It deploys, so it acts on automation at once (auto-rollback, auto-promotion).
+	svc.Automate = true
 	return svc
 }
 

@@ -70,6 +70,34 @@ func autoPromoted(p Project) bool {
 	return slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.AutoPromote })
 }
 
+// automated reports whether some environment of p is auto-promoted or auto-rolled back.
+func automated(p Project) bool {
+	return slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.AutoPromote || e.AutoRollback })
+}
+
+// rollBackFailures rolls back the failed current deployments of p's auto_rollback environments
+// that were not rolled back when they failed (recorded by a Service that does not automate, or
+// a rollback that did not happen then: the function died, a person's lock refused it). It
+// answers how many it rolled back.
+func (s *Service) rollBackFailures(ctx context.Context, p Project, states map[string]*EnvironmentState) int {
+	n := 0
+	for _, env := range p.Environments {
+		st := states[env.ID]
+		if !env.AutoRollback || st == nil || st.Status != StatusFailed || st.DeploymentID == "" {
+			continue
+		}
+		rec, err := s.deployment(ctx, p.ID, st.DeploymentID)
+		if err != nil {
+			s.logger().WarnContext(ctx, "auto-rollback", "project", p.ID, "environment", env.ID, "error", err)
+			continue
+		}
+		if s.autoRollback(ctx, p, withStatus(rec)) {
+			n++
+		}
+	}
+	return n
+}
+
 // AutoPromote deploys, to each auto-promoted environment of a project (Environment.AutoPromote),
 // its candidate release, if every gate passes it (never by breaking glass). Each deployment is
 // requested by shiplog, and its deployment.requested event says it was automatic. It answers
@@ -287,11 +315,12 @@ func sameImages(a, b map[string]string) bool {
 	return true
 }
 
-// afterStatus is what follows a deployment's new status, once it is recorded: a failure in an
+// afterStatus is what follows a deployment's new status, once it is recorded, where the
+// Service automates (Automate; elsewhere the tick does it): a failure in an
 // environment with auto_rollback rolls it back; a verification promotes onwards. Neither can
 // undo or delay the record, which has been written; their failures go to the log.
 func (s *Service) afterStatus(ctx context.Context, rec DeploymentRecord, changed, current bool) {
-	if !current || (rec.Status != StatusFailed && rec.Status != StatusVerified) || (rec.Status == StatusVerified && !changed) {
+	if !s.Automate || !current || (rec.Status != StatusFailed && rec.Status != StatusVerified) || (rec.Status == StatusVerified && !changed) {
 		return
 	}
 	p, err := s.Project(ctx, rec.ProjectID)
@@ -315,15 +344,15 @@ func (s *Service) afterStatus(ctx context.Context, rec DeploymentRecord, changed
 // key is the failed deployment's, so that a failure reported twice (an event delivered again)
 // rolls back once; a failure reported again after a rollback that did not happen (the function
 // died) tries again.
-func (s *Service) autoRollback(ctx context.Context, p Project, rec DeploymentRecord) {
+func (s *Service) autoRollback(ctx context.Context, p Project, rec DeploymentRecord) bool {
 	env, ok := p.Environment(rec.Environment.ID)
 	if !ok || !env.AutoRollback {
-		return
+		return false
 	}
 	log := s.logger().With("project", p.ID, "environment", env.ID, "deployment", rec.ID)
 	if rec.Kind == KindRollback {
 		log.WarnContext(ctx, "auto-rollback: a failed rollback is not rolled back again; a person decides")
-		return
+		return false
 	}
 	detail := "no detail"
 	for i := len(rec.StatusHistory) - 1; i >= 0; i-- {
@@ -343,24 +372,25 @@ func (s *Service) autoRollback(ctx context.Context, p Project, rec DeploymentRec
 			log.WarnContext(ctx, "auto-rollback", "error", err)
 		}
 		_ = res
-		return
+		return false
 	}
 	req, err := s.newRollbackRequest(ctx, in)
 	if err != nil {
 		log.WarnContext(ctx, "auto-rollback", "error", err)
-		return
+		return false
 	}
 	if req.reverts != rec.ID {
 		log.InfoContext(ctx, "auto-rollback: the failed deployment is no longer current", "current", req.reverts)
-		return
+		return false
 	}
 	req.hash = hash
 	res, err := s.deployInTurn(ctx, req)
 	if err != nil {
 		log.WarnContext(ctx, "auto-rollback", "error", err)
-		return
+		return false
 	}
 	log.InfoContext(ctx, "auto-rollback", "rollback", res.Deployment.ID, "release", res.Release.ID)
+	return true
 }
 
 // logger is the Service's log, or one that discards, for a Service built without one.

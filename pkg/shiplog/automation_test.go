@@ -100,7 +100,7 @@ func TestAutomationScenario(t *testing.T) {
 	// A build (images under latest, as pushes put them) reaches stage at the next tick.
 	h.seedLabel(t, "latest", 1)
 	out := h.tick(t)
-	if out[0].Work != "auto-promote" || out[0].Projects != 1 || out[0].Actions != 1 {
+	if out[0].Work != "automation" || out[0].Projects != 1 || out[0].Actions != 1 {
 		t.Fatalf("tick = %+v, want one deployment by auto-promote over storage", out)
 	}
 	stage := h.current(t, "stage")
@@ -262,6 +262,26 @@ func TestAutoRollbackRules(t *testing.T) {
 		h.report(t, back.DeploymentID, shiplog.StatusFailed, "the old one is broken too")
 		if got := h.current(t, "stage"); got.DeploymentID != back.DeploymentID {
 			t.Fatalf("a failed automatic rollback was rolled back again: %+v", got)
+		}
+	})
+	t.Run("a Service that does not automate leaves it to the tick", func(t *testing.T) {
+		h, r1, r2 := setup(t, "true")
+		h.svc.Automate = false
+		d := h.deploy(t, r2.ID, "stage")
+		h.report(t, d.Deployment.ID, shiplog.StatusFailed, "broken")
+		if got := h.current(t, "stage"); got.DeploymentID != d.Deployment.ID {
+			t.Fatalf("a Service that does not automate rolled back: %+v", got)
+		}
+		out := h.tick(t)
+		if out[0].Actions != 1 {
+			t.Fatalf("tick = %+v, want one rollback", out)
+		}
+		back := h.current(t, "stage")
+		if back.ReleaseID != r1.ID || back.Lock == nil || !strings.Contains(back.Lock.Reason, "broken") {
+			t.Fatalf("stage after the tick = %+v, want %s, held", back, r1.ID)
+		}
+		if out := h.tick(t); out[0].Actions != 0 {
+			t.Fatalf("a second tick = %+v, want nothing", out)
 		}
 	})
 	t.Run("verified then failed", func(t *testing.T) {

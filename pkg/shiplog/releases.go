@@ -86,12 +86,13 @@ func (in CreateReleaseInput) registration() RegisterInput {
 // answers the release it created, as it now stands, before anything is registered or read; the
 // key is recorded in the same atomic write as the release.
 //
-// A new release is auto-promoted at once to the project's auto-promoted environments that
-// require no other (AutoPromote), after it is recorded: that cannot fail the request.
+// Where the Service automates (Automate), a new release is auto-promoted at once to the
+// project's auto-promoted environments that require no other, after it is recorded: that cannot
+// fail the request.
 func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Release, error) {
 	var p Project
 	r, err := s.createRelease(ctx, in, &p)
-	if err == nil && slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.AutoPromote && len(e.Requires) == 0 }) {
+	if err == nil && s.Automate && slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.AutoPromote && len(e.Requires) == 0 }) {
 		if _, err := s.autoPromote(ctx, p); err != nil {
 			s.Log.WarnContext(ctx, "auto-promotion after a release", "project", p.ID, "release", r.ID, "error", err)
 		}

@@ -35,6 +35,12 @@ type Service struct {
 	// environments name without an ARN are; ECS events are accepted only from where an
 	// environment's cluster is. Zero: only clusters named by ARN can match an event.
 	Home Location
+	// Automate makes the Service act on automation at once where it happens: a failure in an
+	// auto_rollback environment is rolled back, and a release or a verification auto-promoted,
+	// in the request that records it (docs/automation.md). Set it where the Service may deploy
+	// (the parameter store, the registry, and their permissions: the API, the deploy function,
+	// the local stack); elsewhere Tick does the same within a tick.
+	Automate bool
 
 	// Now is the clock and Sleep waits on it (it returns early with ctx's error); NewID makes
 	// release and deployment ids, which must sort by creation time.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // TickOutcome is what one piece of the tick's work did.
@@ -29,7 +30,7 @@ type tickWork struct {
 // for the log and the answer. SettleBakes (alarm bake windows) joins as the next entry.
 func (s *Service) tickWorks() []tickWork {
 	return []tickWork{
-		{name: "auto-promote", run: s.autoPromoteAll},
+		{name: "automation", run: s.automateAll},
 	}
 }
 
@@ -56,16 +57,26 @@ func (s *Service) Tick(ctx context.Context) ([]TickOutcome, error) {
 	return out, errors.Join(errs...)
 }
 
-// autoPromoteAll auto-promotes every project with an auto-promoted environment; the others cost
-// nothing past the list of projects.
-func (s *Service) autoPromoteAll(ctx context.Context, projects []Project) (int, int, error) {
+// automateAll does the automation of every project with an auto_promote or auto_rollback
+// environment (the others cost nothing past the list of projects): it rolls back the failures
+// not rolled back yet, then auto-promotes. It answers the projects it looked at and the
+// deployments it made.
+func (s *Service) automateAll(ctx context.Context, projects []Project) (int, int, error) {
 	looked, acted := 0, 0
 	var errs []error
 	for _, p := range projects {
-		if !autoPromoted(p) {
+		if !automated(p) {
 			continue
 		}
 		looked++
+		if slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.AutoRollback }) {
+			states, err := s.statesByID(ctx, p.ID)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", p.ID, err))
+				continue
+			}
+			acted += s.rollBackFailures(ctx, p, states)
+		}
 		as, err := s.autoPromote(ctx, p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p.ID, err))
