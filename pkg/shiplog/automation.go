@@ -375,6 +375,11 @@ func (s *Service) autoRollback(ctx context.Context, p Project, rec DeploymentRec
 		return false
 	}
 	req, err := s.newRollbackRequest(ctx, in)
+	if IsKind(err, Conflict) {
+		// Nothing ran before it: the tick finds the failure again, so this is not a warning.
+		log.InfoContext(ctx, "auto-rollback: nothing to roll back to", "reason", MessageOf(err))
+		return false
+	}
 	if err != nil {
 		log.WarnContext(ctx, "auto-rollback", "error", err)
 		return false
