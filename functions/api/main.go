@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsecr"
@@ -17,7 +16,7 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
+	log := awslambda.NewLogger()
 	cfg, err := lambdaconfig.Load()
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -39,5 +38,7 @@ func main() {
 	// It deploys, so it rolls back a failure reported to it, and auto-promotes a release or a
 	// verification, at once (the other functions leave that to the tick).
 	svc.Automate = true
+	// Refusals by gate and lead times, as EMF lines on stdout (docs/operating.md).
+	svc.Observer = awslambda.NewMetrics(os.Stdout, log)
 	lambda.Start(awslambda.HTTPAPI(httpapi.NewHandler(svc, log)))
 }

@@ -58,7 +58,7 @@ type ecsEventDetail struct {
 // other eventNames are ignored with the reason logged, never an error (EventBridge would retry
 // them); events that are not ECS's or are malformed are refused as Invalid.
 func ECSEvents(h RuntimeEventHandler, log *slog.Logger) Function {
-	return Function{Name: ECSEventsName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+	return Function{Name: ECSEventsName, Log: log, Quiet: true, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		logger := log
 		if logger == nil {
 			logger = slog.Default()

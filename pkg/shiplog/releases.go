@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/pkg/backoff"
+	"github.com/shiplog/shiplog/pkg/logctx"
 )
 
 // CreateReleaseInput is a request to snapshot a label's images as a release.
@@ -90,11 +91,12 @@ func (in CreateReleaseInput) registration() RegisterInput {
 // project's auto-promoted environments that require no other, after it is recorded: that cannot
 // fail the request.
 func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Release, error) {
+	logctx.Add(ctx, logctx.Project, in.ProjectID)
 	var p Project
 	r, err := s.createRelease(ctx, in, &p)
 	if err == nil && s.Automate && slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.AutoPromote && len(e.Requires) == 0 }) {
 		if _, err := s.autoPromote(ctx, p); err != nil {
-			s.Log.WarnContext(ctx, "auto-promotion after a release", "project", p.ID, "release", r.ID, "error", err)
+			s.logger().WarnContext(ctx, "auto-promotion after a release", "project", p.ID, "release", r.ID, "error", err)
 		}
 	}
 	return r, err
