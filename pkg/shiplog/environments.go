@@ -115,9 +115,11 @@ func (s *Service) Environments(ctx context.Context, projectID string) ([]Environ
 		if !e.AutoPromote {
 			continue
 		}
+		// What automation waits for is worked out as a plan is; a failure to is said there,
+		// not answered for the whole status.
 		a, err := s.pendingIn(ctx, project, e, byID)
 		if err != nil {
-			return nil, err
+			a.Error = err.Error()
 		}
 		out[i].Pending = &a
 	}
