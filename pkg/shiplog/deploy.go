@@ -250,7 +250,15 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 		}
 		gated.Deployments = full.Deployments
 	}
-	gates, err := s.checkRules(in, dc, env, gated)
+	// Likewise the approvals gate reads the release's approvals for the environment only when
+	// the environment requires approvals: one bounded query.
+	var approvals []Approval
+	if env.Approvals != nil && in.kind != KindRollback {
+		if approvals, err = s.Store.ListApprovals(ctx, in.ProjectID, env.ID, dc.Release.ID); err != nil {
+			return deployRead{}, fmt.Errorf("list approvals of %s for %s/%s: %w", dc.Release.ID, in.ProjectID, env.ID, err)
+		}
+	}
+	gates, err := s.checkRules(in, dc, env, gated, approvals)
 	rd.gates = gates
 	if err != nil {
 		if !IsKind(err, Conflict) {
@@ -265,7 +273,7 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 // its key; a rollback must undo what is current; and every gate (Gates) decides, a break-glass
 // deploy passing those that break glass passes; release is the deploy's, with its deployments
 // when a gate needs them. It answers every gate's decision, and the refusal (a Conflict), if any.
-func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment, release Release) ([]GateDecision, error) {
+func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment, release Release, approvals []Approval) ([]GateDecision, error) {
 	now := s.Now()
 	if err := checkKeyRoom(dc.Current, in.ProjectID, in.IdempotencyKey, now); err != nil {
 		return nil, err
@@ -274,7 +282,8 @@ func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment
 		return nil, Errorf(Conflict, "%s/%s changed while the rollback was prepared: deployment %s is no longer current; look again and retry",
 			in.ProjectID, in.Environment, in.reverts)
 	}
-	gin := GateInput{ProjectID: in.ProjectID, Environment: env, Release: release, Current: dc.Current, Kind: in.kind, Now: now}
+	gin := GateInput{ProjectID: in.ProjectID, Environment: env, Release: release, Current: dc.Current, Kind: in.kind,
+		RequestedBy: in.by, Approvals: approvals, Now: now}
 	return evaluateGates(Gates, gin, in.OverrideReason != "")
 }
 

@@ -28,7 +28,12 @@ type GateInput struct {
 	Current *EnvironmentState
 	// Kind is the deploy's kind: KindDeploy, KindPromote or KindRollback.
 	Kind string
-	Now  time.Time
+	// RequestedBy is who asks for the deploy.
+	RequestedBy Person
+	// Approvals are the release's approvals for the environment, read only when the
+	// environment requires approvals (and the deploy is not a rollback): others pay nothing.
+	Approvals []Approval
+	Now       time.Time
 }
 
 // Decision is a gate's answer. A refusal's Message says what refuses and what would pass it;
@@ -71,7 +76,7 @@ type GateDecision struct {
 
 // Gates are the gates every deploy passes, in the order a plan lists them; the first refusal
 // is the deploy's error.
-var Gates = []Gate{lockGate{}, holdGate{}, freezeGate{}, freezeWindowGate{}, windowGate{}, requiresGate{}, soakGate{}}
+var Gates = []Gate{lockGate{}, holdGate{}, freezeGate{}, freezeWindowGate{}, windowGate{}, requiresGate{}, soakGate{}, approvalsGate{}}
 
 // evaluateGates runs every gate over in, in order. With override (a break-glass deploy), a
 // refusal of a gate that break glass passes is marked Overridden. It answers every decision, and

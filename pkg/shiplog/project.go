@@ -49,6 +49,9 @@ type Environment struct {
 	// AutoRollback makes shiplog answer a failed deployment to the environment by rolling back
 	// to the release it ran before, with a hold that names the failure.
 	AutoRollback bool `json:"auto_rollback,omitempty"`
+	// Approvals, if set, is how many people must approve a release before it is deployed here
+	// (the approvals gate).
+	Approvals *Approvals `json:"approvals,omitempty"`
 	// ECS, if set, says where the environment's services run, so that deployments to it are
 	// verified on ECS.
 	ECS *ECSTarget `json:"ecs,omitempty"`
@@ -298,6 +301,9 @@ func (p Project) Validate() error {
 			return err
 		}
 		if err := validateAutomation(field, e); err != nil {
+			return err
+		}
+		if err := validateApprovals(field, e.Approvals); err != nil {
 			return err
 		}
 	}

@@ -158,6 +158,7 @@ func TestPlan(t *testing.T) {
 			{Gate: "window", Allow: true, Message: "stage has no deploy windows: deploys go at any time"},
 			{Gate: "requires", Allow: true, Message: "stage requires no other environment first"},
 			{Gate: "soak", Allow: true, Message: "stage requires no soak"},
+			{Gate: "approvals", Allow: true, Message: "stage requires no approvals"},
 		},
 	}})
 	h.wantNothingDeployed(t, r1)
