@@ -10,12 +10,12 @@ import (
 )
 
 // automatedStorage is the storage project with stage auto-promoted from the newest build, and
-// prod auto-promoted once a release has soaked 30 minutes in stage, inside weekday office hours,
-// and rolled back automatically when a deployment fails.
+// prod auto-promoted once a release has soaked 30 minutes in stage and two people approved it,
+// inside weekday office hours, and rolled back automatically when a deployment fails.
 const automatedStorage = `{"name": "Storage service",
 	"environments": [
 		{"id": "stage", "auto_promote": {"from": "latest"}},
-		{"id": "prod", "requires": [{"environment": "stage", "soak": "30m"}], "auto_promote": true, "auto_rollback": true,
+		{"id": "prod", "requires": [{"environment": "stage", "soak": "30m"}], "auto_promote": true, "auto_rollback": true, "approvals": {"required": 2},
 		 "windows": [{"days": "Mon-Fri", "start": "09:00", "end": "17:00", "tz": "UTC"}]}],
 	"image_repositories": [{"id": "uk.ac.wellcome/archivist", "services": ["archivist"]}, {"id": "uk.ac.wellcome/bag-register", "services": [{"id": "bag-register"}]},
 		{"id": "uk.ac.wellcome/bag_verifier", "services": ["bag_verifier_pre_replication", "bag_verifier_post_replication"]}, {"id": "uk.ac.wellcome/notifier"}]}`
@@ -61,6 +61,25 @@ func (h *harness) report(t *testing.T, deployment, status, detail string) shiplo
 		t.Fatalf("ReportStatus %s %s: %v", deployment, status, err)
 	}
 	return rec
+}
+
+// approve records alice's and bob's approvals of a release for prod.
+func (h *harness) approve(t *testing.T, release string) {
+	t.Helper()
+	for _, by := range []shiplog.Person{alice, bob} {
+		if _, err := h.svc.Approve(t.Context(), shiplog.ApprovalInput{ProjectID: "storage", Environment: "prod", ReleaseID: release, RequestedBy: by}); err != nil {
+			t.Fatalf("Approve %s by %s: %v", release, by.ID, err)
+		}
+	}
+}
+
+// waitingGates names the gates a pending auto-promotion waits for, in the plan's order.
+func waitingGates(p *shiplog.AutoPromotion) string {
+	var out []string
+	for _, g := range p.Waiting {
+		out = append(out, g.Gate)
+	}
+	return strings.Join(out, ",")
 }
 
 // pending is what status says an environment of storage waits for.
@@ -125,14 +144,19 @@ func TestAutomationScenario(t *testing.T) {
 		t.Fatalf("prod was deployed before the soak ended: %+v", got)
 	}
 	p := h.pending(t, "prod")
-	if p == nil || p.ReleaseID != r1 || p.From != "stage" || len(p.Waiting) != 2 || p.Waiting[0].Gate != "window" || p.Waiting[1].Gate != "soak" || p.Waiting[1].RetryAt == 0 {
-		t.Fatalf("prod pending = %+v, want %s waiting on window and soak", p, r1)
+	if p == nil || p.ReleaseID != r1 || p.From != "stage" || waitingGates(p) != "window,soak,approvals" || p.Waiting[1].RetryAt == 0 || p.Waiting[2].RetryAt != 0 {
+		t.Fatalf("prod pending = %+v, want %s waiting on window, soak (with when it ends) and approvals (a person's)", p, r1)
 	}
 	h.clock.Advance(31 * time.Minute)
 	h.tick(t)
+	if p = h.pending(t, "prod"); h.current(t, "prod") != nil || waitingGates(p) != "window,approvals" {
+		t.Fatalf("prod after the soak: pending %+v, want the window and approvals refusing", p)
+	}
+	h.approve(t, r1)
+	h.tick(t)
 	p = h.pending(t, "prod")
-	if h.current(t, "prod") != nil || len(p.Waiting) != 1 || p.Waiting[0].Gate != "window" || p.Waiting[0].RetryAt == 0 {
-		t.Fatalf("prod after the soak on a Saturday: pending %+v, want only the window refusing, with when it opens", p)
+	if h.current(t, "prod") != nil || waitingGates(p) != "window" || p.Waiting[0].RetryAt == 0 {
+		t.Fatalf("prod approved on a Saturday: pending %+v, want only the window refusing, with when it opens", p)
 	}
 
 	// Monday 09:00 UTC: the window opens and the tick promotes.
@@ -154,6 +178,7 @@ func TestAutomationScenario(t *testing.T) {
 		t.Fatal("the second build was not released to stage")
 	}
 	h.report(t, stage2.DeploymentID, shiplog.StatusVerified, "")
+	h.approve(t, r2)
 	h.clock.Advance(31 * time.Minute)
 	h.tick(t)
 	prod2 := h.current(t, "prod")
@@ -206,6 +231,7 @@ func TestAutomationScenario(t *testing.T) {
 	h.tick(t)
 	stage3 := h.current(t, "stage")
 	h.report(t, stage3.DeploymentID, shiplog.StatusVerified, "")
+	h.approve(t, stage3.ReleaseID)
 	h.clock.Advance(31 * time.Minute)
 	h.tick(t)
 	if got := h.current(t, "prod"); got.ReleaseID != stage3.ReleaseID {
