@@ -105,12 +105,14 @@ func TestZeroTouch(t *testing.T) {
 	failed := z.state(t, "prod").DeploymentID
 	z.failProd(t, failed)
 
-	// prod rolled back to r1 by shiplog, held with the failure as reason.
-	prod := z.waitFor(t, "prod rolled back to "+r1, func(envs map[string]shiplog.EnvironmentStatus) bool {
-		c := envs["prod"].Current
-		return c != nil && c.DeploymentID != failed && c.ReleaseID == r1
-	})["prod"]
+	// prod rolled back to r1 by shiplog, held with the failure as reason: at the latest on the
+	// next tick (at once, where the function that recorded the failure can write parameters).
+	z.tick(t)
+	prod := z.environments(t)["prod"]
 	back := prod.Current
+	if back == nil || back.DeploymentID == failed || back.ReleaseID != r1 {
+		t.Fatalf("prod after its failure and a tick: %s, want a rollback to %s", summary(prod), r1)
+	}
 	if back.RequestedBy.ID != "shiplog" || prod.Lock == nil || prod.Lock.Rollback != back.DeploymentID ||
 		!strings.Contains(prod.Lock.Reason, failed) || !strings.Contains(prod.Lock.Reason, z.failureWords()) {
 		t.Fatalf("prod after the failure: %+v held by %+v; want a rollback by shiplog held with a reason naming %s and %q", back, prod.Lock, failed, z.failureWords())
@@ -283,12 +285,34 @@ func (z *zeroTouch) waitFor(t *testing.T, what string, ok func(map[string]shiplo
 			return envs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: still stage %+v (pending %+v), prod %+v (pending %+v, lock %+v)", what,
-				envs["stage"].Current, envs["stage"].Pending, envs["prod"].Current, envs["prod"].Pending, envs["prod"].Lock)
+			t.Fatalf("waiting for %s: still stage %s; prod %s", what, summary(envs["stage"]), summary(envs["prod"]))
 		}
 		z.tick(t)
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// summary is what an environment runs and waits for, for a test's failure.
+func summary(e shiplog.EnvironmentStatus) string {
+	var b strings.Builder
+	if c := e.Current; c != nil {
+		fmt.Fprintf(&b, "runs release %s (deployment %s, %s, by %s)", c.ReleaseID, c.DeploymentID, c.Status, c.RequestedBy.ID)
+	} else {
+		b.WriteString("runs nothing")
+	}
+	if e.Lock != nil {
+		fmt.Fprintf(&b, ", locked: %q", e.Lock.Reason)
+	}
+	if p := e.Pending; p != nil {
+		fmt.Fprintf(&b, ", candidate %q", p.ReleaseID)
+		for _, g := range p.Waiting {
+			fmt.Fprintf(&b, ", waits for %s: %s", g.Gate, g.Message)
+		}
+		if p.Idle != "" {
+			fmt.Fprintf(&b, ", idle: %s", p.Idle)
+		}
+	}
+	return b.String()
 }
 
 // environments reads the project's environments through the API, by id.
