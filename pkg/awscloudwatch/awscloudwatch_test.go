@@ -113,7 +113,9 @@ func TestAlarmStates(t *testing.T) {
 
 // fakeClient answers DescribeAlarms with a composite alarm, as CloudWatch does when asked for
 // both types, and records what it was asked.
-type fakeClient struct{ in *cloudwatch.DescribeAlarmsInput }
+type fakeClient struct {
+	in *cloudwatch.DescribeAlarmsInput
+}
 
 func (f *fakeClient) DescribeAlarms(_ context.Context, in *cloudwatch.DescribeAlarmsInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error) {
 	f.in = in
