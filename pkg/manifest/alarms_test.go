@@ -1,6 +1,8 @@
 package manifest_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +17,21 @@ func TestParseAlarmsAndFindings(t *testing.T) {
 	entry := func(fields string) []byte {
 		return []byte(`{"name": "x", "environments": [{"id": "prod", ` + fields + `}], "image_repositories": [{"id": "x/web"}]}`)
 	}
-	// docs/alarms.md's example.
+	// docs/alarms.md's example, as the page shows it.
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "alarms.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, _ := strings.Cut(string(doc), "```json\n")
+	example, _, _ = strings.Cut(example, "```")
+	projects, err := manifest.Parse([]byte(example))
+	if err != nil {
+		t.Fatalf("docs/alarms.md's example: %v", err)
+	}
+	prod := projects[0].Environments[1]
+	if len(prod.Alarms) != 2 || prod.Bake != 600 || prod.MaxFindingSeverity != "HIGH" || prod.AllowUnscanned {
+		t.Errorf("docs/alarms.md's prod: got %+v", prod)
+	}
 	p, err := manifest.ParseProject("x", entry(`"alarms": ["web-5xx", "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:web-latency"],
 		"bake": "10m", "max_finding_severity": "HIGH", "allow_unscanned": true, "region": "eu-west-1"`))
 	if err != nil {
