@@ -167,8 +167,9 @@ func TestTargetAccountRoleTrust(t *testing.T) {
 }
 
 // TestTemplateTrustsTheListedAccountsEvents: template.yaml's bus policy lets exactly the
-// TrustedAccounts put ECS's events on the default bus, where EcsEventsRule takes them; and the
-// target-account template forwards them there.
+// TrustedAccounts put ECS's events and CloudWatch's alarm state changes on the default bus, where
+// EcsEventsRule and AlarmEventsRule take them; and the target-account template forwards them
+// there.
 func TestTemplateTrustsTheListedAccountsEvents(t *testing.T) {
 	main := loadTemplate(t)
 	pol, ok := main.Resources["TrustedAccountsEventBusPolicy"]
@@ -182,14 +183,15 @@ func TestTemplateTrustsTheListedAccountsEvents(t *testing.T) {
 	if ref(asMap(st["Principal"])["AWS"]) != "TrustedAccounts" || str(st["Action"]) != "events:PutEvents" {
 		t.Errorf("bus policy statement %v: want events:PutEvents by the TrustedAccounts", st)
 	}
-	if got := str(asMap(asMap(st["Condition"])["StringEquals"])["events:source"]); got != "aws.ecs" {
-		t.Errorf("bus policy: events:source %q, want aws.ecs only", got)
+	if got := asMap(asMap(st["Condition"])["StringEquals"])["events:source"]; !cmp.Equal(got, []any{"aws.ecs", "aws.cloudwatch"}) {
+		t.Errorf("bus policy: events:source %v, want aws.ecs and aws.cloudwatch only", got)
 	}
 	target := loadTargetTemplate(t)
-	rule := target.Resources["ForwardEcsEventsRule"]
-	want := asMap(main.Resources["EcsEventsRule"].Properties["EventPattern"])
-	if diff := cmp.Diff(want, asMap(rule.Properties["EventPattern"])); diff != "" {
-		t.Errorf("forwarded events (-what ecs-events takes +what is forwarded):\n%s", diff)
+	for forward, rule := range map[string]string{"ForwardEcsEventsRule": "EcsEventsRule", "ForwardAlarmEventsRule": "AlarmEventsRule"} {
+		want := asMap(main.Resources[rule].Properties["EventPattern"])
+		if diff := cmp.Diff(want, asMap(target.Resources[forward].Properties["EventPattern"])); diff != "" {
+			t.Errorf("%s: forwarded events (-what ecs-events takes +what is forwarded):\n%s", forward, diff)
+		}
 	}
 }
 
