@@ -324,3 +324,32 @@ func TestBake(t *testing.T) {
 		t.Errorf("SettleBakes without CloudWatch: got %+v, want deployment %s left applied, saying why", o, d4.ID)
 	}
 }
+
+// incompleteIndex is a store whose runtime index does not cover every project yet.
+type incompleteIndex struct{ shiplog.Store }
+
+func (incompleteIndex) RuntimeMatches(context.Context, string, string) ([]shiplog.RuntimeMatch, bool, error) {
+	return nil, false, nil
+}
+
+// TestAlarmEventWithoutTheIndex: while the store's index is incomplete, an alarm's event finds the
+// environments that name it by looking through the projects, and fails the deployment in its bake.
+func TestAlarmEventWithoutTheIndex(t *testing.T) {
+	h, alarms, findings, release := guardedHarness(t)
+	h.svc.Alarms, h.svc.Findings = alarms, findings
+	d := deployGuarded(t, h, release(1))
+	h.svc.Store = incompleteIndex{h.store}
+	h.clock.Advance(time.Minute)
+	alarms.set("web-5xx", shiplog.AlarmAlarm, "5xx", h.clock.Now())
+	out, err := h.svc.HandleAlarmEvent(t.Context(), alarmEvent("web-5xx", shiplog.AlarmAlarm, "5xx", h.clock.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := only(t, out); o.DeploymentID != d.ID || o.Status != shiplog.StatusFailed {
+		t.Errorf("got %+v, want deployment %s failed", o, d.ID)
+	}
+	out, err = h.svc.HandleAlarmEvent(t.Context(), alarmEvent("db-cpu", shiplog.AlarmAlarm, "", h.clock.Now()))
+	if err != nil || !contains(out.Ignored, "no registered environment names alarm db-cpu") {
+		t.Errorf("an alarm nobody names: got %+v, %v", out, err)
+	}
+}
