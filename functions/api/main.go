@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awscloudwatch"
@@ -18,7 +17,7 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
+	log := awslambda.NewLogger()
 	cfg, err := lambdaconfig.Load()
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -41,5 +40,7 @@ func main() {
 	// names.
 	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries, Runtime: awsecs.Runtimes, Alarms: awscloudwatch.Readers},
 		awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime, Alarms: svc.Alarms})
+	// Refusals by gate and lead times, as EMF lines on stdout (docs/operating.md).
+	svc.Observer = awslambda.NewMetrics(os.Stdout, log)
 	lambda.Start(awslambda.HTTPAPI(httpapi.NewHandler(svc, log)))
 }

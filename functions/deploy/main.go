@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awscloudwatch"
@@ -16,7 +15,7 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
+	log := awslambda.NewLogger()
 	cfg, err := lambdaconfig.Load()
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -42,5 +41,7 @@ func main() {
 	// An environment in another account or region is written there, through the role it names.
 	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries, Alarms: awscloudwatch.Readers},
 		awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Alarms: svc.Alarms})
+	// Refusals by gate and lead times, as EMF lines on stdout (docs/operating.md).
+	svc.Observer = awslambda.NewMetrics(os.Stdout, log)
 	lambda.Start(awslambda.Deploy(svc, log, policy))
 }

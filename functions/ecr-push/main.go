@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsecr"
@@ -14,7 +13,7 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
+	log := awslambda.NewLogger()
 	cfg, err := lambdaconfig.Load()
 	if err != nil {
 		log.Error("cannot start", "err", err)

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/shiplog/shiplog/pkg/awscloudwatch"
@@ -20,7 +19,7 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
+	log := awslambda.NewLogger()
 	cfg, err := lambdaconfig.Load()
 	if err != nil {
 		log.Error("cannot start", "err", err)

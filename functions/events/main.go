@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/shiplog/shiplog/pkg/awsdynamo/eventitems"
@@ -16,7 +15,7 @@ import (
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
+	log := awslambda.NewLogger()
 	bus := os.Getenv("SHIPLOG_EVENT_BUS")
 	if bus == "" {
 		log.Error("cannot start", "err", "SHIPLOG_EVENT_BUS is not set: it names the EventBridge bus the events go to")
@@ -28,5 +27,7 @@ func main() {
 		os.Exit(1)
 	}
 	pub := awseventbridge.New(eventbridge.NewFromConfig(cfg), bus)
-	lambda.Start(awslambda.Events(pub, eventitems.FromStream, log))
+	// Deployments, outcomes, failures and verification latency, from the event log, as EMF lines
+	// on stdout (docs/operating.md).
+	lambda.Start(awslambda.EventsWithMetrics(pub, eventitems.FromStream, log, awslambda.NewMetrics(os.Stdout, log)))
 }

@@ -44,7 +44,8 @@ const (
 
 // lambdaBuildFlags are the Makefile's GO_LAMBDA_BUILD flags, less GOOS and GOARCH; the benchmark
 // checks that the Makefile still says so.
-var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
+// The version the Makefile stamps is a string the size of a commit id.
+var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w -X github.com/shiplog/shiplog/pkg/version.Version=v0.0.0-bench-000000000000"}
 
 // coldStartCase is a bootstrap and a payload it refuses before any AWS call, so that what is
 // timed is the start of the process and not a round trip.
@@ -214,7 +215,7 @@ func checkMakefileFlags(b *testing.B, root string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	want := `GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w"`
+	want := `GO_LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)"`
 	if !bytes.Contains(mk, []byte(want+"\n")) {
 		b.Fatalf("the Makefile no longer says %q: update lambdaBuildFlags and this check to what it says", want)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/shiplog/shiplog/pkg/httpapi"
+	"github.com/shiplog/shiplog/pkg/logctx"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -19,6 +20,10 @@ import (
 // The caller's identity, which API Gateway has authenticated, is put in the request context.
 func HTTPAPI(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		// Every line the request logs names API Gateway's request id (its access log's), as well
+		// as Lambda's.
+		ctx = logctx.New(ctx)
+		logctx.Add(ctx, logctx.APIRequestID, ev.RequestContext.RequestID)
 		req, err := toRequest(ctx, ev)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest,

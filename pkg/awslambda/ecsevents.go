@@ -59,7 +59,7 @@ type ecsEventDetail struct {
 // them); events that are not ECS's or are malformed are refused as Invalid. It takes CloudWatch's
 // "CloudWatch Alarm State Change" events too, handed to h's HandleAlarmEvent (AlarmEventHandler).
 func ECSEvents(h RuntimeEventHandler, log *slog.Logger) Function {
-	return Function{Name: ECSEventsName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+	return Function{Name: ECSEventsName, Log: log, Quiet: true, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		logger := log
 		if logger == nil {
 			logger = slog.Default()

@@ -28,6 +28,13 @@ type StreamDecoder func(r events.DynamoDBEventRecord) (ev shiplog.Event, ok bool
 // (the event source mapping has ReportBatchItemFailures), so that Lambda retries from the first
 // of them and not the whole batch.
 func Events(pub EventPublisher, decode StreamDecoder, log *slog.Logger) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	return EventsWithMetrics(pub, decode, log, nil)
+}
+
+// EventsWithMetrics is Events, writing the metrics of each event it publishes (Metrics.Event):
+// the event log is where every deployment and status change of every channel is, once. A
+// record Lambda delivers again is counted again.
+func EventsWithMetrics(pub EventPublisher, decode StreamDecoder, log *slog.Logger, m *Metrics) func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	return func(ctx context.Context, in events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		var out events.DynamoDBEventResponse
 		var evs []shiplog.Event
@@ -58,6 +65,7 @@ func Events(pub EventPublisher, decode StreamDecoder, log *slog.Logger) func(con
 				continue
 			}
 			log.InfoContext(ctx, "event published", "event", evs[i].ID, "type", evs[i].Type, "project", evs[i].ProjectID)
+			m.Event(ctx, evs[i])
 		}
 		return out, nil
 	}

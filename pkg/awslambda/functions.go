@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/shiplog/shiplog/pkg/logctx"
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/strictjson"
@@ -97,7 +98,7 @@ func Functions(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) map[
 
 // ECRPush handles the EventBridge "ECR Image Action" event.
 func ECRPush(svc *shiplog.Service, log *slog.Logger) Function {
-	return Function{Name: ECRPushName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+	return Function{Name: ECRPushName, Log: log, Quiet: true, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		var ev events.ECRImageActionEvent
 		// EventBridge adds fields over time, so unknown fields are not an error here.
 		if err := strictjson.Decode(payload, &ev, strictjson.Options{Name: "event", AllowUnknown: true}); err != nil {
@@ -143,6 +144,7 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) 
 		if err := decode(payload, &req); err != nil {
 			return nil, err
 		}
+		logctx.Add(ctx, logctx.Project, req.ProjectID)
 		in := shiplog.CreateReleaseInput{
 			ProjectID:      req.ProjectID,
 			Label:          req.Label,
@@ -198,6 +200,10 @@ func Deploy(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) Functio
 		var req DeployRequest
 		if err := decode(payload, &req); err != nil {
 			return nil, err
+		}
+		logctx.Add(ctx, logctx.Project, req.ProjectID, logctx.Environment, req.Environment)
+		if req.Report != nil {
+			logctx.Add(ctx, logctx.Deployment, req.Report.DeploymentID)
 		}
 		return deploy(ctx, svc, policy, req)
 	}}

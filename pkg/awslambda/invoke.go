@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/shiplog/shiplog/pkg/logctx"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/strictjson"
 )
@@ -21,6 +23,10 @@ type Function struct {
 	Name string
 	Log  *slog.Logger
 	Fn   func(ctx context.Context, payload []byte) (any, error)
+	// Quiet leaves out the closing "invocation done" line: for the event-driven functions, whose
+	// handlers log a line of their own per event, and which run for every push or ECS event of
+	// the account.
+	Quiet bool
 }
 
 var _ lambda.Handler = Function{}
@@ -28,7 +34,13 @@ var _ lambda.Handler = Function{}
 // Invoke implements lambda.Handler. Errors come back as Lambda function errors whose errorType is
 // the shiplog error kind and whose errorMessage says what to fix; internal causes are logged here,
 // once, and never shown.
+//
+// Every line the invocation logs carries its fields (logctx: project, environment, deployment,
+// as the handler and the service learn them), and it ends with one line saying how it ended (a
+// Quiet function's only when it failed or was refused).
 func (f Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	ctx = logctx.New(ctx)
+	start := time.Now()
 	out, err := f.Fn(ctx, payload)
 	if err != nil {
 		return nil, f.fail(ctx, err)
@@ -37,15 +49,22 @@ func (f Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, f.fail(ctx, fmt.Errorf("encode response: %w", err))
 	}
+	if !f.Quiet {
+		f.logger().InfoContext(ctx, "invocation done", "function", f.Name, "ms", time.Since(start).Milliseconds())
+	}
 	return b, nil
+}
+
+func (f Function) logger() *slog.Logger {
+	if f.Log == nil {
+		return slog.Default()
+	}
+	return f.Log
 }
 
 func (f Function) fail(ctx context.Context, err error) error {
 	kind := shiplog.KindOf(err)
-	log := f.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := f.logger()
 	if kind == shiplog.Internal || kind == shiplog.Unavailable {
 		log.ErrorContext(ctx, "invocation failed", "function", f.Name, "kind", kind.String(), "err", err)
 	} else {

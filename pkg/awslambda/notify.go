@@ -18,7 +18,7 @@ const NotifyName = "notify"
 // Notify handles a shiplog event from the EventBridge bus: it delivers it to the destinations
 // the configuration routes it to (docs/notifications.md).
 func Notify(n *notify.Notifier, log *slog.Logger) Function {
-	return Function{Name: NotifyName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+	return Function{Name: NotifyName, Log: log, Quiet: true, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		var ev events.CloudWatchEvent
 		if err := strictjson.Decode(payload, &ev, strictjson.Options{Name: "event", AllowUnknown: true}); err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/shiplog/shiplog/pkg/logctx"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 	"github.com/shiplog/shiplog/pkg/version"
 )
@@ -89,6 +90,9 @@ func NewHandler(svc *shiplog.Service, log *slog.Logger) *Handler {
 	for _, rt := range Routes {
 		handle := rt.handle
 		h.mux.HandleFunc(rt.Key(), func(w http.ResponseWriter, r *http.Request) {
+			// The request's log lines name what its path names (logctx.New is the caller's).
+			logctx.Add(r.Context(), logctx.Project, r.PathValue("project"), logctx.Environment, r.PathValue("environment"),
+				logctx.Deployment, r.PathValue("deployment"))
 			if err := handle(h, w, r); err != nil {
 				h.fail(w, r, err)
 			}

@@ -57,6 +57,9 @@ func TestCIExample(t *testing.T) {
 	if !oidc {
 		t.Error("workflow does not assume a role with aws-actions/configure-aws-credentials")
 	}
+	if live := strings.Count(string(raw), "aws lambda invoke --function-name \"$FUNCTION\" --qualifier live "); live != invokes {
+		t.Errorf("workflow: %d of %d invocations name --qualifier live; want each (the unqualified function skips the canary)", live, invokes)
+	}
 	if invokes != 2 || checked != invokes {
 		t.Errorf("workflow: %d aws lambda invoke, %d FunctionError checks; want create-release and deploy, each checked", invokes, checked)
 	}
@@ -99,11 +102,16 @@ func TestCIRolePolicy(t *testing.T) {
 		action, resource string
 		want             bool
 	}{
-		{"lambda:InvokeFunction", ciCreateRelease, true},
-		{"lambda:InvokeFunction", ciDeploy, true},
-		// An alias or a version could run other code or configuration than the stack's own.
-		{"lambda:InvokeFunction", ciDeploy + ":live", false},
+		// The alias live, which an update of shiplog shifts by canary and rolls back on alarm.
+		{"lambda:InvokeFunction", ciCreateRelease + ":live", true},
+		{"lambda:InvokeFunction", ciDeploy + ":live", true},
+		// $LATEST runs an update before the canary has proven it; a version or another alias
+		// could run other code or configuration than the stack's live one.
+		{"lambda:InvokeFunction", ciCreateRelease, false},
+		{"lambda:InvokeFunction", ciDeploy, false},
 		{"lambda:InvokeFunction", ciDeploy + ":1", false},
+		{"lambda:InvokeFunction", ciDeploy + ":$LATEST", false},
+		{"lambda:InvokeFunction", ciDeploy + ":canary", false},
 		{"lambda:InvokeFunction", "arn:aws:lambda:eu-west-1:123456789012:function:shiplog-ApiFunction-EXAMPLE", false},
 		{"lambda:InvokeFunction", "arn:aws:lambda:eu-west-1:123456789012:function:shiplog-EcrPushFunction-EXAMPLE", false},
 		{"lambda:InvokeFunction", "arn:aws:lambda:eu-west-1:123456789012:function:shiplog-EcsEventsFunction-EXAMPLE", false},

@@ -156,12 +156,19 @@ func TestRolePolicies(t *testing.T) {
 		}
 	}
 
-	// CI reaches the two functions of the invoke channel, nothing else.
+	// CI reaches the two functions of the invoke channel, by their alias live (which an update of
+	// shiplog shifts by canary), nothing else.
 	ci := examplePolicy(t, "github-actions/ci-role-policy.json")
 	fn := func(name string) string {
-		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:shiplog-%s-EXAMPLE", sampleRegion, sampleAccount, name)
+		base, alias, _ := strings.Cut(name, ":")
+		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:shiplog-%s-EXAMPLE", sampleRegion, sampleAccount, base)
+		if alias != "" {
+			arn += ":" + alias
+		}
+		return arn
 	}
-	for name, want := range map[string]bool{"CreateReleaseFunction": true, "DeployFunction": true, "ApiFunction": false, "EcrPushFunction": false} {
+	for name, want := range map[string]bool{"CreateReleaseFunction:live": true, "DeployFunction:live": true, "CreateReleaseFunction": false,
+		"DeployFunction": false, "ApiFunction:live": false, "EcrPushFunction": false} {
 		if got := allowed(ci, "lambda:InvokeFunction", fn(name), nil); got != want {
 			t.Errorf("CI: lambda:InvokeFunction on %s allowed %v, want %v", name, got, want)
 		}

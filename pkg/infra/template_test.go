@@ -21,6 +21,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsapp"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/emf"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -884,6 +885,8 @@ func TestTemplateAlarms(t *testing.T) {
 	for _, id := range tpl.resourcesOfType("AWS::Serverless::HttpApi") {
 		want = append(want, alarmOn{"AWS/ApiGateway", "5xx", "ApiId", id}, alarmOn{"AWS/ApiGateway", "Latency", "ApiId", id})
 	}
+	// The example alarm on shiplog's own metric (pkg/emf): failed deployments to one environment.
+	want = append(want, alarmOn{emf.Namespace, awslambda.MetricDeploymentsFailed, awslambda.DimensionEnvironment, "FailedDeploymentAlarmEnvironment"})
 	less := func(a, b alarmOn) int { return strings.Compare(a.target+a.metric, b.target+b.metric) }
 	slices.SortFunc(want, less)
 	slices.SortFunc(alarms, less)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/pkg/backoff"
+	"github.com/shiplog/shiplog/pkg/logctx"
 )
 
 // DeployInput is a request to deploy a release to an environment.
@@ -69,6 +70,7 @@ type deployRequest struct {
 // the race to record, waits (with jitter) and tries again, for up to DeployWait; only then does
 // it answer Conflict.
 func (s *Service) Deploy(ctx context.Context, in DeployInput) (DeployResult, error) {
+	logctx.Add(ctx, logctx.Project, in.ProjectID, logctx.Environment, in.Environment)
 	hash := requestHash("deploy", in)
 	if res, found, err := s.replayStored(ctx, in.ProjectID, in.Environment, in.IdempotencyKey, hash); found || err != nil {
 		return res, err
@@ -316,6 +318,9 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		return res, err
 	}
 	if rd.refusal != nil {
+		if s.Observer != nil {
+			s.Observer.DeployRefused(ctx, in.ProjectID, in.Environment, in.kind, refusingGate(rd.gates))
+		}
 		return DeployResult{}, rd.refusal
 	}
 	dc, env := rd.dc, rd.env
@@ -360,6 +365,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		Leads:        leads,
 	}
 	d.StatusHistory = []StatusEntry{{Status: StatusRequested, At: d.CreatedAt, By: in.by}}
+	logctx.Add(ctx, logctx.Deployment, d.ID)
 	atomic := s.atomicParameters(dc.Project, env)
 	switch {
 	case len(toWrite) == 0:
@@ -390,6 +396,9 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 	}
 	if err != nil {
 		return DeployResult{}, err
+	}
+	if s.Observer != nil {
+		s.Observer.DeploymentRecorded(ctx, dc.Project.ID, d)
 	}
 	if atomic != nil {
 		return deployed(d, dc.Release), nil

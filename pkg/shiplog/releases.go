@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/pkg/backoff"
+	"github.com/shiplog/shiplog/pkg/logctx"
 )
 
 // CreateReleaseInput is a request to snapshot a label's images as a release.
@@ -85,6 +86,7 @@ func (in CreateReleaseInput) registration() RegisterInput {
 // answers the release it created, as it now stands, before anything is registered or read; the
 // key is recorded in the same atomic write as the release.
 func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Release, error) {
+	logctx.Add(ctx, logctx.Project, in.ProjectID)
 	// Every check of the request comes before the project is registered, so that a refused
 	// request changes nothing.
 	if err := in.Validate(); err != nil {

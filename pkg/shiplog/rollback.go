@@ -3,6 +3,8 @@ package shiplog
 import (
 	"context"
 	"fmt"
+
+	"github.com/shiplog/shiplog/pkg/logctx"
 )
 
 // RollbackInput is a request to undo an environment's current deployment.
@@ -26,6 +28,7 @@ type RollbackInput struct {
 // deployment of kind rollback that reverts the current one. It checks what a deploy checks but
 // the promotion gates, which the release passed when it was first deployed here.
 func (s *Service) Rollback(ctx context.Context, in RollbackInput) (DeployResult, error) {
+	logctx.Add(ctx, logctx.Project, in.ProjectID, logctx.Environment, in.Environment)
 	// A retry must be recognised before the rollback is worked out again: after the first one,
 	// the environment runs another release.
 	hash := requestHash("rollback", in)

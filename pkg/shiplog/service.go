@@ -58,6 +58,9 @@ type Service struct {
 	// environment are under way, well inside the time a function may run.
 	DeployWait time.Duration
 	Log        *slog.Logger
+	// Observer, if set, is told what deploys did, for metrics (the Lambda functions write them
+	// as CloudWatch metrics); nil: nobody is told.
+	Observer DeployObserver
 
 	eventIDsOnce sync.Once
 	eventIDs     func() string

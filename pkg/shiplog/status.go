@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/shiplog/shiplog/pkg/logctx"
 )
 
 // ReportInput is a report, by the consuming pipeline or a person, of how a deployment went.
@@ -91,6 +93,7 @@ func withStatus(rec DeploymentRecord) DeploymentRecord {
 // still be reported failed (it broke later), a failed one not verified (deploy again). Repeating
 // the report it has is a no-op that answers the deployment as it is.
 func (s *Service) ReportStatus(ctx context.Context, in ReportInput) (DeploymentRecord, error) {
+	logctx.Add(ctx, logctx.Project, in.ProjectID, logctx.Environment, in.Environment, logctx.Deployment, in.DeploymentID)
 	if err := in.Validate(); err != nil {
 		return DeploymentRecord{}, err
 	}

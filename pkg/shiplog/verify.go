@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/shiplog/shiplog/pkg/logctx"
 )
 
 // ServiceCheck is what verification found for one service: the image shiplog deployed, what ECS
@@ -35,6 +37,7 @@ var ecsPerson = Person{ID: "ecs", Name: "Amazon ECS"}
 // scope, when set, is the environment the caller acts on (the HTTP API's path names it): a
 // deployment of another environment is refused before anything is checked.
 func (s *Service) Verify(ctx context.Context, projectID, scope, deploymentID string) (VerifyResult, error) {
+	logctx.Add(ctx, logctx.Project, projectID, logctx.Deployment, deploymentID)
 	rec, err := s.Deployment(ctx, projectID, deploymentID)
 	if err != nil {
 		return VerifyResult{}, err
