@@ -28,17 +28,21 @@ const findingsPage = 1000
 // is counted as UNDEFINED. An image with no scan (scan on push off, no enhanced scanning), or
 // not in ECR, has Status "" and Detail saying so.
 func (r *Registry) ScanFindings(ctx context.Context, uris []string) ([]shiplog.ImageFindings, error) {
-	out := make([]shiplog.ImageFindings, len(uris))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(checkers)
+	images := make([]Image, len(uris))
 	for i, uri := range uris {
 		im, err := ParseImage(uri)
 		if err != nil {
 			return nil, err
 		}
+		images[i] = im
+	}
+	out := make([]shiplog.ImageFindings, len(uris))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(checkers)
+	for i, im := range images {
 		g.Go(func() error {
 			f, err := r.scanFindings(ctx, im)
-			f.Image = uri
+			f.Image = uris[i]
 			out[i] = f
 			return err
 		})
