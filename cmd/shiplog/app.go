@@ -190,7 +190,7 @@ an identity a direct Lambda invocation asserted: the invoker may name anyone, no
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{a.deployCommand(), a.promoteCommand(), a.rollbackCommand(), a.lockCommand(),
-		a.unlockCommand(), a.freezeCommand(), a.reportCommand(), a.waitCommand()} {
+		a.unlockCommand(), a.freezeCommand(), a.reportCommand(), a.waitCommand(), a.approveCommand(), a.approvalsCommand()} {
 		c.GroupID = "write"
 		root.AddCommand(c)
 	}

@@ -218,6 +218,8 @@ func (a *app) addCompletions(root *cobra.Command) {
 		"wait":           {argProject, argDeployment},
 		"lock":           {argProject, argEnv},
 		"unlock":         {argProject, argEnv},
+		"approve":        {argProject, argEnv, argRelease},
+		"approvals":      {argProject, argEnv, argRelease},
 		"freeze set":     {argProject},
 		"freeze list":    {argProject},
 		"freeze delete":  {argProject, argFreeze},

@@ -41,6 +41,8 @@ var examples = map[string]string{
 	"wait":             "shiplog wait storage 9U0I1O2P\nshiplog wait storage 9U0I1O2P --for verified --timeout 1h",
 	"lock":             "shiplog lock storage prod --reason \"db migration\" --expires 2h",
 	"unlock":           "shiplog unlock storage prod",
+	"approve":          "shiplog approve storage prod 3Q4W5E6R\nshiplog approve storage prod 3Q4W5E6R --withdraw",
+	"approvals":        "shiplog approvals storage prod 3Q4W5E6R",
 	"freeze set":       "shiplog freeze set storage xmas --starts 2026-12-20 --ends 2027-01-04 --reason \"holidays\"\nshiplog freeze set storage release-week --environments prod --ends 3d --reason \"release week\"",
 	"freeze list":      "shiplog freeze list storage",
 	"freeze delete":    "shiplog freeze delete storage xmas",

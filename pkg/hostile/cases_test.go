@@ -34,6 +34,9 @@ const (
 	rLock        = "PUT /projects/{project}/environments/{environment}/lock"
 	rUnlock      = "DELETE /projects/{project}/environments/{environment}/lock"
 	rRollback    = "POST /projects/{project}/environments/{environment}/rollback"
+	rApprove     = "POST /projects/{project}/environments/{environment}/approvals"
+	rWithdraw    = "DELETE /projects/{project}/environments/{environment}/approvals"
+	rApprovals   = "GET /projects/{project}/releases/{release}/approvals"
 	rEnvFreeze   = "PUT /projects/{project}/environments/{environment}/freezes/{freeze}"
 	rEnvThaw     = "DELETE /projects/{project}/environments/{environment}/freezes/{freeze}"
 	rFreeze      = "PUT /projects/{project}/freezes/{freeze}"
@@ -331,6 +334,32 @@ func writtenCases(ids seeded) []hostileCase {
 		{name: "rollback: release_id smuggled in", route: rRollback, target: stage + "/rollback", body: `{"reason": "bad", "release_id": ` + q(ids.r1) + `}`, want: invalid},
 		{name: "rollback: reason with RLO", route: rRollback, target: stage + "/rollback", body: `{"reason": "bad\u202e"}`, want: invalid},
 		{name: "rollback: to the current deployment", route: rRollback, target: stage + "/rollback", body: `{"reason": "bad", "to_deployment": ` + q(ids.d4) + `}`, want: conflict},
+
+		// POST .../approvals (bugfarm's environments need no approvals: a valid approval is refused 409)
+		{name: "approve: no release_id", route: rApprove, target: prod + "/approvals", body: `{}`, want: invalid, msg: "release_id: is required"},
+		{name: "approve: release_id as a number", route: rApprove, target: prod + "/approvals", body: `{"release_id": 1}`, want: invalid},
+		{name: "approve: another project's release", route: rApprove, target: prod + "/approvals", body: `{"release_id": ` + q(ids.r3) + `}`, want: notFound},
+		{name: "approve: a traversal release id", route: rApprove, target: prod + "/approvals", body: `{"release_id": "../` + ids.r1 + `"}`, want: invalid},
+		{name: "approve: latest", route: rApprove, target: prod + "/approvals", body: `{"release_id": "latest"}`, want: invalid, msg: "by its id"},
+		{name: "approve: someone else named in the body", route: rApprove, target: prod + "/approvals", body: `{"release_id": ` + q(ids.r1) + `, "by": {"id": "alice"}}`, want: invalid},
+		{name: "approve: release_id in the query", route: rApprove, target: prod + "/approvals?release_id=" + ids.r1, body: `{"release_id": ` + q(ids.r1) + `}`, want: invalid},
+		{name: "approve: an environment that needs none", route: rApprove, target: stage + "/approvals", body: `{"release_id": ` + q(ids.r1) + `}`, want: conflict, msg: "needs no approvals"},
+		{name: "approve: duplicate release_id", route: rApprove, target: prod + "/approvals", body: `{"release_id": ` + q(ids.r1) + `, "release_id": ` + q(ids.r3) + `}`, want: invalid, msg: "twice"},
+
+		// DELETE .../approvals
+		{name: "withdraw: no release_id", route: rWithdraw, target: prod + "/approvals", want: invalid, msg: "release_id: is required"},
+		{name: "withdraw: release_id twice", route: rWithdraw, target: prod + "/approvals?release_id=" + ids.r1 + "&release_id=" + ids.r3, want: invalid},
+		{name: "withdraw: someone else's, named in the query", route: rWithdraw, target: prod + "/approvals?release_id=" + ids.r1 + "&by=alice", want: invalid},
+		{name: "withdraw: another project's release", route: rWithdraw, target: prod + "/approvals?release_id=" + ids.r3, want: notFound},
+		{name: "withdraw: a release id with RLO", route: rWithdraw, target: prod + "/approvals?release_id=01J%E2%80%AE", want: invalid},
+
+		// GET .../approvals
+		{name: "approvals: no environment", route: rApprovals, target: base + "/releases/" + ids.r1 + "/approvals", want: invalid, msg: "environment: is required"},
+		{name: "approvals: latest", route: rApprovals, target: base + "/releases/latest/approvals?environment=prod", want: invalid, msg: "by its id"},
+		{name: "approvals: a traversal environment", route: rApprovals, target: base + "/releases/" + ids.r1 + "/approvals?environment=..%2Fprod", want: invalid},
+		{name: "approvals: a limit it does not take", route: rApprovals, target: base + "/releases/" + ids.r1 + "/approvals?environment=prod&limit=1", want: invalid},
+		{name: "approvals: another project's release", route: rApprovals, target: base + "/releases/" + ids.r3 + "/approvals?environment=prod", want: notFound},
+		{name: "approvals: an environment named twice", route: rApprovals, target: base + "/releases/" + ids.r1 + "/approvals?environment=prod&environment=stage", want: invalid},
 
 		// PUT /projects/{project}/freezes/{freeze}
 		{name: "freeze: unknown environment", route: rFreeze, target: base + "/freezes/f1", body: fmt.Sprintf(`{"environments": ["prd"], "starts_at": %d, "ends_at": %d, "reason": "x"}`, t0, t1), want: notFound},

@@ -391,15 +391,20 @@ func validBodies(ids seeded) map[string]string {
 		"POST /projects/{project}/environments/{environment}/emergency-deployments":           fmt.Sprintf(`{"release_id": %q, "reason": "hotfix"}`, ids.r1),
 		"PUT /projects/{project}/environments/{environment}/lock":                             `{"reason": "maintenance"}`,
 		"POST /projects/{project}/environments/{environment}/rollback":                        `{"reason": "bad release"}`,
+		"POST /projects/{project}/environments/{environment}/approvals":                       fmt.Sprintf(`{"release_id": %q}`, ids.r1),
 		"PUT /projects/{project}/freezes/{freeze}":                                            fmt.Sprintf(`{"environments": ["stage"], "starts_at": %d, "ends_at": %d, "reason": "release train"}`, now.Unix()+3600, now.Unix()+7200),
 	}
 }
 
 // validQueries are the query strings each read route needs at the seeded values, so that a
 // generated case is refused for its path alone.
-var validQueries = map[string]string{
-	"GET /projects/{project}/diff":    "from=environment:stage&to=environment:prod",
-	"GET /projects/{project}/metrics": "environment=prod",
+func validQueries(ids seeded) map[string]string {
+	return map[string]string{
+		"GET /projects/{project}/diff":                                    "from=environment:stage&to=environment:prod",
+		"GET /projects/{project}/metrics":                                 "environment=prod",
+		"GET /projects/{project}/releases/{release}/approvals":            "environment=prod",
+		"DELETE /projects/{project}/environments/{environment}/approvals": "release_id=" + ids.r1,
+	}
 }
 
 // hostileSegments are path segments refused wherever a wildcard is, before any route runs or by
@@ -446,7 +451,7 @@ func routeCases(ids seeded) []hostileCase {
 	for _, rt := range httpapi.Routes {
 		key := rt.Key()
 		query := ""
-		if v, ok := validQueries[key]; ok {
+		if v, ok := validQueries(ids)[key]; ok {
 			query = "?" + v
 		}
 		fill := func(except, with string) string {

@@ -38,6 +38,9 @@ var Routes = []Route{
 	{"POST", "/projects/{project}/releases", (*Handler).createRelease},
 	{"GET", "/projects/{project}/releases", (*Handler).listReleases},
 	{"GET", "/projects/{project}/releases/{release}", (*Handler).getRelease},
+	// A release's approvals are read outside the environment's path, as every read is, so that a
+	// policy that denies a role an environment (NeverProd) does not hide them.
+	{"GET", "/projects/{project}/releases/{release}/approvals", (*Handler).listApprovals},
 	{"POST", "/projects/{project}/environments/{environment}/deployments", (*Handler).deploy},
 	{"GET", "/projects/{project}/deployments", (*Handler).listDeployments},
 	{"GET", "/projects/{project}/deployments/{deployment}", (*Handler).getDeployment},
@@ -53,6 +56,8 @@ var Routes = []Route{
 	{"PUT", "/projects/{project}/environments/{environment}/lock", (*Handler).putLock},
 	{"DELETE", "/projects/{project}/environments/{environment}/lock", (*Handler).deleteLock},
 	{"POST", "/projects/{project}/environments/{environment}/rollback", (*Handler).rollback},
+	{"POST", "/projects/{project}/environments/{environment}/approvals", (*Handler).approve},
+	{"DELETE", "/projects/{project}/environments/{environment}/approvals", (*Handler).withdrawApproval},
 	{"PUT", "/projects/{project}/environments/{environment}/freezes/{freeze}", (*Handler).putEnvironmentFreeze},
 	{"DELETE", "/projects/{project}/environments/{environment}/freezes/{freeze}", (*Handler).deleteEnvironmentFreeze},
 	// A freeze over several or all environments names none in its path: an admin's route, as

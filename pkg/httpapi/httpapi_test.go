@@ -845,6 +845,7 @@ func TestRoutes(t *testing.T) {
 		"POST /projects/{project}/releases",
 		"GET /projects/{project}/releases",
 		"GET /projects/{project}/releases/{release}",
+		"GET /projects/{project}/releases/{release}/approvals",
 		"POST /projects/{project}/environments/{environment}/deployments",
 		"GET /projects/{project}/deployments",
 		"GET /projects/{project}/deployments/{deployment}",
@@ -858,6 +859,8 @@ func TestRoutes(t *testing.T) {
 		"PUT /projects/{project}/environments/{environment}/lock",
 		"DELETE /projects/{project}/environments/{environment}/lock",
 		"POST /projects/{project}/environments/{environment}/rollback",
+		"POST /projects/{project}/environments/{environment}/approvals",
+		"DELETE /projects/{project}/environments/{environment}/approvals",
 		"PUT /projects/{project}/environments/{environment}/freezes/{freeze}",
 		"DELETE /projects/{project}/environments/{environment}/freezes/{freeze}",
 		"PUT /projects/{project}/freezes/{freeze}",
@@ -898,7 +901,7 @@ func TestRoutes(t *testing.T) {
 			if req.target != "" {
 				target = ids.Replace(req.target)
 			}
-			target += req.query
+			target += strings.ReplaceAll(req.query, "{release}", rel.ID)
 			body = strings.ReplaceAll(req.body, "{release}", rel.ID)
 		}
 		rec := e.do(t, r.Method, target, body, nil)

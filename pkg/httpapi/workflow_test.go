@@ -34,6 +34,9 @@ var routeRequests = map[string]struct {
 		setup: func(t *testing.T, e *testEnv) { e.deployNewRelease(t, "prod") },
 		body:  `{"reason":"route test"}`,
 	},
+	"POST /projects/{project}/environments/{environment}/approvals":   {setup: requireApprovals, body: `{"release_id":"{release}"}`},
+	"DELETE /projects/{project}/environments/{environment}/approvals": {query: "?release_id={release}"},
+	"GET /projects/{project}/releases/{release}/approvals":            {query: "?environment=prod"},
 }
 
 // retiredRoutes answer 410 and change nothing (TestEnvironmentScopedRoutes): they named no

@@ -105,6 +105,10 @@ func TestRolePolicies(t *testing.T) {
 		{"approver", "iam/approver.json", func(q request) bool {
 			return q.method == "GET" || (q.env == "prod") || emergency(q)
 		}},
+		// Approves releases for prod, and does nothing else (docs/approvals.md).
+		{"approver of prod's releases", "iam/approver-prod.json", func(q request) bool {
+			return q.method == "GET" || (q.env == "prod" && strings.HasSuffix(q.route.Path, "/approvals"))
+		}},
 		{"reporter", "iam/reporter.json", func(q request) bool {
 			return q.method == "GET" || reportOrVerify(q)
 		}},
@@ -141,6 +145,8 @@ func TestRolePolicies(t *testing.T) {
 		{"unlock prod", "DELETE", "/projects/storage/environments/prod/lock"},
 		{"rewrite every environment's gates", "PUT", "/projects/storage"},
 		{"report through the retired route", "POST", "/projects/storage/deployments/01JD0000000000000000000000/status"},
+		{"approve for prod", "POST", "/projects/storage/environments/prod/approvals"},
+		{"withdraw an approval for prod", "DELETE", "/projects/storage/environments/prod/approvals"},
 	} {
 		if allowed(deployer, "execute-api:Invoke", sampleAPI+"/$default/"+tt.method+tt.path, nil) {
 			t.Errorf("a stage-only deployer may %s: %s %s is allowed", tt.what, tt.method, tt.path)
@@ -174,10 +180,15 @@ func TestRolePolicies(t *testing.T) {
 		}
 	}
 
-	// Every example policy is one docs/deploying.md shows, statement for statement.
-	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "deploying.md"))
-	if err != nil {
-		t.Fatal(err)
+	// Every example policy is one docs/deploying.md (or, for approvals, docs/approvals.md) shows,
+	// statement for statement.
+	var readme []byte
+	for _, doc := range []string{"deploying.md", "approvals.md"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readme = append(readme, data...)
 	}
 	var shown []any
 	for i, block := range strings.Split(string(readme), "```") {

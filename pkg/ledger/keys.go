@@ -27,6 +27,7 @@ import (
 //	project#{project}     reldeploy#{release}#{deployment}      deploymentRecord (the release's)
 //	project#{project}     relkey#{key}                          keyRecord
 //	project#{project}     turn#{environment}                    turnRecord
+//	project#{project}     approval#{env}#{release}#{person hex}  approvalRecord (approvals.go)
 //	project#{project}     event#{event}                         eventRecord
 //	project#{project}     etype#{type}#{event}                  eventRecord (the type's list)
 //

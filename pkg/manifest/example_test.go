@@ -56,7 +56,10 @@ func TestRepositoryExample(t *testing.T) {
 	}
 	// Time gates would refuse the walkthrough's deploys at some hours of the week, whatever the
 	// example said: docs/delivery.md shows them, and TestParseWindows parses its examples.
+	// Approvals likewise would stop the walkthrough's deploys to prod until two people approved:
+	// docs/approvals.md shows them, and TestParseApprovals parses its examples.
 	leftOut := map[string]bool{"{project}.environments[].windows": true, "{project}.environments[].freeze_windows": true,
+		"{project}.environments[].approvals": true,
 		// The local stack reads no CloudWatch alarms and no ECR scans, so their gates would
 		// refuse every deploy of the walkthrough: docs/alarms.md shows them, and
 		// TestParseAlarmsAndFindings parses its example.

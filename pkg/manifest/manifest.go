@@ -62,7 +62,18 @@ type environment struct {
 	// images with no completed scan through.
 	MaxFindingSeverity *string `json:"max_finding_severity"`
 	AllowUnscanned     *bool   `json:"allow_unscanned"`
+	// Approvals is how many people must approve a release before it is deployed here: an
+	// approvals object.
+	Approvals json.RawMessage `json:"approvals"`
 	place
+}
+
+// approvals is an environment's approval rule (shiplog.Approvals): required, and optionally who
+// may approve and whether the requester may.
+type approvals struct {
+	Required     *int     `json:"required"`
+	From         []string `json:"from"`
+	SelfApproval *bool    `json:"self_approval"`
 }
 
 // window is a recurring span of the week (shiplog.Window): every field is required.
@@ -232,6 +243,11 @@ func parseProject(id string, data []byte, c *collector) (shiplog.Project, bool) 
 		if re.AllowUnscanned != nil {
 			env.AllowUnscanned = *re.AllowUnscanned
 		}
+		if len(re.Approvals) > 0 && !bytes.Equal(bytes.TrimSpace(re.Approvals), []byte("null")) {
+			if env.Approvals, err = parseApprovals(field+".approvals", re.Approvals); err != nil {
+				c.add(err)
+			}
+		}
 		if len(re.ECS) > 0 && !bytes.Equal(bytes.TrimSpace(re.ECS), []byte("null")) {
 			target, err := parseECS(field+".ecs", re.ECS)
 			if err != nil {
@@ -370,6 +386,26 @@ func parseWindows(field string, raws []json.RawMessage) ([]shiplog.Window, error
 			}
 		}
 		out = append(out, shiplog.Window{Days: *w.Days, Start: *w.Start, End: *w.End, TZ: *w.TZ})
+	}
+	return out, nil
+}
+
+// parseApprovals decodes and checks an environment's approvals:
+// {"required": 2, "from": ["alice", "bob"], "self_approval": false}.
+func parseApprovals(field string, data json.RawMessage) (*shiplog.Approvals, error) {
+	var a approvals
+	if err := strictjson.Decode(data, &a, strictjson.Options{Name: field, Path: field}); err != nil {
+		return nil, err
+	}
+	if a.Required == nil {
+		return nil, shiplog.Errorf(shiplog.Invalid, "%s.required: is required: how many people must approve a release (approvals is {\"required\": 2, \"from\": [\"alice\", \"bob\"], \"self_approval\": false})", field)
+	}
+	out := &shiplog.Approvals{Required: *a.Required, From: a.From}
+	if a.SelfApproval != nil {
+		out.SelfApproval = *a.SelfApproval
+	}
+	if err := out.Validate(field); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

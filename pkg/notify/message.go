@@ -83,6 +83,10 @@ func NewMessage(ev shiplog.Event, dashboard string) Message {
 		m.Title, m.Status = fmt.Sprintf("Freeze set on %s", ev.ProjectID), "warning"
 	case shiplog.EventFreezeDeleted:
 		m.Title = fmt.Sprintf("Freeze lifted on %s", ev.ProjectID)
+	case shiplog.EventApprovalGranted:
+		m.Title = fmt.Sprintf("Release %s approved for %s", ev.ReleaseID, where)
+	case shiplog.EventApprovalWithdrawn:
+		m.Title = fmt.Sprintf("Approval of release %s for %s withdrawn", ev.ReleaseID, where)
 	case shiplog.EventProjectRegistered:
 		m.Title = fmt.Sprintf("Project %s registered", ev.ProjectID)
 	default:

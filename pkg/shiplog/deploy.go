@@ -250,10 +250,19 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 		}
 		gated.Deployments = full.Deployments
 	}
+	// Likewise the approvals gate reads the release's approvals for the environment only when
+	// the environment requires approvals: one bounded query.
+	var approvals []Approval
+	if env.Approvals != nil && in.kind != KindRollback {
+		if approvals, err = s.Store.ListApprovals(ctx, in.ProjectID, env.ID, dc.Release.ID); err != nil {
+			return deployRead{}, fmt.Errorf("list approvals of %s for %s/%s: %w", dc.Release.ID, in.ProjectID, env.ID, err)
+		}
+	}
 	reads, err := s.readGateInputs(ctx, in, env, dc.Release)
 	if err != nil {
 		return deployRead{}, err
 	}
+	reads.Approvals = approvals
 	gates, err := s.checkRules(in, dc, env, gated, reads)
 	rd.gates = gates
 	if err != nil {
@@ -302,7 +311,7 @@ func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment
 			in.ProjectID, in.Environment, in.reverts)
 	}
 	gin := reads
-	gin.ProjectID, gin.Environment, gin.Release, gin.Current, gin.Kind, gin.Now = in.ProjectID, env, release, dc.Current, in.kind, now
+	gin.ProjectID, gin.Environment, gin.Release, gin.Current, gin.Kind, gin.RequestedBy, gin.Now = in.ProjectID, env, release, dc.Current, in.kind, in.by, now
 	return evaluateGates(Gates, gin, in.OverrideReason != "")
 }
 

@@ -49,6 +49,8 @@ const (
 	EventEnvironmentUnlocked  = "environment.unlocked"
 	EventFreezeSet            = "freeze.set"
 	EventFreezeDeleted        = "freeze.deleted"
+	EventApprovalGranted      = "approval.granted"
+	EventApprovalWithdrawn    = "approval.withdrawn"
 )
 
 // EventTypes lists every event type.
@@ -56,6 +58,7 @@ var EventTypes = []string{
 	EventProjectRegistered, EventImageRecorded, EventReleaseCreated,
 	EventDeploymentRequested, EventDeploymentApplied, EventDeploymentVerified, EventDeploymentFailed, EventDeploymentSuperseded,
 	EventEnvironmentLocked, EventEnvironmentUnlocked, EventFreezeSet, EventFreezeDeleted,
+	EventApprovalGranted, EventApprovalWithdrawn,
 }
 
 // EventFilter narrows a project's event log to one type, events at or after Since (Unix seconds),

@@ -28,7 +28,12 @@ type GateInput struct {
 	Current *EnvironmentState
 	// Kind is the deploy's kind: KindDeploy, KindPromote or KindRollback.
 	Kind string
-	Now  time.Time
+	// RequestedBy is who asks for the deploy.
+	RequestedBy Person
+	// Approvals are the release's approvals for the environment, read only when the
+	// environment requires approvals (and the deploy is not a rollback): others pay nothing.
+	Approvals []Approval
+	Now       time.Time
 	// Alarms are the states of the environment's alarms, read for a deploy (not a rollback) to
 	// an environment that names alarms; AlarmsUnread, if set, says why they could not be.
 	Alarms       []AlarmState
@@ -80,7 +85,7 @@ type GateDecision struct {
 
 // Gates are the gates every deploy passes, in the order a plan lists them; the first refusal
 // is the deploy's error.
-var Gates = []Gate{lockGate{}, holdGate{}, freezeGate{}, freezeWindowGate{}, windowGate{}, requiresGate{}, soakGate{}, alarmsGate{}, findingsGate{}}
+var Gates = []Gate{lockGate{}, holdGate{}, freezeGate{}, freezeWindowGate{}, windowGate{}, requiresGate{}, soakGate{}, approvalsGate{}, alarmsGate{}, findingsGate{}}
 
 // evaluateGates runs every gate over in, in order. With override (a break-glass deploy), a
 // refusal of a gate that break glass passes is marked Overridden. It answers every decision, and

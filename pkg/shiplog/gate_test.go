@@ -188,6 +188,7 @@ func TestPlanListsEveryGate(t *testing.T) {
 		{Gate: "window", Allow: true, Message: "prod has no deploy windows: deploys go at any time"},
 		{Gate: "requires", Allow: true, Message: "prod requires no other environment first"},
 		{Gate: "soak", Allow: true, Message: "prod requires no soak"},
+		{Gate: "approvals", Allow: true, Message: "prod requires no approvals"},
 		{Gate: "alarms", Allow: true, Message: "prod names no alarms"},
 		{Gate: "findings", Allow: true, Message: "prod sets no max_finding_severity"},
 	}

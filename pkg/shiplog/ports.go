@@ -16,8 +16,8 @@ type ParameterStore interface {
 	PutParameters(ctx context.Context, params map[string]string) error
 }
 
-// Store is everything the Service keeps: the interfaces of its five parts (projects, pushes,
-// releases, environments with their deployments, and the event log) together. It is implemented
+// Store is everything the Service keeps: the interfaces of its six parts (projects, pushes,
+// releases, environments with their deployments, approvals, and the event log) together. It is implemented
 // once, by pkg/ledger, over a driver per backend (memory, the embedded bbolt file, DynamoDB).
 //
 // A Store answers NotFound with the sentinels below (ErrProjectNotFound, ErrReleaseNotFound,
@@ -33,6 +33,7 @@ type Store interface {
 	PushStore
 	ReleaseStore
 	EnvironmentStore
+	ApprovalStore
 	EventStore
 }
 

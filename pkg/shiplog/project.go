@@ -52,6 +52,9 @@ type Environment struct {
 	// with no completed scan, which is otherwise refused.
 	MaxFindingSeverity string `json:"max_finding_severity,omitempty"`
 	AllowUnscanned     bool   `json:"allow_unscanned,omitempty"`
+	// Approvals, if set, is how many people must approve a release before it is deployed here
+	// (the approvals gate).
+	Approvals *Approvals `json:"approvals,omitempty"`
 	// ECS, if set, says where the environment's services run, so that deployments to it are
 	// verified on ECS.
 	ECS *ECSTarget `json:"ecs,omitempty"`
@@ -304,6 +307,9 @@ func (p Project) Validate() error {
 			return err
 		}
 		if err := validateFindingRule(field, e); err != nil {
+			return err
+		}
+		if err := validateApprovals(field, e.Approvals); err != nil {
 			return err
 		}
 	}

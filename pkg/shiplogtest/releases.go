@@ -67,6 +67,8 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shiplog.Store) {
 		{"EventsOfRefusedWritesAreNotWritten", testEventsOfRefusedWrites},
 		{"ListEvents", testListEvents},
 		{"ListEventsBadCursorIsInvalid", testListEventsBadCursor},
+		{"Approvals", testApprovals},
+		{"ApprovalsAreBounded", testApprovalsAreBounded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })

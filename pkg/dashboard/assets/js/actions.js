@@ -511,3 +511,75 @@ export function liftFreezeDialog(ctx, envID, f) {
   form.append(actionsRow({ close: () => dlg.close() }, confirm));
   const dlg = openDialog(`Lift freeze ${f.freeze_id}`, form);
 }
+
+// approveDialog approves a release for an environment whose deploys need approvals (or
+// withdraws the person's own approval): it shows who approved the chosen release and whether
+// that is enough, and records the approval as the page's writer (docs/approvals.md).
+export async function approveDialog(ctx, target) {
+  const env = target.environment;
+  const rule = env.approvals;
+  const release = h('select', { id: 'approve-release', name: 'release' }, await releaseOptions(ctx, target));
+  const status = h('div', { class: 'plan', id: 'approvals', 'aria-live': 'polite' });
+  const errors = h('div', { class: 'dialog-errors' });
+  const confirm = h('button', { type: 'submit', class: 'primary', id: 'confirm' }, `Approve for ${env.name || env.id}`);
+  const withdraw = h('button', { type: 'button', class: 'secondary', id: 'withdraw' }, 'Withdraw my approval');
+  const who = rule.from && rule.from.length ? `Who may approve: ${rule.from.join(', ')}.` : 'Anyone may approve.';
+  const self = rule.self_approval ? '' : ' The release\'s requester may not approve it, and an approval does not count for its approver\'s own deploy.';
+  async function show() {
+    errors.replaceChildren();
+    if (!release.value) { status.replaceChildren(); return; }
+    status.replaceChildren(h('p', { class: 'loading' }, 'Reading the approvals…'));
+    try {
+      status.replaceChildren(approvalsView(await call('GET', P(ctx.projectID, 'releases', release.value, 'approvals'), { query: { environment: env.id } })));
+    } catch (err) {
+      status.replaceChildren(errorBox(err, 'Approvals unknown'));
+    }
+  }
+  release.addEventListener('change', show);
+  async function act(button, label, method, opts, done, failed) {
+    errors.replaceChildren();
+    if (!release.value) {
+      errors.replaceChildren(h('div', { class: 'error', role: 'alert' }, 'Choose a release: this project has none yet.'));
+      return;
+    }
+    await busy(button, label, async () => {
+      try {
+        const res = await call(method, P(ctx.projectID, 'environments', env.id, 'approvals'), opts());
+        status.replaceChildren(approvalsView(res));
+        announce(done(res));
+      } catch (err) {
+        errors.replaceChildren(errorBox(err, failed));
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+  const form = h('form', { class: 'form', novalidate: true },
+    h('p', {}, `${env.name || env.id} needs ${rule.required} approval${rule.required === 1 ? '' : 's'} of a release before it is deployed there. ${who}${self}`),
+    h('label', { for: 'approve-release' }, 'Release'), release, status, asWho(), errors);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(confirm, 'Approving…', 'POST', () => ({ body: { release_id: release.value } }),
+      (res) => (res.changed ? `Approved release ${shortID(res.release_id)} for ${env.id}.` : `You had approved release ${shortID(res.release_id)} for ${env.id} already.`), 'Not approved');
+  });
+  withdraw.addEventListener('click', () => act(withdraw, 'Withdrawing…', 'DELETE', () => ({ query: { release_id: release.value } }),
+    (res) => (res.changed ? `Withdrew your approval of release ${shortID(res.release_id)} for ${env.id}.` : `You had not approved release ${shortID(res.release_id)} for ${env.id}.`), 'Not withdrawn'));
+  form.append(h('div', { class: 'dialog-actions' },
+    h('button', { type: 'button', class: 'secondary', onclick: () => dlg.close() }, 'Close'), withdraw, confirm));
+  const dlg = openDialog(`Approve for ${env.name || env.id}`, form);
+  dlg.addEventListener('close', () => ctx.refresh());
+  show();
+  return dlg;
+}
+
+// approvalsView shows where a release stands with an environment's approvals.
+function approvalsView(st) {
+  const counted = new Set(st.counted || []);
+  return h('div', { id: 'approvals-status', dataset: { approved: String(Boolean(st.approved)) } },
+    h('p', {}, h('strong', {}, `${counted.size} of ${st.required}`), ' approvals counted: ',
+      st.approved ? 'enough for a deploy by someone who did not approve.' : 'not enough yet.'),
+    (st.approvals || []).length
+      ? h('ul', { class: 'plain', id: 'approvers' }, st.approvals.map((a) => h('li', { dataset: { approver: a.by.id } },
+        person(a.by), ' ', time(a.at), counted.has(a.by.id) ? '' : h('span', { class: 'muted small' }, ' (does not count)'))))
+      : h('p', { class: 'muted' }, 'Nobody has approved it yet.'));
+}

@@ -7,7 +7,7 @@ import { href, projectNav, errorBox } from './common.js';
 // TYPES are the event types shiplog records (pkg/shiplog/events.go).
 export const TYPES = ['project.registered', 'image.recorded', 'release.created', 'deployment.requested', 'deployment.applied',
   'deployment.verified', 'deployment.failed', 'deployment.superseded', 'environment.locked', 'environment.unlocked',
-  'freeze.set', 'freeze.deleted'];
+  'freeze.set', 'freeze.deleted', 'approval.granted', 'approval.withdrawn'];
 
 const PAGE = 100;
 const WANT = 50; // events to show before asking for "Older events"

@@ -5,7 +5,7 @@ import { h, s, imageLabel, parseImage, shortID, time, person, badge, absTime, br
 import { get, project as P } from './api.js';
 import { href, projectNav, openDialog, announce } from './common.js';
 import {
-  promoteDialog, rollbackDialog, lockDialog, unlockDialog, deployDialog, emergencyDialog, reportDialog, freezeDialog, liftFreezeDialog,
+  promoteDialog, rollbackDialog, lockDialog, unlockDialog, deployDialog, emergencyDialog, reportDialog, freezeDialog, liftFreezeDialog, approveDialog,
 } from './actions.js';
 
 // onlyDiffering is the "only what differs" filter; it outlives a refresh of the view.
@@ -193,6 +193,7 @@ function envActions(ctx, e, i, freezes) {
     });
   }
   out.push({ key: `deploy:${env.id}`, label: 'Deploy a release…', run: later(() => deployDialog(ctx, e)) });
+  if (env.approvals) out.push({ key: `approve:${env.id}`, label: 'Approve a release…', run: later(() => approveDialog(ctx, e)) });
   out.push({ key: `rollback:${env.id}`, label: 'Roll back…', disabled: !e.current, run: () => rollbackDialog(ctx, e) });
   out.push({ key: `report:${env.id}`, label: 'Report verified or failed…', disabled: !e.current, run: () => reportDialog(ctx, e) });
   out.push(e.lock
