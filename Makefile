@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-FUNCTIONS := ecr-push create-release deploy ecs-events api events
+FUNCTIONS := ecr-push create-release deploy ecs-events api events notify
 # Tools the tests drive, installed into ./bin at pinned versions so a fresh machine gets them.
 RIE_VERSION    := v0.0.0-20261030222936-bef5c4ba774d
 TFLINT_VERSION := v0.64.0
@@ -53,7 +53,7 @@ build/%.zip: FORCE
 # sam build (template.yaml: CodeUri: ., Metadata BuildMethod: makefile) copies the repository to a
 # scratch directory and runs `make build-<LogicalId>` there with ARTIFACTS_DIR set; each target
 # leaves the function's binary at $(ARTIFACTS_DIR)/bootstrap, built exactly as `make build` builds it.
-.PHONY: build-EcrPushFunction build-CreateReleaseFunction build-DeployFunction build-EcsEventsFunction build-ApiFunction build-EventsFunction
+.PHONY: build-EcrPushFunction build-CreateReleaseFunction build-DeployFunction build-EcsEventsFunction build-ApiFunction build-EventsFunction build-NotifyFunction
 
 build-EcrPushFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/ecr-push
@@ -73,6 +73,9 @@ build-ApiFunction:
 build-EventsFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/events
 
+build-NotifyFunction:
+	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notify
+
 # `aws cloudformation package` route (no SAM CLI): a copy of template.yaml whose functions point at
 # the `make build` zips beside it (`make build build/template.yaml`). CloudFormation still expands
 # the SAM transform server-side. pkg/infra's tests hold the copy to the template.
@@ -84,6 +87,7 @@ build/template.yaml: template.yaml
 	    -e '/^  EcsEventsFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: ecs-events.zip|' \
 	    -e '/^  ApiFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: api.zip|' \
 	    -e '/^  EventsFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: events.zip|' \
+	    -e '/^  NotifyFunction:$$/,/^  [A-Za-z]*:$$/ s|^    Properties:$$|    Properties:\n      CodeUri: notify.zip|' \
 	    template.yaml > $@
 
 # What the tests need from the machine, installed from Debian when missing (a JDK, qemu-user-static,

@@ -17,6 +17,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/shiplog/shiplog/pkg/localaws"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -187,6 +188,13 @@ func TestAcrossAccounts(t *testing.T) {
 		t.Errorf("deploy to prod with archivist replicated: got %s %q, want Conflict naming notifier only", fe.Type, fe.Message)
 	}
 	wantParams(t, map[string]map[string]string{stageAt.String(): stageParams})
+	// The API says so before any deploy is tried: prod needs what stage runs, and its replica,
+	// read through prod's role, lacks the notifier.
+	envs := s.environments(t, project)
+	wantUnreplicated := []shiplog.Unreplicated{{Service: "notifier", Image: want["notifier"], LookedFor: replicaOf(want["notifier"]), From: "stage"}}
+	if diff := cmp.Diff(wantUnreplicated, envs[1].Unreplicated); diff != "" || len(envs[0].Unreplicated) != 0 {
+		t.Errorf("environments with archivist replicated: stage %+v; prod (-want +got):\n%s", envs[0].Unreplicated, diff)
+	}
 
 	// Both replicated: the deploy writes prod's parameters in prod's account and region only.
 	replicate(notifierV1)
@@ -215,10 +223,10 @@ func TestAcrossAccounts(t *testing.T) {
 		}
 	}
 	// The API shows where each environment lives, and drift read there: none yet.
-	envs := s.environments(t, project)
+	envs = s.environments(t, project)
 	for _, e := range envs {
-		if len(e.Drift) != 0 {
-			t.Errorf("%s: drift %+v, want none", e.Environment.ID, e.Drift)
+		if len(e.Drift) != 0 || len(e.Unreplicated) != 0 {
+			t.Errorf("%s: drift %+v, unreplicated %+v, want none", e.Environment.ID, e.Drift, e.Unreplicated)
 		}
 	}
 	if got := envs[1].Environment.Placement; got.AccountID != prodAccount || got.Region != prodRegion || got.RoleARN == "" {

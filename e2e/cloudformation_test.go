@@ -288,7 +288,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 	concurrency := map[string]*struct{ ReservedConcurrentExecutions *int }{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, fn := range append(slices.Clone(functionNames), "ecs-events", "events") {
+	for _, fn := range append(slices.Clone(functionNames), "ecs-events", "events", "notify") {
 		wg.Go(func() {
 			c := &struct{ ReservedConcurrentExecutions *int }{}
 			out, err := cs.run(3, "lambda", "get-function-concurrency", "--function-name", physical[functionLogicalID(fn)], "--endpoint-url", m.URL)
@@ -318,7 +318,7 @@ func TestCloudFormationDeploy(t *testing.T) {
 			got = strconv.Itoa(*c.ReservedConcurrentExecutions)
 		}
 		want := "none"
-		if fn == "ecr-push" || fn == "ecs-events" || fn == "events" {
+		if fn == "ecr-push" || fn == "ecs-events" || fn == "events" || fn == "notify" {
 			want = cfnReserved
 		}
 		if got != want {
@@ -341,10 +341,11 @@ func TestCloudFormationDeploy(t *testing.T) {
 	}
 	configs := map[string]*lambdaConfig{}
 	var calls []call
-	// Every function of the stack: those the flow drives, and ecs-events and events, which it
-	// only checks (moto's ECS sends no events, and moto's stream mappings invoke no function
-	// under aws-lambda-rie; pkg/awseventbridge's test runs the events function on a stream).
-	stackFunctions := append(slices.Clone(functionNames), "ecs-events", "events")
+	// Every function of the stack: those the flow drives, and ecs-events, events and notify,
+	// which it only checks (moto's ECS sends no events, and moto's stream mappings and rules
+	// invoke no function under aws-lambda-rie; pkg/awseventbridge's test runs the events function
+	// on a stream, TestNotifyUnderRIE runs notify on the bus's events).
+	stackFunctions := append(slices.Clone(functionNames), "ecs-events", "events", "notify")
 	for _, fn := range stackFunctions {
 		id := functionLogicalID(fn)
 		var code struct{ S3Bucket, S3Key string }
@@ -379,6 +380,14 @@ func TestCloudFormationDeploy(t *testing.T) {
 		case "events":
 			// It reads no table nor parameter: only the bus (the template's default).
 			wantEnv = map[string]string{"SHIPLOG_EVENT_BUS": "default", "GOGC": "200"}
+		case "notify":
+			// Its configuration (the template's default, not under the prefix) and its queue.
+			delete(wantEnv, awsapp.ParameterPrefixEnv)
+			wantEnv["SHIPLOG_NOTIFY_CONFIG"] = "/shiplog/notify"
+			wantEnv["SHIPLOG_NOTIFY_DLQ_URL"] = outputs["NotifyDeadLetterQueueUrl"]
+			if outputs["NotifyDeadLetterQueueUrl"] == "" || outputs["NotifyDeadLetterQueueUrl"] != physical["NotifyDeadLetterQueue"] {
+				t.Errorf("notify's dead-letter queue: output %q, stack's NotifyDeadLetterQueue %q", outputs["NotifyDeadLetterQueueUrl"], physical["NotifyDeadLetterQueue"])
+			}
 		}
 		if diff := cmp.Diff(wantEnv, cfg.Environment.Variables); diff != "" {
 			t.Errorf("%s environment (-want +stack):\n%s", fn, diff)

@@ -277,12 +277,26 @@ func (m *model) stateItems(projectID string) []item {
 		if e.PushedTracked {
 			items[len(items)-1]["pushed_tracked"] = BOOL(true)
 		}
-		if len(e.PushedAt) > 0 {
-			at := item{}
-			for svc, t := range e.PushedAt {
-				at[svc] = N(t)
+		// Push times, once: per service, of the image it runs (at) and, where it differs, of the
+		// newest it ran here (newest).
+		times := map[string]item{}
+		for svc, t := range e.PushedAt {
+			times[svc] = item{"at": N(t)}
+		}
+		for svc, t := range e.Pushed {
+			if e.PushedAt[svc] != t {
+				if times[svc] == nil {
+					times[svc] = item{}
+				}
+				times[svc]["newest"] = N(t)
 			}
-			items[len(items)-1]["pushed_at"] = M(at)
+		}
+		if len(times) > 0 {
+			pt := item{}
+			for svc, t := range times {
+				pt[svc] = M(t)
+			}
+			items[len(items)-1]["push_times"] = M(pt)
 		}
 		if len(e.Sources) > 0 {
 			src := item{}
@@ -290,13 +304,6 @@ func (m *model) stateItems(projectID string) []item {
 				src[svc] = sourceItem(s)
 			}
 			items[len(items)-1]["sources"] = M(src)
-		}
-		if len(e.Pushed) > 0 {
-			at := item{}
-			for svc, t := range e.Pushed {
-				at[svc] = N(t)
-			}
-			items[len(items)-1]["pushed"] = M(at)
 		}
 		if l := e.Lock; l != nil {
 			lock := item{"environment": S(l.Environment), "reason": S(l.Reason), "locked_by": personM(l.LockedBy), "locked_at": N(l.LockedAt)}

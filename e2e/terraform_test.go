@@ -72,6 +72,7 @@ func findProviderMirror() (string, error) {
 // terraform runs the Terraform CLI in a copy of terraform/ whose example's provider talks to moto.
 type terraform struct {
 	bin      string
+	mirror   string // the provider mirror it installs from
 	dir      string // the example's directory in the copy
 	env      []string
 	deadline func() (time.Time, bool)
@@ -82,6 +83,34 @@ type terraform struct {
 // .terraform and state files), points the example's provider at moto with an override file and
 // runs terraform init.
 func newTerraform(t *testing.T, motoURL string) *terraform {
+	t.Helper()
+	tf := terraformIn(t, terraformExample)
+	// An override file merges into the example's provider block: the same configuration, with
+	// every endpoint it calls on moto.
+	writeFile(t, filepath.Join(tf.dir, "moto_override.tf"), fmt.Sprintf(`provider "aws" {
+  access_key                  = %q
+  secret_key                  = %q
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {
+    ecs = %q
+    ssm = %q
+    sts = %q
+  }
+}
+`, localaws.AccessKeyID, localaws.SecretAccessKey, motoURL, motoURL, motoURL))
+	if out, err := tf.run("init", "-no-color"); err != nil {
+		t.Fatalf("terraform init (provider mirror %s): %v\n%s", tf.mirror, err, out)
+	}
+	return tf
+}
+
+// terraformIn finds the CLI and the provider mirror (failing, never skipping, when either is
+// missing) and copies terraform/ to a scratch directory, returning the CLI set to run in the copy
+// of terraform/examples/{example}, with the hashicorp/aws provider from the mirror only and no
+// AWS credentials or configuration of this machine.
+func terraformIn(t *testing.T, example string) *terraform {
 	t.Helper()
 	bin, err := exec.LookPath("terraform")
 	if err != nil {
@@ -107,22 +136,7 @@ func newTerraform(t *testing.T, motoURL string) *terraform {
   }
 }
 `, mirror))
-	tf := &terraform{bin: bin, dir: filepath.Join(scratch, "terraform", "examples", terraformExample), deadline: t.Deadline}
-	// An override file merges into the example's provider block: the same configuration, with
-	// every endpoint it calls on moto.
-	writeFile(t, filepath.Join(tf.dir, "moto_override.tf"), fmt.Sprintf(`provider "aws" {
-  access_key                  = %q
-  secret_key                  = %q
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  endpoints {
-    ecs = %q
-    ssm = %q
-    sts = %q
-  }
-}
-`, localaws.AccessKeyID, localaws.SecretAccessKey, motoURL, motoURL, motoURL))
+	tf := &terraform{bin: bin, mirror: mirror, dir: filepath.Join(scratch, "terraform", "examples", example), deadline: t.Deadline}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "TF_") {
 			tf.env = append(tf.env, kv)
@@ -137,10 +151,40 @@ func newTerraform(t *testing.T, motoURL string) *terraform {
 		"AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
-	if out, err := tf.run("init", "-no-color"); err != nil {
-		t.Fatalf("terraform init (provider mirror %s): %v\n%s", mirror, err, out)
-	}
 	return tf
+}
+
+// TestTerraformExamplesValidate runs terraform init (the provider from the mirror) and terraform
+// validate in every example: their module calls, provider aliases (the accounts example's
+// provider per account) and references are Terraform's to check, which tflint and the HCL tests
+// of pkg/infra are not.
+func TestTerraformExamplesValidate(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join(st.root, "terraform", "examples", "*"))
+	if err != nil || len(dirs) < 2 {
+		t.Fatalf("examples under terraform/examples: %v (%v), want ecs_service and accounts at least", dirs, err)
+	}
+	for _, dir := range dirs {
+		example := filepath.Base(dir)
+		t.Run(example, func(t *testing.T) {
+			tf := terraformIn(t, example)
+			if out, err := tf.run("init", "-backend=false", "-no-color"); err != nil {
+				t.Fatalf("terraform init (provider mirror %s): %v\n%s", tf.mirror, err, out)
+			}
+			out, err := tf.run("validate", "-json", "-no-color")
+			var v struct {
+				Valid       bool `json:"valid"`
+				Diagnostics []struct {
+					Severity, Summary, Detail string
+				} `json:"diagnostics"`
+			}
+			if jerr := json.Unmarshal([]byte(out), &v); jerr != nil {
+				t.Fatalf("terraform validate: %v (%v)\n%s", err, jerr, out)
+			}
+			if !v.Valid || err != nil || len(v.Diagnostics) > 0 {
+				t.Errorf("terraform validate in %s: valid %t, %v, diagnostics %+v", example, v.Valid, err, v.Diagnostics)
+			}
+		})
+	}
 }
 
 // run runs one terraform command in the example and returns its combined output. A slow machine

@@ -44,6 +44,30 @@ func (a *app) printRanges(w io.Writer, ranges map[string]shiplog.SourceRange) {
 		t.row(svc, revs, link)
 	}
 	_ = t.flush()
+	// The commits a deploy kept (GitHub enrichment, docs/change-notes.md), per service.
+	for _, svc := range services {
+		r := ranges[svc]
+		if len(r.Commits) == 0 && r.CommitsUnknown == "" {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", a.paint(bold, svc+" commits:"))
+		for _, c := range r.Commits {
+			line := "  " + c.SHA[:min(7, len(c.SHA))] + " " + c.Title
+			if c.Author != "" {
+				line += " (" + c.Author + ")"
+			}
+			for _, pr := range c.PullRequests {
+				line += fmt.Sprintf(" #%d", pr)
+			}
+			fmt.Fprintln(w, line)
+		}
+		if r.CommitsTruncated {
+			fmt.Fprintln(w, "  … and older commits (see the compare link)")
+		}
+		if r.CommitsUnknown != "" {
+			fmt.Fprintln(w, "  not read: "+r.CommitsUnknown)
+		}
+	}
 }
 
 // showSources prints what a release knows of its images' sources.

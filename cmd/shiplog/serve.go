@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/bolt"
 	"github.com/shiplog/shiplog/pkg/dashboard"
+	"github.com/shiplog/shiplog/pkg/github"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/manifest"
 	"github.com/shiplog/shiplog/pkg/notify"
@@ -34,6 +36,7 @@ import (
 func (a *app) serveCommand() *cobra.Command {
 	var addr, data, manifestFile, retire, invokeAllow, invokePrivileged string
 	var nopts notifyOptions
+	var ghTokenEnv, ghAPIURL string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the local stack: the HTTP API and the Lambda Invoke API on an embedded store",
@@ -59,7 +62,11 @@ InvokePrivilegedActions, to try a CI pipeline against what the stack will allow 
 			if nopts.secret == "" {
 				nopts.secret = os.Getenv("SHIPLOG_NOTIFY_SECRET")
 			}
-			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy, notify: nopts}, a.std.err)
+			commits, err := localCommits(ghTokenEnv, ghAPIURL)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy, notify: nopts, commits: commits}, a.std.err)
 		},
 	}
 	f := cmd.Flags()
@@ -73,6 +80,8 @@ InvokePrivilegedActions, to try a CI pipeline against what the stack will allow 
 	f.StringVar(&nopts.url, "notify-webhook", "", "post every event to this URL (docs/notifications.md)")
 	f.StringVar(&nopts.kind, "notify-type", notify.Webhook, "what --notify-webhook is: webhook (signed JSON), slack or teams")
 	f.StringVar(&nopts.secret, "notify-secret", "", "the HMAC secret a webhook's messages are signed with (default: SHIPLOG_NOTIFY_SECRET)")
+	f.StringVar(&ghTokenEnv, "github-token-env", "", "the environment variable holding a GitHub token: deploys then keep their ranges' commits (docs/change-notes.md); none: GitHub is never called")
+	f.StringVar(&ghAPIURL, "github-api-url", github.DefaultAPIURL, "the GitHub API --github-token-env's token is for (GitHub Enterprise: https://HOST/api/v3)")
 	return cmd
 }
 
@@ -80,6 +89,31 @@ type serveOptions struct {
 	addr, data, manifest, retire string
 	invoke                       awslambda.InvokePolicy
 	notify                       notifyOptions
+	commits                      shiplog.CommitHistory // nil: no GitHub enrichment
+}
+
+// localCommits is the local stack's GitHub enrichment: the token from the environment variable
+// tokenEnv (never a flag's value, which the process list shows), for the API at apiURL, whose
+// repositories are on its web host. No variable named: nil, and GitHub is never called.
+func localCommits(tokenEnv, apiURL string) (shiplog.CommitHistory, error) {
+	if tokenEnv == "" {
+		return nil, nil
+	}
+	token := os.Getenv(tokenEnv)
+	if token == "" {
+		return nil, fmt.Errorf("--github-token-env: the environment variable %s is empty or not set", tokenEnv)
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("--github-api-url: %q is not an http(s) URL", apiURL)
+	}
+	// github.com's repositories, unless the API is GitHub Enterprise Server's (https://HOST/api/v3),
+	// which serves the repositories of its own web host.
+	host := "github.com"
+	if strings.TrimSuffix(u.Path, "/") == "/api/v3" {
+		host = u.Hostname()
+	}
+	return &github.Client{APIURL: apiURL, Token: token, Host: host}, nil
 }
 
 // serve runs the local stack until ctx is done (main's ctx ends on SIGINT and SIGTERM).
@@ -103,6 +137,10 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 	}
 	defer store.Close()
 	svc := localService(store, log)
+	if o.commits != nil {
+		svc.Commits = o.commits
+		log.Info("reading deploys' commits from GitHub")
+	}
 	if o.notify.url != "" {
 		n, err := localNotifier(o.notify, store, log)
 		if err != nil {

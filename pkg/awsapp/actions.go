@@ -1,6 +1,8 @@
 package awsapp
 
 import (
+	"strings"
+
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -48,6 +50,9 @@ var FunctionActions = map[string][]string{
 	// Put the stream's new events on the bus (awseventbridge.Actions). Lambda's stream poller,
 	// not the code, reads the stream; the template grants that in a policy of its own.
 	"events": {"events:PutEvents"},
+	// Read the routing and the destinations' secrets (awsssm.GetSecureParameters), and put what a
+	// destination refuses on the dead-letter queue (awssqs.Actions).
+	"notify": {"sqs:SendMessage", "ssm:GetParameters"},
 }
 
 // FunctionTables lists the DynamoDB actions each function's code calls, per table (ReleasesTable,
@@ -95,10 +100,14 @@ var FunctionTables = map[string]map[string][]string{
 	},
 	// The events arrive in the stream records Lambda hands over: no table is read or written.
 	"events": {},
+	// Claim each delivery (a conditional PutItem), mark it delivered, or give it up (DeleteItem).
+	"notify": {StateTable: {"dynamodb:DeleteItem", "dynamodb:PutItem"}},
 }
 
-// Labels says whose parameters an SSM action of a function reaches, by the label in
-// /{project}/images/{label}/{service} (or, for GetParametersByPath, /{project}/images/{label}).
+// Labels says whose parameters an SSM action of a function reaches: images' parameters by the
+// label in /{project}/images/{label}/{service} (or, for GetParametersByPath,
+// /{project}/images/{label}), or, for NotifyConfig, no image's but the notification
+// configuration's.
 type Labels int
 
 const (
@@ -108,7 +117,26 @@ const (
 	EnvironmentLabels
 	// AnyLabel is every label: reads of a label's images.
 	AnyLabel
+	// NotifyConfig is no image's parameter: the notify function's configuration, the parameter
+	// the template's NotifyConfigParameter names, and the destinations' URL and secret
+	// parameters under it ({NotifyConfigParameter}/...). The stack's ParameterPrefix does not
+	// apply to it.
+	NotifyConfig
 )
+
+// Images reports whether l reaches images' parameters (/{project}/images/...) at all.
+func (l Labels) Images() bool { return l == LatestLabel || l == EnvironmentLabels || l == AnyLabel }
+
+// InNotifyConfig reports whether name is one NotifyConfig reaches, for the configuration
+// parameter config: config itself, or a parameter under it. config/ alone, config's siblings
+// (config-x) and its parent are not.
+func InNotifyConfig(name, config string) bool {
+	if name == config {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, config+"/")
+	return ok && rest != "" && !strings.HasSuffix(rest, "/") && !strings.Contains(rest, "//")
+}
 
 // Allows reports whether label is one of l.
 func (l Labels) Allows(label string) bool {
@@ -120,6 +148,7 @@ func (l Labels) Allows(label string) bool {
 	case AnyLabel:
 		return true
 	}
+	// NotifyConfig reaches no image's label.
 	return false
 }
 
@@ -133,4 +162,6 @@ var FunctionParameters = map[string]map[string]Labels{
 	"ecs-events":     {},
 	"api":            {"ssm:GetParameters": AnyLabel, "ssm:GetParametersByPath": AnyLabel, "ssm:PutParameter": EnvironmentLabels},
 	"events":         {},
+	// The configuration and its destinations' URLs and secrets (awsssm.GetSecureParameters): no image's.
+	"notify": {"ssm:GetParameters": NotifyConfig},
 }

@@ -24,7 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
@@ -37,9 +39,12 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awseventbridge"
 	"github.com/shiplog/shiplog/pkg/awslambda"
+	"github.com/shiplog/shiplog/pkg/awssqs"
+	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/awssts"
 	"github.com/shiplog/shiplog/pkg/httpapi"
 	"github.com/shiplog/shiplog/pkg/localaws"
+	"github.com/shiplog/shiplog/pkg/notify"
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
 
@@ -471,6 +476,76 @@ func TestFunctionActions(t *testing.T) {
 		t.Fatalf("events on %d stream records: %v, failures %v", len(records), err, res.BatchItemFailures)
 	}
 
+	// notify: a real event of the run, in the envelope EventBridge's rule delivers, to two
+	// destinations whose URLs (and the webhook's secret) are SecureString parameters under the
+	// configuration's: one takes it, one refuses it (dead-lettered, on SQS); the event again (a
+	// duplicate); and with a dead-letter queue that refuses too (the claim given up).
+	var requested shiplog.Event
+	for _, r := range records {
+		if ev, ok, err := eventitems.FromStream(r); err != nil {
+			t.Fatal(err)
+		} else if ok && ev.Type == shiplog.EventDeploymentRequested {
+			requested = ev
+		}
+	}
+	if requested.ID == "" {
+		t.Fatal("the run made no deployment.requested event")
+	}
+	taking := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer taking.Close()
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+	defer refusing.Close()
+	notifyConfig := localaws.UniqueName("/shiplog/notify")
+	ssmSetup := ssm.NewFromConfig(m.Config(ctx))
+	for name, value := range map[string]string{
+		notifyConfig: `{"destinations":{"team":{"type":"slack","url_parameter":"` + notifyConfig + `/team"},` +
+			`"audit":{"type":"webhook","url_parameter":"` + notifyConfig + `/audit","secret_parameter":"` + notifyConfig + `/audit-secret"}},` +
+			`"routes":[{"events":["deployment.*"],"to":["team","audit"]}]}`,
+		notifyConfig + "/team":         taking.URL,
+		notifyConfig + "/audit":        refusing.URL,
+		notifyConfig + "/audit-secret": "s3cret",
+	} {
+		if _, err := ssmSetup.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String(value), Type: ssmtypes.ParameterTypeSecureString}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue, err := sqs.NewFromConfig(m.Config(ctx)).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(localaws.UniqueName("notify-dlq"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = newRecorder(tables)
+	recorders[awslambda.NotifyName] = rec
+	notifyCfg := m.Config(ctx, rec.option())
+	// As functions/notify builds it.
+	notifier := func(queueURL string) awslambda.Function {
+		loader := &notify.Loader{Params: awsssm.New(ssm.NewFromConfig(notifyCfg)), Name: notifyConfig}
+		n := &notify.Notifier{Config: loader.Load, Claims: awsdynamo.New(dynamodb.NewFromConfig(notifyCfg), tables.Releases, tables.State),
+			Dead: awssqs.New(sqs.NewFromConfig(notifyCfg), queueURL), Attempts: 2, Sleep: func(context.Context, time.Duration) error { return nil }}
+		return awslambda.Notify(n, slog.New(slog.DiscardHandler))
+	}
+	envelope := func(ev shiplog.Event) []byte {
+		entry, err := awseventbridge.Entry(ev, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Appendf(nil, `{"version":"0","id":"b","detail-type":%q,"source":%q,"account":%q,"time":"2026-11-20T10:00:00Z","region":"eu-west-1","resources":[],"detail":%s}`,
+			aws.ToString(entry.DetailType), aws.ToString(entry.Source), account, aws.ToString(entry.Detail))
+	}
+	fn := notifier(aws.ToString(queue.QueueUrl))
+	for i, want := range []string{`"audit":"dead-lettered: answered 500`, `"audit":"duplicate"`} {
+		out, err := fn.Invoke(ctx, envelope(requested))
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("notify, delivery %d: %s, %v; want %s", i+1, out, err, want)
+		}
+	}
+	another := requested
+	another.ID += "x"
+	// The invocation fails (Lambda retries it, then its own failure destination takes it) and
+	// the claim is given up (the DeleteItem the recorder holds to FunctionTables).
+	if out, err := notifier(aws.ToString(queue.QueueUrl)+"-gone").Invoke(ctx, envelope(another)); err == nil {
+		t.Fatalf("notify with a dead-letter queue that refuses: %s; want an error", out)
+	}
+
 	for name, rec := range recorders {
 		got, gotTables := rec.list()
 		checkBothWays(t, name, "awsapp.FunctionActions", got, awsapp.FunctionActions[name])
@@ -482,7 +557,7 @@ func TestFunctionActions(t *testing.T) {
 		for table, want := range awsapp.FunctionTables[name] {
 			checkBothWays(t, name, fmt.Sprintf("awsapp.FunctionTables on %s", table), gotTables[table], want)
 		}
-		checkParameters(t, name, tables.ParameterPrefix, rec)
+		checkParameters(t, name, tables.ParameterPrefix, notifyConfig, rec)
 	}
 	if len(awsapp.FunctionActions) != len(recorders) || len(awsapp.FunctionTables) != len(recorders) {
 		t.Errorf("FunctionActions has %d functions and FunctionTables %d, want %d", len(awsapp.FunctionActions), len(awsapp.FunctionTables), len(recorders))
@@ -491,8 +566,9 @@ func TestFunctionActions(t *testing.T) {
 
 // checkParameters holds every SSM name a function used to the shape FunctionParameters gives
 // its action: {prefix}/{project}/images/{label}/{service}, or {prefix}/{project}/images/{label}
-// for a path, with a label the function may reach.
-func checkParameters(t *testing.T, function, prefix string, rec *iamRecorder) {
+// for a path, with a label the function may reach; or, for NotifyConfig, the notification
+// configuration parameter notifyConfig or one under it.
+func checkParameters(t *testing.T, function, prefix, notifyConfig string, rec *iamRecorder) {
 	t.Helper()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -508,6 +584,12 @@ func checkParameters(t *testing.T, function, prefix string, rec *iamRecorder) {
 	for action, names := range rec.parameters {
 		labels := awsapp.FunctionParameters[function][action]
 		for _, name := range names {
+			if labels == awsapp.NotifyConfig {
+				if !awsapp.InNotifyConfig(name, notifyConfig) {
+					t.Errorf("%s %s %s: neither the notification configuration %s nor a parameter under it", function, action, name, notifyConfig)
+				}
+				continue
+			}
 			rest, ok := strings.CutPrefix(name, prefix+"/")
 			parts := strings.Split(rest, "/")
 			wantParts := 4

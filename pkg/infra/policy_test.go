@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awseventbridge"
+	"github.com/shiplog/shiplog/pkg/awssqs"
 	"github.com/shiplog/shiplog/pkg/awsssm"
 	"github.com/shiplog/shiplog/pkg/awssts"
 	"github.com/shiplog/shiplog/pkg/shiplog"
@@ -230,7 +232,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 
 	// Every action a function may be granted is one an adapter declares it calls.
 	known := map[string]bool{}
-	for _, list := range [][]string{awsssm.Actions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecr.FindingsActions, awsecs.Actions, awseventbridge.Actions, awssts.Actions, awscloudwatch.Actions} {
+	for _, list := range [][]string{awsssm.Actions, awsssm.SecureActions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecr.FindingsActions, awsecs.Actions, awseventbridge.Actions, awssqs.Actions, awssts.Actions, awscloudwatch.Actions} {
 		for _, a := range list {
 			known[a] = true
 		}
@@ -269,7 +271,13 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 			if prefix != "" {
 				bus = "shiplog-audit"
 			}
-			r := resolver{tpl: tpl, params: map[string]string{"ParameterPrefix": prefix, "ImageTagging": tagging, "EventBusName": bus}}
+			// The notification configuration: the default name with the plain stack, another with
+			// the prefixed one (the prefix does not apply to it).
+			notifyConfig := "/shiplog/notify"
+			if prefix != "" {
+				notifyConfig = "/teams/platform/shiplog-b-notify"
+			}
+			r := resolver{tpl: tpl, params: map[string]string{"ParameterPrefix": prefix, "ImageTagging": tagging, "EventBusName": bus, "NotifyConfigParameter": notifyConfig}}
 			for _, name := range functionNames(t) {
 				id := logicalID(name)
 				t.Run(fmt.Sprintf("%s/prefix=%q/tagging=%s", name, prefix, tagging), func(t *testing.T) {
@@ -367,6 +375,26 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 						for _, n := range never {
 							if allowed(sts, action, ssmARN(n), nil) {
 								t.Errorf("%s: %s on %s is allowed; it is no parameter of this stack's shape", roleID, action, n)
+							}
+						}
+
+						// The notification configuration and the parameters under it (destinations'
+						// URLs and secrets), by name: only where FunctionParameters has NotifyConfig.
+						wantConfig := params[action] == awsapp.NotifyConfig
+						for _, n := range []string{notifyConfig, notifyConfig + "/team-url", notifyConfig + "/audit/secret"} {
+							if !awsapp.InNotifyConfig(n, notifyConfig) {
+								t.Fatalf("awsapp.InNotifyConfig(%q, %q) is false", n, notifyConfig)
+							}
+							if got := allowed(sts, action, ssmARN(n), nil); got != wantConfig {
+								t.Errorf("%s: %s on the notification configuration's %s allowed %v, want %v", roleID, action, n, got, wantConfig)
+							}
+						}
+						for _, n := range []string{notifyConfig + "-other", notifyConfig + "-other/team-url", notifyConfig + "x/team-url", path.Dir(notifyConfig), path.Dir(notifyConfig) + "/other"} {
+							if awsapp.InNotifyConfig(n, notifyConfig) {
+								t.Fatalf("awsapp.InNotifyConfig(%q, %q) is true", n, notifyConfig)
+							}
+							if allowed(sts, action, ssmARN(n), nil) {
+								t.Errorf("%s: %s on %s is allowed; it is not the notification configuration %s or under it", roleID, action, n, notifyConfig)
 							}
 						}
 					}

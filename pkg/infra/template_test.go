@@ -871,7 +871,7 @@ func TestTemplateAlarms(t *testing.T) {
 		want = append(want, alarmOn{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", id})
 	}
 	// Asynchronous invocations Lambda dropped, and events EventBridge could not deliver.
-	for _, fn := range []string{"ecr-push", "ecs-events"} {
+	for _, fn := range []string{"ecr-push", "ecs-events", "notify"} {
 		want = append(want, alarmOn{"AWS/Lambda", "AsyncEventsDropped", "FunctionName", logicalID(fn)})
 	}
 	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {

@@ -3,10 +3,12 @@ package infra
 import (
 	"bytes"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -615,7 +617,7 @@ func TestExamplesUseTheModulesOutputs(t *testing.T) {
 				outputs[name][o] = true
 			}
 			for arg := range b.Body.Attributes {
-				if arg != "source" && arg != "version" && called.variables[arg] == nil {
+				if arg != "source" && arg != "version" && arg != "providers" && called.variables[arg] == nil {
 					t.Errorf("%s module %s: argument %s is no variable of %s", dir, name, arg, src.AsString())
 				}
 			}
@@ -804,5 +806,68 @@ func TestReleaseImagesURIRuleIsTheCodes(t *testing.T) {
 	}
 	if matches < 10 {
 		t.Errorf("only %d of %d samples are image URIs: the samples test nothing", matches, len(samples))
+	}
+}
+
+// TestAccountsExampleReadsEachEnvironmentWhereItLives checks the accounts example shows a provider
+// per account: each environment's release_images call reads its own label with the provider of
+// its own account (aws.ENV), and that provider's region, role and allowed account are the
+// environment's (var.ENV), so that no environment's parameters are read in another's account.
+func TestAccountsExampleReadsEachEnvironmentWhereItLives(t *testing.T) {
+	ex := parseModule(t, filepath.Join(repoRoot(t), "terraform", "examples", "accounts"))
+	text := func(e hcl.Expression) string {
+		t.Helper()
+		if e == nil {
+			return ""
+		}
+		r := e.Range()
+		src, err := os.ReadFile(r.Filename)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(r.SliceBytes(src))
+	}
+	providers := map[string]*hclsyntax.Block{} // alias -> block
+	for _, f := range ex.files {
+		for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+			if b.Type == "provider" && b.Labels[0] == "aws" {
+				alias, diags := attr(b, "alias").Value(nil)
+				if diags.HasErrors() {
+					t.Fatalf("provider aws without a literal alias: %v", diags)
+				}
+				providers[alias.AsString()] = b
+			}
+		}
+	}
+	var envs []string
+	for name, m := range ex.modules {
+		label, diags := attr(m, "label").Value(nil)
+		if diags.HasErrors() {
+			t.Fatalf("module %s: label is not a literal environment id: %v", name, diags)
+		}
+		env := label.AsString()
+		envs = append(envs, env)
+		if got, want := strings.Join(strings.Fields(text(attr(m, "providers"))), " "), "{ aws = aws."+env+" }"; got != want {
+			t.Errorf("module %s (label %s): providers %q, want %q: the environment's parameters are in its own account", name, env, got, want)
+		}
+		p := providers[env]
+		if p == nil {
+			t.Errorf("module %s: no provider aws aliased %q", name, env)
+			continue
+		}
+		if got := text(attr(p, "region")); got != "var."+env+".region" {
+			t.Errorf("provider aws.%s: region %s, want var.%s.region", env, got, env)
+		}
+		if got := text(attr(p, "allowed_account_ids")); got != "[var."+env+".account_id]" {
+			t.Errorf("provider aws.%s: allowed_account_ids %s, want [var.%s.account_id]", env, got, env)
+		}
+		roles := blocks(p, "assume_role")
+		if len(roles) != 1 || text(attr(roles[0], "role_arn")) != "var."+env+".role_arn" {
+			t.Errorf("provider aws.%s: want one assume_role with role_arn = var.%s.role_arn", env, env)
+		}
+	}
+	slices.Sort(envs)
+	if !slices.Equal(envs, []string{"prod", "stage"}) || len(providers) != 2 {
+		t.Errorf("the accounts example reads %v with providers %v, want prod and stage, each with its own", envs, slices.Sorted(maps.Keys(providers)))
 	}
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"encoding/json"
 	"sort"
 
@@ -12,7 +13,8 @@ import (
 // JSON, which is the API's: a record's own attribute is renamed here, an API field in
 // pkg/shiplog. Where a record has the same fields as its domain type, it is converted with a Go
 // conversion, so that a field added to one and not the other stops the build instead of being
-// dropped. The values nested in records (Person, Environment, StatusEntry, Freeze, ...) are still
+// dropped (stateRecord is copied field by field, its push times being one attribute;
+// TestStateRecordKeepsEveryField holds it to EnvironmentState instead). The values nested in records (Person, Environment, StatusEntry, Freeze, ...) are still
 // the domain's types with the domain's JSON names: renaming one of their fields in the API would
 // rename it in storage too (pkg/awsdynamo's item-shape tests and the upgrade fixtures catch it);
 // give that value a record type here first.
@@ -120,7 +122,12 @@ func (rec deploymentRecord) deployment() shiplog.DeploymentRecord {
 	return shiplog.DeploymentRecord{Deployment: shiplog.Deployment(rec.deploymentFields), ProjectID: rec.ProjectID, ReleaseID: rec.ReleaseID}
 }
 
-// stateRecord is an environment's state.
+// stateRecord is an environment's state. Its push times are one attribute, push_times: per
+// service, the push time of the image it runs (at, the change notes' and the API's PushedAt) and,
+// where the environment is tracked for the metrics (pushed_tracked) and it differs, the newest
+// push time of any image it ran here (newest, the state's Pushed; a rollback leaves it above at).
+// States written before push_times kept them twice, as pushed_at and pushed; they are read as
+// they were, and written as push_times by their next write.
 type stateRecord struct {
 	ProjectID     string                         `json:"project_id"`
 	Environment   shiplog.Environment            `json:"environment"`
@@ -131,20 +138,32 @@ type stateRecord struct {
 	Description   string                         `json:"description"`
 	Images        map[string]string              `json:"images"`
 	Sources       map[string]shiplog.ImageSource `json:"sources,omitempty"`
-	PushedAt      map[string]int64               `json:"pushed_at,omitempty"`
+	PushTimes     map[string]pushTimes           `json:"push_times,omitempty"`
 	Pending       []string                       `json:"pending,omitempty"`
 	LockedUntil   int64                          `json:"locked_until,omitempty"`
 	Lock          *shiplog.EnvironmentLock       `json:"lock,omitempty"`
 	Freezes       []shiplog.Freeze               `json:"freezes,omitempty"`
 	Requests      []shiplog.RequestKey           `json:"requests,omitempty"`
 	Status        string                         `json:"status,omitempty"`
-	Pushed        map[string]int64               `json:"pushed,omitempty"`
 	PushedTracked bool                           `json:"pushed_tracked,omitempty"`
 	Version       int64                          `json:"version"`
+	// Read from states written before push_times, never written.
+	OldPushedAt map[string]int64 `json:"pushed_at,omitempty"`
+	OldPushed   map[string]int64 `json:"pushed,omitempty"`
+}
+
+// pushTimes is one service's push times in a state: at, of the image it runs (0: not known);
+// newest, of the newest image it ran here, when that is not at (0: at).
+type pushTimes struct {
+	At     int64 `json:"at,omitempty"`
+	Newest int64 `json:"newest,omitempty"`
 }
 
 func newStateRecord(st shiplog.EnvironmentState) stateRecord {
-	rec := stateRecord(st)
+	rec := stateRecord{ProjectID: st.ProjectID, Environment: st.Environment, ReleaseID: st.ReleaseID, DeploymentID: st.DeploymentID,
+		DeployedAt: st.DeployedAt, RequestedBy: st.RequestedBy, Description: st.Description, Images: st.Images, Sources: st.Sources,
+		Pending: st.Pending, LockedUntil: st.LockedUntil, Lock: st.Lock, Freezes: st.Freezes, Requests: st.Requests,
+		Status: st.Status, PushedTracked: st.PushedTracked, Version: st.Version}
 	if rec.Images == nil {
 		rec.Images = map[string]string{}
 	}
@@ -152,13 +171,53 @@ func newStateRecord(st shiplog.EnvironmentState) stateRecord {
 		// A settled environment has no pending attribute at all, rather than an empty one.
 		rec.Pending = nil
 	}
+	times := map[string]pushTimes{}
+	for svc, at := range st.PushedAt {
+		times[svc] = pushTimes{At: at}
+	}
+	if st.PushedTracked {
+		for svc, newest := range st.Pushed {
+			if t := times[svc]; t.At != newest {
+				t.Newest = newest
+				times[svc] = t
+			}
+		}
+	}
+	if len(times) > 0 {
+		rec.PushTimes = times
+	}
 	return rec
 }
 
 func (rec stateRecord) state() shiplog.EnvironmentState {
-	st := shiplog.EnvironmentState(rec)
+	st := shiplog.EnvironmentState{ProjectID: rec.ProjectID, Environment: rec.Environment, ReleaseID: rec.ReleaseID, DeploymentID: rec.DeploymentID,
+		DeployedAt: rec.DeployedAt, RequestedBy: rec.RequestedBy, Description: rec.Description, Images: rec.Images, Sources: rec.Sources,
+		Pending: rec.Pending, LockedUntil: rec.LockedUntil, Lock: rec.Lock, Freezes: rec.Freezes, Requests: rec.Requests,
+		Status: rec.Status, PushedTracked: rec.PushedTracked, Version: rec.Version}
 	if st.Images == nil {
 		st.Images = map[string]string{}
+	}
+	switch {
+	case rec.PushTimes != nil:
+		for svc, t := range rec.PushTimes {
+			if t.At != 0 {
+				if st.PushedAt == nil {
+					st.PushedAt = map[string]int64{}
+				}
+				st.PushedAt[svc] = t.At
+			}
+			if rec.PushedTracked {
+				if st.Pushed == nil {
+					st.Pushed = map[string]int64{}
+				}
+				st.Pushed[svc] = cmp.Or(t.Newest, t.At)
+			}
+		}
+	default: // written before push_times
+		st.PushedAt = rec.OldPushedAt
+		if rec.PushedTracked {
+			st.Pushed = rec.OldPushed
+		}
 	}
 	return st
 }

@@ -33,9 +33,9 @@ var loopbackSource []byte
 
 // StartDynamoDBLocal starts a DynamoDB Local for this test alone and stops it when the test ends.
 // It fails the test if Java or the jar is missing (npm ci at the module root) or it cannot start.
-func StartDynamoDBLocal(t testing.TB) *DynamoDBLocal {
+func StartDynamoDBLocal(t testing.TB, opts ...DynamoDBLocalOption) *DynamoDBLocal {
 	t.Helper()
-	d, err := LaunchDynamoDBLocal()
+	d, err := LaunchDynamoDBLocal(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,12 +43,28 @@ func StartDynamoDBLocal(t testing.TB) *DynamoDBLocal {
 	return d
 }
 
+// DynamoDBLocalOption changes how LaunchDynamoDBLocal starts DynamoDB Local.
+type DynamoDBLocalOption func(*dynamoDBLocalOptions)
+
+type dynamoDBLocalOptions struct{ heap string }
+
+// WithHeap sets the JVM's largest heap (java -Xmx, such as "2g"); 512m by default, which a test's
+// tables never fill. DynamoDB Local's heap grows with what its tables hold: a benchmark that
+// seeds hundreds of thousands of items filled 512m and spent most of its time collecting.
+func WithHeap(size string) DynamoDBLocalOption {
+	return func(o *dynamoDBLocalOptions) { o.heap = size }
+}
+
 // LaunchDynamoDBLocal starts a DynamoDB Local that runs until Close, for TestMain, benchmarks and
 // tools. It listens on 127.0.0.1 only, keeps its tables in memory and sends no telemetry. The
 // first launch after npm ci compiles a 40-line launcher against the jar (a few seconds, once);
 // each start of the JVM takes a few seconds (4 to 11 on a loaded 2-core machine). Tables are
 // ACTIVE when CreateTable returns.
-func LaunchDynamoDBLocal() (*DynamoDBLocal, error) {
+func LaunchDynamoDBLocal(opts ...DynamoDBLocalOption) (*DynamoDBLocal, error) {
+	o := dynamoDBLocalOptions{heap: "512m"}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	jar, err := DynamoDBLocalJar()
 	if err != nil {
 		return nil, err
@@ -68,7 +84,7 @@ func LaunchDynamoDBLocal() (*DynamoDBLocal, error) {
 				"-Djava.library.path=" + lib,
 				// A test server lives for one test binary: C1 alone (no C2 compiles competing
 				// for the CPU) halves the DynamoDB adapter's test time on two cores.
-				"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss512k", "-Xmx512m",
+				"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xss512k", "-Xmx" + o.heap,
 				"-cp", classes + string(os.PathListSeparator) + jar,
 				"DynamoDBLocalLoopback",
 				"-inMemory", "-disableTelemetry", "-port", strconv.Itoa(port),

@@ -276,3 +276,42 @@ func TestParseConfigRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookThread: a webhook's body carries the thread its event belongs to, the deployment's
+// for a deployment's events (so a receiver groups requested, applied and failed), the release's
+// for a release's, and none for the rest; Slack's and Teams' bodies carry none (their webhooks
+// cannot thread).
+func TestWebhookThread(t *testing.T) {
+	released := shiplog.Event{ID: "01JD0Z8K3Q4W5E6R7T8Y9U0I1C", Type: shiplog.EventReleaseCreated, ProjectID: "storage", ReleaseID: "01JD0Z8K3Q4W5E6R7T8Y9U0REL"}
+	registered := shiplog.Event{ID: "01JD0Z8K3Q4W5E6R7T8Y9U0I1D", Type: shiplog.EventProjectRegistered, ProjectID: "storage"}
+	for _, c := range []struct {
+		ev   shiplog.Event
+		want string
+	}{
+		{promotedToStage, "deployment:01JD0Z8K3Q4W5E6R7T8Y9U0DP2"},
+		{failedInProd, "deployment:01JD0Z8K3Q4W5E6R7T8Y9U0DEP"},
+		{released, "release:01JD0Z8K3Q4W5E6R7T8Y9U0REL"},
+		{registered, ""},
+	} {
+		body, err := notify.Payload(notify.Webhook, c.ev, notify.NewMessage(c.ev, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if thread, has := got["thread"]; (c.want == "" && has) || (c.want != "" && thread != c.want) {
+			t.Errorf("%s: thread %v (present: %v), want %q", c.ev.Type, thread, has, c.want)
+		}
+		for _, typ := range []string{notify.Slack, notify.Teams} {
+			body, err := notify.Payload(typ, c.ev, notify.NewMessage(c.ev, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(body), `"thread`) {
+				t.Errorf("%s %s: carries a thread key; its webhooks cannot thread", typ, c.ev.Type)
+			}
+		}
+	}
+}

@@ -24,9 +24,24 @@ func Payload(typ string, ev shiplog.Event, m Message) ([]byte, error) {
 		return json.Marshal(struct {
 			Event   shiplog.Event `json:"event"`
 			Message Message       `json:"message"`
-		}{ev, m})
+			Thread  string        `json:"thread,omitempty"`
+		}{ev, m, Thread(ev)})
 	}
 	return nil, fmt.Errorf("no payload for destination type %q", typ)
+}
+
+// Thread is what a webhook receiver may group an event's message under: the deployment's id
+// for a deployment's events (requested, applied, verified, failed are one thread), else the
+// release's for a release's; empty for the rest. Slack incoming webhooks and Teams workflow
+// webhooks cannot reply in a thread, so only webhooks carry it (docs/notifications.md).
+func Thread(ev shiplog.Event) string {
+	if ev.DeploymentID != "" {
+		return "deployment:" + ev.DeploymentID
+	}
+	if ev.ReleaseID != "" {
+		return "release:" + ev.ReleaseID
+	}
+	return ""
 }
 
 var statusEmoji = map[string]string{"ok": ":white_check_mark:", "warning": ":warning:", "failure": ":rotating_light:", "info": ":information_source:"}

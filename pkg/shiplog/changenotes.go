@@ -1,9 +1,13 @@
 package shiplog
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 )
 
 // SourceRange is what changed in one service's source from the image running (or on the from
@@ -21,6 +25,77 @@ type SourceRange struct {
 	Backwards bool `json:"backwards,omitempty"`
 	// Unknown says why part of the range is not known.
 	Unknown string `json:"unknown,omitempty"`
+	// Commits are the range's commits, oldest first, when the stack reads them (GitHub
+	// enrichment, Service.Commits) at deploy time; CommitsTruncated says the range held more,
+	// and CommitsUnknown why they could not be read. Never read again afterwards.
+	Commits          []Commit `json:"commits,omitempty"`
+	CommitsTruncated bool     `json:"commits_truncated,omitempty"`
+	CommitsUnknown   string   `json:"commits_unknown,omitempty"`
+}
+
+// Commit is one commit of a range: its title (the message's first line), its author (a forge
+// login when the forge knows one, else the Git author's name) and its pull requests' numbers.
+type Commit struct {
+	SHA          string `json:"sha"`
+	Title        string `json:"title"`
+	Author       string `json:"author,omitempty"`
+	PullRequests []int  `json:"pull_requests,omitempty"`
+}
+
+// CommitHistory reads the commits from base (excluded) to head of a source repository (a web
+// URL); a repository it does not serve gives none and no error.
+type CommitHistory interface {
+	Commits(ctx context.Context, repo, base, head string) (commits []Commit, truncated bool, err error)
+}
+
+// commitsTimeout bounds the reading of a deploy's commits: the deploy waits on it, and what is
+// not read in time is only missing from the notes.
+const commitsTimeout = 10 * time.Second
+
+// maxDeploymentCommits bounds the commits one deployment keeps, over all its ranges, so that
+// its record stays well inside an item's size.
+const maxDeploymentCommits = 200
+
+// withCommits reads the commits of each range that has a compare link (both revisions and the
+// repository known) through s.Commits, in place. A failure is noted on the range, never an
+// error: change notes only describe the deploy. A range going back gets the commits it takes
+// out.
+func (s *Service) withCommits(ctx context.Context, ranges map[string]SourceRange) {
+	if s.Commits == nil || len(ranges) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, commitsTimeout)
+	defer cancel()
+	kept := 0
+	for _, svc := range slices.Sorted(maps.Keys(ranges)) {
+		r := ranges[svc]
+		if r.CompareURL == "" || r.FromRevision == "" || r.ToRevision == "" {
+			continue
+		}
+		if kept >= maxDeploymentCommits {
+			r.CommitsUnknown = fmt.Sprintf("not read: a deployment keeps at most %d commits", maxDeploymentCommits)
+			ranges[svc] = r
+			continue
+		}
+		base, head := r.FromRevision, r.ToRevision
+		if r.Backwards {
+			base, head = head, base
+		}
+		commits, truncated, err := s.Commits.Commits(ctx, r.Repository, base, head)
+		if err != nil {
+			r.CommitsUnknown = err.Error()
+			if s.Log != nil {
+				s.Log.WarnContext(ctx, "commits of a range not read", "service", svc, "repository", r.Repository, "err", err)
+			}
+		} else {
+			if len(commits) > maxDeploymentCommits-kept {
+				commits, truncated = commits[len(commits)-(maxDeploymentCommits-kept):], true
+			}
+			r.Commits, r.CommitsTruncated = commits, truncated
+			kept += len(commits)
+		}
+		ranges[svc] = r
+	}
 }
 
 // imageSet is one side of a comparison: the images, and what is known of their sources and push

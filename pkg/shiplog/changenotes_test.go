@@ -1,8 +1,13 @@
 package shiplog_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/shiplog/shiplog/pkg/shiplog"
 )
@@ -150,4 +155,109 @@ func TestChangeNotes(t *testing.T) {
 		t.Fatalf("Plan: %v", err)
 	}
 	diff(t, "plan of an older release's ranges", ranges(plan.Plan.Services), wantBack)
+}
+
+// commitHistory is a fake GitHub: the commits of any range, and every call recorded.
+type commitHistory struct {
+	calls []string
+	err   error
+}
+
+func (c *commitHistory) Commits(_ context.Context, repo, base, head string) ([]shiplog.Commit, bool, error) {
+	c.calls = append(c.calls, repo+" "+base+"..."+head)
+	if c.err != nil {
+		return nil, false, c.err
+	}
+	return []shiplog.Commit{{SHA: head, Title: "Fix the bag verifier", Author: "alice", PullRequests: []int{42}}}, false, nil
+}
+
+// TestChangeNotesCommits: with Service.Commits set, a deploy reads each range's commits (a
+// rollback's, those it takes out) and keeps them in the deployment's ranges; reading the
+// deployment, a diff or a plan calls nothing; a failure to read them is noted and the deploy goes
+// on; without Service.Commits nothing is read.
+func TestChangeNotesCommits(t *testing.T) {
+	const repo = "https://github.com/wellcomecollection/storage-service"
+	const rev1 = "1111111111111111111111111111111111111111"
+	const rev2 = "2222222222222222222222222222222222222222"
+	h := newHarness(t)
+	meta := fakeMetadata{ann: map[string]map[string]string{}}
+	h.svc.Metadata = meta
+	base := loadPush(t, "ecr-push-tagged.json")
+	push := func(n int, at time.Duration, rev string) {
+		for _, svc := range []string{"archivist", "bag-register", "bag_verifier", "notifier"} {
+			p := base
+			p.Repository, p.Digest, p.Time, p.Tag = "uk.ac.wellcome/"+svc, digest(n*100+len(svc)), base.Time.Add(at), "latest"
+			if svc == "archivist" {
+				meta.ann[p.ImageURI()] = map[string]string{shiplog.AnnotationRevision: rev, shiplog.AnnotationSource: repo}
+			}
+			if _, err := h.svc.RecordPush(t.Context(), p); err != nil {
+				t.Fatalf("RecordPush: %v", err)
+			}
+		}
+	}
+	release := func() shiplog.Release {
+		r, err := h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: alice})
+		if err != nil {
+			t.Fatalf("CreateRelease: %v", err)
+		}
+		h.clock.Advance(time.Minute)
+		return r
+	}
+	push(1, 0, rev1)
+	r1 := release()
+	h.deploy(t, r1.ID, "stage") // nothing runs there yet: no range, no call
+	push(2, time.Hour, rev2)
+	r2 := release()
+
+	gh := &commitHistory{}
+	h.svc.Commits = gh
+	res := h.deploy(t, r2.ID, "stage")
+	if diff := cmp.Diff([]string{repo + " " + rev1 + "..." + rev2}, gh.calls); diff != "" {
+		t.Errorf("GitHub calls of the deploy (-want +got):\n%s", diff)
+	}
+	want := []shiplog.Commit{{SHA: rev2, Title: "Fix the bag verifier", Author: "alice", PullRequests: []int{42}}}
+	if diff := cmp.Diff(want, res.Deployment.Changes.Ranges["archivist"].Commits); diff != "" {
+		t.Errorf("archivist's commits in the deployment (-want +got):\n%s", diff)
+	}
+	// Read back from the store: the commits are in the record, and reads call nothing.
+	gh.calls = nil
+	rec, err := h.svc.Deployment(t.Context(), "storage", res.Deployment.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, rec.Changes.Ranges["archivist"].Commits); diff != "" {
+		t.Errorf("archivist's commits read back (-want +got):\n%s", diff)
+	}
+	if _, err := h.svc.Diff(t.Context(), "storage", "environment:stage", "release:"+r1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Plan(t.Context(), shiplog.DeployInput{ProjectID: "storage", ReleaseID: r1.ID, Environment: "stage", RequestedBy: alice}); err != nil {
+		t.Fatal(err)
+	}
+	if len(gh.calls) != 0 {
+		t.Errorf("reads called GitHub: %v", gh.calls)
+	}
+
+	// A rollback asks for the commits it takes out; GitHub failing is noted, and it goes on.
+	gh.err = errors.New("github: GET /repos/…: 503 Service Unavailable")
+	rb, err := h.svc.Rollback(t.Context(), shiplog.RollbackInput{ProjectID: "storage", Environment: "stage", Reason: "bad release", RequestedBy: alice})
+	if err != nil {
+		t.Fatalf("Rollback with GitHub down: %v", err)
+	}
+	if diff := cmp.Diff([]string{repo + " " + rev1 + "..." + rev2}, gh.calls); diff != "" {
+		t.Errorf("GitHub calls of the rollback (-want +got):\n%s", diff)
+	}
+	if r := rb.Deployment.Changes.Ranges["archivist"]; r.Commits != nil || !strings.Contains(r.CommitsUnknown, "503") {
+		t.Errorf("rollback's archivist range with GitHub down: %+v, want no commits and the reason", r)
+	}
+
+	// Without Service.Commits: nothing read, nothing noted.
+	h.svc.Commits = nil
+	gh.calls = nil
+	res = h.deploy(t, r2.ID, "prod")
+	h.clock.Advance(time.Minute)
+	res = h.deploy(t, r1.ID, "prod")
+	if r := res.Deployment.Changes.Ranges["archivist"]; r.Commits != nil || r.CommitsUnknown != "" || len(gh.calls) != 0 {
+		t.Errorf("without Service.Commits: %+v, calls %v", r, gh.calls)
+	}
 }

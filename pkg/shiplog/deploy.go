@@ -360,6 +360,7 @@ func (s *Service) deployOnce(ctx context.Context, in deployRequest) (DeployResul
 		before = prev.Images
 	}
 	changes.Ranges = rangesOf(withRanges(diffImages(before, dc.Release.Images), stateSet(prev), releaseSet(dc.Release), in.kind == KindRollback))
+	s.withCommits(ctx, changes.Ranges)
 	d := Deployment{
 		ID:           s.NewID(),
 		Environment:  Environment{ID: env.ID, Name: env.Name},

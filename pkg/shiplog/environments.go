@@ -1,6 +1,7 @@
 package shiplog
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -67,6 +68,23 @@ type EnvironmentStatus struct {
 	Lock        *EnvironmentLock  `json:"lock"`
 	Status      string            `json:"status"`
 	Drift       []Drift           `json:"drift"`
+	// Unreplicated are the images the environment needs that the registry it pulls from does
+	// not have (yet), for an environment in another account or region that pulls from a
+	// replica (Placement.Registry): what it runs, and what a promotion to it would bring (the
+	// images of the environments it is promoted from). A deploy of them is refused until ECR
+	// replication copies them there. None (omitted) where nothing is missing or not checked.
+	Unreplicated []Unreplicated `json:"unreplicated,omitempty"`
+}
+
+// Unreplicated is an image an environment needs and its registry lacks: Image as the release
+// names it, LookedFor as the environment pulls it (the same repository and digest in its own
+// account and region), and From the environment that runs it (this one, or one it is promoted
+// from).
+type Unreplicated struct {
+	Service   string `json:"service"`
+	Image     string `json:"image"`
+	LookedFor string `json:"looked_for"`
+	From      string `json:"from"`
 }
 
 // Drift is one difference between what shiplog recorded for a service of an environment and what
@@ -124,7 +142,96 @@ func (s *Service) Environments(ctx context.Context, projectID string) ([]Environ
 	if err := s.drift(ctx, project, out); err != nil {
 		return nil, err
 	}
+	if err := s.replication(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// promotedFrom are the environments a promotion to envs[i] takes its release from: those it
+// requires, else the one before it in the manifest.
+func promotedFrom(envs []EnvironmentStatus, i int) []*EnvironmentStatus {
+	var out []*EnvironmentStatus
+	if req := envs[i].Environment.Requires; len(req) > 0 {
+		for j := range envs {
+			if slices.Contains(req, envs[j].Environment.ID) {
+				out = append(out, &envs[j])
+			}
+		}
+		return out
+	}
+	if i > 0 {
+		out = append(out, &envs[i-1])
+	}
+	return out
+}
+
+// replication fills in, for each environment that pulls its images from a replica in another
+// account or region, the images it needs that its registry lacks: one read of that registry
+// (a BatchGetImage per repository) per such environment, through its role, and nothing for an
+// environment that pulls from where the images were pushed. The images are checked by digest,
+// as a deploy's checkPulled does.
+func (s *Service) replication(ctx context.Context, envs []EnvironmentStatus) error {
+	if s.Places == nil {
+		return nil
+	}
+	type need struct{ svc, uri, from string }
+	for i := range envs {
+		e := &envs[i]
+		if e.Environment.Placement.IsZero() {
+			continue
+		}
+		pulled := map[string][]need{} // the image e pulls -> who needs it
+		seen := map[[2]string]bool{}
+		for _, src := range append([]*EnvironmentStatus{e}, promotedFrom(envs, i)...) {
+			if src.Current == nil {
+				continue
+			}
+			for _, svc := range slices.Sorted(maps.Keys(src.Current.Images)) {
+				uri := src.Current.Images[svc]
+				if seen[[2]string{svc, uri}] {
+					continue
+				}
+				seen[[2]string{svc, uri}] = true
+				if at, ok := PullsFrom(e.Environment.Placement, s.Home, uri); ok && at != uri {
+					pulled[at] = append(pulled[at], need{svc, uri, src.Environment.ID})
+				}
+			}
+		}
+		if len(pulled) == 0 {
+			continue
+		}
+		reg, err := s.Places.Registry(ctx, e.Environment.Placement, shiplogPerson.ID)
+		if err != nil {
+			return fmt.Errorf("the ECR registry of environment %s, in %s: %w", e.Environment.ID, e.Environment.Placement, err)
+		}
+		check, err := reg.CheckImages(ctx, slices.Sorted(maps.Keys(pulled)), "")
+		if err != nil {
+			return fmt.Errorf("check the images environment %s needs in its registry: %w", e.Environment.ID, err)
+		}
+		for _, m := range check.Missing {
+			for _, n := range pulled[m] {
+				e.Unreplicated = append(e.Unreplicated, Unreplicated{Service: n.svc, Image: n.uri, LookedFor: m, From: n.from})
+			}
+		}
+		// By service, and for each what the environment runs before what a promotion brings.
+		own := e.Environment.ID
+		slices.SortFunc(e.Unreplicated, func(a, b Unreplicated) int {
+			return cmp.Or(strings.Compare(a.Service, b.Service), compareBool(a.From != own, b.From != own), strings.Compare(a.From, b.From))
+		})
+	}
+	return nil
 }
 
 // drift fills in each environment's drift: its parameters, read in one go (the parameter store

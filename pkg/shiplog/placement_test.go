@@ -278,3 +278,86 @@ func TestDeployRefusedUntilReplicated(t *testing.T) {
 		t.Errorf("a deploy to stage looked in prod's registry: %v", replica.looked[before:])
 	}
 }
+
+// TestEnvironmentsSayWhatIsNotReplicated: an environment that pulls from a replica in another
+// account and region is told the images it needs that its registry lacks: those a promotion from
+// the environment before it would bring, and those it runs (gone from the replica); one read of
+// its registry per listing, none for an environment that pulls from where images are pushed.
+func TestEnvironmentsSayWhatIsNotReplicated(t *testing.T) {
+	h := newHarness(t)
+	places := newFakePlaces()
+	h.svc.Places = places
+	prodAt := shiplog.Placement{AccountID: "333333333333", RoleARN: "arn:aws:iam::333333333333:role/shiplog", Region: "us-east-1"}
+	replica := &replicaRegistry{have: map[string]bool{}}
+	places.registries[prodAt] = replica
+	entry := `{"name": "Storage service", "environments": [{"id": "stage"},
+	    {"id": "prod", "role_arn": "arn:aws:iam::333333333333:role/shiplog", "region": "us-east-1"}],
+	  "image_repositories": [{"id": "uk.ac.wellcome/archivist", "services": ["archivist"]}, {"id": "uk.ac.wellcome/notifier"}]}`
+	if err := h.register(t, "storage", entry); err != nil {
+		t.Fatal(err)
+	}
+	replicated := func(svc string, n int) string {
+		return "333333333333.dkr.ecr.us-east-1.amazonaws.com/uk.ac.wellcome/" + svc + "@" + digest(n)
+	}
+	release := func(n int) shiplog.Release {
+		t.Helper()
+		h.seedLabel(t, "latest", n, "archivist", "notifier")
+		r, err := h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: alice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	unreplicated := func() map[string][]shiplog.Unreplicated {
+		t.Helper()
+		envs, err := h.svc.Environments(t.Context(), "storage")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]shiplog.Unreplicated{}
+		for _, e := range envs {
+			out[e.Environment.ID] = e.Unreplicated
+		}
+		return out
+	}
+
+	r1 := release(1)
+	replica.have[replicated("archivist", 1)], replica.have[replicated("notifier", 1)] = true, true
+	h.deploy(t, r1.ID, "stage")
+	h.deploy(t, r1.ID, "prod")
+	if got := unreplicated(); len(got["stage"]) != 0 || len(got["prod"]) != 0 {
+		t.Errorf("everything replicated: got %v, want nothing unreplicated", got)
+	}
+
+	// r2's archivist, in stage, has not reached prod's replica; its notifier has (the same as r1's).
+	h.seedLabel(t, "latest", 2, "archivist")
+	r2, err := h.svc.CreateRelease(t.Context(), shiplog.CreateReleaseInput{ProjectID: "storage", RequestedBy: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Images["notifier"] != r1.Images["notifier"] || r2.Images["archivist"] == r1.Images["archivist"] {
+		t.Fatalf("r2: got %v, want r1's notifier and a new archivist", r2.Images)
+	}
+	h.deploy(t, r2.ID, "stage")
+	before := len(replica.looked)
+	got := unreplicated()
+	want := []shiplog.Unreplicated{{Service: "archivist", Image: r2.Images["archivist"], LookedFor: replicated("archivist", 2), From: "stage"}}
+	if len(got["stage"]) != 0 {
+		t.Errorf("stage, where the stack runs: got %v, want nothing (it pulls from where images are pushed)", got["stage"])
+	}
+	diff(t, "prod's unreplicated images", got["prod"], want)
+	if n := len(replica.looked) - before; n != 3 {
+		t.Errorf("prod's registry was asked for %d images (%v), want 3: archivist 1 and 2, notifier 1, in one read", n, replica.looked[before:])
+	}
+
+	// A lifecycle policy expired the notifier prod runs from its replica: prod needs it too.
+	delete(replica.have, replicated("notifier", 1))
+	want = append(want, shiplog.Unreplicated{Service: "notifier", Image: r1.Images["notifier"], LookedFor: replicated("notifier", 1), From: "prod"})
+	diff(t, "prod's unreplicated images, the notifier expired", unreplicated()["prod"], want)
+
+	// Replicated: nothing to mark.
+	replica.have[replicated("archivist", 2)], replica.have[replicated("notifier", 1)] = true, true
+	if got := unreplicated(); len(got["prod"]) != 0 {
+		t.Errorf("after replication: got %v, want nothing unreplicated", got["prod"])
+	}
+}

@@ -41,6 +41,9 @@ type Service struct {
 	// environments name without an ARN are; ECS events are accepted only from where an
 	// environment's cluster is. Zero: only clusters named by ARN can match an event.
 	Home Location
+	// Commits, if set, reads the commits of a range (the GitHub API, pkg/github) when a deploy
+	// is recorded; they are kept in the deployment's ranges, so that reads never call it.
+	Commits CommitHistory
 
 	// Now is the clock and Sleep waits on it (it returns early with ctx's error); NewID makes
 	// release and deployment ids, which must sort by creation time.

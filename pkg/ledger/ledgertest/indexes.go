@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -454,5 +455,68 @@ func testDeploymentsSince(t *testing.T, d ledger.Driver) {
 	}
 	if len(states) != 1 || !states[0].PushedTracked || states[0].Pushed["api"] != 7 {
 		t.Errorf("stage's state: got %+v, want pushed api 7, tracked", states)
+	}
+	testPushTimes(t, d, l)
+}
+
+// testPushTimes: a state's push times (those of the images it runs, for change notes, and the
+// newest it ran, for the metrics) are stored once, as push_times, and read back as both; a state
+// written before push_times, with pushed_at and pushed, is read as it was.
+func testPushTimes(t *testing.T, d ledger.Driver, l *ledger.Ledger) {
+	t.Helper()
+	// After a rollback: api runs an image pushed at 5, having run one pushed at 9; web runs what
+	// it newest ran; worker ran an image here and runs none now.
+	st := shiplog.EnvironmentState{ProjectID: "times", Environment: shiplog.Environment{ID: "prod"}, DeploymentID: "D2",
+		Images:   map[string]string{"api": "img:api5", "web": "img:web3"},
+		PushedAt: map[string]int64{"api": 5, "web": 3}, Pushed: map[string]int64{"api": 9, "web": 3, "worker": 4}, PushedTracked: true, Version: 1}
+	if err := l.WriteEnvironments(ctx(t), []shiplog.EnvironmentWrite{{State: st}}); err != nil {
+		t.Fatal(err)
+	}
+	raw := get[map[string]any](t, d, stateKey("project#times", "env#prod"))
+	if raw == nil {
+		t.Fatal("prod's state of times: not stored")
+	}
+	for _, old := range []string{"pushed_at", "pushed"} {
+		if _, ok := (*raw)[old]; ok {
+			t.Errorf("prod's stored state has %s: push times are stored once, in push_times (%v)", old, *raw)
+		}
+	}
+	if _, ok := (*raw)["push_times"]; !ok {
+		t.Errorf("prod's stored state has no push_times: %v", *raw)
+	}
+	readTimes := func(name string) shiplog.EnvironmentState {
+		t.Helper()
+		states, err := l.EnvironmentStates(ctx(t), "times")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range states {
+			if s.Environment.ID == "prod" {
+				return s
+			}
+		}
+		t.Fatalf("%s: prod's state not read back: %+v", name, states)
+		return shiplog.EnvironmentState{}
+	}
+	got := readTimes("push_times")
+	if !maps.Equal(got.PushedAt, st.PushedAt) || !maps.Equal(got.Pushed, st.Pushed) || !got.PushedTracked {
+		t.Errorf("push times read back: got pushed_at %v, pushed %v (tracked %t); want %v, %v, tracked", got.PushedAt, got.Pushed, got.PushedTracked, st.PushedAt, st.Pushed)
+	}
+
+	// As the ledger stored it before push_times: both maps, and a state that predates pushed.
+	old := map[string]any{"project_id": "times", "environment": map[string]any{"id": "prod"}, "release_id": "R1", "deployment_id": "D1",
+		"deployed_at": 10, "requested_by": map[string]any{"id": "ci"}, "description": "", "images": map[string]any{"api": "img:api5"},
+		"pushed_at": map[string]any{"api": 5}, "pushed": map[string]any{"api": 9, "worker": 4}, "pushed_tracked": true, "version": 2}
+	put(t, d, stateKey("project#times", "env#prod"), old)
+	got = readTimes("pushed_at and pushed")
+	if !maps.Equal(got.PushedAt, map[string]int64{"api": 5}) || !maps.Equal(got.Pushed, map[string]int64{"api": 9, "worker": 4}) || !got.PushedTracked {
+		t.Errorf("a state stored with pushed_at and pushed: got pushed_at %v, pushed %v (tracked %t); want api 5, api 9 worker 4, tracked", got.PushedAt, got.Pushed, got.PushedTracked)
+	}
+	delete(old, "pushed")
+	delete(old, "pushed_tracked")
+	put(t, d, stateKey("project#times", "env#prod"), old)
+	got = readTimes("pushed_at alone")
+	if !maps.Equal(got.PushedAt, map[string]int64{"api": 5}) || got.Pushed != nil || got.PushedTracked {
+		t.Errorf("a state stored before pushed: got pushed_at %v, pushed %v (tracked %t); want api 5, none, untracked", got.PushedAt, got.Pushed, got.PushedTracked)
 	}
 }

@@ -2,7 +2,7 @@
 // happen first (for a deploy or a rollback, the API's plan: a dry run that writes nothing) and
 // acts only when confirmed. A refusal, from the plan or from the real request, is shown in the
 // API's own words.
-import { h, imageLabel, shortID, person, time, breakable } from './dom.js';
+import { h, imageLabel, shortID, person, time, breakable, rangeView } from './dom.js';
 import { call, user, writer, newKey, project as P } from './api.js';
 import { openDialog, errorBox, announce } from './common.js';
 
@@ -61,11 +61,13 @@ export function planView(plan) {
     gatesView(plan.gates),
     changed.length
       ? h('div', { class: 'table-wrap' }, h('table', { class: 'changes' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Change'), h('th', { scope: 'col' }, 'From'), h('th', { scope: 'col' }, 'To'))),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Service'), h('th', { scope: 'col' }, 'Change'), h('th', { scope: 'col' }, 'From'), h('th', { scope: 'col' }, 'To'),
+          changed.some((c) => c.range) ? h('th', { scope: 'col' }, 'Source') : null)),
         h('tbody', {}, changed.map((c) => h('tr', { class: `change-${c.change}`, dataset: { service: c.service } },
           h('th', { scope: 'row' }, breakable(c.service)), h('td', {}, c.change),
           h('td', { title: c.from || '' }, h('code', {}, imageLabel(c.from) || '—')),
-          h('td', { title: c.to || '' }, h('code', {}, imageLabel(c.to) || '—')))))))
+          h('td', { title: c.to || '' }, h('code', {}, imageLabel(c.to) || '—')),
+          changed.some((x) => x.range) ? h('td', {}, rangeView(c.range)) : null)))))
       : h('p', { class: 'muted' }, 'No service changes: the environment runs these images already.'),
     unchanged ? h('p', { class: 'muted small' }, `${unchanged} service${unchanged === 1 ? '' : 's'} unchanged.`) : null,
     params.length

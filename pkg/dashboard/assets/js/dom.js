@@ -115,3 +115,17 @@ export function person(p) {
 export function badge(text, kind, title) {
   return h('span', { class: `badge badge-${kind}`, title }, text);
 }
+
+// rangeView shows a service's source range (docs/change-notes.md): the revisions, the compare
+// link (https only), whether it goes back, and why part of it is unknown; null without a range.
+export function rangeView(r) {
+  if (!r) return null;
+  const rev = (x) => (x ? x.slice(0, 12) : '?');
+  const known = r.from_revision || r.to_revision;
+  return h('span', { class: 'range small' },
+    known ? h('code', { title: `${r.from_revision || '?'}..${r.to_revision || '?'}` }, `${rev(r.from_revision)}..${rev(r.to_revision)}`) : null,
+    r.backwards ? [' ', badge('goes back', 'bad', 'the image deployed was pushed before the one it replaces, or this is a rollback')] : null,
+    r.compare_url && r.compare_url.startsWith('https://')
+      ? [' ', h('a', { href: r.compare_url, class: 'compare', target: '_blank', rel: 'noopener noreferrer' }, r.backwards ? 'commits taken out' : 'compare')] : null,
+    r.unknown ? h('span', { class: 'muted' }, ` ${r.unknown}`) : null);
+}

@@ -43,7 +43,7 @@ export async function matrixView({ params, refresh }) {
   let differing = 0;
   const body = h('tbody', {}, rows.map(({ svc, dropped }) => {
     const cells = columns.map((c, i) => cell(svc, c, columns[i - 1]));
-    const differs = cells.some((td) => td.classList.contains('differs') || td.classList.contains('is-drift') || td.classList.contains('is-pending'));
+    const differs = cells.some((td) => td.classList.contains('differs') || td.classList.contains('is-drift') || td.classList.contains('is-pending') || td.classList.contains('is-unreplicated'));
     if (differs) differing++;
     return h('tr', { dataset: { differs: differs ? 'true' : 'false' }, hidden: onlyDiffering && !differs },
       h('th', { scope: 'row', class: 'svc' }, breakable(svc), dropped ? h('span', { class: 'muted small' }, ' (not in the manifest)') : null),
@@ -232,7 +232,11 @@ function cell(svc, col, left) {
   const env = col.env;
   const pending = env && env.current && (env.current.pending || []).includes(svc);
   const drift = env && (env.drift || []).filter((d) => d.service === svc);
-  const classes = ['img', differs ? 'differs' : '', uri ? '' : 'missing', pending ? 'is-pending' : '', drift && drift.length ? 'is-drift' : ''].filter(Boolean).join(' ');
+  // Images this environment needs that its registry (a replica in its own account and region)
+  // does not have yet: the API checks them by digest (docs/accounts.md).
+  const unreplicated = env ? (env.unreplicated || []).filter((u) => u.service === svc) : [];
+  const classes = ['img', differs ? 'differs' : '', uri ? '' : 'missing', pending ? 'is-pending' : '', drift && drift.length ? 'is-drift' : '',
+    unreplicated.length ? 'is-unreplicated' : ''].filter(Boolean).join(' ');
   const im = parseImage(uri);
   return h('td', { class: classes, title: uri || 'not deployed', dataset: { service: svc, environment: col.key, image: uri || '' } },
     uri ? [
@@ -241,7 +245,26 @@ function cell(svc, col, left) {
     ] : h('span', { class: 'muted' }, '—'),
     differs ? h('span', { class: 'sr-only' }, ' (differs from the column to its left)') : null,
     pending ? badge('pending', 'warn', 'The deployment has still to write this service\'s parameter') : null,
-    (drift || []).map((d) => badge(`drift: ${d.kind.replace(/_/g, ' ')}`, 'bad', `recorded ${d.recorded || '—'}, actual ${d.actual || '—'}`)));
+    (drift || []).map((d) => badge(`drift: ${d.kind.replace(/_/g, ' ')}`, 'bad', `recorded ${d.recorded || '—'}, actual ${d.actual || '—'}`)),
+    unreplicated.map((u) => unreplicatedMark(env.environment, u)));
+}
+
+// unreplicatedMark marks an image an environment needs that its registry lacks: the one it runs
+// (a task it starts cannot pull it), or the one a promotion from another environment would bring
+// (a deploy of it is refused until ECR replication copies it).
+function unreplicatedMark(env, u) {
+  const name = env.name || env.id;
+  const where = [env.account_id, env.region].filter(Boolean).join(', ');
+  const registry = `${name}'s registry${where ? ` (${where})` : ''}`;
+  const runs = u.from === env.id;
+  const title = runs
+    ? `${name} runs ${u.image}, but ${registry} does not have it: looked for as ${u.looked_for}. A task ECS starts there cannot pull it.`
+    : `Not replicated yet: ${u.from}'s image ${u.image} is not in ${registry}, looked for as ${u.looked_for}. A deploy of it to ${name} is refused until ECR replication copies it there.`;
+  const b = badge(runs ? 'not in registry' : 'not replicated', runs ? 'bad' : 'warn', title);
+  b.classList.add('mark-unreplicated');
+  b.dataset.from = u.from;
+  b.dataset.lookedFor = u.looked_for;
+  return b;
 }
 
 function freezesOf(freezes, env, now) {
@@ -269,6 +292,7 @@ function legend() {
     h('li', {}, h('span', { class: 'swatch differs' }), 'differs from the column to its left'),
     h('li', {}, badge('pending', 'warn'), ' parameter not written yet'),
     h('li', {}, badge('drift', 'bad'), ' what runs is not what was recorded'),
+    h('li', {}, badge('not replicated', 'warn'), ' an image the environment needs is not in its account and region\'s registry yet'),
     h('li', {}, badge('locked', 'lock'), ' deploys refused until unlocked'),
     h('li', {}, badge('frozen', 'freeze'), ' inside a change freeze'));
 }

@@ -1,5 +1,5 @@
 // A project's releases, each with its diff to the release before it, and one release.
-import { h, imageLabel, parseImage, shortID, time, person, badge } from './dom.js';
+import { h, imageLabel, parseImage, shortID, time, person, badge, rangeView } from './dom.js';
 import { get, project as P, ApiError } from './api.js';
 import { href, projectNav, errorBox, pool } from './common.js';
 
@@ -79,7 +79,8 @@ export function diffView(diff, prev, label) {
       changed.length ? `${changed.length} changed` : 'no image changed', same ? `, ${same} unchanged` : '', '.'),
     changed.length ? h('ul', { class: 'changes-list' }, changed.map((c) => h('li', { class: `change-${c.change}` },
       h('strong', {}, c.service), ` ${c.change}: `,
-      h('code', { title: c.from || '' }, imageLabel(c.from) || '—'), ' → ', h('code', { title: c.to || '' }, imageLabel(c.to) || '—')))) : null);
+      h('code', { title: c.from || '' }, imageLabel(c.from) || '—'), ' → ', h('code', { title: c.to || '' }, imageLabel(c.to) || '—'),
+      c.range ? [' ', rangeView(c.range)] : null))) : null);
 }
 
 export async function releaseView({ params }) {
