@@ -41,7 +41,9 @@ import (
 // no AWS::Lambda::Alias in CloudFormation, so the safe updates of create-release, deploy and api
 // (their alias live, CodeDeploy's application and deployment groups) are not made either; the
 // functions' versions are. pkg/infra's TestTemplateTransformsToAliasedInvocations checks those on
-// the transformed template instead.
+// the transformed template instead. Nor does it create EventBridge Scheduler's schedules (the
+// tick's, TickSchedule): the deploy function's answer to the tick is tested in pkg/awslambda and
+// pkg/awsapp, and the schedule's role like every role of the stack.
 var motoSkips = []string{
 	"AWS::ApiGatewayV2::Api",
 	"AWS::ApiGatewayV2::Stage",
@@ -53,6 +55,7 @@ var motoSkips = []string{
 	"AWS::Lambda::EventInvokeConfig",
 	"AWS::SNS::Subscription",
 	"AWS::SQS::QueuePolicy",
+	"AWS::Scheduler::Schedule",
 }
 
 // The stack's parameters: a prefix, so that the flow shows the functions use the stack's; and an

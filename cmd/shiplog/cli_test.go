@@ -44,6 +44,7 @@ func newLocal(t *testing.T) *local {
 	t.Cleanup(func() { store.Close() })
 	svc := shiplog.NewService(store, store, nil, nil)
 	svc.Atomic = store.AtomicParameters() // as the local stack wires it
+	svc.Automate = true
 	svc.Now = func() time.Time { return clock }
 	svc.NewID = shiplog.NewULIDGenerator(svc.Now)
 	h := httpapi.LocalIdentity(httpapi.NewHandler(svc, nil), shiplog.Person{})

@@ -579,9 +579,52 @@ func (a *app) statusCommand() *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			return a.driftDetail(items)
+			if err := a.driftDetail(items); err != nil {
+				return err
+			}
+			return a.pendingDetail(items)
 		},
 	}
+}
+
+// pendingDetail says, under the table, what each auto-promoted environment waits for: its
+// candidate release and each gate that refuses it, with when that gate opens by itself.
+func (a *app) pendingDetail(items []environment) error {
+	var rows [][]any
+	for _, e := range items {
+		p := e.Pending
+		if p == nil {
+			continue
+		}
+		rel := p.ReleaseID
+		if p.From != "" {
+			rel += " (verified in " + p.From + ")"
+		}
+		switch {
+		case p.Error != "":
+			rows = append(rows, []any{e.Environment.ID, rel, styled{"error", red}, "", p.Error})
+		case p.Idle != "":
+			rows = append(rows, []any{e.Environment.ID, rel, "idle", "", p.Idle})
+		case len(p.Waiting) == 0:
+			rows = append(rows, []any{e.Environment.ID, rel, styled{"ready", green}, "next tick", "every gate passes; it deploys at the next tick"})
+		}
+		for _, g := range p.Waiting {
+			opens := a.when(g.RetryAt)
+			if opens == "" {
+				opens = "when a person acts"
+			}
+			rows = append(rows, []any{e.Environment.ID, rel, styled{g.Gate, yellow}, opens, g.Message})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(a.std.out)
+	t := a.newTable(a.std.out, "AUTO-PROMOTE", "CANDIDATE", "WAITS FOR", "OPENS", "WHY")
+	for _, r := range rows {
+		t.row(r...)
+	}
+	return t.flush()
 }
 
 func (a *app) lockCell(l *shiplog.EnvironmentLock) any {

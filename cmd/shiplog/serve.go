@@ -37,6 +37,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var addr, data, manifestFile, retire, invokeAllow, invokePrivileged string
 	var nopts notifyOptions
 	var ghTokenEnv, ghAPIURL string
+	var tick time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the local stack: the HTTP API and the Lambda Invoke API on an embedded store",
@@ -49,7 +50,10 @@ another site's page (Origin, Sec-Fetch-Site).
 
 The Invoke API allows every project, environment and privileged field by default, as the HTTP API
 does locally; --invoke-allow and --invoke-privileged take a stack's InvokeAllowList and
-InvokePrivilegedActions, to try a CI pipeline against what the stack will allow it.`,
+InvokePrivilegedActions, to try a CI pipeline against what the stack will allow it.
+
+Every --tick (a minute by default; 0: never) it runs the time-driven work that EventBridge
+Scheduler runs in AWS: auto-promotion once a soak ends or a window opens (docs/automation.md).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if retire != "" && manifestFile == "" {
@@ -62,11 +66,14 @@ InvokePrivilegedActions, to try a CI pipeline against what the stack will allow 
 			if nopts.secret == "" {
 				nopts.secret = os.Getenv("SHIPLOG_NOTIFY_SECRET")
 			}
+			if tick < 0 {
+				return fmt.Errorf("serve: --tick %s: must be a duration of at least 0 (0: no tick)", tick)
+			}
 			commits, err := localCommits(ghTokenEnv, ghAPIURL)
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
-			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy, notify: nopts, commits: commits}, a.std.err)
+			return serve(cmd.Context(), serveOptions{addr: addr, data: data, manifest: manifestFile, retire: retire, invoke: policy, notify: nopts, commits: commits, tick: tick}, a.std.err)
 		},
 	}
 	f := cmd.Flags()
@@ -79,6 +86,7 @@ InvokePrivilegedActions, to try a CI pipeline against what the stack will allow 
 	f.StringVar(&invokePrivileged, "invoke-privileged", all.PrivilegeList(), "the privileged payload fields the Invoke API allows (empty: none), as a stack's InvokePrivilegedActions")
 	f.StringVar(&nopts.url, "notify-webhook", "", "post every event to this URL (docs/notifications.md)")
 	f.StringVar(&nopts.kind, "notify-type", notify.Webhook, "what --notify-webhook is: webhook (signed JSON), slack or teams")
+	f.DurationVar(&tick, "tick", time.Minute, "how often to run the time-driven work (auto-promotion); 0: never")
 	f.StringVar(&nopts.secret, "notify-secret", "", "the HMAC secret a webhook's messages are signed with (default: SHIPLOG_NOTIFY_SECRET)")
 	f.StringVar(&ghTokenEnv, "github-token-env", "", "the environment variable holding a GitHub token: deploys then keep their ranges' commits (docs/change-notes.md); none: GitHub is never called")
 	f.StringVar(&ghAPIURL, "github-api-url", github.DefaultAPIURL, "the GitHub API --github-token-env's token is for (GitHub Enterprise: https://HOST/api/v3)")
@@ -90,6 +98,7 @@ type serveOptions struct {
 	invoke                       awslambda.InvokePolicy
 	notify                       notifyOptions
 	commits                      shiplog.CommitHistory // nil: no GitHub enrichment
+	tick                         time.Duration
 }
 
 // localCommits is the local stack's GitHub enrichment: the token from the environment variable
@@ -174,6 +183,12 @@ func serve(ctx context.Context, o serveOptions, stderr interface{ Write([]byte) 
 		for _, p := range projects {
 			log.Info("project registered", "project", p.ID)
 		}
+	}
+
+	if o.tick > 0 {
+		tctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go runTicks(tctx, svc, o.tick, log)
 	}
 
 	functions := map[string]lambda.Handler{}
@@ -276,6 +291,8 @@ func localService(store *bolt.Store, log *slog.Logger) *shiplog.Service {
 	// No Runtime: the local stack has no ECS access, so an ECS event it would have to check
 	// answers Unavailable. Its home is the account its function ARNs name, in no real region.
 	svc.Home = localHome
+	// It deploys, so it acts on automation at once (auto-rollback, auto-promotion).
+	svc.Automate = true
 	return svc
 }
 
@@ -381,4 +398,27 @@ func osUser() shiplog.Person {
 		return shiplog.Person{ID: u, Name: u}
 	}
 	return shiplog.AnonymousPerson
+}
+
+// runTicks runs the Service's tick every interval until ctx is done, as EventBridge Scheduler
+// does in AWS; what it did, and what failed, goes to the log.
+func runTicks(ctx context.Context, svc *shiplog.Service, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		out, err := svc.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "tick", "err", err)
+		}
+		for _, o := range out {
+			if o.Actions > 0 {
+				log.InfoContext(ctx, "tick", "work", o.Work, "projects", o.Projects, "actions", o.Actions)
+			}
+		}
+	}
 }

@@ -40,6 +40,9 @@ func main() {
 	// names.
 	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries, Runtime: awsecs.Runtimes, Alarms: awscloudwatch.Readers},
 		awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime, Alarms: svc.Alarms})
+	// It deploys, so it rolls back a failure reported to it, and auto-promotes a release or a
+	// verification, at once (the other functions leave that to the tick).
+	svc.Automate = true
 	// Refusals by gate and lead times, as EMF lines on stdout (docs/operating.md).
 	svc.Observer = awslambda.NewMetrics(os.Stdout, log)
 	lambda.Start(awslambda.HTTPAPI(httpapi.NewHandler(svc, log)))

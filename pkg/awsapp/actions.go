@@ -35,10 +35,11 @@ var FunctionActions = map[string][]string{
 	"ecr-push": {"ecr:BatchGetImage", "ssm:GetParameter", "ssm:PutParameter"},
 	// Read the label's parameter of each service.
 	"create-release": {"ssm:GetParameters", "sts:AssumeRole"},
-	// Check (and tag) the images in ECR, write the changed parameters; the alarms gate reads the
-	// environment's CloudWatch alarms, the findings gate its images' scan findings (only for
-	// environments that name them).
-	"deploy": {"cloudwatch:DescribeAlarms", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:PutImage", "ssm:PutParameter", "sts:AssumeRole"},
+	// Check (and tag) the images in ECR, write the changed parameters; on the tick, read the
+	// latest images of a project auto-promoted from its newest build (docs/automation.md); the
+	// alarms gate reads the environment's CloudWatch alarms, the findings gate its images' scan
+	// findings (only for environments that name them).
+	"deploy": {"cloudwatch:DescribeAlarms", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:PutImage", "ssm:GetParameters", "ssm:PutParameter", "sts:AssumeRole"},
 	// Read what the ECS service of an event runs (awsecs.Actions): its primary deployment's task
 	// definition, and the digests its running tasks report for images named by tag; and the
 	// alarm of a CloudWatch alarm event, before a bake fails a deployment on its word.
@@ -78,9 +79,10 @@ var FunctionTables = map[string]map[string][]string{
 	// Read the release, project and environment, record the deployment (checking, in the same
 	// transaction, that the project still registers its environment) and settle the environment.
 	// A promotion reads the environments' states and a rollback the environment's deployments;
-	// statuses (applied, superseded, and reports) update the deployments' listing items.
+	// statuses (applied, superseded, and reports) update the deployments' listing items. The
+	// tick records the release of a newest build (auto_promote from latest).
 	"deploy": {
-		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"},
+		ReleasesTable: {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		StateTable:    {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	},
 	// Find the environments that run the event's ECS service in the runtime index, with their
@@ -158,7 +160,7 @@ func (l Labels) Allows(label string) bool {
 var FunctionParameters = map[string]map[string]Labels{
 	"ecr-push":       {"ssm:GetParameter": LatestLabel, "ssm:PutParameter": LatestLabel},
 	"create-release": {"ssm:GetParameters": AnyLabel},
-	"deploy":         {"ssm:PutParameter": EnvironmentLabels},
+	"deploy":         {"ssm:GetParameters": LatestLabel, "ssm:PutParameter": EnvironmentLabels},
 	"ecs-events":     {},
 	"api":            {"ssm:GetParameters": AnyLabel, "ssm:GetParametersByPath": AnyLabel, "ssm:PutParameter": EnvironmentLabels},
 	"events":         {},

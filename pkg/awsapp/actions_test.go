@@ -463,6 +463,33 @@ func TestFunctionActions(t *testing.T) {
 		recorders[name].mu.Unlock()
 	}
 
+	// deploy: the scheduler's tick, over a project whose stage is auto-promoted from the newest
+	// build and rolled back automatically: the tick releases the build under latest (put there
+	// as ecr-push would, not recorded) and deploys it; a second release (from the API, which
+	// here, as ecs-events, leaves automation to the tick) the same; a failure reported, and the
+	// next tick rolls stage back, held.
+	auto := localaws.UniqueName("auto")
+	call("PUT", "/projects/"+auto, fmt.Sprintf(`{"name":"A","environments":[{"id":"stage","auto_promote":{"from":"latest"},"auto_rollback":true},`+
+		`{"id":"prod","requires":["stage"],"auto_promote":true}],"image_repositories":[{"id":%q,"services":["web"]}]}`, repo), 201)
+	if _, err := ssm.NewFromConfig(m.Config(ctx)).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(tables.ParameterPrefix + "/" + auto + "/images/latest/web"),
+		Value: aws.String(account + ".dkr.ecr.eu-west-1.amazonaws.com/" + repo + "@" + d1), Type: ssmtypes.ParameterTypeString, Overwrite: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	invoke(awslambda.DeployName, awslambda.TickPayload, false)
+	call("POST", "/projects/"+auto+"/releases", `{}`, 201)
+	invoke(awslambda.DeployName, awslambda.TickPayload, false)
+	autoEnvs, err := services[awslambda.APIName].Environments(ctx, auto)
+	if err != nil || autoEnvs[0].Current == nil || autoEnvs[0].Current.RequestedBy.ID != "shiplog" {
+		t.Fatalf("auto's environments after two ticks: %+v, %v; want stage deployed by shiplog", autoEnvs, err)
+	}
+	failedRelease := autoEnvs[0].Current.ReleaseID
+	call("POST", "/projects/"+auto+"/environments/stage/deployments/"+autoEnvs[0].Current.DeploymentID+"/status", `{"status":"failed"}`, 200)
+	invoke(awslambda.DeployName, awslambda.TickPayload, false)
+	autoEnvs, err = services[awslambda.APIName].Environments(ctx, auto)
+	if err != nil || autoEnvs[0].Current.ReleaseID == failedRelease || autoEnvs[0].Lock == nil {
+		t.Fatalf("auto's stage after the failure and a tick: %+v, %v; want it rolled back from %s, held", autoEnvs[0], err, failedRelease)
+	}
+
 	// events: the state table's stream (read as Lambda's poller reads it, with no recorder: the
 	// code does not make those calls) handed to the function, which puts the events on the bus.
 	rec := newRecorder(tables)

@@ -195,8 +195,21 @@ func CreateRelease(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) 
 
 // Deploy handles the deploy payload and returns {"deployment", "release"}, for the targets and
 // privileges policy allows.
+//
+// The payload {"shiplog": "tick"} (TickPayload), which EventBridge Scheduler sends every minute
+// (template.yaml's TickSchedule), runs the Service's tick instead: the time-driven work, such as
+// auto-promotion once a soak ends or a window opens. It takes no project, environment or
+// requester: what it deploys is what the projects' manifests ask for, so whoever may invoke the
+// function can only make it happen sooner.
 func Deploy(svc *shiplog.Service, log *slog.Logger, policy InvokePolicy) Function {
 	return Function{Name: DeployName, Log: log, Fn: func(ctx context.Context, payload []byte) (any, error) {
+		if tick, err := isTick(payload); tick || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			out, err := svc.Tick(ctx)
+			return TickResponse{Tick: out}, err
+		}
 		var req DeployRequest
 		if err := decode(payload, &req); err != nil {
 			return nil, err
@@ -228,4 +241,43 @@ func person(r *Requester) shiplog.Person {
 		p.ID, p.Name = r.ID, r.Name
 	}
 	return p
+}
+
+// TickPayload is what EventBridge Scheduler sends the deploy function to run the tick.
+const TickPayload = `{"shiplog": "tick"}`
+
+// TickResponse is the deploy function's answer to a tick: what each piece of its work did.
+type TickResponse struct {
+	Tick []shiplog.TickOutcome `json:"tick"`
+}
+
+// isTick reports whether a deploy payload is a tick: an object whose only field is "shiplog".
+// One that names "shiplog" with anything else is refused, as a mistake.
+func isTick(payload []byte) (bool, error) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(payload, &fields) != nil {
+		return false, nil // not an object: the deploy's decoding says what is wrong
+	}
+	raw, ok := fields["shiplog"]
+	if !ok {
+		return false, nil
+	}
+	var v struct {
+		Shiplog string `json:"shiplog"`
+	}
+	if err := decode(payload, &v); err != nil {
+		return false, err
+	}
+	if v.Shiplog != "tick" {
+		return false, shiplog.Errorf(shiplog.Invalid, "payload.shiplog: %s is not \"tick\", the only thing it asks for ({\"shiplog\": \"tick\"} runs the time-driven work)", clipRaw(raw))
+	}
+	return true, nil
+}
+
+// clipRaw shows the start of a JSON value in an error.
+func clipRaw(raw json.RawMessage) string {
+	if len(raw) > 40 {
+		return string(raw[:40]) + "..."
+	}
+	return string(raw)
 }

@@ -506,6 +506,8 @@ func withStatusAndDrift(w http.ResponseWriter, r *http.Request, api http.Handler
 		if e["environment"].(map[string]any)["id"] == "prod" {
 			e["status"] = "failed"
 			e["drift"] = []any{map[string]any{"service": "archivist", "kind": "not_running", "recorded": "a", "actual": "b"}}
+			e["pending"] = map[string]any{"environment": "prod", "release_id": "01KCANDIDATE00000000000000", "from": "stage",
+				"waiting": []any{map[string]any{"gate": "window", "allow": false, "message": "storage/prod is outside its deploy windows", "retry_at": 1795424400}}}
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -897,6 +899,10 @@ func TestShapesStillToCome(t *testing.T) {
 	tb.open("#/p/storage")
 	if marks := tb.text("#matrix th[data-environment=prod] .marks"); !strings.Contains(marks, "failed") || !strings.Contains(marks, "drift 1") {
 		t.Errorf("prod's marks: got %q, want its status (failed) and its drift", marks)
+	}
+	if waits := tb.text("#env-prod .auto-pending"); !strings.Contains(waits, "auto-promote") || !strings.Contains(waits, "(verified in stage)") ||
+		!strings.Contains(waits, "window storage/prod is outside its deploy windows — opens") {
+		t.Errorf("prod's card: got %q, want what it waits for: the candidate, the window's refusal and when it opens", waits)
 	}
 	drifted := run(tb, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#matrix td.is-drift')].map((td) => td.dataset.service + '/' + td.dataset.environment)`))
 	if strings.Join(drifted, ",") != "archivist/prod" {

@@ -56,9 +56,12 @@ func TestRepositoryExample(t *testing.T) {
 	}
 	// Time gates would refuse the walkthrough's deploys at some hours of the week, whatever the
 	// example said: docs/delivery.md shows them, and TestParseWindows parses its examples.
+	// Automation (auto_promote, auto_rollback) would deploy and roll back by itself in the
+	// walkthrough: docs/automation.md shows it, and TestAutomationManifest parses its forms.
 	// Approvals likewise would stop the walkthrough's deploys to prod until two people approved:
 	// docs/approvals.md shows them, and TestParseApprovals parses its examples.
 	leftOut := map[string]bool{"{project}.environments[].windows": true, "{project}.environments[].freeze_windows": true,
+		"{project}.environments[].auto_promote": true, "{project}.environments[].auto_rollback": true,
 		"{project}.environments[].approvals": true,
 		// The local stack reads no CloudWatch alarms and no ECR scans, so their gates would
 		// refuse every deploy of the walkthrough: docs/alarms.md shows them, and

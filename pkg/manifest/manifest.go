@@ -62,10 +62,20 @@ type environment struct {
 	// images with no completed scan through.
 	MaxFindingSeverity *string `json:"max_finding_severity"`
 	AllowUnscanned     *bool   `json:"allow_unscanned"`
+	// AutoPromote is true, false or {"from": "latest"}; AutoRollback true or false
+	// (docs/automation.md).
+	AutoPromote  json.RawMessage `json:"auto_promote"`
+	AutoRollback *bool           `json:"auto_rollback"`
 	// Approvals is how many people must approve a release before it is deployed here: an
 	// approvals object.
 	Approvals json.RawMessage `json:"approvals"`
 	place
+}
+
+// autoPromote is auto_promote in its long form: where the first environment's candidate comes
+// from ("latest": the newest build; "release": the newest release, as with true).
+type autoPromote struct {
+	From *string `json:"from"`
 }
 
 // approvals is an environment's approval rule (shiplog.Approvals): required, and optionally who
@@ -242,6 +252,12 @@ func parseProject(id string, data []byte, c *collector) (shiplog.Project, bool) 
 		}
 		if re.AllowUnscanned != nil {
 			env.AllowUnscanned = *re.AllowUnscanned
+		}
+		if re.AutoRollback != nil {
+			env.AutoRollback = *re.AutoRollback
+		}
+		if env.AutoPromote, env.AutoPromoteFrom, err = parseAutoPromote(field+".auto_promote", re.AutoPromote); err != nil {
+			c.add(err)
 		}
 		if len(re.Approvals) > 0 && !bytes.Equal(bytes.TrimSpace(re.Approvals), []byte("null")) {
 			if env.Approvals, err = parseApprovals(field+".approvals", re.Approvals); err != nil {
@@ -453,6 +469,32 @@ func parseDuration(field, s, what string) (int64, error) {
 		return 0, shiplog.Errorf(shiplog.Invalid, "%s: %q must be a positive whole number of seconds; leave %s out for none", field, s, what)
 	}
 	return int64(d / time.Second), nil
+}
+
+// parseAutoPromote decodes an environment's auto_promote: absent, null, true or false, or
+// {"from": "latest"} ({"from": "release"} is true's long form). It answers whether the
+// environment is promoted to automatically and from where; Project.Validate checks the rest.
+func parseAutoPromote(field string, data json.RawMessage) (bool, string, error) {
+	trimmed := bytes.TrimSpace(data)
+	switch {
+	case len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) || bytes.Equal(trimmed, []byte("false")):
+		return false, "", nil
+	case bytes.Equal(trimmed, []byte("true")):
+		return true, "", nil
+	case trimmed[0] != '{':
+		return false, "", shiplog.Errorf(shiplog.Invalid, "%s: got %s, want true, false or {\"from\": \"latest\"}", field, clipJSON(trimmed))
+	}
+	var a autoPromote
+	if err := strictjson.Decode(data, &a, strictjson.Options{Name: field, Path: field}); err != nil {
+		return false, "", err
+	}
+	if a.From == nil {
+		return false, "", shiplog.Errorf(shiplog.Invalid, "%s.from: is required in the long form; write true for the newest release, or {\"from\": \"latest\"} for the newest build", field)
+	}
+	if *a.From == shiplog.AutoPromoteFromRelease {
+		return true, "", nil
+	}
+	return true, *a.From, nil
 }
 
 // clipJSON shows the start of a JSON value in an error.

@@ -74,6 +74,10 @@ type EnvironmentStatus struct {
 	// images of the environments it is promoted from). A deploy of them is refused until ECR
 	// replication copies them there. None (omitted) where nothing is missing or not checked.
 	Unreplicated []Unreplicated `json:"unreplicated,omitempty"`
+	// Pending is, for an auto-promoted environment (Environment.AutoPromote), what it waits for:
+	// its candidate release and each gate that refuses it, with when that opens (RetryAt), as a
+	// plan evaluates them; nil for an environment a person deploys to.
+	Pending *AutoPromotion `json:"pending,omitempty"`
 }
 
 // Unreplicated is an image an environment needs and its registry lacks: Image as the release
@@ -126,8 +130,20 @@ func (s *Service) Environments(ctx context.Context, projectID string) ([]Environ
 	now := s.Now()
 	out := make([]EnvironmentStatus, len(project.Environments))
 	for i, e := range project.Environments {
+		if !e.AutoPromote {
+			continue
+		}
+		// What automation waits for is worked out as a plan is; a failure to is said there,
+		// not answered for the whole status.
+		a, err := s.pendingIn(ctx, project, e, byID)
+		if err != nil {
+			a.Error = err.Error()
+		}
+		out[i].Pending = &a
+	}
+	for i, e := range project.Environments {
 		st := byID[e.ID]
-		out[i] = EnvironmentStatus{Environment: e, Lock: activeLock(st, now)}
+		out[i] = EnvironmentStatus{Environment: e, Lock: activeLock(st, now), Pending: out[i].Pending}
 		out[i].Drift = []Drift{}
 		if st != nil && st.ReleaseID != "" { // a state may hold only a lock
 			// The idempotency keys are the store's bookkeeping of retries, not what is deployed.

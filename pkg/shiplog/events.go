@@ -208,6 +208,13 @@ func (s *Service) deploymentEvent(projectID, releaseID string, d Deployment) Eve
 	set("description", d.Description)
 	set("promoted_from", d.PromotedFrom)
 	set("reverts", d.Reverts)
+	if d.RequestedBy == shiplogPerson {
+		// Only shiplog's automation requests deployments as shiplog (docs/automation.md).
+		ev.Detail["automatic"] = "auto_promote"
+		if d.Kind == KindRollback {
+			ev.Detail["automatic"] = "auto_rollback"
+		}
+	}
 	if d.Override != nil {
 		set("override_reason", d.Override.Reason)
 	}

@@ -52,6 +52,16 @@ type Environment struct {
 	// with no completed scan, which is otherwise refused.
 	MaxFindingSeverity string `json:"max_finding_severity,omitempty"`
 	AllowUnscanned     bool   `json:"allow_unscanned,omitempty"`
+	// AutoPromote makes shiplog deploy to the environment, by itself, the release that passes
+	// every gate (docs/automation.md): for an environment that requires none, the newest
+	// release, or, with AutoPromoteFrom "latest", the newest build (a release of the images
+	// under "latest", created when none has them); for the others, the newest release verified
+	// in the environments it requires.
+	AutoPromote     bool   `json:"auto_promote,omitempty"`
+	AutoPromoteFrom string `json:"auto_promote_from,omitempty"`
+	// AutoRollback makes shiplog answer a failed deployment to the environment by rolling back
+	// to the release it ran before, with a hold that names the failure.
+	AutoRollback bool `json:"auto_rollback,omitempty"`
 	// Approvals, if set, is how many people must approve a release before it is deployed here
 	// (the approvals gate).
 	Approvals *Approvals `json:"approvals,omitempty"`
@@ -307,6 +317,9 @@ func (p Project) Validate() error {
 			return err
 		}
 		if err := validateFindingRule(field, e); err != nil {
+			return err
+		}
+		if err := validateAutomation(field, e); err != nil {
 			return err
 		}
 		if err := validateApprovals(field, e.Approvals); err != nil {

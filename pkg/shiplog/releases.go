@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -85,8 +86,25 @@ func (in CreateReleaseInput) registration() RegisterInput {
 // With an idempotency key, a request the project has seen with that key (in the last KeyTTL)
 // answers the release it created, as it now stands, before anything is registered or read; the
 // key is recorded in the same atomic write as the release.
+//
+// Where the Service automates (Automate), a new release is auto-promoted at once to the
+// project's auto-promoted environments that require no other, after it is recorded: that cannot
+// fail the request.
 func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Release, error) {
 	logctx.Add(ctx, logctx.Project, in.ProjectID)
+	var p Project
+	r, err := s.createRelease(ctx, in, &p)
+	if err == nil && s.Automate && slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.AutoPromote && len(e.Requires) == 0 }) {
+		if _, err := s.autoPromote(ctx, p); err != nil {
+			s.logger().WarnContext(ctx, "auto-promotion after a release", "project", p.ID, "release", r.ID, "error", err)
+		}
+	}
+	return r, err
+}
+
+// createRelease is CreateRelease without what follows it; it sets *into (if not nil) to the
+// project it read, unless it answered a replayed request.
+func (s *Service) createRelease(ctx context.Context, in CreateReleaseInput, into *Project) (Release, error) {
 	// Every check of the request comes before the project is registered, so that a refused
 	// request changes nothing.
 	if err := in.Validate(); err != nil {
@@ -123,6 +141,9 @@ func (s *Service) CreateRelease(ctx context.Context, in CreateReleaseInput) (Rel
 	}
 	if err != nil {
 		return Release{}, err
+	}
+	if into != nil {
+		*into = project
 	}
 	stated, _ := validateSources("sources", in.Sources) // checked by Validate
 	for svc := range stated {

@@ -44,6 +44,12 @@ type Service struct {
 	// Commits, if set, reads the commits of a range (the GitHub API, pkg/github) when a deploy
 	// is recorded; they are kept in the deployment's ranges, so that reads never call it.
 	Commits CommitHistory
+	// Automate makes the Service act on automation at once where it happens: a failure in an
+	// auto_rollback environment is rolled back, and a release or a verification auto-promoted,
+	// in the request that records it (docs/automation.md). Set it where the Service may deploy
+	// (the parameter store, the registry, and their permissions: the API, the deploy function,
+	// the local stack); elsewhere Tick does the same within a tick.
+	Automate bool
 
 	// Now is the clock and Sleep waits on it (it returns early with ctx's error); NewID makes
 	// release and deployment ids, which must sort by creation time.

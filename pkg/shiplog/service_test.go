@@ -179,6 +179,7 @@ func newHarness(t testing.TB) *harness {
 		LockTTL:    2 * time.Minute,
 		DeployWait: 20 * time.Second,
 		Log:        slog.New(slog.DiscardHandler),
+		Automate:   true,
 	}
 	projects, err := manifest.Parse(readFile(t, "wellcome_project.json"))
 	if err != nil {

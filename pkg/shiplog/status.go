@@ -135,10 +135,14 @@ func (s *Service) setStatus(ctx context.Context, projectID, deploymentID, scope 
 		return DeploymentRecord{}, err
 	}
 	env := rec.Environment
-	var out DeploymentRecord
+	var (
+		out              DeploymentRecord
+		changed, current bool
+	)
 	err = s.updateStatus(ctx, projectID, env, "status of deployment "+deploymentID, func(cur, next *EnvironmentState) ([]StatusUpdate, error) {
 		status := rec.Status
-		current := cur != nil && cur.DeploymentID == deploymentID
+		current = cur != nil && cur.DeploymentID == deploymentID
+		changed = false
 		if current && cur.Status != "" {
 			status = cur.Status // the state is read after the record: it is the newer word
 		}
@@ -162,6 +166,7 @@ func (s *Service) setStatus(ctx context.Context, projectID, deploymentID, scope 
 				deploymentID, projectID, env.ID, now)
 		}
 		entry.At = s.Now().Unix()
+		changed = true
 		next.Status = entry.Status
 		out = rec
 		out.Status = entry.Status
@@ -171,6 +176,7 @@ func (s *Service) setStatus(ctx context.Context, projectID, deploymentID, scope 
 	if err != nil {
 		return DeploymentRecord{}, err
 	}
+	s.afterStatus(ctx, out, changed, current)
 	return out, nil
 }
 

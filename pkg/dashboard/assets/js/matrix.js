@@ -317,7 +317,30 @@ function envCard(ctx, e, i, freezes, now) {
       ` ${f.freeze_id}: “${f.reason}”, `, time(f.starts_at), ' to ', time(f.ends_at))),
     (e.drift || []).length ? h('ul', { class: 'drift' }, e.drift.map((d) => h('li', {}, badge(d.kind.replace(/_/g, ' '), 'bad'), ` ${d.service}: recorded `,
       h('code', {}, imageLabel(d.recorded) || '—'), ', actual ', h('code', {}, imageLabel(d.actual) || '—')))) : null,
+    e.pending ? pendingBlock(ctx, e.pending) : null,
     h('div', { class: 'actions' },
       envActions(ctx, e, i, freezes).map((a, n) => actionButton(a, n === 0, a.run)),
       h('a', { class: 'button-link', href: href('p', ctx.projectID, 'deployments', { environment: env.id }) }, 'History')));
+}
+
+// pendingBlock says what an auto-promoted environment waits for (docs/automation.md): its
+// candidate release, and each gate that refuses it with when it opens by itself, or why there
+// is nothing to deploy.
+function pendingBlock(ctx, p) {
+  const candidate = p.release_id
+    ? [h('a', { href: href('p', ctx.projectID, 'releases', p.release_id), class: 'mono', title: p.release_id }, shortID(p.release_id)),
+      p.from ? ` (verified in ${p.from})` : '']
+    : 'no candidate';
+  let body;
+  if (p.error) {
+    body = h('p', { class: 'small' }, badge('error', 'bad'), ` ${p.error}`);
+  } else if (p.idle) {
+    body = h('p', { class: 'small muted' }, p.idle);
+  } else if ((p.waiting || []).length) {
+    body = h('ul', { class: 'waiting' }, p.waiting.map((g) => h('li', {}, badge(g.gate, 'warn'), ` ${g.message}`,
+      g.retry_at ? [' — opens ', time(g.retry_at)] : ' — opens when a person acts')));
+  } else {
+    body = h('p', { class: 'small' }, badge('ready', 'ok'), ' every gate passes: it deploys at the next tick');
+  }
+  return h('div', { class: 'auto-pending' }, h('p', { class: 'small' }, badge('auto-promote', 'muted'), ' candidate ', candidate), body);
 }
