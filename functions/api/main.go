@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
+	"github.com/shiplog/shiplog/pkg/awscloudwatch"
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awslambda"
@@ -24,17 +25,21 @@ func main() {
 	}
 	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE"),
 		ParameterPrefix: os.Getenv("SHIPLOG_PARAMETER_PREFIX")}
-	svc, err := awsapp.New(cfg, tables, awsecr.NewFromConfig(cfg), log)
+	registry := awsecr.NewFromConfig(cfg)
+	svc, err := awsapp.New(cfg, tables, registry, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
 	// POST .../verify checks on ECS what a deployment runs.
 	svc.Runtime = awsecs.NewFromConfig(cfg)
+	// Deploys and plans pass the alarms and findings gates: CloudWatch (its client made on first
+	// use) and ECR.
+	svc.Alarms, svc.Findings = awscloudwatch.NewFromConfig(cfg), registry
 	// An environment in another account or region is written and read there, through the role it
 	// names.
-	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries, Runtime: awsecs.Runtimes},
-		awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime})
+	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries, Runtime: awsecs.Runtimes, Alarms: awscloudwatch.Readers},
+		awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime, Alarms: svc.Alarms})
 	// It deploys, so it rolls back a failure reported to it, and auto-promotes a release or a
 	// verification, at once (the other functions leave that to the tick).
 	svc.Automate = true

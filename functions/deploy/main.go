@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
+	"github.com/shiplog/shiplog/pkg/awscloudwatch"
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awslambda"
 	"github.com/shiplog/shiplog/pkg/awssts"
@@ -29,14 +30,17 @@ func main() {
 	}
 	tables := awsapp.Tables{Releases: os.Getenv("SHIPLOG_RELEASES_TABLE"), State: os.Getenv("SHIPLOG_STATE_TABLE"),
 		ParameterPrefix: os.Getenv("SHIPLOG_PARAMETER_PREFIX")}
-	svc, err := awsapp.New(cfg, tables, awsecr.NewFromConfig(cfg), log)
+	registry := awsecr.NewFromConfig(cfg)
+	svc, err := awsapp.New(cfg, tables, registry, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
+	// The alarms and findings gates read CloudWatch (its client made on first use) and ECR.
+	svc.Alarms, svc.Findings = awscloudwatch.NewFromConfig(cfg), registry
 	// An environment in another account or region is written there, through the role it names.
-	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries},
-		awssts.Home{Parameters: svc.Params, Registry: svc.Registry})
+	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries, Alarms: awscloudwatch.Readers},
+		awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Alarms: svc.Alarms})
 	// Refusals by gate and lead times, as EMF lines on stdout (docs/operating.md).
 	svc.Observer = awslambda.NewMetrics(os.Stdout, log)
 	lambda.Start(awslambda.Deploy(svc, log, policy))

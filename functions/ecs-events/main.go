@@ -1,5 +1,6 @@
 // Command ecs-events is the shiplog ecs-events Lambda function: EventBridge's ECS deployment and
-// service events, which verify (or fail) the shiplog deployments they concern.
+// service events, which verify (or fail) the shiplog deployments they concern, and CloudWatch's
+// alarm state changes, which fail a deployment in its bake.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/shiplog/shiplog/pkg/awscloudwatch"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awsecs"
 	"github.com/shiplog/shiplog/pkg/awslambda"
@@ -41,7 +43,10 @@ func main() {
 	svc := shiplog.NewService(nil, awsdynamo.New(dynamodb.NewFromConfig(cfg), releases, state), nil, log)
 	svc.Runtime = awsecs.NewFromConfig(cfg)
 	svc.Home = shiplog.Location{Account: account, Region: cfg.Region}
+	// CloudWatch's alarm events are checked against the alarm before a bake fails a deployment
+	// (the client is made on the first such event).
+	svc.Alarms = awscloudwatch.NewFromConfig(cfg)
 	// An environment in another account or region is read there, through the role it names.
-	svc.Places = awssts.New(cfg, awssts.Clients{Runtime: awsecs.Runtimes}, awssts.Home{Runtime: svc.Runtime})
+	svc.Places = awssts.New(cfg, awssts.Clients{Runtime: awsecs.Runtimes, Alarms: awscloudwatch.Readers}, awssts.Home{Runtime: svc.Runtime, Alarms: svc.Alarms})
 	lambda.Start(awslambda.ECSEvents(svc, log))
 }

@@ -36,14 +36,17 @@ var FunctionActions = map[string][]string{
 	// Read the label's parameter of each service.
 	"create-release": {"ssm:GetParameters", "sts:AssumeRole"},
 	// Check (and tag) the images in ECR, write the changed parameters; on the tick, read the
-	// latest images of a project auto-promoted from its newest build (docs/automation.md).
-	"deploy": {"ecr:BatchGetImage", "ecr:PutImage", "ssm:GetParameters", "ssm:PutParameter", "sts:AssumeRole"},
+	// latest images of a project auto-promoted from its newest build (docs/automation.md); the
+	// alarms gate reads the environment's CloudWatch alarms, the findings gate its images' scan
+	// findings (only for environments that name them).
+	"deploy": {"cloudwatch:DescribeAlarms", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:PutImage", "ssm:GetParameters", "ssm:PutParameter", "sts:AssumeRole"},
 	// Read what the ECS service of an event runs (awsecs.Actions): its primary deployment's task
-	// definition, and the digests its running tasks report for images named by tag.
-	"ecs-events": {"ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "sts:AssumeRole"},
-	// The HTTP API: registration, releases, deploys and every read, and verification on ECS
-	// (POST .../verify). It records no pushes.
-	"api": {"ecr:BatchGetImage", "ecr:PutImage", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks",
+	// definition, and the digests its running tasks report for images named by tag; and the
+	// alarm of a CloudWatch alarm event, before a bake fails a deployment on its word.
+	"ecs-events": {"cloudwatch:DescribeAlarms", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "sts:AssumeRole"},
+	// The HTTP API: registration, releases, deploys (with their gates' reads, as deploy's) and
+	// every read, and verification on ECS (POST .../verify). It records no pushes.
+	"api": {"cloudwatch:DescribeAlarms", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:PutImage", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks",
 		"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter", "sts:AssumeRole"},
 	// Put the stream's new events on the bus (awseventbridge.Actions). Lambda's stream poller,
 	// not the code, reads the stream; the template grants that in a policy of its own.

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -30,6 +32,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
+	"github.com/shiplog/shiplog/pkg/awscloudwatch"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awsdynamo/eventitems"
 	"github.com/shiplog/shiplog/pkg/awsecr"
@@ -238,8 +241,22 @@ func TestFunctionActions(t *testing.T) {
 	project := localaws.UniqueName("proj")
 	// far lives in another account, reached through the role the target-account template makes
 	// there (moto keeps the accounts apart for the assumed role's credentials).
-	entry := fmt.Sprintf(`{"name":"P","tag_deployed_images":true,"environments":[{"id":"stage"},{"id":"prod","ecs":{"cluster":%q,"services":{"worker":"worker-prod"}}},`+
-		`{"id":"far","role_arn":"arn:aws:iam::%s:role/shiplog-target","ecs":{"cluster":%q}}],"image_repositories":[{"id":%q,"services":["web","worker"]}]}`, cluster, farAccount, cluster, repo)
+	// prod and far name CloudWatch alarms (far's in its own account, read through the role), and
+	// prod bakes and refuses CRITICAL findings (its images have no scan, which it allows): the
+	// gates read CloudWatch and ECR, and an alarm event is checked against the alarm.
+	alarm := localaws.UniqueName("alarm")
+	for _, cfg := range []aws.Config{m.Config(ctx), farCfg} {
+		if _, err := cloudwatch.NewFromConfig(cfg).PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+			AlarmName: aws.String(alarm), MetricName: aws.String("5XXError"), Namespace: aws.String("AWS/ApplicationELB"),
+			ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, EvaluationPeriods: aws.Int32(1), Period: aws.Int32(60),
+			Statistic: cwtypes.StatisticSum, Threshold: aws.Float64(5),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := fmt.Sprintf(`{"name":"P","tag_deployed_images":true,"environments":[{"id":"stage"},{"id":"prod","ecs":{"cluster":%q,"services":{"worker":"worker-prod"}},`+
+		`"alarms":[%q],"bake":"1h","max_finding_severity":"CRITICAL","allow_unscanned":true},`+
+		`{"id":"far","role_arn":"arn:aws:iam::%s:role/shiplog-target","ecs":{"cluster":%q},"alarms":[%q]}],"image_repositories":[{"id":%q,"services":["web","worker"]}]}`, cluster, alarm, farAccount, cluster, alarm, repo)
 	manifest := fmt.Sprintf(`{%q:%s}`, project, entry)
 
 	recorders := map[string]*iamRecorder{}
@@ -262,7 +279,8 @@ func TestFunctionActions(t *testing.T) {
 			svc = shiplog.NewService(nil, awsdynamo.New(dynamodb.NewFromConfig(cfg), tables.Releases, tables.State), nil, nil)
 			svc.Runtime = awsecs.NewFromConfig(cfg)
 			svc.Home = shiplog.Location{Account: account, Region: "eu-west-1"}
-			svc.Places = awssts.New(cfg, awssts.Clients{Runtime: awsecs.Runtimes}, awssts.Home{Runtime: svc.Runtime})
+			svc.Alarms = awscloudwatch.NewFromConfig(cfg)
+			svc.Places = awssts.New(cfg, awssts.Clients{Runtime: awsecs.Runtimes, Alarms: awscloudwatch.Readers}, awssts.Home{Runtime: svc.Runtime, Alarms: svc.Alarms})
 		} else {
 			svc = awsapp.NewFromConfig(cfg, tables, registry, nil)
 			if name == awslambda.ECRPushName {
@@ -273,6 +291,13 @@ func TestFunctionActions(t *testing.T) {
 			if callsService(name, "ecs") {
 				svc.Runtime = awsecs.NewFromConfig(cfg)
 			}
+			// As deploy and api wire the gates' reads.
+			if callsService(name, "cloudwatch") {
+				svc.Alarms = awscloudwatch.NewFromConfig(cfg)
+			}
+			if slices.Contains(awsapp.FunctionActions[name], "ecr:DescribeImageScanFindings") {
+				svc.Findings = awsecr.NewFromConfig(cfg)
+			}
 			// As each main wires it: the clients of other accounts are the function's own kinds.
 			if callsService(name, "sts") {
 				clients := awssts.Clients{Parameters: awsapp.ParametersIn(tables)}
@@ -282,7 +307,10 @@ func TestFunctionActions(t *testing.T) {
 				if svc.Runtime != nil {
 					clients.Runtime = awsecs.Runtimes
 				}
-				svc.Places = awssts.New(cfg, clients, awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime})
+				if svc.Alarms != nil {
+					clients.Alarms = awscloudwatch.Readers
+				}
+				svc.Places = awssts.New(cfg, clients, awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime, Alarms: svc.Alarms})
 			}
 		}
 		services[name] = svc
@@ -413,6 +441,18 @@ func TestFunctionActions(t *testing.T) {
 	call("GET", "/projects/"+project+"/deployments/"+prodDeployment, "", 200)
 	call("POST", "/projects/"+project+"/environments/prod/deployments/"+prodDeployment+"/verify", "", 200)
 	call("POST", "/projects/"+project+"/environments/prod/deployments/"+prodDeployment+"/status", `{"status":"verified"}`, 200)
+	// ecs-events: prod's alarm enters ALARM within its bake; the function reads the alarm before
+	// it fails the deployment.
+	if _, err := cloudwatch.NewFromConfig(m.Config(ctx)).SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{
+		AlarmName: aws.String(alarm), StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("5xx"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	alarmEv := fmt.Sprintf(`{"version":"0","id":"a","detail-type":"CloudWatch Alarm State Change","source":"aws.cloudwatch","account":%q,"time":%q,"region":"eu-west-1","resources":["arn:aws:cloudwatch:eu-west-1:%s:alarm:%s"],"detail":{"alarmName":%q,"state":{"value":"ALARM","reason":"5xx"}}}`,
+		account, time.Now().UTC().Format(time.RFC3339), account, alarm, alarm)
+	if out, err := functions[awslambda.ECSEventsName].Invoke(ctx, []byte(alarmEv)); err != nil || !strings.Contains(string(out), `"status":"failed"`) {
+		t.Fatalf("ecs-events on prod's alarm: %s, %v; want prod's deployment failed", out, err)
+	}
 	for _, name := range []string{awslambda.ECSEventsName, awslambda.APIName} {
 		// moto's DescribeTasks answers are unreadable by the SDK and its services run no tasks
 		// (see pkg/awsecs's tests), so the tasks of a service whose image is named by tag are

@@ -1,6 +1,6 @@
 // Package awsecr implements shiplog.Registry on Amazon ECR: it checks that a release's images
 // still exist before a deploy, and moves a tag onto deployed images for services that run
-// floating tags.
+// floating tags. It implements shiplog.Findings too: the images' scan findings.
 package awsecr
 
 import (
@@ -33,7 +33,7 @@ var TagActions = []string{"ecr:BatchGetImage", "ecr:PutImage"}
 const TaggingTag = "shiplog-tag-deployed-images"
 
 // Actions lists every IAM action the Registry calls. Tests hold its calls to these lists.
-var Actions = []string{"ecr:BatchGetImage", "ecr:PutImage"}
+var Actions = []string{"ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:PutImage"}
 
 const (
 	// batchSize is the most image ids BatchGetImage takes at once.

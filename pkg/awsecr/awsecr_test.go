@@ -373,9 +373,9 @@ func TestActions(t *testing.T) {
 	if got, want := fresh.calls.Actions(), sorted(awsecr.TagActions); !slices.Equal(got, want) {
 		t.Errorf("TagImages called %v, want %v (awsecr.TagActions)", got, want)
 	}
-	union := sorted(append(slices.Clone(awsecr.CheckActions), awsecr.TagActions...))
+	union := sorted(append(append(slices.Clone(awsecr.CheckActions), awsecr.TagActions...), awsecr.FindingsActions...))
 	if got := slices.Compact(union); !slices.Equal(got, sorted(awsecr.Actions)) {
-		t.Errorf("awsecr.Actions: got %v, want CheckActions and TagActions together %v", sorted(awsecr.Actions), got)
+		t.Errorf("awsecr.Actions: got %v, want CheckActions, TagActions and FindingsActions together %v", sorted(awsecr.Actions), got)
 	}
 }
 

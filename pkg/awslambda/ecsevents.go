@@ -56,7 +56,8 @@ type ecsEventDetail struct {
 // events: it reduces each to a shiplog.RuntimeEvent (cluster and service names from the event's
 // service ARN, resources[0]) and hands it to h, which marks the deployment it concerns. Events of
 // other eventNames are ignored with the reason logged, never an error (EventBridge would retry
-// them); events that are not ECS's or are malformed are refused as Invalid.
+// them); events that are not ECS's or are malformed are refused as Invalid. It takes CloudWatch's
+// "CloudWatch Alarm State Change" events too, handed to h's HandleAlarmEvent (AlarmEventHandler).
 func ECSEvents(h RuntimeEventHandler, log *slog.Logger) Function {
 	return Function{Name: ECSEventsName, Log: log, Quiet: true, Fn: func(ctx context.Context, payload []byte) (any, error) {
 		logger := log
@@ -68,10 +69,13 @@ func ECSEvents(h RuntimeEventHandler, log *slog.Logger) Function {
 		if err := strictjson.Decode(payload, &ev, strictjson.Options{Name: "event", AllowUnknown: true}); err != nil {
 			return nil, err
 		}
+		if ev.Source == CloudWatchSource && ev.DetailType == CloudWatchAlarmStateChange {
+			return alarmEvent(ctx, h, ev, logger)
+		}
 		outcomes, ok := ECSEventOutcomes[ev.DetailType]
 		if ev.Source != "aws.ecs" || !ok {
-			return nil, shiplog.Errorf(shiplog.Invalid, "event: source %q and detail-type %q are not an ECS deployment or service event (want aws.ecs, %q or %q)",
-				ev.Source, ev.DetailType, ECSDeploymentStateChange, ECSServiceAction)
+			return nil, shiplog.Errorf(shiplog.Invalid, "event: source %q and detail-type %q are not an ECS deployment or service event (want aws.ecs, %q or %q) nor a CloudWatch alarm state change (%s, %q)",
+				ev.Source, ev.DetailType, ECSDeploymentStateChange, ECSServiceAction, CloudWatchSource, CloudWatchAlarmStateChange)
 		}
 		if ev.Time.IsZero() {
 			return nil, shiplog.Errorf(shiplog.Invalid, "event: time is required")

@@ -34,6 +34,8 @@ type Clients struct {
 	Parameters func(aws.Config) shiplog.ParameterStore
 	Runtime    func(aws.Config) shiplog.Runtime
 	Registry   func(aws.Config) shiplog.Registry
+	// Alarms makes the CloudWatch alarms reader: a Places with it is a shiplog.AlarmPlaces.
+	Alarms func(aws.Config) shiplog.Alarms
 }
 
 // Home is what a function uses where the stack runs: its own clients, which a placement with no
@@ -42,6 +44,7 @@ type Home struct {
 	Parameters shiplog.ParameterStore
 	Runtime    shiplog.Runtime
 	Registry   shiplog.Registry
+	Alarms     shiplog.Alarms
 }
 
 // maxSessions bounds the credentials kept: one per role, external id and requester.
@@ -63,7 +66,10 @@ type Places struct {
 	sessions map[sessionKey]*session
 }
 
-var _ shiplog.Places = (*Places)(nil)
+var (
+	_ shiplog.Places      = (*Places)(nil)
+	_ shiplog.AlarmPlaces = (*Places)(nil)
+)
 
 type sessionKey struct{ role, externalID, name string }
 
@@ -74,6 +80,7 @@ type session struct {
 	params    map[string]shiplog.ParameterStore
 	runtimes  map[string]shiplog.Runtime
 	registers map[string]shiplog.Registry
+	alarms    map[string]shiplog.Alarms
 }
 
 // New returns Places on cfg (the function's own configuration: its region is the stack's), making
@@ -110,6 +117,14 @@ func (p *Places) Registry(ctx context.Context, at shiplog.Placement, by string) 
 		return nil, shiplog.Errorf(shiplog.Internal, "this function reads no ECR")
 	}
 	return reach(ctx, p, at, by, p.home.Registry, p.clients.Registry, func(s *session) map[string]shiplog.Registry { return s.registers })
+}
+
+// Alarms returns the CloudWatch alarms reader of at's account and region.
+func (p *Places) Alarms(ctx context.Context, at shiplog.Placement, by string) (shiplog.Alarms, error) {
+	if p.clients.Alarms == nil {
+		return nil, shiplog.Errorf(shiplog.Internal, "this function reads no CloudWatch alarms")
+	}
+	return reach(ctx, p, at, by, p.home.Alarms, p.clients.Alarms, func(s *session) map[string]shiplog.Alarms { return s.alarms })
 }
 
 // reach returns the client of at's account and region: home's for the stack's own, else one made
@@ -163,7 +178,7 @@ func (p *Places) session(ctx context.Context, at shiplog.Placement, by string) (
 			// Forget them all rather than track use: it only costs each a new AssumeRole.
 			p.sessions = map[sessionKey]*session{}
 		}
-		s = &session{params: map[string]shiplog.ParameterStore{}, runtimes: map[string]shiplog.Runtime{}, registers: map[string]shiplog.Registry{}}
+		s = &session{params: map[string]shiplog.ParameterStore{}, runtimes: map[string]shiplog.Runtime{}, registers: map[string]shiplog.Registry{}, alarms: map[string]shiplog.Alarms{}}
 		if at.RoleARN != "" {
 			provider := stscreds.NewAssumeRoleProvider(p.stsClient(), at.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 				o.RoleSessionName = key.name

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/shiplog/shiplog/pkg/awsapp"
+	"github.com/shiplog/shiplog/pkg/awscloudwatch"
 	"github.com/shiplog/shiplog/pkg/awsdynamo"
 	"github.com/shiplog/shiplog/pkg/awsecr"
 	"github.com/shiplog/shiplog/pkg/awsecs"
@@ -231,7 +232,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 
 	// Every action a function may be granted is one an adapter declares it calls.
 	known := map[string]bool{}
-	for _, list := range [][]string{awsssm.Actions, awsssm.SecureActions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecs.Actions, awseventbridge.Actions, awssqs.Actions, awssts.Actions} {
+	for _, list := range [][]string{awsssm.Actions, awsssm.SecureActions, awsdynamo.Actions, awsecr.Actions, awsecr.CheckActions, awsecr.TagActions, awsecr.FindingsActions, awsecs.Actions, awseventbridge.Actions, awssqs.Actions, awssts.Actions, awscloudwatch.Actions} {
 		for _, a := range list {
 			known[a] = true
 		}
@@ -292,7 +293,7 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 						services := map[string]bool{}
 						for _, a := range s.actions {
 							if !known[a] {
-								t.Errorf("%s %s: %s is no action of awsssm, awsdynamo, awsecr, awsecs, awseventbridge or awssts", roleID, s.sid, a)
+								t.Errorf("%s %s: %s is no action of awsssm, awsdynamo, awsecr, awsecs, awseventbridge, awssts or awscloudwatch", roleID, s.sid, a)
 							}
 							service, _, _ := strings.Cut(a, ":")
 							services[service] = true
@@ -403,6 +404,28 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 					repo := "arn:aws:ecr:" + sampleRegion + ":" + sampleAccount + ":repository/team/app"
 					if got, want := allowed(sts, "ecr:BatchGetImage", repo, nil), slices.Contains(awsapp.FunctionActions[name], "ecr:BatchGetImage"); got != want {
 						t.Errorf("%s: ecr:BatchGetImage on %s allowed %v, want %v", roleID, repo, got, want)
+					}
+					// The findings gate reads any repository's scan findings, as it reads its images.
+					if got, want := allowed(sts, "ecr:DescribeImageScanFindings", repo, nil), slices.Contains(awsapp.FunctionActions[name], "ecr:DescribeImageScanFindings"); got != want {
+						t.Errorf("%s: ecr:DescribeImageScanFindings on %s allowed %v, want %v", roleID, repo, got, want)
+					}
+					// CloudWatch: the alarms of this account and region (others through the
+					// target-account role), no other account's or region's.
+					alarmARN := func(region, account string) string {
+						return "arn:aws:cloudwatch:" + region + ":" + account + ":alarm:storage-prod-5xx"
+					}
+					if got, want := allowed(sts, "cloudwatch:DescribeAlarms", alarmARN(sampleRegion, sampleAccount), nil), slices.Contains(awsapp.FunctionActions[name], "cloudwatch:DescribeAlarms"); got != want {
+						t.Errorf("%s: cloudwatch:DescribeAlarms on this account's alarms allowed %v, want %v", roleID, got, want)
+					}
+					for _, other := range []string{alarmARN(sampleRegion, "210987654321"), alarmARN("us-east-1", sampleAccount)} {
+						if allowed(sts, "cloudwatch:DescribeAlarms", other, nil) {
+							t.Errorf("%s: cloudwatch:DescribeAlarms on %s is allowed", roleID, other)
+						}
+					}
+					for _, a := range []string{"cloudwatch:SetAlarmState", "cloudwatch:DeleteAlarms", "cloudwatch:PutMetricAlarm"} {
+						if allowed(sts, a, alarmARN(sampleRegion, sampleAccount), nil) || allowed(sts, a, "*", nil) {
+							t.Errorf("%s: %s is allowed; shiplog only reads alarms", roleID, a)
+						}
 					}
 					tags := map[string]string{taggingTag: "true"}
 					wantTag := tagging == "Enabled" && slices.Contains(awsapp.FunctionActions[name], "ecr:PutImage")

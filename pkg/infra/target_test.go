@@ -32,14 +32,15 @@ func assumingFunctions() []string {
 
 // TestTargetAccountRolePolicy evaluates the target-account role's policy as IAM would: it allows
 // exactly the SSM, ECR and ECS calls that the functions assuming it make (awsapp.FunctionActions,
-// held to the code's calls by pkg/awsapp's test; ECR tags are moved only in the source registry,
-// so no ecr:PutImage), on this account's resources of the shapes the code uses, in any region.
+// held to the code's calls by pkg/awsapp's test; ECR tags are moved, and scan findings read, only
+// in the source registry, so no ecr:PutImage nor ecr:DescribeImageScanFindings), on this account's
+// resources of the shapes the code uses, in any region.
 func TestTargetAccountRolePolicy(t *testing.T) {
 	tpl := loadTargetTemplate(t)
 	var want []string
 	for _, fn := range assumingFunctions() {
 		for _, a := range awsapp.FunctionActions[fn] {
-			if !strings.HasPrefix(a, "sts:") && a != "ecr:PutImage" {
+			if !strings.HasPrefix(a, "sts:") && a != "ecr:PutImage" && a != "ecr:DescribeImageScanFindings" {
 				want = append(want, a)
 			}
 		}
@@ -88,6 +89,10 @@ func TestTargetAccountRolePolicy(t *testing.T) {
 			repo := "arn:aws:ecr:" + region + ":" + sampleAccount + ":repository/team/app"
 			if !allowed(sts, "ecr:BatchGetImage", repo, nil) || allowed(sts, "ecr:PutImage", repo, nil) {
 				t.Errorf("ECR in %s: BatchGetImage must be allowed and PutImage not", region)
+			}
+			alarm := "arn:aws:cloudwatch:" + region + ":" + sampleAccount + ":alarm:storage-prod-5xx"
+			if !allowed(sts, "cloudwatch:DescribeAlarms", alarm, nil) || allowed(sts, "cloudwatch:DescribeAlarms", "arn:aws:cloudwatch:"+region+":210987654321:alarm:x", nil) {
+				t.Errorf("CloudWatch in %s: DescribeAlarms must be allowed on this account's alarms, and only on them", region)
 			}
 			for _, c := range []struct{ action, resource string }{
 				{"ecs:DescribeServices", "service/prod/archivist"},
@@ -162,8 +167,9 @@ func TestTargetAccountRoleTrust(t *testing.T) {
 }
 
 // TestTemplateTrustsTheListedAccountsEvents: template.yaml's bus policy lets exactly the
-// TrustedAccounts put ECS's events on the default bus, where EcsEventsRule takes them; and the
-// target-account template forwards them there.
+// TrustedAccounts put ECS's events and CloudWatch's alarm state changes on the default bus, where
+// EcsEventsRule and AlarmEventsRule take them; and the target-account template forwards them
+// there.
 func TestTemplateTrustsTheListedAccountsEvents(t *testing.T) {
 	main := loadTemplate(t)
 	pol, ok := main.Resources["TrustedAccountsEventBusPolicy"]
@@ -177,14 +183,15 @@ func TestTemplateTrustsTheListedAccountsEvents(t *testing.T) {
 	if ref(asMap(st["Principal"])["AWS"]) != "TrustedAccounts" || str(st["Action"]) != "events:PutEvents" {
 		t.Errorf("bus policy statement %v: want events:PutEvents by the TrustedAccounts", st)
 	}
-	if got := str(asMap(asMap(st["Condition"])["StringEquals"])["events:source"]); got != "aws.ecs" {
-		t.Errorf("bus policy: events:source %q, want aws.ecs only", got)
+	if got := asMap(asMap(st["Condition"])["StringEquals"])["events:source"]; !cmp.Equal(got, []any{"aws.ecs", "aws.cloudwatch"}) {
+		t.Errorf("bus policy: events:source %v, want aws.ecs and aws.cloudwatch only", got)
 	}
 	target := loadTargetTemplate(t)
-	rule := target.Resources["ForwardEcsEventsRule"]
-	want := asMap(main.Resources["EcsEventsRule"].Properties["EventPattern"])
-	if diff := cmp.Diff(want, asMap(rule.Properties["EventPattern"])); diff != "" {
-		t.Errorf("forwarded events (-what ecs-events takes +what is forwarded):\n%s", diff)
+	for forward, rule := range map[string]string{"ForwardEcsEventsRule": "EcsEventsRule", "ForwardAlarmEventsRule": "AlarmEventsRule"} {
+		want := asMap(main.Resources[rule].Properties["EventPattern"])
+		if diff := cmp.Diff(want, asMap(target.Resources[forward].Properties["EventPattern"])); diff != "" {
+			t.Errorf("%s: forwarded events (-what ecs-events takes +what is forwarded):\n%s", forward, diff)
+		}
 	}
 }
 

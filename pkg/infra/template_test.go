@@ -636,15 +636,32 @@ func TestTemplateEventRules(t *testing.T) {
 			"ecr-push-tagged.json": false,
 		})
 	})
+	t.Run("ecs-events alarms", func(t *testing.T) {
+		samples := filepath.Join("..", "awslambda", "testdata")
+		checkEventRule(t, tpl, "ecs-events", map[string]any{
+			"source":      []any{awslambda.CloudWatchSource},
+			"detail-type": []any{awslambda.CloudWatchAlarmStateChange},
+			"detail":      map[string]any{"state": map[string]any{"value": []any{shiplog.AlarmAlarm}}},
+		}, map[string]bool{
+			filepath.Join(samples, "cloudwatch-alarm-in-alarm.json"): true,
+			filepath.Join(samples, "cloudwatch-alarm-ok.json"):       false, // only an alarm entering ALARM fails a deployment
+			filepath.Join(samples, "ecs-deployment-completed.json"):  false,
+			"ecr-push-tagged.json":                                   false,
+		})
+	})
 }
 
-// checkEventRule checks the one rule that targets function: its EventPattern is want, and it
-// matches each sample event (a file of testdata/, or a path) exactly when samples says.
+// checkEventRule checks the one rule that targets function with events of want's source: its
+// EventPattern is want, and it matches each sample event (a file of testdata/, or a path) exactly
+// when samples says. (ecs-events takes ECS's events and CloudWatch's, by a rule each.)
 func checkEventRule(t *testing.T, tpl *Template, function string, want map[string]any, samples map[string]bool) {
 	t.Helper()
 	fn := logicalID(function)
 	var rules []string
 	for _, id := range tpl.resourcesOfType("AWS::Events::Rule") {
+		if !cmp.Equal(asMap(tpl.Resources[id].Properties["EventPattern"])["source"], want["source"]) {
+			continue
+		}
 		for _, tg := range asSlice(tpl.Resources[id].Properties["Targets"]) {
 			if res, _ := getAtt(asMap(tg)["Arn"]); res == fn {
 				rules = append(rules, id)
@@ -652,7 +669,7 @@ func checkEventRule(t *testing.T, tpl *Template, function string, want map[strin
 		}
 	}
 	if len(rules) != 1 {
-		t.Fatalf("rules targeting %s: got %v, want one", fn, rules)
+		t.Fatalf("rules of source %v targeting %s: got %v, want one", want["source"], fn, rules)
 	}
 	rule := tpl.Resources[rules[0]]
 	pattern := asMap(rule.Properties["EventPattern"])

@@ -54,6 +54,14 @@ type environment struct {
 	FreezeWindows []json.RawMessage `json:"freeze_windows"`
 	// Registry is where the environment pulls images from: "source" or "replica".
 	Registry *string `json:"registry"`
+	// Alarms are CloudWatch alarms (names or ARNs) that refuse deploys while in ALARM; Bake (a
+	// duration) how long after a deployment is applied they fail it by entering ALARM.
+	Alarms []string `json:"alarms"`
+	Bake   *string  `json:"bake"`
+	// MaxFindingSeverity refuses images whose ECR scan findings reach it; AllowUnscanned lets
+	// images with no completed scan through.
+	MaxFindingSeverity *string `json:"max_finding_severity"`
+	AllowUnscanned     *bool   `json:"allow_unscanned"`
 	// AutoPromote is true, false or {"from": "latest"}; AutoRollback true or false
 	// (docs/automation.md).
 	AutoPromote  json.RawMessage `json:"auto_promote"`
@@ -232,6 +240,18 @@ func parseProject(id string, data []byte, c *collector) (shiplog.Project, bool) 
 		env.Placement = inherit(env.Placement, projectPlace)
 		if re.Registry != nil {
 			env.Registry = *re.Registry
+		}
+		env.Alarms = re.Alarms
+		if re.Bake != nil {
+			if env.Bake, err = parseDuration(field+".bake", *re.Bake, "bake"); err != nil {
+				c.add(err)
+			}
+		}
+		if re.MaxFindingSeverity != nil {
+			env.MaxFindingSeverity = *re.MaxFindingSeverity
+		}
+		if re.AllowUnscanned != nil {
+			env.AllowUnscanned = *re.AllowUnscanned
 		}
 		if re.AutoRollback != nil {
 			env.AutoRollback = *re.AutoRollback
@@ -431,14 +451,24 @@ func parseRequirement(field string, data json.RawMessage) (string, int64, error)
 	if r.Soak == nil {
 		return *r.Environment, 0, nil
 	}
-	d, err := time.ParseDuration(*r.Soak)
+	secs, err := parseDuration(field+".soak", *r.Soak, "soak")
 	if err != nil {
-		return "", 0, shiplog.Errorf(shiplog.Invalid, "%s.soak: %q is not a duration; write one like \"30m\", \"2h\" or \"1h30m\" (units s, m, h)", field, *r.Soak)
+		return "", 0, err
+	}
+	return *r.Environment, secs, nil
+}
+
+// parseDuration reads a positive duration in whole seconds ("30m", "2h"), for the field named
+// what ("soak", "bake"); Project.Validate checks its bounds.
+func parseDuration(field, s, what string) (int64, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, shiplog.Errorf(shiplog.Invalid, "%s: %q is not a duration; write one like \"30m\", \"2h\" or \"1h30m\" (units s, m, h)", field, s)
 	}
 	if d <= 0 || d%time.Second != 0 {
-		return "", 0, shiplog.Errorf(shiplog.Invalid, "%s.soak: %q must be a positive whole number of seconds; leave soak out for none", field, *r.Soak)
+		return 0, shiplog.Errorf(shiplog.Invalid, "%s: %q must be a positive whole number of seconds; leave %s out for none", field, s, what)
 	}
-	return *r.Environment, int64(d / time.Second), nil
+	return int64(d / time.Second), nil
 }
 
 // parseAutoPromote decodes an environment's auto_promote: absent, null, true or false, or

@@ -258,7 +258,12 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 			return deployRead{}, fmt.Errorf("list approvals of %s for %s/%s: %w", dc.Release.ID, in.ProjectID, env.ID, err)
 		}
 	}
-	gates, err := s.checkRules(in, dc, env, gated, approvals)
+	reads, err := s.readGateInputs(ctx, in, env, dc.Release)
+	if err != nil {
+		return deployRead{}, err
+	}
+	reads.Approvals = approvals
+	gates, err := s.checkRules(in, dc, env, gated, reads)
 	rd.gates = gates
 	if err != nil {
 		if !IsKind(err, Conflict) {
@@ -269,11 +274,34 @@ func (s *Service) readDeploy(ctx context.Context, in deployRequest) (deployRead,
 	return rd, nil
 }
 
+// readGateInputs reads what the alarms and findings gates decide on, from CloudWatch and ECR:
+// only for a deploy (not a rollback, which both let through) to an environment that names
+// alarms or a max_finding_severity, so that no other deploy pays for the reads. A read that
+// cannot be made (no access) is left for the gate to refuse; one that fails is the deploy's error.
+func (s *Service) readGateInputs(ctx context.Context, in deployRequest, env Environment, r Release) (GateInput, error) {
+	var gin GateInput
+	if in.kind == KindRollback {
+		return gin, nil
+	}
+	var err error
+	if len(env.Alarms) > 0 {
+		if gin.Alarms, gin.AlarmsUnread, err = s.readAlarms(ctx, env, sessionName(in.by)); err != nil {
+			return gin, err
+		}
+	}
+	if env.MaxFindingSeverity != "" {
+		if gin.Findings, gin.FindingsUnread, err = s.readFindings(ctx, r); err != nil {
+			return gin, err
+		}
+	}
+	return gin, nil
+}
+
 // checkRules checks a deploy against the environment's rules: a keyed deploy must find room for
 // its key; a rollback must undo what is current; and every gate (Gates) decides, a break-glass
 // deploy passing those that break glass passes; release is the deploy's, with its deployments
 // when a gate needs them. It answers every gate's decision, and the refusal (a Conflict), if any.
-func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment, release Release, approvals []Approval) ([]GateDecision, error) {
+func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment, release Release, reads GateInput) ([]GateDecision, error) {
 	now := s.Now()
 	if err := checkKeyRoom(dc.Current, in.ProjectID, in.IdempotencyKey, now); err != nil {
 		return nil, err
@@ -282,8 +310,8 @@ func (s *Service) checkRules(in deployRequest, dc DeployContext, env Environment
 		return nil, Errorf(Conflict, "%s/%s changed while the rollback was prepared: deployment %s is no longer current; look again and retry",
 			in.ProjectID, in.Environment, in.reverts)
 	}
-	gin := GateInput{ProjectID: in.ProjectID, Environment: env, Release: release, Current: dc.Current, Kind: in.kind,
-		RequestedBy: in.by, Approvals: approvals, Now: now}
+	gin := reads
+	gin.ProjectID, gin.Environment, gin.Release, gin.Current, gin.Kind, gin.RequestedBy, gin.Now = in.ProjectID, env, release, dc.Current, in.kind, in.by, now
 	return evaluateGates(Gates, gin, in.OverrideReason != "")
 }
 

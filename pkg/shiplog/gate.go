@@ -34,6 +34,15 @@ type GateInput struct {
 	// environment requires approvals (and the deploy is not a rollback): others pay nothing.
 	Approvals []Approval
 	Now       time.Time
+	// Alarms are the states of the environment's alarms, read for a deploy (not a rollback) to
+	// an environment that names alarms; AlarmsUnread, if set, says why they could not be.
+	Alarms       []AlarmState
+	AlarmsUnread string
+	// Findings are the scan findings of the release's images, read for a deploy (not a
+	// rollback) to an environment with a max_finding_severity; FindingsUnread, if set, says why
+	// they could not be.
+	Findings       []ImageFindings
+	FindingsUnread string
 }
 
 // Decision is a gate's answer. A refusal's Message says what refuses and what would pass it;
@@ -76,7 +85,7 @@ type GateDecision struct {
 
 // Gates are the gates every deploy passes, in the order a plan lists them; the first refusal
 // is the deploy's error.
-var Gates = []Gate{lockGate{}, holdGate{}, freezeGate{}, freezeWindowGate{}, windowGate{}, requiresGate{}, soakGate{}, approvalsGate{}}
+var Gates = []Gate{lockGate{}, holdGate{}, freezeGate{}, freezeWindowGate{}, windowGate{}, requiresGate{}, soakGate{}, approvalsGate{}, alarmsGate{}, findingsGate{}}
 
 // evaluateGates runs every gate over in, in order. With override (a break-glass deploy), a
 // refusal of a gate that break glass passes is marked Overridden. It answers every decision, and

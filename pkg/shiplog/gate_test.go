@@ -189,6 +189,8 @@ func TestPlanListsEveryGate(t *testing.T) {
 		{Gate: "requires", Allow: true, Message: "prod requires no other environment first"},
 		{Gate: "soak", Allow: true, Message: "prod requires no soak"},
 		{Gate: "approvals", Allow: true, Message: "prod requires no approvals"},
+		{Gate: "alarms", Allow: true, Message: "prod names no alarms"},
+		{Gate: "findings", Allow: true, Message: "prod sets no max_finding_severity"},
 	}
 	plan, err := h.svc.Plan(ctx, in)
 	if err != nil {

@@ -39,6 +39,19 @@ type Environment struct {
 	// FreezeWindows are recurring freezes: a deploy inside one is refused (a rollback and an
 	// emergency deployment go anyway).
 	FreezeWindows []Window `json:"freeze_windows,omitempty"`
+	// Alarms names CloudWatch alarms (names or ARNs) that guard the environment: a deploy is
+	// refused while any is in ALARM (gate "alarms"), and one entering ALARM within Bake of a
+	// deployment's being applied fails it. See docs/alarms.md.
+	Alarms []string `json:"alarms,omitempty"`
+	// Bake is how long (seconds) after a deployment is applied its alarms are watched: one
+	// entering ALARM then fails it, and a bake that ends with none verifies it (if ECS has not).
+	// Zero: no bake.
+	Bake int64 `json:"bake,omitempty"`
+	// MaxFindingSeverity, if set, refuses a release whose images' ECR scan findings reach that
+	// severity (one of FindingSeverities) (gate "findings"); AllowUnscanned lets through an image
+	// with no completed scan, which is otherwise refused.
+	MaxFindingSeverity string `json:"max_finding_severity,omitempty"`
+	AllowUnscanned     bool   `json:"allow_unscanned,omitempty"`
 	// AutoPromote makes shiplog deploy to the environment, by itself, the release that passes
 	// every gate (docs/automation.md): for an environment that requires none, the newest
 	// release, or, with AutoPromoteFrom "latest", the newest build (a release of the images
@@ -298,6 +311,12 @@ func (p Project) Validate() error {
 			return err
 		}
 		if _, err := parseWindows(field+".freeze_windows", e.FreezeWindows); err != nil {
+			return err
+		}
+		if err := validateAlarms(field, e); err != nil {
+			return err
+		}
+		if err := validateFindingRule(field, e); err != nil {
 			return err
 		}
 		if err := validateAutomation(field, e); err != nil {

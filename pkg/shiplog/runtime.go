@@ -162,7 +162,8 @@ type RuntimeService struct {
 // RuntimeServices returns, for each ECS service that an environment of p runs one of p's
 // services as, the ids of those environments (sorted): the environments an ECS event about the
 // service may concern. Stores keep it as an index, so that an event about a service no project
-// runs is answered from one read.
+// runs is answered from one read. Under AlarmIndex it lists, by name, the CloudWatch alarms
+// environments name, so that an alarm's event finds them the same way.
 func RuntimeServices(p Project) map[RuntimeService][]string {
 	out := map[RuntimeService][]string{}
 	for _, env := range p.Environments {
@@ -171,6 +172,16 @@ func RuntimeServices(p Project) map[RuntimeService][]string {
 		}
 		for _, svc := range p.Services() {
 			k := RuntimeService{Cluster: clusterName(env.ECS.Cluster), Service: env.ECS.ServiceName(svc)}
+			if !slices.Contains(out[k], env.ID) {
+				out[k] = append(out[k], env.ID)
+			}
+		}
+	}
+	// The alarms environments name, under AlarmIndex by name, so that an alarm's event finds
+	// them the same way.
+	for _, env := range p.Environments {
+		for _, a := range env.Alarms {
+			k := RuntimeService{Cluster: AlarmIndex, Service: AlarmName(a)}
 			if !slices.Contains(out[k], env.ID) {
 				out[k] = append(out[k], env.ID)
 			}

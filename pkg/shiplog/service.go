@@ -28,6 +28,12 @@ type Service struct {
 	// between the record and the settle.
 	Atomic  AtomicParameters
 	Runtime Runtime // optional: without it, only reports verify deployments
+	// Alarms reads CloudWatch alarms, for the alarms gate and bakes; Findings reads images' ECR
+	// scan findings, for the findings gate. Both optional: without them, a deploy to an
+	// environment that names alarms, or a maximum finding severity, is refused (nothing can say
+	// it is safe), and bakes are left unsettled.
+	Alarms   Alarms
+	Findings Findings
 	// Places, if set, reaches environments that live in another account or region (Placement)
 	// through the role each names. Nil: every environment is reached through Params and Runtime.
 	Places Places
@@ -184,7 +190,7 @@ func (p Person) Validate() error {
 
 // systemPersons are who shiplog records as acting on its own or on AWS's word. No requester
 // asserted via invoke may name itself as one of them, so that "by Amazon ECS" is always ECS's.
-var systemPersons = []Person{shiplogPerson, ecsPerson, ecrPerson}
+var systemPersons = []Person{shiplogPerson, ecsPerson, ecrPerson, cloudwatchPerson, bakePerson}
 
 // refuseUnprovable refuses, in an identity a direct invocation asserts, what only shiplog or an
 // authentication can vouch for: the ids and names of systemPersons, an ARN (the API channel

@@ -159,6 +159,8 @@ func TestPlan(t *testing.T) {
 			{Gate: "requires", Allow: true, Message: "stage requires no other environment first"},
 			{Gate: "soak", Allow: true, Message: "stage requires no soak"},
 			{Gate: "approvals", Allow: true, Message: "stage requires no approvals"},
+			{Gate: "alarms", Allow: true, Message: "stage names no alarms"},
+			{Gate: "findings", Allow: true, Message: "stage sets no max_finding_severity"},
 		},
 	}})
 	h.wantNothingDeployed(t, r1)
