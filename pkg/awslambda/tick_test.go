@@ -46,8 +46,10 @@ func TestDeployRunsTheTick(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tick) != 1 || res.Tick[0].Work != "automation" || res.Tick[0].Projects != 1 || res.Tick[0].Actions != 1 {
-		t.Fatalf("tick answered %s, want one deployment", out)
+	// The automation deploys stage; no environment bakes, so the bakes look at no project.
+	if len(res.Tick) != 2 || res.Tick[0].Work != "automation" || res.Tick[0].Projects != 1 || res.Tick[0].Actions != 1 ||
+		res.Tick[1] != (shiplog.TickOutcome{Work: "bakes"}) {
+		t.Fatalf("tick answered %s, want one deployment by the automation and nothing for the bakes", out)
 	}
 	envs, err := e.svc.Environments(context.Background(), "storage")
 	if err != nil {

@@ -27,11 +27,40 @@ type tickWork struct {
 //
 // TIME-DRIVEN WORK GOES HERE: what must happen when time passes rather than when an event
 // arrives (a soak ends, a deploy window opens, an alarm's bake time ends) is one entry, named
-// for the log and the answer. SettleBakes (alarm bake windows) joins as the next entry.
+// for the log and the answer.
+//
+// The bakes settle after the automation: a bake that ends verifies or fails its deployment
+// through the one place a status is set, which itself promotes downstream after a verification
+// and rolls back after a failure, so nothing waits for the next tick either way.
 func (s *Service) tickWorks() []tickWork {
 	return []tickWork{
 		{name: "automation", run: s.automateAll},
+		{name: "bakes", run: s.settleAllBakes},
 	}
+}
+
+// settleAllBakes settles the ended bakes (SettleProjectBakes) of every project with an
+// environment that bakes; it answers those projects and the deployments it verified or failed.
+func (s *Service) settleAllBakes(ctx context.Context, projects []Project) (int, int, error) {
+	looked := 0
+	var out BakeOutcome
+	var errs []error
+	for _, p := range projects {
+		if !slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.Bake > 0 }) {
+			continue
+		}
+		looked++
+		if err := s.settleBakes(ctx, p, &out); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.ID, err))
+		}
+	}
+	acted := 0
+	for _, o := range out.Environments {
+		if o.Ignored == "" {
+			acted++
+		}
+	}
+	return looked, acted, errors.Join(errs...)
 }
 
 // Tick runs the time-driven work (tickWorks) once: the scheduler calls it every minute in AWS
