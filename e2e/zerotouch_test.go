@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
@@ -28,13 +30,15 @@ import (
 // The zero-touch project: archivist alone, stage deployed by itself with each new release, prod
 // by itself once a release soaked 2 seconds verified in stage, two of alice, bob and carol
 // approved it (not its requester), inside a window (every day, all day, in London: the gate is
-// evaluated and passes), and rolled back by itself when a deployment fails there. Each
-// environment names its ECS cluster on moto, so that ECS's events verify its deployments.
+// evaluated and passes), and while its CloudWatch alarm is not in ALARM; prod's alarm entering
+// ALARM within its 5-minute bake fails its deployment, which shiplog then rolls back by itself.
+// Each environment names its ECS cluster on moto, so that ECS's events verify its deployments.
 const (
 	ztProject = "zerotouch"
 	ztStage   = "zt-stage"
 	ztProd    = "zt-prod"
 	ztService = "archivist"
+	ztAlarm   = "zt-prod-5xx"
 	ztSoak    = 2 * time.Second
 )
 
@@ -53,10 +57,11 @@ var ztManifest = fmt.Sprintf(`{%q: {
 		 "requires": [{"environment": "stage", "soak": "2s"}],
 		 "approvals": {"required": 2, "from": [%q, %q, %q]},
 		 "windows": [{"days": "Mon-Sun", "start": "00:00", "end": "24:00", "tz": "Europe/London"}],
+		 "alarms": [%q], "bake": "5m",
 		 "auto_promote": true, "auto_rollback": true}
 	],
 	"image_repositories": [{"id": "uk.ac.wellcome/archivist", "services": [%q]}]
-}}`, ztProject, ztStage, ztProd, aliceARN, bobARN, carolARN, ztService)
+}}`, ztProject, ztStage, ztProd, aliceARN, bobARN, carolARN, ztAlarm, ztService)
 
 // archivistV3 is a third build of archivist, which only this test puts in ECR.
 const archivistV3 = "archivist v3"
@@ -66,23 +71,31 @@ type zeroTouch struct {
 	s    *stack
 	ecs  *ecs.Client
 	ssm  *ssm.Client
+	cw   *cloudwatch.Client
 	push time.Time // the next push's time: each push is a minute after the one before
+	// beforePromotion, if set, is called in deliver once a release is approved, with what prod
+	// waits for then.
+	beforePromotion func(t *testing.T, p *shiplog.AutoPromotion)
 }
 
 // TestZeroTouch runs zero-touch delivery through the real bootstraps on moto, on the real clock:
 // a push and a release by alice reach stage by themselves; ECS's event verifies stage; the
 // release soaks; alice's own approval is refused, bob's and carol's count; inside prod's window
 // the tick promotes it to prod, whose SSM parameter then holds its image; prod fails; shiplog
-// rolls prod back to the release it ran before, with a hold naming the failure; the rolled-back
-// release is not promoted again, even with the hold lifted, and a newer release is.
+// prod's CloudWatch alarm enters ALARM (SetAlarmState on moto, its EventBridge event through
+// ecs-events) within prod's bake, which fails prod's deployment; shiplog rolls prod back to the
+// release it ran before, with a hold naming the alarm; the rolled-back release is not promoted
+// again, even with the hold lifted, and a newer release is, once the alarm is OK again.
 func TestZeroTouch(t *testing.T) {
 	st.seed(t)
 	ctx := t.Context()
 	st.startExtra(t, "ecs-events", "SHIPLOG_ACCOUNT_ID="+st.account)
 	cfg := st.moto.Config(ctx)
-	z := &zeroTouch{s: st, ecs: ecs.NewFromConfig(cfg), ssm: ssm.NewFromConfig(cfg), push: time.Now().Add(-time.Hour).Truncate(time.Second)}
+	z := &zeroTouch{s: st, ecs: ecs.NewFromConfig(cfg), ssm: ssm.NewFromConfig(cfg), cw: cloudwatch.NewFromConfig(cfg),
+		push: time.Now().Add(-time.Hour).Truncate(time.Second)}
 	z.putImage(t, ecr.NewFromConfig(cfg), archivistV3, "ref.0c3d5e7f9a1b")
 	z.ecsServices(t)
+	z.alarm(t)
 
 	// Registered through create-release, as CI does on its first run: refused (no build yet),
 	// the project registered.
@@ -100,13 +113,13 @@ func TestZeroTouch(t *testing.T) {
 	r1 := z.deliver(t, archivistV1, true)
 	z.verifyByECS(t, "prod", ztProd)
 
-	// Build 2 reaches prod, and fails there.
+	// Build 2 reaches prod, and its alarm fires within the bake.
 	r2 := z.deliver(t, archivistV2, false)
 	failed := z.state(t, "prod").DeploymentID
-	z.failProd(t, failed)
+	z.alarmFires(t, failed)
 
-	// prod rolled back to r1 by shiplog, held with the failure as reason: at the latest on the
-	// next tick (at once, where the function that recorded the failure can write parameters).
+	// prod rolled back to r1 by shiplog, held with the failure as reason: on the next tick
+	// (ecs-events, which recorded the failure, writes no parameters).
 	z.tick(t)
 	prod := z.environments(t)["prod"]
 	back := prod.Current
@@ -114,8 +127,8 @@ func TestZeroTouch(t *testing.T) {
 		t.Fatalf("prod after its failure and a tick: %s, want a rollback to %s", summary(prod), r1)
 	}
 	if back.RequestedBy.ID != "shiplog" || prod.Lock == nil || prod.Lock.Rollback != back.DeploymentID ||
-		!strings.Contains(prod.Lock.Reason, failed) || !strings.Contains(prod.Lock.Reason, z.failureWords()) {
-		t.Fatalf("prod after the failure: %+v held by %+v; want a rollback by shiplog held with a reason naming %s and %q", back, prod.Lock, failed, z.failureWords())
+		!strings.Contains(prod.Lock.Reason, failed) || !strings.Contains(prod.Lock.Reason, ztAlarm) || !strings.Contains(prod.Lock.Reason, alarmReason) {
+		t.Fatalf("prod after the failure: %+v held by %+v; want a rollback by shiplog held with a reason naming %s, alarm %s and its reason", back, prod.Lock, failed, ztAlarm)
 	}
 	d := z.deployment(t, back.DeploymentID)
 	if d.Kind != shiplog.KindRollback || d.Reverts != failed {
@@ -142,7 +155,13 @@ func TestZeroTouch(t *testing.T) {
 	}
 	z.parameterIs(t, "prod", st.images[archivistV1].uri)
 
-	// A newer build goes all the way.
+	// A newer build goes all the way, once the alarm is OK: until then the alarms gate holds it.
+	z.beforePromotion = func(t *testing.T, p *shiplog.AutoPromotion) {
+		if !slices.ContainsFunc(p.Waiting, func(g shiplog.GateDecision) bool { return g.Gate == "alarms" && strings.Contains(g.Message, ztAlarm) }) {
+			t.Fatalf("prod pending %+v with its alarm in ALARM, want the alarms gate refusing, naming %s", p, ztAlarm)
+		}
+		z.setAlarm(t, cwtypes.StateValueOk, "5xx rate back under 1%")
+	}
 	r3 := z.deliver(t, archivistV3, false)
 	if r3 == r2 || r3 == r1 {
 		t.Fatalf("build 3 delivered release %s, an earlier one", r3)
@@ -230,6 +249,11 @@ func (z *zeroTouch) deliver(t *testing.T, key string, refuseSelf bool) string {
 		}
 	}
 
+	if z.beforePromotion != nil {
+		z.tick(t)
+		z.beforePromotion(t, z.environments(t)["prod"].Pending)
+	}
+
 	// The tick promotes it (the soak has ended; the window is open).
 	envs = z.waitFor(t, "prod promoted to "+rel.ID, func(envs map[string]shiplog.EnvironmentStatus) bool {
 		c := envs["prod"].Current
@@ -244,20 +268,66 @@ func (z *zeroTouch) deliver(t *testing.T, key string, refuseSelf bool) string {
 	return rel.ID
 }
 
-// failProd fails prod's deployment as its pipeline's smoke tests would: a failed report through
-// the deploy function.
-func (z *zeroTouch) failProd(t *testing.T, deployment string) {
+// alarmReason is what CloudWatch says when prod's alarm fires; the hold must repeat it.
+const alarmReason = "Threshold Crossed: 1 out of the last 1 datapoints [12.0] was greater than the threshold (5.0)."
+
+// alarm creates prod's alarm on moto, OK.
+func (z *zeroTouch) alarm(t *testing.T) {
 	t.Helper()
-	var got shiplog.DeploymentRecord
-	z.s.invokeOK(t, "deploy", fmt.Appendf(nil, `{"project_id":%q,"report":{"deployment_id":%q,"status":"failed","detail":%q},"requested_by":{"id":"ci","name":"Buildkite"}}`,
-		ztProject, deployment, z.failureWords()), &got)
-	if got.ID != deployment || got.Status != shiplog.StatusFailed {
-		t.Fatalf("the failure's report: %+v, want %s failed", got, deployment)
+	if _, err := z.cw.PutMetricAlarm(t.Context(), &cloudwatch.PutMetricAlarmInput{
+		AlarmName: aws.String(ztAlarm), Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("HTTPCode_Target_5XX_Count"),
+		Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(5),
+		ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
+	}); err != nil {
+		t.Fatalf("PutMetricAlarm %s: %v", ztAlarm, err)
+	}
+	z.setAlarm(t, cwtypes.StateValueOk, "Threshold Crossed: no datapoint was greater than the threshold (5.0).")
+}
+
+func (z *zeroTouch) setAlarm(t *testing.T, state cwtypes.StateValue, reason string) {
+	t.Helper()
+	if _, err := z.cw.SetAlarmState(t.Context(), &cloudwatch.SetAlarmStateInput{AlarmName: aws.String(ztAlarm), StateValue: state, StateReason: aws.String(reason)}); err != nil {
+		t.Fatalf("SetAlarmState %s %s: %v", ztAlarm, state, err)
 	}
 }
 
-// failureWords are what the failure says, which the hold must repeat.
-func (z *zeroTouch) failureWords() string { return "5xx rate 12%" }
+// alarmFires puts prod's alarm in ALARM on moto and sends ecs-events CloudWatch's "CloudWatch
+// Alarm State Change" event, built from what DescribeAlarms then says of the alarm, as
+// EventBridge delivers it: prod's deployment, in its bake, fails.
+func (z *zeroTouch) alarmFires(t *testing.T, deployment string) {
+	t.Helper()
+	z.setAlarm(t, cwtypes.StateValueAlarm, alarmReason)
+	out, err := z.cw.DescribeAlarms(t.Context(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{ztAlarm}})
+	if err != nil || len(out.MetricAlarms) != 1 {
+		t.Fatalf("DescribeAlarms %s: %+v, %v", ztAlarm, out, err)
+	}
+	a := out.MetricAlarms[0]
+	if a.StateValue != cwtypes.StateValueAlarm || a.StateUpdatedTimestamp == nil {
+		t.Fatalf("alarm %s after SetAlarmState: %s since %v, want ALARM with a time", ztAlarm, a.StateValue, a.StateUpdatedTimestamp)
+	}
+	changed := a.StateUpdatedTimestamp.UTC()
+	ev := map[string]any{
+		"version": "0", "id": fmt.Sprintf("zt-alarm-%d", payloadSeq.Add(1)), "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+		"account": z.s.account, "time": changed.Format(time.RFC3339), "region": localaws.Region,
+		"resources": []string{aws.ToString(a.AlarmArn)},
+		"detail": map[string]any{
+			"alarmName":     aws.ToString(a.AlarmName),
+			"previousState": map[string]any{"value": "OK", "reason": "", "timestamp": changed.Add(-time.Minute).Format("2006-01-02T15:04:05.000-0700")},
+			"state": map[string]any{"value": string(a.StateValue), "reason": aws.ToString(a.StateReason),
+				"timestamp": changed.Format("2006-01-02T15:04:05.000-0700")},
+		},
+	}
+	b, _ := json.Marshal(ev)
+	var outcome shiplog.RuntimeOutcome
+	z.s.invokeOK(t, "ecs-events", b, &outcome)
+	if len(outcome.Environments) != 1 || outcome.Environments[0].DeploymentID != deployment || outcome.Environments[0].Status != shiplog.StatusFailed {
+		t.Fatalf("the alarm's event: %+v, want prod's deployment %s failed", outcome, deployment)
+	}
+	d := z.deployment(t, deployment)
+	if last := d.StatusHistory[len(d.StatusHistory)-1]; d.Status != shiplog.StatusFailed || !strings.Contains(last.Detail, ztAlarm) || !strings.Contains(last.Detail, alarmReason) {
+		t.Fatalf("prod's deployment %s after the alarm: %s, last entry %+v; want failed naming the alarm and its reason", deployment, d.Status, last)
+	}
+}
 
 // tick runs the deploy function on EventBridge Scheduler's payload.
 func (z *zeroTouch) tick(t *testing.T) []shiplog.TickOutcome {
