@@ -46,7 +46,7 @@ func TestDeployRunsTheTick(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tick) != 1 || res.Tick[0].Work != "automation" || res.Tick[0].Projects != 1 || res.Tick[0].Actions != 1 {
+	if len(res.Tick) != 2 || res.Tick[0].Work != "bakes" || res.Tick[1].Work != "automation" || res.Tick[1].Projects != 1 || res.Tick[1].Actions != 1 {
 		t.Fatalf("tick answered %s, want one deployment", out)
 	}
 	envs, err := e.svc.Environments(context.Background(), "storage")
