@@ -323,6 +323,19 @@ func TestBake(t *testing.T) {
 	if o := settled.Environments; len(o) != 1 || o[0].DeploymentID != d4.ID || o[0].Status != shiplog.StatusApplied || !contains(o[0].Ignored, "no access to CloudWatch") {
 		t.Errorf("SettleBakes without CloudWatch: got %+v, want deployment %s left applied, saying why", o, d4.ID)
 	}
+
+	// The scheduled tick settles bakes: once d4's has ended with CloudWatch back, it verifies.
+	h.svc.Alarms = alarms
+	ticked, err := h.svc.Tick(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ticked) == 0 || ticked[0] != (shiplog.TickOutcome{Work: "bakes", Projects: 1, Actions: 1}) {
+		t.Errorf("the tick: got %+v, want bakes first, settling one deployment of one project", ticked)
+	}
+	if rec, err := h.svc.Deployment(ctx, "guarded", d4.ID); err != nil || rec.Status != shiplog.StatusVerified {
+		t.Errorf("after the tick: deployment %s is %q (%v), want verified by its bake", d4.ID, rec.Status, err)
+	}
 }
 
 // incompleteIndex is a store whose runtime index does not cover every project yet.

@@ -119,7 +119,7 @@ func TestAutomationScenario(t *testing.T) {
 	// A build (images under latest, as pushes put them) reaches stage at the next tick.
 	h.seedLabel(t, "latest", 1)
 	out := h.tick(t)
-	if out[0].Work != "automation" || out[0].Projects != 1 || out[0].Actions != 1 {
+	if a := work(t, out, "automation"); a.Projects != 1 || a.Actions != 1 {
 		t.Fatalf("tick = %+v, want one deployment by auto-promote over storage", out)
 	}
 	stage := h.current(t, "stage")
@@ -299,14 +299,14 @@ func TestAutoRollbackRules(t *testing.T) {
 			t.Fatalf("a Service that does not automate rolled back: %+v", got)
 		}
 		out := h.tick(t)
-		if out[0].Actions != 1 {
+		if work(t, out, "automation").Actions != 1 {
 			t.Fatalf("tick = %+v, want one rollback", out)
 		}
 		back := h.current(t, "stage")
 		if back.ReleaseID != r1.ID || back.Lock == nil || !strings.Contains(back.Lock.Reason, "broken") {
 			t.Fatalf("stage after the tick = %+v, want %s, held", back, r1.ID)
 		}
-		if out := h.tick(t); out[0].Actions != 0 {
+		if out := h.tick(t); work(t, out, "automation").Actions != 0 {
 			t.Fatalf("a second tick = %+v, want nothing", out)
 		}
 	})
@@ -464,4 +464,16 @@ func TestAutomationManifest(t *testing.T) {
 	err := shiplog.Project{ID: "x", Name: "x", Environments: []shiplog.Environment{{ID: "a", Name: "a", AutoPromoteFrom: "latest"}},
 		ImageRepositories: []shiplog.ImageRepository{{ID: "repo", Services: []string{"repo"}}}}.Validate()
 	wantError(t, "from without auto_promote", err, shiplog.Invalid, "x.environments[0].auto_promote.from: is set but auto_promote is not")
+}
+
+// work is the outcome of the tick's work named name.
+func work(t *testing.T, out []shiplog.TickOutcome, name string) shiplog.TickOutcome {
+	t.Helper()
+	for _, o := range out {
+		if o.Work == name {
+			return o
+		}
+	}
+	t.Fatalf("the tick did no %s: %+v", name, out)
+	return shiplog.TickOutcome{}
 }

@@ -27,37 +27,34 @@ type tickWork struct {
 //
 // TIME-DRIVEN WORK GOES HERE: what must happen when time passes rather than when an event
 // arrives (a soak ends, a deploy window opens, an alarm's bake time ends) is one entry, named
-// for the log and the answer.
-//
-// The bakes settle after the automation: a bake that ends verifies or fails its deployment
-// through the one place a status is set, which itself promotes downstream after a verification
-// and rolls back after a failure, so nothing waits for the next tick either way.
+// for the log and the answer. Bakes settle first, so that a deployment a bake fails is rolled
+// back, and one it verifies promoted, in the same tick.
 func (s *Service) tickWorks() []tickWork {
 	return []tickWork{
-		{name: "automation", run: s.automateAll},
 		{name: "bakes", run: s.settleAllBakes},
+		{name: "automation", run: s.automateAll},
 	}
 }
 
-// settleAllBakes settles the ended bakes (SettleProjectBakes) of every project with an
-// environment that bakes; it answers those projects and the deployments it verified or failed.
+// settleAllBakes settles the ended bakes of every project with an environment that bakes (see
+// settleBakes); the others cost nothing past the list of projects. It answers the projects it
+// looked at and the deployments whose status it set. A project's error does not stop the others.
 func (s *Service) settleAllBakes(ctx context.Context, projects []Project) (int, int, error) {
-	looked := 0
-	var out BakeOutcome
+	looked, acted := 0, 0
 	var errs []error
 	for _, p := range projects {
 		if !slices.ContainsFunc(p.Environments, func(e Environment) bool { return e.Bake > 0 }) {
 			continue
 		}
 		looked++
+		var out BakeOutcome
 		if err := s.settleBakes(ctx, p, &out); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p.ID, err))
 		}
-	}
-	acted := 0
-	for _, o := range out.Environments {
-		if o.Ignored == "" {
-			acted++
+		for _, o := range out.Environments {
+			if o.Ignored == "" {
+				acted++
+			}
 		}
 	}
 	return looked, acted, errors.Join(errs...)
