@@ -370,6 +370,11 @@ func TestCloudFormationDeploy(t *testing.T) {
 			awsapp.ParameterPrefixEnv: cfnPrefix,
 			"GOGC":                    "200", // the template's Globals
 		}
+		if fn == "deploy" || fn == "api" {
+			// GitHub enrichment: off by the template's defaults (no token parameter, no grant).
+			wantEnv[awsapp.GitHubTokenParameterEnv] = ""
+			wantEnv[awsapp.GitHubAPIURLEnv] = "https://api.github.com"
+		}
 		switch fn {
 		case "create-release", "deploy":
 			wantEnv[awslambda.InvokeAllowEnv] = cfnInvokeAllow

@@ -43,6 +43,12 @@ func main() {
 	// It deploys, so it rolls back a failure reported to it, and auto-promotes a release or a
 	// verification, at once (the other functions leave that to the tick).
 	svc.Automate = true
+	// GitHub enrichment, when the stack names a token parameter: the token is read on first use.
+	svc.Commits, err = awsapp.GitHubCommits(cfg, os.Getenv("SHIPLOG_GITHUB_TOKEN_PARAMETER"), os.Getenv("SHIPLOG_GITHUB_API_URL"))
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		os.Exit(1)
+	}
 	// Refusals by gate and lead times, as EMF lines on stdout (docs/operating.md).
 	svc.Observer = awslambda.NewMetrics(os.Stdout, log)
 	lambda.Start(awslambda.HTTPAPI(httpapi.NewHandler(svc, log)))

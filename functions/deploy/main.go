@@ -41,6 +41,12 @@ func main() {
 	// An environment in another account or region is written there, through the role it names.
 	svc.Places = awssts.New(cfg, awssts.Clients{Parameters: awsapp.ParametersIn(tables), Registry: awsecr.Registries, Alarms: awscloudwatch.Readers},
 		awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Alarms: svc.Alarms})
+	// GitHub enrichment, when the stack names a token parameter: the token is read on first use.
+	svc.Commits, err = awsapp.GitHubCommits(cfg, os.Getenv("SHIPLOG_GITHUB_TOKEN_PARAMETER"), os.Getenv("SHIPLOG_GITHUB_API_URL"))
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		os.Exit(1)
+	}
 	// Refusals by gate and lead times, as EMF lines on stdout (docs/operating.md).
 	svc.Observer = awslambda.NewMetrics(os.Stdout, log)
 	lambda.Start(awslambda.Deploy(svc, log, policy))

@@ -38,16 +38,18 @@ var FunctionActions = map[string][]string{
 	// Check (and tag) the images in ECR, write the changed parameters; on the tick, read the
 	// latest images of a project auto-promoted from its newest build (docs/automation.md); the
 	// alarms gate reads the environment's CloudWatch alarms, the findings gate its images' scan
-	// findings (only for environments that name them).
-	"deploy": {"cloudwatch:DescribeAlarms", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:PutImage", "ssm:GetParameters", "ssm:PutParameter", "sts:AssumeRole"},
+	// findings (only for environments that name them). With GitHub enrichment (the template's
+	// GitHubTokenParameter), the token's SecureString, once per cold function that reads commits.
+	"deploy": {"cloudwatch:DescribeAlarms", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:PutImage", "ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "sts:AssumeRole"},
 	// Read what the ECS service of an event runs (awsecs.Actions): its primary deployment's task
 	// definition, and the digests its running tasks report for images named by tag; and the
 	// alarm of a CloudWatch alarm event, before a bake fails a deployment on its word.
 	"ecs-events": {"cloudwatch:DescribeAlarms", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "sts:AssumeRole"},
 	// The HTTP API: registration, releases, deploys (with their gates' reads, as deploy's) and
-	// every read, and verification on ECS (POST .../verify). It records no pushes.
+	// every read, and verification on ECS (POST .../verify). It records no pushes. The GitHub
+	// token as deploy's.
 	"api": {"cloudwatch:DescribeAlarms", "ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:PutImage", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks",
-		"ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter", "sts:AssumeRole"},
+		"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter", "sts:AssumeRole"},
 	// Put the stream's new events on the bus (awseventbridge.Actions). Lambda's stream poller,
 	// not the code, reads the stream; the template grants that in a policy of its own.
 	"events": {"events:PutEvents"},
@@ -124,6 +126,10 @@ const (
 	// parameters under it ({NotifyConfigParameter}/...). The stack's ParameterPrefix does not
 	// apply to it.
 	NotifyConfig
+	// GitHubToken is no image's parameter: only the SecureString the template's
+	// GitHubTokenParameter names (granted only when it is set). The stack's ParameterPrefix does
+	// not apply to it.
+	GitHubToken
 )
 
 // Images reports whether l reaches images' parameters (/{project}/images/...) at all.
@@ -150,7 +156,7 @@ func (l Labels) Allows(label string) bool {
 	case AnyLabel:
 		return true
 	}
-	// NotifyConfig reaches no image's label.
+	// NotifyConfig and GitHubToken reach no image's label.
 	return false
 }
 
@@ -160,9 +166,9 @@ func (l Labels) Allows(label string) bool {
 var FunctionParameters = map[string]map[string]Labels{
 	"ecr-push":       {"ssm:GetParameter": LatestLabel, "ssm:PutParameter": LatestLabel},
 	"create-release": {"ssm:GetParameters": AnyLabel},
-	"deploy":         {"ssm:GetParameters": LatestLabel, "ssm:PutParameter": EnvironmentLabels},
+	"deploy":         {"ssm:GetParameter": GitHubToken, "ssm:GetParameters": LatestLabel, "ssm:PutParameter": EnvironmentLabels},
 	"ecs-events":     {},
-	"api":            {"ssm:GetParameters": AnyLabel, "ssm:GetParametersByPath": AnyLabel, "ssm:PutParameter": EnvironmentLabels},
+	"api":            {"ssm:GetParameter": GitHubToken, "ssm:GetParameters": AnyLabel, "ssm:GetParametersByPath": AnyLabel, "ssm:PutParameter": EnvironmentLabels},
 	"events":         {},
 	// The configuration and its destinations' URLs and secrets (awsssm.GetSecureParameters): no image's.
 	"notify": {"ssm:GetParameters": NotifyConfig},

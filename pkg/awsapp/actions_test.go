@@ -259,6 +259,15 @@ func TestFunctionActions(t *testing.T) {
 		`{"id":"far","role_arn":"arn:aws:iam::%s:role/shiplog-target","ecs":{"cluster":%q},"alarms":[%q]}],"image_repositories":[{"id":%q,"services":["web","worker"]}]}`, cluster, alarm, farAccount, cluster, alarm, repo)
 	manifest := fmt.Sprintf(`{%q:%s}`, project, entry)
 
+	// GitHub enrichment is on, as the template's GitHubTokenParameter turns it on for deploy and
+	// api: the token in a SecureString, the API a local fake.
+	tokenParam := localaws.UniqueName("/teams/platform/github-token")
+	if _, err := ssm.NewFromConfig(m.Config(ctx)).PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(tokenParam), Value: aws.String("github_pat_test"),
+		Type: ssmtypes.ParameterTypeSecureString}); err != nil {
+		t.Fatal(err)
+	}
+	gh := newFakeGitHub(t)
+
 	recorders := map[string]*iamRecorder{}
 	functions := map[string]awslambda.Function{}
 	services := map[string]*shiplog.Service{}
@@ -312,6 +321,14 @@ func TestFunctionActions(t *testing.T) {
 				}
 				svc.Places = awssts.New(cfg, clients, awssts.Home{Parameters: svc.Params, Registry: svc.Registry, Runtime: svc.Runtime, Alarms: svc.Alarms})
 			}
+		}
+		// As functions/deploy and functions/api wire it with SHIPLOG_GITHUB_TOKEN_PARAMETER set.
+		if awsapp.FunctionParameters[name]["ssm:GetParameter"] == awsapp.GitHubToken {
+			commits, err := awsapp.GitHubCommits(cfg, tokenParam, gh.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc.Commits = commits
 		}
 		services[name] = svc
 		if name == awslambda.APIName {
@@ -573,6 +590,23 @@ func TestFunctionActions(t *testing.T) {
 		t.Fatalf("notify with a dead-letter queue that refuses: %s; want an error", out)
 	}
 
+	// GitHub enrichment: the deploys above each deploy the one newest image (no source range),
+	// so the commits of a range are read here through each deploying function's own service,
+	// as a deploy with a range reads them (TestGitHubEnrichment runs that through a deploy): the
+	// token's SecureString, then GitHub.
+	for name, svc := range services {
+		if svc.Commits == nil {
+			continue
+		}
+		commits, _, err := svc.Commits.Commits(ctx, "https://github.com/example/app", strings.Repeat("1", 40), strings.Repeat("2", 40))
+		if err != nil || len(commits) != 1 {
+			t.Errorf("%s: the commits of a range: %v, %v; want one from the fake GitHub", name, commits, err)
+		}
+	}
+	if calls := gh.took(); len(calls) == 0 {
+		t.Error("no deploying function called the fake GitHub")
+	}
+
 	for name, rec := range recorders {
 		got, gotTables := rec.list()
 		checkBothWays(t, name, "awsapp.FunctionActions", got, awsapp.FunctionActions[name])
@@ -584,7 +618,7 @@ func TestFunctionActions(t *testing.T) {
 		for table, want := range awsapp.FunctionTables[name] {
 			checkBothWays(t, name, fmt.Sprintf("awsapp.FunctionTables on %s", table), gotTables[table], want)
 		}
-		checkParameters(t, name, tables.ParameterPrefix, notifyConfig, rec)
+		checkParameters(t, name, tables.ParameterPrefix, notifyConfig, tokenParam, rec)
 	}
 	if len(awsapp.FunctionActions) != len(recorders) || len(awsapp.FunctionTables) != len(recorders) {
 		t.Errorf("FunctionActions has %d functions and FunctionTables %d, want %d", len(awsapp.FunctionActions), len(awsapp.FunctionTables), len(recorders))
@@ -594,8 +628,9 @@ func TestFunctionActions(t *testing.T) {
 // checkParameters holds every SSM name a function used to the shape FunctionParameters gives
 // its action: {prefix}/{project}/images/{label}/{service}, or {prefix}/{project}/images/{label}
 // for a path, with a label the function may reach; or, for NotifyConfig, the notification
-// configuration parameter notifyConfig or one under it.
-func checkParameters(t *testing.T, function, prefix, notifyConfig string, rec *iamRecorder) {
+// configuration parameter notifyConfig or one under it; or, for GitHubToken, the token's
+// parameter token alone.
+func checkParameters(t *testing.T, function, prefix, notifyConfig, token string, rec *iamRecorder) {
 	t.Helper()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -611,6 +646,12 @@ func checkParameters(t *testing.T, function, prefix, notifyConfig string, rec *i
 	for action, names := range rec.parameters {
 		labels := awsapp.FunctionParameters[function][action]
 		for _, name := range names {
+			if labels == awsapp.GitHubToken {
+				if name != token {
+					t.Errorf("%s %s %s: not the GitHub token parameter %s", function, action, name, token)
+				}
+				continue
+			}
 			if labels == awsapp.NotifyConfig {
 				if !awsapp.InNotifyConfig(name, notifyConfig) {
 					t.Errorf("%s %s %s: neither the notification configuration %s nor a parameter under it", function, action, name, notifyConfig)

@@ -277,7 +277,13 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 			if prefix != "" {
 				notifyConfig = "/teams/platform/shiplog-b-notify"
 			}
-			r := resolver{tpl: tpl, params: map[string]string{"ParameterPrefix": prefix, "ImageTagging": tagging, "EventBusName": bus, "NotifyConfigParameter": notifyConfig}}
+			// GitHub enrichment: no token with tagging off, a token parameter with it on.
+			token := ""
+			if tagging == "Enabled" {
+				token = "/teams/platform/github-token"
+			}
+			r := resolver{tpl: tpl, params: map[string]string{"ParameterPrefix": prefix, "ImageTagging": tagging, "EventBusName": bus, "NotifyConfigParameter": notifyConfig,
+				"GitHubTokenParameter": token}}
 			for _, name := range functionNames(t) {
 				id := logicalID(name)
 				t.Run(fmt.Sprintf("%s/prefix=%q/tagging=%s", name, prefix, tagging), func(t *testing.T) {
@@ -308,6 +314,9 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 					want := slices.Clone(awsapp.FunctionActions[name])
 					if tagging == "Disabled" {
 						want = slices.DeleteFunc(want, func(a string) bool { return a == "ecr:PutImage" })
+					}
+					if token == "" {
+						want = slices.DeleteFunc(want, func(a string) bool { return awsapp.FunctionParameters[name][a] == awsapp.GitHubToken })
 					}
 					for _, as := range awsapp.FunctionTables[name] {
 						want = append(want, as...)
@@ -387,6 +396,17 @@ func TestTemplatePoliciesAreWhatTheCodeCalls(t *testing.T) {
 							}
 							if got := allowed(sts, action, ssmARN(n), nil); got != wantConfig {
 								t.Errorf("%s: %s on the notification configuration's %s allowed %v, want %v", roleID, action, n, got, wantConfig)
+							}
+						}
+						// The GitHub token: its parameter alone, only where FunctionParameters has
+						// GitHubToken and the stack names one.
+						wantToken := token != "" && params[action] == awsapp.GitHubToken
+						if got := allowed(sts, action, ssmARN("/teams/platform/github-token"), nil); got != wantToken {
+							t.Errorf("%s: %s on the GitHub token /teams/platform/github-token allowed %v, want %v (GitHubTokenParameter %q)", roleID, action, got, wantToken, token)
+						}
+						for _, n := range []string{"/teams/platform/github-token/x", "/teams/platform/github-token-other", "/teams/platform/other", "/teams/platform"} {
+							if allowed(sts, action, ssmARN(n), nil) {
+								t.Errorf("%s: %s on %s is allowed; it is not the GitHub token parameter", roleID, action, n)
 							}
 						}
 						for _, n := range []string{notifyConfig + "-other", notifyConfig + "-other/team-url", notifyConfig + "x/team-url", path.Dir(notifyConfig), path.Dir(notifyConfig) + "/other"} {

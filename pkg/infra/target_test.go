@@ -33,14 +33,16 @@ func assumingFunctions() []string {
 // TestTargetAccountRolePolicy evaluates the target-account role's policy as IAM would: it allows
 // exactly the SSM, ECR and ECS calls that the functions assuming it make (awsapp.FunctionActions,
 // held to the code's calls by pkg/awsapp's test; ECR tags are moved, and scan findings read, only
-// in the source registry, so no ecr:PutImage nor ecr:DescribeImageScanFindings), on this account's
+// in the source registry, so no ecr:PutImage nor ecr:DescribeImageScanFindings, and the GitHub token
+// only in shiplog's account), on this account's
 // resources of the shapes the code uses, in any region.
 func TestTargetAccountRolePolicy(t *testing.T) {
 	tpl := loadTargetTemplate(t)
 	var want []string
 	for _, fn := range assumingFunctions() {
 		for _, a := range awsapp.FunctionActions[fn] {
-			if !strings.HasPrefix(a, "sts:") && a != "ecr:PutImage" && a != "ecr:DescribeImageScanFindings" {
+			// The GitHub token is read in shiplog's own account only.
+			if !strings.HasPrefix(a, "sts:") && a != "ecr:PutImage" && a != "ecr:DescribeImageScanFindings" && awsapp.FunctionParameters[fn][a] != awsapp.GitHubToken {
 				want = append(want, a)
 			}
 		}
