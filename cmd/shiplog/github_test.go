@@ -125,3 +125,29 @@ func TestPrintRangesCommits(t *testing.T) {
 		t.Errorf("a range without commits got a commits list:\n%s", got)
 	}
 }
+
+func TestStatusSaysWhatIsNotReplicated(t *testing.T) {
+	var out strings.Builder
+	a := newApp(streams{out: &out}, func(string) string { return "" })
+	replica := "111122223333.dkr.ecr.us-east-1.amazonaws.com/storage/archivist@sha256:" + strings.Repeat("a", 64)
+	items := []environment{
+		{Environment: shiplog.Environment{ID: "stage"}},
+		{Environment: shiplog.Environment{ID: "prod"}, Unreplicated: []shiplog.Unreplicated{
+			{Service: "archivist", Image: "x", LookedFor: replica, From: "stage"},
+			{Service: "notifier", Image: "y", LookedFor: "111122223333.dkr.ecr.us-east-1.amazonaws.com/storage/notifier@sha256:b", From: "prod"},
+		}},
+	}
+	if err := a.unreplicatedDetail(items); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"NEEDED FOR", "LOOKED FOR", "prod", "archivist", "not replicated", "promotion from stage", replica, "notifier", "not in registry", "runs it"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	out.Reset()
+	if err := a.unreplicatedDetail(items[:1]); err != nil || out.Len() != 0 {
+		t.Errorf("with every image where it is needed: printed %q, %v; want nothing", out.String(), err)
+	}
+}

@@ -582,6 +582,9 @@ func (a *app) statusCommand() *cobra.Command {
 			if err := a.driftDetail(items); err != nil {
 				return err
 			}
+			if err := a.unreplicatedDetail(items); err != nil {
+				return err
+			}
 			return a.pendingDetail(items)
 		},
 	}
@@ -688,6 +691,33 @@ func (a *app) driftDetail(items []environment) error {
 	}
 	fmt.Fprintln(a.std.out)
 	t := a.newTable(a.std.out, "ENVIRONMENT", "SERVICE", "DRIFT", "RECORDED", "ACTUAL")
+	for _, r := range rows {
+		t.row(r...)
+	}
+	return t.flush()
+}
+
+// unreplicatedDetail says, under the table, which images an environment needs that the registry
+// it pulls from lacks (an environment in another account or region that pulls from a replica):
+// a deploy of them is refused until ECR replication copies them there.
+func (a *app) unreplicatedDetail(items []environment) error {
+	var rows [][]any
+	for _, e := range items {
+		for _, u := range e.Unreplicated {
+			// As the dashboard's matrix says it: an image a promotion would bring is not replicated
+			// yet; one the environment runs is no longer in its registry.
+			mark, need := "not in registry", "runs it"
+			if u.From != e.Environment.ID {
+				mark, need = "not replicated", "promotion from "+u.From
+			}
+			rows = append(rows, []any{e.Environment.ID, u.Service, styled{mark, yellow}, need, u.LookedFor})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(a.std.out)
+	t := a.newTable(a.std.out, "ENVIRONMENT", "SERVICE", "IMAGE", "NEEDED FOR", "LOOKED FOR")
 	for _, r := range rows {
 		t.row(r...)
 	}
