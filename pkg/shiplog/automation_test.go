@@ -11,22 +11,36 @@ import (
 
 // automatedStorage is the storage project with stage auto-promoted from the newest build, and
 // prod auto-promoted once a release has soaked 30 minutes in stage and two people approved it,
-// inside weekday office hours, and rolled back automatically when a deployment fails.
+// inside weekday office hours, and rolled back automatically when a deployment fails (its alarm
+// entering ALARM within the 10-minute bake, or a report).
 const automatedStorage = `{"name": "Storage service",
 	"environments": [
 		{"id": "stage", "auto_promote": {"from": "latest"}},
 		{"id": "prod", "requires": [{"environment": "stage", "soak": "30m"}], "auto_promote": true, "auto_rollback": true, "approvals": {"required": 2},
+		 "alarms": ["storage-prod-5xx"], "bake": "10m",
 		 "windows": [{"days": "Mon-Fri", "start": "09:00", "end": "17:00", "tz": "UTC"}]}],
 	"image_repositories": [{"id": "uk.ac.wellcome/archivist", "services": ["archivist"]}, {"id": "uk.ac.wellcome/bag-register", "services": [{"id": "bag-register"}]},
 		{"id": "uk.ac.wellcome/bag_verifier", "services": ["bag_verifier_pre_replication", "bag_verifier_post_replication"]}, {"id": "uk.ac.wellcome/notifier"}]}`
 
 func automatedHarness(t *testing.T) *harness {
 	t.Helper()
+	h, _ := automatedHarnessWithAlarms(t)
+	return h
+}
+
+// automatedHarnessWithAlarms is automatedHarness with prod's alarm, in OK, where CloudWatch
+// would keep it.
+func automatedHarnessWithAlarms(t *testing.T) (*harness, *fakeAlarms) {
+	t.Helper()
 	h := newHarness(t)
+	h.svc.Home = stageHome
+	alarms := &fakeAlarms{states: map[string]shiplog.AlarmState{}}
+	alarms.set("storage-prod-5xx", shiplog.AlarmOK, "", h.clock.Now().Add(-time.Hour))
+	h.svc.Alarms = alarms
 	if err := h.register(t, "storage", automatedStorage); err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return h, alarms
 }
 
 // current is what an environment of storage runs: its state (nil: nothing).
@@ -103,7 +117,7 @@ func (h *harness) pending(t *testing.T, env string) *shiplog.AutoPromotion {
 // promoted to prod, fails there, is rolled back with a hold, and is not promoted again; the
 // next build is, once a person lifts the hold.
 func TestAutomationScenario(t *testing.T) {
-	h := automatedHarness(t)
+	h, alarms := automatedHarnessWithAlarms(t)
 	ctx := t.Context()
 	if s := h.clock.Now().Weekday(); s != time.Saturday {
 		t.Fatalf("the scenario starts on a Saturday, outside prod's window; start is a %s", s)
@@ -186,11 +200,24 @@ func TestAutomationScenario(t *testing.T) {
 		t.Fatalf("prod runs %s, want %s promoted after its soak", prod2.ReleaseID, r2)
 	}
 
-	// prod fails: shiplog rolls back to r1 with a hold naming the failure. The failure's
-	// report is recorded as it is, and reported again (a redelivery) changes nothing more.
-	failed := h.report(t, prod2.DeploymentID, shiplog.StatusFailed, "5xx rate 12%")
-	if failed.Status != shiplog.StatusFailed {
-		t.Fatalf("the failure recorded as %s", failed.Status)
+	// Two minutes into prod's bake its alarm enters ALARM: the deployment fails, and shiplog
+	// rolls back to r1 with a hold naming the failure. The same event again (EventBridge
+	// delivers at least once), and a report of the same failure, change nothing more.
+	h.clock.Advance(2 * time.Minute)
+	alarms.set("storage-prod-5xx", shiplog.AlarmAlarm, "5xx rate 12%", h.clock.Now())
+	alarm := shiplog.AlarmEvent{ID: "a1", Account: stageHome.Account, Region: stageHome.Region, Name: "storage-prod-5xx", State: shiplog.AlarmAlarm, Reason: "5xx rate 12%", At: h.clock.Now().Unix()}
+	if out, err := h.svc.HandleAlarmEvent(ctx, alarm); err != nil || len(out.Environments) != 1 || out.Environments[0].Status != shiplog.StatusFailed {
+		t.Fatalf("prod's alarm in its bake: %+v, %v; want deployment %s failed", out, err, prod2.DeploymentID)
+	}
+	failed, err := h.svc.Deployment(ctx, "storage", prod2.DeploymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := failed.StatusHistory[len(failed.StatusHistory)-1]; failed.Status != shiplog.StatusFailed || !strings.Contains(last.Detail, "storage-prod-5xx") {
+		t.Fatalf("the failure recorded as %s (%+v), want failed naming the alarm", failed.Status, last)
+	}
+	if _, err := h.svc.HandleAlarmEvent(ctx, alarm); err != nil {
+		t.Fatal(err)
 	}
 	back := h.current(t, "prod")
 	if back.ReleaseID != r1 || back.RequestedBy.ID != "shiplog" || back.Lock == nil || back.Lock.Rollback != back.DeploymentID ||
@@ -226,7 +253,9 @@ func TestAutomationScenario(t *testing.T) {
 		t.Fatalf("prod pending = %+v, want %s idle as rolled back", p, r2)
 	}
 
-	// A newer build goes through.
+	// A newer build goes through, once the alarm is back to OK (until then the alarms gate
+	// refuses it).
+	alarms.set("storage-prod-5xx", shiplog.AlarmOK, "", h.clock.Now())
 	h.seedLabel(t, "latest", 3)
 	h.tick(t)
 	stage3 := h.current(t, "stage")

@@ -12,7 +12,9 @@ import (
 func TestTickSettlesBakes(t *testing.T) {
 	h, alarms, findings, release := guardedHarness(t)
 	h.svc.Alarms, h.svc.Findings = alarms, findings
-	if err := h.register(t, "storage", automatedStorage); err != nil { // no bake: not looked at
+	noBake := `{"name": "Storage service", "environments": [{"id": "stage", "auto_promote": true}, {"id": "prod", "alarms": ["storage-prod-5xx"]}],
+		"image_repositories": [{"id": "uk.ac.wellcome/archivist", "services": ["archivist"]}]}`
+	if err := h.register(t, "storage", noBake); err != nil { // alarms but no bake: not looked at
 		t.Fatal(err)
 	}
 	d := deployGuarded(t, h, release(1))
