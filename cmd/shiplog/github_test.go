@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -126,28 +127,47 @@ func TestPrintRangesCommits(t *testing.T) {
 	}
 }
 
+// TestStatusSaysWhatIsNotReplicated: shiplog status lists, under its table, the images an
+// environment needs that its replica lacks, and nothing when none is missing.
 func TestStatusSaysWhatIsNotReplicated(t *testing.T) {
-	var out strings.Builder
-	a := newApp(streams{out: &out}, func(string) string { return "" })
 	replica := "111122223333.dkr.ecr.us-east-1.amazonaws.com/storage/archivist@sha256:" + strings.Repeat("a", 64)
-	items := []environment{
-		{Environment: shiplog.Environment{ID: "stage"}},
-		{Environment: shiplog.Environment{ID: "prod"}, Unreplicated: []shiplog.Unreplicated{
-			{Service: "archivist", Image: "x", LookedFor: replica, From: "stage"},
-			{Service: "notifier", Image: "y", LookedFor: "111122223333.dkr.ecr.us-east-1.amazonaws.com/storage/notifier@sha256:b", From: "prod"},
-		}},
+	missing := []shiplog.Unreplicated{
+		{Service: "archivist", Image: "x", LookedFor: replica, From: "stage"},
+		{Service: "notifier", Image: "y", LookedFor: "111122223333.dkr.ecr.us-east-1.amazonaws.com/storage/notifier@sha256:b", From: "prod"},
 	}
-	if err := a.unreplicatedDetail(items); err != nil {
-		t.Fatal(err)
+	status := func(t *testing.T, unreplicated []shiplog.Unreplicated) string {
+		t.Helper()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			switch r.URL.Path {
+			case "/projects/storage/environments":
+				_ = json.NewEncoder(w).Encode(map[string]any{"items": []shiplog.EnvironmentStatus{
+					{Environment: shiplog.Environment{ID: "stage"}, Drift: []shiplog.Drift{}},
+					{Environment: shiplog.Environment{ID: "prod"}, Drift: []shiplog.Drift{}, Unreplicated: unreplicated},
+				}})
+			case "/projects/storage/freezes":
+				_, _ = w.Write([]byte(`{"items": []}`))
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		defer srv.Close()
+		var out, errb strings.Builder
+		a := newApp(streams{in: strings.NewReader(""), out: &out, err: &errb}, func(k string) string {
+			return map[string]string{"SHIPLOG_API_URL": srv.URL}[k]
+		})
+		if code := runApp(t.Context(), a, []string{"status", "storage"}); code != 0 {
+			t.Fatalf("status exited %d: %s", code, errb.String())
+		}
+		return out.String()
 	}
-	got := out.String()
-	for _, want := range []string{"NEEDED FOR", "LOOKED FOR", "prod", "archivist", "not replicated", "promotion from stage", replica, "notifier", "not in registry", "runs it"} {
+	got := status(t, missing)
+	for _, want := range []string{"NEEDED FOR", "LOOKED FOR", "archivist", "not replicated", "promotion from stage", replica, "notifier", "not in registry", "runs it"} {
 		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q:\n%s", want, got)
+			t.Errorf("status lacks %q:\n%s", want, got)
 		}
 	}
-	out.Reset()
-	if err := a.unreplicatedDetail(items[:1]); err != nil || out.Len() != 0 {
-		t.Errorf("with every image where it is needed: printed %q, %v; want nothing", out.String(), err)
+	if got := status(t, nil); strings.Contains(got, "LOOKED FOR") {
+		t.Errorf("with every image where it is needed, status still lists some:\n%s", got)
 	}
 }

@@ -43,8 +43,8 @@ func automatedHarnessWithAlarms(t *testing.T) (*harness, *fakeAlarms) {
 	return h, alarms
 }
 
-// current is what an environment of storage runs: its state (nil: nothing).
-func (h *harness) current(t *testing.T, env string) *shiplog.EnvironmentState {
+// status is what status says of an environment of storage.
+func (h *harness) status(t *testing.T, env string) shiplog.EnvironmentStatus {
 	t.Helper()
 	envs, err := h.svc.Environments(t.Context(), "storage")
 	if err != nil {
@@ -52,11 +52,17 @@ func (h *harness) current(t *testing.T, env string) *shiplog.EnvironmentState {
 	}
 	for _, e := range envs {
 		if e.Environment.ID == env {
-			return e.Current
+			return e
 		}
 	}
 	t.Fatalf("no environment %s", env)
-	return nil
+	return shiplog.EnvironmentStatus{}
+}
+
+// current is what an environment of storage runs: its state (nil: nothing).
+func (h *harness) current(t *testing.T, env string) *shiplog.EnvironmentState {
+	t.Helper()
+	return h.status(t, env).Current
 }
 
 func (h *harness) tick(t *testing.T) []shiplog.TickOutcome {
@@ -99,17 +105,7 @@ func waitingGates(p *shiplog.AutoPromotion) string {
 // pending is what status says an environment of storage waits for.
 func (h *harness) pending(t *testing.T, env string) *shiplog.AutoPromotion {
 	t.Helper()
-	envs, err := h.svc.Environments(t.Context(), "storage")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range envs {
-		if e.Environment.ID == env {
-			return e.Pending
-		}
-	}
-	t.Fatalf("no environment %s", env)
-	return nil
+	return h.status(t, env).Pending
 }
 
 // TestAutomationScenario runs zero-touch delivery end to end on the local stack's store with a
